@@ -1,0 +1,132 @@
+"""Leaf domain model: Observation, Result, Phases and State. Imports nothing from Watchkeeper.
+
+Times are epoch seconds (float); durations are seconds (float) inside, milliseconds at the
+edges (``--json``, the API, the store's ``*_ms`` columns).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+PHASE_NAMES = ("dns", "connect", "tls", "ttfb", "transfer", "total")
+
+
+class State(StrEnum):
+    """A monitor's state; only the state machine changes it."""
+
+    UP = "up"
+    DOWN = "down"
+    DEGRADED = "degraded"
+    PAUSED = "paused"
+    UNKNOWN = "unknown"
+
+
+@dataclass(slots=True)
+class Phases:
+    """Where the time of one check went, in seconds; None where a phase does not apply."""
+
+    dns: float | None = None
+    connect: float | None = None
+    tls: float | None = None
+    ttfb: float | None = None
+    transfer: float | None = None
+    total: float | None = None
+
+    def get(self, name: str) -> float | None:
+        value: float | None = getattr(self, name)
+        return value
+
+    def as_ms(self) -> dict[str, float | None]:
+        return {
+            name: None if (v := getattr(self, name)) is None else round(v * 1000, 3)
+            for name in PHASE_NAMES
+        }
+
+
+@dataclass(slots=True)
+class Observation:
+    """The raw facts one run of a check produced.
+
+    ``error`` is a one-line reason when the probe could not complete (refused, NXDOMAIN, timeout
+    in a phase, bad certificate...). ``facts`` holds what the check saw, keyed by expectation
+    subject: ``status``, ``headers`` (lower-case names), ``body`` (bytes, capped),
+    ``cert.expires_in`` (seconds), ``cert.issuer``, ``dns.answers``, ``tcp.banner``, ...
+    """
+
+    started_at: float
+    phases: Phases = field(default_factory=Phases)
+    error: str | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(slots=True)
+class Result:
+    """An Observation judged against the monitor's expectations: what the store keeps."""
+
+    monitor: str
+    kind: str
+    started_at: float
+    ok: bool
+    phases: Phases
+    failures: list[str] = field(default_factory=list)
+    error: str | None = None
+    status: int | None = None
+
+    @property
+    def latency(self) -> float | None:
+        return self.phases.total
+
+    @property
+    def reason(self) -> str | None:
+        """The one line that says why this result failed, or None when it passed."""
+        if self.ok:
+            return None
+        if self.error:
+            return self.error
+        return "; ".join(self.failures) or "failed"
+
+    @property
+    def outcome(self) -> str:
+        """``ok``, ``failed`` (an expectation failed) or ``error`` (the probe could not finish)."""
+        if self.ok:
+            return "ok"
+        return "error" if self.error else "failed"
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``wk check --json`` object (DESIGN.md contract)."""
+        phases = self.phases.as_ms()
+        return {
+            "monitor": self.monitor,
+            "kind": self.kind,
+            "ok": self.ok,
+            "latency_ms": phases["total"],
+            "phases": phases,
+            "failures": list(self.failures),
+            "error": self.error,
+            "status": self.status,
+            "started_at": self.started_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A monitor's state changed: persisted, shown in timelines, and the input to alerting."""
+
+    monitor: str
+    at: float
+    from_state: State
+    to_state: State
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredState:
+    """A monitor's state as the store last recorded it (restored after a restart)."""
+
+    monitor: str
+    state: State
+    since: float
+    reason: str | None = None
