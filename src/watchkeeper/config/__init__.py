@@ -1,0 +1,30 @@
+"""Configuration: ``watchkeeper.yaml`` → validated Config with compiled Monitors."""
+
+from __future__ import annotations
+
+from watchkeeper.config.loader import DEFAULT_FILE, load_config, parse_config, resolve_storage
+from watchkeeper.config.models import (
+    Config,
+    Defaults,
+    EngineConfig,
+    Monitor,
+    RetentionConfig,
+    ServerConfig,
+    is_loopback,
+    split_listen,
+)
+
+__all__ = [
+    "DEFAULT_FILE",
+    "Config",
+    "Defaults",
+    "EngineConfig",
+    "Monitor",
+    "RetentionConfig",
+    "ServerConfig",
+    "is_loopback",
+    "load_config",
+    "parse_config",
+    "resolve_storage",
+    "split_listen",
+]

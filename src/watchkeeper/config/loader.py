@@ -1,0 +1,505 @@
+"""Load ``watchkeeper.yaml`` into a validated Config, or fail with located, one-line errors."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping
+from pathlib import Path as FilePath
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from watchkeeper import checks
+from watchkeeper.config.interpolate import InterpolationError, interpolate, redact
+from watchkeeper.config.models import (
+    Config,
+    Defaults,
+    EngineConfig,
+    Monitor,
+    MonitorFields,
+    RetentionConfig,
+    RouteConfig,
+    ServerConfig,
+)
+from watchkeeper.config.yamlsource import Path, line_of, load_with_lines
+from watchkeeper.errors import ConfigError, ExpectationError
+from watchkeeper.expect import PHASE_SUBJECTS, Expectation, compile_expectation
+from watchkeeper.units import format_duration
+
+DEFAULT_FILE = "watchkeeper.yaml"
+_SECTIONS: dict[str, type[BaseModel] | None] = {
+    "storage": None,
+    "server": ServerConfig,
+    "engine": EngineConfig,
+    "defaults": Defaults,
+    "retention": RetentionConfig,
+    "notify": None,
+    "monitors": None,
+}
+_MAX_CONFIG = 32 * 1024 * 1024
+
+
+def load_config(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file. Raises ConfigError (with every problem found)."""
+    filename = os.fspath(path)
+    try:
+        with open(filename, "rb") as handle:
+            raw = handle.read(_MAX_CONFIG + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read config ({exc.strerror or exc})", file=filename) from None
+    if len(raw) > _MAX_CONFIG:
+        raise ConfigError("config file larger than 32 MiB", file=filename)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config is not UTF-8 text (byte {exc.start})", file=filename) from None
+    return parse_config(text, filename, env=os.environ if env is None else env)
+
+
+def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None) -> Config:
+    """Validate config ``text``; ``filename`` locates errors and relative storage paths."""
+    loader = _Loader(filename, os.environ if env is None else env)
+    return loader.load(text)
+
+
+class _Loader:
+    def __init__(self, filename: str, env: Mapping[str, str]) -> None:
+        self.filename = filename
+        self.env = env
+        self.lines: dict[Path, int] = {}
+        self.problems: list[ConfigError] = []
+        self.secrets: set[str] = set()
+        self.raw: Any = None
+
+    # -- reporting ---------------------------------------------------------------------------
+    def problem(self, message: str, path: Path = (), monitor: str | None = None) -> None:
+        if monitor is None and len(path) >= 2 and path[0] == "monitors":
+            monitor = self.monitor_name(path[1])
+        self.problems.append(
+            ConfigError(
+                message, file=self.filename, line=line_of(self.lines, path), monitor=monitor
+            )
+        )
+
+    def validate(
+        self,
+        model: type[BaseModel],
+        data: Any,
+        path: Path,
+        monitor: str | None = None,
+        extra_keys: tuple[str, ...] = (),
+        shorthand: tuple[str, str] | None = None,
+    ) -> Any:
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                message = _describe(error, model, extra_keys, data)
+                if shorthand and message.startswith(f"{shorthand[0]}: "):
+                    # the user wrote `tcp: host` — talk about `tcp`, not `address`
+                    message = shorthand[1] + message[len(shorthand[0]) :]
+                    loc = ()
+                self.problem(message, (*path, *loc), monitor)
+            return None
+
+    def monitor_name(self, index: object) -> str | None:
+        monitors = self.raw.get("monitors") if isinstance(self.raw, dict) else None
+        if isinstance(index, int) and isinstance(monitors, list) and index < len(monitors):
+            item = monitors[index]
+            name = item.get("name") if isinstance(item, dict) else None
+            return name if isinstance(name, str) and name else f"monitors[{index}]"
+        return None
+
+    # -- the whole file ----------------------------------------------------------------------
+    def load(self, text: str) -> Config:
+        data, self.lines = load_with_lines(text, self.filename)
+        if data is None:
+            data = {}
+        self.raw = data
+        if not isinstance(data, dict):
+            raise ConfigError(
+                "the config must be a mapping of sections (monitors:, ...)",
+                file=self.filename,
+                line=1,
+            )
+        data = self.interpolate(data, ())
+        for key in data:
+            if key not in _SECTIONS:
+                self.problem(_unknown_key(str(key), list(_SECTIONS)), (key,))
+        sections = {
+            name: self.validate(model, data.get(name) or {}, (name,))
+            for name, model in _SECTIONS.items()
+            if model is not None
+        }
+        storage = data.get("storage", "sqlite:///watchkeeper.db")
+        if not isinstance(storage, str):
+            self.problem("storage must be a URL like sqlite:///watchkeeper.db", ("storage",))
+            storage = "sqlite:///watchkeeper.db"
+        defaults: Defaults = sections["defaults"] or Defaults()
+        routes = self.load_routes(data.get("notify"))
+        monitors = self.load_monitors(data.get("monitors"), defaults, routes)
+        if self.problems:
+            raise ConfigError.collect(self.problems)
+        return Config(
+            path=os.path.abspath(self.filename),
+            storage=resolve_storage(storage, self.filename),
+            server=sections["server"],
+            engine=sections["engine"],
+            defaults=defaults,
+            retention=sections["retention"],
+            routes=tuple(routes),
+            monitors=tuple(monitors),
+            secrets=frozenset(self.secrets),
+        )
+
+    def interpolate(self, value: Any, path: Path) -> Any:
+        if isinstance(value, str):
+            try:
+                return interpolate(value, self.env, self.secrets)
+            except InterpolationError as exc:
+                self.problem(str(exc), path)
+                return value
+        if isinstance(value, dict):
+            return {k: self.interpolate(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.interpolate(v, (*path, i)) for i, v in enumerate(value)]
+        return value
+
+    def load_routes(self, data: Any) -> list[RouteConfig]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.problem(
+                "notify must be a list of routes, e.g. - {name: ops, apprise: ...}", ("notify",)
+            )
+            return []
+        routes: list[RouteConfig] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(data):
+            route = self.validate(RouteConfig, item, ("notify", index))
+            if route is None:
+                continue
+            if route.name in seen:
+                self.problem(
+                    f"duplicate route name '{route.name}' (first at line "
+                    f"{line_of(self.lines, ('notify', seen[route.name]))})",
+                    ("notify", index, "name"),
+                )
+                continue
+            seen[route.name] = index
+            routes.append(route)
+        return routes
+
+    # -- monitors ----------------------------------------------------------------------------
+    def load_monitors(
+        self, data: Any, defaults: Defaults, routes: list[RouteConfig]
+    ) -> list[Monitor]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.problem(
+                "monitors must be a list, e.g. - {name: api, http: https://...}", ("monitors",)
+            )
+            return []
+        monitors: list[Monitor] = []
+        first_line: dict[str, int | None] = {}
+        for index, item in enumerate(data):
+            path: Path = ("monitors", index)
+            monitor = self.load_monitor(item, path, defaults)
+            if monitor is None:
+                continue
+            if monitor.name in first_line:
+                self.problem(
+                    f"duplicate monitor name (first defined at line {first_line[monitor.name]})",
+                    (*path, "name"),
+                    monitor.name,
+                )
+                continue
+            first_line[monitor.name] = monitor.line
+            monitors.append(monitor)
+        self.check_references(monitors, {route.name for route in routes}, data)
+        return monitors
+
+    def load_monitor(self, item: Any, path: Path, defaults: Defaults) -> Monitor | None:
+        if not isinstance(item, dict):
+            self.problem("a monitor must be a mapping, e.g. {name: api, http: https://...}", path)
+            return None
+        raw_name = item.get("name")
+        who = raw_name if isinstance(raw_name, str) and raw_name else f"monitors[{path[1]}]"
+        kinds = [key for key in item if key in checks.KINDS]
+        common = {key: value for key, value in item.items() if key not in checks.KINDS}
+        fields: MonitorFields | None = self.validate(
+            MonitorFields, common, path, who, extra_keys=tuple(checks.KINDS)
+        )
+        if not kinds:
+            if not any(
+                _close(str(k), list(checks.KINDS))
+                for k in common
+                if k not in MonitorFields.model_fields
+            ):
+                self.problem(
+                    f"no check kind: add one of {', '.join(checks.KINDS)} "
+                    "(e.g. http: https://example.com/health)",
+                    path,
+                    who,
+                )
+            return None
+        if len(kinds) > 1:
+            self.problem(
+                f"more than one check kind ({', '.join(kinds)}): a monitor has one",
+                (*path, kinds[1]),
+                who,
+            )
+            return None
+        kind = kinds[0]
+        check = checks.get(kind)
+        short = (check.settings.shorthand_field, kind) if isinstance(item[kind], str) else None
+        settings = self.validate(
+            check.settings, check.settings.expand(item[kind]), (*path, kind), who, shorthand=short
+        )
+        written = item.get("expect", ())
+        written = (written,) if isinstance(written, str) else written
+        expectations = self.compile_expectations(
+            tuple(t for t in written if isinstance(t, str))
+            if isinstance(written, list | tuple)
+            else (),
+            check,
+            path,
+            who,
+            user=True,
+        )
+        if fields is None or settings is None:
+            return None
+        defaults_for_kind = (
+            self.compile_expectations(check.default_expect, check, path, who, user=False) or []
+        )
+        if expectations is not None:
+            seen = {e.subject.key for e in expectations}
+            expectations += [e for e in defaults_for_kind if e.subject.key not in seen]
+        interval = fields.interval if fields.interval is not None else defaults.interval
+        timeout = fields.timeout if fields.timeout is not None else defaults.timeout
+        retry = (
+            fields.retry_interval
+            if fields.retry_interval is not None
+            else (defaults.retry_interval)
+        )
+        if interval < 0.05:
+            self.problem(
+                f"interval {format_duration(interval)} is too short (minimum 50ms)",
+                (*path, "interval"),
+                who,
+            )
+        if timeout <= 0:
+            self.problem("timeout must be above zero", (*path, "timeout"), who)
+        elif timeout > interval:
+            self.problem(
+                f"timeout {format_duration(timeout)} exceeds the interval "
+                f"{format_duration(interval)}",
+                (*path, "timeout" if fields.timeout else "interval"),
+                who,
+            )
+        if expectations is None:
+            return None
+        return Monitor(
+            name=fields.name,
+            kind=kind,
+            check=check,
+            settings=settings,
+            interval=interval,
+            timeout=timeout,
+            confirm=fields.confirm or defaults.confirm,
+            recover=fields.recover or defaults.recover,
+            retry_interval=max(0.05, min(retry, interval)),
+            expectations=tuple(expectations),
+            tags=fields.tags if fields.tags is not None else defaults.tags,
+            public=fields.public if fields.public is not None else defaults.public,
+            paused=fields.paused,
+            depends_on=fields.depends_on,
+            notify=fields.notify if fields.notify is not None else defaults.notify,
+            description=fields.description,
+            target=redact(settings.target(), self.secrets),
+            line=line_of(self.lines, path),
+            wants=frozenset(e.subject.key for e in expectations),
+        )
+
+    def compile_expectations(
+        self,
+        texts: tuple[str, ...],
+        check: checks.CheckKind[Any],
+        path: Path,
+        who: str,
+        user: bool,
+    ) -> list[Expectation] | None:
+        table = {**PHASE_SUBJECTS, **check.subjects}
+        compiled: list[Expectation] = []
+        ok = True
+        for index, text in enumerate(texts):
+            try:
+                compiled.append(compile_expectation(text, table))
+            except ExpectationError as exc:
+                ok = False
+                where: Path = (*path, "expect", index) if user else path
+                self.problem(
+                    f"expect[{index}] '{text}': {exc.message} (column {exc.position + 1})",
+                    where,
+                    who,
+                )
+        return compiled if ok else None
+
+    def check_references(self, monitors: list[Monitor], routes: set[str], data: Any) -> None:
+        names = {m.name for m in monitors}
+        index_of = {item.get("name"): i for i, item in enumerate(data) if isinstance(item, dict)}
+        graph: dict[str, tuple[str, ...]] = {}
+        for monitor in monitors:
+            path: Path = ("monitors", index_of.get(monitor.name, 0))
+            for parent in monitor.depends_on:
+                if parent == monitor.name:
+                    self.problem(
+                        "a monitor cannot depend on itself", (*path, "depends_on"), monitor.name
+                    )
+                elif parent not in names:
+                    self.problem(
+                        _unknown("depends_on", parent, sorted(names)),
+                        (*path, "depends_on"),
+                        monitor.name,
+                    )
+            for route in monitor.notify:
+                if route not in routes:
+                    known = sorted(routes)
+                    self.problem(
+                        _unknown("notify route", route, known)
+                        if known
+                        else f"notify route '{route}' is not defined: add it under notify:",
+                        (*path, "notify"),
+                        monitor.name,
+                    )
+            graph[monitor.name] = monitor.depends_on
+        cycle = _find_cycle(graph)
+        if cycle:
+            first = cycle[0]
+            self.problem(
+                "dependency cycle: " + " → ".join([*cycle, first]),
+                ("monitors", index_of.get(first, 0), "depends_on"),
+                first,
+            )
+
+
+# -- helpers ----------------------------------------------------------------------------------
+def resolve_storage(storage: str, filename: str) -> str:
+    """Make a relative SQLite path relative to the config file; pick psycopg for PostgreSQL."""
+    if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):
+        relative = storage[len("sqlite:///") :]
+        if relative and relative != ":memory:":
+            base = FilePath(os.path.abspath(filename)).parent
+            return "sqlite:///" + str(base / relative)
+    for prefix in ("postgresql://", "postgres://"):
+        if storage.startswith(prefix):
+            return "postgresql+psycopg://" + storage[len(prefix) :]
+    return storage
+
+
+def _close(word: str, candidates: list[str]) -> str | None:
+    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _unknown_key(key: str, candidates: list[str]) -> str:
+    close = _close(key, candidates)
+    hint = f" (did you mean '{close}'?)" if close else f"; valid keys: {', '.join(candidates)}"
+    return f"unknown key '{key}'{hint}"
+
+
+def _unknown(what: str, name: str, known: list[str]) -> str:
+    close = _close(name, known)
+    return f"{what} '{name}' is not defined" + (f" (did you mean '{close}'?)" if close else "")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+_TYPE_WORDS = {
+    "int_parsing": "a whole number",
+    "int_type": "a whole number",
+    "int_from_float": "a whole number",
+    "float_parsing": "a number",
+    "float_type": "a number",
+    "bool_parsing": "true or false",
+    "bool_type": "true or false",
+    "string_type": "text",
+    "list_type": "a list",
+    "tuple_type": "a list",
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+}
+
+
+def _describe(error: Any, model: type[BaseModel], extra_keys: tuple[str, ...], data: Any) -> str:
+    loc = tuple(error["loc"])
+    kind = error["type"]
+    field = _field_path(loc)
+    if kind == "extra_forbidden":
+        candidates = list(_model_keys(model, loc[:-1])) + list(extra_keys)
+        return _unknown_key(str(loc[-1]), candidates)
+    if kind == "missing":
+        return f"missing required key '{field}'"
+    if kind in _TYPE_WORDS:
+        got = error.get("input")
+        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+        return f"{field}: expected {_TYPE_WORDS[kind]}, got {shown}"
+    message = str(error["msg"])
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return f"{field}: {message}" if field else message
+
+
+def _model_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        nested = [
+            a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
+        if not nested:
+            return []
+        current = nested[0]
+    return list(getattr(current, "model_fields", {}))
+
+
+def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for parent in graph.get(node, ()):
+            if parent not in graph:
+                continue
+            if state.get(parent) == 1:
+                return stack[stack.index(parent) :]
+            if parent not in state:
+                found = visit(parent)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in graph:
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
