@@ -1,0 +1,230 @@
+"""Network helpers shared by the check kinds: name resolution with a DNS phase, one-line
+reasons for socket and TLS failures, and the facts a certificate offers to expectations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import ipaddress
+import socket
+import ssl
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.x509.oid import NameOID
+
+from watchkeeper.checks.base import Attempt
+
+_ERRNO_REASONS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ECONNRESET: "connection reset by peer",
+    errno.ECONNABORTED: "connection aborted",
+    errno.EHOSTUNREACH: "host unreachable",
+    errno.ENETUNREACH: "network unreachable",
+    errno.ETIMEDOUT: "connect timed out",
+    errno.EPIPE: "connection closed by peer (broken pipe)",
+    errno.EADDRNOTAVAIL: "address not available",
+}
+
+# OpenSSL X509 verification codes worth a plain-words reason.
+_VERIFY_REASONS = {
+    9: "certificate not yet valid",
+    10: "certificate expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in the chain (untrusted root)",
+    20: "untrusted issuer (unable to get local issuer certificate)",
+    21: "incomplete chain (unable to verify the first certificate)",
+    23: "certificate revoked",
+    26: "certificate not valid for this purpose",
+    62: "hostname mismatch",
+    64: "IP address mismatch",
+}
+
+TLS_SUBJECTS = (
+    "cert.expires_in",
+    "cert.issuer",
+    "cert.subject",
+    "cert.sans",
+    "tls.protocol",
+    "tls.cipher",
+)
+
+
+def is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def describe_os_error(exc: BaseException) -> str:
+    """``connection refused``, ``connection reset by peer``... for socket-level errors."""
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError):
+        return "connection reset by peer"
+    if isinstance(exc, BrokenPipeError):
+        return "connection closed by peer (broken pipe)"
+    if isinstance(exc, socket.gaierror):
+        return f"cannot resolve host ({exc.strerror or exc})"
+    if isinstance(exc, OSError) and exc.errno in _ERRNO_REASONS:
+        return _ERRNO_REASONS[exc.errno]
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror[0].lower() + exc.strerror[1:]
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:200]
+
+
+def describe_verify_error(exc: ssl.SSLCertVerificationError) -> str:
+    """``TLS: certificate expired``, ``TLS: hostname mismatch (...)``, ``TLS: self-signed ...``"""
+    code = getattr(exc, "verify_code", None)
+    message = getattr(exc, "verify_message", None) or exc.reason or str(exc)
+    reason = _VERIFY_REASONS.get(code or -1)
+    if reason is None:
+        return f"TLS: certificate not trusted ({message})"
+    if code in (62, 64):
+        return f"TLS: {reason} ({message.rstrip('.')})"
+    return f"TLS: {reason}"
+
+
+def describe_ssl_error(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return describe_verify_error(exc)
+    reason = getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+    return f"TLS: handshake failed ({str(reason).lower().replace('_', ' ')})"
+
+
+async def resolve(host: str, port: int, attempt: Attempt) -> list[tuple[Any, ...]]:
+    """getaddrinfo with the ``dns`` phase timed (skipped for IP literals)."""
+    loop = asyncio.get_running_loop()
+    if is_ip(host):
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host.strip("[]"), port))]
+    attempt.begin("dns")
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except Exception:
+        attempt.end("dns")
+        raise
+    attempt.end("dns")
+    return infos
+
+
+async def open_stream(
+    host: str, port: int, attempt: Attempt, limit: int = 64 * 1024
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """Resolve, then TCP-connect to the first address that answers; ``connect`` is timed.
+
+    Raises OSError (socket.gaierror for names) like asyncio.open_connection does.
+    """
+    infos = await resolve(host, port, attempt)
+    last: OSError | None = None
+    for family, _type, proto, _name, address in infos:
+        attempt.begin("connect")
+        sock = socket.socket(family, socket.SOCK_STREAM, proto)
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, address)
+        except OSError as exc:
+            sock.close()
+            last = exc
+            attempt.end("connect")
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        attempt.end("connect")
+        return await asyncio.open_connection(sock=sock, limit=limit)
+    raise last or OSError(errno.EHOSTUNREACH, "no address to connect to")
+
+
+async def close_stream(writer: asyncio.StreamWriter, grace: float = 1.0) -> None:
+    """Close a probe's connection: gracefully (TLS close_notify, up to ``grace`` seconds) when
+    the probe finished, at once when it is being cancelled, so a timeout is never overrun."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        writer.transport.abort()
+        return
+    writer.close()
+    with contextlib.suppress(OSError, TimeoutError):  # ssl.SSLError is an OSError
+        await asyncio.wait_for(writer.wait_closed(), grace)
+
+
+def cert_facts(der: bytes | None, now: float | None = None) -> dict[str, Any]:
+    """What a peer certificate tells expectations: expiry, issuer, subject, names."""
+    if not der:
+        return {}
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return {}
+    now = time.time() if now is None else now
+    not_after = cert.not_valid_after_utc.timestamp()
+    facts: dict[str, Any] = {
+        "cert.expires_in": not_after - now,
+        "cert.not_after": datetime.fromtimestamp(not_after, UTC).isoformat(),
+        "cert.issuer": _name(cert.issuer),
+        "cert.subject": _name(cert.subject),
+        "cert.sans": frozenset(sans(cert)),
+    }
+    return facts
+
+
+def sans(cert: x509.Certificate) -> list[str]:
+    try:
+        extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
+    except x509.ExtensionNotFound:
+        return []
+    names: list[str] = list(extension.value.get_values_for_type(x509.DNSName))
+    names += [str(ip) for ip in extension.value.get_values_for_type(x509.IPAddress)]
+    return names
+
+
+def hostname_matches(der: bytes, host: str) -> bool:
+    """RFC 6125 matching against the SANs (wildcard only as the whole left-most label)."""
+    try:
+        cert = x509.load_der_x509_certificate(der)
+    except ValueError:
+        return False
+    names = sans(cert)
+    host = host.rstrip(".").lower()
+    if is_ip(host):
+        target = ipaddress.ip_address(host.strip("[]"))
+        return any(is_ip(n) and ipaddress.ip_address(n) == target for n in names)
+    if not names:
+        common = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        names = [str(common[0].value)] if common else []
+    for name in names:
+        name = name.rstrip(".").lower()
+        if name == host:
+            return True
+        if name.startswith("*.") and "." in host:
+            label, rest = host.split(".", 1)
+            if label and rest == name[2:] and not is_ip(host):
+                return True
+    return False
+
+
+def tls_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any]:
+    """Negotiated protocol and cipher, plus the peer certificate's facts."""
+    if ssl_object is None:
+        return {}
+    facts = cert_facts(ssl_object.getpeercert(binary_form=True))
+    version = ssl_object.version()
+    if version:
+        facts["tls.protocol"] = version
+    cipher = ssl_object.cipher()
+    if cipher:
+        facts["tls.cipher"] = cipher[0]
+    return facts
+
+
+def _name(name: x509.Name) -> str:
+    try:
+        return name.rfc4514_string()
+    except ValueError:
+        return str(name)

@@ -1,0 +1,127 @@
+"""What every check kind provides, and the per-run Attempt a probe reports into.
+
+A kind is one module exposing ``CHECK = CheckKind(...)``: its settings model (the value under
+its key in a monitor, e.g. ``http: {url: ...}`` or the ``http: https://...`` shorthand), the
+subjects its Observations carry for expectations, the expectations it applies when the user
+wrote none of their own, and ``probe``, which fills an Attempt's Observation.
+
+Expected failures (refused, timeout, bad certificate...) set ``observation.error`` to one line;
+a probe never lets them escape. The runner enforces the timeout and reads ``Attempt.phase`` to
+say which phase timed out.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from watchkeeper.expect import SubjectTable
+from watchkeeper.model import Observation
+
+T = TypeVar("T")
+S = TypeVar("S", bound="CheckSettings")
+
+
+class CheckSettings(BaseModel):
+    """Base of every kind's settings. Unknown keys are errors; values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    shorthand_field: ClassVar[str] = ""
+    """The field a bare string fills: ``http: https://x`` means ``http: {url: https://x}``."""
+
+    @classmethod
+    def expand(cls, value: object) -> object:
+        """Turn the shorthand into the mapping form; mappings pass through."""
+        if isinstance(value, str) and cls.shorthand_field:
+            return {cls.shorthand_field: value}
+        return value
+
+    def host_key(self) -> str:
+        """The peer this check talks to, for per-host concurrency limits."""
+        return ""
+
+    def target(self) -> str:
+        """A short description of what is probed, for tables and logs."""
+        return ""
+
+
+class Resources:
+    """Things shared by the checks of one engine run (an HTTP session, DNS resolvers).
+
+    Created lazily by the first check that needs them and closed once at shutdown.
+    """
+
+    def __init__(self) -> None:
+        self._items: dict[str, Any] = {}
+
+    def shared(self, key: str, factory: Callable[[], T]) -> T:
+        if key not in self._items:
+            self._items[key] = factory()
+        item: T = self._items[key]
+        return item
+
+    async def aclose(self) -> None:
+        items, self._items = list(self._items.values()), {}
+        for item in items:
+            closer = getattr(item, "close", None) or getattr(item, "aclose", None)
+            if closer is None:
+                continue
+            outcome = closer()
+            if inspect.isawaitable(outcome):
+                await outcome
+
+
+@dataclass(slots=True)
+class Attempt:
+    """One run of one check: the Observation being filled and the phase clock.
+
+    ``begin(phase)`` starts timing a phase, ``end(phase)`` adds the elapsed time to it (phases
+    add up across redirects). ``phase`` names the phase in progress, so a timeout can say where.
+    """
+
+    resources: Resources
+    timeout: float
+    wants: frozenset[str] = frozenset()
+    observation: Observation = field(default_factory=lambda: Observation(started_at=time.time()))
+    phase: str | None = None
+    _phase_started: float = 0.0
+
+    def begin(self, phase: str) -> None:
+        self.phase = phase
+        self._phase_started = time.perf_counter()
+
+    def end(self, phase: str) -> float:
+        elapsed = time.perf_counter() - self._phase_started if self.phase == phase else 0.0
+        phases = self.observation.phases
+        setattr(phases, phase, (getattr(phases, phase) or 0.0) + elapsed)
+        self.phase = None
+        return elapsed
+
+    def fail(self, reason: str) -> None:
+        """Record why the probe could not complete (one line); the first reason wins."""
+        if self.observation.error is None:
+            self.observation.error = reason
+
+    def wanted(self, key: str) -> bool:
+        """Does any expectation of this monitor look at ``key`` (e.g. ``tcp.banner``)?"""
+        return key in self.wants
+
+
+Probe = Callable[[S, Attempt], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckKind(Generic[S]):
+    """The registry entry of one kind."""
+
+    name: str
+    settings: type[S]
+    subjects: SubjectTable
+    probe: Probe[S]
+    default_expect: tuple[str, ...] = ()

@@ -1,0 +1,139 @@
+"""``dns``: ask a resolver for a record and look at the answers.
+
+- {name: www-a, dns: www.example.com, expect: ["dns.answers contains '192.0.2.10'"]}
+- name: mx
+  dns: {name: example.com, type: MX, resolver: "9.9.9.9:53", tcp: false}
+  expect: ["dns.answers == ['10 mail.example.com.']"]
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import dns.asyncresolver
+import dns.exception
+import dns.rdatatype
+import dns.resolver
+from pydantic import field_validator
+
+from watchkeeper.checks._address import split_address
+from watchkeeper.checks._net import is_ip
+from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
+from watchkeeper.expect import ValueType
+
+RecordType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR"]
+
+
+class DnsSettings(CheckSettings):
+    shorthand_field = "name"
+
+    name: str
+    type: RecordType = "A"
+    resolver: str | None = None
+    tcp: bool = False
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("resolver")
+    @classmethod
+    def _resolver(cls, value: str | None) -> str | None:
+        if value is not None:
+            host, _ = split_address(value, default_port=53)
+            if not is_ip(host):
+                raise ValueError(f"resolver '{value}' must be an IP address (with :port)")
+        return value
+
+    def host_key(self) -> str:
+        return self.resolver or "dns:system"
+
+    def target(self) -> str:
+        via = f" @{self.resolver}" if self.resolver else ""
+        return f"{self.name} {self.type}{via}"
+
+
+def _resolver_for(settings: DnsSettings, attempt: Attempt) -> dns.asyncresolver.Resolver:
+    if settings.resolver is None:
+        return attempt.resources.shared("dns.system", dns.asyncresolver.Resolver)
+
+    def make() -> dns.asyncresolver.Resolver:
+        assert settings.resolver is not None
+        host, port = split_address(settings.resolver, default_port=53)
+        resolver = dns.asyncresolver.Resolver(configure=False)
+        resolver.nameservers = [host.strip("[]")]
+        resolver.port = port
+        return resolver
+
+    return attempt.resources.shared(f"dns.{settings.resolver}", make)
+
+
+async def probe(settings: DnsSettings, attempt: Attempt) -> None:
+    attempt.begin("dns")
+    try:
+        resolver = _resolver_for(settings, attempt)
+        answer = await resolver.resolve(
+            settings.name,
+            settings.type,
+            tcp=settings.tcp,
+            lifetime=attempt.timeout,
+            raise_on_no_answer=False,
+            search=False,
+        )
+    except dns.exception.DNSException as exc:
+        attempt.end("dns")
+        _fail(settings, attempt, exc)
+        return
+    attempt.end("dns")
+    facts = attempt.observation.facts
+    facts["dns.rcode"] = "NOERROR"
+    records = [] if answer.rrset is None else list(answer.rrset)
+    facts["dns.answers"] = frozenset(_text(settings.type, record) for record in records)
+    if answer.rrset is not None:
+        facts["dns.ttl"] = answer.rrset.ttl
+    if not records:
+        attempt.fail(f"no {settings.type} records for {settings.name}")
+
+
+def _fail(settings: DnsSettings, attempt: Attempt, exc: dns.exception.DNSException) -> None:
+    facts = attempt.observation.facts
+    if isinstance(exc, dns.resolver.NXDOMAIN):
+        facts["dns.rcode"] = "NXDOMAIN"
+        attempt.fail(f"NXDOMAIN: {settings.name} does not exist")
+    elif isinstance(exc, dns.resolver.NoNameservers):
+        facts["dns.rcode"] = "SERVFAIL"
+        attempt.fail(f"SERVFAIL: no nameserver answered for {settings.name}" + _first_error(exc))
+    elif isinstance(exc, dns.resolver.LifetimeTimeout):
+        where = settings.resolver or "the system resolver"
+        attempt.fail(f"timeout in dns: no answer from {where}")
+    else:
+        attempt.fail(f"DNS: {str(exc).splitlines()[0][:160]}")
+
+
+def _text(record_type: str, record: object) -> str:
+    if record_type == "TXT":
+        strings = getattr(record, "strings", ())
+        return b"".join(strings).decode("utf-8", "replace")
+    return str(getattr(record, "to_text")())  # noqa: B009 - dnspython rdata
+
+
+def _first_error(exc: dns.resolver.NoNameservers) -> str:
+    errors = exc.kwargs.get("errors") or []
+    if errors:
+        detail = str(errors[0][3]) if len(errors[0]) > 3 else ""
+        return f" ({detail})" if detail else ""
+    return ""
+
+
+CHECK = CheckKind(
+    name="dns",
+    settings=DnsSettings,
+    subjects={
+        "dns": ValueType.DURATION,
+        "dns.answers": ValueType.SET,
+        "dns.rcode": ValueType.TEXT,
+        "dns.ttl": ValueType.NUMBER,
+    },
+    probe=probe,
+)

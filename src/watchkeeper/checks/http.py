@@ -1,0 +1,405 @@
+"""``http``: one request (following redirects up to a cap), a fresh connection each time so
+DNS, connect, TLS, time to first byte and transfer are all measured.
+
+    - {name: api, http: https://api.example.com/health, expect: ["json.status == 'ok'"]}
+    - name: login
+      http: {url: "https://app.example.com/login", method: POST, json: {user: probe},
+             headers: {X-Probe: "1"}, follow_redirects: 3, verify_tls: true, max_body: 256KiB}
+    - {name: internal, http: {url: "https://app.internal/health", ca_file: /etc/wk/ca.pem}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextvars
+import json
+import socket
+import ssl
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import aiohappyeyeballs
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+from pydantic import Field, field_validator, model_validator
+from yarl import URL
+
+from watchkeeper import __version__
+from watchkeeper.checks._net import (
+    TLS_SUBJECTS,
+    describe_os_error,
+    describe_ssl_error,
+    describe_verify_error,
+    tls_facts,
+)
+from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
+from watchkeeper.expect import ValueType
+from watchkeeper.units import Size, format_size
+
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+_DEFAULT_REDIRECT_CAP = 10
+_CHUNK = 64 * 1024
+_current: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
+    "watchkeeper_http_attempt", default=None
+)
+
+
+class BasicAuth(CheckSettings):
+    username: str
+    password: str = ""
+
+    @field_validator("username")
+    @classmethod
+    def _no_colon(cls, value: str) -> str:
+        if ":" in value:
+            raise ValueError("a basic_auth username cannot contain ':'")
+        return value
+
+    def header(self) -> str:
+        """The ``Authorization`` value (RFC 7617, UTF-8)."""
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode("ascii")
+        return f"Basic {token}"
+
+
+class HttpSettings(CheckSettings):
+    shorthand_field = "url"
+
+    url: str
+    method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] = "GET"
+    headers: dict[str, str] = Field(default_factory=dict)
+    body: str | None = None
+    json_body: Any = Field(None, alias="json")
+    follow_redirects: bool | int = True
+    verify_tls: bool = True
+    ca_file: str | None = None
+    """PEM file of the CAs to trust instead of the system's (a private CA)."""
+    max_body: Size = 1024 * 1024
+    basic_auth: BasicAuth | None = None
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        try:
+            url = URL(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"bad URL '{value}': {exc}") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"url must be http:// or https:// with a host, got '{value}'")
+        return value
+
+    @field_validator("follow_redirects")
+    @classmethod
+    def _cap(cls, value: bool | int) -> bool | int:
+        if not isinstance(value, bool) and not 0 <= value <= 50:
+            raise ValueError("follow_redirects is true, false or a cap between 0 and 50")
+        return value
+
+    @model_validator(mode="after")
+    def _one_body(self) -> HttpSettings:
+        if self.body is not None and self.json_body is not None:
+            raise ValueError("give body or json, not both")
+        return self
+
+    @property
+    def redirect_cap(self) -> int:
+        if self.follow_redirects is True:
+            return _DEFAULT_REDIRECT_CAP
+        return int(self.follow_redirects)
+
+    def host_key(self) -> str:
+        url = URL(self.url)
+        return f"{url.host}:{url.port}"
+
+    def target(self) -> str:
+        return self.url if self.method == "GET" else f"{self.method} {self.url}"
+
+
+# -- a connector that times DNS, TCP connect and the TLS handshake separately ------------------
+class _TimedResolver(AbstractResolver):
+    def __init__(self) -> None:
+        self._inner = DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        attempt = _current.get()
+        if attempt is None:
+            return await self._inner.resolve(host, port, family)
+        attempt.begin("dns")
+        try:
+            answers = await self._inner.resolve(host, port, family)
+        except Exception:
+            attempt.end("dns")
+            raise
+        attempt.end("dns")
+        return answers
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+
+class _TimedConnector(aiohttp.TCPConnector):
+    """TCPConnector whose connection step connects the socket first, then runs the TLS
+    handshake on it, timing each (aiohttp times them only together)."""
+
+    async def _wrap_create_connection(
+        self,
+        *args: Any,
+        addr_infos: list[Any],
+        req: Any,
+        timeout: Any,  # noqa: ASYNC109 - aiohttp's signature; the runner enforces the timeout
+        client_error: type[Exception] = aiohttp.ClientConnectorError,
+        **kwargs: Any,
+    ) -> tuple[asyncio.Transport, Any]:
+        attempt = _current.get()
+        loop = asyncio.get_running_loop()
+        try:
+            if attempt:
+                attempt.begin("connect")
+            sock = await aiohappyeyeballs.start_connection(addr_infos=addr_infos, loop=loop)
+            if attempt:
+                attempt.end("connect")
+                if kwargs.get("ssl"):
+                    attempt.begin("tls")
+            try:
+                transport, protocol = await loop.create_connection(*args, **kwargs, sock=sock)
+            except BaseException:
+                sock.close()
+                raise
+            if attempt:
+                if kwargs.get("ssl"):
+                    attempt.end("tls")
+                    attempt.observation.facts.update(
+                        tls_facts(transport.get_extra_info("ssl_object"))
+                    )
+                attempt.begin("ttfb")
+            return transport, protocol
+        except ssl.SSLCertVerificationError as exc:
+            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
+        except ssl.SSLError as exc:
+            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
+        except OSError as exc:
+            raise client_error(req.connection_key, exc) from exc
+
+
+def _new_session() -> aiohttp.ClientSession:
+    connector = _TimedConnector(
+        force_close=True, use_dns_cache=False, limit=0, resolver=_TimedResolver()
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=None),
+        cookie_jar=aiohttp.DummyCookieJar(),
+        headers={"User-Agent": f"Watchkeeper/{__version__}"},
+    )
+
+
+# -- the probe --------------------------------------------------------------------------------
+async def probe(settings: HttpSettings, attempt: Attempt) -> None:
+    session = attempt.resources.shared("http.session", _new_session)
+    try:
+        tls = _tls(settings, attempt)
+    except OSError as exc:  # ssl.SSLError is an OSError too
+        attempt.fail(f"cannot load ca_file {settings.ca_file} ({describe_os_error(exc)})")
+        return
+    token = _current.set(attempt)
+    try:
+        await _exchange(settings, attempt, session, tls)
+    except aiohttp.ClientConnectorCertificateError as exc:
+        certificate_error = exc.certificate_error
+        if isinstance(certificate_error, ssl.SSLCertVerificationError):
+            attempt.fail(describe_verify_error(certificate_error))
+        else:
+            attempt.fail(describe_ssl_error(certificate_error))
+    except aiohttp.ClientConnectorSSLError as exc:
+        attempt.fail(describe_ssl_error(exc.os_error))
+    except aiohttp.ClientConnectorDNSError as exc:
+        attempt.fail(f"DNS: cannot resolve {exc.host} ({_strerror(exc.os_error)})")
+    except aiohttp.ClientConnectorError as exc:
+        attempt.fail(f"{describe_os_error(exc.os_error)} ({exc.host}:{exc.port})")
+    except aiohttp.ServerDisconnectedError:
+        attempt.fail(_disconnected(attempt))
+    except aiohttp.ClientPayloadError as exc:
+        attempt.fail(f"body incomplete: {_payload_reason(exc)}")
+    except aiohttp.ClientResponseError as exc:
+        attempt.fail(f"invalid HTTP response: {exc.message or exc}"[:200])
+    except (aiohttp.ClientOSError, OSError) as exc:
+        where = " while waiting for the response" if attempt.phase == "ttfb" else ""
+        attempt.fail(describe_os_error(exc) + where)
+    except aiohttp.ClientError as exc:
+        attempt.fail(f"HTTP error: {exc}"[:200])
+    finally:
+        _current.reset(token)
+
+
+async def _exchange(
+    settings: HttpSettings,
+    attempt: Attempt,
+    session: aiohttp.ClientSession,
+    tls: bool | ssl.SSLContext,
+) -> None:
+    url = URL(settings.url)
+    method = settings.method
+    data: bytes | None = _request_body(settings)
+    headers = dict(settings.headers)
+    if settings.json_body is not None and not _has_header(headers, "content-type"):
+        headers["Content-Type"] = "application/json"
+    if settings.basic_auth is not None:
+        headers = _without(headers, "authorization")
+        headers["Authorization"] = settings.basic_auth.header()
+    visited = [url]
+    cap = settings.redirect_cap
+    while True:
+        async with session.request(
+            method, url, headers=headers, data=data, allow_redirects=False, ssl=tls
+        ) as response:
+            attempt.end("ttfb")
+            facts = attempt.observation.facts
+            facts["status"] = response.status
+            facts["headers"] = _headers(response.headers)
+            if response.charset:
+                facts["charset"] = response.charset
+            location = response.headers.get("Location")
+            if cap and response.status in _REDIRECTS and location:
+                target = url.join(URL(location))
+                if target in visited:
+                    attempt.fail(
+                        "redirect loop: " + " → ".join(_short(u) for u in [*visited, target])
+                    )
+                    return
+                if len(visited) > cap:
+                    attempt.fail(f"too many redirects (more than {cap})")
+                    return
+                visited.append(target)
+                if (response.status == 303 and method != "HEAD") or (
+                    response.status in (301, 302) and method not in ("GET", "HEAD")
+                ):
+                    method, data = "GET", None
+                    headers = _without(headers, "content-type")
+                if target.origin() != url.origin():  # credentials stay with their origin
+                    headers = _without(headers, "authorization")
+                url = target
+                continue
+            facts["url"] = str(url)
+            await _read_body(response, settings.max_body, attempt, method)
+            return
+
+
+async def _read_body(
+    response: aiohttp.ClientResponse, cap: int, attempt: Attempt, method: str
+) -> None:
+    if method == "HEAD":
+        attempt.observation.facts["body"] = b""
+        return
+    declared = response.content_length
+    if declared is not None and declared > cap:
+        attempt.fail(
+            f"body over cap: Content-Length {format_size(declared)} exceeds max_body "
+            f"{format_size(cap)}"
+        )
+        return
+    attempt.begin("transfer")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await response.content.read(_CHUNK)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > cap:
+            attempt.end("transfer")
+            attempt.fail(f"body over cap: more than {format_size(cap)} (raise max_body)")
+            return
+        chunks.append(chunk)
+    attempt.end("transfer")
+    attempt.observation.facts["body"] = b"".join(chunks)
+    attempt.observation.facts["body.size"] = size
+
+
+def _tls(settings: HttpSettings, attempt: Attempt) -> bool | ssl.SSLContext:
+    """aiohttp's ``ssl=``: verify with the system CAs, with ``ca_file``'s CAs, or not at all.
+
+    A ``ca_file`` context is made once per engine run and shared by the monitors naming it."""
+    ca_file = settings.ca_file
+    if not settings.verify_tls or ca_file is None:
+        return settings.verify_tls
+    return attempt.resources.shared(
+        f"http.ssl.{ca_file}", lambda: ssl.create_default_context(cafile=ca_file)
+    )
+
+
+def _request_body(settings: HttpSettings) -> bytes | None:
+    if settings.json_body is not None:
+        return json.dumps(settings.json_body).encode()
+    if settings.body is not None:
+        return settings.body.encode()
+    return None
+
+
+def _has_header(headers: Mapping[str, str], name: str) -> bool:
+    return any(key.lower() == name for key in headers)
+
+
+def _without(headers: Mapping[str, str], name: str) -> dict[str, str]:
+    return {key: value for key, value in headers.items() if key.lower() != name}
+
+
+def _headers(raw: Mapping[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for key, value in raw.items():
+        name = key.lower()
+        merged[name] = f"{merged[name]}, {value}" if name in merged else value
+    return merged
+
+
+def _short(url: URL) -> str:
+    return str(url.relative()) if url.path_qs else str(url)
+
+
+def _strerror(exc: OSError) -> str:
+    return exc.strerror or str(exc) or "no answer"
+
+
+def _disconnected(attempt: Attempt) -> str:
+    if attempt.phase == "transfer":
+        return "server closed the connection in the middle of the body"
+    return "server closed the connection without a response"
+
+
+def _payload_reason(exc: aiohttp.ClientPayloadError) -> str:
+    cause = exc.__cause__ or (exc.args[1] if len(exc.args) > 1 else None)
+    if isinstance(cause, OSError):
+        return describe_os_error(cause)
+    text = str(exc.args[0] if exc.args else exc)
+    return text.split(". ")[0][:160] or "the server stopped sending"
+
+
+CHECK = CheckKind(
+    name="http",
+    settings=HttpSettings,
+    subjects={
+        "status": ValueType.NUMBER,
+        "dns": ValueType.DURATION,
+        "connect": ValueType.DURATION,
+        "tls": ValueType.DURATION,
+        "ttfb": ValueType.DURATION,
+        "transfer": ValueType.DURATION,
+        "body": ValueType.TEXT,
+        "body.size": ValueType.SIZE,
+        "json.*": ValueType.ANY,
+        "header.*": ValueType.TEXT,
+        "url": ValueType.TEXT,
+        **{name: ValueType.TEXT for name in TLS_SUBJECTS},
+        "cert.expires_in": ValueType.DURATION,
+        "cert.sans": ValueType.SET,
+    },
+    probe=probe,
+    default_expect=("status < 400",),
+)

@@ -1,0 +1,116 @@
+"""``tcp``: connect (optionally over TLS), optionally send something, read the banner.
+
+- {name: smtp, tcp: "mail.example.com:25", expect: ["tcp.banner contains 'ESMTP'"]}
+- {name: redis, tcp: {address: "127.0.0.1:6379", send: "PING\\r\\n"},
+   expect: ["tcp.banner == '+PONG'"]}
+"""
+
+from __future__ import annotations
+
+import ssl
+
+from pydantic import field_validator
+
+from watchkeeper.checks._address import split_address
+from watchkeeper.checks._net import (
+    TLS_SUBJECTS,
+    close_stream,
+    describe_os_error,
+    describe_ssl_error,
+    open_stream,
+    tls_facts,
+)
+from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
+from watchkeeper.expect import ValueType
+from watchkeeper.units import Size
+
+
+class TcpSettings(CheckSettings):
+    shorthand_field = "address"
+
+    address: str
+    send: str | None = None
+    read_banner: bool | None = None
+    max_banner: Size = 4096
+    tls: bool = False
+    verify_tls: bool = True
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        split_address(value)
+        return value
+
+    @property
+    def host(self) -> str:
+        return split_address(self.address)[0]
+
+    @property
+    def port(self) -> int:
+        return split_address(self.address)[1]
+
+    def host_key(self) -> str:
+        return self.address
+
+    def target(self) -> str:
+        return ("tls://" if self.tls else "") + self.address
+
+
+async def probe(settings: TcpSettings, attempt: Attempt) -> None:
+    host, port = split_address(settings.address)
+    try:
+        reader, writer = await open_stream(host, port, attempt)
+    except OSError as exc:
+        attempt.fail(f"{describe_os_error(exc)} ({settings.address})")
+        return
+    try:
+        if settings.tls:
+            context = ssl.create_default_context()
+            if not settings.verify_tls:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            attempt.begin("tls")
+            try:
+                await writer.start_tls(context, server_hostname=host)
+            except (ssl.SSLError, OSError) as exc:
+                attempt.fail(
+                    describe_ssl_error(exc)
+                    if isinstance(exc, ssl.SSLError)
+                    else describe_os_error(exc)
+                )
+                return
+            attempt.end("tls")
+            attempt.observation.facts.update(tls_facts(writer.get_extra_info("ssl_object")))
+        wants_banner = settings.read_banner
+        if wants_banner is None:
+            wants_banner = settings.send is not None or attempt.wanted("tcp.banner")
+        if settings.send is not None:
+            writer.write(settings.send.encode())
+            await writer.drain()
+        if wants_banner:
+            attempt.begin("ttfb")
+            data = await reader.read(settings.max_banner)
+            attempt.end("ttfb")
+            attempt.observation.facts["tcp.banner"] = data.decode("utf-8", "replace").strip()
+            attempt.observation.facts["tcp.banner_bytes"] = len(data)
+    except OSError as exc:
+        attempt.fail(describe_os_error(exc) + " while reading the banner")
+    finally:
+        await close_stream(writer)
+
+
+CHECK = CheckKind(
+    name="tcp",
+    settings=TcpSettings,
+    subjects={
+        "dns": ValueType.DURATION,
+        "connect": ValueType.DURATION,
+        "tls": ValueType.DURATION,
+        "ttfb": ValueType.DURATION,
+        "tcp.banner": ValueType.TEXT,
+        **{name: ValueType.TEXT for name in TLS_SUBJECTS},
+        "cert.expires_in": ValueType.DURATION,
+        "cert.sans": ValueType.SET,
+    },
+    probe=probe,
+)

@@ -1,0 +1,159 @@
+"""``tls``: handshake with a TLS endpoint and judge its certificate: chain validity, hostname
+match, days to expiry and the negotiated protocol.
+
+    - {name: cert, tls: "example.com:443", expect: ["cert.expires_in > 14d"]}
+    - name: internal
+      tls: {address: "10.0.0.5:8443", servername: api.internal, verify: false}
+      expect: ["cert.expires_in > 7d", "tls.protocol in ['TLSv1.2', 'TLSv1.3']"]
+
+With ``verify: true`` (the default) an untrusted chain or a hostname mismatch fails the check;
+with ``verify: false`` they are only facts (``tls.chain_valid``, ``tls.hostname_match``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+
+from pydantic import field_validator
+
+from watchkeeper.checks._address import split_address
+from watchkeeper.checks._net import (
+    TLS_SUBJECTS,
+    cert_facts,
+    close_stream,
+    describe_os_error,
+    describe_ssl_error,
+    describe_verify_error,
+    hostname_matches,
+    is_ip,
+    open_stream,
+)
+from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
+from watchkeeper.expect import ValueType
+from watchkeeper.units import format_duration
+
+
+class TlsSettings(CheckSettings):
+    shorthand_field = "address"
+
+    address: str
+    servername: str | None = None
+    verify: bool = True
+    ca_file: str | None = None
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        split_address(value, default_port=443)
+        return value
+
+    @property
+    def host(self) -> str:
+        return split_address(self.address, default_port=443)[0]
+
+    @property
+    def port(self) -> int:
+        return split_address(self.address, default_port=443)[1]
+
+    def host_key(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def target(self) -> str:
+        sni = f" (SNI {self.servername})" if self.servername else ""
+        return f"{self.host}:{self.port}{sni}"
+
+
+def _context(settings: TlsSettings, verify: bool) -> ssl.SSLContext:
+    context = ssl.create_default_context(cafile=settings.ca_file)
+    context.check_hostname = False  # matched separately, so a mismatch is a fact, not a wall
+    if not verify:
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+async def _handshake(
+    settings: TlsSettings, attempt: Attempt, verify: bool, timed: bool
+) -> tuple[bytes | None, str | None, str | None]:
+    """Connect and shake hands; return (peer certificate DER, protocol, cipher)."""
+    host, port = settings.host, settings.port
+    servername = settings.servername or (None if is_ip(host) else host)
+    reader, writer = await open_stream(host, port, attempt) if timed else await _quiet(host, port)
+    try:
+        if timed:
+            attempt.begin("tls")
+        await writer.start_tls(_context(settings, verify), server_hostname=servername)
+        if timed:
+            attempt.end("tls")
+        ssl_object: ssl.SSLObject = writer.get_extra_info("ssl_object")
+        cipher = ssl_object.cipher()
+        return (
+            ssl_object.getpeercert(binary_form=True),
+            ssl_object.version(),
+            cipher[0] if cipher else None,
+        )
+    finally:
+        await close_stream(writer)
+        del reader
+
+
+async def _quiet(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    return await asyncio.open_connection(host, port)
+
+
+async def probe(settings: TlsSettings, attempt: Attempt) -> None:
+    facts = attempt.observation.facts
+    chain_error: ssl.SSLCertVerificationError | None = None
+    try:
+        try:
+            der, version, cipher = await _handshake(settings, attempt, verify=True, timed=True)
+        except ssl.SSLCertVerificationError as exc:
+            chain_error = exc
+            if attempt.phase == "tls":
+                attempt.end("tls")
+            # The chain does not verify: shake hands again without verifying to read the
+            # certificate, so the failure can still say when it expires and who issued it.
+            der, version, cipher = await _handshake(settings, attempt, verify=False, timed=False)
+    except ssl.SSLError as exc:
+        attempt.fail(describe_ssl_error(exc))
+        return
+    except OSError as exc:
+        attempt.fail(f"{describe_os_error(exc)} ({settings.host}:{settings.port})")
+        return
+    facts.update(cert_facts(der))
+    if version:
+        facts["tls.protocol"] = version
+    if cipher:
+        facts["tls.cipher"] = cipher
+    name = settings.servername or settings.host
+    facts["tls.chain_valid"] = chain_error is None
+    facts["tls.hostname_match"] = bool(der) and hostname_matches(der or b"", name)
+    if not settings.verify:
+        return
+    if chain_error is not None:
+        reason = describe_verify_error(chain_error)
+        expires_in = facts.get("cert.expires_in")
+        if chain_error.verify_code == 10 and isinstance(expires_in, float):
+            reason += f" {format_duration(-expires_in)} ago"
+        attempt.fail(reason)
+    elif not facts["tls.hostname_match"]:
+        names = ", ".join(sorted(facts.get("cert.sans", ()))) or facts.get("cert.subject", "?")
+        attempt.fail(f"TLS: hostname mismatch (certificate is for {names}, not {name})")
+
+
+CHECK = CheckKind(
+    name="tls",
+    settings=TlsSettings,
+    subjects={
+        "dns": ValueType.DURATION,
+        "connect": ValueType.DURATION,
+        "tls": ValueType.DURATION,
+        **{subject: ValueType.TEXT for subject in TLS_SUBJECTS},
+        "cert.expires_in": ValueType.DURATION,
+        "cert.sans": ValueType.SET,
+        "tls.chain_valid": ValueType.BOOL,
+        "tls.hostname_match": ValueType.BOOL,
+    },
+    probe=probe,
+    default_expect=("cert.expires_in > 7d",),
+)

@@ -1,0 +1,1 @@
+"""Shared test helpers: certificates, real servers on free ports, a small DNS server."""
