@@ -1,0 +1,102 @@
+"""The store's tables, as SQLAlchemy Core metadata: the one schema for SQLite and PostgreSQL.
+
+Times are epoch seconds (``DOUBLE``); latencies are milliseconds. Migrations under
+``migrations/versions`` must produce exactly this metadata (a test compares them).
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+ROLLUP_PHASES = ("total", "dns", "connect", "tls", "ttfb")
+"""Phases a rollup row summarises (transfer is kept raw only)."""
+
+ROLLUP_STATISTICS = ("p50", "p95", "p99", "max")
+
+RESULT_PHASE_COLUMNS = ("total_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms")
+
+ROLLUP_VALUE_COLUMNS = tuple(
+    f"{phase}_{statistic}" for phase in ROLLUP_PHASES for statistic in ROLLUP_STATISTICS
+)
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# An autoincrementing 64-bit key that is still SQLite's cheap rowid alias.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+monitors = sa.Table(
+    "monitors",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("target", sa.Text, nullable=False, server_default=""),
+)
+
+results = sa.Table(
+    "results",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    # No foreign key here: the check halves PostgreSQL's ingest rate, and the writer
+    # resolves or registers every monitor id itself (monitors are never deleted).
+    sa.Column("monitor_id", sa.Integer, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("failures", sa.Text, nullable=True),
+    *(sa.Column(name, sa.Double, nullable=True) for name in RESULT_PHASE_COLUMNS),
+    sa.Index(None, "monitor_id", "ts"),
+)
+
+state_changes = sa.Table(
+    "state_changes",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("monitor_id", sa.Integer, sa.ForeignKey("monitors.id"), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("from_state", sa.Text, nullable=False),
+    sa.Column("to_state", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Index(None, "monitor_id", "at"),
+    sa.Index(None, "at"),
+)
+
+monitor_state = sa.Table(
+    "monitor_state",
+    metadata,
+    sa.Column("monitor_id", sa.Integer, sa.ForeignKey("monitors.id"), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("since", sa.Double, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+)
+
+
+def _rollup_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("monitor_id", sa.Integer, sa.ForeignKey("monitors.id"), primary_key=True),
+        sa.Column("bucket", sa.BigInteger, primary_key=True),
+        sa.Column("checks", sa.Integer, nullable=False),
+        sa.Column("failures", sa.Integer, nullable=False),
+        *(sa.Column(column, sa.Double, nullable=True) for column in ROLLUP_VALUE_COLUMNS),
+    )
+
+
+rollup_1m = _rollup_table("rollup_1m")
+rollup_1h = _rollup_table("rollup_1h")
+
+meta = sa.Table(
+    "meta",
+    metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)

@@ -1,0 +1,195 @@
+"""The Store: durable results, state, rollups and retention behind one synchronous object.
+
+Methods block (they are database calls); async code runs them in a thread — the
+:class:`~watchkeeper.store.writer.StoreWriter` does so for writes. A Store is safe to share
+between threads: each call takes its own pooled connection. Database failures surface as
+:class:`~watchkeeper.errors.StoreError` with one line naming the store, never its password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL
+
+from watchkeeper.errors import StoreError
+from watchkeeper.model import Result, StoredState, Transition
+from watchkeeper.store import database, ingest, migrate, queries, retention, rollups
+from watchkeeper.store.codec import result_row
+from watchkeeper.store.summary import HistorySummary, summarize
+
+
+class Store:
+    """Results, state changes and rollups in SQLite (default) or PostgreSQL."""
+
+    url: str
+    """The store's URL as it is safe to show: backend name, no password."""
+    dialect: str
+    """``sqlite`` or ``postgresql``."""
+
+    def __init__(self, engine: sa.Engine, url: URL) -> None:
+        self._engine = engine
+        self._writing = database.writing(engine)
+        self._url = url
+        self._ids = ingest.MonitorIds()
+        self._closed = False
+        self.url = database.display_url(url)
+        self.dialect = engine.dialect.name
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect, create SQLite's directory, migrate to the newest schema (keeping data)."""
+        parsed = database.parse_url(url)
+        engine: sa.Engine | None = None
+        try:
+            engine = database.create_engine(parsed)
+            with database.writing(engine).connect() as connection:
+                _check_revision(connection)
+                migrate.upgrade(connection)
+        except Exception as exc:
+            if engine is not None:
+                engine.dispose()
+            if isinstance(exc, StoreError) and str(exc).startswith("cannot open store"):
+                raise
+            shown = database.display_url(parsed)
+            raise StoreError(
+                f"cannot open store {shown}: {database.describe(exc, parsed)}"
+            ) from exc
+        return cls(engine, parsed)
+
+    def close(self) -> None:
+        """Close every pooled connection; safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def ensure_monitors(self, monitors: Iterable[tuple[str, str, str]]) -> dict[str, int]:
+        """Insert or update ``(name, kind, target)``; returns name → id for each one given."""
+        with self._failures("write"), self._writing.begin() as connection:
+            ids = ingest.upsert_monitors(connection, monitors)
+        self._ids.update(ids)
+        return ids
+
+    def write(self, results: Sequence[Result], transitions: Sequence[Transition] = ()) -> None:
+        """Store results and transitions in one transaction.
+
+        Unknown monitors are registered (kind from the result). Each transition is appended
+        to the state changes and becomes its monitor's current state (the last one wins).
+        """
+        if not results and not transitions:
+            return
+        with self._failures("write"), self._writing.begin() as connection:
+            ids, new = self._resolve(connection, results, transitions)
+            ingest.insert_results(connection, [result_row(r, ids[r.monitor]) for r in results])
+            ingest.record_transitions(connection, transitions, ids)
+        self._ids.update(new)
+
+    def results(
+        self,
+        monitor: str,
+        since: float,
+        until: float | None = None,
+        limit: int = 1000,
+        *,
+        failed_only: bool = False,
+    ) -> list[Result]:
+        """Results of ``monitor`` from ``since`` (inclusive) to ``until`` (exclusive), oldest
+        first, at most ``limit``; only failed ones with ``failed_only``."""
+        with self._reading() as connection:
+            return queries.results(
+                connection, monitor, since, until, limit, failed_only=failed_only
+            )
+
+    def last_results(self, monitor: str, n: int) -> list[Result]:
+        """The newest ``n`` results of ``monitor``, oldest first."""
+        with self._reading() as connection:
+            return queries.last_results(connection, monitor, n)
+
+    def states(self) -> dict[str, StoredState]:
+        """The current state of every monitor that ever had a transition."""
+        with self._reading() as connection:
+            return queries.states(connection)
+
+    def transitions(
+        self, monitor: str | None = None, since: float = 0.0, limit: int = 1000
+    ) -> list[Transition]:
+        """State changes from ``since`` on, oldest first; of one monitor or of all."""
+        with self._reading() as connection:
+            return queries.transitions(connection, monitor, since, limit)
+
+    def summary(self, monitor: str, since: float, until: float) -> HistorySummary:
+        """Checks, uptime and latency over ``[since, until)``; see :class:`HistorySummary`."""
+        with self._reading() as connection:
+            return summarize(connection, monitor, since, until)
+
+    def rollup(self, now: float) -> int:
+        """Roll up the 1-minute and 1-hour buckets closed by ``now``; returns rows written."""
+        with self._failures("roll up"):
+            return rollups.roll_up(self._live_engine(), now)
+
+    def prune(self, now: float, *, raw: float, minute: float, hour: float) -> int:
+        """Delete rows past their retention (seconds); returns how many."""
+        with self._failures("prune"):
+            return retention.prune(self._live_engine(), now, raw=raw, minute=minute, hour=hour)
+
+    def size_bytes(self) -> int | None:
+        """Bytes on disk: the SQLite file and its WAL, or ``pg_database_size``."""
+        with self._failures("measure"):
+            return database.size_bytes(self._live_engine(), self._url)
+
+    def _resolve(
+        self,
+        connection: sa.Connection,
+        results: Sequence[Result],
+        transitions: Sequence[Transition],
+    ) -> tuple[dict[str, int], dict[str, int]]:
+        """Ids of every monitor in the batch, and those that were not cached before."""
+        ids = self._ids.snapshot()
+        unknown: dict[str, str] = {}
+        for result in results:
+            if result.monitor not in ids and result.monitor not in unknown:
+                unknown[result.monitor] = result.kind
+        for transition in transitions:
+            if transition.monitor not in ids:
+                unknown.setdefault(transition.monitor, "")
+        registered = ingest.register_monitors(connection, unknown)
+        ids.update(registered)
+        # A monitor first seen in a transition has no kind yet: keep asking until a result
+        # brings one, instead of caching it.
+        new = {name: id_ for name, id_ in registered.items() if unknown[name]}
+        return ids, new
+
+    def _live_engine(self) -> sa.Engine:
+        if self._closed:
+            raise database.StoreClosedError(f"store {self.url} is closed")
+        return self._engine
+
+    @contextmanager
+    def _reading(self) -> Iterator[sa.Connection]:
+        with self._failures("read"), self._live_engine().connect() as connection:
+            yield connection
+
+    @contextmanager
+    def _failures(self, action: str) -> Iterator[None]:
+        """Map database errors to StoreError; transient ones to TransientStoreError."""
+        self._live_engine()
+        dbapi_error = self._engine.dialect.loaded_dbapi.Error
+        try:
+            yield
+        except (sa.exc.SQLAlchemyError, dbapi_error) as exc:
+            message = f"cannot {action} store {self.url}: {database.describe(exc, self._url)}"
+            if database.is_transient(exc, self._engine):
+                raise database.TransientStoreError(message) from exc
+            raise StoreError(message) from exc
+
+
+def _check_revision(connection: sa.Connection) -> None:
+    """Refuse a store migrated by a newer Watchkeeper instead of failing obscurely."""
+    current = migrate.current_revision(connection)
+    connection.rollback()
+    if current is not None and current not in migrate.known_revisions():
+        raise StoreError(
+            f"schema revision {current} is newer than this Watchkeeper knows; upgrade it"
+        )

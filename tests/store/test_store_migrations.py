@@ -1,0 +1,64 @@
+"""Contract: migrations build exactly the schema in code, and upgrading keeps data."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from watchkeeper.errors import StoreError
+from watchkeeper.model import Phases, Result
+from watchkeeper.store import Store, migrate, schema
+
+T0 = 1_700_000_000.0
+
+
+def test_the_migrated_schema_matches_the_metadata(store: Store, peek: sa.Engine) -> None:
+    with peek.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, schema.metadata)
+
+    assert differences == []
+
+
+def test_a_new_store_is_at_the_head_revision(store: Store, peek: sa.Engine) -> None:
+    with peek.connect() as connection:
+        assert migrate.current_revision(connection) == migrate.head_revision()
+
+
+def test_data_written_at_the_first_revision_survives_upgrade_and_reopen(
+    store_url: str, peek: sa.Engine
+) -> None:
+    with peek.connect() as connection:
+        migrate.upgrade(connection, "0001")
+    with peek.begin() as connection:
+        connection.execute(
+            sa.text("INSERT INTO monitors (id, name, kind, target) VALUES (1, 'api', 'http', '')")
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO results (monitor_id, ts, ok, status, total_ms, dns_ms) "
+                "VALUES (1, :ts, :ok, 200, 120.5, 2.0)"
+            ),
+            {"ts": T0, "ok": True},
+        )
+
+    store = Store.open(store_url)
+    try:
+        assert store.results("api", since=0) == [
+            Result("api", "http", T0, True, Phases(dns=0.002, total=0.1205), status=200)
+        ]
+    finally:
+        store.close()
+    with peek.connect() as connection:
+        assert migrate.current_revision(connection) == migrate.head_revision()
+
+
+def test_it_refuses_a_store_from_a_newer_watchkeeper(store_url: str, peek: sa.Engine) -> None:
+    Store.open(store_url).close()
+    with peek.begin() as connection:
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '9999'"))
+
+    with pytest.raises(StoreError, match="schema revision 9999 is newer"):
+        Store.open(store_url)

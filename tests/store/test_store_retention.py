@@ -1,0 +1,82 @@
+"""Contract: prune deletes rows past each table's horizon, and nothing younger."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import sqlalchemy as sa
+
+from watchkeeper.model import Result, State, Transition
+from watchkeeper.store import Store, retention
+
+ResultFactory = Callable[..., Result]
+
+DAY = 86400.0
+NOW = 1_700_006_400.0  # a multiple of 3600
+RAW, MINUTE, HOUR = 14 * DAY, 90 * DAY, 3 * 365 * DAY
+
+
+def _count(peek: sa.Engine, table: str) -> int:
+    with peek.connect() as connection:
+        return int(connection.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
+
+
+def test_it_deletes_raw_results_past_their_retention_only(
+    store: Store, make_result: ResultFactory
+) -> None:
+    ages = [20 * DAY, 14 * DAY + 1, 14 * DAY - 1, 1 * DAY, 0.0]
+    store.write([make_result(m, at=NOW - age) for age in ages for m in ("api", "db")])
+
+    deleted = store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR)
+
+    assert deleted == 4
+    for monitor in ("api", "db"):
+        kept = store.results(monitor, since=0)
+        assert [r.started_at for r in kept] == [NOW - age for age in ages[2:]]
+
+
+def test_it_deletes_rollups_and_state_changes_past_their_retention(
+    store: Store, peek: sa.Engine, make_result: ResultFactory
+) -> None:
+    # results at 1 y, 100 d and 10 d ago, rolled up, then pruned with short horizons
+    ages = [365 * DAY, 100 * DAY, 10 * DAY]
+    store.write([make_result(at=NOW - age) for age in ages])
+    store.write(
+        [],
+        [
+            Transition("api", NOW - 4 * 365 * DAY, State.UNKNOWN, State.UP),
+            Transition("api", NOW - 10 * DAY, State.UP, State.DOWN, "timeout"),
+        ],
+    )
+    store.rollup(NOW)
+    assert (_count(peek, "rollup_1m"), _count(peek, "rollup_1h")) == (3, 3)
+
+    deleted = store.prune(NOW, raw=RAW, minute=MINUTE, hour=200 * DAY)
+
+    # raw: 2 (1 y, 100 d); 1m: 2 (1 y, 100 d); 1h: 1 (1 y); state changes: 1 (4 y)
+    assert deleted == 6
+    assert (_count(peek, "rollup_1m"), _count(peek, "rollup_1h")) == (1, 2)
+    assert [t.to_state for t in store.transitions()] == [State.DOWN]
+    assert store.states()["api"].state is State.DOWN
+
+
+def test_it_deletes_in_batches_until_everything_old_is_gone(
+    store: Store, make_result: ResultFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(retention, "BATCH_ROWS", 7)
+    store.write([make_result(at=NOW - 30 * DAY + i) for i in range(50)])
+    store.write([make_result(at=NOW - 30 * DAY + 3) for _ in range(10)])  # ties at a boundary
+    store.write([make_result(at=NOW - i) for i in range(5)])
+
+    assert store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR) == 60
+    assert len(store.results("api", since=0)) == 5
+
+
+def test_it_deletes_nothing_when_everything_is_young(
+    store: Store, make_result: ResultFactory
+) -> None:
+    store.write([make_result(at=NOW - i * 3600) for i in range(24)])
+
+    assert store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR) == 0
+    assert len(store.results("api", since=0)) == 24
