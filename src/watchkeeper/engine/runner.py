@@ -1,0 +1,85 @@
+"""Run one check of one monitor: enforce its timeout, judge the Observation, return a Result.
+
+Nothing escapes: an expected failure is already in the Observation, a timeout is reported
+with the phase it happened in, and a bug in a check becomes an ``error`` Result with its
+traceback logged — one bad check never stops the scheduler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from watchkeeper.checks import Attempt, Resources
+from watchkeeper.config import Monitor
+from watchkeeper.config.interpolate import redact
+from watchkeeper.expect import evaluate
+from watchkeeper.model import Observation, Result
+from watchkeeper.units import format_duration
+
+log = logging.getLogger("watchkeeper.engine")
+
+_WAITING_FOR = {
+    "dns": "the DNS answer",
+    "connect": "the TCP connection",
+    "tls": "the TLS handshake",
+    "ttfb": "the response",
+    "transfer": "the rest of the body",
+}
+
+
+async def run_check(
+    monitor: Monitor, resources: Resources, secrets: frozenset[str] = frozenset()
+) -> Result:
+    """Probe ``monitor`` once and judge what was seen."""
+    attempt = Attempt(resources=resources, timeout=monitor.timeout, wants=monitor.wants)
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(monitor.timeout):
+            await monitor.check.probe(monitor.settings, attempt)
+    except TimeoutError:
+        phase = attempt.phase
+        if phase is not None:
+            attempt.end(phase)
+        waiting = f" in {phase} (waiting for {_WAITING_FOR.get(phase, phase)})" if phase else ""
+        attempt.observation.error = f"timeout after {format_duration(monitor.timeout)}{waiting}"
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # a bug in a check: never let it stop the engine
+        log.exception("check %s (%s) raised", monitor.name, monitor.kind)
+        attempt.observation.error = (
+            f"internal error in {monitor.kind} check: "
+            + (f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
+        )
+    if attempt.phase is not None:  # the probe failed inside a phase: count its time
+        attempt.end(attempt.phase)
+    attempt.observation.phases.total = time.perf_counter() - started
+    return judge(monitor, attempt.observation, secrets)
+
+
+def judge(
+    monitor: Monitor, observation: Observation, secrets: frozenset[str] = frozenset()
+) -> Result:
+    """Evaluate the monitor's expectations on an Observation (not when the probe failed)."""
+    failures: list[str] = []
+    error = observation.error
+    if error is None:
+        for expectation in monitor.expectations:
+            failure = evaluate(expectation, observation)
+            if failure is not None:
+                failures.append(failure)
+    if secrets:
+        error = redact(error, secrets) if error else error
+        failures = [redact(f, secrets) for f in failures]
+    status = observation.facts.get("status")
+    return Result(
+        monitor=monitor.name,
+        kind=monitor.kind,
+        started_at=observation.started_at,
+        ok=error is None and not failures,
+        phases=observation.phases,
+        failures=failures,
+        error=error,
+        status=status if isinstance(status, int) else None,
+    )

@@ -1,0 +1,223 @@
+"""The scheduler: runs every monitor on its interval, spread out, within concurrency limits.
+
+Each monitor keeps a fixed grid (``first + k * interval``) so runs do not drift. The first run
+of each monitor is spread at random over ``min(interval, 60 s)``, so a restart does not fire
+ten thousand checks at once. While a failure (or a recovery) is being confirmed, the next run
+comes after ``retry_interval`` instead. A monitor whose previous run is still in flight when
+its next slot comes skips that slot (counted in ``skipped``): runs never pile up. A monitor has
+at most one live item in the heap; items superseded by ``run_now`` are left to go stale.
+
+A global semaphore bounds checks in flight; a per-host semaphore protects each target.
+Lag — how late a check started against its slot, limits included — is recorded in an HDR
+histogram (microseconds).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from watchkeeper.checks import Resources
+from watchkeeper.config import Monitor
+from watchkeeper.engine.runner import run_check
+from watchkeeper.model import Result
+
+log = logging.getLogger("watchkeeper.engine")
+
+OnResult = Callable[[Monitor, Result], Awaitable[bool]]
+"""Called with every Result; returns True while a streak is being confirmed (retry sooner)."""
+
+_STARTUP_SPREAD = 60.0
+
+
+@dataclass(slots=True)
+class _Entry:
+    monitor: Monitor
+    grid: float = 0.0  # the next slot on the monitor's fixed grid
+    running: bool = False
+    removed: bool = False
+    token: int = 0  # the sequence number of its live heap item; older items are stale
+
+
+@dataclass(slots=True)
+class SchedulerStats:
+    started: int = 0
+    completed: int = 0
+    skipped: int = 0
+    lag: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
+
+    def lag_seconds(self, percentile: float) -> float:
+        return float(self.lag.get_value_at_percentile(percentile)) / 1e6
+
+
+class Scheduler:
+    def __init__(
+        self,
+        monitors: Iterable[Monitor],
+        on_result: OnResult,
+        *,
+        resources: Resources | None = None,
+        concurrency: int = 1000,
+        per_host: int = 100,
+        secrets: frozenset[str] = frozenset(),
+        rng: random.Random | None = None,
+        startup_spread: float = _STARTUP_SPREAD,
+    ) -> None:
+        self.resources = resources or Resources()
+        self.stats = SchedulerStats()
+        self._on_result = on_result
+        self._secrets = secrets
+        self._rng = rng or random.Random()
+        self._spread = startup_spread
+        self._global = asyncio.Semaphore(concurrency)
+        self._per_host_limit = per_host
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._heap: list[tuple[float, int, _Entry]] = []
+        self._entries: dict[str, _Entry] = {}
+        self._sequence = 0
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loop = asyncio.get_running_loop()
+        for monitor in monitors:
+            self.add(monitor)
+
+    # -- membership --------------------------------------------------------------------------
+    def add(self, monitor: Monitor, *, at: float | None = None) -> None:
+        """Schedule a monitor (its first run is spread unless ``at`` is given)."""
+        if monitor.name in self._entries:
+            self.remove(monitor.name)
+        if monitor.paused:
+            return
+        entry = _Entry(monitor)
+        now = self._loop.time()
+        first = (
+            at
+            if at is not None
+            else now + self._rng.uniform(0, min(monitor.interval, self._spread))
+        )
+        entry.grid = first
+        self._entries[monitor.name] = entry
+        self._push(first, entry)
+
+    def remove(self, name: str) -> None:
+        entry = self._entries.pop(name, None)
+        if entry is not None:
+            entry.removed = True
+
+    def run_now(self, name: str) -> bool:
+        """Move a monitor's next run to now (unless it is running). False if unknown."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return False
+        if not entry.running:
+            self._push(self._loop.time(), entry)
+            entry.grid = min(entry.grid, self._loop.time())
+        return True
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    @property
+    def monitors(self) -> int:
+        return len(self._entries)
+
+    def _push(self, due: float, entry: _Entry) -> None:
+        self._sequence += 1
+        entry.token = self._sequence
+        heapq.heappush(self._heap, (due, self._sequence, entry))
+        if self._heap[0][2] is entry:
+            self._wake.set()
+
+    # -- the loop ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Dispatch due checks until ``stop()``; then wait for in-flight checks."""
+        while not self._stopping:
+            if not self._heap:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
+            due = self._heap[0][0]
+            delay = due - self._loop.time()
+            if delay > 0:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                continue
+            now = self._loop.time()
+            while self._heap and self._heap[0][0] <= now and not self._stopping:
+                due, token, entry = heapq.heappop(self._heap)
+                if token == entry.token:
+                    self._dispatch(entry, due)
+
+    def _dispatch(self, entry: _Entry, due: float) -> None:
+        if entry.removed or entry.running:
+            return
+        entry.running = True
+        task = self._loop.create_task(self._run(entry, due))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, entry: _Entry, due: float) -> None:
+        monitor = entry.monitor
+        host = monitor.host_key
+        limit = self._hosts.get(host)
+        if limit is None:
+            limit = self._hosts[host] = asyncio.Semaphore(self._per_host_limit)
+        confirming = False
+        try:
+            async with self._global, limit:
+                lag = self._loop.time() - due
+                self.stats.lag.record_value(max(1, int(lag * 1e6)))
+                self.stats.started += 1
+                result = await run_check(monitor, self.resources, self._secrets)
+            self.stats.completed += 1
+            try:
+                confirming = await self._on_result(monitor, result)
+            except Exception:
+                log.exception("handling the result of %s failed", monitor.name)
+        finally:
+            entry.running = False
+            if not entry.removed and not self._stopping:
+                self._reschedule(entry, due, confirming)
+
+    def _reschedule(self, entry: _Entry, due: float, confirming: bool) -> None:
+        now = self._loop.time()
+        if due >= entry.grid:
+            self._advance_grid(entry, due)
+        next_due = entry.grid
+        if confirming:
+            next_due = min(next_due, now + entry.monitor.retry_interval)
+        self._push(max(next_due, now), entry)
+
+    def _advance_grid(self, entry: _Entry, due: float) -> None:
+        interval = entry.monitor.interval
+        grid = max(entry.grid, due) + interval
+        now = self._loop.time()
+        if grid <= now:  # fell behind: skip the slots already past instead of bunching up
+            missed = int((now - grid) // interval) + 1
+            self.stats.skipped += missed
+            grid += missed * interval
+        entry.grid = grid
+
+    # -- stopping ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self, grace: float) -> None:
+        """Let in-flight checks finish for up to ``grace`` seconds, then cancel the rest."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)

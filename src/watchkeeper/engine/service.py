@@ -1,0 +1,149 @@
+"""The main job: scheduler → check → Result → state machine → store, plus store upkeep.
+
+``Engine`` is the composition the ``wk up`` command runs. It keeps each monitor's live status
+in memory (the web layer reads it from here, never by querying the store), writes every Result
+and Transition through the one batched writer, restores states after a restart, and rolls up
+and prunes the store in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+from watchkeeper.checks import Resources
+from watchkeeper.config import Config, Monitor
+from watchkeeper.engine.scheduler import Scheduler
+from watchkeeper.model import Result, State, Transition
+from watchkeeper.state import MonitorStatus, advance, restore
+from watchkeeper.store import Store, StoreWriter
+
+log = logging.getLogger("watchkeeper.engine")
+
+TransitionListener = Callable[[Monitor, Transition, MonitorStatus], None]
+ResultListener = Callable[[Monitor, Result], None]
+
+
+class Engine:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        rollup_every: float = 60.0,
+        prune_every: float = 600.0,
+        startup_spread: float = 60.0,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.monitors: dict[str, Monitor] = {m.name: m for m in config.monitors}
+        self.status: dict[str, MonitorStatus] = {}
+        self.listeners: list[TransitionListener] = []
+        self.result_listeners: list[ResultListener] = []
+        self.started_at = time.time()
+        self._rollup_every = rollup_every
+        self._prune_every = prune_every
+        self._startup_spread = startup_spread
+        self._resources = Resources()
+        self.writer: StoreWriter | None = None
+        self.scheduler: Scheduler | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.to_thread(self._restore)
+        self.writer = StoreWriter(self.store)
+        await self.writer.start()
+        self.scheduler = Scheduler(
+            self.monitors.values(),
+            self._handle,
+            resources=self._resources,
+            concurrency=self.config.engine.concurrency,
+            per_host=self.config.engine.per_host,
+            secrets=self.config.secrets,
+            startup_spread=self._startup_spread,
+        )
+        self._tasks = [
+            asyncio.create_task(self.scheduler.run(), name="scheduler"),
+            asyncio.create_task(self._upkeep(), name="store-upkeep"),
+        ]
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop scheduling, let in-flight checks finish (up to ``grace``), flush every Result."""
+        if self.scheduler is not None:
+            self.scheduler.stop()
+            await self.scheduler.drain(grace)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.writer is not None:
+            await self.writer.aclose()
+        await self._resources.aclose()
+
+    def _restore(self) -> None:
+        """Register monitors and bring back each one's state and streaks from the store."""
+        self.store.ensure_monitors((m.name, m.kind, m.target) for m in self.monitors.values())
+        stored = self.store.states()
+        for monitor in self.monitors.values():
+            saved = stored.get(monitor.name)
+            if monitor.paused:
+                self.status[monitor.name] = MonitorStatus(
+                    monitor.name, State.PAUSED, since=time.time()
+                )
+            elif saved is None:
+                self.status[monitor.name] = MonitorStatus(monitor.name, since=time.time())
+            else:
+                recent = self.store.last_results(
+                    monitor.name, max(monitor.confirm, monitor.recover)
+                )
+                self.status[monitor.name] = restore(
+                    monitor.name, saved.state, saved.since, saved.reason, recent
+                )
+
+    # -- results -----------------------------------------------------------------------------
+    async def _handle(self, monitor: Monitor, result: Result) -> bool:
+        current = self.status.get(monitor.name) or MonitorStatus(monitor.name)
+        updated, transition = advance(
+            current, result, confirm=monitor.confirm, recover=monitor.recover
+        )
+        self.status[monitor.name] = updated
+        assert self.writer is not None
+        await self.writer.put(result, (transition,) if transition else ())
+        for result_listener in self.result_listeners:
+            try:
+                result_listener(monitor, result)
+            except Exception:
+                log.exception("result listener failed")
+        if transition is not None:
+            for listener in self.listeners:
+                try:
+                    listener(monitor, transition, updated)
+                except Exception:
+                    log.exception("transition listener failed")
+        return updated.confirming
+
+    def run_now(self, name: str) -> bool:
+        return self.scheduler is not None and self.scheduler.run_now(name)
+
+    # -- store upkeep ------------------------------------------------------------------------
+    async def _upkeep(self) -> None:
+        retention = self.config.retention
+        last_prune = 0.0
+        while True:
+            await asyncio.sleep(self._rollup_every)
+            try:
+                await asyncio.to_thread(self.store.rollup, time.time())
+                if time.monotonic() - last_prune >= self._prune_every:
+                    last_prune = time.monotonic()
+                    await asyncio.to_thread(
+                        self.store.prune,
+                        time.time(),
+                        raw=retention.raw,
+                        minute=retention.minute,
+                        hour=retention.hour,
+                    )
+            except Exception:
+                log.exception("store upkeep failed; will retry")
