@@ -1,0 +1,40 @@
+"""The ``wk`` command: one module per command group, registered here."""
+
+from __future__ import annotations
+
+import typer
+
+from watchkeeper import __version__
+from watchkeeper.cli import check, init, status, up, validate
+
+app = typer.Typer(
+    name="wk",
+    help="Watchkeeper: monitors as code, low-noise alerts, diagnosis and load tests.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"watchkeeper {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Watchkeeper."""
+
+
+app.command("init")(init.init)
+app.command("validate")(validate.validate)
+app.command("check")(check.check)
+app.command("up")(up.up)
+app.command("status")(status.status)
+app.command("history")(status.history)

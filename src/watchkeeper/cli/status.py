@@ -1,0 +1,172 @@
+"""``wk status`` and ``wk history``: what the store knows, without a running server."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
+from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.model import State
+from watchkeeper.units import format_duration, parse_duration
+
+_STYLE = {
+    "up": "green",
+    "down": "bold red",
+    "degraded": "yellow",
+    "unknown": "dim",
+    "paused": "dim",
+}
+
+
+def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
+    """Show each monitor's state, last latency and since when."""
+    loaded = load(config)
+    store = open_store(loaded)
+    try:
+        states = store.states()
+        rows: list[dict[str, Any]] = []
+        for monitor in loaded.monitors:
+            saved = states.get(monitor.name)
+            last = store.last_results(monitor.name, 1)
+            state = State.PAUSED if monitor.paused else (saved.state if saved else State.UNKNOWN)
+            rows.append(
+                {
+                    "monitor": monitor.name,
+                    "kind": monitor.kind,
+                    "state": str(state),
+                    "since": saved.since if saved else None,
+                    "reason": saved.reason if saved and state is State.DOWN else None,
+                    "last_check": last[-1].started_at if last else None,
+                    "last_ok": last[-1].ok if last else None,
+                    "latency_ms": last[-1].phases.as_ms()["total"] if last else None,
+                    "last_reason": last[-1].reason if last else None,
+                }
+            )
+    finally:
+        store.close()
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    now = time.time()
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    for column in ("monitor", "kind", "state", "since", "latency", "last check", "reason"):
+        table.add_column(column, no_wrap=column != "reason")
+    for row in rows:
+        latency = row["latency_ms"]
+        table.add_row(
+            row["monitor"],
+            row["kind"],
+            Text(row["state"], style=_STYLE.get(row["state"], "")),
+            _ago(row["since"], now),
+            "" if latency is None else format_duration(latency / 1000),
+            _ago(row["last_check"], now),
+            Text(row["reason"] or row["last_reason"] or "", style="red"),
+        )
+    console.print(table)
+
+
+def history(
+    name: Annotated[str, typer.Argument(help="The monitor.")],
+    config: ConfigOption = DEFAULT_FILE,
+    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 24h, 7d.")] = "24h",
+    as_json: JsonOption = False,
+) -> None:
+    """Uptime, latency percentiles, state changes and recent failures of one monitor."""
+    loaded = load(config)
+    names = [m.name for m in loaded.monitors]
+    if name not in names:
+        close = difflib.get_close_matches(name, names, n=1)
+        fail(
+            f"{config}: no monitor named '{name}'"
+            + (f" (did you mean '{close[0]}'?)" if close else "")
+        )
+    try:
+        span = parse_duration(since)
+    except ValueError as exc:
+        fail(f"--since: {exc}")
+    until = time.time()
+    start = until - span
+    store = open_store(loaded)
+    try:
+        summary = store.summary(name, start, until)
+        failures = store.results(name, start, until, limit=100_000, failed_only=True)[-10:]
+        changes = store.transitions(name, start)
+    finally:
+        store.close()
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "monitor": name,
+                    "since": start,
+                    "until": until,
+                    "resolution": summary.resolution,
+                    "checks": summary.checks,
+                    "failures": summary.failures,
+                    "uptime": summary.uptime,
+                    "latency_ms": {
+                        k: None if v is None else round(v * 1000, 3)
+                        for k, v in (
+                            ("p50", summary.latency_p50),
+                            ("p95", summary.latency_p95),
+                            ("p99", summary.latency_p99),
+                            ("max", summary.latency_max),
+                        )
+                    },
+                    "state_changes": [
+                        {
+                            "at": t.at,
+                            "from": str(t.from_state),
+                            "to": str(t.to_state),
+                            "reason": t.reason,
+                        }
+                        for t in changes
+                    ],
+                    "recent_failures": [{"at": r.started_at, "reason": r.reason} for r in failures],
+                },
+                indent=2,
+            )
+        )
+        return
+    uptime = "n/a" if summary.uptime is None else f"{summary.uptime * 100:.3f}%"
+    console.print(
+        f"[bold]{name}[/] over the last {since}: uptime {uptime} "
+        f"({summary.checks} checks, {summary.failures} failed)"
+    )
+
+    def show(value: float | None) -> str:
+        return "-" if value is None else format_duration(value)
+
+    console.print(
+        f"latency p50 {show(summary.latency_p50)}  p95 {show(summary.latency_p95)}  "
+        f"p99 {show(summary.latency_p99)}  max {show(summary.latency_max)}"
+    )
+    if changes:
+        console.print("[bold]state changes[/]")
+        for t in changes[-10:]:
+            console.print(
+                f"  {_clock(t.at)}  {t.from_state} → {t.to_state}"
+                + (f"  {t.reason}" if t.reason else ""),
+                markup=False,
+            )
+    if failures:
+        console.print("[bold]recent failures[/]")
+        for r in failures:
+            console.print(f"  {_clock(r.started_at)}  {r.reason}", markup=False)
+
+
+def _clock(at: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+
+
+def _ago(at: float | None, now: float) -> str:
+    if not at:
+        return ""
+    return f"{format_duration(max(0.0, now - at))} ago"

@@ -1,0 +1,209 @@
+"""``wk up``: the main job — engine plus HTTP server — until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.logging import RichHandler
+from rich.text import Text
+
+from watchkeeper import __version__
+from watchkeeper.cli.common import ConfigOption, console, fail, load, open_store
+from watchkeeper.config import DEFAULT_FILE, Config, Monitor, is_loopback, parse_config
+from watchkeeper.config import split_listen as _split
+from watchkeeper.errors import ConfigError
+from watchkeeper.model import Result, State, Transition
+from watchkeeper.state import MonitorStatus
+from watchkeeper.units import format_duration
+
+if TYPE_CHECKING:
+    from watchkeeper.engine.service import Engine
+
+
+def up(
+    config: ConfigOption = DEFAULT_FILE,
+    demo: Annotated[bool, typer.Option("--demo", help="Watch built-in demo services.")] = False,
+    listen: Annotated[
+        str | None, typer.Option("--listen", help="host:port (overrides server.listen).")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every result.")] = False,
+) -> None:
+    """Run the engine and the web server until interrupted."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=console, show_path=False, rich_tracebacks=False)],
+    )
+    if listen is not None:
+        try:
+            _split(listen)
+        except ValueError as exc:
+            fail(f"--listen: {exc}")
+    loaded = None if demo else load(config)
+    if loaded is not None:
+        _refuse_public_bind(listen or loaded.server.listen)
+    elif listen is not None:
+        _refuse_public_bind(listen)
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(loaded, listen, verbose=verbose or demo)
+
+
+def _refuse_public_bind(listen: str) -> None:
+    host, _ = _split(listen)
+    if not is_loopback(host):
+        fail(
+            f"refusing to listen on {listen}: there is no authentication yet, so Watchkeeper "
+            "binds loopback only. Use 127.0.0.1 and put an authenticating proxy in front."
+        )
+
+
+def _run(config: Config | None, listen: str | None, *, verbose: bool) -> None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
+        asyncio.run(_main(config, listen, verbose))
+    else:
+        uvloop.run(_main(config, listen, verbose))
+
+
+async def _main(config: Config | None, listen: str | None, verbose: bool) -> None:
+    demo_targets = None
+    if config is None:
+        from watchkeeper.demo.config import demo_yaml
+        from watchkeeper.demo.targets import DemoTargets
+
+        demo_targets = DemoTargets()
+        await demo_targets.start()
+        config = _demo_config(
+            demo_yaml(demo_targets.http_port, demo_targets.https_port, demo_targets.smtp_port)
+        )
+    try:
+        await _serve(config, listen, verbose, demo=demo_targets is not None)
+    finally:
+        if demo_targets is not None:
+            await demo_targets.stop()
+
+
+def _demo_config(text: str) -> Config:
+    folder = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    folder = folder / "watchkeeper"
+    folder.mkdir(parents=True, exist_ok=True)
+    database = folder / "demo.db"
+    for stale in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        stale.unlink(missing_ok=True)
+    path = folder / "demo.yaml"
+    path.write_text(text, encoding="utf-8")
+    try:
+        return parse_config(text, str(path))
+    except ConfigError as exc:  # pragma: no cover - the demo config is tested
+        fail(str(exc))
+
+
+async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) -> None:
+    from watchkeeper.engine.service import Engine
+    from watchkeeper.web.app import create_app
+    from watchkeeper.web.server import WebServer
+
+    store = await asyncio.to_thread(open_store, config)
+    engine = Engine(config, store, startup_spread=2.0 if demo else 60.0)
+    engine.listeners.append(_print_transition)
+    if verbose:
+        engine.result_listeners.append(_print_result)
+    host, port = _split(listen or config.server.listen)
+    server = WebServer(create_app(engine), host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await server.start()
+    except OSError as exc:
+        await asyncio.to_thread(store.close)
+        fail(f"cannot listen on {host}:{port}: {exc}")
+    await engine.start()
+    _banner(config, host, port, demo)
+    ticker = asyncio.create_task(_tick(engine))
+    try:
+        await stop.wait()
+    finally:
+        console.print("stopping: finishing checks in flight and flushing results…")
+        ticker.cancel()
+        await server.stop()
+        await engine.stop(grace=min(10.0, max((m.timeout for m in config.monitors), default=1.0)))
+        written = engine.writer.written if engine.writer else 0
+        await asyncio.to_thread(store.close)
+        console.print(f"stopped; {written} results written this run.")
+
+
+def _banner(config: Config, host: str, port: int, demo: bool) -> None:
+    shown = f"[{host}]" if ":" in host else host
+    if config.storage.startswith("sqlite:///"):
+        where = config.storage[len("sqlite:///") :]
+    else:  # never print credentials: host and database only
+        where = "postgresql://" + config.storage.rsplit("@", 1)[-1]
+    console.print(
+        f"[bold]Watchkeeper {__version__}[/] — {len(config.monitors)} monitors, "
+        f"http://{shown}:{port}/",
+        markup=True,
+    )
+    console.print(f"store: {where}", markup=False)
+    if demo:
+        console.print(
+            "demo: watching 6 services started in this process; try "
+            f"[cyan]curl http://{shown}:{port}/api/v1/monitors[/]. Ctrl-C stops."
+        )
+
+
+_STYLE = {
+    State.UP: "green",
+    State.DOWN: "bold red",
+    State.DEGRADED: "yellow",
+    State.UNKNOWN: "dim",
+    State.PAUSED: "dim",
+}
+
+
+def _print_transition(monitor: Monitor, transition: Transition, status: MonitorStatus) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(transition.at))
+    line = Text(f"{stamp}  ")
+    line.append(
+        f"{monitor.name} {transition.from_state} → {transition.to_state}",
+        style=_STYLE.get(transition.to_state, ""),
+    )
+    if transition.reason:
+        line.append(f"  {transition.reason}")
+    console.print(line)
+
+
+def _print_result(monitor: Monitor, result: Result) -> None:
+    stamp = time.strftime("%H:%M:%S", time.localtime(result.started_at))
+    latency = format_duration(result.latency) if result.latency is not None else "-"
+    line = Text(f"{stamp}  ", style="dim")
+    line.append("✓ " if result.ok else "✗ ", style="green" if result.ok else "red")
+    line.append(f"{monitor.name:<12} {latency:>7}", style="dim" if result.ok else "")
+    if result.reason:
+        line.append(f"  {result.reason}", style="red")
+    console.print(line)
+
+
+async def _tick(engine: Engine, every: float = 60.0) -> None:
+    while True:
+        await asyncio.sleep(every)
+        counts: dict[str, int] = {}
+        for status in engine.status.values():
+            counts[str(status.state)] = counts.get(str(status.state), 0) + 1
+        scheduler = engine.scheduler
+        states = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        if scheduler:
+            console.print(
+                f"[dim]{time.strftime('%H:%M:%S')}  {states}; {scheduler.stats.completed} "
+                f"checks, lag p99 {format_duration(scheduler.stats.lag_seconds(99))}[/]"
+            )

@@ -1,0 +1,1 @@
+"""``wk up --demo``: targets started in-process and a config pointed at them."""

@@ -1,0 +1,40 @@
+"""The demo's config: written as YAML like a user's, pointed at the demo targets."""
+
+from __future__ import annotations
+
+DEMO_YAML = """\
+# The built-in demo: every target below runs inside this process on 127.0.0.1.
+storage: sqlite:///demo.db
+defaults: {{interval: 5s, timeout: 3s, confirm: 2, recover: 2, retry_interval: 2s}}
+monitors:
+  - name: shop-api
+    http: http://127.0.0.1:{http}/health
+    expect: ["status == 200", "json.status == 'ok'", "latency < 300ms"]
+    tags: [shop]
+    public: true
+  - name: search
+    http: http://127.0.0.1:{http}/search
+    expect: ["status == 200", "latency < 500ms"]
+    tags: [shop]
+  - name: checkout
+    http: http://127.0.0.1:{http}/checkout
+    expect: ["status == 200", "json.status == 'ok'"]
+    depends_on: [shop-api]
+    tags: [shop, payments]
+  - name: shop-tls
+    tls: {{address: "127.0.0.1:{https}", verify: false}}
+    expect: ["cert.expires_in > 14d", "tls.protocol in ['TLSv1.2', 'TLSv1.3']"]
+    interval: 15s
+  - name: shop-https
+    http: https://127.0.0.1:{https}/health
+    expect: ["status == 200"]
+    tags: [shop]
+  - name: mail
+    tcp: 127.0.0.1:{smtp}
+    expect: ["tcp.banner contains 'ESMTP'"]
+    interval: 10s
+"""
+
+
+def demo_yaml(http: int, https: int, smtp: int) -> str:
+    return DEMO_YAML.format(http=http, https=https, smtp=smtp)
