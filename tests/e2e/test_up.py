@@ -1,0 +1,140 @@
+"""``wk up`` end to end: the engine and API in a real process, stopped and killed."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from tests.e2e.conftest import write
+from tests.helpers.cli import Running, wk
+from tests.helpers.servers import RefusingPort
+from tests.helpers.web_app import ProbeTargetServer
+
+
+async def wait_for(running: Running, predicate: Any, timeout: float = 30) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        monitors = {m["name"]: m for m in (await running.get("/api/v1/monitors"))["items"]}
+        if predicate(monitors):
+            return monitors
+        assert asyncio.get_running_loop().time() < deadline, monitors
+        await asyncio.sleep(0.1)
+
+
+def config_text(web: ProbeTargetServer, refusing: RefusingPort, interval: str = "200ms") -> str:
+    return f"""
+storage: sqlite:///wk.db
+defaults: {{interval: {interval}, timeout: 90ms, confirm: 2, recover: 2, retry_interval: 100ms}}
+monitors:
+  - {{name: api, http: "{web.url("/health")}", expect: ["json.status == 'ok'"], tags: [core]}}
+  - {{name: gone, http: "{refusing.url("/")}"}}
+"""
+
+
+async def test_up_serves_live_states_results_and_stops_cleanly(
+    tmp_path: Path, web: ProbeTargetServer
+) -> None:
+    with RefusingPort() as refusing:
+        config = write(tmp_path / "wk.yaml", config_text(web, refusing))
+        running = await Running("-c", str(config)).start()
+        try:
+            monitors = await wait_for(
+                running, lambda m: m["api"]["state"] == "up" and m["gone"]["state"] == "down"
+            )
+            assert monitors["gone"]["reason"].startswith("connection refused")
+            assert monitors["api"]["last"]["ok"] is True
+            assert monitors["api"]["tags"] == ["core"]
+            health = await running.get("/healthz")
+            assert health["status"] == "ok" and health["monitors"] == 2
+            results = await running.get("/api/v1/monitors/gone/results?since=1h")
+            assert results["items"] and all(not r["ok"] for r in results["items"])
+            assert "connection refused" in results["items"][0]["error"]
+            only_core = await running.get("/api/v1/monitors?tag=core")
+            assert [m["name"] for m in only_core["items"]] == ["api"]
+            openapi = await running.get("/api/openapi.json")
+            assert "/api/v1/monitors/{name}/results" in openapi["paths"]
+        finally:
+            code = await running.stop()
+        assert code == 0, running.stderr
+        assert "Traceback" not in running.stderr
+        assert "gone unknown → down" in running.stdout
+
+    # every result the engine counted was flushed before exit
+    written = int(running.stdout.rsplit("stopped; ", 1)[1].split()[0])
+    with sqlite3.connect(tmp_path / "wk.db") as db:
+        stored = db.execute("select count(*) from results").fetchone()[0]
+    assert stored == written > 0
+
+    status = await wk("status", "-c", str(config), "--json")
+    assert status.code == 0, status.stderr
+    states = {row["monitor"]: row for row in status.json()}
+    assert states["api"]["state"] == "up" and states["gone"]["state"] == "down"
+    assert "connection refused" in states["gone"]["reason"]
+
+    history = await wk("history", "gone", "-c", str(config), "--since", "1h", "--json")
+    assert history.code == 0, history.stderr
+    summary = history.json()
+    assert summary["checks"] > 0 and summary["uptime"] == 0.0
+    assert summary["state_changes"][0]["to"] == "down"
+    table = await wk("history", "api", "-c", str(config))
+    assert table.code == 0 and "uptime 100.000%" in table.stdout
+
+
+async def test_a_kill_minus_nine_loses_no_committed_result_and_keeps_state(
+    tmp_path: Path, web: ProbeTargetServer
+) -> None:
+    with RefusingPort() as refusing:
+        config = write(tmp_path / "wk.yaml", config_text(web, refusing, interval="100ms"))
+        running = await Running("-c", str(config)).start()
+        await wait_for(running, lambda m: m["gone"]["state"] == "down")
+        gone_since = (await running.get("/api/v1/monitors/gone"))["since"]
+        # let it write for a while, reading what is committed as we go, then kill it mid-flow
+        committed = 0
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            with sqlite3.connect(tmp_path / "wk.db") as db:
+                committed = max(
+                    committed, db.execute("select max(id) from results").fetchone()[0] or 0
+                )
+        await running.kill()
+        assert running.process is not None and running.process.returncode == -9
+
+        with sqlite3.connect(tmp_path / "wk.db") as db:
+            assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+            ids = {
+                row[0] for row in db.execute("select id from results where id <= ?", (committed,))
+            }
+        assert committed > 0 and ids == set(range(1, committed + 1))
+
+        # on restart the store opens and the monitor is still down since the same moment
+        config.write_text(config_text(web, refusing, interval="1h"))
+        again = await Running("-c", str(config)).start()
+        try:
+            gone = await again.get("/api/v1/monitors/gone")
+            assert gone["state"] == "down"
+            assert gone["since"] == gone_since
+        finally:
+            assert await again.stop() == 0
+
+
+async def test_the_demo_shows_checks_states_and_failures_within_a_minute(tmp_path: Path) -> None:
+    running = await Running("--demo", env={"XDG_STATE_HOME": str(tmp_path)}).start()
+    try:
+        monitors = await wait_for(
+            running,
+            lambda m: (
+                all(x["state"] != "unknown" for x in m.values())
+                and m["shop-https"]["state"] == "down"
+            ),
+            timeout=45,
+        )
+        assert {"shop-api", "search", "checkout", "shop-tls", "shop-https", "mail"} <= set(monitors)
+        assert monitors["shop-api"]["state"] == "up"
+        assert monitors["shop-https"]["reason"] == "TLS: self-signed certificate"
+        assert monitors["shop-tls"]["last"]["ok"] is True
+    finally:
+        assert await running.stop() == 0
+    assert "shop-https unknown → down" in running.stdout
+    assert (tmp_path / "watchkeeper" / "demo.db").exists()
