@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import os
 import sys
+from typing import Any
 
 BODY = b'{"status":"ok"}'
 RESPONSE_CLOSE = (
@@ -25,11 +26,10 @@ RESPONSE_KEEP = RESPONSE_CLOSE.replace(b"Connection: close", b"Connection: keep-
 class _Answer(asyncio.Protocol):
     def __init__(self) -> None:
         self.buffer = b""
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # uvloop's transports are not asyncio.Transport subclasses
 
     def data_received(self, data: bytes) -> None:
         self.buffer += data

@@ -3,6 +3,7 @@ never a traceback."""
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,17 @@ async def test_a_public_bind_is_refused_without_authentication(tmp_path: Path) -
     completed = await wk("up", "-c", str(path))
     assert completed.code == 2
     assert "refusing to listen on 0.0.0.0:8844" in completed.stderr
+
+
+async def test_a_taken_port_is_one_line_and_exit_two(tmp_path: Path) -> None:
+    path = tmp_path / "wk.yaml"
+    path.write_text("monitors: []\n")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        completed = await wk("up", "-c", str(path), "--listen", f"127.0.0.1:{port}")
+    assert completed.code == 2
+    assert completed.stderr.strip() == (
+        f"cannot listen on 127.0.0.1:{port}: [Errno 98] Address already in use"
+    )

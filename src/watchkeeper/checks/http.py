@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextvars
+import functools
 import json
 import socket
 import ssl
@@ -245,7 +246,7 @@ async def _exchange(
     session: aiohttp.ClientSession,
     tls: bool | ssl.SSLContext,
 ) -> None:
-    url = URL(settings.url)
+    url = _parse_url(settings.url)
     method = settings.method
     data: bytes | None = _request_body(settings)
     headers = dict(settings.headers)
@@ -264,8 +265,6 @@ async def _exchange(
             facts = attempt.observation.facts
             facts["status"] = response.status
             facts["headers"] = _headers(response.headers)
-            if response.charset:
-                facts["charset"] = response.charset
             location = response.headers.get("Location")
             if cap and response.status in _REDIRECTS and location:
                 target = url.join(URL(location))
@@ -333,6 +332,12 @@ def _tls(settings: HttpSettings, attempt: Attempt) -> bool | ssl.SSLContext:
     return attempt.resources.shared(
         f"http.ssl.{ca_file}", lambda: ssl.create_default_context(cafile=ca_file)
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_url(text: str) -> URL:
+    """Parsed once per distinct URL: monitors ask for the same URL every interval."""
+    return URL(text)
 
 
 def _request_body(settings: HttpSettings) -> bytes | None:

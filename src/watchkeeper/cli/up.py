@@ -123,12 +123,13 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    await engine.start()  # states are restored before the API can be asked about them
     try:
         await server.start()
     except OSError as exc:
+        await engine.stop(grace=0.5)
         await asyncio.to_thread(store.close)
         fail(f"cannot listen on {host}:{port}: {exc}")
-    await engine.start()
     _banner(config, host, port, demo)
     ticker = asyncio.create_task(_tick(engine))
     try:

@@ -322,6 +322,7 @@ class _Loader:
             target=redact(settings.target(), self.secrets),
             line=line_of(self.lines, path),
             wants=frozenset(e.subject.key for e in expectations),
+            host_key=settings.host_key(),
         )
 
     def compile_expectations(

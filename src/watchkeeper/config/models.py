@@ -148,10 +148,8 @@ class Monitor:
     target: str = ""
     line: int | None = None
     wants: frozenset[str] = frozenset()
-
-    @property
-    def host_key(self) -> str:
-        return self.settings.host_key()
+    host_key: str = ""
+    """The peer this monitor talks to, for per-host limits (from its settings, once)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,9 @@ comes after ``retry_interval`` instead. A monitor whose previous run is still in
 its next slot comes skips that slot (counted in ``skipped``): runs never pile up. A monitor has
 at most one live item in the heap; items superseded by ``run_now`` are left to go stale.
 
-A global semaphore bounds checks in flight; a per-host semaphore protects each target.
+At most ``concurrency`` checks run at once, and at most ``per_host`` against one target. A due
+check that finds no free slot waits in its host's line (no task is created for it); when a
+slot frees up, hosts with waiting checks take turns, so one slow host cannot starve the rest.
 Lag — how late a check started against its slot, limits included — is recorded in an HDR
 histogram (microseconds).
 """
@@ -15,7 +17,7 @@ histogram (microseconds).
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import collections
 import heapq
 import logging
 import random
@@ -35,6 +37,7 @@ OnResult = Callable[[Monitor, Result], Awaitable[bool]]
 """Called with every Result; returns True while a streak is being confirmed (retry sooner)."""
 
 _STARTUP_SPREAD = 60.0
+TICK = 0.01
 
 
 @dataclass(slots=True)
@@ -51,6 +54,7 @@ class SchedulerStats:
     started: int = 0
     completed: int = 0
     skipped: int = 0
+    queued: int = 0  # checks that waited for a free slot before starting
     lag: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
 
     def lag_seconds(self, percentile: float) -> float:
@@ -76,9 +80,12 @@ class Scheduler:
         self._secrets = secrets
         self._rng = rng or random.Random()
         self._spread = startup_spread
-        self._global = asyncio.Semaphore(concurrency)
+        self._limit = concurrency
         self._per_host_limit = per_host
-        self._hosts: dict[str, asyncio.Semaphore] = {}
+        self._busy = 0  # checks in flight
+        self._host_busy: dict[str, int] = {}  # checks in flight per host
+        self._waiting: dict[str, collections.deque[tuple[_Entry, float]]] = {}
+        self._ready: dict[str, None] = {}  # hosts with waiting checks and a free slot, in turn
         self._heap: list[tuple[float, int, _Entry]] = []
         self._entries: dict[str, _Entry] = {}
         self._sequence = 0
@@ -124,7 +131,12 @@ class Scheduler:
 
     @property
     def in_flight(self) -> int:
-        return len(self._tasks)
+        return self._busy
+
+    @property
+    def waiting(self) -> int:
+        """Checks that are due but wait for a free slot (global or per host)."""
+        return sum(len(queue) for queue in self._waiting.values())
 
     @property
     def monitors(self) -> int:
@@ -139,18 +151,20 @@ class Scheduler:
 
     # -- the loop ----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Dispatch due checks until ``stop()``; then wait for in-flight checks."""
+        """Dispatch due checks until ``stop()``; ``drain`` then waits for those in flight."""
         while not self._stopping:
+            self._wake.clear()
             if not self._heap:
-                self._wake.clear()
                 await self._wake.wait()
                 continue
             due = self._heap[0][0]
-            delay = due - self._loop.time()
-            if delay > 0:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), delay)
+            now = self._loop.time()
+            if due > now:
+                # wake at most every TICK: checks due within it start together, which keeps
+                # the loop's own work per check small at thousands of checks a second
+                timer = self._loop.call_at(max(due, now + TICK), self._wake.set)
+                await self._wake.wait()
+                timer.cancel()
                 continue
             now = self._loop.time()
             while self._heap and self._heap[0][0] <= now and not self._stopping:
@@ -159,26 +173,64 @@ class Scheduler:
                     self._dispatch(entry, due)
 
     def _dispatch(self, entry: _Entry, due: float) -> None:
+        """Start the check now if the limits allow, else queue it behind its host."""
         if entry.removed or entry.running:
             return
         entry.running = True
-        task = self._loop.create_task(self._run(entry, due))
+        host = entry.monitor.host_key
+        if self._busy < self._limit and self._host_busy.get(host, 0) < self._per_host_limit:
+            self._start(entry, due, host)
+            return
+        waiting = self._waiting.get(host)
+        if waiting is None:
+            waiting = self._waiting[host] = collections.deque()
+        waiting.append((entry, due))
+        self.stats.queued += 1
+        if self._host_busy.get(host, 0) < self._per_host_limit and host not in self._ready:
+            self._ready[host] = None
+
+    def _start(self, entry: _Entry, due: float, host: str) -> None:
+        self._busy += 1
+        self._host_busy[host] = self._host_busy.get(host, 0) + 1
+        task = self._loop.create_task(self._run(entry, due, host))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, entry: _Entry, due: float) -> None:
+    def _release(self, host: str) -> None:
+        """A check finished: give its slot to the next waiting check, hosts taking turns."""
+        self._busy -= 1
+        busy = self._host_busy[host] - 1
+        if busy:
+            self._host_busy[host] = busy
+        else:
+            del self._host_busy[host]
+        if host in self._waiting and host not in self._ready:
+            self._ready[host] = None
+        while self._ready and self._busy < self._limit:
+            ready = next(iter(self._ready))
+            del self._ready[ready]
+            waiting = self._waiting[ready]
+            entry, due = waiting.popleft()
+            if not waiting:
+                del self._waiting[ready]
+            if entry.removed or self._stopping:
+                entry.running = False
+            else:
+                self._start(entry, due, ready)
+            if ready in self._waiting and self._host_busy.get(ready, 0) < self._per_host_limit:
+                self._ready[ready] = None  # back of the line: hosts take turns
+
+    async def _run(self, entry: _Entry, due: float, host: str) -> None:
         monitor = entry.monitor
-        host = monitor.host_key
-        limit = self._hosts.get(host)
-        if limit is None:
-            limit = self._hosts[host] = asyncio.Semaphore(self._per_host_limit)
         confirming = False
         try:
-            async with self._global, limit:
+            try:
                 lag = self._loop.time() - due
                 self.stats.lag.record_value(max(1, int(lag * 1e6)))
                 self.stats.started += 1
                 result = await run_check(monitor, self.resources, self._secrets)
+            finally:
+                self._release(host)
             self.stats.completed += 1
             try:
                 confirming = await self._on_result(monitor, result)

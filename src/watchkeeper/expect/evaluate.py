@@ -9,7 +9,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from watchkeeper.expect.ast import Expectation, Literal, LiteralKind, Op
+from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
 from watchkeeper.model import Observation
 from watchkeeper.units import format_duration, format_size
 
@@ -101,13 +101,22 @@ def _body_text(observation: Observation) -> str | None:
     body: bytes | None = observation.facts.get("body")
     text = None
     if body is not None:
-        charset = observation.facts.get("charset") or "utf-8"
+        charset = observation.facts.get("charset") or _charset(observation) or "utf-8"
         try:
             text = body.decode(charset, errors="replace")
         except LookupError:
             text = body.decode("utf-8", errors="replace")
     observation.cache["body_text"] = text
     return text
+
+
+_CHARSET = re.compile(r"charset\s*=\s*\"?([A-Za-z0-9._:-]+)", re.IGNORECASE)
+
+
+def _charset(observation: Observation) -> str | None:
+    headers = observation.facts.get("headers") or {}
+    match = _CHARSET.search(headers.get("content-type", ""))
+    return match.group(1) if match else None
 
 
 def _json_document(observation: Observation) -> Any:
@@ -201,17 +210,17 @@ def _compare(op: Op, value: Any, literal: Literal, *, set_semantics: bool) -> bo
     if op is Op.NE:
         verdict = _equal(value, literal, set_semantics)
         return verdict is not True
-    if op in (Op.LT, Op.LE, Op.GT, Op.GE):
+    if op in ORDERING:
         if not _is_number(value):
             return "not a number"
-        bound = float(literal.value)
-        number = float(value)
-        return {
-            Op.LT: number < bound,
-            Op.LE: number <= bound,
-            Op.GT: number > bound,
-            Op.GE: number >= bound,
-        }[op]
+        bound = literal.value
+        if op is Op.LT:
+            return bool(value < bound)
+        if op is Op.LE:
+            return bool(value <= bound)
+        if op is Op.GT:
+            return bool(value > bound)
+        return bool(value >= bound)
     if op in (Op.IN, Op.NOT_IN):
         inside = _inside(value, literal, set_semantics)
         if isinstance(inside, str):

@@ -7,7 +7,7 @@ up at once: there is nothing to confirm about a first sighting.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from watchkeeper.model import Result, State, Transition
 
@@ -52,12 +52,16 @@ def advance(
             new_state = State.UP
     elif status.state in (State.UP, State.UNKNOWN, State.DEGRADED) and failures >= confirm:
         new_state = State.DOWN
-    updated = replace(status, failures=failures, successes=successes, last_result=result)
-    if new_state is status.state:
-        return updated, None
+    if new_state is status.state:  # built directly: dataclasses.replace is slow on this path
+        same = MonitorStatus(
+            status.name, new_state, status.since, failures, successes, status.reason, result
+        )
+        return same, None
     reason = result.reason if new_state is State.DOWN else None
-    updated = replace(updated, state=new_state, since=result.started_at, reason=reason)
-    return updated, Transition(status.name, result.started_at, status.state, new_state, reason)
+    changed = MonitorStatus(
+        status.name, new_state, result.started_at, failures, successes, reason, result
+    )
+    return changed, Transition(status.name, result.started_at, status.state, new_state, reason)
 
 
 def restore(

@@ -41,7 +41,7 @@ class StoreWriter:
         store: Store,
         *,
         batch_size: int = 5000,
-        flush_interval: float = 0.05,
+        flush_interval: float = 0.2,
         max_queue: int = 200_000,
     ) -> None:
         if batch_size < 1 or max_queue < 1 or flush_interval < 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Iterator
 
 import uvicorn
@@ -18,6 +19,8 @@ class _Server(uvicorn.Server):
 
 class WebServer:
     def __init__(self, app: FastAPI, host: str, port: int) -> None:
+        self.host = host
+        self.port = port
         self._server = _Server(
             uvicorn.Config(
                 app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
@@ -27,7 +30,20 @@ class WebServer:
 
     async def start(self) -> None:
         """Start listening; raise OSError when the address cannot be bound."""
-        self._task = asyncio.create_task(self._server.serve())
+        # Bind here rather than in uvicorn, so a taken port is an OSError reported in one
+        # line (uvicorn would log it and exit the whole process).
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self.host, self.port))
+            sock.listen(2048)
+        except OSError:
+            sock.close()
+            raise
+        sock.setblocking(False)
+        self.port = sock.getsockname()[1]
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
         while not self._server.started:
             if self._task.done():
                 exc = self._task.exception()
