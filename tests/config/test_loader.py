@@ -201,3 +201,33 @@ def test_a_missing_file_is_one_clear_line(tmp_path: Path) -> None:
         load_config(tmp_path / "nope.yaml")
     assert "cannot read config" in caught.value.one_line()
     assert os.fspath(tmp_path / "nope.yaml") in caught.value.one_line()
+
+
+def test_yaml_anchors_and_aliases_work() -> None:
+    config = parse_config(
+        """
+monitors:
+  - name: a
+    http: {url: "http://x/", headers: &auth {X-Token: abc}}
+  - name: b
+    http: {url: "http://y/", headers: *auth}
+""",
+        "wk.yaml",
+        env={},
+    )
+    assert config.monitors[1].settings.headers == {"X-Token": "abc"}  # type: ignore[attr-defined]
+
+
+def test_a_second_yaml_document_is_refused() -> None:
+    error = one("monitors: []\n---\nmonitors: []\n")
+    assert error.line == 2 and "one YAML document" in error.message
+
+
+def test_scalars_keep_their_yaml_types() -> None:
+    config = parse_config(
+        "monitors:\n  - {name: a, tcp: 'x:1', confirm: 3, public: yes, paused: false}\n",
+        "wk.yaml",
+        env={},
+    )
+    monitor = config.monitors[0]
+    assert (monitor.confirm, monitor.public, monitor.paused) == (3, True, False)

@@ -71,6 +71,7 @@ class _Loader:
         self.problems: list[ConfigError] = []
         self.secrets: set[str] = set()
         self.raw: Any = None
+        self.compiled: dict[tuple[str, str], Expectation] = {}
 
     # -- reporting ---------------------------------------------------------------------------
     def problem(self, message: str, path: Path = (), monitor: str | None = None) -> None:
@@ -337,8 +338,13 @@ class _Loader:
         compiled: list[Expectation] = []
         ok = True
         for index, text in enumerate(texts):
+            known = self.compiled.get((check.name, text))
+            if known is not None:  # fleets repeat the same few expectations: compile once
+                compiled.append(known)
+                continue
             try:
                 compiled.append(compile_expectation(text, table))
+                self.compiled[(check.name, text)] = compiled[-1]
             except ExpectationError as exc:
                 ok = False
                 where: Path = (*path, "expect", index) if user else path

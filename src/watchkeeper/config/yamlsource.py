@@ -11,13 +11,20 @@ from watchkeeper.errors import ConfigError
 Path = tuple[str | int, ...]
 
 
-_COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_MERGE = "<<"
 
 
 def load_with_lines(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
-    """Parse ``text``; return the plain data and a map from each path to its 1-based line."""
+    """Parse ``text``; return the plain data and a map from each path to its 1-based line.
+
+    Built from the parser's event stream rather than a composed node graph, so a config of
+    ten thousand monitors never holds two full copies of itself in memory.
+    """
+    builder = _Builder(filename)
     try:
-        node = yaml.compose(text, Loader=_COMPOSER)
+        for event in yaml.parse(text, Loader=_LOADER):
+            builder.feed(event)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -25,54 +32,125 @@ def load_with_lines(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
         raise ConfigError(f"malformed YAML: {problem}", file=filename, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", file=filename) from None
-    lines: dict[Path, int] = {}
-    if node is None:
-        return None, lines
-    return _build(node, (), lines, filename), lines
+    return builder.document, builder.lines
 
 
-def _build(node: yaml.Node, path: Path, lines: dict[Path, int], filename: str) -> Any:
-    lines.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise ConfigError(
-                    "YAML merge keys (<<) are not supported; use the defaults block",
-                    file=filename,
-                    line=key_node.start_mark.line + 1,
+class _Frame:
+    """A mapping or sequence being filled, with the key waiting for its value."""
+
+    __slots__ = ("anchor", "container", "key", "key_line", "path")
+
+    def __init__(
+        self, container: dict[Any, Any] | list[Any], path: Path, anchor: str | None
+    ) -> None:
+        self.container = container
+        self.path = path
+        self.anchor = anchor
+        self.key: Any = _NO_KEY
+        self.key_line = 0
+
+
+_NO_KEY = object()
+
+
+class _Builder:
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.lines: dict[Path, int] = {}
+        self.document: Any = None
+        self.documents = 0
+        self.stack: list[_Frame] = []
+        self.anchors: dict[str, Any] = {}
+        self.resolver = yaml.resolver.Resolver()
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def fail(self, message: str, line: int) -> ConfigError:
+        return ConfigError(message, file=self.filename, line=line)
+
+    def feed(self, event: yaml.Event) -> None:
+        line = event.start_mark.line + 1 if event.start_mark else 0
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise self.fail("only one YAML document is allowed (remove the '---')", line)
+        elif isinstance(event, yaml.MappingStartEvent):
+            self.open({}, event.anchor, line)
+        elif isinstance(event, yaml.SequenceStartEvent):
+            self.open([], event.anchor, line)
+        elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+            frame = self.stack.pop()
+            if frame.anchor:
+                self.anchors[frame.anchor] = frame.container
+            self.place(frame.container, line, complete=True)
+        elif isinstance(event, yaml.ScalarEvent):
+            value = self.scalar(event, line)
+            if event.anchor:
+                self.anchors[event.anchor] = value
+            self.place(value, line)
+        elif isinstance(event, yaml.AliasEvent):
+            if event.anchor not in self.anchors:
+                raise self.fail(f"unknown alias *{event.anchor}", line)
+            self.place(self.anchors[event.anchor], line)
+
+    def path_for_child(self) -> Path:
+        if not self.stack:
+            return ()
+        frame = self.stack[-1]
+        if isinstance(frame.container, list):
+            return (*frame.path, len(frame.container))
+        return (*frame.path, frame.key)
+
+    def open(self, container: dict[Any, Any] | list[Any], anchor: str | None, line: int) -> None:
+        if (
+            self.stack
+            and isinstance(self.stack[-1].container, dict)
+            and (self.stack[-1].key is _NO_KEY)
+        ):
+            raise self.fail("a key must be plain text, not a mapping or list", line)
+        path = self.path_for_child()
+        self.lines.setdefault(path, line)
+        self.stack.append(_Frame(container, path, anchor))
+
+    def place(self, value: Any, line: int, complete: bool = False) -> None:
+        """Put a finished value into the container being filled (or make it the document)."""
+        if not self.stack:
+            self.document = value
+            return
+        frame = self.stack[-1]
+        if isinstance(frame.container, list):
+            path = (*frame.path, len(frame.container))
+            if not complete:
+                self.lines.setdefault(path, line)
+            frame.container.append(value)
+            return
+        if frame.key is _NO_KEY:  # this value is a key
+            if value == _MERGE:
+                raise self.fail(
+                    "YAML merge keys (<<) are not supported; use the defaults block", line
                 )
-            key = _scalar(key_node, filename)
-            if isinstance(key, list | dict):
-                raise ConfigError(
-                    "a key must be plain text", file=filename, line=key_node.start_mark.line + 1
-                )
-            if key in result:
-                raise ConfigError(
-                    f"duplicate key '{key}' (first at line {lines[(*path, key)]})",
-                    file=filename,
-                    line=key_node.start_mark.line + 1,
-                )
-            lines[(*path, key)] = key_node.start_mark.line + 1
-            result[key] = _build(value_node, (*path, key), lines, filename)
-        return result
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _build(item, (*path, index), lines, filename) for index, item in enumerate(node.value)
-        ]
-    return _scalar(node, filename)
+            if isinstance(value, list | dict):
+                raise self.fail("a key must be plain text", line)
+            if value in frame.container:
+                first = self.lines.get((*frame.path, value))
+                raise self.fail(f"duplicate key '{value}' (first at line {first})", line)
+            frame.key, frame.key_line = value, line
+            self.lines[(*frame.path, value)] = line
+            return
+        frame.container[frame.key] = value
+        frame.key = _NO_KEY
 
-
-def _scalar(node: yaml.Node, filename: str) -> Any:
-    if not isinstance(node, yaml.ScalarNode):
-        return _build(node, (), {}, filename)
-    constructor = yaml.constructor.SafeConstructor()
-    try:
-        return constructor.construct_object(node, deep=True)
-    except (yaml.YAMLError, ValueError) as exc:
-        raise ConfigError(
-            f"bad value: {exc}", file=filename, line=node.start_mark.line + 1
-        ) from None
+    def scalar(self, event: yaml.ScalarEvent, line: int) -> Any:
+        tag = event.tag
+        if tag is None or tag == "!":
+            resolve: Any = self.resolver.resolve  # untyped in the stubs
+            tag = resolve(yaml.ScalarNode, event.value, event.implicit)
+        node = yaml.ScalarNode(tag, event.value, None, None, event.style)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (yaml.YAMLError, ValueError) as exc:
+            raise self.fail(f"bad value: {exc}", line) from None
+        finally:
+            self.constructor.constructed_objects.clear()
 
 
 def line_of(lines: dict[Path, int], path: Path) -> int | None:
