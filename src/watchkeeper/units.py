@@ -11,7 +11,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, PlainSerializer
 
-_DURATION_UNITS = {
+DURATION_UNITS = {
     "us": 1e-6,
     "µs": 1e-6,
     "ms": 1e-3,
@@ -25,7 +25,7 @@ _DURATION_UNITS = {
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(us|µs|ms|s|m|h|d|w|y)")
 _DURATION_WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:us|µs|ms|s|m|h|d|w|y))+")
 
-_SIZE_UNITS = {
+SIZE_UNITS = {
     "b": 1,
     "kb": 1000,
     "mb": 1000**2,
@@ -46,15 +46,15 @@ def parse_duration(text: str) -> float:
         if re.fullmatch(r"\d+(\.\d+)?", compact):
             raise ValueError(f"bad duration '{text}': add a unit, e.g. {compact}s")
         raise ValueError(f"bad duration '{text}': use e.g. 250ms, 30s, 5m, 1h30m, 14d")
-    return sum(float(n) * _DURATION_UNITS[u] for n, u in _DURATION_PART.findall(compact))
+    return sum(float(n) * DURATION_UNITS[u] for n, u in _DURATION_PART.findall(compact))
 
 
 def parse_size(text: str) -> int:
     """``"1MiB"`` → 1048576; ``"10KB"`` → 10000. Raises ValueError with a hint."""
     match = _SIZE.fullmatch(text.strip())
-    if not match or match.group(2).lower() not in _SIZE_UNITS:
+    if not match or match.group(2).lower() not in SIZE_UNITS:
         raise ValueError(f"bad size '{text}': use e.g. 512B, 64KiB, 1MiB, 10MB")
-    return int(float(match.group(1)) * _SIZE_UNITS[match.group(2).lower()])
+    return int(float(match.group(1)) * SIZE_UNITS[match.group(2).lower()])
 
 
 def format_duration(seconds: float) -> str:

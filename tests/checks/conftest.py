@@ -10,7 +10,7 @@ from contextlib import AsyncExitStack
 
 import pytest
 from tests.helpers import faults
-from tests.helpers.certs import CertificateSet, IssuedCertificate, make_certificates
+from tests.helpers.certs import CertificateSet, IssuedCertificate
 from tests.helpers.dns_server import DnsServer
 from tests.helpers.servers import Handler, RawServer, RefusingPort
 from tests.helpers.web_app import ProbeTargetServer
@@ -69,12 +69,6 @@ def check_all() -> Callable[[str], Awaitable[list[Result]]]:
 @pytest.fixture
 def monitors() -> Callable[[str], tuple[Monitor, ...]]:
     return monitors_from
-
-
-# -- certificates ---------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
-    return make_certificates(tmp_path_factory.mktemp("certificates"))
 
 
 # -- servers --------------------------------------------------------------------------------------

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 from tests.helpers import faults
-from tests.helpers.certs import CertificateSet, make_certificates
+from tests.helpers.certs import CertificateSet
 from tests.helpers.dns_server import DnsServer
 from tests.helpers.servers import RawServer
 from tests.helpers.web_app import ProbeTargetServer
-
-
-@pytest.fixture(scope="session")
-def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
-    return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture

@@ -80,3 +80,31 @@ def test_it_deletes_nothing_when_everything_is_young(
 
     assert store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR) == 0
     assert len(store.results("api", since=0)) == 24
+
+
+def test_upkeep_work_does_not_grow_with_the_number_of_monitors(
+    store: Store, make_result: ResultFactory
+) -> None:
+    """Prune and rollup with little to do stay a few dozen statements at 3,000 monitors
+    (they once ran a query per monitor per table: minutes of work holding up the checks)."""
+    names = [f"svc-{i}" for i in range(3000)]
+    store.ensure_monitors((name, "http", "") for name in names)
+    store.write([make_result(name, at=NOW - 90) for name in names])
+    store.rollup(NOW - 3600)  # sets the watermarks
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    engine = store._engine
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR) == 0
+        pruning = len(statements)
+        store.rollup(NOW)
+        rolling = len(statements) - pruning
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    # a few statements per 500 monitors and table, not one per monitor (3,000 here)
+    assert pruning <= len(names) // 30, pruning
+    assert rolling <= len(names) // 30, rolling

@@ -29,7 +29,8 @@ from watchkeeper.units import format_duration
 def check(
     config: ConfigOption = DEFAULT_FILE,
     monitor: Annotated[
-        list[str] | None, typer.Option("--monitor", "-m", help="Only this monitor (repeatable).")
+        list[str] | None,
+        typer.Option("--monitor", "-m", metavar="NAME", help="Only this monitor (repeatable)."),
     ] = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -21,6 +21,7 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         envvar="WATCHKEEPER_CONFIG",
+        metavar="FILE",
         help="The config file.",
         show_default=True,
     ),

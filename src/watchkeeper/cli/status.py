@@ -75,7 +75,9 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
 def history(
     name: Annotated[str, typer.Argument(help="The monitor.")],
     config: ConfigOption = DEFAULT_FILE,
-    since: Annotated[str, typer.Option("--since", help="How far back, e.g. 24h, 7d.")] = "24h",
+    since: Annotated[
+        str, typer.Option("--since", metavar="DURATION", help="How far back, e.g. 24h, 7d.")
+    ] = "24h",
     as_json: JsonOption = False,
 ) -> None:
     """Uptime, latency percentiles, state changes and recent failures of one monitor."""

@@ -32,7 +32,7 @@ def up(
     config: ConfigOption = DEFAULT_FILE,
     demo: Annotated[bool, typer.Option("--demo", help="Watch built-in demo services.")] = False,
     listen: Annotated[
-        str | None, typer.Option("--listen", help="host:port (overrides server.listen).")
+        str | None, typer.Option("--listen", metavar="HOST:PORT", help="Overrides server.listen.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every result.")] = False,
 ) -> None:
@@ -130,7 +130,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         await engine.stop(grace=0.5)
         await asyncio.to_thread(store.close)
         fail(f"cannot listen on {host}:{port}: {exc}")
-    _banner(config, host, port, demo)
+    _banner(config, store.url, host, port, demo)
     ticker = asyncio.create_task(_tick(engine))
     try:
         await stop.wait()
@@ -144,22 +144,22 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         console.print(f"stopped; {written} results written this run.")
 
 
-def _banner(config: Config, host: str, port: int, demo: bool) -> None:
+def _banner(config: Config, store_url: str, host: str, port: int, demo: bool) -> None:
     shown = f"[{host}]" if ":" in host else host
-    if config.storage.startswith("sqlite:///"):
-        where = config.storage[len("sqlite:///") :]
-    else:  # never print credentials: host and database only
-        where = "postgresql://" + config.storage.rsplit("@", 1)[-1]
     console.print(
         f"[bold]Watchkeeper {__version__}[/] — {len(config.monitors)} monitors, "
-        f"http://{shown}:{port}/",
+        f"http://{shown}:{port}/  (store: {store_url})",
         markup=True,
+        highlight=False,
     )
-    console.print(f"store: {where}", markup=False)
     if demo:
         console.print(
-            "demo: watching 6 services started in this process; try "
-            f"[cyan]curl http://{shown}:{port}/api/v1/monitors[/]. Ctrl-C stops."
+            f"demo: watching {len(config.monitors)} services started in this process. Try:\n"
+            f"  curl -s http://{shown}:{port}/api/v1/monitors\n"
+            f"  wk status -c {config.path}\n"
+            f"  wk history checkout -c {config.path}\n"
+            "Ctrl-C stops.",
+            markup=False,
         )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping
 from pathlib import Path as FilePath
@@ -12,6 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from watchkeeper import checks
 from watchkeeper.config.interpolate import InterpolationError, interpolate, redact
+from watchkeeper.config.messages import closest, describe, unknown, unknown_key
 from watchkeeper.config.models import (
     Config,
     Defaults,
@@ -97,7 +97,7 @@ class _Loader:
         except ValidationError as exc:
             for error in exc.errors():
                 loc = tuple(error["loc"])
-                message = _describe(error, model, extra_keys, data)
+                message = describe(error, model, extra_keys, data)
                 if shorthand and message.startswith(f"{shorthand[0]}: "):
                     # the user wrote `tcp: host` — talk about `tcp`, not `address`
                     message = shorthand[1] + message[len(shorthand[0]) :]
@@ -128,7 +128,7 @@ class _Loader:
         data = self.interpolate(data, ())
         for key in data:
             if key not in _SECTIONS:
-                self.problem(_unknown_key(str(key), list(_SECTIONS)), (key,))
+                self.problem(unknown_key(str(key), list(_SECTIONS)), (key,))
         sections = {
             name: self.validate(model, data.get(name) or {}, (name,))
             for name, model in _SECTIONS.items()
@@ -236,7 +236,7 @@ class _Loader:
         )
         if not kinds:
             if not any(
-                _close(str(k), list(checks.KINDS))
+                closest(str(k), list(checks.KINDS))
                 for k in common
                 if k not in MonitorFields.model_fields
             ):
@@ -368,7 +368,7 @@ class _Loader:
                     )
                 elif parent not in names:
                     self.problem(
-                        _unknown("depends_on", parent, sorted(names)),
+                        unknown("depends_on", parent, sorted(names)),
                         (*path, "depends_on"),
                         monitor.name,
                     )
@@ -376,7 +376,7 @@ class _Loader:
                 if route not in routes:
                     known = sorted(routes)
                     self.problem(
-                        _unknown("notify route", route, known)
+                        unknown("notify route", route, known)
                         if known
                         else f"notify route '{route}' is not defined: add it under notify:",
                         (*path, "notify"),
@@ -405,83 +405,6 @@ def resolve_storage(storage: str, filename: str) -> str:
         if storage.startswith(prefix):
             return "postgresql+psycopg://" + storage[len(prefix) :]
     return storage
-
-
-def _close(word: str, candidates: list[str]) -> str | None:
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else None
-
-
-def _unknown_key(key: str, candidates: list[str]) -> str:
-    close = _close(key, candidates)
-    hint = f" (did you mean '{close}'?)" if close else f"; valid keys: {', '.join(candidates)}"
-    return f"unknown key '{key}'{hint}"
-
-
-def _unknown(what: str, name: str, known: list[str]) -> str:
-    close = _close(name, known)
-    return f"{what} '{name}' is not defined" + (f" (did you mean '{close}'?)" if close else "")
-
-
-def _field_path(loc: tuple[Any, ...]) -> str:
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-_TYPE_WORDS = {
-    "int_parsing": "a whole number",
-    "int_type": "a whole number",
-    "int_from_float": "a whole number",
-    "float_parsing": "a number",
-    "float_type": "a number",
-    "bool_parsing": "true or false",
-    "bool_type": "true or false",
-    "string_type": "text",
-    "list_type": "a list",
-    "tuple_type": "a list",
-    "dict_type": "a mapping",
-    "model_type": "a mapping",
-    "model_attributes_type": "a mapping",
-}
-
-
-def _describe(error: Any, model: type[BaseModel], extra_keys: tuple[str, ...], data: Any) -> str:
-    loc = tuple(error["loc"])
-    kind = error["type"]
-    field = _field_path(loc)
-    if kind == "extra_forbidden":
-        candidates = list(_model_keys(model, loc[:-1])) + list(extra_keys)
-        return _unknown_key(str(loc[-1]), candidates)
-    if kind == "missing":
-        return f"missing required key '{field}'"
-    if kind in _TYPE_WORDS:
-        got = error.get("input")
-        shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-        return f"{field}: expected {_TYPE_WORDS[kind]}, got {shown}"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return f"{field}: {message}" if field else message
-
-
-def _model_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = getattr(current, "model_fields", {}).get(part)
-        if field is None:
-            return []
-        annotation = field.annotation
-        args = getattr(annotation, "__args__", ())
-        nested = [
-            a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)
-        ]
-        if not nested:
-            return []
-        current = nested[0]
-    return list(getattr(current, "model_fields", {}))
 
 
 def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:

@@ -10,32 +10,10 @@ from typing import Any
 
 from watchkeeper.errors import ExpectationError
 from watchkeeper.expect.ast import Expectation, Literal, LiteralKind, Op, PathPart, Subject
+from watchkeeper.units import DURATION_UNITS, SIZE_UNITS
 
 _ROOT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_WITH_UNIT = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?([A-Za-zµ]*)")
-_DURATION_UNITS = {
-    "us": 1e-6,
-    "µs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-    "d": 86400.0,
-    "w": 7 * 86400.0,
-    "y": 365 * 86400.0,
-}
-_SIZE_UNITS = {
-    "B": 1,
-    "KB": 1000,
-    "kB": 1000,
-    "MB": 1000**2,
-    "GB": 1000**3,
-    "TB": 1000**4,
-    "KiB": 1024,
-    "MiB": 1024**2,
-    "GiB": 1024**3,
-    "TiB": 1024**4,
-}
 _WORD_OPS = {"in": Op.IN, "contains": Op.CONTAINS, "matches": Op.MATCHES}
 _NEGATED = {Op.IN: Op.NOT_IN, Op.CONTAINS: Op.NOT_CONTAINS, Op.MATCHES: Op.NOT_MATCHES}
 _SYMBOL_OPS = ("==", "!=", "<=", ">=", "<", ">")
@@ -230,16 +208,19 @@ class _Parser:
             if re.fullmatch(r"-?\d+", number_text):
                 value = int(number_text)
             return Literal(LiteralKind.NUMBER, value, number_text, start)
-        if unit in _DURATION_UNITS:
+        if unit in DURATION_UNITS:
             return Literal(
                 LiteralKind.DURATION,
-                value * _DURATION_UNITS[unit],
+                value * DURATION_UNITS[unit],
                 self.text[start : self.pos],
                 start,
             )
-        if unit in _SIZE_UNITS:
+        if unit.lower() in SIZE_UNITS:
             return Literal(
-                LiteralKind.SIZE, int(value * _SIZE_UNITS[unit]), self.text[start : self.pos], start
+                LiteralKind.SIZE,
+                int(value * SIZE_UNITS[unit.lower()]),
+                self.text[start : self.pos],
+                start,
             )
         raise self.fail(
             f"unknown unit '{unit}': durations use ms s m h d w, sizes B KB KiB MB MiB GB GiB",

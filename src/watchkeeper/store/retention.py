@@ -1,10 +1,15 @@
-"""Retention: delete what is older than each table's horizon, a small batch at a time.
+"""Retention: delete what is older than each table's horizon, in short transactions.
 
-Every batch is its own short write transaction, found through the ``(monitor_id, time)``
-index of one monitor, so the writer never waits long and no table is scanned whole.
+Monitors are taken a few hundred at a time and their old rows deleted in time slices, found
+through each table's ``(monitor_id, time)`` index, so the cost is proportional to what is
+deleted (nothing scans a whole table, and a prune with nothing to do is a few dozen
+queries at any fleet size). Slices grow or shrink to keep each transaction near
+``BATCH_ROWS`` rows, so the writer never waits long, even after a long outage.
 """
 
 from __future__ import annotations
+
+import time
 
 import sqlalchemy as sa
 
@@ -12,49 +17,54 @@ from watchkeeper.store import schema
 from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
 
-BATCH_ROWS = 5000
+BATCH_ROWS = 20_000
+_ID_CHUNK = 500
+_FIRST_SLICE = 3600.0
 
 
 def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: float) -> int:
     """Delete raw results older than ``raw`` seconds, 1-minute rollups older than ``minute``,
     1-hour rollups and state changes older than ``hour``. Returns rows deleted."""
     horizons = (
-        (schema.results, "ts", now - raw),
-        (schema.rollup_1m, "bucket", now - minute),
-        (schema.rollup_1h, "bucket", now - hour),
-        (schema.state_changes, "at", now - hour),
+        (schema.results, schema.results.c.ts, now - raw),
+        (schema.rollup_1m, schema.rollup_1m.c.bucket, now - minute),
+        (schema.rollup_1h, schema.rollup_1h.c.bucket, now - hour),
+        (schema.state_changes, schema.state_changes.c.at, now - hour),
     )
     with engine.connect() as connection:
         ids = monitor_ids(connection)
     deleted = 0
-    for table, time_name, cutoff in horizons:
-        for monitor_id in ids:
-            deleted += _prune_monitor(engine, table, table.c[time_name], monitor_id, cutoff)
+    for table, time_column, cutoff in horizons:
+        for first in range(0, len(ids), _ID_CHUNK):
+            owned = table.c.monitor_id.in_(ids[first : first + _ID_CHUNK])
+            deleted += _prune_slices(engine, table, time_column, owned, cutoff)
     return deleted
 
 
-def _prune_monitor(
+def _prune_slices(
     engine: sa.Engine,
     table: sa.Table,
     time_column: sa.ColumnElement[float],
-    monitor_id: int,
+    owned: sa.ColumnElement[bool],
     cutoff: float,
 ) -> int:
-    owned = table.c.monitor_id == monitor_id
+    with engine.connect() as connection:
+        oldest = connection.scalar(
+            sa.select(sa.func.min(time_column)).where(owned, time_column < cutoff)
+        )
+    if oldest is None:
+        return 0
     deleted = 0
-    while True:
-        with engine.connect() as connection:
-            times = connection.scalars(
-                sa.select(time_column)
-                .where(owned, time_column < cutoff)
-                .order_by(time_column)
-                .limit(BATCH_ROWS)
-            ).all()
-        if not times:
-            return deleted
-        last_batch = len(times) < BATCH_ROWS
-        condition = time_column < cutoff if last_batch else time_column <= times[-1]
+    start, step = float(oldest), _FIRST_SLICE
+    while start < cutoff:
+        end = min(start + step, cutoff)
         with writing(engine).begin() as connection:
-            deleted += connection.execute(sa.delete(table).where(owned, condition)).rowcount
-        if last_batch:
-            return deleted
+            count = connection.execute(sa.delete(table).where(owned, time_column < end)).rowcount
+        deleted += max(count, 0)
+        start = end
+        if count > BATCH_ROWS:
+            step = max(step / 2, 1.0)
+        elif count < BATCH_ROWS // 4:
+            step *= 2
+        time.sleep(0)  # let the event loop's thread have the interpreter between batches
+    return deleted

@@ -10,8 +10,8 @@ transaction, so running it twice, or after a crash, writes the same rows.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
@@ -60,9 +60,10 @@ def _roll_up(engine: sa.Engine, resolution: Resolution, now: float) -> int:
     width = resolution.width
     closed_until = math.floor((now - GRACE) / width) * width
     with engine.connect() as connection:
+        ids = monitor_ids(connection)
         start = watermark(connection, resolution)
         if start is None:
-            first = _next_result_time(connection, monitor_ids(connection), since=None)
+            first = _next_result_time(connection, ids, since=None)
             if first is None:
                 return 0
             start = math.floor(first / width) * width
@@ -70,40 +71,52 @@ def _roll_up(engine: sa.Engine, resolution: Resolution, now: float) -> int:
     while start < closed_until:
         end = min(start + resolution.chunk, closed_until)
         with engine.connect() as connection:
-            ids = monitor_ids(connection)
-            raw = _raw(connection, ids, start, end)
-            if raw.shape[0] == 0:  # a gap: jump to the bucket of the next result
+            ids = monitor_ids(connection)  # monitors registered since the last window too
+            rows = _aggregate(connection, ids, start, end, width)
+            if not rows:  # a gap: jump to the bucket of the next result
                 following = _next_result_time(connection, ids, since=end)
-                if following is not None:
-                    end = min(max(end, math.floor(following / width) * width), closed_until)
-                else:
-                    end = closed_until
-        rows = aggregate.buckets(raw, width)
+                end = (
+                    closed_until
+                    if following is None
+                    else min(max(end, math.floor(following / width) * width), closed_until)
+                )
         with writing(engine).begin() as connection:
-            if rows:
-                _replace(connection, resolution.table, ids, start, end, rows)
+            _replace(connection, resolution.table, ids, start, end, rows)
             set_meta(connection, resolution.watermark_key, str(end))
         written += len(rows)
         start = end
     return written
 
 
+def _aggregate(
+    connection: sa.Connection, ids: list[int], start: float, end: float, width: int
+) -> list[tuple[float | int | None, ...]]:
+    """Rollup rows for ``[start, end)``, a few hundred monitors at a time: memory stays
+    bounded at any fleet size, and the thread lets go of the interpreter between chunks so
+    the event loop's checks are not held up behind a long rollup."""
+    rows: list[tuple[float | int | None, ...]] = []
+    for first in range(0, len(ids), _ID_CHUNK):
+        raw = _raw(connection, ids[first : first + _ID_CHUNK], start, end)
+        rows.extend(aggregate.buckets(raw, width))
+        time.sleep(0)
+    return rows
+
+
 def _next_result_time(
     connection: sa.Connection, ids: list[int], since: float | None
 ) -> float | None:
-    """The time of the first result at or after ``since`` (of all, with None).
-
-    Asked per monitor so that the (monitor_id, ts) index answers each in one probe.
-    """
+    """The time of the first result at or after ``since`` (of all, with None)."""
     table = schema.results
     times = []
-    for id_ in ids:
-        query = sa.select(table.c.ts).where(table.c.monitor_id == id_)
+    for first in range(0, len(ids), _ID_CHUNK):
+        query = sa.select(sa.func.min(table.c.ts)).where(
+            table.c.monitor_id.in_(ids[first : first + _ID_CHUNK])
+        )
         if since is not None:
             query = query.where(table.c.ts >= since)
-        time = connection.scalar(query.order_by(table.c.ts).limit(1))
-        if time is not None:
-            times.append(float(time))
+        found = connection.scalar(query)
+        if found is not None:
+            times.append(float(found))
     return min(times) if times else None
 
 
@@ -112,14 +125,10 @@ def _raw(
 ) -> aggregate.FloatArray:
     table = schema.results
     columns = [table.c[name] for name in aggregate.RAW_COLUMNS]
-    rows: list[tuple[Any, ...]] = []
-    for first in range(0, len(ids), _ID_CHUNK):
-        query = sa.select(*columns).where(
-            table.c.monitor_id.in_(ids[first : first + _ID_CHUNK]),
-            table.c.ts >= start,
-            table.c.ts < end,
-        )
-        rows.extend(tuple(row) for row in connection.execute(query))  # numpy is slow on Rows
+    query = sa.select(*columns).where(
+        table.c.monitor_id.in_(ids), table.c.ts >= start, table.c.ts < end
+    )
+    rows = [tuple(row) for row in connection.execute(query)]  # numpy is slow on Rows
     if not rows:
         return np.empty((0, len(columns)), dtype=np.float64)
     return np.array(rows, dtype=np.float64)
@@ -141,6 +150,8 @@ def _replace(
                 table.c.bucket < end,
             )
         )
-    if rows:
-        names = [column.name for column in table.columns]
-        connection.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in rows])
+    names = [column.name for column in table.columns]
+    for first in range(0, len(rows), 2000):
+        chunk = rows[first : first + 2000]
+        connection.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in chunk])
+        time.sleep(0)
