@@ -146,6 +146,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
 
 def _banner(config: Config, store_url: str, host: str, port: int, demo: bool) -> None:
     shown = f"[{host}]" if ":" in host else host
+    store_url = store_url.removeprefix("sqlite:///")  # a SQLite store is a file: show its path
     console.print(
         f"[bold]Watchkeeper {__version__}[/] — {len(config.monitors)} monitors, "
         f"http://{shown}:{port}/  (store: {store_url})",

@@ -73,7 +73,7 @@ async def _search(request: web.Request) -> web.Response:
 
 
 async def _checkout(request: web.Request) -> web.Response:
-    if random.random() < 0.3:
+    if random.random() < 0.25:
         return web.json_response(
             {"status": "error", "detail": "payment gateway timeout"}, status=503
         )
