@@ -246,16 +246,29 @@ async def test_it_skips_verification_when_asked_and_still_times_tls(check, https
     assert result.phases.tls is not None
 
 
-async def test_it_reports_a_ca_file_it_cannot_read(check, https, tmp_path):
+async def test_a_missing_ca_file_is_a_config_error(monitors, https, tmp_path):
+    with pytest.raises(ConfigError) as caught:
+        monitors(f"""
+            monitors:
+              - name: secure
+                http: {{url: "{https.url("/health")}", ca_file: "{tmp_path / "missing.pem"}"}}
+            """)
+    assert "ca_file" in caught.value.message and "cannot be read" in caught.value.message
+    assert caught.value.monitor == "secure"
+
+
+async def test_it_reports_a_ca_file_it_cannot_load(check, https, tmp_path):
+    garbage = tmp_path / "garbage.pem"
+    garbage.write_text("this is not a certificate\n")
     result = await check(f"""
         monitors:
           - name: secure
-            http: {{url: "{https.url("/health")}", ca_file: "{tmp_path / "missing.pem"}"}}
+            http: {{url: "{https.url("/health")}", ca_file: "{garbage}"}}
             timeout: 2s
         """)
     assert not result.ok
     assert result.error is not None
-    assert result.error.startswith(f"cannot load ca_file {tmp_path / 'missing.pem'}")
+    assert result.error.startswith(f"cannot load ca_file {garbage}")
     assert https.requests == []
 
 

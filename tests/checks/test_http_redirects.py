@@ -131,14 +131,18 @@ async def test_it_does_not_send_credentials_to_another_origin(check, web):
             http:
               url: {web.url("/goto?url=" + quote(elsewhere, safe=""))}
               basic_auth: {{username: probe, password: s3cret}}
-              headers: {{Authorization: "Bearer secret-token"}}
+              headers: {{Authorization: "Bearer secret-token", Cookie: "session=s3cret",
+                         X-Probe: "1"}}
             timeout: 2s
             expect: [status == 401]
         """)
     assert result.ok, result.reason
     first, second = web.requests
     assert first.headers["authorization"].startswith("Basic ")
+    assert first.headers["cookie"] == "session=s3cret"
     assert "authorization" not in second.headers
+    assert "cookie" not in second.headers
+    assert second.headers["x-probe"] == "1"  # only credentials stay behind
 
 
 async def test_a_head_request_stays_a_head_request_after_a_303(check, web):

@@ -16,7 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from watchkeeper.checks.base import Attempt
+from watchkeeper.checks.base import Attempt, Resources
 
 _ERRNO_REASONS = {
     errno.ECONNREFUSED: "connection refused",
@@ -228,3 +228,31 @@ def _name(name: x509.Name) -> str:
         return name.rfc4514_string()
     except ValueError:
         return str(name)
+
+
+def readable_ca_file(value: str | None) -> str | None:
+    """A settings validator: a ``ca_file`` must be a readable file when the config loads."""
+    if value is not None:
+        try:
+            with open(value, "rb"):
+                pass
+        except OSError as exc:
+            raise ValueError(f"ca_file '{value}' cannot be read ({exc.strerror or exc})") from None
+    return value
+
+
+def client_context(
+    resources: Resources, *, verify: bool, ca_file: str | None, check_hostname: bool = True
+) -> ssl.SSLContext:
+    """A client TLS context, made once per engine run for each combination and shared (loading
+    the system's or a ``ca_file``'s CAs costs milliseconds). Raises ssl.SSLError or OSError
+    when ``ca_file`` cannot be loaded."""
+
+    def make() -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=ca_file)
+        context.check_hostname = check_hostname and verify
+        if not verify:
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    return resources.shared(f"tls.context.{verify}.{check_hostname}.{ca_file}", make)

@@ -77,7 +77,9 @@ async def probe(settings: DnsSettings, attempt: Attempt) -> None:
             settings.name,
             settings.type,
             tcp=settings.tcp,
-            lifetime=attempt.timeout,
+            # a little past the check's own timeout, so a silent resolver is reported by
+            # the runner, as every other timeout is ("timeout after 2s in dns ...")
+            lifetime=attempt.timeout + 1.0,
             raise_on_no_answer=False,
             search=False,
         )

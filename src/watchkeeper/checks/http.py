@@ -30,9 +30,11 @@ from yarl import URL
 from watchkeeper import __version__
 from watchkeeper.checks._net import (
     TLS_SUBJECTS,
+    client_context,
     describe_os_error,
     describe_ssl_error,
     describe_verify_error,
+    readable_ca_file,
     tls_facts,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
@@ -41,6 +43,7 @@ from watchkeeper.units import Size, format_size
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_REDIRECT_CAP = 10
+_CREDENTIALS = ("authorization", "cookie", "proxy-authorization")
 _CHUNK = 64 * 1024
 _current: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
     "watchkeeper_http_attempt", default=None
@@ -94,6 +97,8 @@ class HttpSettings(CheckSettings):
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"url must be http:// or https:// with a host, got '{value}'")
         return value
+
+    _ca_file = field_validator("ca_file")(readable_ca_file)
 
     @field_validator("follow_redirects")
     @classmethod
@@ -283,7 +288,7 @@ async def _exchange(
                     method, data = "GET", None
                     headers = _without(headers, "content-type")
                 if target.origin() != url.origin():  # credentials stay with their origin
-                    headers = _without(headers, "authorization")
+                    headers = _without(headers, *_CREDENTIALS)
                 url = target
                 continue
             facts["url"] = str(url)
@@ -326,12 +331,9 @@ def _tls(settings: HttpSettings, attempt: Attempt) -> bool | ssl.SSLContext:
     """aiohttp's ``ssl=``: verify with the system CAs, with ``ca_file``'s CAs, or not at all.
 
     A ``ca_file`` context is made once per engine run and shared by the monitors naming it."""
-    ca_file = settings.ca_file
-    if not settings.verify_tls or ca_file is None:
+    if not settings.verify_tls or settings.ca_file is None:
         return settings.verify_tls
-    return attempt.resources.shared(
-        f"http.ssl.{ca_file}", lambda: ssl.create_default_context(cafile=ca_file)
-    )
+    return client_context(attempt.resources, verify=True, ca_file=settings.ca_file)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -352,8 +354,8 @@ def _has_header(headers: Mapping[str, str], name: str) -> bool:
     return any(key.lower() == name for key in headers)
 
 
-def _without(headers: Mapping[str, str], name: str) -> dict[str, str]:
-    return {key: value for key, value in headers.items() if key.lower() != name}
+def _without(headers: Mapping[str, str], *names: str) -> dict[str, str]:
+    return {key: value for key, value in headers.items() if key.lower() not in names}
 
 
 def _headers(raw: Mapping[str, str]) -> dict[str, str]:

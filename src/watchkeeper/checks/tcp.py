@@ -14,10 +14,12 @@ from pydantic import field_validator
 from watchkeeper.checks._address import split_address
 from watchkeeper.checks._net import (
     TLS_SUBJECTS,
+    client_context,
     close_stream,
     describe_os_error,
     describe_ssl_error,
     open_stream,
+    readable_ca_file,
     tls_facts,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
@@ -34,6 +36,10 @@ class TcpSettings(CheckSettings):
     max_banner: Size = 4096
     tls: bool = False
     verify_tls: bool = True
+    ca_file: str | None = None
+    """PEM file of the CAs to trust instead of the system's (a private CA)."""
+
+    _ca_file = field_validator("ca_file")(readable_ca_file)
 
     @field_validator("address")
     @classmethod
@@ -65,10 +71,9 @@ async def probe(settings: TcpSettings, attempt: Attempt) -> None:
         return
     try:
         if settings.tls:
-            context = ssl.create_default_context()
-            if not settings.verify_tls:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
+            context = client_context(
+                attempt.resources, verify=settings.verify_tls, ca_file=settings.ca_file
+            )
             attempt.begin("tls")
             try:
                 await writer.start_tls(context, server_hostname=host)

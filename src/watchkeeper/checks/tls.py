@@ -21,6 +21,7 @@ from watchkeeper.checks._address import split_address
 from watchkeeper.checks._net import (
     TLS_SUBJECTS,
     cert_facts,
+    client_context,
     close_stream,
     describe_os_error,
     describe_ssl_error,
@@ -28,6 +29,7 @@ from watchkeeper.checks._net import (
     hostname_matches,
     is_ip,
     open_stream,
+    readable_ca_file,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
@@ -41,6 +43,8 @@ class TlsSettings(CheckSettings):
     servername: str | None = None
     verify: bool = True
     ca_file: str | None = None
+
+    _ca_file = field_validator("ca_file")(readable_ca_file)
 
     @field_validator("address")
     @classmethod
@@ -64,14 +68,6 @@ class TlsSettings(CheckSettings):
         return f"{self.host}:{self.port}{sni}"
 
 
-def _context(settings: TlsSettings, verify: bool) -> ssl.SSLContext:
-    context = ssl.create_default_context(cafile=settings.ca_file)
-    context.check_hostname = False  # matched separately, so a mismatch is a fact, not a wall
-    if not verify:
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
 async def _handshake(
     settings: TlsSettings, attempt: Attempt, verify: bool, timed: bool
 ) -> tuple[bytes | None, str | None, str | None]:
@@ -82,7 +78,11 @@ async def _handshake(
     try:
         if timed:
             attempt.begin("tls")
-        await writer.start_tls(_context(settings, verify), server_hostname=servername)
+        # the hostname is matched separately, so a mismatch is a fact, not a wall
+        context = client_context(
+            attempt.resources, verify=verify, ca_file=settings.ca_file, check_hostname=False
+        )
+        await writer.start_tls(context, server_hostname=servername)
         if timed:
             attempt.end("tls")
         ssl_object: ssl.SSLObject = writer.get_extra_info("ssl_object")
