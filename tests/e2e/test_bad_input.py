@@ -110,3 +110,20 @@ async def test_a_taken_port_is_one_line_and_exit_two(tmp_path: Path) -> None:
     assert completed.stderr.strip() == (
         f"cannot listen on 127.0.0.1:{port}: [Errno 98] Address already in use"
     )
+
+
+@pytest.mark.parametrize("command", ["up", "status"])
+async def test_an_unreachable_store_is_one_line_without_the_password(
+    tmp_path: Path, command: str
+) -> None:
+    with socket.socket() as closed:  # a port nobody listens on
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    path = tmp_path / "wk.yaml"
+    path.write_text(f"storage: postgresql://app:hunter2@127.0.0.1:{port}/wk\nmonitors: []\n")
+    completed = await wk(command, "-c", str(path))
+    assert completed.code == 2
+    assert completed.stderr.strip() == (
+        f"{path}: cannot open store postgresql://app@127.0.0.1:{port}/wk: connection refused"
+    )
+    assert "hunter2" not in completed.stdout + completed.stderr
