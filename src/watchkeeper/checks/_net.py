@@ -16,6 +16,7 @@ from typing import Any
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from watchkeeper.checks._resolver import Address, NameResolver, ResolveError
 from watchkeeper.checks.base import Attempt, Resources
 
 _ERRNO_REASONS = {
@@ -69,6 +70,8 @@ def describe_os_error(exc: BaseException) -> str:
         return "connection reset by peer"
     if isinstance(exc, BrokenPipeError):
         return "connection closed by peer (broken pipe)"
+    if isinstance(exc, ResolveError):
+        return f"DNS: {exc}"
     if isinstance(exc, socket.gaierror):
         return f"cannot resolve host ({exc.strerror or exc})"
     if isinstance(exc, OSError) and exc.errno in _ERRNO_REASONS:
@@ -98,20 +101,25 @@ def describe_ssl_error(exc: BaseException) -> str:
     return f"TLS: handshake failed ({str(reason).lower().replace('_', ' ')})"
 
 
-async def resolve(host: str, port: int, attempt: Attempt) -> list[tuple[Any, ...]]:
-    """getaddrinfo with the ``dns`` phase timed (skipped for IP literals)."""
-    loop = asyncio.get_running_loop()
+def name_resolver(resources: Resources) -> NameResolver:
+    """The engine run's one resolver (see ``_resolver``)."""
+    return resources.shared("dns.names", lambda: NameResolver(resources.nameservers))
+
+
+async def resolve(host: str, port: int, attempt: Attempt) -> list[Address]:
+    """The addresses of ``host`` with the ``dns`` phase timed (skipped for IP literals).
+    Raises ResolveError (an OSError) with a one-line reason."""
     if is_ip(host):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        return [(family, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (host.strip("[]"), port))]
+        return [(family, (host.strip("[]"), port))]
     attempt.begin("dns")
     try:
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        addresses = await name_resolver(attempt.resources).resolve(host, port)
     except Exception:
         attempt.end("dns")
         raise
     attempt.end("dns")
-    return infos
+    return addresses
 
 
 async def open_stream(
@@ -121,11 +129,11 @@ async def open_stream(
 
     Raises OSError (socket.gaierror for names) like asyncio.open_connection does.
     """
-    infos = await resolve(host, port, attempt)
+    addresses = await resolve(host, port, attempt)
     last: OSError | None = None
-    for family, _type, proto, _name, address in infos:
+    for family, address in addresses:
         attempt.begin("connect")
-        sock = socket.socket(family, socket.SOCK_STREAM, proto)
+        sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setblocking(False)
         try:
             await asyncio.get_running_loop().sock_connect(sock, address)

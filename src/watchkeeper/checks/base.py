@@ -57,8 +57,10 @@ class Resources:
     Created lazily by the first check that needs them and closed once at shutdown.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, nameservers: tuple[str, ...] = ()) -> None:
         self._items: dict[str, Any] = {}
+        self.nameservers = nameservers
+        """DNS servers (``ip[:port]``) for resolving targets; empty means the system's."""
 
     def shared(self, key: str, factory: Callable[[], T]) -> T:
         if key not in self._items:

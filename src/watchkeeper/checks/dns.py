@@ -12,6 +12,7 @@ from typing import Literal
 
 import dns.asyncresolver
 import dns.exception
+import dns.nameserver
 import dns.rdatatype
 import dns.resolver
 from pydantic import field_validator
@@ -55,18 +56,20 @@ class DnsSettings(CheckSettings):
 
 
 def _resolver_for(settings: DnsSettings, attempt: Attempt) -> dns.asyncresolver.Resolver:
-    if settings.resolver is None:
+    """The monitor's own resolver, else the engine's ``resolvers``, else the system's."""
+    servers = (settings.resolver,) if settings.resolver else attempt.resources.nameservers
+    if not servers:
         return attempt.resources.shared("dns.system", dns.asyncresolver.Resolver)
 
     def make() -> dns.asyncresolver.Resolver:
-        assert settings.resolver is not None
-        host, port = split_address(settings.resolver, default_port=53)
         resolver = dns.asyncresolver.Resolver(configure=False)
-        resolver.nameservers = [host.strip("[]")]
-        resolver.port = port
+        resolver.nameservers = [
+            dns.nameserver.Do53Nameserver(host.strip("[]"), port)
+            for host, port in (split_address(s, default_port=53) for s in servers)
+        ]
         return resolver
 
-    return attempt.resources.shared(f"dns.{settings.resolver}", make)
+    return attempt.resources.shared(f"dns.{','.join(servers)}", make)
 
 
 async def probe(settings: DnsSettings, attempt: Attempt) -> None:

@@ -23,7 +23,6 @@ from typing import Any, Literal
 import aiohappyeyeballs
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
@@ -34,6 +33,7 @@ from watchkeeper.checks._net import (
     describe_os_error,
     describe_ssl_error,
     describe_verify_error,
+    name_resolver,
     readable_ca_file,
     tls_facts,
 )
@@ -129,26 +129,35 @@ class HttpSettings(CheckSettings):
 
 # -- a connector that times DNS, TCP connect and the TLS handshake separately ------------------
 class _TimedResolver(AbstractResolver):
-    def __init__(self) -> None:
-        self._inner = DefaultResolver()
+    """aiohttp's resolver hook, answered by the engine's c-ares resolver (see ``_resolver``)
+    with the ``dns`` phase timed."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
         attempt = _current.get()
-        if attempt is None:
-            return await self._inner.resolve(host, port, family)
+        assert attempt is not None, "the http session is used by probes only"
         attempt.begin("dns")
         try:
-            answers = await self._inner.resolve(host, port, family)
+            addresses = await name_resolver(attempt.resources).resolve(host, port, family)
         except Exception:
             attempt.end("dns")
             raise
         attempt.end("dns")
-        return answers
+        return [
+            {
+                "hostname": host,
+                "host": address[0],
+                "port": address[1],
+                "family": found_family,
+                "proto": 0,
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
+            for found_family, address in addresses
+        ]
 
     async def close(self) -> None:
-        await self._inner.close()
+        """The shared resolver is closed with the engine run's resources."""
 
 
 class _TimedConnector(aiohttp.TCPConnector):
@@ -227,7 +236,7 @@ async def probe(settings: HttpSettings, attempt: Attempt) -> None:
     except aiohttp.ClientConnectorSSLError as exc:
         attempt.fail(describe_ssl_error(exc.os_error))
     except aiohttp.ClientConnectorDNSError as exc:
-        attempt.fail(f"DNS: cannot resolve {exc.host} ({_strerror(exc.os_error)})")
+        attempt.fail(describe_os_error(exc.os_error))
     except aiohttp.ClientConnectorError as exc:
         attempt.fail(f"{describe_os_error(exc.os_error)} ({exc.host}:{exc.port})")
     except aiohttp.ServerDisconnectedError:
@@ -368,10 +377,6 @@ def _headers(raw: Mapping[str, str]) -> dict[str, str]:
 
 def _short(url: URL) -> str:
     return str(url.relative()) if url.path_qs else str(url)
-
-
-def _strerror(exc: OSError) -> str:
-    return exc.strerror or str(exc) or "no answer"
 
 
 def _disconnected(attempt: Attempt) -> str:

@@ -22,6 +22,7 @@ from watchkeeper.checks._net import (
     readable_ca_file,
     tls_facts,
 )
+from watchkeeper.checks._resolver import ResolveError
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.units import Size
@@ -67,7 +68,8 @@ async def probe(settings: TcpSettings, attempt: Attempt) -> None:
     try:
         reader, writer = await open_stream(host, port, attempt)
     except OSError as exc:
-        attempt.fail(f"{describe_os_error(exc)} ({settings.address})")
+        where = "" if isinstance(exc, ResolveError) else f" ({settings.address})"
+        attempt.fail(describe_os_error(exc) + where)
         return
     try:
         if settings.tls:

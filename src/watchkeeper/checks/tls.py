@@ -28,9 +28,11 @@ from watchkeeper.checks._net import (
     describe_verify_error,
     hostname_matches,
     is_ip,
+    name_resolver,
     open_stream,
     readable_ca_file,
 )
+from watchkeeper.checks._resolver import ResolveError
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.units import format_duration
@@ -74,7 +76,7 @@ async def _handshake(
     """Connect and shake hands; return (peer certificate DER, protocol, cipher)."""
     host, port = settings.host, settings.port
     servername = settings.servername or (None if is_ip(host) else host)
-    reader, writer = await open_stream(host, port, attempt) if timed else await _quiet(host, port)
+    reader, writer = await (open_stream if timed else _untimed)(host, port, attempt)
     try:
         if timed:
             attempt.begin("tls")
@@ -97,8 +99,19 @@ async def _handshake(
         del reader
 
 
-async def _quiet(host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    return await asyncio.open_connection(host, port)
+async def _untimed(
+    host: str, port: int, attempt: Attempt
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A second connection that must not add to the measured phases."""
+    if is_ip(host):
+        return await asyncio.open_connection(host.strip("[]"), port)
+    last: OSError | None = None
+    for _family, address in await name_resolver(attempt.resources).resolve(host, port):
+        try:
+            return await asyncio.open_connection(address[0], port)
+        except OSError as exc:
+            last = exc
+    raise last or OSError(f"no address for {host}")
 
 
 async def probe(settings: TlsSettings, attempt: Attempt) -> None:
@@ -118,7 +131,8 @@ async def probe(settings: TlsSettings, attempt: Attempt) -> None:
         attempt.fail(describe_ssl_error(exc))
         return
     except OSError as exc:
-        attempt.fail(f"{describe_os_error(exc)} ({settings.host}:{settings.port})")
+        where = "" if isinstance(exc, ResolveError) else f" ({settings.host}:{settings.port})"
+        attempt.fail(describe_os_error(exc) + where)
         return
     facts.update(cert_facts(der))
     if version:

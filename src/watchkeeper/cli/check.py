@@ -51,6 +51,7 @@ def check(
             concurrency=loaded.engine.concurrency,
             per_host=loaded.engine.per_host,
             secrets=loaded.secrets,
+            nameservers=loaded.engine.resolvers,
         )
     )
     if as_json:

@@ -106,6 +106,23 @@ class EngineConfig(_Strict):
 
     concurrency: int = Field(1000, ge=1, le=100_000)
     per_host: int = Field(100, ge=1, le=100_000)
+    resolvers: tuple[str, ...] = ()
+    """DNS servers (``ip`` or ``ip:port``) that resolve targets; default: /etc/resolv.conf."""
+
+    @field_validator("resolvers")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for server in value:
+            host, _, port = server.rpartition(":") if server.count(":") == 1 else (server, "", "")
+            try:
+                ipaddress.ip_address(host.strip("[]"))
+            except ValueError:
+                raise ValueError(
+                    f"resolver '{server}' must be an IP address (with :port)"
+                ) from None
+            if port and not (port.isdigit() and 0 < int(port) < 65536):
+                raise ValueError(f"resolver '{server}': bad port '{port}'")
+        return value
 
 
 class RetentionConfig(_Strict):

@@ -17,9 +17,10 @@ async def check_once(
     concurrency: int = 100,
     per_host: int = 20,
     secrets: frozenset[str] = frozenset(),
+    nameservers: tuple[str, ...] = (),
 ) -> list[Result]:
     """Probe each monitor once, concurrently within limits; Results in the monitors' order."""
-    resources = Resources()
+    resources = Resources(nameservers=nameservers)
     overall = asyncio.Semaphore(concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
 

@@ -47,7 +47,7 @@ class Engine:
         self._rollup_every = rollup_every
         self._prune_every = prune_every
         self._startup_spread = startup_spread
-        self._resources = Resources()
+        self._resources = Resources(nameservers=config.engine.resolvers)
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self._tasks: list[asyncio.Task[None]] = []

@@ -1,0 +1,63 @@
+"""Slow name resolution for some targets never holds up the others, in the real ``wk up``
+process (uvloop, where every connect once shared a small thread pool with DNS lookups)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import write
+from tests.helpers.cli import Running
+from tests.helpers.dns_server import DnsServer
+from tests.helpers.web_app import ProbeTargetServer
+
+
+@pytest.fixture
+async def silent_dns() -> AsyncIterator[DnsServer]:
+    async with DnsServer({}, silent=True) as server:
+        yield server
+
+
+async def test_names_that_never_resolve_do_not_delay_healthy_monitors(
+    tmp_path: Path, web: ProbeTargetServer, silent_dns: DnsServer
+) -> None:
+    stuck = "\n".join(
+        f"  - {{name: stuck-{i}, http: 'http://never-{i}.example.test:{web.port}/health'}}"
+        for i in range(12)
+    )
+    config = write(
+        tmp_path / "wk.yaml",
+        f"""
+storage: sqlite:///wk.db
+engine: {{resolvers: ["{silent_dns.address}"]}}
+defaults: {{interval: 200ms, timeout: 150ms, confirm: 1, recover: 1}}
+monitors:
+  - {{name: by-ip, http: "{web.url("/health")}"}}
+  - {{name: by-hosts-file, http: "{web.url("/health", host="localhost")}"}}
+{stuck}
+""",
+    )
+    running = await Running("-c", str(config)).start()
+    try:
+        await asyncio.sleep(4)
+        monitors = {m["name"]: m for m in (await running.get("/api/v1/monitors"))["items"]}
+        healthy = {
+            name: (await running.get(f"/api/v1/monitors/{name}/results?since=3s"))["items"]
+            for name in ("by-ip", "by-hosts-file")
+        }
+    finally:
+        assert await running.stop() == 0
+    assert silent_dns.queries, "the stuck names must have been asked of the silent server"
+    for name in ("by-ip", "by-hosts-file"):
+        assert monitors[name]["state"] == "up", monitors[name]
+        results = healthy[name]
+        # 3 s at a 200 ms interval is 15 runs; a starved engine manages a handful
+        assert len(results) >= 11, (name, len(results))
+        assert all(r["ok"] for r in results), results
+    for i in range(12):
+        stuck_monitor = monitors[f"stuck-{i}"]
+        assert stuck_monitor["state"] == "down"
+        assert "timeout" in stuck_monitor["reason"] and "dns" in stuck_monitor["reason"]
