@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-
 from tests.e2e.conftest import write
 from tests.helpers.cli import Running
 from tests.helpers.dns_server import DnsServer
