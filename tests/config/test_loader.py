@@ -231,3 +231,25 @@ def test_scalars_keep_their_yaml_types() -> None:
     )
     monitor = config.monitors[0]
     assert (monitor.confirm, monitor.public, monitor.paused) == (3, True, False)
+
+
+def test_errors_never_quote_a_substituted_secret() -> None:
+    found = problems(
+        "monitors:\n"
+        "  - {name: a, http: 'http://x/', expect: ['json.token == ${TOKEN}']}\n"
+        "  - {name: b, http: 'ftp://user:${TOKEN}@host/'}\n",
+        env={"TOKEN": "hunter2secret"},
+    )
+    assert len(found) == 2
+    for problem in found:
+        assert "hunter2secret" not in problem.one_line()
+        assert "***" in problem.one_line()
+
+
+def test_shown_expectations_mask_secrets() -> None:
+    config = parse_config(
+        "monitors:\n  - {name: a, http: 'http://x/', expect: [\"json.echo == '${TOKEN}'\"]}\n",
+        "wk.yaml",
+        env={"TOKEN": "hunter2secret"},
+    )
+    assert config.monitors[0].expect_texts == ("json.echo == '***'", "status < 400")

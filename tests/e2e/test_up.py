@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,38 @@ async def test_the_demo_shows_checks_states_and_failures_within_a_minute(tmp_pat
         assert await running.stop() == 0
     assert "shop-https unknown → down" in running.stdout
     assert (tmp_path / "watchkeeper" / "demo.db").exists()
+
+
+async def test_secrets_reach_neither_the_api_nor_the_store(
+    tmp_path: Path, web: ProbeTargetServer
+) -> None:
+    config = write(
+        tmp_path / "wk.yaml",
+        f"""
+storage: sqlite:///wk.db
+defaults: {{interval: 200ms, timeout: 150ms, confirm: 1}}
+monitors:
+  - name: api
+    http: "{web.url("/health")}?token=${{TOKEN}}"
+    expect: ["body contains '${{TOKEN}}'"]
+""",
+    )
+    secret = "hunter2-secret-value"
+    running = await Running("-c", str(config), env={"TOKEN": secret}).start()
+    try:
+        monitors = await wait_for(running, lambda m: m["api"]["state"] == "down")
+        served = json.dumps(monitors) + json.dumps(
+            await running.get("/api/v1/monitors/api/results?since=1h")
+        )
+    finally:
+        assert await running.stop() == 0
+    assert secret not in served
+    assert "***" in monitors["api"]["target"] and "***" in monitors["api"]["expect"][0]
+    with sqlite3.connect(tmp_path / "wk.db") as db:
+        stored = (
+            json.dumps(db.execute("select * from results").fetchall())
+            + json.dumps(db.execute("select * from monitors").fetchall())
+            + json.dumps(db.execute("select * from state_changes").fetchall())
+        )
+    assert secret not in stored and "***" in stored
+    assert secret not in running.stdout + running.stderr

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -134,9 +136,21 @@ def test_type_errors_are_caught_at_load(text: str, message: str) -> None:
     assert 0 <= caught.value.position <= len(text)
 
 
+_BODIES = st.one_of(
+    st.binary(max_size=200),
+    st.integers(0, 4000).map(lambda depth: b"[" * depth + b"]" * depth),  # deep nesting
+    st.integers(0, 3000).map(lambda n: b'{"a": {"b": [' + b"9" * n + b"]}}"),  # huge numbers
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+        lambda inner: st.lists(inner) | st.dictionaries(st.sampled_from("abxyzq"), inner),
+        max_leaves=20,
+    ).map(lambda doc: json.dumps({"a": doc, "x": doc, "q": doc}).encode()),
+)
+
+
 @settings(max_examples=500, deadline=None)
 @given(
-    st.binary(max_size=200),
+    _BODIES,
     st.sampled_from(
         [
             "json.a.b[0] == 1",
@@ -146,9 +160,53 @@ def test_type_errors_are_caught_at_load(text: str, message: str) -> None:
             "json.y < 5",
             "json.z contains 1",
             "json.q != true",
+            "json.a contains [1]",
+            "json.x == 1e300",
+            "json.a.b[0] in 1..10",
         ]
     ),
 )
 def test_evaluation_never_raises_whatever_the_body(body: bytes, text: str) -> None:
     result = check(text, observe(body=body))
     assert result is None or text.split()[0] in result
+
+
+SECRETS = frozenset({"s3cr3t-T0ken-value", "it's-a-secret"})
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"x" * 55 + b"s3cr3t-T0ken-value and more text after it",  # cut right through it
+        b"the password is it's-a-secret, escaped when quoted",
+    ],
+)
+def test_a_failure_never_shows_a_secret_even_cut_or_quoted(body: bytes) -> None:
+    expectation = compile_expectation("body contains 'nope'", TABLE)
+    failure = evaluate(expectation, observe(body=body), SECRETS)
+    assert failure is not None
+    for secret in SECRETS:
+        for prefix in (secret[:6], secret.replace("'", "\\'")):
+            assert prefix not in failure, failure
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        (b"[" * 100_000, "json.a == 1"),  # nested past the recursion limit
+        (b'{"n": ' + b"9" * 400 + b"}", "json.n == 1"),  # overflows a float
+        (b'{"n": ' + b"9" * 400 + b"}", "json.n in 1..5"),
+        (b'{"o": {"k": 1}}', "json.o contains [1]"),  # an unhashable needle
+    ],
+)
+def test_hostile_json_fails_the_expectation_instead_of_raising(body: bytes, text: str) -> None:
+    failure = check(text, observe(body=body))
+    assert failure is not None and failure.startswith(text.split()[0])
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "base64", "no-such-codec"])
+def test_an_odd_charset_falls_back_to_utf8(charset: str) -> None:
+    observation = observe(
+        body="héllo".encode(), headers={"content-type": f"text/plain; charset={charset}"}
+    )
+    assert check("body contains 'héllo'", observation) is None

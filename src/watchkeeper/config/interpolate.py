@@ -9,9 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from watchkeeper.redact import redact
+
 _REFERENCE = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MAX_FILE = 64 * 1024
+
+
+__all__ = ["InterpolationError", "interpolate", "redact"]
 
 
 class InterpolationError(ValueError):
@@ -63,11 +68,3 @@ def _read_file(path: str) -> str:
     if len(data) > _MAX_FILE:
         raise InterpolationError(f"${{file:{path}}} is larger than 64 KiB")
     return data.decode("utf-8", errors="replace").rstrip("\r\n")
-
-
-def redact(text: str, secrets: frozenset[str] | set[str]) -> str:
-    """Replace every secret in ``text`` with ``***``."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text

@@ -77,6 +77,7 @@ class _Loader:
     def problem(self, message: str, path: Path = (), monitor: str | None = None) -> None:
         if monitor is None and len(path) >= 2 and path[0] == "monitors":
             monitor = self.monitor_name(path[1])
+        message = redact(message, self.secrets)  # an error may quote a substituted value
         self.problems.append(
             ConfigError(
                 message, file=self.filename, line=line_of(self.lines, path), monitor=monitor
@@ -324,6 +325,7 @@ class _Loader:
             line=line_of(self.lines, path),
             wants=frozenset(e.subject.key for e in expectations),
             host_key=settings.host_key(),
+            expect_texts=tuple(redact(e.text, self.secrets) for e in expectations),
         )
 
     def compile_expectations(

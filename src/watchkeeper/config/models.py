@@ -167,6 +167,8 @@ class Monitor:
     wants: frozenset[str] = frozenset()
     host_key: str = ""
     """The peer this monitor talks to, for per-host limits (from its settings, once)."""
+    expect_texts: tuple[str, ...] = ()
+    """The expectations as written, secrets masked: what is shown."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import replace
 
 from watchkeeper.checks import Attempt, Resources
 from watchkeeper.config import Monitor
-from watchkeeper.config.interpolate import redact
 from watchkeeper.expect import evaluate
 from watchkeeper.model import Observation, Result
+from watchkeeper.redact import redact
 from watchkeeper.units import format_duration
 
 log = logging.getLogger("watchkeeper.engine")
@@ -93,7 +94,16 @@ async def run_check(
     if attempt.phase is not None:  # the probe failed inside a phase: count its time
         attempt.end(attempt.phase)
     attempt.observation.phases.total = time.perf_counter() - started
-    return judge(monitor, attempt.observation, secrets)
+    try:
+        return judge(monitor, attempt.observation, secrets)
+    except Exception as exc:  # a bug in evaluation: an error Result, never a lost one
+        log.exception("judging %s (%s) raised", monitor.name, monitor.kind)
+        attempt.observation.error = (
+            "internal error judging the result: "
+            + (f"{type(exc).__name__}: {exc}".splitlines()[0][:200])
+        )
+        attempt.observation.facts.pop("status", None)
+        return judge(replace(monitor, expectations=()), attempt.observation, secrets)
 
 
 def judge(
@@ -104,7 +114,7 @@ def judge(
     error = observation.error
     if error is None:
         for expectation in monitor.expectations:
-            failure = evaluate(expectation, observation)
+            failure = evaluate(expectation, observation, secrets)
             if failure is not None:
                 failures.append(failure)
     if secrets:

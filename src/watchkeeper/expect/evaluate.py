@@ -3,14 +3,17 @@ shows what was observed: ``latency 812ms, expected < 500ms``."""
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from typing import Any
 
 from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
 from watchkeeper.model import Observation
+from watchkeeper.redact import redact
 from watchkeeper.units import format_duration, format_size
 
 _PHASE_ROOTS = {
@@ -40,23 +43,26 @@ def _regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-def evaluate(expectation: Expectation, observation: Observation) -> str | None:
-    """None when the expectation holds, else the failure line."""
+def evaluate(
+    expectation: Expectation, observation: Observation, secrets: Collection[str] = ()
+) -> str | None:
+    """None when the expectation holds, else the failure line (with ``secrets`` masked)."""
     subject = expectation.subject
     value = _resolve(expectation, observation)
     literal = expectation.literal
     op = expectation.op
+    wanted = f"expected {op} {redact(literal.text, secrets)}"
     if isinstance(value, _Absent):
         if op in _NEGATIVE:
             return None
-        return f"{subject.text} {value.why}, expected {op} {literal.text}"
+        return redact(f"{subject.text} {value.why}, {wanted}", secrets)
     verdict = _compare(op, value, literal, set_semantics=isinstance(value, frozenset))
     if verdict is True:
         return None
-    observed = _show(value, literal)
+    observed = _show(value, literal, secrets)
     if isinstance(verdict, str):
-        return f"{subject.text} {observed} ({verdict}), expected {op} {literal.text}"
-    return f"{subject.text} {observed}, expected {op} {literal.text}"
+        return redact(f"{subject.text} {observed} ({verdict}), {wanted}", secrets)
+    return redact(f"{subject.text} {observed}, {wanted}", secrets)
 
 
 # -- resolving subjects -----------------------------------------------------------------------
@@ -103,8 +109,11 @@ def _body_text(observation: Observation) -> str | None:
     if body is not None:
         charset = observation.facts.get("charset") or _charset(observation) or "utf-8"
         try:
-            text = body.decode(charset, errors="replace")
-        except LookupError:
+            codec = codecs.lookup(charset)
+            if not getattr(codec, "_is_text_encoding", True):  # e.g. charset=base64
+                raise LookupError(charset)
+            text = body.decode(codec.name, errors="replace")
+        except (LookupError, UnicodeError, ValueError):  # idna and friends raise anyway
             text = body.decode("utf-8", errors="replace")
     observation.cache["body_text"] = text
     return text
@@ -130,6 +139,8 @@ def _json_document(observation: Observation) -> Any:
     else:
         try:
             document = json.loads(text)
+        except RecursionError:
+            document = _Absent("unreadable: the JSON body is nested too deeply")
         except ValueError as exc:
             reason = getattr(exc, "msg", str(exc))
             if isinstance(exc, json.JSONDecodeError):
@@ -177,6 +188,14 @@ def _plain(literal: Literal) -> Any:
     return literal.value
 
 
+def _as_float(value: Any) -> float:
+    """A float for any number, however large (a 400-digit JSON integer overflows float())."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -194,7 +213,7 @@ def _equal(value: Any, literal: Literal, set_semantics: bool) -> bool | str:
     if literal.kind in (LiteralKind.NUMBER, LiteralKind.DURATION, LiteralKind.SIZE):
         if not _is_number(value):
             return "not a number"
-        return math.isclose(float(value), float(expected), rel_tol=1e-9, abs_tol=1e-12)
+        return math.isclose(_as_float(value), _as_float(expected), rel_tol=1e-9, abs_tol=1e-12)
     if literal.kind is LiteralKind.BOOL and not isinstance(value, bool):
         return "not true/false"
     if literal.kind is LiteralKind.TEXT and not isinstance(value, str):
@@ -244,7 +263,7 @@ def _inside(value: Any, literal: Literal, set_semantics: bool) -> bool | str:
         if not _is_number(value):
             return "not a number"
         low, high = literal.value
-        return bool(float(low.value) <= float(value) <= float(high.value))
+        return bool(low.value <= value <= high.value)  # exact for any int, float mix
     return any(_equal(value, item, set_semantics) is True for item in literal.value)
 
 
@@ -259,23 +278,28 @@ def _contains(value: Any, literal: Literal, set_semantics: bool) -> bool | str:
     if isinstance(value, list):
         return any(_equal(item, literal, False) is True for item in value)
     if isinstance(value, dict):
-        return needle in value
+        return isinstance(needle, str) and needle in value  # JSON keys are text
     return "not text or a list"
 
 
 # -- showing what was observed ----------------------------------------------------------------
-def _show(value: Any, literal: Literal) -> str:
+def _show(value: Any, literal: Literal, secrets: Collection[str]) -> str:
+    """The observed value, short; secrets are masked before anything is cut or quoted."""
     if isinstance(value, _Duration):
         return format_duration(value)
     if literal.kind is LiteralKind.SIZE and _is_number(value):
-        return format_size(value)
+        return format_size(_as_float(value))
     if isinstance(value, frozenset):
-        return "[" + ", ".join(sorted(map(str, value))) + "]"
+        return _shorten(redact("[" + ", ".join(sorted(map(str, value))) + "]", secrets))
     if isinstance(value, str):
-        return _quote(value)
+        return _quote(redact(value, secrets))
     if _is_number(value) and literal.kind is LiteralKind.DURATION:
-        return format_duration(float(value))
-    return _shorten(json.dumps(value, default=str))
+        return format_duration(_as_float(value))
+    try:
+        text = json.dumps(value, default=str)
+    except (RecursionError, ValueError):
+        text = "<a value nested too deeply to show>"
+    return _shorten(redact(text, secrets))
 
 
 def _quote(text: str, limit: int = 60) -> str:

@@ -131,7 +131,7 @@ def monitor_json(monitor: Monitor, status: MonitorStatus) -> dict[str, Any]:
         "reason": status.reason,
         "interval_s": monitor.interval,
         "timeout_s": monitor.timeout,
-        "expect": [str(e) for e in monitor.expectations],
+        "expect": list(monitor.expect_texts),
         "tags": list(monitor.tags),
         "public": monitor.public,
         "paused": monitor.paused,
