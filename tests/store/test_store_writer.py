@@ -223,3 +223,35 @@ async def test_a_briefly_locked_sqlite_store_only_delays_the_batch(
         release.join()
         locker.close()
         store.close()
+
+
+async def test_offer_never_waits_and_drops_only_plain_results_when_full(
+    store: Store, make_result: ResultFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    writer = StoreWriter(store, batch_size=2, flush_interval=10.0, max_queue=2)
+    transition = Transition("api", T0 + 3, State.UP, State.DOWN, "status 503")
+    with caplog.at_level(logging.ERROR, logger="watchkeeper.store"):
+        accepted = [
+            writer.offer(make_result(at=T0)),
+            writer.offer(make_result(at=T0 + 1)),
+            writer.offer(make_result(at=T0 + 2)),  # full: dropped
+            writer.offer(make_result(at=T0 + 3, ok=False), (transition,)),  # kept anyway
+        ]
+    await writer.aclose()
+    assert accepted == [True, True, False, True]
+    assert writer.overflowed == 1
+    assert [r.started_at for r in store.results("api", since=0)] == [T0, T0 + 1, T0 + 3]
+    assert store.states()["api"].state is State.DOWN
+    assert any("not keeping up" in record.message for record in caplog.records)
+
+
+async def test_aclose_gives_up_after_its_timeout_when_the_store_never_answers(
+    store: Store, make_result: ResultFactory
+) -> None:
+    flaky = FlakyStore(store, failures=10**9)
+    writer = StoreWriter(flaky, flush_interval=0.0)  # type: ignore[arg-type]
+    for i in range(3):
+        writer.offer(make_result(at=T0 + i))
+    await asyncio.wait_for(writer.aclose(give_up_after=0.5), timeout=10)
+    assert writer.unwritten == 3
+    assert store.results("api", since=0) == []

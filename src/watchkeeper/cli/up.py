@@ -120,9 +120,16 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     host, port = _split(listen or config.server.listen)
     server = WebServer(create_app(engine), host, port)
     stop = asyncio.Event()
+
+    def on_signal() -> None:
+        if stop.is_set():  # a second Ctrl-C or TERM: do not wait for anything any more
+            console.print("quitting at once; results not yet written are lost")
+            os._exit(130)
+        stop.set()
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, on_signal)
     await engine.start()  # states are restored before the API can be asked about them
     try:
         await server.start()
@@ -135,13 +142,21 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     try:
         await stop.wait()
     finally:
-        console.print("stopping: finishing checks in flight and flushing results…")
+        console.print(
+            "stopping: finishing checks in flight and flushing results "
+            "(interrupt again to quit at once)…"
+        )
         ticker.cancel()
         await server.stop()
-        await engine.stop(grace=min(10.0, max((m.timeout for m in config.monitors), default=1.0)))
+        await engine.stop(
+            grace=min(10.0, max((m.timeout for m in config.monitors), default=1.0)),
+            flush_timeout=config.engine.flush_timeout,
+        )
         written = engine.writer.written if engine.writer else 0
+        unwritten = engine.writer.unwritten if engine.writer else 0
         await asyncio.to_thread(store.close)
-        console.print(f"stopped; {written} results written this run.")
+        lost = f"; {unwritten} could not be written (the store did not answer)" if unwritten else ""
+        console.print(f"stopped; {written} results written this run{lost}.")
 
 
 def _banner(config: Config, store_url: str, host: str, port: int, demo: bool) -> None:

@@ -106,6 +106,8 @@ class EngineConfig(_Strict):
 
     concurrency: int = Field(1000, ge=1, le=100_000)
     per_host: int = Field(100, ge=1, le=100_000)
+    flush_timeout: Duration = 30.0
+    """At shutdown, how long to keep trying to write queued results to an unreachable store."""
     resolvers: tuple[str, ...] = ()
     """DNS servers (``ip`` or ``ip:port``) that resolve targets; default: /etc/resolv.conf."""
 

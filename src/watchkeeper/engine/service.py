@@ -79,8 +79,9 @@ class Engine:
             asyncio.create_task(self._upkeep(), name="store-upkeep"),
         ]
 
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop scheduling, let in-flight checks finish (up to ``grace``), flush every Result."""
+    async def stop(self, grace: float = 10.0, flush_timeout: float = 30.0) -> None:
+        """Stop scheduling, let in-flight checks finish (up to ``grace``), flush every Result
+        (giving up after ``flush_timeout`` if the store does not answer)."""
         if self.scheduler is not None:
             self.scheduler.stop()
             await self.scheduler.drain(grace)
@@ -89,7 +90,7 @@ class Engine:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self.writer is not None:
-            await self.writer.aclose()
+            await self.writer.aclose(give_up_after=flush_timeout)
         await self._resources.aclose()
 
     def _restore(self) -> None:
@@ -120,7 +121,7 @@ class Engine:
         )
         self.status[monitor.name] = updated
         assert self.writer is not None
-        await self.writer.put(result, (transition,) if transition else ())
+        self.writer.offer(result, (transition,) if transition else ())
         for result_listener in self.result_listeners:
             try:
                 result_listener(monitor, result)

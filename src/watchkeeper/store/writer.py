@@ -69,6 +69,11 @@ class StoreWriter:
         """Results the database refused outright (each one logged)."""
         self.last_write_seconds = 0.0
         """How long the last committed batch took."""
+        self.overflowed = 0
+        """Results dropped by ``offer`` because the queue was full."""
+        self.unwritten = 0
+        """Results still queued when ``aclose`` gave up waiting for the store."""
+        self._overflow_logged = -60.0
 
     @property
     def queue_depth(self) -> int:
@@ -97,6 +102,36 @@ class StoreWriter:
             self._full.set()
             await asyncio.sleep(0)  # a producer that never waits still lets a batch start
 
+    def offer(self, result: Result, transitions: Sequence[Transition] = ()) -> bool:
+        """Queue one result without ever waiting; the engine's way in.
+
+        When the queue is full (the store has been unreachable for a long while) the result
+        is dropped, counted in ``overflowed`` and logged once a minute, so monitoring goes on
+        instead of stalling behind the store. Transitions are never dropped: a result that
+        carries one is queued past the limit. Returns whether the result was queued.
+        """
+        if self._closing:
+            raise RuntimeError("StoreWriter is closed")
+        if len(self._pending) >= self._max_queue and not transitions:
+            self.overflowed += 1
+            now = time.monotonic()
+            if now - self._overflow_logged >= 60:
+                self._overflow_logged = now
+                log.error(
+                    "the store is not keeping up: %d results queued, %d dropped so far",
+                    len(self._pending),
+                    self.overflowed,
+                )
+            return False
+        self._pending.append((result, transitions))
+        self._accepted += 1
+        if self._task is None:
+            self._task = self._ensure_started()
+        self._wake.set()
+        if len(self._pending) % self._batch_size == 0:
+            self._full.set()
+        return True
+
     async def flush(self) -> None:
         """Return once everything put before this call is committed."""
         target = self._accepted
@@ -112,14 +147,30 @@ class StoreWriter:
             cause = None if task.cancelled() else task.exception()
             raise RuntimeError("StoreWriter stopped before its queue was written") from cause
 
-    async def aclose(self) -> None:
-        """Write everything queued, then stop; safe to call twice."""
+    async def aclose(self, give_up_after: float | None = None) -> None:
+        """Write everything queued, then stop; safe to call twice.
+
+        With ``give_up_after``, stop trying after that many seconds (the store is unreachable): the
+        task is cancelled and how many results were not written is logged.
+        """
         self._closing = True
         if self._task is None and not self._pending:
             return
         task = self._ensure_started()
         self._wake.set()
         self._full.set()
+        if give_up_after is None:
+            await task
+            return
+        done, _ = await asyncio.wait({task}, timeout=give_up_after)
+        if not done:
+            lost = self.queue_depth
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            self.unwritten = lost
+            log.error("stopping without writing %d results: the store did not answer", lost)
+            return
         await task
 
     def _ensure_started(self) -> asyncio.Task[None]:

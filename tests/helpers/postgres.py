@@ -1,0 +1,83 @@
+"""A private, throw-away PostgreSQL server (initdb + pg_ctl on a free port) for tests that
+must stop or kill the database under a running Watchkeeper. The machine's own server is
+left alone. PostgreSQL refuses to run as root, so as root the server runs as ``postgres``."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+
+def _bin(name: str) -> str:
+    found = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    if not found:
+        raise RuntimeError(f"PostgreSQL's {name} is not installed (Debian: postgresql)")
+    return found[-1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class PrivatePostgres:
+    def __init__(self) -> None:
+        # its own folder right under /tmp: pytest's tmp_path lies below folders only root
+        # may enter, and the server may have to run as postgres
+        self.directory = Path(tempfile.mkdtemp(prefix="wk-postgres-"))
+        self.data = self.directory / "data"
+        self.port = _free_port()
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            self._as = ["runuser", "-u", "postgres", "--"]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        subprocess.run([*self._as, *args], check=True, capture_output=True, timeout=60)
+
+    def init(self) -> PrivatePostgres:
+        if self._as:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.directory, user.pw_uid, user.pw_gid)
+        self._run(
+            _bin("initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync"
+        )
+        return self
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            _bin("pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "30",
+            "-l",
+            str(self.directory / "log"),
+            "start",
+        )
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def destroy(self) -> None:
+        subprocess.run(
+            [*self._as, _bin("pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
+        shutil.rmtree(self.directory, ignore_errors=True)
