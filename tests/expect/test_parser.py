@@ -143,6 +143,13 @@ _PIECES = st.sampled_from(
         "\\",
         "header.x-y",
         "=",
+        "1e999",
+        "e",
+        "E+",
+        "9" * 400,
+        "1e308",
+        "body.size",
+        "KiB",
     ]
 )
 
@@ -164,3 +171,9 @@ def _error_of(text: str) -> ExpectationError | None:
     except ExpectationError as exc:
         return exc
     return None
+
+
+@pytest.mark.parametrize("text", ["body.size < 1e999KiB", "latency < 1e308d", "status < 1e999"])
+def test_a_number_too_large_is_an_error_not_a_crash(text: str) -> None:
+    with pytest.raises(ExpectationError, match="too large"):
+        parse(text)

@@ -206,3 +206,9 @@ def test_it_refuses_to_work_once_closed(store_url: str) -> None:
 
     with pytest.raises(StoreError, match="closed"):
         store.results("api", since=0)
+
+
+def test_the_newest_results_can_come_first(store: Store, make_result: ResultFactory) -> None:
+    store.write([make_result(at=T0 + i, ok=i % 2 == 0) for i in range(30)])
+    newest = store.results("api", since=0, limit=3, failed_only=True, newest_first=True)
+    assert [r.started_at for r in newest] == [T0 + 29, T0 + 27, T0 + 25]

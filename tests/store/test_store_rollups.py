@@ -243,3 +243,17 @@ def test_a_summary_without_checks_has_no_uptime_or_latency(store: Store) -> None
     assert summary.uptime is None
     assert summary.latency_p50 is None
     assert summary.latency_max is None
+
+
+def test_a_longer_grace_keeps_buckets_open_for_slow_results(
+    store: Store, make_result: ResultFactory
+) -> None:
+    bucket = 1_700_000_040.0 - 1_700_000_040.0 % 60
+    store.write([make_result(at=bucket + 10)])
+    # a 45 s timeout: the failed result of a check started in the bucket lands 55 s later
+    assert store.rollup(bucket + 60 + 31, grace=105) == 0  # still open
+    store.write([make_result(at=bucket + 50, ok=False)])
+    store.rollup(bucket + 60 + 106, grace=105)
+    summary = store.summary("api", bucket - 3 * 86400, bucket + 60)
+    assert summary.resolution == "1m"
+    assert (summary.checks, summary.failures) == (2, 1)

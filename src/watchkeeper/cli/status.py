@@ -98,7 +98,8 @@ def history(
     store = open_store(loaded)
     try:
         summary = store.summary(name, start, until)
-        failures = store.results(name, start, until, limit=100_000, failed_only=True)[-10:]
+        failures = store.results(name, start, until, 10, failed_only=True, newest_first=True)
+        failures.reverse()  # shown oldest first
         changes = store.transitions(name, start)
     finally:
         store.close()

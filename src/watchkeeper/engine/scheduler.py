@@ -1,11 +1,14 @@
 """The scheduler: runs every monitor on its interval, spread out, within concurrency limits.
 
-Each monitor keeps a fixed grid (``first + k * interval``) so runs do not drift. The first run
-of each monitor is spread at random over ``min(interval, 60 s)``, so a restart does not fire
-ten thousand checks at once. While a failure (or a recovery) is being confirmed, the next run
-comes after ``retry_interval`` instead. A monitor whose previous run is still in flight when
-its next slot comes skips that slot (counted in ``skipped``): runs never pile up. A monitor has
-at most one live item in the heap; items superseded by ``run_now`` are left to go stale.
+Each monitor runs on a fixed grid (``phase + k * interval``), so runs do not drift; its phase
+comes from a hash of its name, which spreads a fleet evenly over every interval and keeps each
+monitor's slot across restarts. The first run after start comes sooner, at random within
+``min(interval, 60 s)`` (soon, but not ten thousand checks at once); the grid takes over from
+the slot at least half an interval after it. While a failure (or a recovery) is being
+confirmed, the next run comes after ``retry_interval`` instead. A monitor whose previous run
+is still in flight when its next slot comes skips that slot (counted in ``skipped``): runs
+never pile up. A monitor has at most one live item in the heap; items superseded by
+``run_now`` are left to go stale.
 
 At most ``concurrency`` checks run at once, and at most ``per_host`` against one target. A due
 check that finds no free slot waits in its host's line (no task is created for it); when a
@@ -20,7 +23,10 @@ import asyncio
 import collections
 import heapq
 import logging
+import math
 import random
+import time
+import zlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -44,6 +50,8 @@ TICK = 0.01
 class _Entry:
     monitor: Monitor
     grid: float = 0.0  # the next slot on the monitor's fixed grid
+    phase: float = 0.0  # where in its interval (loop time modulo interval) the grid lies
+    aligned: bool = False  # False until the first run has handed over to the grid
     running: bool = False
     removed: bool = False
     token: int = 0  # the sequence number of its live heap item; older items are stale
@@ -111,6 +119,9 @@ class Scheduler:
             else now + self._rng.uniform(0, min(monitor.interval, self._spread))
         )
         entry.grid = first
+        # the same second of the interval in wall-clock time on every run of the engine
+        share = zlib.crc32(monitor.name.encode()) / 2**32
+        entry.phase = (share * monitor.interval - time.time() + now) % monitor.interval
         self._entries[monitor.name] = entry
         self._push(first, entry)
 
@@ -125,8 +136,7 @@ class Scheduler:
         if entry is None:
             return False
         if not entry.running:
-            self._push(self._loop.time(), entry)
-            entry.grid = min(entry.grid, self._loop.time())
+            self._push(self._loop.time(), entry)  # an extra run: the grid stays as it is
         return True
 
     @property
@@ -252,7 +262,12 @@ class Scheduler:
 
     def _advance_grid(self, entry: _Entry, due: float) -> None:
         interval = entry.monitor.interval
-        grid = max(entry.grid, due) + interval
+        if entry.aligned:
+            grid = max(entry.grid, due) + interval
+        else:  # hand the first run over to the monitor's own phase
+            entry.aligned = True
+            earliest = due + interval / 2
+            grid = entry.phase + math.ceil((earliest - entry.phase) / interval) * interval
         now = self._loop.time()
         if grid <= now:  # fell behind: skip the slots already past instead of bunching up
             missed = int((now - grid) // interval) + 1

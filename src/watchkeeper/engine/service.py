@@ -9,6 +9,7 @@ and prunes the store in the background.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import logging
 import time
@@ -22,6 +23,9 @@ from watchkeeper.state import MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
 
 log = logging.getLogger("watchkeeper.engine")
+
+_BACKLOG = 5000
+"""Results waiting for the store beyond which rollups wait: they would seal buckets early."""
 
 TransitionListener = Callable[[Monitor, Transition, MonitorStatus], None]
 ResultListener = Callable[[Monitor, Result], None]
@@ -139,13 +143,23 @@ class Engine:
         return self.scheduler is not None and self.scheduler.run_now(name)
 
     # -- store upkeep ------------------------------------------------------------------------
+    @property
+    def rollup_grace(self) -> float:
+        """How long a bucket stays open for late results: the longest check, plus a minute
+        for the writer's batching."""
+        return max((m.timeout for m in self.monitors.values()), default=0.0) + 60.0
+
     async def _upkeep(self) -> None:
         retention = self.config.retention
         last_prune = 0.0
         while True:
             await asyncio.sleep(self._rollup_every)
+            if self.writer is not None and self.writer.queue_depth > _BACKLOG:
+                continue  # catching up after a store outage: roll up once it is written
             try:
-                await asyncio.to_thread(self.store.rollup, time.time())
+                await asyncio.to_thread(
+                    functools.partial(self.store.rollup, time.time(), grace=self.rollup_grace)
+                )
                 if time.monotonic() - last_prune >= self._prune_every:
                     last_prune = time.monotonic()
                     await asyncio.to_thread(

@@ -5,6 +5,7 @@ Every error is an ExpectationError carrying the 0-based column where the parser 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -204,28 +205,25 @@ class _Parser:
         number_text = self.text[start:digits_end]
         self.pos = match.end()
         value: Any = float(number_text)
+        if unit == "" and re.fullmatch(r"-?\d+", number_text):
+            value = int(number_text)
+        elif unit in DURATION_UNITS:
+            value *= DURATION_UNITS[unit]
+        elif unit.lower() in SIZE_UNITS:
+            value *= SIZE_UNITS[unit.lower()]
+        elif unit:
+            raise self.fail(
+                f"unknown unit '{unit}': durations use ms s m h d w, sizes B KB KiB MB MiB GB GiB",
+                digits_end,
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail("number too large", start)
+        text = self.text[start : self.pos]
         if unit == "":
-            if re.fullmatch(r"-?\d+", number_text):
-                value = int(number_text)
             return Literal(LiteralKind.NUMBER, value, number_text, start)
         if unit in DURATION_UNITS:
-            return Literal(
-                LiteralKind.DURATION,
-                value * DURATION_UNITS[unit],
-                self.text[start : self.pos],
-                start,
-            )
-        if unit.lower() in SIZE_UNITS:
-            return Literal(
-                LiteralKind.SIZE,
-                int(value * SIZE_UNITS[unit.lower()]),
-                self.text[start : self.pos],
-                start,
-            )
-        raise self.fail(
-            f"unknown unit '{unit}': durations use ms s m h d w, sizes B KB KiB MB MiB GB GiB",
-            digits_end,
-        )
+            return Literal(LiteralKind.DURATION, value, text, start)
+        return Literal(LiteralKind.SIZE, int(value), text, start)
 
     def string(self) -> Literal:
         start = self.pos

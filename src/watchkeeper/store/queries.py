@@ -37,6 +37,7 @@ def results(
     limit: int,
     *,
     failed_only: bool,
+    newest_first: bool = False,
 ) -> list[Result]:
     found = find_monitor(connection, monitor)
     if found is None or limit <= 0:
@@ -48,7 +49,10 @@ def results(
         query = query.where(table.c.ts < until)
     if failed_only:
         query = query.where(sa.not_(table.c.ok))
-    query = query.order_by(table.c.ts, table.c.id).limit(limit)
+    if newest_first:
+        query = query.order_by(table.c.ts.desc(), table.c.id.desc()).limit(limit)
+    else:
+        query = query.order_by(table.c.ts, table.c.id).limit(limit)
     return [result_from_row(monitor, kind, row) for row in connection.execute(query)]
 
 

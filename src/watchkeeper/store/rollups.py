@@ -45,9 +45,11 @@ HOUR = Resolution("1h", 3600, schema.rollup_1h, 3600)
 RESOLUTIONS = (MINUTE, HOUR)
 
 
-def roll_up(engine: sa.Engine, now: float) -> int:
-    """Roll up every closed bucket past each watermark; returns rollup rows written."""
-    return sum(_roll_up(engine, resolution, now) for resolution in RESOLUTIONS)
+def roll_up(engine: sa.Engine, now: float, grace: float = GRACE) -> int:
+    """Roll up every bucket closed for ``grace`` seconds past each watermark; returns rollup
+    rows written. ``grace`` must cover the longest check plus the writer's delay, or a slow
+    (usually failed) result lands after its bucket was sealed."""
+    return sum(_roll_up(engine, resolution, now, grace) for resolution in RESOLUTIONS)
 
 
 def watermark(connection: sa.Connection, resolution: Resolution) -> int | None:
@@ -56,9 +58,9 @@ def watermark(connection: sa.Connection, resolution: Resolution) -> int | None:
     return None if value is None else int(value)
 
 
-def _roll_up(engine: sa.Engine, resolution: Resolution, now: float) -> int:
+def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float) -> int:
     width = resolution.width
-    closed_until = math.floor((now - GRACE) / width) * width
+    closed_until = math.floor((now - grace) / width) * width
     with engine.connect() as connection:
         ids = monitor_ids(connection)
         start = watermark(connection, resolution)

@@ -94,12 +94,20 @@ class Store:
         limit: int = 1000,
         *,
         failed_only: bool = False,
+        newest_first: bool = False,
     ) -> list[Result]:
-        """Results of ``monitor`` from ``since`` (inclusive) to ``until`` (exclusive), oldest
-        first, at most ``limit``; only failed ones with ``failed_only``."""
+        """Results of ``monitor`` from ``since`` (inclusive) to ``until`` (exclusive), at most
+        ``limit``: the oldest first, or the newest first with ``newest_first``; only failed
+        ones with ``failed_only``."""
         with self._reading() as connection:
             return queries.results(
-                connection, monitor, since, until, limit, failed_only=failed_only
+                connection,
+                monitor,
+                since,
+                until,
+                limit,
+                failed_only=failed_only,
+                newest_first=newest_first,
             )
 
     def last_results(self, monitor: str, n: int) -> list[Result]:
@@ -124,10 +132,11 @@ class Store:
         with self._reading() as connection:
             return summarize(connection, monitor, since, until)
 
-    def rollup(self, now: float) -> int:
-        """Roll up the 1-minute and 1-hour buckets closed by ``now``; returns rows written."""
+    def rollup(self, now: float, *, grace: float = rollups.GRACE) -> int:
+        """Roll up the 1-minute and 1-hour buckets closed ``grace`` seconds before ``now``
+        (results may still arrive until then); returns rows written."""
         with self._failures("roll up"):
-            return rollups.roll_up(self._live_engine(), now)
+            return rollups.roll_up(self._live_engine(), now, grace)
 
     def prune(self, now: float, *, raw: float, minute: float, hour: float) -> int:
         """Delete rows past their retention (seconds); returns how many."""
