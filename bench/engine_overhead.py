@@ -63,6 +63,7 @@ async def baseline(port: int, seconds: float, concurrency: int, warmup: float) -
 
 async def engine(port: int, seconds: float, concurrency: int, warmup: float) -> Measure:
     from watchkeeper.config import parse_config
+    from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
     from watchkeeper.store import Store
 
@@ -82,6 +83,7 @@ async def engine(port: int, seconds: float, concurrency: int, warmup: float) -> 
         store = Store.open(f"sqlite:///{folder}/wk.db")
         runner = Engine(config, store, startup_spread=0.1, rollup_every=3600)
         await runner.start()
+        tune_for_long_run()  # as wk up does
         scheduler, writer = runner.scheduler, runner.writer
         assert scheduler is not None and writer is not None
         await asyncio.sleep(warmup)

@@ -28,6 +28,7 @@ async def run(port: int, monitors: int, interval: float, seconds: float) -> dict
     import psutil
 
     from watchkeeper.config import parse_config
+    from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
     from watchkeeper.store import Store
 
@@ -45,6 +46,7 @@ async def run(port: int, monitors: int, interval: float, seconds: float) -> dict
     store = Store.open(f"sqlite:///{folder}/wk.db")
     engine = Engine(config, store, startup_spread=interval)
     await engine.start()
+    tune_for_long_run()  # as wk up does
     scheduler, writer = engine.scheduler, engine.writer
     assert scheduler is not None and writer is not None
     began = time.time()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
+import pytest
+
 
 async def test_it_follows_redirects_to_the_final_page(check, web):
     result = await check(f"""
@@ -158,3 +160,19 @@ async def test_a_head_request_stays_a_head_request_after_a_303(check, web):
         ("HEAD", "/see-other"),
         ("HEAD", "/method"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("location", "reason"),
+    [("http://[::1/", "unusable Location"), ("ftp://files.example/x", "is not http(s)")],
+)
+async def test_a_bad_location_is_a_clean_failure(check, web, location, reason):
+    result = await check(f"""
+        monitors:
+          - name: odd
+            http: {web.url("/goto?url=" + quote(location, safe=""))}
+            timeout: 2s
+        """)
+    assert not result.ok
+    assert result.error is not None and reason in result.error
+    assert "internal error" not in result.error

@@ -253,3 +253,16 @@ def test_shown_expectations_mask_secrets() -> None:
         env={"TOKEN": "hunter2secret"},
     )
     assert config.monitors[0].expect_texts == ("json.echo == '***'", "status < 400")
+
+
+@pytest.mark.parametrize(
+    ("retention", "words"),
+    [
+        ("{raw: 0s}", "raw must be at least 2d"),
+        ("{raw: 30d, minute: 7d}", "minute must be at least as long as raw"),
+        ("{minute: 90d, hour: 30d}", "hour must be at least as long as minute"),
+    ],
+)
+def test_retention_keeps_coarser_history_longer(retention: str, words: str) -> None:
+    error = one(f"retention: {retention}\n")
+    assert error.line == 1 and words in error.message

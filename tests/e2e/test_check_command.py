@@ -48,8 +48,12 @@ monitors:
     results = {r["monitor"]: r for r in completed.json()}
     assert list(results) == ["api", "api-wrong", "secure", "mail", "www"]
     for result in results.values():
-        assert set(result) >= {"monitor", "kind", "ok", "latency_ms", "phases", "failures", "error"}
-        assert set(result["phases"]) >= PHASES - {"transfer"}
+        # DESIGN.md's contract, extended with the transfer phase, the HTTP status and when
+        assert set(result) == {
+            *("monitor", "kind", "ok", "latency_ms", "phases", "failures", "error"),
+            *("status", "started_at"),
+        }
+        assert set(result["phases"]) == PHASES
         assert result["latency_ms"] == result["phases"]["total"] > 0
 
     api = results["api"]
@@ -120,3 +124,15 @@ monitors:
     assert completed.code == 1
     assert "hunter2-secret" not in completed.stdout + completed.stderr
     assert "***" in completed.json()[0]["failures"][0]
+
+
+async def test_tables_show_names_as_written(tmp_path: Path, web: ProbeTargetServer) -> None:
+    config = write(
+        tmp_path / "wk.yaml",
+        f"""
+monitors:
+  - {{name: "db[replica]", http: "{web.url("/health")}"}}
+""",
+    )
+    table = await wk("check", "-c", str(config), env={"COLUMNS": "150"})
+    assert table.code == 0 and "db[replica]" in table.stdout

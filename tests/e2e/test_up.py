@@ -179,3 +179,33 @@ monitors:
         )
     assert secret not in stored and "***" in stored
     assert secret not in running.stdout + running.stderr
+
+
+async def test_the_results_api_pages_and_orders(tmp_path: Path, web: ProbeTargetServer) -> None:
+    config = write(
+        tmp_path / "wk.yaml",
+        f"""
+storage: sqlite:///wk.db
+defaults: {{interval: 100ms, timeout: 90ms}}
+monitors:
+  - {{name: api, http: "{web.url("/health")}"}}
+""",
+    )
+    running = await Running("-c", str(config)).start()
+    try:
+        page: dict[str, Any] = {"items": []}
+        for _ in range(100):
+            page = await running.get("/api/v1/monitors/api/results?since=1h&limit=5")
+            if page["truncated"]:
+                break
+            await asyncio.sleep(0.1)
+        newest = await running.get("/api/v1/monitors/api/results?since=1h&limit=5&order=desc")
+        everything = await running.get("/api/v1/monitors/api/results?since=1h&limit=5000")
+    finally:
+        assert await running.stop() == 0
+    assert page["truncated"] is True and len(page["items"]) == 5
+    at = [r["at"] for r in page["items"]]
+    assert at == sorted(at)
+    newest_at = [r["at"] for r in newest["items"]]
+    assert newest_at == sorted(newest_at, reverse=True)
+    assert newest_at[0] >= max(at) and everything["truncated"] is False

@@ -212,3 +212,17 @@ def test_the_newest_results_can_come_first(store: Store, make_result: ResultFact
     store.write([make_result(at=T0 + i, ok=i % 2 == 0) for i in range(30)])
     newest = store.results("api", since=0, limit=3, failed_only=True, newest_first=True)
     assert [r.started_at for r in newest] == [T0 + 29, T0 + 27, T0 + 25]
+
+
+def test_the_latest_result_of_every_monitor_comes_in_one_query(
+    store: Store, make_result: ResultFactory
+) -> None:
+    store.write([make_result(name, at=T0 + i) for i in range(5) for name in ("a", "b")])
+    store.write([make_result("c", at=T0 - 10)])
+    store.ensure_monitors([("quiet", "tcp", "x:1")])
+    latest = store.latest_results()
+    assert {name: r.started_at for name, r in latest.items()} == {
+        "a": T0 + 4,
+        "b": T0 + 4,
+        "c": T0 - 10,
+    }

@@ -281,7 +281,14 @@ async def _exchange(
             facts["headers"] = _headers(response.headers)
             location = response.headers.get("Location")
             if cap and response.status in _REDIRECTS and location:
-                target = url.join(URL(location))
+                try:
+                    target = url.join(URL(location))
+                except (ValueError, TypeError):
+                    attempt.fail(f"bad redirect: unusable Location {location[:200]!r}")
+                    return
+                if target.scheme not in ("http", "https") or not target.host:
+                    attempt.fail(f"bad redirect: Location {location[:200]!r} is not http(s)")
+                    return
                 if target in visited:
                     attempt.fail(
                         "redirect loop: " + " → ".join(_short(u) for u in [*visited, target])

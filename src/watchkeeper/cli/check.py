@@ -78,7 +78,7 @@ def _table(results: list[Result]) -> None:
         p = r.phases
         table.add_row(
             mark,
-            r.monitor,
+            Text(r.monitor),  # Text: a name like "db[replica]" is not Rich markup
             r.kind,
             _ms(p.total),
             _ms(p.dns),

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
 
 from watchkeeper.config import DEFAULT_FILE, Config, load_config
 from watchkeeper.errors import ConfigError, StoreError
+
+if TYPE_CHECKING:
+    from watchkeeper.store import Store
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -50,11 +53,13 @@ def load(path: str = DEFAULT_FILE) -> Config:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def open_store(config: Config):  # type: ignore[no-untyped-def]  # lazy import keeps CLI fast
+def open_store(config: Config, *, readonly: bool = False) -> Store:
+    """Open the config's store (``readonly``: create and migrate nothing), or fail in one
+    line."""
     from watchkeeper.store import Store
 
     try:
-        return Store.open(config.storage)
+        return Store.open(config.storage, readonly=readonly)
     except StoreError as exc:
         fail(f"{config.path}: {exc}")
 

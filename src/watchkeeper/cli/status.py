@@ -8,6 +8,7 @@ import time
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -28,13 +29,15 @@ _STYLE = {
 def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
     """Show each monitor's state, last latency and since when."""
     loaded = load(config)
-    store = open_store(loaded)
+    store = open_store(loaded, readonly=True)
     try:
         states = store.states()
+        latest = store.latest_results()
         rows: list[dict[str, Any]] = []
         for monitor in loaded.monitors:
             saved = states.get(monitor.name)
-            last = store.last_results(monitor.name, 1)
+            newest = latest.get(monitor.name)
+            last = [newest] if newest else []
             state = State.PAUSED if monitor.paused else (saved.state if saved else State.UNKNOWN)
             rows.append(
                 {
@@ -61,7 +64,7 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
     for row in rows:
         latency = row["latency_ms"]
         table.add_row(
-            row["monitor"],
+            Text(row["monitor"]),  # Text: a name like "db[replica]" is not Rich markup
             row["kind"],
             Text(row["state"], style=_STYLE.get(row["state"], "")),
             _ago(row["since"], now),
@@ -95,7 +98,7 @@ def history(
         fail(f"--since: {exc}")
     until = time.time()
     start = until - span
-    store = open_store(loaded)
+    store = open_store(loaded, readonly=True)
     try:
         summary = store.summary(name, start, until)
         failures = store.results(name, start, until, 10, failed_only=True, newest_first=True)
@@ -140,7 +143,7 @@ def history(
         return
     uptime = "n/a" if summary.uptime is None else f"{summary.uptime * 100:.3f}%"
     console.print(
-        f"[bold]{name}[/] over the last {since}: uptime {uptime} "
+        f"[bold]{escape(name)}[/] over the last {escape(since)}: uptime {uptime} "
         f"({summary.checks} checks, {summary.failures} failed)"
     )
 

@@ -108,6 +108,7 @@ def _demo_config(text: str) -> Config:
 
 
 async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) -> None:
+    from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
     from watchkeeper.web.app import create_app
     from watchkeeper.web.server import WebServer
@@ -131,6 +132,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     await engine.start()  # states are restored before the API can be asked about them
+    tune_for_long_run()
     try:
         await server.start()
     except OSError as exc:

@@ -7,7 +7,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from watchkeeper.checks.base import CheckKind, CheckSettings
 from watchkeeper.expect import Expectation
@@ -133,6 +133,16 @@ class RetentionConfig(_Strict):
     raw: Duration = 14 * 86400.0
     minute: Duration = 90 * 86400.0
     hour: Duration = 3 * 365 * 86400.0
+
+    @model_validator(mode="after")
+    def _coarser_lives_longer(self) -> RetentionConfig:
+        if self.raw < 2 * 86400:
+            raise ValueError("raw must be at least 2d: summaries up to two days read raw results")
+        if self.minute < self.raw:
+            raise ValueError("minute must be at least as long as raw")
+        if self.hour < self.minute:
+            raise ValueError("hour must be at least as long as minute")
+        return self
 
 
 class RouteConfig(BaseModel):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import gc
 import logging
 import time
 from collections.abc import Callable
@@ -59,14 +58,6 @@ class Engine:
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
         await asyncio.to_thread(self._restore)
-        # Config, compiled expectations and statuses live as long as the process: move them
-        # out of the collector's sight so full collections stay cheap at 10,000 monitors.
-        # Checks in flight hold a few hundred objects each, which kept the default young
-        # generation threshold (700) collecting ~100 times a second for nothing (~6 % of
-        # the CPU per check in bench/engine_overhead.py); cycles are still collected.
-        gc.collect()
-        gc.freeze()
-        gc.set_threshold(10_000, 10, 10)
         self.writer = StoreWriter(self.store)
         await self.writer.start()
         self.scheduler = Scheduler(

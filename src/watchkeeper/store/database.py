@@ -22,6 +22,7 @@ from watchkeeper.errors import StoreError
 
 BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 5
+STATEMENT_TIMEOUT_MS = 120_000
 WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024
 _WRITE_OPTION = "watchkeeper_write"
 
@@ -159,6 +160,12 @@ def _postgres_engine(url: URL) -> sa.Engine:
         connect_args={
             "connect_timeout": CONNECT_TIMEOUT_SECONDS,
             "application_name": "watchkeeper",
+            # a hung or partitioned server must not hold the writer or upkeep forever
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
         },
     )
 

@@ -95,3 +95,24 @@ def transitions(
         query = query.where(monitors.c.name == monitor)
     query = query.where(changes.c.at >= since).order_by(changes.c.at, changes.c.id).limit(limit)
     return [transition_from_row(row[0], row[1:]) for row in connection.execute(query)]
+
+
+def latest_results(connection: sa.Connection) -> dict[str, Result]:
+    """The newest result of every monitor that has one, in one query (an index probe per
+    monitor inside the database, not a round trip per monitor)."""
+    results, monitors = schema.results, schema.monitors
+    newest = (
+        sa.select(results.c.id)
+        .where(results.c.monitor_id == monitors.c.id)
+        .order_by(results.c.ts.desc(), results.c.id.desc())
+        .limit(1)
+        .correlate(monitors)
+        .scalar_subquery()
+    )
+    query = sa.select(monitors.c.name, monitors.c.kind, *_RESULT_FIELDS).select_from(
+        monitors.join(results, results.c.id == newest)
+    )
+    return {
+        str(row[0]): result_from_row(str(row[0]), str(row[1]), row[2:])
+        for row in connection.execute(query)
+    }

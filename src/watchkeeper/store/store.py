@@ -39,21 +39,34 @@ class Store:
         self.dialect = engine.dialect.name
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Connect, create SQLite's directory, migrate to the newest schema (keeping data)."""
+    def open(cls, url: str, *, readonly: bool = False) -> Store:
+        """Connect, create SQLite's directory, migrate to the newest schema (keeping data).
+
+        ``readonly`` (for commands that only read) creates and migrates nothing: a missing
+        store, or one whose schema is not this Watchkeeper's, is a StoreError saying so.
+        """
         parsed = database.parse_url(url)
+        shown = database.display_url(parsed)
+        if readonly:
+            path = database.sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
+            if path is not None and not path.exists():
+                raise StoreError(f"no store at {path} yet: wk up creates it")
         engine: sa.Engine | None = None
         try:
             engine = database.create_engine(parsed)
             with database.writing(engine).connect() as connection:
                 _check_revision(connection)
-                migrate.upgrade(connection)
+                if readonly:
+                    _check_current(connection, shown)
+                else:
+                    migrate.upgrade(connection)
         except Exception as exc:
             if engine is not None:
                 engine.dispose()
-            if isinstance(exc, StoreError) and str(exc).startswith("cannot open store"):
+            if isinstance(exc, StoreError) and (
+                str(exc).startswith("cannot open store") or readonly
+            ):
                 raise
-            shown = database.display_url(parsed)
             raise StoreError(
                 f"cannot open store {shown}: {database.describe(exc, parsed)}"
             ) from exc
@@ -114,6 +127,11 @@ class Store:
         """The newest ``n`` results of ``monitor``, oldest first."""
         with self._reading() as connection:
             return queries.last_results(connection, monitor, n)
+
+    def latest_results(self) -> dict[str, Result]:
+        """The newest result of each monitor that has one."""
+        with self._reading() as connection:
+            return queries.latest_results(connection)
 
     def states(self) -> dict[str, StoredState]:
         """The current state of every monitor that ever had a transition."""
@@ -201,4 +219,18 @@ def _check_revision(connection: sa.Connection) -> None:
     if current is not None and current not in migrate.known_revisions():
         raise StoreError(
             f"schema revision {current} is newer than this Watchkeeper knows; upgrade it"
+        )
+
+
+def _check_current(connection: sa.Connection, shown: str) -> None:
+    """A reader needs the schema it knows, and must not migrate a store a running (older or
+    newer) ``wk up`` is using."""
+    current = migrate.current_revision(connection)
+    connection.rollback()
+    if current is None:
+        raise StoreError(f"the store {shown} has no tables yet: wk up creates them")
+    if current != migrate.head_revision():
+        raise StoreError(
+            f"the store {shown} has schema {current}, this Watchkeeper reads "
+            f"{migrate.head_revision()}: run wk up (it upgrades the store) first"
         )

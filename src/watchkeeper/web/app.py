@@ -7,8 +7,9 @@ The dashboard, status pages, /metrics and authentication build on this app.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import FastAPI, HTTPException, Query
 
@@ -81,8 +82,12 @@ def create_app(engine: Engine) -> FastAPI:
         until: str | None = None,
         limit: int = Query(1000, ge=1, le=MAX_PAGE),
         failed: bool = False,
+        order: Literal["asc", "desc"] = Query(
+            "asc", description="asc: oldest first from since; desc: newest first back to since"
+        ),
     ) -> dict[str, Any]:
-        """Raw results from ``since`` (oldest first), at most ``limit``."""
+        """Raw results in ``[since, until)``, at most ``limit``; ``truncated`` says there were
+        more (ask again from the last one's ``at``, or with ``order=desc``)."""
         _monitor(engine, name)
         try:
             start = parse_time(since)
@@ -90,14 +95,24 @@ def create_app(engine: Engine) -> FastAPI:
         except ValueError as exc:
             raise HTTPException(422, str(exc)) from None
         results = await asyncio.to_thread(
-            engine.store.results, name, start, end, limit, failed_only=failed
+            functools.partial(
+                engine.store.results,
+                name,
+                start,
+                end,
+                limit + 1,
+                failed_only=failed,
+                newest_first=order == "desc",
+            )
         )
         return {
             "monitor": name,
             "since": start,
             "until": end,
-            "items": [result_json(r) for r in results],
+            "order": order,
+            "items": [result_json(r) for r in results[:limit]],
             "limit": limit,
+            "truncated": len(results) > limit,
         }
 
     return app
