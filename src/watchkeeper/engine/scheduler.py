@@ -255,6 +255,9 @@ class Scheduler:
         now = self._loop.time()
         if due >= entry.grid:
             self._advance_grid(entry, due)
+        elif entry.grid <= now:  # its slot came while an extra run was in flight: skip it
+            self.stats.skipped += 1
+            self._advance_grid(entry, entry.grid)
         next_due = entry.grid
         if confirming:
             next_due = min(next_due, now + entry.monitor.retry_interval)
