@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import resource
 import sqlite3
@@ -62,16 +63,23 @@ async def run(port: int, monitors: int, interval: float, seconds: float) -> dict
     store.close()
     cpu = (cpu_after.user + cpu_after.system - cpu_before.user - cpu_before.system) / steady_wall
 
-    # runs per monitor against the slots its grid had before the end
+    # Missed runs, from each monitor's own results: after its first run (within the startup
+    # spread) it moves to its slot on the grid, half to one and a half intervals later; from
+    # then on every gap should be one interval, and the last run no older than one interval.
     with sqlite3.connect(f"{folder}/wk.db") as db:
-        rows = db.execute(
-            "select monitor_id, min(ts), count(*) from results group by monitor_id"
-        ).fetchall()
+        times: dict[int, list[float]] = {}
+        for monitor_id, ts in db.execute("select monitor_id, ts from results order by ts"):
+            times.setdefault(monitor_id, []).append(ts)
         failed = db.execute("select count(*) from results where ok = 0").fetchone()[0]
+    rows = list(times.values())
     missed = 0
-    for _, first, count in rows:
-        expected = int((ended - 1.0 - first) // interval) + 1
-        missed += max(0, expected - count)
+    for runs in rows:
+        gaps = [later - earlier for earlier, later in itertools.pairwise(runs)]
+        if gaps and not 0.5 * interval - 1 <= gaps[0] <= 1.5 * interval + 1:
+            missed += 1
+        missed += sum(round(gap / interval) - 1 for gap in gaps[1:] if gap > 1.5 * interval)
+        if ended - runs[-1] > interval + 1:
+            missed += int((ended - runs[-1] - 1) // interval)
     return {
         "monitors": monitors,
         "interval_s": interval,
