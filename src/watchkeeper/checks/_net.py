@@ -242,8 +242,7 @@ def readable_ca_file(value: str | None) -> str | None:
     """A settings validator: a ``ca_file`` must be a readable file when the config loads."""
     if value is not None:
         try:
-            with open(value, "rb"):
-                pass
+            open(value, "rb").close()  # only whether it opens
         except OSError as exc:
             raise ValueError(f"ca_file '{value}' cannot be read ({exc.strerror or exc})") from None
     return value

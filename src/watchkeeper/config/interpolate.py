@@ -20,7 +20,7 @@ __all__ = ["InterpolationError", "interpolate", "redact"]
 
 
 class InterpolationError(ValueError):
-    pass
+    """A reference that cannot be filled; the message names it."""
 
 
 def interpolate(text: str, env: Mapping[str, str], secrets: set[str]) -> str:

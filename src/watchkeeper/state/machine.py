@@ -42,10 +42,8 @@ def advance(
         successes, failures = status.successes + 1, 0
     else:
         successes, failures = 0, status.failures + 1
-    new_state = status.state
-    if status.state is State.PAUSED:
-        pass
-    elif result.ok:
+    new_state = status.state  # a paused monitor stays paused whatever it sees
+    if result.ok:
         if status.state in (State.UNKNOWN, State.DEGRADED) or (
             status.state is State.DOWN and successes >= recover
         ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 
@@ -14,14 +15,10 @@ def parse_time(text: str, now: float | None = None) -> float:
     Raises ValueError with a hint."""
     now = time.time() if now is None else now
     value = text.strip()
-    try:
+    with contextlib.suppress(ValueError):
         return float(value)
-    except ValueError:
-        pass
-    try:
+    with contextlib.suppress(ValueError):
         return now - parse_duration(value)
-    except ValueError:
-        pass
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
