@@ -19,6 +19,7 @@ class State(StrEnum):
     UP = "up"
     DOWN = "down"
     DEGRADED = "degraded"
+    FLAPPING = "flapping"
     PAUSED = "paused"
     UNKNOWN = "unknown"
 
@@ -74,16 +75,25 @@ class Result:
     failures: list[str] = field(default_factory=list)
     error: str | None = None
     status: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    """Soft expectations (``warn:``) that failed: the target answers, but not well."""
 
     @property
     def latency(self) -> float | None:
         return self.phases.total
 
     @property
+    def health(self) -> State:
+        """``up`` (all well), ``degraded`` (passed, with warnings) or ``down`` (failed)."""
+        if not self.ok:
+            return State.DOWN
+        return State.DEGRADED if self.warnings else State.UP
+
+    @property
     def reason(self) -> str | None:
-        """The one line that says why this result failed, or None when it passed."""
+        """The one line that says what is wrong: why it failed, else which warnings."""
         if self.ok:
-            return None
+            return "; ".join(self.warnings) or None
         if self.error:
             return self.error
         return "; ".join(self.failures) or "failed"
@@ -105,6 +115,7 @@ class Result:
             "latency_ms": phases["total"],
             "phases": phases,
             "failures": list(self.failures),
+            "warnings": list(self.warnings),
             "error": self.error,
             "status": self.status,
             "started_at": self.started_at,
@@ -120,6 +131,8 @@ class Transition:
     from_state: State
     to_state: State
     reason: str | None = None
+    cause: str | None = None
+    """The monitor this one depends on that was down when this one went down."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -48,10 +48,11 @@ monitors:
     results = {r["monitor"]: r for r in completed.json()}
     assert list(results) == ["api", "api-wrong", "secure", "mail", "www"]
     for result in results.values():
-        # DESIGN.md's contract, extended with the transfer phase, the HTTP status and when
+        # DESIGN.md's contract, extended with the transfer phase, the HTTP status, when, and
+        # the soft (warn:) expectations that failed
         assert set(result) == {
             *("monitor", "kind", "ok", "latency_ms", "phases", "failures", "error"),
-            *("status", "started_at"),
+            *("status", "started_at", "warnings"),
         }
         assert set(result["phases"]) == PHASES
         assert result["latency_ms"] == result["phases"]["total"] > 0

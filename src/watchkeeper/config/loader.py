@@ -5,23 +5,27 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from watchkeeper import checks
 from watchkeeper.config.interpolate import InterpolationError, interpolate, redact
-from watchkeeper.config.messages import closest, describe, unknown, unknown_key
+from watchkeeper.config.maintenance import load_maintenance
+from watchkeeper.config.messages import closest, unknown, unknown_key
 from watchkeeper.config.models import (
     Config,
     Defaults,
     EngineConfig,
+    MaintenanceWindow,
     Monitor,
     MonitorFields,
     RetentionConfig,
-    RouteConfig,
+    Route,
     ServerConfig,
 )
+from watchkeeper.config.reporting import Reporter
+from watchkeeper.config.routes import load_routes
 from watchkeeper.config.yamlsource import Path, line_of, load_with_lines
 from watchkeeper.errors import ConfigError, ExpectationError
 from watchkeeper.expect import PHASE_SUBJECTS, Expectation, compile_expectation
@@ -36,6 +40,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "retention": RetentionConfig,
     "notify": None,
     "monitors": None,
+    "maintenance": None,
 }
 _MAX_CONFIG = 32 * 1024 * 1024
 
@@ -63,56 +68,11 @@ def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None)
     return loader.load(text)
 
 
-class _Loader:
+class _Loader(Reporter):
     def __init__(self, filename: str, env: Mapping[str, str]) -> None:
-        self.filename = filename
+        super().__init__(filename)
         self.env = env
-        self.lines: dict[Path, int] = {}
-        self.problems: list[ConfigError] = []
-        self.secrets: set[str] = set()
-        self.raw: Any = None
-        self.compiled: dict[tuple[str, str], Expectation] = {}
-
-    # -- reporting ---------------------------------------------------------------------------
-    def problem(self, message: str, path: Path = (), monitor: str | None = None) -> None:
-        if monitor is None and len(path) >= 2 and path[0] == "monitors":
-            monitor = self.monitor_name(path[1])
-        message = redact(message, self.secrets)  # an error may quote a substituted value
-        self.problems.append(
-            ConfigError(
-                message, file=self.filename, line=line_of(self.lines, path), monitor=monitor
-            )
-        )
-
-    def validate(
-        self,
-        model: type[BaseModel],
-        data: Any,
-        path: Path,
-        monitor: str | None = None,
-        extra_keys: tuple[str, ...] = (),
-        shorthand: tuple[str, str] | None = None,
-    ) -> Any:
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            for error in exc.errors():
-                loc = tuple(error["loc"])
-                message = describe(error, model, extra_keys, data)
-                if shorthand and message.startswith(f"{shorthand[0]}: "):
-                    # the user wrote `tcp: host` — talk about `tcp`, not `address`
-                    message = shorthand[1] + message[len(shorthand[0]) :]
-                    loc = ()
-                self.problem(message, (*path, *loc), monitor)
-            return None
-
-    def monitor_name(self, index: object) -> str | None:
-        monitors = self.raw.get("monitors") if isinstance(self.raw, dict) else None
-        if isinstance(index, int) and isinstance(monitors, list) and index < len(monitors):
-            item = monitors[index]
-            name = item.get("name") if isinstance(item, dict) else None
-            return name if isinstance(name, str) and name else f"monitors[{index}]"
-        return None
+        self.compiled: dict[tuple[str, str, bool], Expectation] = {}
 
     # -- the whole file ----------------------------------------------------------------------
     def load(self, text: str) -> Config:
@@ -140,8 +100,10 @@ class _Loader:
             self.problem("storage must be a URL like sqlite:///watchkeeper.db", ("storage",))
             storage = "sqlite:///watchkeeper.db"
         defaults: Defaults = sections["defaults"] or Defaults()
-        routes = self.load_routes(data.get("notify"))
+        routes = load_routes(self, data.get("notify"))
         monitors = self.load_monitors(data.get("monitors"), defaults, routes)
+        maintenance = load_maintenance(self, data.get("maintenance"))
+        self.check_windows(maintenance, {m.name for m in monitors})
         if self.problems:
             raise ConfigError.collect(self.problems)
         return Config(
@@ -154,6 +116,7 @@ class _Loader:
             routes=tuple(routes),
             monitors=tuple(monitors),
             secrets=frozenset(self.secrets),
+            maintenance=tuple(maintenance),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:
@@ -169,35 +132,8 @@ class _Loader:
             return [self.interpolate(v, (*path, i)) for i, v in enumerate(value)]
         return value
 
-    def load_routes(self, data: Any) -> list[RouteConfig]:
-        if data is None:
-            return []
-        if not isinstance(data, list):
-            self.problem(
-                "notify must be a list of routes, e.g. - {name: ops, apprise: ...}", ("notify",)
-            )
-            return []
-        routes: list[RouteConfig] = []
-        seen: dict[str, int] = {}
-        for index, item in enumerate(data):
-            route = self.validate(RouteConfig, item, ("notify", index))
-            if route is None:
-                continue
-            if route.name in seen:
-                self.problem(
-                    f"duplicate route name '{route.name}' (first at line "
-                    f"{line_of(self.lines, ('notify', seen[route.name]))})",
-                    ("notify", index, "name"),
-                )
-                continue
-            seen[route.name] = index
-            routes.append(route)
-        return routes
-
     # -- monitors ----------------------------------------------------------------------------
-    def load_monitors(
-        self, data: Any, defaults: Defaults, routes: list[RouteConfig]
-    ) -> list[Monitor]:
+    def load_monitors(self, data: Any, defaults: Defaults, routes: list[Route]) -> list[Monitor]:
         if data is None:
             return []
         if not isinstance(data, list):
@@ -261,18 +197,13 @@ class _Loader:
         settings = self.validate(
             check.settings, check.settings.expand(item[kind]), (*path, kind), who, shorthand=short
         )
-        written = item.get("expect", ())
-        written = (written,) if isinstance(written, str) else written
         expectations = self.compile_expectations(
-            tuple(t for t in written if isinstance(t, str))
-            if isinstance(written, list | tuple)
-            else (),
-            check,
-            path,
-            who,
-            user=True,
+            _texts(item.get("expect")), check, path, who, user=True
         )
-        if fields is None or settings is None:
+        soft = self.compile_expectations(
+            _texts(item.get("warn")), check, path, who, user=True, key="warn"
+        )
+        if fields is None or settings is None or soft is None:
             return None
         defaults_for_kind = (
             self.compile_expectations(check.default_expect, check, path, who, user=False) or []
@@ -326,6 +257,13 @@ class _Loader:
             wants=frozenset(e.subject.key for e in expectations),
             host_key=settings.host_key(),
             expect_texts=tuple(redact(e.text, self.secrets) for e in expectations),
+            warnings=tuple(soft),
+            warn_texts=tuple(redact(e.text, self.secrets) for e in soft),
+            runbook=fields.runbook,
+            severity=fields.severity or defaults.severity,
+            repeat=_inherit(fields.repeat, defaults.repeat),
+            escalate=_inherit(fields.escalate, defaults.escalate),
+            flapping=_inherit(fields.flapping, defaults.flapping),
         )
 
     def compile_expectations(
@@ -335,27 +273,38 @@ class _Loader:
         path: Path,
         who: str,
         user: bool,
+        key: str = "expect",
     ) -> list[Expectation] | None:
         table = {**PHASE_SUBJECTS, **check.subjects}
         compiled: list[Expectation] = []
         ok = True
+        soft = key == "warn"
         for index, text in enumerate(texts):
-            known = self.compiled.get((check.name, text))
+            known = self.compiled.get((check.name, text, soft))
             if known is not None:  # fleets repeat the same few expectations: compile once
                 compiled.append(known)
                 continue
             try:
-                compiled.append(compile_expectation(text, table))
-                self.compiled[(check.name, text)] = compiled[-1]
+                compiled.append(compile_expectation(text, table, soft=soft))
+                self.compiled[(check.name, text, soft)] = compiled[-1]
             except ExpectationError as exc:
                 ok = False
-                where: Path = (*path, "expect", index) if user else path
+                where: Path = (*path, key, index) if user else path
                 self.problem(
-                    f"expect[{index}] '{text}': {exc.message} (column {exc.position + 1})",
+                    f"{key}[{index}] '{text}': {exc.message} (column {exc.position + 1})",
                     where,
                     who,
                 )
         return compiled if ok else None
+
+    def check_windows(self, windows: list[MaintenanceWindow], names: set[str]) -> None:
+        for index, window in enumerate(windows):
+            for name in window.monitors:
+                if name not in names:
+                    self.problem(
+                        unknown("monitor", name, sorted(names)),
+                        ("maintenance", index, "monitors"),
+                    )
 
     def check_references(self, monitors: list[Monitor], routes: set[str], data: Any) -> None:
         names = {m.name for m in monitors}
@@ -374,7 +323,8 @@ class _Loader:
                         (*path, "depends_on"),
                         monitor.name,
                     )
-            for route in monitor.notify:
+            escalation = monitor.escalate.to if monitor.escalate else ()
+            for route in (*monitor.notify, *escalation):
                 if route not in routes:
                     known = sorted(routes)
                     self.problem(
@@ -396,6 +346,24 @@ class _Loader:
 
 
 # -- helpers ----------------------------------------------------------------------------------
+def _texts(value: Any) -> tuple[str, ...]:
+    """The expectation texts under ``expect``/``warn`` (one text or a list), as written."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(text for text in value if isinstance(text, str))
+    return ()
+
+
+T = TypeVar("T")
+
+
+def _inherit(own: T | Literal[False] | None, default: T | Literal[False] | None) -> T | None:
+    """A monitor's setting, else the default; ``false`` switches it off."""
+    chosen = default if own is None else own
+    return None if chosen is False else chosen
+
+
 def resolve_storage(storage: str, filename: str) -> str:
     """Make a relative SQLite path relative to the config file; pick psycopg for PostgreSQL."""
     if storage.startswith("sqlite:///") and not storage.startswith("sqlite:////"):

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from watchkeeper.checks.base import CheckKind, CheckSettings
 from watchkeeper.expect import Expectation
+from watchkeeper.notify.base import NotifierKind, NotifierSettings
 from watchkeeper.units import Duration
 
 DEFAULT_PORT = 8844
@@ -18,6 +21,28 @@ DEFAULT_PORT = 8844
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Severity = Literal["critical", "warning", "info"]
+
+
+class Escalation(_Strict):
+    """Notify more routes when a problem stays unacknowledged for ``after``."""
+
+    after: Duration
+    to: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("to", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+class Flapping(_Strict):
+    """``transitions`` state changes within ``window`` make a monitor flapping."""
+
+    transitions: int = Field(5, ge=2, le=1000)
+    window: Duration = 600.0
 
 
 class Defaults(_Strict):
@@ -31,6 +56,10 @@ class Defaults(_Strict):
     tags: tuple[str, ...] = ()
     notify: tuple[str, ...] = ()
     public: bool = False
+    severity: Severity = "critical"
+    repeat: Duration | None = None
+    escalate: Escalation | None = None
+    flapping: Flapping | Literal[False] = Flapping()
 
 
 class MonitorFields(_Strict):
@@ -49,8 +78,15 @@ class MonitorFields(_Strict):
     paused: bool = False
     depends_on: tuple[str, ...] = ()
     notify: tuple[str, ...] | None = None
+    warn: tuple[str, ...] = ()
+    """Soft expectations: when one fails the monitor is degraded, not down."""
+    runbook: str | None = None
+    severity: Severity | None = None
+    repeat: Duration | Literal[False] | None = None
+    escalate: Escalation | Literal[False] | None = None
+    flapping: Flapping | Literal[False] | None = None
 
-    @field_validator("expect", "tags", "depends_on", "notify", mode="before")
+    @field_validator("expect", "warn", "tags", "depends_on", "notify", mode="before")
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, str) else value
@@ -65,6 +101,15 @@ class MonitorFields(_Strict):
 
 class ServerConfig(_Strict):
     listen: str = f"127.0.0.1:{DEFAULT_PORT}"
+    public_url: str | None = None
+    """The address people reach the dashboard at, for links in notifications."""
+
+    @field_validator("public_url")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"public_url must start with http:// or https://, got '{value}'")
+        return value.rstrip("/") if value else value
 
     @field_validator("listen")
     @classmethod
@@ -145,13 +190,121 @@ class RetentionConfig(_Strict):
         return self
 
 
-class RouteConfig(BaseModel):
-    """A notification route (``notify:`` entries). Delivery arrives with the alerts work; the
-    names are validated now so monitors can refer to them."""
+class RouteFields(_Strict):
+    """The keys every route has besides its notifier kind key and that kind's own keys."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    name: str = Field(min_length=1, max_length=200)
+    group_wait: Duration = 30.0
+    """Changes on this route within this time go out as one notification."""
+    tags: tuple[str, ...] = ()
+    """Monitors with any of these tags notify this route too (besides their ``notify:``)."""
+    severity: tuple[Severity, ...] = ()
+    """Only these severities reach the route (empty: all)."""
+    timeout: Duration = 10.0
+    title: str | None = None
+    """A Jinja2 template for the title, replacing the default."""
+    body: str | None = None
+    """A Jinja2 template for the text, replacing the default."""
+
+    @field_validator("tags", "severity", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A notification route, validated: where and how notifications go."""
+
+    name: str
+    kind: str
+    notifier: NotifierKind[Any]
+    settings: NotifierSettings
+    group_wait: float = 30.0
+    tags: tuple[str, ...] = ()
+    severities: tuple[str, ...] = ()
+    timeout: float = 10.0
+    title: str | None = None
+    body: str | None = None
+    target: str = ""
+    line: int | None = None
+
+    def accepts(self, severity: str) -> bool:
+        return not self.severities or severity in self.severities
+
+
+class MaintenanceFields(_Strict):
+    """A maintenance window: one-off (``start`` + ``end`` or ``duration``) or recurring
+    (``cron`` + ``duration``, in ``tz``); for some ``monitors``/``tags``, or everything."""
 
     name: str = Field(min_length=1)
+    start: datetime | None = None
+    end: datetime | None = None
+    duration: Duration | None = None
+    cron: str | None = None
+    tz: str = "UTC"
+    monitors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    reason: str | None = None
+
+    @field_validator("monitors", "tags", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone '{value}' (e.g. Europe/Berlin)") from None
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            from croniter import croniter
+
+            if not croniter.is_valid(value):
+                raise ValueError(f"bad cron expression '{value}' (e.g. '0 2 * * SUN')")
+        return value
+
+    @model_validator(mode="after")
+    def _shape(self) -> MaintenanceFields:
+        if self.cron is not None:
+            if self.duration is None:
+                raise ValueError("a recurring window needs cron and duration")
+            if self.start or self.end:
+                raise ValueError("give cron + duration, or start + end/duration, not both")
+        else:
+            if self.start is None:
+                raise ValueError("a window needs start (with end or duration) or cron")
+            if (self.end is None) == (self.duration is None):
+                raise ValueError("give end or duration (one of them)")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceWindow:
+    """A validated maintenance window (times as epoch seconds)."""
+
+    name: str
+    start: float | None = None
+    end: float | None = None
+    cron: str | None = None
+    duration: float | None = None
+    tz: str = "UTC"
+    monitors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def covers(self, monitor: str, tags: tuple[str, ...]) -> bool:
+        """Does this window apply to the monitor (a window naming nothing covers all)?"""
+        if not self.monitors and not self.tags:
+            return True
+        return monitor in self.monitors or any(tag in self.tags for tag in tags)
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +334,14 @@ class Monitor:
     """The peer this monitor talks to, for per-host limits (from its settings, once)."""
     expect_texts: tuple[str, ...] = ()
     """The expectations as written, secrets masked: what is shown."""
+    warnings: tuple[Expectation, ...] = ()
+    """Soft expectations (``warn:``): failing one makes the monitor degraded, not down."""
+    warn_texts: tuple[str, ...] = ()
+    runbook: str | None = None
+    severity: str = "critical"
+    repeat: float | None = None
+    escalate: Escalation | None = None
+    flapping: Flapping | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,9 +354,13 @@ class Config:
     engine: EngineConfig
     defaults: Defaults
     retention: RetentionConfig
-    routes: tuple[RouteConfig, ...]
+    routes: tuple[Route, ...]
     monitors: tuple[Monitor, ...]
     secrets: frozenset[str] = field(default_factory=frozenset)
+    maintenance: tuple[MaintenanceWindow, ...] = ()
+
+    def route(self, name: str) -> Route | None:
+        return next((r for r in self.routes if r.name == name), None)
 
     def monitor(self, name: str) -> Monitor | None:
         return next((m for m in self.monitors if m.name == name), None)

@@ -109,14 +109,21 @@ async def run_check(
 def judge(
     monitor: Monitor, observation: Observation, secrets: frozenset[str] = frozenset()
 ) -> Result:
-    """Evaluate the monitor's expectations on an Observation (not when the probe failed)."""
+    """Evaluate the monitor's expectations on an Observation (not when the probe failed);
+    its soft ``warn:`` expectations only when everything else passed."""
     failures: list[str] = []
+    warnings: list[str] = []
     error = observation.error
     if error is None:
         for expectation in monitor.expectations:
             failure = evaluate(expectation, observation, secrets)
             if failure is not None:
                 failures.append(failure)
+        if not failures:
+            for expectation in monitor.warnings:
+                warning = evaluate(expectation, observation, secrets)
+                if warning is not None:
+                    warnings.append(warning)
     if secrets:
         error = redact(error, secrets) if error else error
         failures = [redact(f, secrets) for f in failures]
@@ -130,4 +137,5 @@ def judge(
         failures=failures,
         error=error,
         status=status if isinstance(status, int) else None,
+        warnings=warnings,
     )

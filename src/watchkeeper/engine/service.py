@@ -1,9 +1,11 @@
-"""The main job: scheduler → check → Result → state machine → store, plus store upkeep.
+"""The main job: scheduler → check → Result → state machine → store and alerting, plus
+store upkeep.
 
 ``Engine`` is the composition the ``wk up`` command runs. It keeps each monitor's live status
 in memory (the web layer reads it from here, never by querying the store), writes every Result
-and Transition through the one batched writer, restores states after a restart, and rolls up
-and prunes the store in the background.
+through the one batched writer, hands every Transition to alerting (which records it with its
+incident in one transaction), restores states after a restart, and rolls up and prunes the
+store in the background.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
+from watchkeeper.alerts.service import Alerting
 from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.model import Result, State, Transition
-from watchkeeper.state import MonitorStatus, advance, restore
+from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
 
 log = logging.getLogger("watchkeeper.engine")
@@ -39,6 +43,7 @@ class Engine:
         rollup_every: float = 60.0,
         prune_every: float = 600.0,
         startup_spread: float = 60.0,
+        alerting: dict[str, Any] | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -53,6 +58,7 @@ class Engine:
         self._resources = Resources(nameservers=config.engine.resolvers)
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
+        self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- life cycle --------------------------------------------------------------------------
@@ -60,6 +66,7 @@ class Engine:
         await asyncio.to_thread(self._restore)
         self.writer = StoreWriter(self.store)
         await self.writer.start()
+        await self.alerting.start()
         self.scheduler = Scheduler(
             self.monitors.values(),
             self._handle,
@@ -84,6 +91,10 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        try:
+            await asyncio.wait_for(self.alerting.stop(), flush_timeout)
+        except TimeoutError:
+            log.error("stopping without recording every state change: the store did not answer")
         if self.writer is not None:
             await self.writer.aclose(give_up_after=flush_timeout)
         await self._resources.aclose()
@@ -111,12 +122,20 @@ class Engine:
     # -- results -----------------------------------------------------------------------------
     async def _handle(self, monitor: Monitor, result: Result) -> bool:
         current = self.status.get(monitor.name) or MonitorStatus(monitor.name)
+        flapping = monitor.flapping
         updated, transition = advance(
-            current, result, confirm=monitor.confirm, recover=monitor.recover
+            current,
+            result,
+            confirm=monitor.confirm,
+            recover=monitor.recover,
+            flapping=FlapPolicy(flapping.transitions, flapping.window) if flapping else None,
+            cause=self._cause(monitor),
         )
         self.status[monitor.name] = updated
         assert self.writer is not None
-        self.writer.offer(result, (transition,) if transition else ())
+        self.writer.offer(result)
+        if transition is not None:
+            self.alerting.on_transition(monitor, transition, updated)
         for result_listener in self.result_listeners:
             try:
                 result_listener(monitor, result)
@@ -129,6 +148,14 @@ class Engine:
                 except Exception:
                     log.exception("transition listener failed")
         return updated.confirming
+
+    def _cause(self, monitor: Monitor) -> str | None:
+        """A monitor this one depends on that is down now (the likely cause of its trouble)."""
+        for parent in monitor.depends_on:
+            status = self.status.get(parent)
+            if status is not None and status.state is State.DOWN:
+                return parent
+        return None
 
     def run_now(self, name: str) -> bool:
         return self.scheduler is not None and self.scheduler.run_now(name)

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from watchkeeper.state.machine import MonitorStatus, advance, restore
+from watchkeeper.state.machine import FlapPolicy, MonitorStatus, advance, restore
 
-__all__ = ["MonitorStatus", "advance", "restore"]
+__all__ = ["FlapPolicy", "MonitorStatus", "advance", "restore"]

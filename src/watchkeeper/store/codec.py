@@ -27,6 +27,7 @@ ResultRow = tuple[
     float | None,
     float | None,
     float | None,
+    str | None,
 ]
 """``RESULT_COLUMNS`` in order."""
 
@@ -43,6 +44,7 @@ RESULT_COLUMNS = (
     "tls_ms",
     "ttfb_ms",
     "transfer_ms",
+    "warnings",
 )
 
 STORED_FIELDS = RESULT_COLUMNS[1:]
@@ -68,12 +70,13 @@ def result_row(result: Result, monitor_id: int) -> ResultRow:
         None if (tls := phases.tls) is None else tls * 1000.0,
         None if (ttfb := phases.ttfb) is None else ttfb * 1000.0,
         None if (transfer := phases.transfer) is None else transfer * 1000.0,
+        json.dumps(result.warnings, ensure_ascii=False) if result.warnings else None,
     )
 
 
 def result_from_row(monitor: str, kind: str, row: Sequence[Any]) -> Result:
     """A Result from the ``STORED_FIELDS`` of one row."""
-    ts, ok, status, error, failures, total, dns, connect, tls, ttfb, transfer = row
+    ts, ok, status, error, failures, total, dns, connect, tls, ttfb, transfer, warnings = row
     return Result(
         monitor=monitor,
         kind=kind,
@@ -90,6 +93,7 @@ def result_from_row(monitor: str, kind: str, row: Sequence[Any]) -> Result:
         failures=list(json.loads(failures)) if failures else [],
         error=error,
         status=None if status is None else int(status),
+        warnings=list(json.loads(warnings)) if warnings else [],
     )
 
 

@@ -23,7 +23,7 @@ _SQLITE_INSERT = (
     f"INSERT INTO results ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in RESULT_COLUMNS)})"
 )
 _POSTGRES_COPY = f"COPY results ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
-_POSTGRES_TYPES = ["int4", "float8", "bool", "int4", "text", "text", *["float8"] * 6]
+_POSTGRES_TYPES = ["int4", "float8", "bool", "int4", "text", "text", *["float8"] * 6, "text"]
 
 
 class MonitorIds:
@@ -53,7 +53,7 @@ def upsert_monitors(
     rows = {name: {"name": name, "kind": kind, "target": target} for name, kind, target in monitors}
     if not rows:
         return {}
-    statement = _insert(connection, schema.monitors)
+    statement = dialect_insert(connection, schema.monitors)
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={"kind": statement.excluded.kind, "target": statement.excluded.target},
@@ -69,7 +69,7 @@ def register_monitors(connection: sa.Connection, kinds: Mapping[str, str]) -> di
     """
     if not kinds:
         return {}
-    statement = _insert(connection, schema.monitors)
+    statement = dialect_insert(connection, schema.monitors)
     statement = statement.on_conflict_do_update(
         index_elements=["name"],
         set_={"kind": statement.excluded.kind},
@@ -118,7 +118,7 @@ def record_transitions(
             "since": row["at"],
             "reason": row["reason"],
         }
-    statement = _insert(connection, schema.monitor_state)
+    statement = dialect_insert(connection, schema.monitor_state)
     statement = statement.on_conflict_do_update(
         index_elements=["monitor_id"],
         set_={
@@ -131,7 +131,7 @@ def record_transitions(
 
 
 def set_meta(connection: sa.Connection, key: str, value: str) -> None:
-    statement = _insert(connection, schema.meta).values(key=key, value=value)
+    statement = dialect_insert(connection, schema.meta).values(key=key, value=value)
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["key"], set_={"value": statement.excluded.value}
@@ -156,7 +156,7 @@ def _ids_of(connection: sa.Connection, names: Iterable[str]) -> dict[str, int]:
     return found
 
 
-def _insert(connection: sa.Connection, table: sa.Table) -> Any:
+def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
     """The dialect's INSERT, which knows ``ON CONFLICT`` (same syntax on both)."""
     if connection.dialect.name == "sqlite":
         return sqlite.insert(table)

@@ -53,6 +53,7 @@ results = sa.Table(
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("failures", sa.Text, nullable=True),
     *(sa.Column(name, sa.Double, nullable=True) for name in RESULT_PHASE_COLUMNS),
+    sa.Column("warnings", sa.Text, nullable=True),
     sa.Index(None, "monitor_id", "ts"),
 )
 
@@ -99,4 +100,95 @@ meta = sa.Table(
     metadata,
     sa.Column("key", sa.Text, primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+# -- alerting: incidents, their timelines, the durable queue of alert events, the outbox ------
+incidents = sa.Table(
+    "incidents",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("monitor_id", sa.Integer, sa.ForeignKey("monitors.id"), nullable=False),
+    sa.Column("opened_at", sa.Double, nullable=False),
+    sa.Column("closed_at", sa.Double, nullable=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("worst", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("cause", sa.Text, nullable=True),
+    sa.Column("acked_at", sa.Double, nullable=True),
+    sa.Column("acked_by", sa.Text, nullable=True),
+    sa.Column("notified_at", sa.Double, nullable=True),
+    sa.Column("last_notified_at", sa.Double, nullable=True),
+    sa.Column("escalated_at", sa.Double, nullable=True),
+    sa.Index(None, "monitor_id", "opened_at"),
+    sa.Index(None, "closed_at"),
+)
+
+incident_events = sa.Table(
+    "incident_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Index(None, "incident_id", "at"),
+)
+
+alert_events = sa.Table(
+    "alert_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("incident_id", BigId, sa.ForeignKey("incidents.id"), nullable=False),
+    sa.Column("monitor", sa.Text, nullable=False),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("notification_id", BigId, nullable=True),
+    sa.Column("item", sa.Text, nullable=False),
+    sa.Index(None, "status", "route"),
+    sa.Index(None, "incident_id"),
+)
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("route", sa.Text, nullable=False),
+    sa.Column("dedup_key", sa.Text, nullable=False, unique=True),
+    sa.Column("event", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Double, nullable=False),
+    sa.Column("lease_until", sa.Double, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("delivered_at", sa.Double, nullable=True),
+    sa.Index(None, "status", "next_attempt_at"),
+)
+
+route_health = sa.Table(
+    "route_health",
+    metadata,
+    sa.Column("route", sa.Text, primary_key=True),
+    sa.Column("broken_since", sa.Double, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=True),
+    sa.Column("last_success_at", sa.Double, nullable=True),
+    sa.Column("last_failure_at", sa.Double, nullable=True),
+)
+
+silences = sa.Table(
+    "silences",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("monitor", sa.Text, nullable=True),
+    sa.Column("tag", sa.Text, nullable=True),
+    sa.Column("starts_at", sa.Double, nullable=False),
+    sa.Column("ends_at", sa.Double, nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("created_by", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expired_at", sa.Double, nullable=True),
+    sa.Index(None, "ends_at"),
 )

@@ -188,6 +188,26 @@ class Store:
         new = {name: id_ for name, id_ in registered.items() if unknown[name]}
         return ids, new
 
+    # -- for the layers above (alerting): their own queries in one transaction ------------
+    @contextmanager
+    def transaction(self) -> Iterator[sa.Connection]:
+        """One write transaction (committed on success), database errors as StoreError."""
+        with self._failures("write"), self._writing.begin() as connection:
+            yield connection
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection for reading, database errors as StoreError."""
+        with self._reading() as connection:
+            yield connection
+
+    def monitor_id(self, name: str, kind: str = "") -> int:
+        """The id of monitor ``name``, registering it if needed."""
+        known = self._ids.get(name)
+        if known is not None:
+            return known
+        return self.ensure_monitors([(name, kind, "")])[name]
+
     def _live_engine(self) -> sa.Engine:
         if self._closed:
             raise database.StoreClosedError(f"store {self.url} is closed")

@@ -1,0 +1,1 @@
+"""Alerting: incidents, grouping, dependencies, silences, the outbox and its delivery."""

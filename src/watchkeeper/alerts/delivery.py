@@ -1,0 +1,203 @@
+"""The outbox worker: delivers queued notifications, at least once, never blocking checks.
+
+A notification is claimed (pending → sending, with a lease) in its own transaction before it
+is sent, and marked delivered after; if the process dies in between, the lease expires and it
+is sent again with the same dedup key, so a receiver can drop the copy. One notification is
+in flight per route at a time (order is kept); routes do not wait for each other.
+
+A passing failure is retried with exponential backoff and jitter; a permanent one (a 4xx, a
+URL the notifier refuses) marks the notification failed and the route broken — shown by
+``wk status`` — until a delivery on it succeeds again. Nothing is retried for ever: after
+``give_up_after`` a notification is failed too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from watchkeeper.notify.base import Message, Notifier, TransportError
+from watchkeeper.store import Store
+from watchkeeper.store import alerts as db
+from watchkeeper.units import format_duration
+
+log = logging.getLogger("watchkeeper.alerts")
+
+
+@dataclass(frozen=True)
+class Backoff:
+    first: float = 2.0
+    most: float = 60.0
+    give_up_after: float = 24 * 3600.0
+
+    def delay(self, attempts: int, rng: random.Random) -> float:
+        """Seconds before attempt ``attempts + 1``: doubling, capped, jittered ±50 %."""
+        base = min(self.most, self.first * 2.0 ** max(0, attempts - 1))
+        return float(base * rng.uniform(0.5, 1.5))
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+class Deliverer:
+    def __init__(
+        self,
+        store: Store,
+        notifiers: Mapping[str, Notifier],
+        *,
+        timeouts: Mapping[str, float],
+        backoff: Backoff = DEFAULT_BACKOFF,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._store = store
+        self._notifiers = notifiers
+        self._timeouts = timeouts
+        self._backoff = backoff
+        self._clock = clock
+        self._rng = rng or random.Random()
+        self._busy: set[str] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.delivered = 0
+        self.failed = 0
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def step(self) -> int:
+        """Start deliveries for whatever is due; returns how many started."""
+        now = self._clock()
+        due = await asyncio.to_thread(self._due, now)
+        started = 0
+        for outgoing in due:
+            if outgoing.route in self._busy:
+                continue
+            lease = self._timeouts.get(outgoing.route, 10.0) + 30.0
+            if not await asyncio.to_thread(self._claim, outgoing.id, now, lease):
+                continue
+            self._busy.add(outgoing.route)
+            task = asyncio.create_task(self._deliver(outgoing))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            started += 1
+        return started
+
+    async def drain(self, grace: float) -> None:
+        """Let deliveries in flight finish for up to ``grace`` seconds (the rest resume from
+        the outbox next time)."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- the database side --------------------------------------------------------------------
+    def _due(self, now: float) -> list[db.Outgoing]:
+        with self._store.transaction() as connection:
+            db.release_expired(connection, now)
+            return db.due_notifications(connection, now, limit=200)
+
+    def _claim(self, notification_id: int, now: float, lease: float) -> bool:
+        with self._store.transaction() as connection:
+            return db.claim(connection, notification_id, now, lease)
+
+    def _record(
+        self,
+        outgoing: db.Outgoing,
+        message: Message,
+        outcome: str,
+        error: str | None,
+        retry_in: float | None,
+    ) -> None:
+        now = self._clock()
+        incidents = sorted({item.incident for item in message.items if item.incident})
+        route = outgoing.route
+        with self._store.transaction() as connection:
+            if outcome == "delivered":
+                db.finish(
+                    connection,
+                    outgoing.id,
+                    status="delivered",
+                    delivered_at=now,
+                    lease_until=None,
+                    last_error=None,
+                )
+                db.set_route_health(
+                    connection, route, broken_since=None, last_error=None, last_success_at=now
+                )
+                text = f"notified '{route}' ({message.event})"
+            elif outcome == "retry":
+                assert retry_in is not None
+                db.finish(
+                    connection,
+                    outgoing.id,
+                    status="pending",
+                    lease_until=None,
+                    next_attempt_at=now + retry_in,
+                    last_error=error,
+                )
+                db.set_route_health(connection, route, last_error=error, last_failure_at=now)
+                text = (
+                    f"delivery to '{route}' failed, retrying in "
+                    f"{format_duration(retry_in)}: {error}"
+                )
+            else:
+                db.finish(
+                    connection, outgoing.id, status="failed", lease_until=None, last_error=error
+                )
+                db.set_route_health(
+                    connection, route, broken_since=now, last_error=error, last_failure_at=now
+                )
+                text = f"delivery to '{route}' failed for good: {error}"
+            if outcome != "retry" or outgoing.attempts == 1:  # not every retry in the timeline
+                db.add_timeline(
+                    connection, [db.TimelineEntry(i, now, "notification", text) for i in incidents]
+                )
+
+    # -- sending ------------------------------------------------------------------------------
+    async def _deliver(self, outgoing: db.Outgoing) -> None:
+        message = Message.from_json(outgoing.message)
+        route = outgoing.route
+        outcome, error, retry_in = "delivered", None, None
+        try:
+            notifier = self._notifiers.get(route)
+            if notifier is None:
+                raise TransportError("the route is no longer in the config", permanent=True)
+            timeout = self._timeouts.get(route, 10.0) + 5.0
+            await asyncio.wait_for(notifier.send(message), timeout)
+        except TransportError as exc:
+            error = str(exc)
+            outcome = "failed" if exc.permanent else "retry"
+        except TimeoutError:
+            outcome, error = "retry", "the receiver did not answer in time"
+        except asyncio.CancelledError:
+            self._busy.discard(route)
+            raise  # shutting down: the lease expires and it is sent next time
+        except Exception as exc:  # a bug in a notifier: retry, loudly
+            log.exception("notifier for route %s raised", route)
+            outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+        if outcome == "retry":
+            age = self._clock() - outgoing.created_at
+            if age >= self._backoff.give_up_after:
+                outcome = "failed"
+                error = f"gave up after {format_duration(age)}: {error}"
+            else:
+                retry_in = self._backoff.delay(outgoing.attempts, self._rng)
+        if outcome == "delivered":
+            self.delivered += 1
+        elif outcome == "failed":
+            self.failed += 1
+            log.error("notification %s to route %s failed: %s", outgoing.dedup_key, route, error)
+        else:
+            log.warning("notification to route %s failed, retrying: %s", route, error)
+        try:
+            await asyncio.to_thread(self._record, outgoing, message, outcome, error, retry_in)
+        except Exception:
+            log.exception("recording the delivery of %s failed", outgoing.dedup_key)
+        finally:
+            self._busy.discard(route)

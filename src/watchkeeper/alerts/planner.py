@@ -1,0 +1,146 @@
+"""From queued alert events to notifications — a pure function of the queue and the moment.
+
+For each route, events wait until the oldest of them has waited ``group_wait``; then every
+event that may go out goes out together, as one notification. Before that:
+
+- a recovery whose incident was never announced on the route drops both (a blip shorter than
+  the grouping wait stays quiet), and reminders of a recovered incident are dropped;
+- a monitor that is down because a monitor it depends on is down (``cause``) is folded into
+  its parent's announcement on the same route (or left out if the parent's went out
+  already) instead of notifying on its own;
+- while a monitor it depends on is still confirming a failure, a monitor's announcement
+  waits (up to ``max_defer``), so the parent's verdict decides whether it is folded;
+- announcements of muted monitors (maintenance window, silence) wait in the queue;
+  recoveries of announced incidents are never held.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from watchkeeper.notify.base import AlertItem
+from watchkeeper.store.alerts import AlertEvent
+
+ANNOUNCEMENTS = frozenset({"firing", "reminder", "escalation"})
+
+
+@dataclass(frozen=True)
+class Context:
+    now: float
+    group_wait: Mapping[str, float]
+    muted: Callable[[str], str | None] = lambda monitor: None
+    """Why a monitor's announcements are held now (None: they are not)."""
+    parent_confirming: Callable[[str], bool] = lambda monitor: False
+    """Is a monitor this one depends on failing but not yet down?"""
+    announced: frozenset[tuple[int, str]] = frozenset()
+    """(incident, route) pairs announced on the route (or folded into a parent's message)."""
+    parents_announced: frozenset[tuple[str, str]] = frozenset()
+    """(monitor, route) pairs whose open incident was announced on the route."""
+    max_defer: float = 120.0
+
+
+@dataclass
+class Group:
+    """One notification to create: events of one route going out together."""
+
+    route: str
+    events: list[AlertEvent]
+    items: list[AlertItem]
+    folded: list[AlertEvent] = field(default_factory=list)
+    """Child events left out because their parent's announcement covers them."""
+
+
+@dataclass
+class Plan:
+    groups: list[Group] = field(default_factory=list)
+    dropped: list[tuple[AlertEvent, str]] = field(default_factory=list)
+    """(event, why) for events that will never be sent."""
+    held: list[tuple[AlertEvent, str]] = field(default_factory=list)
+    """(event, why) for announcements waiting on a mute."""
+
+
+def plan(pending: Iterable[AlertEvent], context: Context) -> Plan:
+    result = Plan()
+    by_route: dict[str, list[AlertEvent]] = defaultdict(list)
+    for event in pending:
+        by_route[event.route].append(event)
+    for route, events in by_route.items():
+        _plan_route(route, events, context, result)
+    return result
+
+
+def _plan_route(route: str, events: list[AlertEvent], context: Context, result: Plan) -> None:
+    live = _drop_unannounced(events, context, result)
+    eligible: list[AlertEvent] = []
+    for event in live:
+        if event.event in ANNOUNCEMENTS:
+            why = context.muted(event.monitor)
+            if why is not None:
+                result.held.append((event, why))
+                continue
+            if (
+                event.event == "firing"
+                and context.parent_confirming(event.monitor)
+                and context.now - event.at < context.max_defer
+            ):
+                continue  # its parent's verdict decides whether it is folded
+        eligible.append(event)
+    if not eligible:
+        return
+    oldest = min(event.at for event in eligible)
+    if context.now - oldest < context.group_wait.get(route, 0.0):
+        return
+    result.groups.append(_group(route, eligible, context))
+
+
+def _drop_unannounced(events: list[AlertEvent], context: Context, result: Plan) -> list[AlertEvent]:
+    """Drop recoveries (and what they make moot) of incidents never announced here."""
+    firing_pending = {e.incident_id for e in events if e.event == "firing"}
+    resolved = {e.incident_id for e in events if e.event == "resolved"}
+    live: list[AlertEvent] = []
+    for event in events:
+        if event.incident_id in resolved:
+            if event.event == "firing":
+                result.dropped.append((event, "recovered before it was announced"))
+                continue
+            if event.event in ("reminder", "escalation"):
+                result.dropped.append((event, "recovered before the reminder went out"))
+                continue
+            if event.incident_id in firing_pending or (event.incident_id, event.route) not in (
+                context.announced
+            ):
+                result.dropped.append((event, "recovered before it was announced"))
+                continue
+        live.append(event)
+    return live
+
+
+def _group(route: str, events: list[AlertEvent], context: Context) -> Group:
+    items = {event.id: AlertItem.from_json(event.item) for event in events}
+    parents = {
+        item.monitor: event.id for event in events if (item := items[event.id]).event == "firing"
+    }
+    kept: list[AlertEvent] = []
+    folded: list[AlertEvent] = []
+    affected: dict[int, list[str]] = defaultdict(list)
+    for event in events:
+        item = items[event.id]
+        cause = item.cause
+        if event.event == "firing" and cause is not None:
+            if cause in parents and cause != item.monitor:
+                affected[parents[cause]].append(item.monitor)
+                folded.append(event)
+                continue
+            if (cause, route) in context.parents_announced:
+                folded.append(event)  # the parent's announcement already went out
+                continue
+        kept.append(event)
+    out: list[AlertItem] = []
+    for event in kept:
+        item = items[event.id]
+        if affected.get(event.id):
+            item = replace(item, affected=tuple(sorted({*item.affected, *affected[event.id]})))
+        out.append(item)
+    return Group(route=route, events=kept, items=out, folded=folded)

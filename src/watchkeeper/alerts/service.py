@@ -1,0 +1,500 @@
+"""Alerting inside ``wk up``: transitions in, notifications out, nothing lost on the way.
+
+    transition ──► state change + incident + alert events, in one transaction
+    every tick ──► planner: group, fold children, drop blips, hold muted ──► outbox
+    every tick ──► deliverer: send, retry, mark delivered / route broken
+    every few s ──► reminders (``repeat``), escalations, Alertmanager re-sends, silences
+
+Every arrow that matters goes through the store, so a restart loses nothing: pending alert
+events are planned, queued notifications are sent, and an incident that was announced is
+never announced twice. The checks never wait on any of it: ``on_transition`` only queues.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+import sqlalchemy as sa
+
+from watchkeeper.alerts.delivery import DEFAULT_BACKOFF, Backoff, Deliverer
+from watchkeeper.alerts.incidents import PROBLEMS, decide, item_for, routes_for, severity_of
+from watchkeeper.alerts.planner import Context, Group, Plan, plan
+from watchkeeper.config import Config, Monitor
+from watchkeeper.model import State, Transition
+from watchkeeper.notify.base import AlertItem, Notifier, RouteInfo
+from watchkeeper.notify.render import render
+from watchkeeper.state import MonitorStatus
+from watchkeeper.state.maintenance import Mutes
+from watchkeeper.store import Store
+from watchkeeper.store import alerts as db
+from watchkeeper.units import format_duration
+
+log = logging.getLogger("watchkeeper.alerts")
+
+_BATCH = 500
+
+
+class Alerting:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        status_of: Callable[[str], MonitorStatus | None],
+        *,
+        tick: float = 0.5,
+        timers_every: float = 2.0,
+        backoff: Backoff = DEFAULT_BACKOFF,
+        clock: Callable[[], float] = time.time,
+        notifiers: dict[str, Notifier] | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self._status_of = status_of
+        self._tick = tick
+        self._timers_every = timers_every
+        self._clock = clock
+        self.monitors = {m.name: m for m in config.monitors}
+        self.routes = {r.name: r for r in config.routes}
+        dashboard = config.server.public_url
+        self.notifiers: dict[str, Notifier] = (
+            notifiers
+            if notifiers is not None
+            else {
+                route.name: route.notifier.create(
+                    route.settings, RouteInfo(route.name, route.timeout, dashboard)
+                )
+                for route in config.routes
+            }
+        )
+        self.deliverer = Deliverer(
+            store,
+            self.notifiers,
+            timeouts={r.name: r.timeout for r in config.routes},
+            backoff=backoff,
+            clock=clock,
+        )
+        self._queue: asyncio.Queue[tuple[Monitor, Transition, MonitorStatus]] = asyncio.Queue()
+        self._silences: list[db.Silence] = []
+        self._held_noted: set[int] = set()
+        self._refreshed: dict[str, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.notifications = 0
+
+    # -- life cycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        await asyncio.to_thread(self._close_orphans)
+        await self._refresh_silences()
+        self._tasks = [
+            asyncio.create_task(self._persist_loop(), name="alerts-persist"),
+            asyncio.create_task(self._tick_loop(), name="alerts-plan-deliver"),
+            asyncio.create_task(self._timer_loop(), name="alerts-timers"),
+        ]
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Write every queued transition, plan once more, let deliveries finish (``grace``)."""
+        await self._queue.join()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        try:
+            await self.plan_once()
+            await self.deliverer.step()
+        except Exception:
+            log.exception("the last alerting step failed; the outbox keeps what is left")
+        await self.deliverer.drain(grace)
+        for notifier in self.notifiers.values():
+            try:
+                await notifier.aclose()
+            except Exception:
+                log.exception("closing a notifier failed")
+
+    def on_transition(
+        self, monitor: Monitor, transition: Transition, status: MonitorStatus
+    ) -> None:
+        """Queue a transition (never waits: the check that caused it goes on)."""
+        self._queue.put_nowait((monitor, transition, status))
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    # -- transitions → incidents and alert events ---------------------------------------------
+    async def _persist_loop(self) -> None:
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while not self._queue.empty() and len(batch) < _BATCH:
+                batch.append(self._queue.get_nowait())
+            try:
+                while True:
+                    try:
+                        await asyncio.to_thread(self._persist, batch)
+                        break
+                    except Exception:
+                        log.exception("recording %d state changes failed; retrying", len(batch))
+                        await asyncio.sleep(1.0)
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _persist(self, batch: Sequence[tuple[Monitor, Transition, MonitorStatus]]) -> None:
+        public_url = self.config.server.public_url
+        routes = list(self.config.routes)
+        with self.store.transaction() as connection:
+            for monitor, transition, status in batch:
+                monitor_id = self.store.monitor_id(monitor.name, monitor.kind)
+                db.record_transition(connection, transition, monitor_id)
+                incident = db.open_incident(connection, monitor_id)
+                told: set[str] = set()
+                if incident is not None:
+                    told = {
+                        route
+                        for route, statuses in db.incident_routes(connection, incident.id).items()
+                        if statuses - {"dropped"}
+                    }
+                decision = decide(incident, transition, monitor, routes, told)
+                if decision.open:
+                    incident_id = db.create_incident(
+                        connection,
+                        monitor_id,
+                        transition.at,
+                        str(transition.to_state),
+                        transition.reason,
+                        transition.cause,
+                    )
+                    since = transition.at
+                elif incident is not None:
+                    incident_id, since = incident.id, incident.opened_at
+                    if decision.updates:
+                        db.update_incident(connection, incident_id, **decision.updates)
+                else:
+                    continue
+                db.add_timeline(
+                    connection,
+                    [
+                        db.TimelineEntry(incident_id, transition.at, kind, text)
+                        for kind, text in decision.timeline
+                    ],
+                )
+                for route, event in decision.alerts:
+                    item = item_for(
+                        monitor,
+                        transition,
+                        status.last_result,
+                        incident=incident_id,
+                        since=since,
+                        event=event,
+                        public_url=public_url,
+                    )
+                    db.add_alert_event(
+                        connection,
+                        incident_id,
+                        monitor.name,
+                        route,
+                        event,
+                        transition.at,
+                        item.to_json(),
+                    )
+
+    def _close_orphans(self) -> None:
+        """Incidents of monitors no longer in the config will never recover: close them."""
+        now = self._clock()
+        with self.store.transaction() as connection:
+            for incident in db.incidents(connection, open_only=True, limit=100_000):
+                if incident.monitor not in self.monitors:
+                    db.update_incident(connection, incident.id, closed_at=now, state="removed")
+                    db.add_timeline(
+                        connection,
+                        [
+                            db.TimelineEntry(
+                                incident.id,
+                                now,
+                                "closed",
+                                "the monitor was removed from the config",
+                            )
+                        ],
+                    )
+
+    # -- planning -----------------------------------------------------------------------------
+    async def _tick_loop(self) -> None:
+        while True:
+            try:
+                await self.plan_once()
+                await self.deliverer.step()
+            except Exception:
+                log.exception("an alerting step failed; trying again")
+            await asyncio.sleep(self._tick)
+
+    async def plan_once(self) -> Plan:
+        """Plan the queued alert events and write what the plan says; returns the plan."""
+        now = self._clock()
+        pending, announced, parents = await asyncio.to_thread(self._load_pending)
+        if not pending:
+            return Plan()
+        mutes = Mutes(self.config.maintenance, self._silences, now)
+        context = Context(
+            now=now,
+            group_wait={name: route.group_wait for name, route in self.routes.items()},
+            muted=lambda name: mutes.reason(name, self._tags(name)),
+            parent_confirming=self._parent_confirming,
+            announced=announced,
+            parents_announced=parents,
+        )
+        decided = plan(pending, context)
+        groups = [(group, self._message(group, now)) for group in decided.groups]
+        fresh_holds = [(e, why) for e, why in decided.held if e.id not in self._held_noted]
+        if groups or decided.dropped or fresh_holds:
+            await asyncio.to_thread(self._commit, now, groups, decided.dropped, fresh_holds)
+            self._held_noted.update(e.id for e, _ in fresh_holds)
+            self.notifications += len(groups)
+        return decided
+
+    def _load_pending(
+        self,
+    ) -> tuple[list[db.AlertEvent], frozenset[tuple[int, str]], frozenset[tuple[str, str]]]:
+        with self.store.read() as connection:
+            pending = db.pending_events(connection)
+            if not pending:
+                return [], frozenset(), frozenset()
+            announced: set[tuple[int, str]] = set()
+            for incident_id in {e.incident_id for e in pending}:
+                for route, statuses in db.incident_routes(connection, incident_id).items():
+                    if statuses & {"sent", "suppressed"}:
+                        announced.add((incident_id, route))
+            parents: set[tuple[str, str]] = set()
+            causes = {e.item.get("cause") for e in pending if e.item.get("cause")}
+            for cause in causes:
+                for incident in db.incidents(
+                    connection, open_only=True, limit=1, monitor=str(cause)
+                ):
+                    for route, statuses in db.incident_routes(connection, incident.id).items():
+                        if "sent" in statuses:
+                            parents.add((str(cause), route))
+        return pending, frozenset(announced), frozenset(parents)
+
+    def _tags(self, name: str) -> tuple[str, ...]:
+        monitor = self.monitors.get(name)
+        return monitor.tags if monitor else ()
+
+    def _parent_confirming(self, name: str) -> bool:
+        monitor = self.monitors.get(name)
+        if monitor is None:
+            return False
+        for parent in monitor.depends_on:
+            status = self._status_of(parent)
+            if status is not None and status.state not in PROBLEMS and status.down > 0:
+                return True
+        return False
+
+    def _message(self, group: Group, now: float) -> tuple[str, dict[str, object]]:
+        route = self.routes.get(group.route)
+        key = f"wk-{uuid.uuid4().hex}"
+        message = render(
+            group.route,
+            key,
+            group.items,
+            title_template=route.title if route else None,
+            body_template=route.body if route else None,
+            dashboard=self.config.server.public_url,
+            now=now,
+        )
+        return key, message.to_json()
+
+    def _commit(
+        self,
+        now: float,
+        groups: Sequence[tuple[Group, tuple[str, dict[str, object]]]],
+        dropped: Sequence[tuple[db.AlertEvent, str]],
+        held: Sequence[tuple[db.AlertEvent, str]],
+    ) -> None:
+        with self.store.transaction() as connection:
+            for group, (key, message) in groups:
+                notification = db.add_notification(
+                    connection, group.route, key, str(message["event"]), now, message
+                )
+                db.mark_events(connection, [e.id for e in group.events], "sent", notification)
+                db.mark_events(connection, [e.id for e in group.folded], "suppressed", notification)
+                entries = []
+                for event in group.events:
+                    if event.event in ("firing", "reminder", "escalation"):
+                        db.update_incident(connection, event.incident_id, last_notified_at=now)
+                        incident = db.incident(connection, event.incident_id)
+                        if incident is not None and incident.notified_at is None:
+                            db.update_incident(connection, event.incident_id, notified_at=now)
+                    entries.append(
+                        db.TimelineEntry(
+                            event.incident_id,
+                            now,
+                            "queued",
+                            f"{event.event} notification queued for '{group.route}'",
+                        )
+                    )
+                for event in group.folded:
+                    cause = event.item.get("cause")
+                    entries.append(
+                        db.TimelineEntry(
+                            event.incident_id,
+                            now,
+                            "suppressed",
+                            f"not announced on '{group.route}' on its own: {cause} is down",
+                        )
+                    )
+                db.add_timeline(connection, entries)
+            for event, why in dropped:
+                db.mark_events(connection, [event.id], "dropped")
+                db.add_timeline(
+                    connection,
+                    [
+                        db.TimelineEntry(
+                            event.incident_id,
+                            now,
+                            "dropped",
+                            f"{event.event} not sent to '{event.route}': {why}",
+                        )
+                    ],
+                )
+            db.add_timeline(
+                connection,
+                [
+                    db.TimelineEntry(
+                        event.incident_id,
+                        now,
+                        "held",
+                        f"{event.event} for '{event.route}' held: {why}",
+                    )
+                    for event, why in held
+                ],
+            )
+
+    # -- timers: reminders, escalations, re-sends, silences -----------------------------------
+    async def _timer_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._timers_every)
+            try:
+                await self._refresh_silences()
+                await asyncio.to_thread(self._reminders_and_escalations)
+                await self._resend()
+            except Exception:
+                log.exception("alerting timers failed; trying again")
+
+    async def _refresh_silences(self) -> None:
+        now = self._clock()
+
+        def load() -> list[db.Silence]:
+            with self.store.read() as connection:
+                return db.silences(connection, current_at=now)
+
+        self._silences = await asyncio.to_thread(load)
+
+    def _reminders_and_escalations(self) -> None:
+        now = self._clock()
+        routes = list(self.config.routes)
+        with self.store.transaction() as connection:
+            for incident in db.incidents(connection, open_only=True, limit=100_000):
+                monitor = self.monitors.get(incident.monitor)
+                if (
+                    monitor is None
+                    or incident.acked_at is not None
+                    or incident.notified_at is None
+                    or State(incident.state) not in PROBLEMS
+                ):
+                    continue
+                severity = severity_of(monitor, incident.state)
+                due_repeat = monitor.repeat is not None and incident.last_notified_at is not None
+                if due_repeat and now - (incident.last_notified_at or now) >= (monitor.repeat or 0):
+                    self._remind(
+                        connection,
+                        incident,
+                        monitor,
+                        routes_for(monitor, routes, severity),
+                        "reminder",
+                        now,
+                    )
+                    db.update_incident(connection, incident.id, last_notified_at=now)
+                escalate = monitor.escalate
+                if (
+                    escalate is not None
+                    and incident.escalated_at is None
+                    and now - incident.opened_at >= escalate.after
+                ):
+                    self._remind(
+                        connection, incident, monitor, list(escalate.to), "escalation", now
+                    )
+                    db.update_incident(connection, incident.id, escalated_at=now)
+                    db.add_timeline(
+                        connection,
+                        [
+                            db.TimelineEntry(
+                                incident.id,
+                                now,
+                                "escalated",
+                                f"not acknowledged after {format_duration(escalate.after)}: "
+                                f"escalated to {', '.join(escalate.to)}",
+                            )
+                        ],
+                    )
+
+    def _remind(
+        self,
+        connection: sa.Connection,
+        incident: db.Incident,
+        monitor: Monitor,
+        routes: Sequence[str],
+        event: str,
+        now: float,
+    ) -> None:
+        status = self._status_of(monitor.name)
+        last = status.last_result if status else None
+        transition = Transition(
+            monitor.name,
+            now,
+            State(incident.state),
+            State(incident.state),
+            incident.reason,
+            incident.cause,
+        )
+        for route in routes:
+            item = item_for(
+                monitor,
+                transition,
+                last,
+                incident=incident.id,
+                since=incident.opened_at,
+                event=event,
+                public_url=self.config.server.public_url,
+            )
+            db.add_alert_event(
+                connection,
+                incident.id,
+                monitor.name,
+                route,
+                event,
+                now,
+                item.to_json(),
+            )
+
+    async def _resend(self) -> None:
+        """Alertmanager forgets firing alerts that are not sent again: send them again."""
+        now = self._clock()
+        for name, notifier in self.notifiers.items():
+            every = notifier.refresh_every
+            if every is None or now - self._refreshed.get(name, 0.0) < every:
+                continue
+            self._refreshed[name] = now
+
+            def firing(route: str = name) -> list[AlertItem]:
+                with self.store.read() as connection:
+                    return [
+                        AlertItem.from_json(item) for item in db.last_sent_items(connection, route)
+                    ]
+
+            items = await asyncio.to_thread(firing)
+            try:
+                await asyncio.wait_for(notifier.refresh(items), self.routes[name].timeout + 5)
+            except Exception as exc:
+                log.warning("re-sending firing alerts to %s failed: %s", name, exc)

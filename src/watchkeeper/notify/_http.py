@@ -1,0 +1,64 @@
+"""The HTTP plumbing the webhook and Alertmanager notifiers share: one session per route,
+bounded time and response size, and the line between a passing and a permanent failure."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from watchkeeper import __version__
+from watchkeeper.notify.base import TransportError
+
+_MAX_RESPONSE = 64 * 1024
+
+
+class HttpSender:
+    def __init__(self, timeout: float) -> None:
+        self._timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> str:
+        """POST ``body``; return the (capped) response text or raise TransportError.
+
+        A 4xx other than 408/429 is permanent (retrying the same request cannot help); a 5xx,
+        a timeout or a refused connection is worth retrying.
+        """
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                headers={"User-Agent": f"Watchkeeper/{__version__}"},
+            )
+        try:
+            async with self._session.post(url, data=body, headers=headers) as response:
+                text = (await response.content.read(_MAX_RESPONSE)).decode("utf-8", "replace")
+                status = response.status
+        except TimeoutError:
+            raise TransportError(f"no answer within {self._timeout:g}s") from None
+        except aiohttp.InvalidURL as exc:
+            raise TransportError(f"bad URL {exc}", permanent=True) from None
+        except (aiohttp.ClientError, OSError) as exc:
+            raise TransportError(_describe(exc)) from None
+        if 200 <= status < 300:
+            return text
+        detail = " ".join(text.split())[:200]
+        message = f"HTTP {status}" + (f": {detail}" if detail else "")
+        permanent = 400 <= status < 500 and status not in (408, 425, 429)
+        raise TransportError(message, permanent=permanent)
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
+    text: Any = str(exc) or type(exc).__name__
+    return str(text).splitlines()[0][:200]
+
+
+async def gather_ignoring(*coroutines: Any) -> None:
+    await asyncio.gather(*coroutines, return_exceptions=True)
