@@ -70,13 +70,13 @@ def test_it_refuses_a_store_from_a_newer_watchkeeper(store_url: str, peek: sa.En
 def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
     path = tmp_path / "typo" / "wk.db"
     with pytest.raises(StoreError, match=r"no store at .* yet"):
-        Store.open(f"sqlite:///{path}", readonly=True)
+        Store.open(f"sqlite:///{path}", existing=True)
     assert not path.exists() and not path.parent.exists()
 
 
 def test_a_reader_opens_a_current_store(store_url: str) -> None:
     Store.open(store_url).close()
-    Store.open(store_url, readonly=True).close()
+    Store.open(store_url, existing=True).close()
 
 
 def test_a_reader_does_not_migrate_an_older_store(tmp_path: Path) -> None:
@@ -84,7 +84,7 @@ def test_a_reader_does_not_migrate_an_older_store(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:  # a database without Watchkeeper's tables
         db.execute("create table other (x integer)")
     with pytest.raises(StoreError, match="no tables yet"):
-        Store.open(f"sqlite:///{path}", readonly=True)
+        Store.open(f"sqlite:///{path}", existing=True)
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master")}
     assert tables == {"other"}

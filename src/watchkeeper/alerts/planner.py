@@ -34,6 +34,8 @@ class Context:
     """Why a monitor's announcements are held now (None: they are not)."""
     parent_confirming: Callable[[str], bool] = lambda monitor: False
     """Is a monitor this one depends on failing but not yet down?"""
+    parent_down: Callable[[str], str | None] = lambda monitor: None
+    """A monitor this one depends on that is down now (it went down at the same moment)."""
     announced: frozenset[tuple[int, str]] = frozenset()
     """(incident, route) pairs announced on the route (or folded into a parent's message)."""
     parents_announced: frozenset[tuple[str, str]] = frozenset()
@@ -48,8 +50,8 @@ class Group:
     route: str
     events: list[AlertEvent]
     items: list[AlertItem]
-    folded: list[AlertEvent] = field(default_factory=list)
-    """Child events left out because their parent's announcement covers them."""
+    folded: list[tuple[AlertEvent, str]] = field(default_factory=list)
+    """(child event, parent) left out because the parent's announcement covers them."""
 
 
 @dataclass
@@ -96,8 +98,8 @@ def _plan_route(route: str, events: list[AlertEvent], context: Context, result: 
 
 
 def _drop_unannounced(events: list[AlertEvent], context: Context, result: Plan) -> list[AlertEvent]:
-    """Drop recoveries (and what they make moot) of incidents never announced here."""
-    firing_pending = {e.incident_id for e in events if e.event == "firing"}
+    """Drop what a pending recovery makes moot: announcements still waiting, and the
+    recovery itself when its incident was never announced here."""
     resolved = {e.incident_id for e in events if e.event == "resolved"}
     live: list[AlertEvent] = []
     for event in events:
@@ -108,9 +110,7 @@ def _drop_unannounced(events: list[AlertEvent], context: Context, result: Plan) 
             if event.event in ("reminder", "escalation"):
                 result.dropped.append((event, "recovered before the reminder went out"))
                 continue
-            if event.incident_id in firing_pending or (event.incident_id, event.route) not in (
-                context.announced
-            ):
+            if (event.incident_id, event.route) not in context.announced:
                 result.dropped.append((event, "recovered before it was announced"))
                 continue
         live.append(event)
@@ -122,20 +122,28 @@ def _group(route: str, events: list[AlertEvent], context: Context) -> Group:
     parents = {
         item.monitor: event.id for event in events if (item := items[event.id]).event == "firing"
     }
+    recovering = {
+        item.monitor: event.id for event in events if (item := items[event.id]).event == "resolved"
+    }
     kept: list[AlertEvent] = []
-    folded: list[AlertEvent] = []
+    folded: list[tuple[AlertEvent, str]] = []
     affected: dict[int, list[str]] = defaultdict(list)
     for event in events:
         item = items[event.id]
-        cause = item.cause
-        if event.event == "firing" and cause is not None:
-            if cause in parents and cause != item.monitor:
+        # the cause it went down with, or a parent that went down at the same moment
+        cause = item.cause or context.parent_down(item.monitor)
+        if event.event == "firing" and cause is not None and cause != item.monitor:
+            if cause in parents:
                 affected[parents[cause]].append(item.monitor)
-                folded.append(event)
+                folded.append((event, cause))
                 continue
             if (cause, route) in context.parents_announced:
-                folded.append(event)  # the parent's announcement already went out
+                folded.append((event, cause))  # the parent's announcement already went out
                 continue
+        if event.event == "resolved" and item.cause in recovering and item.cause != item.monitor:
+            affected[recovering[item.cause]].append(item.monitor)  # back up with its parent
+            folded.append((event, item.cause))
+            continue
         kept.append(event)
     out: list[AlertItem] = []
     for event in kept:

@@ -13,6 +13,7 @@ never announced twice. The checks never wait on any of it: ``on_transition`` onl
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -58,6 +59,10 @@ class Alerting:
         self._timers_every = timers_every
         self._clock = clock
         self.monitors = {m.name: m for m in config.monitors}
+        self._children: dict[str, list[Monitor]] = {}
+        for monitor in config.monitors:
+            for parent in monitor.depends_on:
+                self._children.setdefault(parent, []).append(monitor)
         self.routes = {r.name: r for r in config.routes}
         dashboard = config.server.public_url
         self.notifiers: dict[str, Notifier] = (
@@ -181,6 +186,9 @@ class Alerting:
                         for kind, text in decision.timeline
                     ],
                 )
+                if decision.close and incident is not None and incident.cause:
+                    # its recovery can be told together with its parent's
+                    transition = dataclasses.replace(transition, cause=incident.cause)
                 for route, event in decision.alerts:
                     item = item_for(
                         monitor,
@@ -200,6 +208,58 @@ class Alerting:
                         transition.at,
                         item.to_json(),
                     )
+                if transition.to_state is State.UP:
+                    self._unfold_children(connection, monitor, transition)
+
+    def _unfold_children(
+        self, connection: sa.Connection, parent: Monitor, transition: Transition
+    ) -> None:
+        """A parent recovered: children still down that were announced only as part of its
+        problem are down on their own now, and are announced as such."""
+        routes = list(self.config.routes)
+        for child in self._children.get(parent.name, ()):
+            status = self._status_of(child.name)
+            if status is None or status.state not in PROBLEMS:
+                continue
+            incident = db.open_incident(connection, self.store.monitor_id(child.name))
+            if incident is None or incident.cause != parent.name:
+                continue
+            reason = f"still {incident.state} after {parent.name} recovered: {incident.reason}"
+            db.add_timeline(
+                connection,
+                [
+                    db.TimelineEntry(
+                        incident.id,
+                        transition.at,
+                        "unfolded",
+                        f"{parent.name} recovered but {child.name} is still {incident.state}: "
+                        "announcing it on its own",
+                    )
+                ],
+            )
+            own = Transition(
+                child.name, transition.at, State(incident.state), State(incident.state), reason
+            )
+            severity = severity_of(child, incident.state)
+            for route in routes_for(child, routes, severity):
+                item = item_for(
+                    child,
+                    own,
+                    status.last_result,
+                    incident=incident.id,
+                    since=incident.opened_at,
+                    event="firing",
+                    public_url=self.config.server.public_url,
+                )
+                db.add_alert_event(
+                    connection,
+                    incident.id,
+                    child.name,
+                    route,
+                    "firing",
+                    transition.at,
+                    item.to_json(),
+                )
 
     def _close_orphans(self) -> None:
         """Incidents of monitors no longer in the config will never recover: close them."""
@@ -242,6 +302,7 @@ class Alerting:
             group_wait={name: route.group_wait for name, route in self.routes.items()},
             muted=lambda name: mutes.reason(name, self._tags(name)),
             parent_confirming=self._parent_confirming,
+            parent_down=self._parent_down,
             announced=announced,
             parents_announced=parents,
         )
@@ -268,6 +329,9 @@ class Alerting:
                         announced.add((incident_id, route))
             parents: set[tuple[str, str]] = set()
             causes = {e.item.get("cause") for e in pending if e.item.get("cause")}
+            for event in pending:  # a parent may have gone down at the same moment
+                monitor = self.monitors.get(event.monitor)
+                causes.update(monitor.depends_on if monitor else ())
             for cause in causes:
                 for incident in db.incidents(
                     connection, open_only=True, limit=1, monitor=str(cause)
@@ -280,6 +344,14 @@ class Alerting:
     def _tags(self, name: str) -> tuple[str, ...]:
         monitor = self.monitors.get(name)
         return monitor.tags if monitor else ()
+
+    def _parent_down(self, name: str) -> str | None:
+        monitor = self.monitors.get(name)
+        for parent in monitor.depends_on if monitor else ():
+            status = self._status_of(parent)
+            if status is not None and status.state is State.DOWN:
+                return parent
+        return None
 
     def _parent_confirming(self, name: str) -> bool:
         monitor = self.monitors.get(name)
@@ -318,7 +390,9 @@ class Alerting:
                     connection, group.route, key, str(message["event"]), now, message
                 )
                 db.mark_events(connection, [e.id for e in group.events], "sent", notification)
-                db.mark_events(connection, [e.id for e in group.folded], "suppressed", notification)
+                db.mark_events(
+                    connection, [e.id for e, _ in group.folded], "suppressed", notification
+                )
                 entries = []
                 for event in group.events:
                     if event.event in ("firing", "reminder", "escalation"):
@@ -326,6 +400,13 @@ class Alerting:
                         incident = db.incident(connection, event.incident_id)
                         if incident is not None and incident.notified_at is None:
                             db.update_incident(connection, event.incident_id, notified_at=now)
+                        if (
+                            incident is not None
+                            and incident.cause
+                            and event.event == "firing"
+                            and not event.item.get("cause")
+                        ):  # announced on its own now: its parent no longer explains it
+                            db.update_incident(connection, event.incident_id, cause=None)
                     entries.append(
                         db.TimelineEntry(
                             event.incident_id,
@@ -334,16 +415,14 @@ class Alerting:
                             f"{event.event} notification queued for '{group.route}'",
                         )
                     )
-                for event in group.folded:
-                    cause = event.item.get("cause")
-                    entries.append(
-                        db.TimelineEntry(
-                            event.incident_id,
-                            now,
-                            "suppressed",
-                            f"not announced on '{group.route}' on its own: {cause} is down",
-                        )
+                for event, cause in group.folded:
+                    db.update_incident(connection, event.incident_id, cause=cause)
+                    text = (
+                        f"recovery told on '{group.route}' with {cause}'s"
+                        if event.event == "resolved"
+                        else f"not announced on '{group.route}' on its own: {cause} is down"
                     )
+                    entries.append(db.TimelineEntry(event.incident_id, now, "suppressed", text))
                 db.add_timeline(connection, entries)
             for event, why in dropped:
                 db.mark_events(connection, [event.id], "dropped")

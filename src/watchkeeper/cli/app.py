@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from watchkeeper import __version__
-from watchkeeper.cli import check, init, status, up, validate
+from watchkeeper.cli import check, incidents, init, notify, silence, status, up, validate
 
 app = typer.Typer(
     name="wk",
@@ -38,3 +38,7 @@ app.command("check")(check.check)
 app.command("up")(up.up)
 app.command("status")(status.status)
 app.command("history")(status.history)
+app.command("incidents")(incidents.incidents)
+app.add_typer(incidents.incident_app, name="incident")
+app.add_typer(silence.silence_app, name="silence")
+app.add_typer(notify.notify_app, name="notify")

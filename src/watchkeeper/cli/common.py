@@ -53,13 +53,13 @@ def load(path: str = DEFAULT_FILE) -> Config:
         raise typer.Exit(EXIT_USAGE) from None
 
 
-def open_store(config: Config, *, readonly: bool = False) -> Store:
-    """Open the config's store (``readonly``: create and migrate nothing), or fail in one
-    line."""
+def open_store(config: Config, *, existing: bool = False) -> Store:
+    """Open the config's store, or fail in one line. ``existing``: the store ``wk up`` made;
+    create and migrate nothing."""
     from watchkeeper.store import Store
 
     try:
-        return Store.open(config.storage, readonly=readonly)
+        return Store.open(config.storage, existing=existing)
     except StoreError as exc:
         fail(f"{config.path}: {exc}")
 

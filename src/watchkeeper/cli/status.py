@@ -15,9 +15,11 @@ from rich.text import Text
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE
 from watchkeeper.model import State
+from watchkeeper.store import alerts as db
 from watchkeeper.units import format_duration, parse_duration
 
 _STYLE = {
+    "flapping": "magenta",
     "up": "green",
     "down": "bold red",
     "degraded": "yellow",
@@ -29,7 +31,7 @@ _STYLE = {
 def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
     """Show each monitor's state, last latency and since when."""
     loaded = load(config)
-    store = open_store(loaded, readonly=True)
+    store = open_store(loaded, existing=True)
     try:
         states = store.states()
         latest = store.latest_results()
@@ -45,13 +47,19 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
                     "kind": monitor.kind,
                     "state": str(state),
                     "since": saved.since if saved else None,
-                    "reason": saved.reason if saved and state is State.DOWN else None,
+                    "reason": saved.reason
+                    if saved and state in (State.DOWN, State.DEGRADED, State.FLAPPING)
+                    else None,
                     "last_check": last[-1].started_at if last else None,
                     "last_ok": last[-1].ok if last else None,
                     "latency_ms": last[-1].phases.as_ms()["total"] if last else None,
                     "last_reason": last[-1].reason if last else None,
                 }
             )
+        with store.read() as connection:
+            health = db.route_health(connection)
+            open_incidents = db.incidents(connection, open_only=True, limit=1000)
+            outbox = db.outbox_depth(connection)
     finally:
         store.close()
     if as_json:
@@ -73,6 +81,19 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
             Text(row["reason"] or row["last_reason"] or "", style="red"),
         )
     console.print(table)
+    broken = [h for h in health.values() if h.broken_since is not None]
+    for route in broken:
+        console.print(
+            Text(
+                f"route '{route.route}' is broken since {_ago(route.broken_since, now)}: "
+                f"{route.last_error}",
+                style="bold red",
+            )
+        )
+    if open_incidents:
+        console.print(f"{len(open_incidents)} open incidents (wk incidents --open)")
+    if outbox:
+        console.print(f"{outbox} notifications waiting to be delivered")
 
 
 def history(
@@ -98,7 +119,7 @@ def history(
         fail(f"--since: {exc}")
     until = time.time()
     start = until - span
-    store = open_store(loaded, readonly=True)
+    store = open_store(loaded, existing=True)
     try:
         summary = store.summary(name, start, until)
         failures = store.results(name, start, until, 10, failed_only=True, newest_first=True)

@@ -24,6 +24,9 @@ DEFAULT_BODY = """\
 {%- for item in items %}
 {%- if item.event == "resolved" %}
 {{ item.monitor }} is UP again{% if item.duration %} after {{ item.duration | duration }}{% endif %} (since {{ item.at | clock }})
+{%- if item.affected %}
+  back up with it: {{ item.affected | join(", ") }}
+{%- endif %}
 {%- else %}
 {{ item.monitor }} is {{ item.state | upper }}{% if item.event == "reminder" %} (still){% elif item.event == "escalation" %} (escalated: not acknowledged){% endif %} since {{ item.since | clock }} ({{ (now - item.since) | duration }})
 {%- for failure in item.failures %}

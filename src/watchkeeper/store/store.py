@@ -39,15 +39,15 @@ class Store:
         self.dialect = engine.dialect.name
 
     @classmethod
-    def open(cls, url: str, *, readonly: bool = False) -> Store:
+    def open(cls, url: str, *, existing: bool = False) -> Store:
         """Connect, create SQLite's directory, migrate to the newest schema (keeping data).
 
-        ``readonly`` (for commands that only read) creates and migrates nothing: a missing
+        ``existing`` (for commands other than wk up) creates and migrates nothing: a missing
         store, or one whose schema is not this Watchkeeper's, is a StoreError saying so.
         """
         parsed = database.parse_url(url)
         shown = database.display_url(parsed)
-        if readonly:
+        if existing:
             path = database.sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
             if path is not None and not path.exists():
                 raise StoreError(f"no store at {path} yet: wk up creates it")
@@ -56,7 +56,7 @@ class Store:
             engine = database.create_engine(parsed)
             with database.writing(engine).connect() as connection:
                 _check_revision(connection)
-                if readonly:
+                if existing:
                     _check_current(connection, shown)
                 else:
                     migrate.upgrade(connection)
@@ -64,7 +64,7 @@ class Store:
             if engine is not None:
                 engine.dispose()
             if isinstance(exc, StoreError) and (
-                str(exc).startswith("cannot open store") or readonly
+                str(exc).startswith("cannot open store") or existing
             ):
                 raise
             raise StoreError(
