@@ -43,8 +43,9 @@ def scenario(rng: random.Random) -> tuple[dict[str, set[int]], dict[str, str]]:
         failing.setdefault(name, set()).update(range(first, first + int(minutes * 60 / STEP)))
         kinds[name] = kind
 
-    for index, (start, length) in enumerate([(60, 12), (240, 4), (410, 25), (700, 40),
-                                              (1000, 8), (1300, 15)]):
+    for index, (start, length) in enumerate(
+        [(60, 12), (240, 4), (410, 25), (700, 40), (1000, 8), (1300, 15)]
+    ):
         outage(f"svc-{index}", start, length, "outage")
     blippy = [f"quiet-{i}" for i in range(8)]
     for _ in range(40):
@@ -113,13 +114,21 @@ async def replay() -> dict[str, object]:
             previous = status[monitor.name].last_result
             if previous is not None and previous.ok != ok:
                 naive += 1  # a pager that reports every failed check and every recovery
-            result = Result(monitor.name, monitor.kind, now[0], ok, Phases(total=0.01),
-                            [] if ok else ["connection refused"])
-            cause = next((p for p in monitor.depends_on
-                          if status[p].state is State.DOWN), None)
+            result = Result(
+                monitor.name,
+                monitor.kind,
+                now[0],
+                ok,
+                Phases(total=0.01),
+                [] if ok else ["connection refused"],
+            )
+            cause = next((p for p in monitor.depends_on if status[p].state is State.DOWN), None)
             flap = monitor.flapping
             updated, transition = advance(
-                status[monitor.name], result, confirm=monitor.confirm, recover=monitor.recover,
+                status[monitor.name],
+                result,
+                confirm=monitor.confirm,
+                recover=monitor.recover,
                 flapping=FlapPolicy(flap.transitions, flap.window) if flap else None,
                 cause=cause,
             )
@@ -145,8 +154,9 @@ def score(sent: list[object], kinds: dict[str, str], naive: int) -> dict[str, ob
     for notification in sent:
         message = notification.message  # type: ignore[attr-defined]
         items = message["items"]
-        about = {(i["monitor"], "resolved" if i["event"] == "resolved" else "firing")
-                 for i in items}
+        about = {
+            (i["monitor"], "resolved" if i["event"] == "resolved" else "firing") for i in items
+        }
         announced |= about
         if any(monitor in problems for monitor, _ in about):
             useful += 1
@@ -160,8 +170,7 @@ def score(sent: list[object], kinds: dict[str, str], naive: int) -> dict[str, ob
         "precision": round(precision, 3),
         "recall": round(recall, 3),
         "missed": sorted(f"{m}:{e}" for m, e in expected - announced),
-        "noise": sorted(f"{m}:{e}" for m, e in announced - expected
-                        if not m.startswith("app-")),
+        "noise": sorted(f"{m}:{e}" for m, e in announced - expected if not m.startswith("app-")),
         "children_alone": sorted({m for m, _ in announced if m.startswith("app-")}),
         "titles": [n.message["title"] for n in sent],  # type: ignore[attr-defined]
     }
@@ -174,11 +183,15 @@ def main() -> None:
         return
     for title in figures["titles"]:  # type: ignore[attr-defined]
         print("  ", title)
-    print(f"notifications sent: {figures['notifications']} (ideal {figures['ideal']}, "
-          f"a pager on every failed check: {figures['naive_pager']})")
+    print(
+        f"notifications sent: {figures['notifications']} (ideal {figures['ideal']}, "
+        f"a pager on every failed check: {figures['naive_pager']})"
+    )
     print(f"precision {figures['precision']}, recall {figures['recall']}")
-    print(f"missed: {figures['missed'] or 'none'}; noise: {figures['noise'] or 'none'}; "
-          f"dependants announced alone: {len(figures['children_alone'])}")  # type: ignore[arg-type]
+    print(
+        f"missed: {figures['missed'] or 'none'}; noise: {figures['noise'] or 'none'}; "
+        f"dependants announced alone: {len(figures['children_alone'])}"
+    )  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

@@ -132,7 +132,8 @@ def advance(
         underlying = _confirmed(status, health, confirm, recover, streaks)
     flips = status.flips
     reported = status.state
-    if underlying is not status.underlying:
+    if underlying is not status.underlying and status.underlying is not State.UNKNOWN:
+        # a change of the confirmed state (a first sighting is not a change)
         window = flapping.window if flapping else 0.0
         flips = (*(t for t in flips if at - t < window), at)
     if reported is State.FLAPPING:
