@@ -16,6 +16,15 @@ def test_the_readme_config_example_validates(tmp_path: Path) -> None:
     ca_file = tmp_path / "ca.pem"
     ca_file.write_text("")  # only its existence is checked when the config loads
     example = example.replace("/etc/watchkeeper/internal-ca.pem", str(ca_file))
-    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env={"API_TOKEN": "t0k3n"})
+    env = {
+        "API_TOKEN": "t0k3n",
+        "SLACK_TOKEN": "a/b/c",
+        "PD_INTEGRATION_KEY": "abc123def456",
+        "PD_API_KEY": "xyz789uvw456",
+        "HOOK_SECRET": "s3cret-hook",
+    }
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env=env)
     assert {m.kind for m in config.monitors} == {"http", "tcp", "tls", "dns"}
+    assert {r.kind for r in config.routes} == {"apprise", "webhook", "alertmanager"}
+    assert len(config.maintenance) == 2
     assert "t0k3n" in config.secrets
