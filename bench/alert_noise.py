@@ -24,6 +24,7 @@ import json
 import random
 import sys
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 BASE = 1_800_000_000.0  # the simulated day starts here
@@ -149,7 +150,9 @@ async def replay() -> dict[str, object]:
 
 def score(sent: list[object], kinds: dict[str, str], naive: int) -> dict[str, object]:
     problems = {name for name, kind in kinds.items() if kind in ("outage", "flapping")} | {"db"}
+    expected = {(name, event) for name in problems for event in ("firing", "resolved")}
     announced: set[tuple[str, str]] = set()
+    told: Counter[str] = Counter()
     useful = 0
     for notification in sent:
         message = notification.message  # type: ignore[attr-defined]
@@ -157,10 +160,12 @@ def score(sent: list[object], kinds: dict[str, str], naive: int) -> dict[str, ob
         about = {
             (i["monitor"], "resolved" if i["event"] == "resolved" else "firing") for i in items
         }
-        announced |= about
-        if any(monitor in problems for monitor, _ in about):
+        # useful: it tells of a problem (or a recovery) nobody has been told of yet; a second
+        # DOWN for the same problem (the flapping target before it is seen to flap) is noise
+        if (about & expected) - announced:
             useful += 1
-    expected = {(name, event) for name in problems for event in ("firing", "resolved")}
+        told.update(f"{m}:{e}" for m, e in about & expected)
+        announced |= about
     recall = len(expected & announced) / len(expected)
     precision = useful / len(sent) if sent else 0.0
     return {
@@ -171,6 +176,7 @@ def score(sent: list[object], kinds: dict[str, str], naive: int) -> dict[str, ob
         "recall": round(recall, 3),
         "missed": sorted(f"{m}:{e}" for m, e in expected - announced),
         "noise": sorted(f"{m}:{e}" for m, e in announced - expected if not m.startswith("app-")),
+        "repeated": {pair: n for pair, n in sorted(told.items()) if n > 1},
         "children_alone": sorted({m for m, _ in announced if m.startswith("app-")}),
         "titles": [n.message["title"] for n in sent],  # type: ignore[attr-defined]
     }
@@ -190,6 +196,7 @@ def main() -> None:
     print(f"precision {figures['precision']}, recall {figures['recall']}")
     print(
         f"missed: {figures['missed'] or 'none'}; noise: {figures['noise'] or 'none'}; "
+        f"told more than once: {figures['repeated'] or 'none'}; "
         f"dependants announced alone: {len(figures['children_alone'])}"
     )  # type: ignore[arg-type]
 

@@ -140,9 +140,15 @@ async def test_the_demo_shows_checks_states_and_failures_within_a_minute(tmp_pat
         assert monitors["shop-api"]["state"] == "up"
         assert monitors["shop-https"]["reason"] == "TLS: self-signed certificate"
         assert monitors["shop-tls"]["last"]["ok"] is True
+        config = tmp_path / "watchkeeper" / "demo.yaml"
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await _told_inbox(config, "shop-https"):
+            assert asyncio.get_running_loop().time() < deadline, "the inbox never heard"
+            await asyncio.sleep(0.5)
     finally:
         assert await running.stop() == 0
     assert "shop-https unknown → down" in running.stdout
+    assert "📨 inbox: [DOWN] shop-https — TLS: self-signed certificate" in running.stdout
     assert (tmp_path / "watchkeeper" / "demo.db").exists()
 
 
@@ -209,3 +215,14 @@ monitors:
     newest_at = [r["at"] for r in newest["items"]]
     assert newest_at == sorted(newest_at, reverse=True)
     assert newest_at[0] >= max(at) and everything["truncated"] is False
+
+
+async def _told_inbox(config: Path, monitor: str) -> bool:
+    """Has the demo's inbox route delivered a notification about ``monitor``'s incident?"""
+    listed = await wk("incidents", "--json", "-c", str(config))
+    for incident in listed.json():
+        if incident["monitor"] == monitor:
+            shown = await wk("incident", "show", str(incident["id"]), "--json", "-c", str(config))
+            kinds = [entry["text"] for entry in shown.json()["timeline"]]
+            return any(text.startswith("notified 'inbox'") for text in kinds)
+    return False

@@ -167,3 +167,11 @@ def test_restore_keeps_the_degraded_streaks() -> None:
     status = restore("api", State.UP, 0.0, None, recent)
     assert (status.bad, status.down, status.good, status.answered) == (2, 1, 0, 0)
     assert status.underlying is State.UP and status.confirming
+
+
+def test_a_first_sighting_is_not_a_change_that_counts_towards_flapping() -> None:
+    policy = FlapPolicy(transitions=4, window=600)
+    _, seen = run("uu" + "xxuuxx", start=State.UNKNOWN, flapping=policy)
+    assert states(seen) == ["up", "down", "up", "down"]
+    _, seen = run("uu" + "xxuuxxuu", start=State.UNKNOWN, flapping=policy)
+    assert states(seen) == ["up", "down", "up", "down", "flapping"]

@@ -3,7 +3,8 @@
 A notification is claimed (pending → sending, with a lease) in its own transaction before it
 is sent, and marked delivered after; if the process dies in between, the lease expires and it
 is sent again with the same dedup key, so a receiver can drop the copy. One notification is
-in flight per route at a time (order is kept); routes do not wait for each other.
+in flight per route at a time, and one about an incident waits for older ones about it on
+the route (order is kept, retries and all); routes do not wait for each other.
 
 A passing failure is retried with exponential backoff and jitter; a permanent one (a 4xx, a
 URL the notifier refuses) marks the notification failed and the route broken — shown by
@@ -17,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from watchkeeper.notify.base import Message, Notifier, TransportError
@@ -43,6 +44,30 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
+def due(unfinished: Sequence[db.Outgoing], now: float) -> list[db.Outgoing]:
+    """Of the unfinished notifications (oldest first), those to send now: pending, their
+    time come, and no older unfinished one on the same route about one of the same
+    incidents — so a receiver never hears of a recovery before the problem, nor of the
+    problem again after it (a retry or an expired lease would reorder them otherwise)."""
+    ready: list[db.Outgoing] = []
+    earlier: dict[str, set[int]] = {}
+    for outgoing in unfinished:
+        incidents = {
+            int(item["incident"])
+            for item in outgoing.message.get("items", ())
+            if item.get("incident") is not None
+        }
+        before = earlier.setdefault(outgoing.route, set())
+        if (
+            outgoing.status == "pending"
+            and outgoing.next_attempt_at <= now
+            and not incidents & before
+        ):
+            ready.append(outgoing)
+        before |= incidents
+    return ready
+
+
 class Deliverer:
     def __init__(
         self,
@@ -51,13 +76,16 @@ class Deliverer:
         *,
         timeouts: Mapping[str, float],
         backoff: Backoff = DEFAULT_BACKOFF,
+        backoffs: Mapping[str, Backoff] | None = None,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
     ) -> None:
+        """``backoff`` is for routes without one of their own in ``backoffs``."""
         self._store = store
         self._notifiers = notifiers
         self._timeouts = timeouts
         self._backoff = backoff
+        self._backoffs = dict(backoffs or {})
         self._clock = clock
         self._rng = rng or random.Random()
         self._busy: set[str] = set()
@@ -100,7 +128,7 @@ class Deliverer:
     def _due(self, now: float) -> list[db.Outgoing]:
         with self._store.transaction() as connection:
             db.release_expired(connection, now)
-            return db.due_notifications(connection, now, limit=200)
+            return due(db.unfinished_notifications(connection, limit=1000), now)
 
     def _claim(self, notification_id: int, now: float, lease: float) -> bool:
         with self._store.transaction() as connection:
@@ -182,12 +210,13 @@ class Deliverer:
             log.exception("notifier for route %s raised", route)
             outcome, error = "retry", f"{type(exc).__name__}: {exc}"
         if outcome == "retry":
+            backoff = self._backoffs.get(route, self._backoff)
             age = self._clock() - outgoing.created_at
-            if age >= self._backoff.give_up_after:
+            if age >= backoff.give_up_after:
                 outcome = "failed"
                 error = f"gave up after {format_duration(age)}: {error}"
             else:
-                retry_in = self._backoff.delay(outgoing.attempts, self._rng)
+                retry_in = backoff.delay(outgoing.attempts, self._rng)
         if outcome == "delivered":
             self.delivered += 1
         elif outcome == "failed":

@@ -1,7 +1,8 @@
 """What a state change means for incidents and who must hear of it — pure decisions.
 
 An incident opens on a monitor's first non-up state and closes when it is up again. Within an
-incident only a change for the worse (degraded → flapping → down) is announced again. A
+incident only a change for the worse (degraded → flapping → down), or to flapping, is
+announced again (the newest of several waiting together says it all). A
 recovery is announced on every route that was told of the incident (or still has the news
 pending: the planner then drops both, so a blip shorter than the grouping wait stays quiet).
 """
@@ -83,10 +84,15 @@ def decide(
         if transition.cause:
             decision.updates["cause"] = transition.cause
         worse = RANK.get(state, 0) > RANK.get(incident.worst, 0)
-        if worse:
-            decision.updates["worst"] = state
+        # flapping is news even after down: the problem comes and goes now
+        flapping = to is State.FLAPPING and incident.state != state
+        if worse or flapping:
+            if worse:
+                decision.updates["worst"] = state
             decision.alerts = [(route, "firing") for route in announce]
-            decision.timeline.append(("worse", f"now {state}: {reason}{because}".rstrip(": ")))
+            decision.timeline.append(
+                ("worse" if worse else "flapping", f"now {state}: {reason}{because}".rstrip(": "))
+            )
         else:
             decision.timeline.append(
                 ("state", f"{transition.from_state} → {state}: {reason}".rstrip(": "))

@@ -3,6 +3,8 @@
 For each route, events wait until the oldest of them has waited ``group_wait``; then every
 event that may go out goes out together, as one notification. Before that:
 
+- of several announcements of one incident waiting together (down, then flapping), only
+  the newest goes out;
 - a recovery whose incident was never announced on the route drops both (a blip shorter than
   the grouping wait stays quiet), and reminders of a recovered incident are dropped;
 - a monitor that is down because a monitor it depends on is down (``cause``) is folded into
@@ -94,7 +96,23 @@ def _plan_route(route: str, events: list[AlertEvent], context: Context, result: 
     oldest = min(event.at for event in eligible)
     if context.now - oldest < context.group_wait.get(route, 0.0):
         return
-    result.groups.append(_group(route, eligible, context))
+    result.groups.append(_group(route, _newest_announcements(eligible, result), context))
+
+
+def _newest_announcements(events: list[AlertEvent], result: Plan) -> list[AlertEvent]:
+    """Of several announcements of one incident going out together (down, then flapping),
+    the newest says it all: drop the others."""
+    newest: dict[int, int] = {}
+    for event in events:
+        if event.event in ANNOUNCEMENTS:
+            newest[event.incident_id] = max(newest.get(event.incident_id, 0), event.id)
+    kept: list[AlertEvent] = []
+    for event in events:
+        if event.event in ANNOUNCEMENTS and event.id != newest[event.incident_id]:
+            result.dropped.append((event, "a newer change of the same problem goes out instead"))
+        else:
+            kept.append(event)
+    return kept
 
 
 def _drop_unannounced(events: list[AlertEvent], context: Context, result: Plan) -> list[AlertEvent]:

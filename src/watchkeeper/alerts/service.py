@@ -80,6 +80,9 @@ class Alerting:
             self.notifiers,
             timeouts={r.name: r.timeout for r in config.routes},
             backoff=backoff,
+            backoffs={
+                r.name: dataclasses.replace(backoff, most=r.retry_max) for r in config.routes
+            },
             clock=clock,
         )
         self._queue: asyncio.Queue[tuple[Monitor, Transition, MonitorStatus]] = asyncio.Queue()

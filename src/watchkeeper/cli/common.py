@@ -31,8 +31,11 @@ ConfigOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
-console = Console(highlight=False)
-errors = Console(stderr=True, highlight=False)
+# soft_wrap: a long line stays one line (the terminal wraps it; logs and scripts keep it whole)
+# and piped output gets room for whole table cells instead of Rich's 80 columns
+_WIDTH = None if sys.stdout.isatty() else 200
+console = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+errors = Console(stderr=True, highlight=False, soft_wrap=True, width=_WIDTH)
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> NoReturn:

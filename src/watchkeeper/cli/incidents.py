@@ -105,7 +105,10 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """An incident with its timeline."""
-    store, incident = _one(load(config), incident_id)
+    loaded = load(config)
+    store, incident = _one(loaded, incident_id)
+    monitor = loaded.monitor(incident.monitor)
+    runbook = monitor.runbook if monitor else None
     try:
         with store.read() as connection:
             timeline = db.timeline(connection, incident_id)
@@ -113,6 +116,7 @@ def show(
         store.close()
     if as_json:
         data = _json(incident)
+        data["runbook"] = runbook
         data["timeline"] = [{"at": e.at, "kind": e.kind, "text": e.text} for e in timeline]
         print(json.dumps(data, indent=2))
         return
@@ -129,6 +133,8 @@ def show(
         console.print(Text(f"reason: {incident.reason}"))
     if incident.cause:
         console.print(Text(f"caused by: {incident.cause}"))
+    if runbook:
+        console.print(Text(f"runbook: {runbook}"))
     if incident.acked_at:
         console.print(Text(f"acknowledged by {incident.acked_by} at {_clock(incident.acked_at)}"))
     for entry in timeline:
@@ -174,7 +180,9 @@ def export(
     config: ConfigOption = DEFAULT_FILE,
 ) -> None:
     """A Markdown postmortem skeleton: summary, timeline and the results around it."""
-    store, incident = _one(load(config), incident_id)
+    loaded = load(config)
+    store, incident = _one(loaded, incident_id)
+    monitor = loaded.monitor(incident.monitor)
     try:
         with store.read() as connection:
             timeline = db.timeline(connection, incident_id)
@@ -182,10 +190,15 @@ def export(
         around = store.results(incident.monitor, incident.opened_at - 300, end + 300, 500)
     finally:
         store.close()
-    print(postmortem(incident, timeline, around))
+    print(postmortem(incident, timeline, around, monitor.runbook if monitor else None))
 
 
-def postmortem(incident: db.Incident, timeline: list[db.TimelineEntry], around: list[Any]) -> str:
+def postmortem(
+    incident: db.Incident,
+    timeline: list[db.TimelineEntry],
+    around: list[Any],
+    runbook: str | None = None,
+) -> str:
     now = time.time()
     lines = [
         f"# Postmortem: {incident.monitor} {incident.worst} ({_clock(incident.opened_at)})",
@@ -200,6 +213,7 @@ def postmortem(incident: db.Incident, timeline: list[db.TimelineEntry], around: 
         f"| Reason | {incident.reason or ''} |",
         f"| Caused by | {incident.cause or ''} |",
         f"| Acknowledged | {incident.acked_by or ''} {_clock(incident.acked_at)} |",
+        f"| Runbook | {runbook or ''} |",
         "",
         "## Summary",
         "",

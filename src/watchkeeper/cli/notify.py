@@ -38,10 +38,16 @@ def send_test(
         )
     problem = asyncio.run(_send(chosen, loaded.server.public_url))
     if problem is not None:
-        errors.print(f"route '{route}' ({chosen.kind} {chosen.target}): {problem}", markup=False)
+        errors.print(
+            f"route '{route}' ({chosen.kind} {chosen.target}): {problem}",
+            markup=False,
+            soft_wrap=True,  # one line, however long: scripts read it
+        )
         raise typer.Exit(EXIT_FAILED)
     console.print(
-        f"sent a test notification through '{route}' ({chosen.kind} {chosen.target})", markup=False
+        f"sent a test notification through '{route}' ({chosen.kind} {chosen.target})",
+        markup=False,
+        soft_wrap=True,
     )
 
 

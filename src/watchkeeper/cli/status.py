@@ -91,9 +91,10 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
             )
         )
     if open_incidents:
-        console.print(f"{len(open_incidents)} open incidents (wk incidents --open)")
+        count = len(open_incidents)
+        console.print(f"{count} open incident{'s' if count != 1 else ''} (wk incidents --open)")
     if outbox:
-        console.print(f"{outbox} notifications waiting to be delivered")
+        console.print(f"{outbox} notification{'s' if outbox != 1 else ''} waiting to be delivered")
 
 
 def history(

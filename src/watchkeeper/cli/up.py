@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.logging import RichHandler
@@ -80,7 +80,7 @@ async def _main(config: Config | None, listen: str | None, verbose: bool) -> Non
         from watchkeeper.demo.config import demo_yaml
         from watchkeeper.demo.targets import DemoTargets
 
-        demo_targets = DemoTargets()
+        demo_targets = DemoTargets(on_notification=_print_notification)
         await demo_targets.start()
         config = _demo_config(
             demo_yaml(demo_targets.http_port, demo_targets.https_port, demo_targets.smtp_port)
@@ -185,6 +185,7 @@ _STYLE = {
     State.UP: "green",
     State.DOWN: "bold red",
     State.DEGRADED: "yellow",
+    State.FLAPPING: "magenta",
     State.UNKNOWN: "dim",
     State.PAUSED: "dim",
 }
@@ -200,6 +201,17 @@ def _print_transition(monitor: Monitor, transition: Transition, status: MonitorS
     if transition.reason:
         line.append(f"  {transition.reason}")
     console.print(line)
+
+
+def _print_notification(document: dict[str, Any]) -> None:
+    """The demo inbox got a notification: show it as a chat would."""
+    stamp = time.strftime("%H:%M:%S")
+    line = Text(f"{stamp}  ")
+    line.append(f"📨 inbox: {document.get('title', '')}", style="bold magenta")
+    console.print(line)
+    for text in str(document.get("text", "")).splitlines():
+        if text.strip():
+            console.print(Text(f"          {text}", style="magenta"))
 
 
 def _print_result(monitor: Monitor, result: Result) -> None:

@@ -201,6 +201,8 @@ class RouteFields(_Strict):
     severity: tuple[Severity, ...] = ()
     """Only these severities reach the route (empty: all)."""
     timeout: Duration = 10.0
+    retry_max: Duration = Field(default=60.0, ge=1.0)
+    """The longest wait between two delivery attempts (they double from 2 s up to this)."""
     title: str | None = None
     """A Jinja2 template for the title, replacing the default."""
     body: str | None = None
@@ -224,6 +226,7 @@ class Route:
     tags: tuple[str, ...] = ()
     severities: tuple[str, ...] = ()
     timeout: float = 10.0
+    retry_max: float = 60.0
     title: str | None = None
     body: str | None = None
     target: str = ""

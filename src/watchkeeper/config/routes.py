@@ -94,6 +94,7 @@ def _load_route(reporter: Reporter, item: Any, path: Path) -> Route | None:
         tags=fields.tags,
         severities=fields.severity,
         timeout=fields.timeout,
+        retry_max=fields.retry_max,
         title=fields.title,
         body=fields.body,
         target=redact(settings.target(), reporter.secrets),

@@ -5,7 +5,10 @@ from __future__ import annotations
 DEMO_YAML = """\
 # The built-in demo: every target below runs inside this process on 127.0.0.1.
 storage: sqlite:///demo.db
-defaults: {{interval: 5s, timeout: 3s, confirm: 2, recover: 2, retry_interval: 2s}}
+defaults: {{interval: 5s, timeout: 3s, confirm: 2, recover: 2, retry_interval: 2s,
+           notify: [inbox]}}
+notify:                # the demo's inbox prints what it receives; yours: Slack, mail, ...
+  - {{name: inbox, webhook: "http://127.0.0.1:{http}/inbox", group_wait: 5s}}
 monitors:
   - name: shop-api
     http: http://127.0.0.1:{http}/health
@@ -14,13 +17,15 @@ monitors:
     public: true
   - name: search
     http: http://127.0.0.1:{http}/search
-    expect: ["status == 200", "latency < 500ms"]
+    expect: ["status == 200"]
+    warn: ["latency < 500ms"]      # slow is degraded, not down
     tags: [shop]
   - name: checkout
     http: http://127.0.0.1:{http}/checkout
     expect: ["status == 200", "json.status == 'ok'"]
     depends_on: [shop-api]
     tags: [shop, payments]
+    runbook: "restart the payment gateway: systemctl restart gateway"
   - name: shop-tls
     tls: {{address: "127.0.0.1:{https}", verify: false}}
     expect: ["cert.expires_in > 14d", "tls.protocol in ['TLSv1.2', 'TLSv1.3']"]

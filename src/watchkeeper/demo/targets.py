@@ -1,6 +1,7 @@
 """Services the demo watches, started on loopback inside the ``wk up --demo`` process:
 a healthy API, a slow search, a checkout that fails now and then, a TLS endpoint with a
-self-signed certificate and a mail server banner."""
+self-signed certificate and a mail server banner; and an inbox that receives the demo's
+webhook notifications and hands each to ``on_notification``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import random
 import socket
 import ssl
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from cryptography import x509
@@ -26,6 +29,7 @@ class DemoTargets:
     http_port: int = 0
     https_port: int = 0
     smtp_port: int = 0
+    on_notification: Callable[[dict[str, Any]], None] | None = None
     _runners: list[web.AppRunner] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
 
@@ -34,6 +38,7 @@ class DemoTargets:
         app.router.add_get("/health", _health)
         app.router.add_get("/search", _search)
         app.router.add_get("/checkout", _checkout)
+        app.router.add_post("/inbox", self._inbox)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         self._runners.append(runner)
@@ -44,6 +49,15 @@ class DemoTargets:
         smtp = await asyncio.start_server(_smtp_banner, "127.0.0.1", 0)
         self._servers.append(smtp)
         self.smtp_port = smtp.sockets[0].getsockname()[1]
+
+    async def _inbox(self, request: web.Request) -> web.Response:
+        try:
+            document = await request.json()
+        except ValueError:
+            return web.Response(status=400, text="not JSON")
+        if self.on_notification is not None and isinstance(document, dict):
+            self.on_notification(document)
+        return web.Response(text="ok")
 
     async def stop(self) -> None:
         for server in self._servers:

@@ -361,13 +361,10 @@ def _outgoing(row: Any) -> Outgoing:
     )
 
 
-def due_notifications(connection: sa.Connection, now: float, limit: int) -> list[Outgoing]:
-    """Pending notifications whose time has come, oldest first."""
+def unfinished_notifications(connection: sa.Connection, limit: int) -> list[Outgoing]:
+    """Notifications pending or being sent, oldest first."""
     rows = connection.execute(
-        sa.select(_N)
-        .where(_N.c.status == "pending", _N.c.next_attempt_at <= now)
-        .order_by(_N.c.id)
-        .limit(limit)
+        sa.select(_N).where(_N.c.status.in_(("pending", "sending"))).order_by(_N.c.id).limit(limit)
     )
     return [_outgoing(row) for row in rows]
 
