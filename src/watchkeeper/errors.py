@@ -3,7 +3,8 @@
     WatchkeeperError                  root: anything a user can cause or fix
      ├── ConfigError                  a config file is wrong; carries file:line and the monitor
      ├── ExpectationError             an expectation does not parse; carries the column
-     └── StoreError                   the store cannot be opened, migrated or written
+     ├── StoreError                   the store cannot be opened, migrated or written
+     └── AuthError (auth/)            a user or token request that cannot be done
 
 Expected probe failures (refused, timeout, bad certificate...) are never exceptions: they are
 failed Results. Only bugs raise past a check, and the runner turns those into an error Result.

@@ -77,6 +77,8 @@ class Result:
     status: int | None = None
     warnings: list[str] = field(default_factory=list)
     """Soft expectations (``warn:``) that failed: the target answers, but not well."""
+    cert_expires_at: float | None = None
+    """When the peer's certificate expires, where the check saw one (live only, not stored)."""
 
     @property
     def latency(self) -> float | None:

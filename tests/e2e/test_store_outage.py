@@ -39,7 +39,7 @@ monitors:
 
 
 async def checks_done(running: Running) -> int:
-    return int((await running.get("/healthz"))["checks"])
+    return int((await running.get("/api/v1/health"))["checks"])
 
 
 async def test_checks_go_on_and_shutdown_is_prompt_while_the_store_is_down(
@@ -48,6 +48,7 @@ async def test_checks_go_on_and_shutdown_is_prompt_while_the_store_is_down(
     running = await Running("-c", str(config_for(tmp_path, private_postgres.url, web))).start()
     try:
         await asyncio.sleep(1)
+        await checks_done(running)  # its token has been seen: it works on while the store is down
         await asyncio.to_thread(private_postgres.stop, "immediate")
         before = await checks_done(running)
         await asyncio.sleep(2)

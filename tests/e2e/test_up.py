@@ -47,7 +47,7 @@ async def test_up_serves_live_states_results_and_stops_cleanly(
             assert monitors["gone"]["reason"].startswith("connection refused")
             assert monitors["api"]["last"]["ok"] is True
             assert monitors["api"]["tags"] == ["core"]
-            health = await running.get("/healthz")
+            health = await running.get("/api/v1/health")
             assert health["status"] == "ok" and health["monitors"] == 2
             results = {"items": []}
             for _ in range(50):  # the writer commits in batches, a moment after the check

@@ -52,7 +52,11 @@ def free_port() -> int:
 
 
 class Running:
-    """``wk up`` in the background; ``url`` is its base URL once ``start`` returns."""
+    """``wk up`` in the background; ``url`` is its base URL once ``start`` returns.
+
+    Once it answers, a write token is made with ``wk token create`` (as a user would) and
+    ``get``/``post`` send it: every route but the public ones needs one.
+    """
 
     def __init__(
         self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
@@ -65,6 +69,30 @@ class Running:
         self.process: asyncio.subprocess.Process | None = None
         self.stdout = ""
         self.stderr = ""
+        self.token: str | None = None
+
+    @property
+    def config(self) -> Path:
+        """The config file it runs on (the demo writes its own under XDG_STATE_HOME)."""
+        if "--demo" in self.args:
+            state = self.env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+            return Path(state) / "watchkeeper" / "demo.yaml"
+        for flag in ("-c", "--config"):
+            if flag in self.args:
+                path = Path(self.args[self.args.index(flag) + 1])
+                return path if path.is_absolute() else (self.cwd or Path.cwd()) / path
+        return (self.cwd or Path.cwd()) / "watchkeeper.yaml"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+
+    async def _make_token(self) -> None:
+        made = await wk(
+            "token", "create", "--scope", "write", "--json", "-c", str(self.config), env=self.env
+        )
+        assert made.code == 0, made.stderr
+        self.token = made.json()["token"]
 
     async def start(self, timeout: float = 30) -> Running:
         self.process = await asyncio.create_subprocess_exec(
@@ -87,6 +115,8 @@ class Running:
                 try:
                     async with session.get(f"{self.url}/healthz") as response:
                         if response.status == 200:
+                            if self.token is None:
+                                await self._make_token()
                             return self
                 except aiohttp.ClientError:
                     pass
@@ -96,9 +126,24 @@ class Running:
                 await asyncio.sleep(0.1)
 
     async def get(self, path: str) -> Any:
-        async with aiohttp.ClientSession() as session, session.get(self.url + path) as response:
+        async with (
+            aiohttp.ClientSession(headers=self.headers) as session,
+            session.get(self.url + path) as response,
+        ):
             assert response.status == 200, await response.text()
             return await response.json()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
+        """Any request with the token; (status, JSON body or text)."""
+        async with (
+            aiohttp.ClientSession(headers=self.headers) as session,
+            session.request(method, self.url + path, **kwargs) as response,
+        ):
+            text = await response.text()
+            try:
+                return response.status, json.loads(text)
+            except ValueError:
+                return response.status, text
 
     async def stop(self, timeout: float = 30) -> int:
         """SIGTERM, as a service manager would; returns the exit code."""

@@ -18,6 +18,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -92,6 +93,12 @@ class Deliverer:
         self._tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
         self.failed = 0
+        self.outcomes: Counter[tuple[str, str]] = Counter()
+        """(route, delivered|retry|failed) → attempts that ended so, since start."""
+        self.unfinished = 0
+        """Notifications in the outbox not delivered yet, as of the last step."""
+        self.broken: dict[str, float] = {}
+        """Routes marked broken by a permanent error, and since when (cleared on success)."""
 
     @property
     def in_flight(self) -> int:
@@ -128,7 +135,9 @@ class Deliverer:
     def _due(self, now: float) -> list[db.Outgoing]:
         with self._store.transaction() as connection:
             db.release_expired(connection, now)
-            return due(db.unfinished_notifications(connection, limit=1000), now)
+            unfinished = db.unfinished_notifications(connection, limit=1000)
+            self.unfinished = len(unfinished)
+            return due(unfinished, now)
 
     def _claim(self, notification_id: int, now: float, lease: float) -> bool:
         with self._store.transaction() as connection:
@@ -217,10 +226,13 @@ class Deliverer:
                 error = f"gave up after {format_duration(age)}: {error}"
             else:
                 retry_in = backoff.delay(outgoing.attempts, self._rng)
+        self.outcomes[(route, outcome)] += 1
         if outcome == "delivered":
             self.delivered += 1
+            self.broken.pop(route, None)
         elif outcome == "failed":
             self.failed += 1
+            self.broken.setdefault(route, self._clock())
             log.error("notification %s to route %s failed: %s", outgoing.dedup_key, route, error)
         else:
             log.warning("notification to route %s failed, retrying: %s", route, error)

@@ -17,14 +17,15 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 
 from watchkeeper.alerts.delivery import DEFAULT_BACKOFF, Backoff, Deliverer
 from watchkeeper.alerts.incidents import PROBLEMS, decide, item_for, routes_for, severity_of
 from watchkeeper.alerts.planner import Context, Group, Plan, plan
-from watchkeeper.config import Config, Monitor
+from watchkeeper.config import Config, MaintenanceWindow, Monitor, load_api_maintenance
+from watchkeeper.errors import ConfigError
 from watchkeeper.model import State, Transition
 from watchkeeper.notify.base import AlertItem, Notifier, RouteInfo
 from watchkeeper.notify.render import render
@@ -32,6 +33,7 @@ from watchkeeper.state import MonitorStatus
 from watchkeeper.state.maintenance import Mutes
 from watchkeeper.store import Store
 from watchkeeper.store import alerts as db
+from watchkeeper.store import definitions as definitions_db
 from watchkeeper.units import format_duration
 
 log = logging.getLogger("watchkeeper.alerts")
@@ -58,11 +60,9 @@ class Alerting:
         self._tick = tick
         self._timers_every = timers_every
         self._clock = clock
-        self.monitors = {m.name: m for m in config.monitors}
+        self.monitors: dict[str, Monitor] = {}
         self._children: dict[str, list[Monitor]] = {}
-        for monitor in config.monitors:
-            for parent in monitor.depends_on:
-                self._children.setdefault(parent, []).append(monitor)
+        self.set_monitors(config.monitors)
         self.routes = {r.name: r for r in config.routes}
         dashboard = config.server.public_url
         self.notifiers: dict[str, Notifier] = (
@@ -87,15 +87,26 @@ class Alerting:
         )
         self._queue: asyncio.Queue[tuple[Monitor, Transition, MonitorStatus]] = asyncio.Queue()
         self._silences: list[db.Silence] = []
+        self.api_maintenance: list[MaintenanceWindow] = []
+        """Maintenance windows defined through the API (the config's are in ``config``)."""
         self._held_noted: set[int] = set()
         self._refreshed: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.notifications = 0
 
+    def set_monitors(self, monitors: Iterable[Monitor]) -> None:
+        """The monitors being watched (the config's, and any defined through the API)."""
+        self.monitors = {m.name: m for m in monitors}
+        self._children = {}
+        for monitor in self.monitors.values():
+            for parent in monitor.depends_on:
+                self._children.setdefault(parent, []).append(monitor)
+
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
         await asyncio.to_thread(self._close_orphans)
-        await self._refresh_silences()
+        await asyncio.to_thread(self._load_route_health)
+        await self.refresh_mutes()
         self._tasks = [
             asyncio.create_task(self._persist_loop(), name="alerts-persist"),
             asyncio.create_task(self._tick_loop(), name="alerts-plan-deliver"),
@@ -264,6 +275,13 @@ class Alerting:
                     item.to_json(),
                 )
 
+    def _load_route_health(self) -> None:
+        with self.store.read() as connection:
+            health = db.route_health(connection)
+        for route, state in health.items():
+            if state.broken_since is not None and route in self.routes:
+                self.deliverer.broken[route] = state.broken_since
+
     def _close_orphans(self) -> None:
         """Incidents of monitors no longer in the config will never recover: close them."""
         now = self._clock()
@@ -299,7 +317,7 @@ class Alerting:
         pending, announced, parents = await asyncio.to_thread(self._load_pending)
         if not pending:
             return Plan()
-        mutes = Mutes(self.config.maintenance, self._silences, now)
+        mutes = Mutes([*self.config.maintenance, *self.api_maintenance], self._silences, now)
         context = Context(
             now=now,
             group_wait={name: route.group_wait for name, route in self.routes.items()},
@@ -458,20 +476,30 @@ class Alerting:
         while True:
             await asyncio.sleep(self._timers_every)
             try:
-                await self._refresh_silences()
+                await self.refresh_mutes()
                 await asyncio.to_thread(self._reminders_and_escalations)
                 await self._resend()
             except Exception:
                 log.exception("alerting timers failed; trying again")
 
-    async def _refresh_silences(self) -> None:
+    async def refresh_mutes(self) -> None:
+        """Silences (``wk silence`` writes them from another process) and maintenance windows
+        defined through the API."""
         now = self._clock()
 
-        def load() -> list[db.Silence]:
+        def load() -> tuple[list[db.Silence], list[MaintenanceWindow]]:
             with self.store.read() as connection:
-                return db.silences(connection, current_at=now)
+                silences = db.silences(connection, current_at=now)
+                definitions = definitions_db.api_maintenance(connection)
+            windows = []
+            for definition in definitions:
+                try:
+                    windows.append(load_api_maintenance(definition.spec, self.monitors))
+                except ConfigError as exc:  # a monitor it named was removed since
+                    log.warning("maintenance window %s: %s", definition.name, exc)
+            return silences, windows
 
-        self._silences = await asyncio.to_thread(load)
+        self._silences, self.api_maintenance = await asyncio.to_thread(load)
 
     def _reminders_and_escalations(self) -> None:
         now = self._clock()

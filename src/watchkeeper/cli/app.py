@@ -5,7 +5,17 @@ from __future__ import annotations
 import typer
 
 from watchkeeper import __version__
-from watchkeeper.cli import check, incidents, init, notify, silence, status, up, validate
+from watchkeeper.cli import (
+    check,
+    incidents,
+    init,
+    notify,
+    silence,
+    status,
+    up,
+    users,
+    validate,
+)
 
 app = typer.Typer(
     name="wk",
@@ -42,3 +52,5 @@ app.command("incidents")(incidents.incidents)
 app.add_typer(incidents.incident_app, name="incident")
 app.add_typer(silence.silence_app, name="silence")
 app.add_typer(notify.notify_app, name="notify")
+app.add_typer(users.user_app, name="user")
+app.add_typer(users.token_app, name="token")

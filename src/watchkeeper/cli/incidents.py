@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from watchkeeper.alerts import actions
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE, Config
 from watchkeeper.store import Store
@@ -151,23 +152,19 @@ def ack(
 ) -> None:
     """Acknowledge an incident: reminders and escalation stop."""
     who = by or getpass.getuser()
-    store, incident = _one(load(config), incident_id)
+    store, _ = _one(load(config), incident_id)
     try:
-        if incident.acked_at is not None:
-            console.print(
-                f"incident {incident_id} was acknowledged by {incident.acked_by} "
-                f"at {_clock(incident.acked_at)}"
-            )
-            return
-        now = time.time()
-        with store.transaction() as connection:
-            db.update_incident(connection, incident_id, acked_at=now, acked_by=who)
-            db.add_timeline(
-                connection,
-                [db.TimelineEntry(incident_id, now, "acknowledged", f"acknowledged by {who}")],
-            )
+        incident, already = actions.acknowledge(store, incident_id, who)
+    except actions.ActionError as exc:
+        fail(str(exc))
     finally:
         store.close()
+    if already:
+        console.print(
+            f"incident {incident_id} was acknowledged by {incident.acked_by} "
+            f"at {_clock(incident.acked_at)}"
+        )
+        return
     resolved = "" if incident.open else " (it is already resolved)"
     console.print(
         Text(f"incident {incident_id} ({incident.monitor}) acknowledged by {who}{resolved}")

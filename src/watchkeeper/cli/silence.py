@@ -6,7 +6,6 @@ down, the problem is announced once. Recoveries of problems already announced ar
 
 from __future__ import annotations
 
-import difflib
 import getpass
 import json
 import time
@@ -16,6 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from watchkeeper.alerts import actions
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE
 from watchkeeper.store import alerts as db
@@ -39,34 +39,23 @@ def add(
     loaded = load(config)
     if (monitor is None) == (tag is None):
         fail("give --monitor NAME or --tag TAG (one of them)")
-    names = [m.name for m in loaded.monitors]
-    tags = sorted({t for m in loaded.monitors for t in m.tags})
-    if monitor is not None and monitor not in names:
-        close = difflib.get_close_matches(monitor, names, n=1)
-        fail(f"no monitor named '{monitor}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-    if tag is not None and tag not in tags:
-        close = difflib.get_close_matches(tag, tags, n=1)
-        fail(
-            f"no monitor has the tag '{tag}'" + (f" (did you mean '{close[0]}'?)" if close else "")
-        )
     try:
         span = parse_duration(lasting)
     except ValueError as exc:
         fail(f"--for: {exc}")
-    now = time.time()
     store = open_store(loaded, existing=True)
     try:
-        with store.transaction() as connection:
-            silence = db.add_silence(
-                connection,
-                monitor=monitor,
-                tag=tag,
-                starts_at=now,
-                ends_at=now + span,
-                reason=reason,
-                created_by=by or getpass.getuser(),
-                now=now,
-            )
+        silence = actions.add_silence(
+            store,
+            loaded.monitors,
+            monitor=monitor,
+            tag=tag,
+            lasting=span,
+            reason=reason,
+            by=by or getpass.getuser(),
+        )
+    except actions.ActionError as exc:
+        fail(str(exc))
     finally:
         store.close()
     what = f"monitor {monitor}" if monitor else f"tag {tag}"

@@ -26,6 +26,7 @@ from watchkeeper.units import format_duration
 
 if TYPE_CHECKING:
     from watchkeeper.engine.service import Engine
+    from watchkeeper.store import Store
 
 
 def up(
@@ -48,20 +49,23 @@ def up(
         except ValueError as exc:
             fail(f"--listen: {exc}")
     loaded = None if demo else load(config)
-    if loaded is not None:
-        _refuse_public_bind(listen or loaded.server.listen)
-    elif listen is not None:
-        _refuse_public_bind(listen)
+    if loaded is None and listen is not None and not is_loopback(_split(listen)[0]):
+        fail(f"refusing to listen on {listen}: the demo binds loopback only")
     with contextlib.suppress(KeyboardInterrupt):
         _run(loaded, listen, verbose=verbose or demo)
 
 
-def _refuse_public_bind(listen: str) -> None:
+def _refuse_public_bind(listen: str, store: Store, config: Config) -> None:
+    """A non-loopback address only once somebody can log in: until then the dashboard's
+    first-run page would let anyone on the network make themselves admin."""
+    from watchkeeper.auth import Auth
+
     host, _ = _split(listen)
-    if not is_loopback(host):
+    if not is_loopback(host) and not Auth(store).has_admin():
+        store.close()
         fail(
-            f"refusing to listen on {listen}: there is no authentication yet, so Watchkeeper "
-            "binds loopback only. Use 127.0.0.1 and put an authenticating proxy in front."
+            f"refusing to listen on {listen}: nobody can log in yet. Add an admin first "
+            f"(wk user add NAME --role admin -c {config.path}), or listen on 127.0.0.1."
         )
 
 
@@ -114,12 +118,25 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     from watchkeeper.web.server import WebServer
 
     store = await asyncio.to_thread(open_store, config)
-    engine = Engine(config, store, startup_spread=2.0 if demo else 60.0)
+    host, port = _split(listen or config.server.listen)
+    await asyncio.to_thread(_refuse_public_bind, listen or config.server.listen, store, config)
+    defined = await asyncio.to_thread(_api_monitors, store, config)
+    demo_login = await asyncio.to_thread(_demo_admin, store) if demo else None
+    engine = Engine(
+        config, store, startup_spread=2.0 if demo else 60.0, extra_monitors=tuple(defined)
+    )
     engine.listeners.append(_print_transition)
     if verbose:
         engine.result_listeners.append(_print_result)
-    host, port = _split(listen or config.server.listen)
-    server = WebServer(create_app(engine), host, port)
+    app = create_app(
+        engine,
+        loopback=is_loopback(host),
+        secure_cookies=bool(
+            config.server.public_url and config.server.public_url.startswith("https")
+        ),
+        demo_login=demo_login,
+    )
+    server = WebServer(app, host, port)
     stop = asyncio.Event()
 
     def on_signal() -> None:
@@ -139,7 +156,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         await engine.stop(grace=0.5)
         await asyncio.to_thread(store.close)
         fail(f"cannot listen on {host}:{port}: {exc}")
-    _banner(config, store.url, host, port, demo)
+    _banner(config, store.url, host, port, demo, demo_login)
     ticker = asyncio.create_task(_tick(engine))
     try:
         await stop.wait()
@@ -161,7 +178,53 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         console.print(f"stopped; {written} results written this run{lost}.")
 
 
-def _banner(config: Config, store_url: str, host: str, port: int, demo: bool) -> None:
+def _api_monitors(store: Store, config: Config) -> list[Monitor]:
+    """Monitors defined through the API, validated against today's config; one that no
+    longer fits (a route it named was removed, say) is reported and left out."""
+    from watchkeeper.config import load_api_monitor
+    from watchkeeper.store import definitions
+
+    with store.read() as connection:
+        found = definitions.api_monitors(connection)
+    monitors: list[Monitor] = []
+    known = list(config.monitors)
+    for definition in found:
+        if any(m.name == definition.name for m in config.monitors):
+            console.print(
+                f"API monitor '{definition.name}' is shadowed by the config's monitor of that "
+                "name; the config's is watched",
+                markup=False,
+            )
+            continue
+        try:
+            monitor = load_api_monitor(definition.spec, config, [*known, *monitors])
+        except ConfigError as exc:
+            for line in exc.lines():
+                console.print(f"skipping a monitor defined through the API: {line}", markup=False)
+            continue
+        monitors.append(monitor)
+    return monitors
+
+
+def _demo_admin(store: Store) -> tuple[str, str]:
+    """The demo's admin, with a fresh password each run (the demo's store is new too)."""
+    import secrets
+
+    from watchkeeper.auth import Auth
+
+    password = secrets.token_urlsafe(12)
+    Auth(store).add_user("demo", password, "admin")
+    return "demo", password
+
+
+def _banner(
+    config: Config,
+    store_url: str,
+    host: str,
+    port: int,
+    demo: bool,
+    demo_login: tuple[str, str] | None = None,
+) -> None:
     shown = f"[{host}]" if ":" in host else host
     store_url = store_url.removeprefix("sqlite:///")  # a SQLite store is a file: show its path
     console.print(
@@ -171,11 +234,14 @@ def _banner(config: Config, store_url: str, host: str, port: int, demo: bool) ->
         highlight=False,
     )
     if demo:
+        name, password = demo_login or ("", "")
         console.print(
-            f"demo: watching {len(config.monitors)} services started in this process. Try:\n"
-            f"  curl -s http://{shown}:{port}/api/v1/monitors\n"
+            f"demo: watching {len(config.monitors)} services started in this process.\n"
+            f"  dashboard: http://{shown}:{port}/  (log in as {name}, password {password})\n"
+            f"  status page: http://{shown}:{port}/status\n"
             f"  wk status -c {config.path}\n"
-            f"  wk history checkout -c {config.path}\n"
+            f"  wk token create --scope read -c {config.path}   (then curl -H "
+            f"'Authorization: Bearer …' http://{shown}:{port}/api/v1/monitors)\n"
             "Ctrl-C stops.",
             markup=False,
         )

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from watchkeeper.config.loader import DEFAULT_FILE, load_config, parse_config, resolve_storage
+from watchkeeper.config.loader import (
+    DEFAULT_FILE,
+    load_api_maintenance,
+    load_api_monitor,
+    load_config,
+    parse_config,
+    resolve_storage,
+)
 from watchkeeper.config.models import (
     Config,
     Defaults,
@@ -12,6 +19,8 @@ from watchkeeper.config.models import (
     RetentionConfig,
     Route,
     ServerConfig,
+    StatusComponent,
+    StatusPage,
     is_loopback,
     split_listen,
 )
@@ -26,7 +35,11 @@ __all__ = [
     "RetentionConfig",
     "Route",
     "ServerConfig",
+    "StatusComponent",
+    "StatusPage",
     "is_loopback",
+    "load_api_maintenance",
+    "load_api_monitor",
     "load_config",
     "parse_config",
     "resolve_storage",

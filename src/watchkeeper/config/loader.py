@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path as FilePath
 from typing import Any, Literal, TypeVar
 
@@ -23,6 +23,7 @@ from watchkeeper.config.models import (
     RetentionConfig,
     Route,
     ServerConfig,
+    StatusPage,
 )
 from watchkeeper.config.reporting import Reporter
 from watchkeeper.config.routes import load_routes
@@ -41,6 +42,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "notify": None,
     "monitors": None,
     "maintenance": None,
+    "status_pages": None,
 }
 _MAX_CONFIG = 32 * 1024 * 1024
 
@@ -66,6 +68,51 @@ def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None)
     """Validate config ``text``; ``filename`` locates errors and relative storage paths."""
     loader = _Loader(filename, os.environ if env is None else env)
     return loader.load(text)
+
+
+def load_api_monitor(spec: Any, config: Config, others: Iterable[Monitor]) -> Monitor:
+    """Validate a monitor sent to the API: the JSON form of one ``monitors:`` entry, with the
+    config's defaults and routes. ``others`` are the monitors it may depend on. ``${...}``
+    is refused: secrets live in the config file, not in what the API stores. Raises
+    ConfigError; its problems name the monitor (their file is ``api``)."""
+    loader = _Loader("api", {})
+    loader.raw = {"monitors": [spec]}
+    if _has_substitution(spec):
+        loader.problem(
+            "${...} substitution is only for the config file: put secrets there",
+            ("monitors", 0),
+        )
+        raise ConfigError.collect(loader.problems)
+    monitor = loader.load_monitor(spec, ("monitors", 0), config.defaults)
+    if monitor is not None:
+        known = [m for m in others if m.name != monitor.name]
+        loader.check_references([*known, monitor], {r.name for r in config.routes}, [spec])
+    if loader.problems or monitor is None:
+        raise ConfigError.collect(loader.problems or [ConfigError("not a monitor", file="api")])
+    return monitor
+
+
+def load_api_maintenance(spec: Any, monitors: Iterable[str]) -> MaintenanceWindow:
+    """Validate a maintenance window sent to the API (the JSON form of one ``maintenance:``
+    entry). Raises ConfigError (file ``api``)."""
+    loader = _Loader("api", {})
+    loader.raw = {"maintenance": [spec]}
+    windows = load_maintenance(loader, [spec])
+    if windows:
+        loader.check_windows(windows, set(monitors))
+    if loader.problems or not windows:
+        raise ConfigError.collect(loader.problems or [ConfigError("not a window", file="api")])
+    return windows[0]
+
+
+def _has_substitution(value: Any) -> bool:
+    if isinstance(value, str):
+        return "${" in value
+    if isinstance(value, dict):
+        return any(_has_substitution(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_substitution(v) for v in value)
+    return False
 
 
 class _Loader(Reporter):
@@ -104,6 +151,7 @@ class _Loader(Reporter):
         monitors = self.load_monitors(data.get("monitors"), defaults, routes)
         maintenance = load_maintenance(self, data.get("maintenance"))
         self.check_windows(maintenance, {m.name for m in monitors})
+        pages = self.load_status_pages(data.get("status_pages"), monitors)
         if self.problems:
             raise ConfigError.collect(self.problems)
         return Config(
@@ -117,6 +165,7 @@ class _Loader(Reporter):
             monitors=tuple(monitors),
             secrets=frozenset(self.secrets),
             maintenance=tuple(maintenance),
+            status_pages=tuple(pages),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:
@@ -296,6 +345,44 @@ class _Loader(Reporter):
                     who,
                 )
         return compiled if ok else None
+
+    def load_status_pages(self, data: Any, monitors: list[Monitor]) -> list[StatusPage]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.problem(
+                "status_pages must be a list, e.g. - {path: /status, title: Acme, components: "
+                "[{name: Website, monitors: [www]}]}",
+                ("status_pages",),
+            )
+            return []
+        names = sorted(m.name for m in monitors)
+        tags = {t for m in monitors for t in m.tags}
+        pages: list[StatusPage] = []
+        seen: dict[str, int] = {}
+        for index, item in enumerate(data):
+            path: Path = ("status_pages", index)
+            page: StatusPage | None = self.validate(StatusPage, item, path)
+            if page is None:
+                continue
+            if page.path in seen:
+                self.problem(
+                    f"duplicate status page path '{page.path}' (first at line "
+                    f"{line_of(self.lines, ('status_pages', seen[page.path]))})",
+                    (*path, "path"),
+                )
+                continue
+            seen[page.path] = index
+            for number, component in enumerate(page.components):
+                where: Path = (*path, "components", number)
+                for name in component.monitors:
+                    if name not in names:
+                        self.problem(unknown("monitor", name, names), (*where, "monitors"))
+                for tag in component.tags:
+                    if tag not in tags:
+                        self.problem(f"no monitor has the tag '{tag}'", (*where, "tags"))
+            pages.append(page)
+        return pages
 
     def check_windows(self, windows: list[MaintenanceWindow], names: set[str]) -> None:
         for index, window in enumerate(windows):

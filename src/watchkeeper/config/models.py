@@ -236,6 +236,49 @@ class Route:
         return not self.severities or severity in self.severities
 
 
+class StatusComponent(_Strict):
+    """One line of a public status page: the monitors (by name or tag) behind it."""
+
+    name: str = Field(min_length=1, max_length=200)
+    monitors: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    description: str | None = Field(None, max_length=1000)
+
+    @field_validator("monitors", "tags", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _something(self) -> StatusComponent:
+        if not self.monitors and not self.tags:
+            raise ValueError("a component needs monitors or tags")
+        return self
+
+
+class StatusPage(_Strict):
+    """A public status page (``status_pages:``): anyone may read it, so it shows states,
+    uptime and incident times only, never targets, hostnames or error texts."""
+
+    path: str = "/status"
+    title: str = Field("Service status", min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=2000)
+    components: tuple[StatusComponent, ...] = ()
+
+    @field_validator("path")
+    @classmethod
+    def _under_status(cls, value: str) -> str:
+        value = value.rstrip("/") or "/status"
+        if value != "/status" and not value.startswith("/status/"):
+            raise ValueError(f"a status page path is /status or /status/<name>, got '{value}'")
+        tail = value.removeprefix("/status").removeprefix("/")
+        if tail and not all(ch.isalnum() or ch in "-_" for ch in tail):
+            raise ValueError("a status page name has letters, digits, - and _ only")
+        if "/" in tail:
+            raise ValueError("a status page path has one level: /status/<name>")
+        return value
+
+
 class MaintenanceFields(_Strict):
     """A maintenance window: one-off (``start`` + ``end`` or ``duration``) or recurring
     (``cron`` + ``duration``, in ``tz``); for some ``monitors``/``tags``, or everything."""
@@ -361,6 +404,8 @@ class Config:
     monitors: tuple[Monitor, ...]
     secrets: frozenset[str] = field(default_factory=frozenset)
     maintenance: tuple[MaintenanceWindow, ...] = ()
+    status_pages: tuple[StatusPage, ...] = ()
+    """As configured; with none, ``/status`` shows every public monitor."""
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)

@@ -128,6 +128,7 @@ def judge(
         error = redact(error, secrets) if error else error
         failures = [redact(f, secrets) for f in failures]
     status = observation.facts.get("status")
+    expires_in = observation.facts.get("cert.expires_in")
     return Result(
         monitor=monitor.name,
         kind=monitor.kind,
@@ -138,4 +139,7 @@ def judge(
         error=error,
         status=status if isinstance(status, int) else None,
         warnings=warnings,
+        cert_expires_at=(
+            observation.started_at + expires_in if isinstance(expires_in, int | float) else None
+        ),
     )

@@ -20,6 +20,7 @@ from typing import Any
 from watchkeeper.alerts.service import Alerting
 from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
+from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.model import Result, State, Transition
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
@@ -44,10 +45,16 @@ class Engine:
         prune_every: float = 600.0,
         startup_spread: float = 60.0,
         alerting: dict[str, Any] | None = None,
+        extra_monitors: tuple[Monitor, ...] = (),
     ) -> None:
+        """``extra_monitors``: monitors defined outside the config (through the API)."""
         self.config = config
         self.store = store
         self.monitors: dict[str, Monitor] = {m.name: m for m in config.monitors}
+        for monitor in extra_monitors:
+            self.monitors.setdefault(monitor.name, monitor)
+        self.ledger = Ledger()
+        self._waiters: dict[str, list[asyncio.Future[Result]]] = {}
         self.status: dict[str, MonitorStatus] = {}
         self.listeners: list[TransitionListener] = []
         self.result_listeners: list[ResultListener] = []
@@ -59,6 +66,7 @@ class Engine:
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
+        self.alerting.set_monitors(self.monitors.values())
         self._tasks: list[asyncio.Task[None]] = []
 
     # -- life cycle --------------------------------------------------------------------------
@@ -118,6 +126,10 @@ class Engine:
                 self.status[monitor.name] = restore(
                     monitor.name, saved.state, saved.since, saved.reason, recent
                 )
+        try:
+            self.ledger.seed(self.store, self.monitors, time.time())
+        except Exception:  # the pages lose history, the checks lose nothing
+            log.exception("loading uptime history for the dashboard failed")
 
     # -- results -----------------------------------------------------------------------------
     async def _handle(self, monitor: Monitor, result: Result) -> bool:
@@ -134,6 +146,10 @@ class Engine:
         self.status[monitor.name] = updated
         assert self.writer is not None
         self.writer.offer(result)
+        self.ledger.record(result)
+        for waiter in self._waiters.pop(monitor.name, ()):
+            if not waiter.done():
+                waiter.set_result(result)
         if transition is not None:
             self.alerting.on_transition(monitor, transition, updated)
         for result_listener in self.result_listeners:
@@ -159,6 +175,45 @@ class Engine:
 
     def run_now(self, name: str) -> bool:
         return self.scheduler is not None and self.scheduler.run_now(name)
+
+    async def check_now(self, name: str, wait: float) -> Result | None:
+        """Run a monitor's check now (through the scheduler, so its state follows) and return
+        its Result; None if it is not scheduled (unknown or paused) or took over ``wait`` s."""
+        waiter: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(name, []).append(waiter)
+        if not self.run_now(name):
+            self._waiters[name].remove(waiter)
+            return None
+        try:
+            return await asyncio.wait_for(waiter, wait)
+        except TimeoutError:
+            return None
+        finally:
+            waiters = self._waiters.get(name)
+            if waiters and waiter in waiters:
+                waiters.remove(waiter)
+
+    # -- monitors defined at run time (through the API) ---------------------------------------
+    def put_monitor(self, monitor: Monitor) -> None:
+        """Add a monitor, or replace one of the same name (its state and history stay). The
+        caller registers it in the store first (``Store.ensure_monitors``, in a thread)."""
+        self.monitors[monitor.name] = monitor
+        if monitor.name not in self.status or monitor.paused:
+            self.status[monitor.name] = MonitorStatus(
+                monitor.name, State.PAUSED if monitor.paused else State.UNKNOWN, since=time.time()
+            )
+        self.alerting.set_monitors(self.monitors.values())
+        if self.scheduler is not None:
+            self.scheduler.add(monitor, at=asyncio.get_running_loop().time())
+
+    def remove_monitor(self, name: str) -> None:
+        """Stop watching a monitor (its results stay in the store)."""
+        self.monitors.pop(name, None)
+        self.status.pop(name, None)
+        self.ledger.forget(name)
+        self.alerting.set_monitors(self.monitors.values())
+        if self.scheduler is not None:
+            self.scheduler.remove(name)
 
     # -- store upkeep ------------------------------------------------------------------------
     @property

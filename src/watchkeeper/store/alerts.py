@@ -160,15 +160,35 @@ def incident(connection: sa.Connection, incident_id: int) -> Incident | None:
 
 
 def incidents(
-    connection: sa.Connection, *, open_only: bool, limit: int, monitor: str | None = None
+    connection: sa.Connection,
+    *,
+    open_only: bool,
+    limit: int,
+    monitor: str | None = None,
+    offset: int = 0,
+    since: float | None = None,
 ) -> list[Incident]:
+    """Newest first; ``since``: only those open at some time after it."""
     query = _incident_query()
     if open_only:
         query = query.where(_I.c.closed_at.is_(None))
     if monitor is not None:
         query = query.where(_M.c.name == monitor)
-    rows = connection.execute(query.order_by(_I.c.id.desc()).limit(limit))
+    if since is not None:
+        query = query.where(sa.or_(_I.c.closed_at.is_(None), _I.c.closed_at >= since))
+    rows = connection.execute(query.order_by(_I.c.id.desc()).limit(limit).offset(offset))
     return [_incident(row) for row in rows]
+
+
+def count_incidents(
+    connection: sa.Connection, *, open_only: bool, monitor: str | None = None
+) -> int:
+    query = sa.select(sa.func.count()).select_from(_I.join(_M, _I.c.monitor_id == _M.c.id))
+    if open_only:
+        query = query.where(_I.c.closed_at.is_(None))
+    if monitor is not None:
+        query = query.where(_M.c.name == monitor)
+    return int(connection.scalar(query) or 0)
 
 
 def create_incident(

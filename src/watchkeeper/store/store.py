@@ -16,8 +16,9 @@ from sqlalchemy.engine import URL
 
 from watchkeeper.errors import StoreError
 from watchkeeper.model import Result, StoredState, Transition
-from watchkeeper.store import database, ingest, migrate, queries, retention, rollups
+from watchkeeper.store import database, ingest, migrate, queries, retention, rollups, series
 from watchkeeper.store.codec import result_row
+from watchkeeper.store.series import Point
 from watchkeeper.store.summary import HistorySummary, summarize
 
 
@@ -144,6 +145,14 @@ class Store:
         """State changes from ``since`` on, oldest first; of one monitor or of all."""
         with self._reading() as connection:
             return queries.transitions(connection, monitor, since, limit)
+
+    def series(
+        self, monitor: str, since: float, until: float, resolution: str, limit: int = 5000
+    ) -> list[Point]:
+        """Chart points of ``monitor`` over ``[since, until)`` at ``resolution`` (``raw``,
+        ``1m`` or ``1h``; see :func:`watchkeeper.store.series.pick`)."""
+        with self._reading() as connection:
+            return series.series(connection, monitor, since, until, resolution, limit)
 
     def summary(self, monitor: str, since: float, until: float) -> HistorySummary:
         """Checks, uptime and latency over ``[since, until)``; see :class:`HistorySummary`."""

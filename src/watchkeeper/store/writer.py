@@ -69,6 +69,8 @@ class StoreWriter:
         """Results the database refused outright (each one logged)."""
         self.last_write_seconds = 0.0
         """How long the last committed batch took."""
+        self.write_seconds_total = 0.0
+        """How long all committed batches took, together."""
         self.overflowed = 0
         """Results dropped by ``offer`` because the queue was full."""
         self.unwritten = 0
@@ -242,6 +244,7 @@ class StoreWriter:
                 await self._isolate(batch, exc)
                 return
             self.last_write_seconds = time.perf_counter() - started
+            self.write_seconds_total += self.last_write_seconds
             self.written += len(batch)
             self.batches += 1
             return

@@ -1,0 +1,13 @@
+"""Who may use the web and API: users with roles, their sessions, API tokens with scopes.
+
+``Auth`` is the one entry point (synchronous: database calls; the web runs it in a thread).
+Passwords are argon2id hashes; session and API tokens are random and only their SHA-256 is
+stored, so a copy of the store gives nobody a way in.
+"""
+
+from __future__ import annotations
+
+from watchkeeper.auth.limits import Limiter
+from watchkeeper.auth.service import ROLES, SCOPES, Auth, AuthError, Principal
+
+__all__ = ["ROLES", "SCOPES", "Auth", "AuthError", "Limiter", "Principal"]

@@ -1,0 +1,195 @@
+"""``wk user add|list|passwd|remove`` and ``wk token create|list|revoke``: who may use the
+dashboard and the API.
+
+Passwords are asked for at a prompt (or read from stdin with ``--password-stdin``, for
+scripts) and stored as argon2id hashes; a token is printed once and stored as a hash.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+import time
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from watchkeeper.auth import ROLES, SCOPES, Auth, AuthError
+from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
+from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.units import format_duration
+
+user_app = typer.Typer(help="People who may log in to the dashboard.", no_args_is_help=True)
+token_app = typer.Typer(help="API tokens for scripts and Prometheus.", no_args_is_help=True)
+
+PasswordStdin = Annotated[
+    bool,
+    typer.Option("--password-stdin", help="Read the password from stdin instead of a prompt."),
+]
+T = TypeVar("T")
+
+
+def _with_auth(config: str, action: Callable[[Auth], T]) -> T:
+    store = open_store(load(config))  # writes: creates and migrates the store if needed
+    try:
+        return action(Auth(store))
+    except AuthError as exc:
+        fail(str(exc))
+    finally:
+        store.close()
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        if not sys.stdin.isatty():
+            fail("no terminal to ask for a password: use --password-stdin")
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            fail("the passwords differ")
+    if not password:
+        fail("an empty password")
+    return password
+
+
+@user_app.command("add")
+def add_user(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    role: Annotated[
+        str, typer.Option("--role", "-r", help=f"{' or '.join(ROLES)}: admins change things")
+    ] = "viewer",
+    password_stdin: PasswordStdin = False,
+    config: ConfigOption = DEFAULT_FILE,
+) -> None:
+    """Add a user (admin: reads and changes; viewer: reads)."""
+    if role not in ROLES:
+        fail(f"--role: unknown role '{role}': use {' or '.join(ROLES)}")
+    password = _password(password_stdin)
+    _with_auth(config, lambda auth: auth.add_user(name, password, role))
+    console.print(f"added {role} '{name}'", markup=False)
+
+
+@user_app.command("passwd")
+def set_password(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    password_stdin: PasswordStdin = False,
+    config: ConfigOption = DEFAULT_FILE,
+) -> None:
+    """Set a user's password (their sessions end)."""
+    password = _password(password_stdin)
+    _with_auth(config, lambda auth: auth.set_password(name, password))
+    console.print(f"password of '{name}' changed; their sessions ended", markup=False)
+
+
+@user_app.command("remove")
+def remove_user(
+    name: Annotated[str, typer.Argument(metavar="NAME")],
+    config: ConfigOption = DEFAULT_FILE,
+) -> None:
+    """Remove a user (the last admin cannot be removed)."""
+    _with_auth(config, lambda auth: auth.remove_user(name))
+    console.print(f"removed '{name}'", markup=False)
+
+
+@user_app.command("list")
+def list_users(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
+    """Users and their roles."""
+    users = _with_auth(config, lambda auth: auth.users())
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": u.name,
+                        "role": u.role,
+                        "created_at": u.created_at,
+                        "last_login_at": u.last_login_at,
+                    }
+                    for u in users
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table("name", "role", "last login", box=None, pad_edge=False)
+    now = time.time()
+    for u in users:
+        last = f"{format_duration(now - u.last_login_at)} ago" if u.last_login_at else "never"
+        table.add_row(u.name, u.role, last)
+    console.print(table)
+    if not users:
+        console.print("no users yet: wk user add NAME --role admin", markup=False)
+
+
+@token_app.command("create")
+def create_token(
+    scope: Annotated[str, typer.Option("--scope", "-s", help="read or write")] = "read",
+    name: Annotated[
+        str | None, typer.Option("--name", "-n", help="What it is for, e.g. prometheus.")
+    ] = None,
+    config: ConfigOption = DEFAULT_FILE,
+    as_json: JsonOption = False,
+) -> None:
+    """Create an API token; it is printed once (only its hash is kept)."""
+    if scope not in SCOPES:
+        fail(f"--scope: unknown scope '{scope}': use {' or '.join(SCOPES)}")
+    label = name or f"{scope}-{time.strftime('%Y%m%d-%H%M%S')}"
+    token_id, token = _with_auth(
+        config, lambda auth: auth.create_token(label, scope, by=getpass.getuser())
+    )
+    if as_json:
+        print(json.dumps({"id": token_id, "name": label, "scope": scope, "token": token}))
+        return
+    console.print(
+        f"token #{token_id} '{label}' ({scope}); shown this once, keep it safe:", markup=False
+    )
+    print(token)
+    console.print(f"use it as: Authorization: Bearer {token[:12]}…", markup=False)
+
+
+@token_app.command("list")
+def list_tokens(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
+    """API tokens (never the tokens themselves: only how they start)."""
+    tokens = _with_auth(config, lambda auth: auth.tokens())
+    if as_json:
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": t.id,
+                        "name": t.name,
+                        "prefix": t.prefix,
+                        "scope": t.scope,
+                        "created_by": t.created_by,
+                        "created_at": t.created_at,
+                        "last_used_at": t.last_used_at,
+                        "revoked": t.revoked_at is not None,
+                    }
+                    for t in tokens
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table("id", "name", "starts", "scope", "last used", "state", box=None, pad_edge=False)
+    now = time.time()
+    for t in tokens:
+        used = f"{format_duration(now - t.last_used_at)} ago" if t.last_used_at else "never"
+        table.add_row(
+            str(t.id), t.name, t.prefix + "…", t.scope, used, "revoked" if t.revoked_at else "live"
+        )
+    console.print(table)
+
+
+@token_app.command("revoke")
+def revoke_token(
+    token_id: Annotated[int, typer.Argument(metavar="ID")],
+    config: ConfigOption = DEFAULT_FILE,
+) -> None:
+    """Revoke a token (a running wk up stops accepting it within 10 seconds)."""
+    _with_auth(config, lambda auth: auth.revoke_token(token_id))
+    console.print(f"token #{token_id} revoked", markup=False)

@@ -1,0 +1,190 @@
+"""A monitor's latency and failures over a time range, as points for a chart.
+
+The resolution follows the range unless asked for: one point per result while that makes at
+most ``MAX_POINTS`` points (always up to 6 hours), else one per minute (the 1-minute rollups)
+while that fits, else one per hour. Buckets not rolled
+up yet (past the rollup watermark) are computed from raw results the same way, so a chart
+reaches up to now. Latencies are milliseconds; each phase is its bucket's median.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import sqlalchemy as sa
+
+from watchkeeper.store import aggregate, schema
+from watchkeeper.store.queries import find_monitor
+from watchkeeper.store.rollups import HOUR, MINUTE, Resolution, watermark
+
+RAW_UP_TO = 6 * 3600.0
+MINUTES_UP_TO = 3 * 86400.0
+PHASES = ("dns", "connect", "tls", "ttfb")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    at: float
+    checks: int
+    failures: int
+    p50: float | None
+    p95: float | None
+    max: float | None
+    phases: dict[str, float | None]
+    """Median of each phase (dns, connect, tls, ttfb; transfer where raw)."""
+
+
+MAX_POINTS = 3000
+
+
+def pick(since: float, until: float, interval: float | None = None) -> str:
+    """The resolution for a chart of ``[since, until)`` of a monitor checked every
+    ``interval`` seconds."""
+    span = until - since
+    if span <= RAW_UP_TO and (interval is None or span / max(interval, 0.05) <= 4 * MAX_POINTS):
+        return "raw"
+    if interval is not None and span / max(interval, 0.05) <= MAX_POINTS:
+        return "raw"
+    return "1m" if span <= MINUTES_UP_TO else "1h"
+
+
+def series(
+    connection: sa.Connection,
+    monitor: str,
+    since: float,
+    until: float,
+    resolution: str,
+    limit: int,
+) -> list[Point]:
+    found = find_monitor(connection, monitor)
+    if found is None:
+        return []
+    monitor_id = found[0]
+    if resolution == "raw":
+        return _raw_points(connection, monitor_id, since, until, limit)
+    chosen = MINUTE if resolution == "1m" else HOUR
+    return _rollup_points(connection, chosen, monitor_id, since, until, limit)
+
+
+def _raw_points(
+    connection: sa.Connection, monitor_id: int, since: float, until: float, limit: int
+) -> list[Point]:
+    table = schema.results
+    rows = connection.execute(
+        sa.select(
+            table.c.ts,
+            table.c.ok,
+            table.c.total_ms,
+            table.c.dns_ms,
+            table.c.connect_ms,
+            table.c.tls_ms,
+            table.c.ttfb_ms,
+            table.c.transfer_ms,
+        )
+        .where(table.c.monitor_id == monitor_id, table.c.ts >= since, table.c.ts < until)
+        .order_by(table.c.ts, table.c.id)
+        .limit(limit)
+    )
+    points = []
+    for ts, ok, total, dns, connect, tls, ttfb, transfer in rows:
+        points.append(
+            Point(
+                at=float(ts),
+                checks=1,
+                failures=0 if ok else 1,
+                p50=total,
+                p95=total,
+                max=total,
+                phases={
+                    "dns": dns,
+                    "connect": connect,
+                    "tls": tls,
+                    "ttfb": ttfb,
+                    "transfer": transfer,
+                },
+            )
+        )
+    return points
+
+
+def _rollup_points(
+    connection: sa.Connection,
+    resolution: Resolution,
+    monitor_id: int,
+    since: float,
+    until: float,
+    limit: int,
+) -> list[Point]:
+    table = resolution.table
+    width = resolution.width
+    mark = watermark(connection, resolution)
+    rolled_until = until if mark is None else min(until, float(mark))
+    columns = [
+        table.c.bucket,
+        table.c.checks,
+        table.c.failures,
+        table.c.total_p50,
+        table.c.total_p95,
+        table.c.total_max,
+        *(table.c[f"{phase}_p50"] for phase in PHASES),
+    ]
+    rows = [
+        tuple(row)
+        for row in connection.execute(
+            sa.select(*columns)
+            .where(
+                table.c.monitor_id == monitor_id,
+                table.c.bucket > since - width,
+                table.c.bucket < rolled_until,
+            )
+            .order_by(table.c.bucket)
+            .limit(limit)
+        )
+    ]
+    tail_since = since if mark is None else max(since, float(mark))
+    if tail_since < until and len(rows) < limit:
+        rows.extend(_tail(connection, monitor_id, tail_since, until, width))
+    return [
+        Point(
+            at=float(row[0]),
+            checks=int(row[1]),
+            failures=int(row[2]),
+            p50=row[3],
+            p95=row[4],
+            max=row[5],
+            phases=dict(zip(PHASES, row[6:], strict=True)),
+        )
+        for row in rows[:limit]
+    ]
+
+
+def _tail(
+    connection: sa.Connection, monitor_id: int, since: float, until: float, width: int
+) -> list[tuple[float | int | None, ...]]:
+    """Rollup-shaped rows for results not rolled up yet."""
+    table = schema.results
+    query = sa.select(*(table.c[name] for name in aggregate.RAW_COLUMNS)).where(
+        table.c.monitor_id == monitor_id, table.c.ts >= since, table.c.ts < until
+    )
+    raw = [tuple(row) for row in connection.execute(query)]
+    if not raw:
+        return []
+    matrix = np.array(raw, dtype=np.float64)
+    # (monitor, bucket, checks, failures, then p50 p95 p99 max per phase in ROLLUP_PHASES)
+    names = list(schema.ROLLUP_VALUE_COLUMNS)
+    out = []
+    for row in aggregate.buckets(matrix, width):
+        values = dict(zip(names, row[4:], strict=True))
+        out.append(
+            (
+                row[1],
+                row[2],
+                row[3],
+                values["total_p50"],
+                values["total_p95"],
+                values["total_max"],
+                *(values[f"{phase}_p50"] for phase in PHASES),
+            )
+        )
+    return out

@@ -1,0 +1,306 @@
+"""``/api/v1/monitors``: list, read, define (create, replace, delete), run now, and history
+(raw results, chart series, uptime) of every monitor.
+
+Monitors from the config file are read-only here (409, naming the file); monitors defined
+through the API are validated exactly as the config's are, with its defaults and routes, and
+kept in the store, so they survive restarts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
+
+from watchkeeper.auth import Principal
+from watchkeeper.config import Monitor, load_api_monitor
+from watchkeeper.errors import ConfigError
+from watchkeeper.state import MonitorStatus
+from watchkeeper.store import definitions
+from watchkeeper.store.series import pick
+from watchkeeper.web.api.shapes import (
+    UPTIME_WINDOWS,
+    monitor_json,
+    point_json,
+    result_json,
+)
+from watchkeeper.web.context import Web, web_of
+from watchkeeper.web.security import Writer, require_read
+from watchkeeper.web.timeparse import parse_time
+
+MAX_PAGE = 5000
+router = APIRouter(prefix="/api/v1", tags=["monitors"], dependencies=[Depends(require_read)])
+
+SPEC_EXAMPLE = {
+    "name": "api",
+    "http": "https://api.example.com/health",
+    "expect": ["status == 200", "latency < 500ms"],
+    "tags": ["prod"],
+}
+
+
+def _monitor(web: Web, name: str) -> Monitor:
+    monitor = web.engine.monitors.get(name)
+    if monitor is None:
+        raise HTTPException(404, f"no monitor named '{name}'")
+    return monitor
+
+
+def _status(web: Web, monitor: Monitor) -> MonitorStatus:
+    return web.engine.status.get(monitor.name) or MonitorStatus(monitor.name)
+
+
+def source_of(web: Web, name: str) -> str:
+    return "config" if name in {m.name for m in web.config.monitors} else "api"
+
+
+def _times(since: str, until: str | None) -> tuple[float, float]:
+    try:
+        start = parse_time(since)
+        end = parse_time(until) if until else time.time()
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if end <= start:
+        raise HTTPException(422, "until must be after since")
+    return start, end
+
+
+@router.get("/monitors")
+async def list_monitors(
+    request: Request,
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+    offset: int = Query(0, ge=0),
+    state: str | None = Query(None, description="only monitors in this state"),
+    tag: str | None = Query(None, description="only monitors with this tag"),
+    q: str | None = Query(None, description="name or target contains this (any case)"),
+    source: Literal["config", "api"] | None = None,
+) -> dict[str, Any]:
+    """Every monitor with its live state, last result and uptime, in config order (then the
+    monitors defined through the API)."""
+    web = web_of(request)
+    now = time.time()
+    config_names = {m.name for m in web.config.monitors}
+    needle = q.lower() if q else None
+    chosen = [
+        m
+        for m in web.engine.monitors.values()
+        if (tag is None or tag in m.tags)
+        and (state is None or str(_status(web, m).state) == state)
+        and (needle is None or needle in m.name.lower() or needle in m.target.lower())
+        and (source is None or (m.name in config_names) == (source == "config"))
+    ]
+    page = chosen[offset : offset + limit]
+    return {
+        "items": [
+            monitor_json(
+                m,
+                _status(web, m),
+                source="config" if m.name in config_names else "api",
+                ledger=web.engine.ledger,
+                now=now,
+            )
+            for m in page
+        ],
+        "total": len(chosen),
+        "limit": limit,
+        "offset": offset,
+    }
+
+
+@router.get("/monitors/{name}")
+async def get_monitor(request: Request, name: str) -> dict[str, Any]:
+    web = web_of(request)
+    monitor = _monitor(web, name)
+    return monitor_json(
+        monitor,
+        _status(web, monitor),
+        source=source_of(web, name),
+        ledger=web.engine.ledger,
+        now=time.time(),
+    )
+
+
+@router.post("/monitors", status_code=201)
+async def create_monitor(
+    request: Request,
+    response: Response,
+    spec: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE])],
+    who: Writer,
+) -> dict[str, Any]:
+    """Define a monitor: the JSON form of one ``monitors:`` entry of the config file."""
+    web = web_of(request)
+    name = spec.get("name")
+    if isinstance(name, str) and name in web.engine.monitors:
+        raise HTTPException(409, f"a monitor named '{name}' exists already")
+    monitor = await _define(web, spec, who)
+    response.headers["Location"] = f"/api/v1/monitors/{monitor.name}"
+    return monitor_json(monitor, _status(web, monitor), source="api")
+
+
+@router.put("/monitors/{name}")
+async def replace_monitor(
+    request: Request,
+    response: Response,
+    name: str,
+    spec: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE])],
+    who: Writer,
+) -> dict[str, Any]:
+    """Create or replace a monitor defined through the API (state and history stay)."""
+    web = web_of(request)
+    _writable(web, name)
+    if spec.setdefault("name", name) != name:
+        raise HTTPException(422, f"the body names '{spec['name']}', the path '{name}'")
+    existed = name in web.engine.monitors
+    monitor = await _define(web, spec, who)
+    if not existed:
+        response.status_code = 201
+    return monitor_json(monitor, _status(web, monitor), source="api")
+
+
+@router.delete("/monitors/{name}", status_code=204)
+async def delete_monitor(request: Request, name: str, who: Writer) -> Response:
+    """Stop watching a monitor defined through the API; its history stays in the store."""
+    web = web_of(request)
+    _monitor(web, name)
+    _writable(web, name)
+    dependants = [m.name for m in web.engine.monitors.values() if name in m.depends_on]
+    if dependants:
+        raise HTTPException(409, f"{', '.join(dependants)} depend on '{name}': change them first")
+
+    def forget() -> None:
+        with web.engine.store.transaction() as connection:
+            definitions.delete_api_monitor(connection, name)
+
+    await web.run(forget)
+    web.engine.remove_monitor(name)
+    return Response(status_code=204)
+
+
+def _writable(web: Web, name: str) -> None:
+    found = next((m for m in web.config.monitors if m.name == name), None)
+    if found is not None:
+        where = f"{web.config.path}:{found.line}" if found.line else web.config.path
+        raise HTTPException(
+            409, f"monitor '{name}' is defined in {where} and is read-only here: edit the file"
+        )
+
+
+async def _define(web: Web, spec: dict[str, Any], who: Principal) -> Monitor:
+    try:
+        monitor = load_api_monitor(spec, web.config, web.engine.monitors.values())
+    except ConfigError as exc:
+        raise HTTPException(
+            422, [problem.one_line().removeprefix("api: ") for problem in exc.problems]
+        ) from None
+
+    def keep() -> None:
+        with web.engine.store.transaction() as connection:
+            definitions.put_api_monitor(connection, monitor.name, spec, who.name, time.time())
+        web.engine.store.ensure_monitors([(monitor.name, monitor.kind, monitor.target)])
+
+    await web.run(keep)
+    web.engine.put_monitor(monitor)
+    return monitor
+
+
+@router.post("/monitors/{name}/check")
+async def check_now(request: Request, name: str, _: Writer) -> dict[str, Any]:
+    """Run the monitor's check now and answer with its result (its state follows it)."""
+    web = web_of(request)
+    monitor = _monitor(web, name)
+    if monitor.paused:
+        raise HTTPException(409, f"monitor '{name}' is paused")
+    result = await web.engine.check_now(name, monitor.timeout + 5.0)
+    if result is None:
+        raise HTTPException(504, f"the check of '{name}' did not finish in time")
+    return result_json(result)
+
+
+@router.get("/monitors/{name}/results")
+async def monitor_results(
+    request: Request,
+    name: str,
+    since: str = Query("1h", description="6h (ago), epoch seconds or ISO 8601"),
+    until: str | None = None,
+    limit: int = Query(1000, ge=1, le=MAX_PAGE),
+    failed: bool = False,
+    order: Literal["asc", "desc"] = Query(
+        "asc", description="asc: oldest first from since; desc: newest first back to since"
+    ),
+) -> dict[str, Any]:
+    """Raw results in ``[since, until)``, at most ``limit``; ``truncated`` says there were
+    more (ask again from the last one's ``at``, or with ``order=desc``)."""
+    web = web_of(request)
+    _monitor(web, name)
+    try:
+        start = parse_time(since)
+        end = parse_time(until) if until else None
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    results = await web.run(
+        web.engine.store.results,
+        name,
+        start,
+        end,
+        limit + 1,
+        failed_only=failed,
+        newest_first=order == "desc",
+    )
+    return {
+        "monitor": name,
+        "since": start,
+        "until": end,
+        "order": order,
+        "items": [result_json(r) for r in results[:limit]],
+        "limit": limit,
+        "truncated": len(results) > limit,
+    }
+
+
+@router.get("/monitors/{name}/series")
+async def monitor_series(
+    request: Request,
+    name: str,
+    since: str = Query("24h", description="6h (ago), epoch seconds or ISO 8601"),
+    until: str | None = None,
+    resolution: Literal["auto", "raw", "1m", "1h"] = Query(
+        "auto",
+        description="auto: every result while that is at most ~3000 points (and up to 6h), "
+        "else 1-minute rollups up to 3d, else 1-hour",
+    ),
+    limit: int = Query(5000, ge=1, le=20_000),
+) -> dict[str, Any]:
+    """Latency (p50, p95, max and the median of each phase) and failures over time, for
+    charts."""
+    web = web_of(request)
+    monitor = _monitor(web, name)
+    start, end = _times(since, until)
+    chosen = pick(start, end, monitor.interval) if resolution == "auto" else resolution
+    points = await web.run(web.engine.store.series, name, start, end, chosen, limit)
+    return {
+        "monitor": name,
+        "since": start,
+        "until": end,
+        "resolution": chosen,
+        "points": [point_json(p) for p in points],
+    }
+
+
+@router.get("/monitors/{name}/uptime")
+async def monitor_uptime(
+    request: Request, name: str, days: int = Query(90, ge=1, le=90)
+) -> dict[str, Any]:
+    """Uptime over the last 24 h, 7 d and 30 d, and per day (UTC) for the last ``days``."""
+    web = web_of(request)
+    _monitor(web, name)
+    now = time.time()
+    ledger = web.engine.ledger
+    return {
+        "monitor": name,
+        "uptime": {label: ledger.uptime(name, span, now) for label, span in UPTIME_WINDOWS.items()},
+        "days": [
+            {"day": bar.start, "checks": bar.checks, "failures": bar.failures, "uptime": bar.uptime}
+            for bar in ledger.days(name, days, now)
+        ],
+    }

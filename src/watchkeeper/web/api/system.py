@@ -1,0 +1,84 @@
+"""Liveness (public), Watchkeeper's own vitals, the compact live view the pages poll, the
+OpenAPI document (behind authentication: no browsable form, since Swagger UI would load
+from a CDN), and ``/metrics``."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
+
+from watchkeeper import __version__
+from watchkeeper.web.context import web_of
+from watchkeeper.web.security import require_read
+
+public = APIRouter(tags=["health"])
+router = APIRouter(dependencies=[Depends(require_read)])
+
+
+@public.get("/healthz")
+async def healthz(request: Request) -> dict[str, Any]:
+    """Liveness: answers while the process runs (public, for load balancers)."""
+    web = web_of(request)
+    return {
+        "status": "ok",
+        "version": __version__,
+        "uptime_s": round(time.time() - web.engine.started_at, 3),
+    }
+
+
+@router.get("/api/v1/health", tags=["health"])
+async def health(request: Request) -> dict[str, Any]:
+    """The engine's vital signs: checks run, lag, the store writer, the outbox."""
+    engine = web_of(request).engine
+    scheduler, writer = engine.scheduler, engine.writer
+    return {
+        "status": "ok",
+        "version": __version__,
+        "uptime_s": round(time.time() - engine.started_at, 3),
+        "monitors": len(engine.monitors),
+        "checks": scheduler.stats.completed if scheduler else 0,
+        "in_flight": scheduler.in_flight if scheduler else 0,
+        "lag_p99_ms": round(scheduler.stats.lag_seconds(99) * 1000, 3) if scheduler else None,
+        "writer_queue": writer.queue_depth if writer else 0,
+        "written": writer.written if writer else 0,
+        "outbox": engine.alerting.deliverer.unfinished,
+        "broken_routes": sorted(engine.alerting.deliverer.broken),
+    }
+
+
+@router.get("/api/v1/states", tags=["monitors"])
+async def states(request: Request) -> dict[str, Any]:
+    """Every monitor's state in one small document (what the pages poll for live updates):
+    ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts per state."""
+    engine = web_of(request).engine
+    monitors: dict[str, Any] = {}
+    counts: dict[str, int] = {}
+    for name in engine.monitors:
+        status = engine.status.get(name)
+        state = str(status.state) if status else "unknown"
+        counts[state] = counts.get(state, 0) + 1
+        last = status.last_result if status else None
+        monitors[name] = {
+            "state": state,
+            "since": status.since if status else None,
+            "latency_ms": round(last.latency * 1000, 3) if last and last.latency else None,
+            "at": last.started_at if last else None,
+            "ok": last.ok if last else None,
+            "reason": status.reason if status else None,
+        }
+    return {"at": time.time(), "counts": counts, "monitors": monitors}
+
+
+@router.get("/api/openapi.json", include_in_schema=False)
+async def openapi(request: Request) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/metrics", tags=["metrics"], response_class=Response)
+async def metrics(request: Request) -> Response:
+    """Prometheus text format, from memory only (see ``watchkeeper.web.metrics``)."""
+    body = web_of(request).metrics.render()
+    return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

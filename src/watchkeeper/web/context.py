@@ -1,0 +1,53 @@
+"""What every route needs, in one object on ``app.state.web``: the engine (live state and the
+store), authentication, the metrics, the page templates and the login rate limits."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any, TypeVar
+
+from fastapi import Request
+
+from watchkeeper.auth import Auth, Limiter
+from watchkeeper.config import Config
+from watchkeeper.engine.service import Engine
+from watchkeeper.web.metrics import Metrics
+
+T = TypeVar("T")
+
+
+@dataclass
+class Web:
+    engine: Engine
+    auth: Auth
+    metrics: Metrics
+    loopback: bool = True
+    """The server listens on loopback only: first-run setup may be offered."""
+    secure_cookies: bool = False
+    """Mark cookies Secure (the server is reached over https)."""
+    by_address: Limiter = field(default_factory=lambda: Limiter(20, 600.0))
+    """Failed logins per client address."""
+    by_name: Limiter = field(default_factory=lambda: Limiter(5, 300.0))
+    """Failed logins per user name."""
+    demo_login: tuple[str, str] | None = None
+    """(name, password) of the demo's admin, shown on the demo's login page."""
+
+    @property
+    def config(self) -> Config:
+        return self.engine.config
+
+    async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """A blocking call (the store, argon2) in a worker thread."""
+        return await asyncio.to_thread(partial(function, *args, **kwargs))
+
+    def needs_setup(self) -> bool:
+        """No user exists yet and the server is on loopback: offer to create the admin."""
+        return self.loopback and not self.auth.has_users()
+
+
+def web_of(request: Request) -> Web:
+    found: Web = request.app.state.web
+    return found

@@ -1,0 +1,246 @@
+"""``/metrics``: every monitor and Watchkeeper's own health in the Prometheus text format.
+
+Everything comes from memory — the engine's live states, counters kept here from every
+Result, the scheduler's, writer's and deliverer's own counters — never from the database,
+so a scrape costs the same whatever the store is doing.
+
+Per monitor (label ``monitor``):
+
+    watchkeeper_monitor_up                     1 up or degraded, 0 down or flapping (no
+                                               sample while unknown or paused)
+    watchkeeper_monitor_state{state}           1 for the current state, 0 for the others
+    watchkeeper_monitor_state_since_seconds    when the current state began (unix time)
+    watchkeeper_check_duration_seconds{phase}  histogram per phase: dns connect tls ttfb
+                                               transfer total
+    watchkeeper_checks_total{outcome}          ok | failed | error
+    watchkeeper_certificate_expiry_seconds     when the peer's certificate expires
+    watchkeeper_certificate_days_left          days until then
+
+Watchkeeper itself: ``watchkeeper_build_info``, ``watchkeeper_scheduler_lag_seconds``
+(quantiles), ``watchkeeper_checks_in_flight``, ``watchkeeper_checks_waiting``,
+``watchkeeper_checks_skipped_total``, ``watchkeeper_store_queue_depth``,
+``watchkeeper_store_write_seconds`` (summary), ``watchkeeper_store_results_dropped_total``,
+``watchkeeper_outbox_depth``, ``watchkeeper_notifications_total{route,outcome}``
+(delivered | retry | failed), ``watchkeeper_route_broken{route}``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
+
+from watchkeeper import __version__
+from watchkeeper.config import Monitor
+from watchkeeper.engine.service import Engine
+from watchkeeper.model import PHASE_NAMES, Result, State
+
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_EDGES = np.array(BUCKETS)
+_PHASES = {name: index for index, name in enumerate(PHASE_NAMES)}
+_STATES = tuple(str(state) for state in State)
+_OUTCOMES = ("ok", "failed", "error")
+
+
+@dataclass(slots=True)
+class _Counts:
+    buckets: np.ndarray = field(  # phases × (buckets + the +Inf one), not cumulative
+        default_factory=lambda: np.zeros((len(PHASE_NAMES), len(BUCKETS) + 1), dtype=np.int64)
+    )
+    sums: np.ndarray = field(default_factory=lambda: np.zeros(len(PHASE_NAMES)))
+    outcomes: list[int] = field(default_factory=lambda: [0, 0, 0])
+    cert_expires_at: float | None = None
+
+
+class Metrics:
+    """Counts every Result (``observe`` is an engine result listener) and renders it all."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._counts: dict[str, _Counts] = {}
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(_Collector(self))
+
+    def observe(self, monitor: Monitor, result: Result) -> None:
+        counts = self._counts.get(monitor.name)
+        if counts is None:
+            counts = self._counts[monitor.name] = _Counts()
+        counts.outcomes[_OUTCOMES.index(result.outcome)] += 1
+        phases = result.phases
+        for name, index in _PHASES.items():
+            value = getattr(phases, name)
+            if value is not None:
+                counts.buckets[index, int(np.searchsorted(_EDGES, value))] += 1
+                counts.sums[index] += value
+        if result.cert_expires_at is not None:
+            counts.cert_expires_at = result.cert_expires_at
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class _Collector:
+    def __init__(self, metrics: Metrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        engine = self.metrics.engine
+        yield from self._monitors(engine)
+        yield from self._own(engine)
+
+    def _monitors(self, engine: Engine) -> Iterator[Metric]:
+        up = GaugeMetricFamily(
+            "watchkeeper_monitor_up", "1: up or degraded; 0: down or flapping", labels=["monitor"]
+        )
+        state = GaugeMetricFamily(
+            "watchkeeper_monitor_state", "1 for the current state", labels=["monitor", "state"]
+        )
+        since = GaugeMetricFamily(
+            "watchkeeper_monitor_state_since_seconds",
+            "When the current state began (unix time)",
+            labels=["monitor"],
+        )
+        duration = HistogramMetricFamily(
+            "watchkeeper_check_duration_seconds",
+            "Time spent in each phase of a check",
+            labels=["monitor", "phase"],
+        )
+        checks = CounterMetricFamily(
+            "watchkeeper_checks", "Checks run, by outcome", labels=["monitor", "outcome"]
+        )
+        expiry = GaugeMetricFamily(
+            "watchkeeper_certificate_expiry_seconds",
+            "When the peer's certificate expires (unix time)",
+            labels=["monitor"],
+        )
+        days_left = GaugeMetricFamily(
+            "watchkeeper_certificate_days_left",
+            "Days until the peer's certificate expires",
+            labels=["monitor"],
+        )
+        now = time.time()
+        counts = self.metrics._counts
+        for name in list(engine.monitors):
+            status = engine.status.get(name)
+            current = str(status.state) if status else "unknown"
+            if current in ("up", "degraded"):
+                up.add_metric([name], 1.0)
+            elif current in ("down", "flapping"):
+                up.add_metric([name], 0.0)
+            for value in _STATES:
+                state.add_metric([name, value], 1.0 if value == current else 0.0)
+            if status is not None and status.since:
+                since.add_metric([name], status.since)
+            seen = counts.get(name)
+            if seen is None:
+                continue
+            for phase, index in _PHASES.items():
+                row = seen.buckets[index]
+                total = int(row.sum())
+                if not total:
+                    continue
+                cumulative = np.cumsum(row)
+                buckets = [(_le(edge), float(cumulative[i])) for i, edge in enumerate(BUCKETS)]
+                buckets.append(("+Inf", float(total)))
+                duration.add_metric([name, phase], buckets, float(seen.sums[index]))
+            for outcome, count in zip(_OUTCOMES, seen.outcomes, strict=True):
+                checks.add_metric([name, outcome], float(count))
+            if seen.cert_expires_at is not None:
+                expiry.add_metric([name], seen.cert_expires_at)
+                days_left.add_metric([name], round((seen.cert_expires_at - now) / 86400, 3))
+        yield from (up, state, since, duration, checks, expiry, days_left)
+
+    def _own(self, engine: Engine) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "watchkeeper_build_info", "Watchkeeper's version", labels=["version"]
+        )
+        info.add_metric([__version__], 1.0)
+        yield info
+        monitors = GaugeMetricFamily("watchkeeper_monitors", "Monitors by state", labels=["state"])
+        by_state = dict.fromkeys(_STATES, 0)
+        for status in list(engine.status.values()):
+            by_state[str(status.state)] = by_state.get(str(status.state), 0) + 1
+        for value, count in by_state.items():
+            monitors.add_metric([value], float(count))
+        yield monitors
+        scheduler = engine.scheduler
+        if scheduler is not None:
+            lag = GaugeMetricFamily(
+                "watchkeeper_scheduler_lag_seconds",
+                "How late checks start against their slot, by quantile since start",
+                labels=["quantile"],
+            )
+            for quantile in (0.5, 0.9, 0.99):
+                lag.add_metric([str(quantile)], scheduler.stats.lag_seconds(quantile * 100))
+            yield lag
+            yield _gauge("watchkeeper_checks_in_flight", "Checks running", scheduler.in_flight)
+            yield _gauge(
+                "watchkeeper_checks_waiting", "Checks due but waiting for a slot", scheduler.waiting
+            )
+            yield _counter(
+                "watchkeeper_checks_skipped",
+                "Slots skipped because the previous check overran",
+                scheduler.stats.skipped,
+            )
+        writer = engine.writer
+        if writer is not None:
+            yield _gauge(
+                "watchkeeper_store_queue_depth",
+                "Results waiting to be written to the store",
+                writer.queue_depth,
+            )
+            write = SummaryMetricFamily(
+                "watchkeeper_store_write_seconds", "Time to commit a batch of results"
+            )
+            write.add_metric([], count_value=writer.batches, sum_value=writer.write_seconds_total)
+            yield write
+            yield _counter(
+                "watchkeeper_store_results_dropped",
+                "Results lost: refused by the store or over the queue limit",
+                writer.dropped + writer.overflowed,
+            )
+        deliverer = engine.alerting.deliverer
+        yield _gauge(
+            "watchkeeper_outbox_depth", "Notifications not delivered yet", deliverer.unfinished
+        )
+        sent = CounterMetricFamily(
+            "watchkeeper_notifications",
+            "Delivery attempts by route and outcome (delivered, retry, failed)",
+            labels=["route", "outcome"],
+        )
+        for route in engine.config.routes:
+            for outcome in ("delivered", "retry", "failed"):
+                sent.add_metric(
+                    [route.name, outcome], float(deliverer.outcomes.get((route.name, outcome), 0))
+                )
+        yield sent
+        broken = GaugeMetricFamily(
+            "watchkeeper_route_broken",
+            "1 while a route is broken by a permanent delivery error",
+            labels=["route"],
+        )
+        for route in engine.config.routes:
+            broken.add_metric([route.name], 1.0 if route.name in deliverer.broken else 0.0)
+        yield broken
+
+
+def _le(edge: float) -> str:
+    return repr(float(edge))
+
+
+def _gauge(name: str, documentation: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, value=float(value))
+
+
+def _counter(name: str, documentation: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, documentation, value=float(value))

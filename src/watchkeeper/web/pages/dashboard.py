@@ -1,0 +1,382 @@
+"""The dashboard: overview, monitor page, incidents, silences and maintenance, and the forms
+they post. Server-rendered from memory (live state and the ledger) plus a few indexed store
+reads; the pages then poll ``/api/v1/states`` for live updates.
+
+Forms post here (not to the API) so they work without JavaScript; every one carries the
+session's CSRF token, checked by ``require_write``.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import RedirectResponse, Response
+
+from watchkeeper.alerts import actions
+from watchkeeper.config import load_api_maintenance
+from watchkeeper.errors import ConfigError
+from watchkeeper.redact import redact
+from watchkeeper.state import MonitorStatus
+from watchkeeper.store import alerts as db
+from watchkeeper.store import definitions
+from watchkeeper.units import parse_duration
+from watchkeeper.web.api.monitors import source_of
+from watchkeeper.web.api.shapes import window_json
+from watchkeeper.web.context import Web, web_of
+from watchkeeper.web.pages.public import day_css, is_public
+from watchkeeper.web.pages.render import STATE_ORDER, Pages
+from watchkeeper.web.security import Reader, Writer
+
+router = APIRouter(include_in_schema=False)
+pages = Pages()
+PAGE_SIZE = 50
+
+
+def _troubled(web: Web) -> int:
+    return sum(
+        1 for s in web.engine.status.values() if str(s.state) in ("down", "degraded", "flapping")
+    )
+
+
+@router.get("/")
+async def overview(
+    request: Request,
+    user: Reader,
+    state: str = "",
+    tag: str = "",
+    q: str = "",
+) -> Response:
+    web = web_of(request)
+    engine = web.engine
+    now = time.time()
+    ledger = engine.ledger
+    rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
+    needle = q.strip().lower()
+    for monitor in engine.monitors.values():
+        status = engine.status.get(monitor.name) or MonitorStatus(monitor.name)
+        current = str(status.state)
+        counts[current] = counts.get(current, 0) + 1
+        last = status.last_result
+        shown = (
+            (not state or current == state)
+            and (not tag or tag in monitor.tags)
+            and (not needle or needle in monitor.name.lower() or needle in monitor.target.lower())
+        )
+        rows.append(
+            {
+                "name": monitor.name,
+                "kind": monitor.kind,
+                "target": monitor.target,
+                "tags": monitor.tags,
+                "state": current,
+                "reason": status.reason,
+                "latency": last.latency * 1000 if last and last.latency is not None else None,
+                "last_at": last.started_at if last else None,
+                "uptime_24h": ledger.uptime(monitor.name, 86400, now),
+                "uptime_7d": ledger.uptime(monitor.name, 7 * 86400, now),
+                "uptime_30d": ledger.uptime(monitor.name, 30 * 86400, now),
+                "spark": ledger.sparkline(monitor.name, now),
+                "shown": shown,
+            }
+        )
+    rows.sort(key=lambda row: STATE_ORDER.get(row["state"], 9))  # trouble first, stable
+    problems = sum(counts.get(s, 0) for s in ("down", "flapping", "degraded"))
+    tags = sorted({t for m in engine.monitors.values() for t in m.tags})
+    return pages.render(
+        "overview.html",
+        section="monitors",
+        user=user,
+        rows=rows,
+        counts=counts,
+        problems=problems,
+        shown=sum(1 for row in rows if row["shown"]),
+        tags=tags,
+        selected_state=state,
+        selected_tag=tag,
+        query=q,
+        open_incidents=_troubled(web),
+        now=now,
+    )
+
+
+@router.get("/monitors/{name}")
+async def monitor_page(request: Request, name: str, user: Reader) -> Response:
+    web = web_of(request)
+    engine = web.engine
+    monitor = engine.monitors.get(name)
+    if monitor is None:
+        return pages.render(
+            "message.html",
+            404,
+            user=user,
+            title="No such monitor",
+            text=f"There is no monitor named '{name}'.",
+        )
+    now = time.time()
+    status = engine.status.get(name) or MonitorStatus(name)
+
+    def read() -> tuple[list[Any], list[db.Incident]]:
+        results = engine.store.results(name, now - 7 * 86400, None, 50, newest_first=True)
+        with engine.store.read() as connection:
+            found = db.incidents(connection, open_only=False, limit=10, monitor=name)
+        return results, found
+
+    results, incidents = await web.run(read)
+    bars = engine.ledger.days(name, 90, now)
+    days = [
+        {"start": bar.start, "checks": bar.checks, "uptime": bar.uptime, "css": day_css(bar.uptime)}
+        for bar in bars
+    ]
+    checks = sum(bar.checks for bar in bars)
+    failures = sum(bar.failures for bar in bars)
+    last = status.last_result
+    notice = request.query_params.get("notice")
+    return pages.render(
+        "monitor.html",
+        section="monitors",
+        user=user,
+        monitor=monitor,
+        source=source_of(web, name),
+        state=str(status.state),
+        since=status.since or None,
+        reason=status.reason,
+        cause=next((i.cause for i in incidents if i.open and i.cause), None),
+        latency=last.latency * 1000 if last and last.latency is not None else None,
+        uptime={
+            "24h": engine.ledger.uptime(name, 86400, now),
+            "7d": engine.ledger.uptime(name, 7 * 86400, now),
+            "30d": engine.ledger.uptime(name, 30 * 86400, now),
+        },
+        uptime_90=(checks - failures) / checks if checks else None,
+        days=days,
+        results=results,
+        incidents=incidents,
+        dependants=sorted(m.name for m in engine.monitors.values() if name in m.depends_on),
+        public=is_public(web, monitor),
+        open_incidents=_troubled(web),
+        notice=notice,
+        notice_kind=request.query_params.get("kind", ""),
+        now=now,
+    )
+
+
+@router.get("/incidents")
+async def incidents_page(
+    request: Request,
+    user: Reader,
+    open: str = "",
+    monitor: str = "",
+    page: int = Query(1, ge=1, le=100_000),
+) -> Response:
+    web = web_of(request)
+    open_only = bool(open)
+
+    def read() -> tuple[list[db.Incident], int]:
+        with web.engine.store.read() as connection:
+            found = db.incidents(
+                connection,
+                open_only=open_only,
+                limit=PAGE_SIZE,
+                offset=(page - 1) * PAGE_SIZE,
+                monitor=monitor or None,
+            )
+            total = db.count_incidents(connection, open_only=open_only, monitor=monitor or None)
+            return found, total
+
+    found, total = await web.run(read)
+    return pages.render(
+        "incidents.html",
+        section="incidents",
+        user=user,
+        incidents=found,
+        total=total,
+        open_only=open_only,
+        monitor=monitor,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        open_incidents=_troubled(web),
+    )
+
+
+@router.get("/incidents/{incident_id}")
+async def incident_page(request: Request, incident_id: int, user: Reader) -> Response:
+    web = web_of(request)
+
+    def read() -> tuple[db.Incident | None, list[db.TimelineEntry]]:
+        with web.engine.store.read() as connection:
+            return db.incident(connection, incident_id), db.timeline(connection, incident_id)
+
+    incident, timeline = await web.run(read)
+    if incident is None:
+        return pages.render(
+            "message.html",
+            404,
+            user=user,
+            title="No such incident",
+            text=f"There is no incident #{incident_id}.",
+        )
+    secrets = web.config.secrets
+    monitor = web.engine.monitors.get(incident.monitor)
+    return pages.render(
+        "incident.html",
+        section="incidents",
+        user=user,
+        incident=incident,
+        timeline=[
+            db.TimelineEntry(e.incident_id, e.at, e.kind, redact(e.text, secrets)) for e in timeline
+        ],
+        runbook=monitor.runbook if monitor else None,
+        open_incidents=_troubled(web),
+        notice=request.query_params.get("notice"),
+        notice_kind=request.query_params.get("kind", ""),
+    )
+
+
+@router.post("/incidents/{incident_id}/ack")
+async def ack_form(request: Request, incident_id: int, user: Writer) -> Response:
+    web = web_of(request)
+    try:
+        _, already = await web.run(actions.acknowledge, web.engine.store, incident_id, user.name)
+    except actions.ActionError as exc:
+        raise HTTPException(404, str(exc)) from None
+    text = "It was acknowledged already." if already else "Acknowledged: reminders stop."
+    return _back(f"/incidents/{incident_id}", text, "ok")
+
+
+@router.get("/silences")
+async def silences_page(request: Request, user: Reader) -> Response:
+    web = web_of(request)
+    now = time.time()
+
+    def read() -> tuple[list[db.Silence], list[definitions.Definition]]:
+        with web.engine.store.read() as connection:
+            return (
+                db.silences(connection, current_at=now),
+                definitions.api_maintenance(connection),
+            )
+
+    silences, defined = await web.run(read)
+    windows = [window_json(w, now, source="config") for w in web.config.maintenance]
+    for definition in defined:
+        try:
+            window = load_api_maintenance(definition.spec, web.engine.monitors)
+        except ConfigError:
+            continue
+        windows.append(window_json(window, now, source="api", window_id=definition.id))
+    engine = web.engine
+    return pages.render(
+        "silences.html",
+        section="silences",
+        user=user,
+        silences=[s for s in silences if s.active(now)],
+        windows=windows,
+        monitor_names=sorted(engine.monitors),
+        tags=sorted({t for m in engine.monitors.values() for t in m.tags}),
+        open_incidents=_troubled(web),
+        notice=request.query_params.get("notice"),
+        notice_kind=request.query_params.get("kind", ""),
+        now=now,
+    )
+
+
+@router.post("/silences")
+async def silence_form(request: Request, user: Writer) -> Response:
+    web = web_of(request)
+    form = await request.form()
+    back = _local(str(form.get("back") or "/silences"))
+    monitor = str(form.get("monitor") or "") or None
+    tag = str(form.get("tag") or "") or None
+    try:
+        lasting = parse_duration(str(form.get("duration") or "1h"))
+        silence = await web.run(
+            actions.add_silence,
+            web.engine.store,
+            web.engine.monitors.values(),
+            monitor=monitor,
+            tag=tag,
+            lasting=lasting,
+            reason=str(form.get("reason") or "") or None,
+            by=user.name,
+        )
+    except (ValueError, actions.ActionError) as exc:
+        return _back(back, f"Not silenced: {exc}", "error")
+    await web.engine.alerting.refresh_mutes()
+    what = f"monitor {silence.monitor}" if silence.monitor else f"tag {silence.tag}"
+    return _back(back, f"Silence #{silence.id} holds {what}'s notifications.", "ok")
+
+
+@router.post("/silences/{silence_id}/expire")
+async def expire_form(request: Request, silence_id: int, user: Writer) -> Response:
+    web = web_of(request)
+    try:
+        await web.run(actions.expire_silence, web.engine.store, silence_id)
+    except actions.ActionError as exc:
+        return _back("/silences", str(exc), "error")
+    await web.engine.alerting.refresh_mutes()
+    return _back("/silences", f"Silence #{silence_id} expired.", "ok")
+
+
+@router.post("/maintenance")
+async def maintenance_form(request: Request, user: Writer) -> Response:
+    web = web_of(request)
+    form = await request.form()
+    spec: dict[str, Any] = {"name": str(form.get("name") or "").strip()}
+    cron = str(form.get("cron") or "").strip()
+    start = str(form.get("start") or "").strip()
+    spec["duration"] = str(form.get("duration") or "1h").strip()
+    if cron:
+        spec["cron"] = cron
+    elif start:
+        spec["start"] = datetime.fromisoformat(start).replace(tzinfo=UTC).isoformat()
+    if form.get("monitor"):
+        spec["monitors"] = [str(form.get("monitor"))]
+    if form.get("tag"):
+        spec["tags"] = [str(form.get("tag"))]
+    try:
+        window = load_api_maintenance(spec, web.engine.monitors)
+    except ConfigError as exc:
+        problems = "; ".join(p.message for p in exc.problems)
+        return _back("/silences", f"Window not added: {problems}", "error")
+
+    def keep() -> bool:
+        with web.engine.store.transaction() as connection:
+            if any(d.name == window.name for d in definitions.api_maintenance(connection)):
+                return False
+            definitions.add_api_maintenance(connection, window.name, spec, user.name, time.time())
+            return True
+
+    if any(w.name == window.name for w in web.config.maintenance) or not await web.run(keep):
+        return _back("/silences", f"A window named '{window.name}' exists already.", "error")
+    await web.engine.alerting.refresh_mutes()
+    return _back("/silences", f"Maintenance window '{window.name}' added.", "ok")
+
+
+@router.post("/maintenance/{window_id}/delete")
+async def delete_window_form(request: Request, window_id: int, user: Writer) -> Response:
+    web = web_of(request)
+
+    def forget() -> bool:
+        with web.engine.store.transaction() as connection:
+            return definitions.delete_api_maintenance(connection, window_id)
+
+    if not await web.run(forget):
+        return _back("/silences", "No such window.", "error")
+    await web.engine.alerting.refresh_mutes()
+    return _back("/silences", "Maintenance window deleted.", "ok")
+
+
+def _local(path: str) -> str:
+    """Only paths on this site (no open redirect through ``back``/``next``)."""
+    if not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return "/"
+    return path
+
+
+def _back(path: str, notice: str, kind: str) -> RedirectResponse:
+    separator = "&" if "?" in path else "?"
+    return RedirectResponse(f"{path}{separator}notice={quote(notice)}&kind={kind}", status_code=303)

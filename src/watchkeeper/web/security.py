@@ -1,0 +1,170 @@
+"""Who is asking, and may they: the gate in front of every route, and the checks for writes.
+
+Default deny: ``Gate`` (ASGI middleware) lets a request through anonymously only on a path
+in ``PUBLIC`` (status pages, badges, liveness, static files, login and first-run setup).
+Everything else needs a session cookie or ``Authorization: Bearer <token>``; without one an
+API path answers 401 and a page redirects to the login (or, before anybody exists, to the
+first-run setup). So a route added later is protected without anyone remembering to.
+
+Writes (``require_write``) need a write scope: an admin's session or a write token. A write
+made with a session cookie must also carry the session's CSRF token (form field ``csrf`` or
+header ``X-CSRF-Token``); a bearer token needs none, since no browser sends it by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request
+
+from watchkeeper.auth import Auth, Principal
+from watchkeeper.errors import StoreError
+
+SESSION_COOKIE = "wk_session"
+PUBLIC_PREFIXES = ("/status", "/badge/", "/static/")
+PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico"})
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def is_api(path: str) -> bool:
+    return path.startswith("/api/") or path == "/metrics"
+
+
+class Gate:
+    """Resolve the principal of every request into ``scope["state"]["principal"]`` and turn
+    away anonymous requests to anything not public."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        auth: Auth,
+        needs_setup: Callable[[], bool],
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.app = app
+        self.auth = auth
+        self.needs_setup = needs_setup
+        self.headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+
+    async def __call__(self, scope: Scope, receive: Receive, original_send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, original_send)
+            return
+
+        async def send(message: Message) -> None:
+            if message["type"] == "http.response.start":  # security headers on every answer
+                present = {name for name, _ in message.get("headers", ())}
+                extra = [(k, v) for k, v in self.headers if k not in present]
+                message["headers"] = [*message.get("headers", ()), *extra]
+            await original_send(message)
+
+        try:
+            principal = await self._principal(scope)
+        except StoreError as exc:
+            await _answer(
+                send,
+                503,
+                json.dumps({"detail": str(exc)}),
+                [(b"content-type", b"application/json"), (b"retry-after", b"5")],
+            )
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        path: str = scope["path"]
+        if principal is not None or is_public(path):
+            await self.app(scope, receive, send)
+            return
+        if is_api(path):
+            await _answer(
+                send,
+                401,
+                json.dumps({"detail": "authentication required: a session or a bearer token"}),
+                [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+            )
+            return
+        if await asyncio.to_thread(self.needs_setup):
+            location = "/setup"
+        else:
+            wanted = path + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+            location = "/login?next=" + quote(wanted, safe="")
+        await _answer(send, 303, "", [(b"location", location.encode())])
+
+    async def _principal(self, scope: Scope) -> Principal | None:
+        headers = dict(scope.get("headers") or ())
+        authorization = headers.get(b"authorization", b"").decode("latin-1")
+        if authorization[:7].lower() == "bearer ":
+            token = authorization[7:].strip()
+            return self.auth.cached(token) or await asyncio.to_thread(self.auth.token, token)
+        session = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
+        if session:
+            return self.auth.cached(session) or await asyncio.to_thread(self.auth.session, session)
+        return None
+
+
+async def _answer(send: Send, status: int, body: str, headers: list[tuple[bytes, bytes]]) -> None:
+    data = body.encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(data)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
+def _cookie(header: str, name: str) -> str | None:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name and value:
+            return value
+    return None
+
+
+# -- dependencies for routes ------------------------------------------------------------------
+def principal_of(request: Request) -> Principal | None:
+    found: Principal | None = request.scope.get("state", {}).get("principal")
+    return found
+
+
+def require_read(request: Request) -> Principal:
+    """Anyone signed in (the gate has already turned away the rest)."""
+    principal = principal_of(request)
+    if principal is None:
+        raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+    return principal
+
+
+async def require_write(request: Request) -> Principal:
+    """An admin's session (with its CSRF token) or a write token."""
+    principal = require_read(request)
+    if not principal.can_write:
+        raise HTTPException(403, f"{principal.name} may only read: this needs write access")
+    if principal.via == "session":
+        sent = request.headers.get("x-csrf-token")
+        if sent is None and request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        ):
+            form = await request.form()
+            value = form.get("csrf")
+            sent = value if isinstance(value, str) else None
+        if not sent or principal.csrf is None or not hmac.compare_digest(sent, principal.csrf):
+            raise HTTPException(403, "missing or wrong CSRF token: reload the page and retry")
+    return principal
+
+
+Reader = Annotated[Principal, Depends(require_read)]
+Writer = Annotated[Principal, Depends(require_write)]

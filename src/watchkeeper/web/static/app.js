@@ -1,0 +1,297 @@
+/* Watchkeeper's pages: live updates, instant filters, the latency chart, "run check now".
+   Plain JavaScript, no build step; everything it needs is served by Watchkeeper itself. */
+(function () {
+  "use strict";
+
+  var LABELS = { up: "Up", down: "Down", degraded: "Degraded", flapping: "Flapping", paused: "Paused", unknown: "Pending" };
+  var csrf = document.body.getAttribute("data-csrf") || "";
+
+  function short(seconds) {
+    if (seconds < 1) return "just now";
+    if (seconds < 60) return Math.floor(seconds) + "s ago";
+    if (seconds < 3600) return Math.floor(seconds / 60) + "m ago";
+    if (seconds < 86400) {
+      var h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60);
+      return h + "h" + (m ? " " + m + "m" : "") + " ago";
+    }
+    var d = Math.floor(seconds / 86400), hh = Math.floor((seconds % 86400) / 3600);
+    return d + "d" + (hh ? " " + hh + "h" : "") + " ago";
+  }
+
+  function ms(value) {
+    if (value === null || value === undefined) return "–";
+    if (value < 1) return Math.round(value * 1000) + "µs";
+    if (value < 1000) return (value < 10 ? value.toFixed(1) : Math.round(value)) + "ms";
+    return (value / 1000).toFixed(value < 10000 ? 2 : 1) + "s";
+  }
+
+  function refreshAgo() {
+    var now = Date.now() / 1000;
+    document.querySelectorAll("[data-role=ago][data-at]").forEach(function (el) {
+      var at = parseFloat(el.getAttribute("data-at"));
+      if (at) el.textContent = short(now - at);
+    });
+  }
+
+  function setState(pill, state) {
+    if (!pill || pill.getAttribute("data-current") === state) return false;
+    var before = pill.getAttribute("data-current");
+    pill.setAttribute("data-current", state);
+    pill.className = pill.className.replace(/\b(up|down|degraded|flapping|paused|unknown)\b/g, "").trim() + " " + state;
+    var dot = pill.querySelector(".dot");
+    if (dot) dot.className = "dot " + state;
+    var text = pill.querySelector("[data-role=state-text]");
+    if (text) text.textContent = LABELS[state] || state;
+    return before !== null;
+  }
+
+  function poll(apply) {
+    var busy = false;
+    function tick() {
+      if (busy || document.hidden) return;
+      busy = true;
+      fetch("/api/v1/states", { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { if (r.status === 401) { location.reload(); } return r.ok ? r.json() : null; })
+        .then(function (data) { if (data) apply(data); })
+        .catch(function () {})
+        .then(function () { busy = false; });
+    }
+    setInterval(tick, 5000);
+    document.addEventListener("visibilitychange", tick);
+  }
+
+  // -- overview ------------------------------------------------------------------------------
+  function overview() {
+    var table = document.getElementById("monitors");
+    if (!table) return;
+    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var search = document.getElementById("search");
+    var tagSelect = document.getElementById("tag-filter");
+    var stateField = document.getElementById("state-field");
+    var chips = document.querySelectorAll("#state-chips .chip");
+    var tiles = document.querySelectorAll("[data-state-filter]");
+    var empty = document.getElementById("no-match");
+    rows.forEach(function (row) {
+      var pill = row.querySelector("[data-role=state]");
+      if (pill) pill.setAttribute("data-current", row.getAttribute("data-state"));
+    });
+
+    function apply() {
+      var needle = (search.value || "").trim().toLowerCase();
+      var state = stateField.value;
+      var tag = tagSelect ? tagSelect.value : "";
+      var shown = 0;
+      rows.forEach(function (row) {
+        var ok = (!needle || row.getAttribute("data-search").indexOf(needle) >= 0) &&
+          (!state || row.getAttribute("data-state") === state) &&
+          (!tag || (" " + row.getAttribute("data-tags") + " ").indexOf(" " + tag + " ") >= 0);
+        row.classList.toggle("hidden", !ok);
+        if (ok) shown++;
+      });
+      empty.classList.toggle("hidden", shown > 0);
+      chips.forEach(function (chip) { chip.classList.toggle("on", chip.getAttribute("data-state") === state); });
+      tiles.forEach(function (tile) { tile.classList.toggle("selected", tile.getAttribute("data-state-filter") === state); });
+      var params = new URLSearchParams();
+      if (needle) params.set("q", search.value.trim());
+      if (state) params.set("state", state);
+      if (tag) params.set("tag", tag);
+      var query = params.toString();
+      history.replaceState(null, "", query ? "/?" + query : "/");
+    }
+    function pickState(state) { stateField.value = stateField.value === state ? "" : state; apply(); }
+    search.addEventListener("input", apply);
+    if (tagSelect) tagSelect.addEventListener("change", apply);
+    chips.forEach(function (chip) {
+      chip.addEventListener("click", function () { stateField.value = chip.getAttribute("data-state"); apply(); });
+    });
+    tiles.forEach(function (tile) {
+      tile.addEventListener("click", function (event) { event.preventDefault(); pickState(tile.getAttribute("data-state-filter")); });
+    });
+    document.getElementById("filters").addEventListener("submit", function (event) { event.preventDefault(); apply(); });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "/" && document.activeElement !== search) { event.preventDefault(); search.focus(); }
+    });
+
+    var byName = {};
+    rows.forEach(function (row) { byName[row.getAttribute("data-name")] = row; });
+    poll(function (data) {
+      Object.keys(data.monitors).forEach(function (name) {
+        var row = byName[name], m = data.monitors[name];
+        if (!row) return;
+        row.setAttribute("data-state", m.state);
+        if (setState(row.querySelector("[data-role=state]"), m.state)) {
+          row.classList.remove("flash"); void row.offsetWidth; row.classList.add("flash");
+        }
+        var reason = row.querySelector("[data-role=reason]");
+        if (reason) {
+          var bad = m.state === "down" || m.state === "degraded" || m.state === "flapping";
+          reason.textContent = bad && m.reason ? (m.reason.length > 80 ? m.reason.slice(0, 77) + "..." : m.reason) : "";
+          reason.classList.toggle("warn", m.state === "degraded");
+        }
+        var latency = row.querySelector("[data-role=latency]");
+        if (latency) latency.textContent = ms(m.latency_ms);
+        var ago = row.querySelector("[data-role=ago]");
+        if (ago && m.at) ago.setAttribute("data-at", m.at);
+      });
+      document.querySelectorAll("[data-count]").forEach(function (el) {
+        el.textContent = data.counts[el.getAttribute("data-count")] || 0;
+      });
+      refreshAgo();
+      apply();
+    });
+  }
+
+  // -- monitor page --------------------------------------------------------------------------
+  var PHASES = [
+    ["dns", "DNS", "#a5b4fc"],
+    ["connect", "Connect", "#60a5fa"],
+    ["tls", "TLS", "#34d399"],
+    ["ttfb", "Waiting (TTFB)", "#fbbf24"],
+    ["rest", "Transfer & other", "#f472b6"]
+  ];
+
+  function chart() {
+    var holder = document.getElementById("chart");
+    if (!holder || !window.uPlot) return;
+    var name = holder.getAttribute("data-monitor");
+    var plot = null, raw = null;
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    var axisColor = dark ? "#9aa6ba" : "#5b6678", gridColor = dark ? "#223050" : "#eef1f5";
+
+    function load(range) {
+      document.getElementById("chart-note").textContent = "Loading…";
+      fetch("/api/v1/monitors/" + encodeURIComponent(name) + "/series?since=" + range, { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) { draw(data, range); })
+        .catch(function () { document.getElementById("chart-note").textContent = "The chart could not be loaded."; });
+    }
+
+    function draw(data, range) {
+      var points = data.points;
+      var xs = [], own = PHASES.map(function () { return []; }), p95 = [], failed = [];
+      points.forEach(function (p) {
+        xs.push(p.at);
+        var sum = 0;
+        PHASES.forEach(function (phase, i) {
+          var v;
+          if (phase[0] === "rest") {
+            v = p.phases.transfer !== undefined && p.phases.transfer !== null ? p.phases.transfer : (p.p50_ms !== null ? Math.max(0, p.p50_ms - sum) : null);
+          } else {
+            v = p.phases[phase[0]];
+          }
+          own[i].push(v === undefined ? null : v);
+          if (v) sum += v;
+        });
+        p95.push(p.p95_ms);
+        failed.push(p.failures > 0 ? (p.p95_ms || sum || 0) : null);
+      });
+      raw = own;
+      // stacked: series k is the sum of phases 0..k, drawn from the tallest down
+      var stacks = PHASES.map(function (_, k) {
+        return xs.map(function (_, j) {
+          var total = 0, any = false;
+          for (var i = 0; i <= k; i++) { var v = own[i][j]; if (v !== null) { total += v; any = true; } }
+          return any ? total : null;
+        });
+      });
+      var series = [{}];
+      var columns = [xs];
+      for (var k = PHASES.length - 1; k >= 0; k--) {
+        (function (k) {
+          series.push({
+            label: PHASES[k][1],
+            stroke: PHASES[k][2],
+            fill: PHASES[k][2] + "cc",
+            width: 1,
+            points: { show: false },
+            value: function (u, v, si, i) { var x = i === null ? null : raw[k][i]; return x === null || x === undefined ? "–" : ms(x); }
+          });
+          columns.push(stacks[k]);
+        })(k);
+      }
+      series.push({ label: "p95", stroke: dark ? "#e5e9f0" : "#0f172a", width: 1.5, dash: [4, 3], points: { show: false }, value: function (u, v) { return v === null ? "–" : ms(v); } });
+      columns.push(p95);
+      series.push({ label: "failed", stroke: "#dc2626", width: 0, points: { show: true, size: 7, fill: "#dc2626", stroke: "#dc2626" }, paths: function () { return null; }, value: function (u, v) { return v === null ? "" : "failed"; } });
+      columns.push(failed);
+      var width = holder.clientWidth || 600;
+      var options = {
+        width: width,
+        height: 280,
+        series: series,
+        cursor: { points: { show: false } },
+        legend: { live: true },
+        axes: [
+          { stroke: axisColor, grid: { stroke: gridColor } },
+          { stroke: axisColor, grid: { stroke: gridColor }, values: function (u, vals) { return vals.map(ms); }, size: 60 }
+        ],
+        scales: { x: { time: true, range: function () { return [data.since, data.until]; } } }
+      };
+      if (plot) plot.destroy();
+      holder.innerHTML = "";
+      if (!xs.length) {
+        holder.innerHTML = '<div class="empty">No results in this range yet.</div>';
+      } else {
+        plot = new uPlot(options, columns, holder);
+      }
+      document.getElementById("chart-note").textContent =
+        points.length + " points (" + (data.resolution === "raw" ? "every check" : data.resolution + " buckets, medians") +
+        ") over the last " + range + ". Phases stacked; dashed: p95; red: failed checks.";
+    }
+
+    document.querySelectorAll("#ranges button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        document.querySelectorAll("#ranges button").forEach(function (b) { b.classList.toggle("on", b === button); });
+        load(button.getAttribute("data-range"));
+      });
+    });
+    var resizeTimer = null;
+    window.addEventListener("resize", function () {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(function () { if (plot) plot.setSize({ width: holder.clientWidth, height: 280 }); }, 150);
+    });
+    load("24h");
+  }
+
+  function monitorPage() {
+    var pill = document.querySelector("[data-role=state][data-name]");
+    if (!pill) return;
+    var name = pill.getAttribute("data-name");
+    pill.setAttribute("data-current", (pill.className.match(/\b(up|down|degraded|flapping|paused|unknown)\b/) || ["unknown"])[0]);
+    poll(function (data) {
+      var m = data.monitors[name];
+      if (!m) return;
+      setState(pill, m.state);
+      var latency = document.querySelector("[data-role=latency]");
+      if (latency) latency.textContent = ms(m.latency_ms);
+    });
+    var run = document.getElementById("run-now");
+    if (run) {
+      run.addEventListener("click", function () {
+        var out = document.getElementById("run-result");
+        run.disabled = true;
+        out.textContent = "Checking…";
+        fetch("/api/v1/monitors/" + encodeURIComponent(name) + "/check", {
+          method: "POST",
+          credentials: "same-origin",
+          headers: { "X-CSRF-Token": csrf, Accept: "application/json" }
+        })
+          .then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+          .then(function (answer) {
+            var r = answer.body;
+            if (!answer.ok) { out.textContent = "Could not run: " + (r.detail || "error"); out.className = "reason"; return; }
+            var text = r.ok ? "Passed in " + ms(r.latency_ms) : "Failed: " + (r.error || (r.failures || []).join("; "));
+            out.textContent = text;
+            out.className = r.ok ? "result-ok" : "reason";
+          })
+          .catch(function () { out.textContent = "Could not run the check."; })
+          .then(function () { run.disabled = false; });
+      });
+    }
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    setInterval(refreshAgo, 5000);
+    if (window.WK_PAGE === "overview") overview();
+    if (window.WK_PAGE === "monitor") { monitorPage(); chart(); }
+  });
+})();
