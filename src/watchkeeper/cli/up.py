@@ -179,30 +179,11 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
 
 
 def _api_monitors(store: Store, config: Config) -> list[Monitor]:
-    """Monitors defined through the API, validated against today's config; one that no
-    longer fits (a route it named was removed, say) is reported and left out."""
-    from watchkeeper.config import load_api_monitor
-    from watchkeeper.store import definitions
+    from watchkeeper.engine.defined import api_monitors
 
-    with store.read() as connection:
-        found = definitions.api_monitors(connection)
-    monitors: list[Monitor] = []
-    known = list(config.monitors)
-    for definition in found:
-        if any(m.name == definition.name for m in config.monitors):
-            console.print(
-                f"API monitor '{definition.name}' is shadowed by the config's monitor of that "
-                "name; the config's is watched",
-                markup=False,
-            )
-            continue
-        try:
-            monitor = load_api_monitor(definition.spec, config, [*known, *monitors])
-        except ConfigError as exc:
-            for line in exc.lines():
-                console.print(f"skipping a monitor defined through the API: {line}", markup=False)
-            continue
-        monitors.append(monitor)
+    monitors, problems = api_monitors(store, config)
+    for line in problems:
+        console.print(line, markup=False)
     return monitors
 
 

@@ -1,0 +1,120 @@
+"""Watchkeeper's engine and web app in the test's own process, served by uvicorn on a free
+loopback port: real HTTP, with the engine reachable for seeding and inspection.
+
+``Site(config_text, folder)`` is an async context manager; ``client(token=...)`` gives an
+aiohttp session with that bearer token, ``login(name, password)`` one with a session cookie
+(got through the real login form), ``token(scope)`` makes an API token the way
+``wk token create`` does.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import aiohttp
+
+from watchkeeper.auth import Auth
+from watchkeeper.config import Config, parse_config
+from watchkeeper.engine.defined import api_monitors
+from watchkeeper.engine.service import Engine
+from watchkeeper.store import Store
+from watchkeeper.web.app import create_app
+from watchkeeper.web.server import WebServer
+
+ADMIN, ADMIN_PASSWORD = "alice", "correct horse battery"
+VIEWER, VIEWER_PASSWORD = "victor", "viewer password 1"
+
+
+class Site:
+    def __init__(
+        self,
+        text: str,
+        folder: Path,
+        *,
+        users: bool = True,
+        loopback: bool = True,
+        extra: tuple[Any, ...] = (),
+    ) -> None:
+        self.text = text
+        self.folder = folder
+        self.with_users = users
+        self.loopback = loopback
+        self.extra = extra
+        self.config: Config
+        self.store: Store
+        self.engine: Engine
+        self.auth: Auth
+        self.server: WebServer
+        self.url = ""
+
+    async def __aenter__(self) -> Site:
+        path = self.folder / "watchkeeper.yaml"
+        path.write_text(self.text)
+        self.config = parse_config(self.text, str(path), env={"HOOK_SECRET": "hunter2-secret"})
+        self.store = Store.open(self.config.storage)
+        self.auth = Auth(self.store)
+        if self.with_users and not self.auth.has_users():
+            self.auth.add_user(ADMIN, ADMIN_PASSWORD, "admin")
+            self.auth.add_user(VIEWER, VIEWER_PASSWORD, "viewer")
+        defined, problems = api_monitors(self.store, self.config)
+        assert not problems, problems
+        self.engine = Engine(
+            self.config,
+            self.store,
+            startup_spread=0.2,
+            extra_monitors=(*self.extra, *defined),
+        )
+        await self.engine.start()
+        app = create_app(self.engine, auth=self.auth, loopback=self.loopback)
+        self.app = app
+        self.server = WebServer(app, "127.0.0.1", 0)
+        await self.server.start()
+        self.url = f"http://127.0.0.1:{self.server.port}"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.server.stop()
+        await self.engine.stop(grace=1.0, flush_timeout=5.0)
+        self.store.close()
+
+    def token(self, scope: str = "read") -> str:
+        return self.auth.create_token(f"test-{scope}", scope)[1]
+
+    def client(self, token: str | None = None) -> aiohttp.ClientSession:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return aiohttp.ClientSession(
+            self.url, headers=headers, cookie_jar=aiohttp.CookieJar(unsafe=True)
+        )
+
+    async def login(
+        self, name: str = ADMIN, password: str = ADMIN_PASSWORD
+    ) -> tuple[aiohttp.ClientSession, str]:
+        """A session logged in through the form, and its CSRF token (from a page)."""
+        session = self.client()
+        async with session.get("/login") as page:
+            form_token = _hidden(await page.text(), "csrf")
+        async with session.post(
+            "/login",
+            data={"name": name, "password": password, "csrf": form_token, "next": "/"},
+            allow_redirects=False,
+        ) as answer:
+            assert answer.status == 303, await answer.text()
+        async with session.get("/") as page:
+            assert page.status == 200
+            csrf = re.search(r'data-csrf="([^"]*)"', await page.text())
+        assert csrf is not None
+        return session, csrf.group(1)
+
+
+def _hidden(html: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', html)
+    assert found is not None, html[:500]
+    return found.group(1)
