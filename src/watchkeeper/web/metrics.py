@@ -14,10 +14,10 @@ Per monitor (label ``monitor``):
                                                transfer total
     watchkeeper_checks_total{outcome}          ok | failed | error
     watchkeeper_certificate_expiry_seconds     when the peer's certificate expires
-    watchkeeper_certificate_days_left          days until then
+    watchkeeper_certificate_expires_in_seconds time left until then
 
 Watchkeeper itself: ``watchkeeper_build_info``, ``watchkeeper_scheduler_lag_seconds``
-(quantiles), ``watchkeeper_checks_in_flight``, ``watchkeeper_checks_waiting``,
+(summary), ``watchkeeper_checks_in_flight``, ``watchkeeper_checks_waiting``,
 ``watchkeeper_checks_skipped_total``, ``watchkeeper_store_queue_depth``,
 ``watchkeeper_store_write_seconds`` (summary), ``watchkeeper_store_results_dropped_total``,
 ``watchkeeper_outbox_depth``, ``watchkeeper_notifications_total{route,outcome}``
@@ -123,9 +123,9 @@ class _Collector:
             "When the peer's certificate expires (unix time)",
             labels=["monitor"],
         )
-        days_left = GaugeMetricFamily(
-            "watchkeeper_certificate_days_left",
-            "Days until the peer's certificate expires",
+        expires_in = GaugeMetricFamily(
+            "watchkeeper_certificate_expires_in_seconds",
+            "Time left until the peer's certificate expires (divide by 86400 for days)",
             labels=["monitor"],
         )
         now = time.time()
@@ -157,8 +157,8 @@ class _Collector:
                 checks.add_metric([name, outcome], float(count))
             if seen.cert_expires_at is not None:
                 expiry.add_metric([name], seen.cert_expires_at)
-                days_left.add_metric([name], round((seen.cert_expires_at - now) / 86400, 3))
-        yield from (up, state, since, duration, checks, expiry, days_left)
+                expires_in.add_metric([name], round(seen.cert_expires_at - now, 3))
+        yield from (up, state, since, duration, checks, expiry, expires_in)
 
     def _own(self, engine: Engine) -> Iterator[Metric]:
         info = GaugeMetricFamily(
@@ -175,13 +175,25 @@ class _Collector:
         yield monitors
         scheduler = engine.scheduler
         if scheduler is not None:
-            lag = GaugeMetricFamily(
+            lag = Metric(
                 "watchkeeper_scheduler_lag_seconds",
-                "How late checks start against their slot, by quantile since start",
-                labels=["quantile"],
+                "How late checks start against their slot (since start)",
+                "summary",
             )
+            histogram = scheduler.stats.lag
             for quantile in (0.5, 0.9, 0.99):
-                lag.add_metric([str(quantile)], scheduler.stats.lag_seconds(quantile * 100))
+                lag.add_sample(
+                    "watchkeeper_scheduler_lag_seconds",
+                    {"quantile": str(quantile)},
+                    scheduler.stats.lag_seconds(quantile * 100),
+                )
+            count = histogram.get_total_count()
+            lag.add_sample("watchkeeper_scheduler_lag_seconds_count", {}, float(count))
+            lag.add_sample(
+                "watchkeeper_scheduler_lag_seconds_sum",
+                {},
+                histogram.get_mean_value() * count / 1e6 if count else 0.0,
+            )
             yield lag
             yield _gauge("watchkeeper_checks_in_flight", "Checks running", scheduler.in_flight)
             yield _gauge(

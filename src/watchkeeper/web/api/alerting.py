@@ -16,7 +16,13 @@ from watchkeeper.redact import redact
 from watchkeeper.store import alerts as db
 from watchkeeper.store import definitions
 from watchkeeper.units import parse_duration
-from watchkeeper.web.api.shapes import incident_json, silence_json, timeline_json, window_json
+from watchkeeper.web.api.shapes import (
+    RowId,
+    incident_json,
+    silence_json,
+    timeline_json,
+    window_json,
+)
 from watchkeeper.web.context import web_of
 from watchkeeper.web.security import Writer, require_read
 
@@ -31,7 +37,7 @@ async def list_incidents(
     open: bool = Query(False, description="only incidents not resolved"),
     monitor: str | None = None,
     limit: int = Query(50, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     """Incidents, newest first."""
     web = web_of(request)
@@ -54,7 +60,7 @@ async def list_incidents(
 
 
 @router.get("/incidents/{incident_id}", tags=["incidents"])
-async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
+async def get_incident(request: Request, incident_id: RowId) -> dict[str, Any]:
     """One incident with its timeline (detected, notifications and their delivery,
     acknowledgement, recovery) and the monitor's runbook."""
     web = web_of(request)
@@ -83,7 +89,7 @@ class AckRequest(BaseModel):
 @router.post("/incidents/{incident_id}/ack", tags=["incidents"])
 async def ack_incident(
     request: Request,
-    incident_id: int,
+    incident_id: RowId,
     who: Writer,
     body: AckRequest | None = None,
 ) -> dict[str, Any]:
@@ -112,7 +118,7 @@ async def list_silences(
     request: Request,
     all: bool = Query(False, description="ended and expired ones too"),
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     web = web_of(request)
     now = time.time()
@@ -156,7 +162,7 @@ async def create_silence(request: Request, body: SilenceRequest, who: Writer) ->
 
 
 @router.delete("/silences/{silence_id}", tags=["silences"], status_code=204)
-async def expire_silence(request: Request, silence_id: int, _: Writer) -> Response:
+async def expire_silence(request: Request, silence_id: RowId, _: Writer) -> Response:
     """End a silence now."""
     web = web_of(request)
     try:
@@ -181,7 +187,7 @@ WINDOW_EXAMPLE = {
 async def list_maintenance(
     request: Request,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ) -> dict[str, Any]:
     """Maintenance windows: the config's (read-only here) and those defined through the API."""
     web = web_of(request)
@@ -242,7 +248,7 @@ async def create_maintenance(
 
 
 @router.delete("/maintenance/{window_id}", tags=["maintenance"], status_code=204)
-async def delete_maintenance(request: Request, window_id: int, _: Writer) -> Response:
+async def delete_maintenance(request: Request, window_id: RowId, _: Writer) -> Response:
     """Remove a window defined through the API (the config's are edited in the file)."""
     web = web_of(request)
 

@@ -70,7 +70,7 @@ def _times(since: str, until: str | None) -> tuple[float, float]:
 async def list_monitors(
     request: Request,
     limit: int = Query(100, ge=1, le=MAX_PAGE),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
     state: str | None = Query(None, description="only monitors in this state"),
     tag: str | None = Query(None, description="only monitors with this tag"),
     q: str | None = Query(None, description="name or target contains this (any case)"),

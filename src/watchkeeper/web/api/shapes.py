@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from fastapi import Path as FastAPIPath
 
 from watchkeeper.config import MaintenanceWindow, Monitor
 from watchkeeper.engine.ledger import Ledger
@@ -13,6 +15,9 @@ from watchkeeper.store import alerts as db
 from watchkeeper.store.series import Point
 
 UPTIME_WINDOWS = {"24h": 86400.0, "7d": 7 * 86400.0, "30d": 30 * 86400.0}
+
+RowId = Annotated[int, FastAPIPath(ge=1, le=2**63 - 1, description="a row id")]
+"""An id in a path: what a 64-bit database key can hold (anything else is a 422, not a 500)."""
 
 
 def result_json(result: Result) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 
 from watchkeeper import __version__
 from watchkeeper.web.context import web_of
+from watchkeeper.web.openapi import build as openapi_document
 from watchkeeper.web.security import require_read
 
 public = APIRouter(tags=["health"])
@@ -74,7 +75,7 @@ async def states(request: Request) -> dict[str, Any]:
 
 @router.get("/api/openapi.json", include_in_schema=False)
 async def openapi(request: Request) -> JSONResponse:
-    return JSONResponse(request.app.openapi())
+    return JSONResponse(openapi_document(request.app))
 
 
 @router.get("/metrics", tags=["metrics"], response_class=Response)

@@ -25,7 +25,7 @@ from watchkeeper.store import alerts as db
 from watchkeeper.store import definitions
 from watchkeeper.units import parse_duration
 from watchkeeper.web.api.monitors import source_of
-from watchkeeper.web.api.shapes import window_json
+from watchkeeper.web.api.shapes import RowId, window_json
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.pages.public import day_css, is_public
 from watchkeeper.web.pages.render import STATE_ORDER, Pages
@@ -204,7 +204,7 @@ async def incidents_page(
 
 
 @router.get("/incidents/{incident_id}")
-async def incident_page(request: Request, incident_id: int, user: Reader) -> Response:
+async def incident_page(request: Request, incident_id: RowId, user: Reader) -> Response:
     web = web_of(request)
 
     def read() -> tuple[db.Incident | None, list[db.TimelineEntry]]:
@@ -238,7 +238,7 @@ async def incident_page(request: Request, incident_id: int, user: Reader) -> Res
 
 
 @router.post("/incidents/{incident_id}/ack")
-async def ack_form(request: Request, incident_id: int, user: Writer) -> Response:
+async def ack_form(request: Request, incident_id: RowId, user: Writer) -> Response:
     web = web_of(request)
     try:
         _, already = await web.run(actions.acknowledge, web.engine.store, incident_id, user.name)
@@ -311,7 +311,7 @@ async def silence_form(request: Request, user: Writer) -> Response:
 
 
 @router.post("/silences/{silence_id}/expire")
-async def expire_form(request: Request, silence_id: int, user: Writer) -> Response:
+async def expire_form(request: Request, silence_id: RowId, user: Writer) -> Response:
     web = web_of(request)
     try:
         await web.run(actions.expire_silence, web.engine.store, silence_id)
@@ -357,7 +357,7 @@ async def maintenance_form(request: Request, user: Writer) -> Response:
 
 
 @router.post("/maintenance/{window_id}/delete")
-async def delete_window_form(request: Request, window_id: int, user: Writer) -> Response:
+async def delete_window_form(request: Request, window_id: RowId, user: Writer) -> Response:
     web = web_of(request)
 
     def forget() -> bool:
