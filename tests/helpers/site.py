@@ -10,6 +10,7 @@ aiohttp session with that bearer token, ``login(name, password)`` one with a ses
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -37,12 +38,16 @@ class Site:
         users: bool = True,
         loopback: bool = True,
         extra: tuple[Any, ...] = (),
+        seed: Callable[[Store], None] | None = None,
     ) -> None:
+        """``seed`` writes history into the store before the engine starts (as an earlier
+        run of wk up would have)."""
         self.text = text
         self.folder = folder
         self.with_users = users
         self.loopback = loopback
         self.extra = extra
+        self.seed = seed
         self.config: Config
         self.store: Store
         self.engine: Engine
@@ -56,6 +61,8 @@ class Site:
         self.config = parse_config(self.text, str(path), env={"HOOK_SECRET": "hunter2-secret"})
         self.store = Store.open(self.config.storage)
         self.auth = Auth(self.store)
+        if self.seed is not None:
+            self.seed(self.store)
         if self.with_users and not self.auth.has_users():
             self.auth.add_user(ADMIN, ADMIN_PASSWORD, "admin")
             self.auth.add_user(VIEWER, VIEWER_PASSWORD, "viewer")

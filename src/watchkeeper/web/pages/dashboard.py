@@ -121,7 +121,7 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
     status = engine.status.get(name) or MonitorStatus(name)
 
     def read() -> tuple[list[Any], list[db.Incident]]:
-        results = engine.store.results(name, now - 7 * 86400, None, 50, newest_first=True)
+        results = engine.store.results(name, now - 7 * 86400, None, 20, newest_first=True)
         with engine.store.read() as connection:
             found = db.incidents(connection, open_only=False, limit=10, monitor=name)
         return results, found

@@ -52,15 +52,17 @@ def day_css(uptime: float | None) -> str:
 
 
 def status_pages(web: Web) -> list[StatusPage]:
-    """The configured pages, or the default one: every public monitor, one line each."""
-    if web.config.status_pages:
-        return list(web.config.status_pages)
-    public = [m for m in web.engine.monitors.values() if m.public]
-    return [
-        StatusPage(
-            components=tuple(StatusComponent(name=m.name, monitors=(m.name,)) for m in public)
+    """The configured pages, and at ``/status`` (unless one is configured there) the default:
+    every public monitor, one line each."""
+    pages = list(web.config.status_pages)
+    if not any(page.path == "/status" for page in pages):
+        public = [m for m in web.engine.monitors.values() if m.public]
+        pages.append(
+            StatusPage(
+                components=tuple(StatusComponent(name=m.name, monitors=(m.name,)) for m in public)
+            )
         )
-    ]
+    return pages
 
 
 def is_public(web: Web, monitor: Monitor) -> bool:

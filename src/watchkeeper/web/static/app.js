@@ -234,7 +234,7 @@
         plot = new uPlot(options, columns, holder);
       }
       document.getElementById("chart-note").textContent =
-        points.length + " points (" + (data.resolution === "raw" ? "every check" : data.resolution + " buckets, medians") +
+        points.length + (points.length === 1 ? " point (" : " points (") + (data.resolution === "raw" ? "every check" : data.resolution + " buckets, medians") +
         ") over the last " + range + ". Phases stacked; dashed: p95; red: failed checks.";
     }
 
