@@ -95,7 +95,8 @@ async def test_a_public_bind_is_refused_without_authentication(tmp_path: Path) -
     path.write_text("server: {listen: 0.0.0.0:8844}\nmonitors: []\n")
     completed = await wk("up", "-c", str(path))
     assert completed.code == 2
-    assert "refusing to listen on 0.0.0.0:8844" in completed.stderr
+    assert "refusing to listen on 0.0.0.0:8844: nobody can log in yet" in completed.stderr
+    assert "Traceback" not in completed.stderr
 
 
 async def test_a_taken_port_is_one_line_and_exit_two(tmp_path: Path) -> None:
