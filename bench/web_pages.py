@@ -8,7 +8,9 @@ Times, from a client on the same machine, over real HTTP with a session token:
 - a monitor page (uptime, 90-day bar, recent results, incidents);
 - the 30-day series query (``/api/v1/monitors/{name}/series?since=30d``, 1-hour rollups);
 and, as the baseline in the same run, ``/healthz`` through the same server and gate.
-Targets: overview p95 < 150 ms, monitor page p95 < 150 ms, 30-day query p95 < 100 ms.
+Targets: overview p95 < 150 ms, monitor page p95 < 150 ms, 30-day query p95 < 100 ms. The
+overview keeps each row as drawn until something in it changes; ``overview_cold_ms`` draws
+every row afresh for each request (timed inside the server process, so conservatively).
 The web server runs pinned to one core, the target and the client on the other.
 """
 
@@ -68,8 +70,7 @@ def build_store(url: str, monitors: int, now: float) -> None:
                     dict(
                         zip(
                             names,
-                            [monitor_id, bucket, checks, failures]
-                            + [values[n] for n in names[4:]],
+                            [monitor_id, bucket, checks, failures] + [values[n] for n in names[4:]],
                             strict=True,
                         )
                     )
@@ -112,6 +113,22 @@ def quantiles(values: list[float]) -> dict[str, float]:
     }
 
 
+async def cold_overview(port: int, token: str, count: int = 30) -> list[float]:
+    """The overview drawn from scratch (its per-row cache emptied before each request),
+    timed from inside the server process: what the first visitor after a change waits."""
+    import aiohttp
+
+    from watchkeeper.web.pages import dashboard
+
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", headers=headers) as session:
+        times = []
+        for _ in range(count):
+            dashboard._ROWS.clear()
+            times += await timed(session, "/", 1)
+        return times
+
+
 def serve(folder: str, port: int, monitors: int, ready: object) -> None:
     """The server process: the engine, the app, uvicorn; pinned to core 0."""
     pin(0)
@@ -143,11 +160,14 @@ def serve(folder: str, port: int, monitors: int, ready: object) -> None:
         _, token = auth.create_token("bench", "read")
         server = WebServer(create_app(engine, auth=auth), "127.0.0.1", 0)
         await server.start()
-        ready.send((server.port, token, seeded))  # type: ignore[attr-defined]
-        while True:
-            await asyncio.sleep(3600)
+        await asyncio.sleep(12)  # every monitor has had its first check
+        cold = await cold_overview(server.port, token)
+        ready.send((server.port, token, seeded, cold))  # type: ignore[attr-defined]
+        await asyncio.Event().wait()  # serve until terminated
 
-    asyncio.run(main())
+    import uvloop
+
+    uvloop.run(main())  # as wk up runs
 
 
 async def client(web_port: int, token: str, monitors: int, requests: int) -> dict[str, object]:
@@ -156,7 +176,6 @@ async def client(web_port: int, token: str, monitors: int, requests: int) -> dic
     rng = random.Random(2)
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(f"http://127.0.0.1:{web_port}", headers=headers) as session:
-        await asyncio.sleep(12)  # every monitor has had its first check
         await timed(session, "/", 5)  # warm up
         baseline = await timed(session, "/healthz", requests)
         overview = await timed(session, "/", requests)
@@ -168,8 +187,12 @@ async def client(web_port: int, token: str, monitors: int, requests: int) -> dic
             series += await timed(session, f"/api/v1/monitors/{name}/series?since=30d", 1)
         async with session.get("/api/v1/monitors/svc-0001/series?since=30d") as answer:
             points = len((await answer.json())["points"])
-        async with session.get("/") as answer:
+        async with session.get("/", headers={"Accept-Encoding": "identity"}) as answer:
             size = len(await answer.read())
+        async with session.get(
+            "/", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
+        ) as answer:
+            compressed = len(await answer.read())
     return {
         "baseline_healthz_ms": quantiles(baseline),
         "overview_ms": quantiles(overview),
@@ -177,6 +200,7 @@ async def client(web_port: int, token: str, monitors: int, requests: int) -> dic
         "series_30d_ms": quantiles(series),
         "series_points": points,
         "overview_bytes": size,
+        "overview_gzip_bytes": compressed,
     }
 
 
@@ -198,19 +222,25 @@ def main() -> None:
             target=serve, args=(folder, port, args.monitors, send), daemon=True
         )
         server.start()
-        web_port, token, seeded = receive.recv()
+        web_port, token, seeded, cold = receive.recv()
         pin(1)
         try:
             figures = asyncio.run(client(web_port, token, args.monitors, args.requests))
         finally:
             server.terminate()
             server.join(5)
+    figures["overview_cold_ms"] = quantiles(cold)
     figures.update(
         monitors=args.monitors,
         store_build_s=round(built, 1),
         ledger_seed_s=round(seeded, 2),
     )
-    targets = {"overview_ms": 150, "monitor_page_ms": 150, "series_30d_ms": 100}
+    targets = {
+        "overview_ms": 150,
+        "overview_cold_ms": 150,
+        "monitor_page_ms": 150,
+        "series_30d_ms": 100,
+    }
     base = figures["baseline_healthz_ms"]["p95"]  # type: ignore[index]
     for key, limit in targets.items():
         p95 = figures[key]["p95"]  # type: ignore[index]

@@ -128,10 +128,19 @@ class Ledger:
         for minute in range(last - points + 1, last + 1):
             values = live.get(minute)
             if values:
-                line.append(statistics.median(values))
+                line.append(values[0] if len(values) == 1 else statistics.median(values))
             else:
                 line.append(book.seeded_minutes.get(minute))
         return line
+
+    def version(self, monitor: str) -> tuple[int, int]:
+        """Changes whenever what the ledger says of ``monitor`` may have changed (for caches
+        of what is drawn from it): the newest minute and how many checks it holds."""
+        book = self._books.get(monitor)
+        if book is None or not book.minutes:
+            return (0, 0)
+        minute, values = book.minutes[-1]
+        return (minute, len(values))
 
     # -- seeding from the store --------------------------------------------------------------
     def seed(self, store: Store, names: Iterable[str], now: float) -> None:

@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from watchkeeper import __version__
 from watchkeeper.auth import Auth
@@ -102,5 +103,8 @@ def create_app(
             text=str(exc.detail),
         )
 
+    # big pages (the overview of a thousand monitors is over a megabyte) travel compressed
+    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    # outermost: nothing runs before the gate has said who is asking
     app.add_middleware(Gate, auth=web.auth, needs_setup=web.needs_setup, headers=SECURITY_HEADERS)
     return app

@@ -33,7 +33,9 @@ class WebServer:
         # Bind here rather than in uvicorn, so a taken port is an OSError reported in one
         # line (uvicorn would log it and exit the whole process).
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
+        # proto given: asyncio sets TCP_NODELAY on accepted sockets only when it is
+        # IPPROTO_TCP, and without it a small answer waits 40 ms for a delayed ACK
+        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((self.host, self.port))

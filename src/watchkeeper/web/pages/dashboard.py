@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
 
 from watchkeeper.alerts import actions
-from watchkeeper.config import load_api_maintenance
+from watchkeeper.config import Monitor, load_api_maintenance
 from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
 from watchkeeper.state import MonitorStatus
@@ -28,11 +29,21 @@ from watchkeeper.web.api.monitors import source_of
 from watchkeeper.web.api.shapes import RowId, window_json
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.pages.public import day_css, is_public
-from watchkeeper.web.pages.render import STATE_ORDER, Pages
+from watchkeeper.web.pages.render import (
+    STATE_LABELS,
+    STATE_ORDER,
+    Pages,
+    clock,
+    ms,
+    pct,
+    sparkline,
+    uptime_class,
+)
 from watchkeeper.web.security import Reader, Writer
 
 router = APIRouter(include_in_schema=False)
 pages = Pages()
+row_template = pages.env.get_template("overview_row.html")
 PAGE_SIZE = 50
 
 
@@ -53,48 +64,38 @@ async def overview(
     web = web_of(request)
     engine = web.engine
     now = time.time()
-    ledger = engine.ledger
-    rows: list[dict[str, Any]] = []
+    minute = int(now // 60)
+    rows: list[tuple[int, str]] = []
     counts: dict[str, int] = {}
     needle = q.strip().lower()
     for monitor in engine.monitors.values():
         status = engine.status.get(monitor.name) or MonitorStatus(monitor.name)
         current = str(status.state)
         counts[current] = counts.get(current, 0) + 1
-        last = status.last_result
-        shown = (
-            (not state or current == state)
-            and (not tag or tag in monitor.tags)
-            and (not needle or needle in monitor.name.lower() or needle in monitor.target.lower())
-        )
-        rows.append(
-            {
-                "name": monitor.name,
-                "kind": monitor.kind,
-                "target": monitor.target,
-                "tags": monitor.tags,
-                "state": current,
-                "reason": status.reason,
-                "latency": last.latency * 1000 if last and last.latency is not None else None,
-                "last_at": last.started_at if last else None,
-                "uptime_24h": ledger.uptime(monitor.name, 86400, now),
-                "uptime_7d": ledger.uptime(monitor.name, 7 * 86400, now),
-                "uptime_30d": ledger.uptime(monitor.name, 30 * 86400, now),
-                "spark": ledger.sparkline(monitor.name, now),
-                "shown": shown,
-            }
-        )
-    rows.sort(key=lambda row: STATE_ORDER.get(row["state"], 9))  # trouble first, stable
+        if (
+            (state and current != state)
+            or (tag and tag not in monitor.tags)
+            or (
+                needle
+                and needle not in monitor.name.lower()
+                and needle not in monitor.target.lower()
+            )
+        ):
+            continue
+        rows.append((STATE_ORDER.get(current, 9), _row(web, monitor, status, minute, now)))
+    rows.sort(key=lambda row: row[0])  # trouble first; stable, so config order within
     problems = sum(counts.get(s, 0) for s in ("down", "flapping", "degraded"))
     tags = sorted({t for m in engine.monitors.values() for t in m.tags})
     return pages.render(
         "overview.html",
         section="monitors",
         user=user,
-        rows=rows,
+        rows=[Markup(html) for _, html in rows],
+        total=len(engine.monitors),
         counts=counts,
         problems=problems,
-        shown=sum(1 for row in rows if row["shown"]),
+        shown=len(rows),
+        filtered=bool(state or tag or needle),
         tags=tags,
         selected_state=state,
         selected_tag=tag,
@@ -102,6 +103,62 @@ async def overview(
         open_incidents=_troubled(web),
         now=now,
     )
+
+
+_ROWS: dict[int, dict[str, tuple[Monitor, tuple[Any, ...], str]]] = {}
+"""Per app: each monitor's overview row as last drawn, and what it was drawn from."""
+
+
+def _row(web: Web, monitor: Monitor, status: MonitorStatus, minute: int, now: float) -> str:
+    """One overview row, drawn again only when something it shows may have changed (a new
+    result, a state change, another minute for the uptime and sparkline)."""
+    last = status.last_result
+    key = (
+        str(status.state),
+        status.reason,
+        last.started_at if last else None,
+        minute,
+        web.engine.ledger.version(monitor.name),
+    )
+    cache = _ROWS.setdefault(id(web), {})
+    hit = cache.get(monitor.name)
+    if hit is not None and hit[0] is monitor and hit[1] == key:
+        return hit[2]
+    ledger = web.engine.ledger
+    state = key[0]
+    uptimes = [ledger.uptime(monitor.name, span, now) for span in (86400, 7 * 86400, 30 * 86400)]
+    reason = status.reason if state in ("down", "degraded", "flapping") and status.reason else ""
+    html = row_template.render(
+        r={
+            "name": monitor.name,
+            "link": quote(monitor.name, safe=""),
+            "state": state,
+            "label": STATE_LABELS.get(state, state),
+            "tags": " ".join(monitor.tags),
+            "tag_list": monitor.tags,
+            "search": f"{monitor.name} {monitor.target}".lower(),
+            "kind": monitor.kind,
+            "target": monitor.target,
+            "reason": reason if len(reason) <= 80 else reason[:77] + "...",
+            "reason_class": " warn" if state == "degraded" else "",
+            "u1": pct(uptimes[0]),
+            "u1c": uptime_class(uptimes[0]),
+            "u7": pct(uptimes[1]),
+            "u7c": uptime_class(uptimes[1]),
+            "u30": pct(uptimes[2]),
+            "u30c": uptime_class(uptimes[2]),
+            "spark": sparkline(ledger.sparkline(monitor.name, now)),
+            "latency": ms(last.latency * 1000 if last and last.latency is not None else None),
+            "at": last.started_at if last else "",
+            "clock": clock(last.started_at) if last else "",
+            "clock_short": clock(last.started_at, "%H:%M:%S") if last else "never",
+        }
+    )
+    cache[monitor.name] = (monitor, key, html)
+    if len(cache) > 2 * len(web.engine.monitors) + 100:  # monitors were removed
+        for name in [n for n in cache if n not in web.engine.monitors]:
+            del cache[name]
+    return html
 
 
 @router.get("/monitors/{name}")

@@ -105,11 +105,11 @@ def sparkline(values: Sequence[float | None], width: int = 120, height: int = 28
         if value is None:
             pen_up = True
             continue
-        x = index * step
-        y = height - 2 - (value - bottom) / scale * (height - 4)
-        parts.append(f"{'M' if pen_up else 'L'}{x:.1f} {y:.1f}")
+        x = round(index * step)
+        y = round(height - 2 - (value - bottom) / scale * (height - 4))
+        parts.append(f"{'M' if pen_up else 'L'}{x} {y}")
         pen_up = False
-    return " ".join(parts)
+    return "".join(parts)
 
 
 def environment() -> Environment:

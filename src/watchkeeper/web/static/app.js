@@ -76,7 +76,24 @@
       if (pill) pill.setAttribute("data-current", row.getAttribute("data-state"));
     });
 
+    var serverFiltered = table.getAttribute("data-filtered") === "1";
+    var reloadTimer = null;
+
+    function query() {
+      var params = new URLSearchParams();
+      if ((search.value || "").trim()) params.set("q", search.value.trim());
+      if (stateField.value) params.set("state", stateField.value);
+      if (tagSelect && tagSelect.value) params.set("tag", tagSelect.value);
+      var text = params.toString();
+      return text ? "/?" + text : "/";
+    }
+
     function apply() {
+      if (serverFiltered) {  // the server left rows out: ask it again
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(function () { location.href = query(); }, 350);
+        return;
+      }
       var needle = (search.value || "").trim().toLowerCase();
       var state = stateField.value;
       var tag = tagSelect ? tagSelect.value : "";
@@ -91,12 +108,7 @@
       empty.classList.toggle("hidden", shown > 0);
       chips.forEach(function (chip) { chip.classList.toggle("on", chip.getAttribute("data-state") === state); });
       tiles.forEach(function (tile) { tile.classList.toggle("selected", tile.getAttribute("data-state-filter") === state); });
-      var params = new URLSearchParams();
-      if (needle) params.set("q", search.value.trim());
-      if (state) params.set("state", state);
-      if (tag) params.set("tag", tag);
-      var query = params.toString();
-      history.replaceState(null, "", query ? "/?" + query : "/");
+      history.replaceState(null, "", query());
     }
     function pickState(state) { stateField.value = stateField.value === state ? "" : state; apply(); }
     search.addEventListener("input", apply);
@@ -137,7 +149,7 @@
         el.textContent = data.counts[el.getAttribute("data-count")] || 0;
       });
       refreshAgo();
-      apply();
+      if (!serverFiltered) apply();
     });
   }
 
@@ -290,6 +302,7 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    refreshAgo();
     setInterval(refreshAgo, 5000);
     if (window.WK_PAGE === "overview") overview();
     if (window.WK_PAGE === "monitor") { monitorPage(); chart(); }
