@@ -9,6 +9,14 @@ defaults: {{interval: 5s, timeout: 3s, confirm: 2, recover: 2, retry_interval: 2
            notify: [inbox]}}
 notify:                # the demo's inbox prints what it receives; yours: Slack, mail, ...
   - {{name: inbox, webhook: "http://127.0.0.1:{http}/inbox", group_wait: 5s}}
+status_pages:          # public: /status (no login, nothing internal shown)
+  - title: Demo Shop status
+    description: How the demo shop is doing right now.
+    components:
+      - {{name: Storefront, monitors: [shop-api, shop-https]}}
+      - {{name: Search, monitors: [search]}}
+      - {{name: Checkout, monitors: [checkout]}}
+      - {{name: Email, monitors: [mail]}}
 monitors:
   - name: shop-api
     http: http://127.0.0.1:{http}/health

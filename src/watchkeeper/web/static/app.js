@@ -236,7 +236,12 @@
           { stroke: axisColor, grid: { stroke: gridColor } },
           { stroke: axisColor, grid: { stroke: gridColor }, values: function (u, vals) { return vals.map(ms); }, size: 60 }
         ],
-        scales: { x: { time: true, range: function () { return [data.since, data.until]; } } }
+        // the whole range asked for, unless the monitor is younger: then from its first point
+        scales: { x: { time: true, range: function () {
+          var first = xs.length ? xs[0] : data.since;
+          var start = first - data.since > (data.until - data.since) * 0.1 ? first - (data.until - first) * 0.02 : data.since;
+          return [start, data.until];
+        } } }
       };
       if (plot) plot.destroy();
       holder.innerHTML = "";
