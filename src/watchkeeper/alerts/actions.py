@@ -1,16 +1,17 @@
 """What people do to alerting, from the CLI or the web alike: acknowledge an incident, add or
-expire a silence. Each is one transaction; a request that cannot be done is an ActionError
-with one line for the user."""
+expire a silence, add or remove a maintenance window. Each is one transaction; a request
+that cannot be done is an ActionError with one line for the user."""
 
 from __future__ import annotations
 
 import difflib
 import time
 from collections.abc import Iterable
+from typing import Any
 
-from watchkeeper.config import Monitor
-from watchkeeper.errors import WatchkeeperError
-from watchkeeper.store import Store
+from watchkeeper.config import Config, MaintenanceWindow, Monitor, load_api_maintenance
+from watchkeeper.errors import ConfigError, WatchkeeperError
+from watchkeeper.store import Store, definitions
 from watchkeeper.store import alerts as db
 
 MAX_SILENCE = 90 * 86400.0
@@ -85,3 +86,49 @@ def expire_silence(store: Store, silence_id: int) -> None:
 def _hint(word: str, choices: list[str]) -> str:
     close = difflib.get_close_matches(word, choices, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+# -- maintenance windows defined through the API -----------------------------------------------
+class Conflict(ActionError):
+    """The request clashes with what exists (a name taken)."""
+
+
+def windows(
+    store: Store, config: Config, monitors: Iterable[str]
+) -> list[tuple[MaintenanceWindow, str, int | None]]:
+    """Every maintenance window: (window, ``config`` or ``api``, its id if from the API). A
+    stored window that no longer validates (a monitor it named is gone) is left out."""
+    with store.read() as connection:
+        defined = definitions.api_maintenance(connection)
+    names = list(monitors)
+    found: list[tuple[MaintenanceWindow, str, int | None]] = [
+        (window, "config", None) for window in config.maintenance
+    ]
+    for definition in defined:
+        try:
+            window = load_api_maintenance(definition.spec, names)
+        except ConfigError:
+            continue
+        found.append((window, "api", definition.id))
+    return found
+
+
+def add_window(
+    store: Store, config: Config, monitors: Iterable[str], spec: dict[str, Any], by: str
+) -> tuple[MaintenanceWindow, int]:
+    """Validate and keep a window (the JSON form of a ``maintenance:`` entry). Raises
+    ConfigError when it does not validate, Conflict when its name is taken."""
+    window = load_api_maintenance(spec, list(monitors))
+    if any(w.name == window.name for w in config.maintenance):
+        raise Conflict(f"the config has a window named '{window.name}' already")
+    with store.transaction() as connection:
+        if any(d.name == window.name for d in definitions.api_maintenance(connection)):
+            raise Conflict(f"a window named '{window.name}' exists already")
+        window_id = definitions.add_api_maintenance(connection, window.name, spec, by, time.time())
+    return window, window_id
+
+
+def delete_window(store: Store, window_id: int) -> None:
+    with store.transaction() as connection:
+        if not definitions.delete_api_maintenance(connection, window_id):
+            raise ActionError(f"no maintenance window {window_id} defined through the API")

@@ -32,23 +32,6 @@ def _lasted(incident: db.Incident, now: float) -> str:
     return format_duration(max(0.0, end - incident.opened_at))
 
 
-def _json(incident: db.Incident) -> dict[str, Any]:
-    return {
-        "id": incident.id,
-        "monitor": incident.monitor,
-        "open": incident.open,
-        "state": incident.state,
-        "worst": incident.worst,
-        "reason": incident.reason,
-        "cause": incident.cause,
-        "opened_at": incident.opened_at,
-        "closed_at": incident.closed_at,
-        "acked_at": incident.acked_at,
-        "acked_by": incident.acked_by,
-        "notified_at": incident.notified_at,
-    }
-
-
 def incidents(
     config: ConfigOption = DEFAULT_FILE,
     open_only: Annotated[bool, typer.Option("--open", help="Only incidents not resolved.")] = False,
@@ -66,7 +49,7 @@ def incidents(
     finally:
         store.close()
     if as_json:
-        print(json.dumps([_json(i) for i in found], indent=2))
+        print(json.dumps([i.to_json() for i in found], indent=2))
         return
     if not found:
         console.print("no open incidents" if open_only else "no incidents")
@@ -116,7 +99,7 @@ def show(
     finally:
         store.close()
     if as_json:
-        data = _json(incident)
+        data = incident.to_json()
         data["runbook"] = runbook
         data["timeline"] = [{"at": e.at, "kind": e.kind, "text": e.text} for e in timeline]
         print(json.dumps(data, indent=2))

@@ -84,20 +84,7 @@ def list_(
     if as_json:
         print(
             json.dumps(
-                [
-                    {
-                        "id": s.id,
-                        "monitor": s.monitor,
-                        "tag": s.tag,
-                        "starts_at": s.starts_at,
-                        "ends_at": s.ends_at,
-                        "reason": s.reason,
-                        "created_by": s.created_by,
-                        "expired_at": s.expired_at,
-                        "active": s.active(now),
-                    }
-                    for s in found
-                ],
+                [s.to_json(now) for s in found],
                 indent=2,
             )
         )

@@ -44,6 +44,23 @@ class Incident:
     def duration(self) -> float | None:
         return None if self.closed_at is None else self.closed_at - self.opened_at
 
+    def to_json(self) -> dict[str, Any]:
+        """The form ``wk incidents --json`` and the API share."""
+        return {
+            "id": self.id,
+            "monitor": self.monitor,
+            "open": self.open,
+            "state": self.state,
+            "worst": self.worst,
+            "reason": self.reason,
+            "cause": self.cause,
+            "opened_at": self.opened_at,
+            "closed_at": self.closed_at,
+            "acked_at": self.acked_at,
+            "acked_by": self.acked_by,
+            "notified_at": self.notified_at,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class TimelineEntry:
@@ -103,6 +120,21 @@ class Silence:
         if self.monitor is not None and self.monitor != monitor:
             return False
         return self.tag is None or self.tag in tags
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        """The form ``wk silence list --json`` and the API share."""
+        return {
+            "id": self.id,
+            "monitor": self.monitor,
+            "tag": self.tag,
+            "starts_at": self.starts_at,
+            "ends_at": self.ends_at,
+            "reason": self.reason,
+            "created_by": self.created_by,
+            "created_at": self.created_at,
+            "expired_at": self.expired_at,
+            "active": self.active(now),
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,11 +10,9 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Res
 from pydantic import BaseModel, Field
 
 from watchkeeper.alerts import actions
-from watchkeeper.config import load_api_maintenance
 from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
 from watchkeeper.store import alerts as db
-from watchkeeper.store import definitions
 from watchkeeper.units import parse_duration
 from watchkeeper.web.api.shapes import (
     RowId,
@@ -192,26 +190,14 @@ async def list_maintenance(
     """Maintenance windows: the config's (read-only here) and those defined through the API."""
     web = web_of(request)
     now = time.time()
-    rows = await web.run(_api_windows, web)
-    items = [window_json(w, now, source="config") for w in web.config.maintenance]
-    for definition in rows:
-        try:
-            window = load_api_maintenance(definition.spec, web.engine.monitors)
-        except ConfigError:
-            continue
-        items.append(window_json(window, now, source="api", window_id=definition.id))
+    found = await web.run(actions.windows, web.engine.store, web.config, list(web.engine.monitors))
+    items = [window_json(w, now, source=source, window_id=i) for w, source, i in found]
     return {
         "items": items[offset : offset + limit],
         "total": len(items),
         "limit": limit,
         "offset": offset,
     }
-
-
-def _api_windows(web: Any) -> list[definitions.Definition]:
-    with web.engine.store.read() as connection:
-        found: list[definitions.Definition] = definitions.api_maintenance(connection)
-        return found
 
 
 @router.post("/maintenance", tags=["maintenance"], status_code=201)
@@ -224,25 +210,20 @@ async def create_maintenance(
     ``start`` + ``end``/``duration``, or ``cron`` + ``duration``, in ``tz``)."""
     web = web_of(request)
     try:
-        window = load_api_maintenance(spec, web.engine.monitors)
+        window, window_id = await web.run(
+            actions.add_window,
+            web.engine.store,
+            web.config,
+            list(web.engine.monitors),
+            spec,
+            who.name,
+        )
     except ConfigError as exc:
         raise HTTPException(
             422, [problem.one_line().removeprefix("api: ") for problem in exc.problems]
         ) from None
-    if any(w.name == window.name for w in web.config.maintenance):
-        raise HTTPException(409, f"the config has a window named '{window.name}' already")
-
-    def keep() -> int | None:
-        with web.engine.store.transaction() as connection:
-            if any(d.name == window.name for d in definitions.api_maintenance(connection)):
-                return None
-            return definitions.add_api_maintenance(
-                connection, window.name, spec, who.name, time.time()
-            )
-
-    window_id = await web.run(keep)
-    if window_id is None:
-        raise HTTPException(409, f"a window named '{window.name}' exists already")
+    except actions.Conflict as exc:
+        raise HTTPException(409, str(exc)) from None
     await web.engine.alerting.refresh_mutes()
     return window_json(window, time.time(), source="api", window_id=window_id)
 
@@ -251,13 +232,10 @@ async def create_maintenance(
 async def delete_maintenance(request: Request, window_id: RowId, _: Writer) -> Response:
     """Remove a window defined through the API (the config's are edited in the file)."""
     web = web_of(request)
-
-    def forget() -> bool:
-        with web.engine.store.transaction() as connection:
-            return definitions.delete_api_maintenance(connection, window_id)
-
-    if not await web.run(forget):
-        raise HTTPException(404, f"no maintenance window {window_id} defined through the API")
+    try:
+        await web.run(actions.delete_window, web.engine.store, window_id)
+    except actions.ActionError as exc:
+        raise HTTPException(404, str(exc)) from None
     await web.engine.alerting.refresh_mutes()
     return Response(status_code=204)
 

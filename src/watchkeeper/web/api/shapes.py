@@ -67,21 +67,7 @@ def monitor_json(
 
 def incident_json(incident: db.Incident, now: float) -> dict[str, Any]:
     end = incident.closed_at if incident.closed_at is not None else now
-    return {
-        "id": incident.id,
-        "monitor": incident.monitor,
-        "open": incident.open,
-        "state": incident.state,
-        "worst": incident.worst,
-        "reason": incident.reason,
-        "cause": incident.cause,
-        "opened_at": incident.opened_at,
-        "closed_at": incident.closed_at,
-        "duration_s": round(max(0.0, end - incident.opened_at), 3),
-        "acked_at": incident.acked_at,
-        "acked_by": incident.acked_by,
-        "notified_at": incident.notified_at,
-    }
+    return {**incident.to_json(), "duration_s": round(max(0.0, end - incident.opened_at), 3)}
 
 
 def timeline_json(entries: list[db.TimelineEntry]) -> list[dict[str, Any]]:
@@ -89,18 +75,7 @@ def timeline_json(entries: list[db.TimelineEntry]) -> list[dict[str, Any]]:
 
 
 def silence_json(silence: db.Silence, now: float) -> dict[str, Any]:
-    return {
-        "id": silence.id,
-        "monitor": silence.monitor,
-        "tag": silence.tag,
-        "starts_at": silence.starts_at,
-        "ends_at": silence.ends_at,
-        "reason": silence.reason,
-        "created_by": silence.created_by,
-        "created_at": silence.created_at,
-        "expired_at": silence.expired_at,
-        "active": silence.active(now),
-    }
+    return silence.to_json(now)
 
 
 def window_json(

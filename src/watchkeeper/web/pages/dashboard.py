@@ -18,12 +18,11 @@ from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
 from watchkeeper.alerts import actions
-from watchkeeper.config import Monitor, load_api_maintenance
+from watchkeeper.config import Monitor
 from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store import alerts as db
-from watchkeeper.store import definitions
 from watchkeeper.units import parse_duration
 from watchkeeper.web.api.monitors import source_of
 from watchkeeper.web.api.shapes import RowId, window_json
@@ -310,21 +309,13 @@ async def silences_page(request: Request, user: Reader) -> Response:
     web = web_of(request)
     now = time.time()
 
-    def read() -> tuple[list[db.Silence], list[definitions.Definition]]:
+    def read() -> list[db.Silence]:
         with web.engine.store.read() as connection:
-            return (
-                db.silences(connection, current_at=now),
-                definitions.api_maintenance(connection),
-            )
+            return db.silences(connection, current_at=now)
 
-    silences, defined = await web.run(read)
-    windows = [window_json(w, now, source="config") for w in web.config.maintenance]
-    for definition in defined:
-        try:
-            window = load_api_maintenance(definition.spec, web.engine.monitors)
-        except ConfigError:
-            continue
-        windows.append(window_json(window, now, source="api", window_id=definition.id))
+    silences = await web.run(read)
+    found = await web.run(actions.windows, web.engine.store, web.config, list(web.engine.monitors))
+    windows = [window_json(w, now, source=source, window_id=i) for w, source, i in found]
     engine = web.engine
     return pages.render(
         "silences.html",
@@ -395,20 +386,19 @@ async def maintenance_form(request: Request, user: Writer) -> Response:
     if form.get("tag"):
         spec["tags"] = [str(form.get("tag"))]
     try:
-        window = load_api_maintenance(spec, web.engine.monitors)
+        window, _ = await web.run(
+            actions.add_window,
+            web.engine.store,
+            web.config,
+            list(web.engine.monitors),
+            spec,
+            user.name,
+        )
     except ConfigError as exc:
         problems = "; ".join(p.message for p in exc.problems)
         return _back("/silences", f"Window not added: {problems}", "error")
-
-    def keep() -> bool:
-        with web.engine.store.transaction() as connection:
-            if any(d.name == window.name for d in definitions.api_maintenance(connection)):
-                return False
-            definitions.add_api_maintenance(connection, window.name, spec, user.name, time.time())
-            return True
-
-    if any(w.name == window.name for w in web.config.maintenance) or not await web.run(keep):
-        return _back("/silences", f"A window named '{window.name}' exists already.", "error")
+    except actions.Conflict as exc:
+        return _back("/silences", f"Window not added: {exc}.", "error")
     await web.engine.alerting.refresh_mutes()
     return _back("/silences", f"Maintenance window '{window.name}' added.", "ok")
 
@@ -417,12 +407,10 @@ async def maintenance_form(request: Request, user: Writer) -> Response:
 async def delete_window_form(request: Request, window_id: RowId, user: Writer) -> Response:
     web = web_of(request)
 
-    def forget() -> bool:
-        with web.engine.store.transaction() as connection:
-            return definitions.delete_api_maintenance(connection, window_id)
-
-    if not await web.run(forget):
-        return _back("/silences", "No such window.", "error")
+    try:
+        await web.run(actions.delete_window, web.engine.store, window_id)
+    except actions.ActionError as exc:
+        return _back("/silences", str(exc), "error")
     await web.engine.alerting.refresh_mutes()
     return _back("/silences", "Maintenance window deleted.", "ok")
 
