@@ -242,7 +242,11 @@ async def delete_maintenance(request: Request, window_id: RowId, _: Writer) -> R
 
 # -- notification routes -----------------------------------------------------------------------
 @router.get("/routes", tags=["routes"])
-async def list_routes(request: Request) -> dict[str, Any]:
+async def list_routes(
+    request: Request,
+    limit: int = Query(100, ge=1, le=MAX_PAGE),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
+) -> dict[str, Any]:
     """Notification routes with their delivery health (secrets in targets are masked)."""
     web = web_of(request)
 
@@ -275,4 +279,10 @@ async def list_routes(request: Request) -> dict[str, Any]:
                 "retried": deliverer.outcomes.get((route.name, "retry"), 0),
             }
         )
-    return {"items": items, "total": len(items), "outbox": deliverer.unfinished}
+    return {
+        "items": items[offset : offset + limit],
+        "total": len(items),
+        "limit": limit,
+        "offset": offset,
+        "outbox": deliverer.unfinished,
+    }
