@@ -9,6 +9,7 @@ from watchkeeper.cli import (
     check,
     incidents,
     init,
+    loadtest,
     notify,
     silence,
     status,
@@ -46,6 +47,8 @@ app.command("init")(init.init)
 app.command("validate")(validate.validate)
 app.command("check")(check.check)
 app.command("up")(up.up)
+app.command("loadtest")(loadtest.loadtest)
+app.command("capacity")(loadtest.capacity)
 app.command("status")(status.status)
 app.command("history")(status.history)
 app.command("incidents")(incidents.incidents)

@@ -1,0 +1,1 @@
+"""Load testing: an open-model generator, exact merged histograms, capacity search."""

@@ -1,0 +1,481 @@
+"""The load generator: a lean HTTP/1.1 keep-alive client on asyncio (uvloop where there is
+one) with httptools parsing the answers, driven by an open or a closed model.
+
+Open model (the default): arrivals come at their intended times whatever the server does.
+Each takes an idle connection, or a new one while the pool is under ``connections``, or waits
+in line (up to ``max_queue``; beyond that it is dropped and counted). Latency is measured from
+the intended send time, so a stalled server shows in the percentiles instead of hiding in a
+lower request rate: no coordinated omission.
+
+Closed model (``users``): each user sends, waits for the answer, thinks, sends again. Its
+latency runs from the actual send, as Locust, k6 VUs and wrk measure; it is offered for
+comparison and labelled as such.
+
+Everything per request is a method call on a Protocol: no task, no future, no parsing in
+Python beyond httptools' callbacks. Latencies go into HDR histograms (microseconds, 3
+significant digits): memory stays bounded however long the test runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import resource
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import cast
+
+import httptools
+from hdrh.histogram import HdrHistogram
+
+from watchkeeper.loadtest.plan import Profile, intended_times
+from watchkeeper.loadtest.target import Target
+
+LATE = 0.010
+"""A request sent this much after its intended time counts as late."""
+TICK = 0.001
+
+
+def histogram() -> HdrHistogram:
+    return HdrHistogram(1, 3_600_000_000, 3)
+
+
+@dataclass
+class Second:
+    """What one second of the test did (before merging across workers)."""
+
+    at: int
+    offered: int = 0
+    sent: int = 0
+    completed: int = 0
+    errors: int = 0
+    latency: HdrHistogram = field(default_factory=histogram)
+
+
+@dataclass
+class Tally:
+    """Everything a run counts; ``merge`` adds another worker's."""
+
+    latency: HdrHistogram = field(default_factory=histogram)
+    """From the intended send time (open model) or the actual send (closed)."""
+    service: HdrHistogram = field(default_factory=histogram)
+    """From the actual send: what the server took, queueing in the generator excluded."""
+    offered: int = 0
+    sent: int = 0
+    completed: int = 0
+    late: int = 0
+    max_late: float = 0.0
+    dropped: int = 0
+    errors: collections.Counter[str] = field(default_factory=collections.Counter)
+    statuses: collections.Counter[int] = field(default_factory=collections.Counter)
+    bytes_in: int = 0
+    connections: int = 0
+    cpu_seconds: float = 0.0
+    wall_seconds: float = 0.0
+    seconds: dict[int, Second] = field(default_factory=dict)
+
+    def second(self, at: int) -> Second:
+        found = self.seconds.get(at)
+        if found is None:
+            found = self.seconds[at] = Second(at)
+        return found
+
+    def merge(self, other: Tally) -> None:
+        self.latency.add(other.latency)
+        self.service.add(other.service)
+        for name in ("offered", "sent", "completed", "late", "dropped", "bytes_in", "connections"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.max_late = max(self.max_late, other.max_late)
+        self.errors.update(other.errors)
+        self.statuses.update(other.statuses)
+        self.cpu_seconds += other.cpu_seconds
+        self.wall_seconds = max(self.wall_seconds, other.wall_seconds)
+        for at, theirs in other.seconds.items():
+            ours = self.second(at)
+            ours.offered += theirs.offered
+            ours.sent += theirs.sent
+            ours.completed += theirs.completed
+            ours.errors += theirs.errors
+            ours.latency.add(theirs.latency)
+
+
+class _Connection(asyncio.Protocol):
+    __slots__ = (
+        "busy",
+        "closed",
+        "generator",
+        "intended",
+        "parser",
+        "sent_at",
+        "size",
+        "status",
+        "transport",
+    )
+
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.busy = False
+        self.closed = False
+        self.intended = 0.0
+        self.sent_at = 0.0
+        self.status = 0
+        self.size = 0
+
+    # asyncio
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+
+    def data_received(self, data: bytes) -> None:
+        self.size += len(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.generator._failed(self, "bad response")
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.busy:
+            self.generator._failed(self, "connection reset" if exc else "connection closed")
+        self.generator._lost(self)
+
+    # httptools
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+
+    def on_message_complete(self) -> None:
+        keep = self.parser.should_keep_alive()
+        self.generator._done(self)
+        if not keep:
+            self.close()
+
+    def send(self, request: bytes, intended: float, now: float) -> None:
+        self.busy = True
+        self.intended = intended
+        self.sent_at = now
+        self.status = 0
+        self.size = 0
+        self.transport.write(request)  # type: ignore[union-attr]  # set before any send
+
+    def close(self) -> None:
+        if not self.closed and self.transport is not None:
+            self.closed = True
+            self.transport.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    connections: int = 100
+    """The most connections open at once (open model)."""
+    timeout: float = 10.0
+    max_queue: int = 100_000
+    poisson: bool = False
+    seed: int = 0
+    verify_tls: bool = True
+
+
+class Generator:
+    """One process's share of a test. ``run_open``/``run_closed`` fill ``tally``."""
+
+    def __init__(
+        self,
+        target: Target,
+        settings: Settings,
+        *,
+        on_second: Callable[[Second, Tally], None] | None = None,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self.tally = Tally()
+        self._on_second = on_second
+        self._idle: list[_Connection] = []
+        self._all: set[_Connection] = set()
+        self._connecting = 0
+        self._queue: collections.deque[float] = collections.deque()
+        self._next = 0
+        self._loop = asyncio.get_running_loop()
+        self._start = 0.0
+        self._closed_model = False
+        self._think = 0.0
+        self._ssl: ssl.SSLContext | None = None
+        if target.endpoint.tls:
+            self._ssl = ssl.create_default_context()
+            if not settings.verify_tls:
+                self._ssl.check_hostname = False
+                self._ssl.verify_mode = ssl.CERT_NONE
+        self._stopping = False
+        self._seconds_current = Second(-1)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _spawn(self) -> None:
+        """Open one more connection in the background (the task is kept until it ends)."""
+        task = self._loop.create_task(self._open_connection())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- the two models ----------------------------------------------------------------------
+    async def run_open(self, profile: Profile) -> Tally:
+        self._start = _clock()
+        ticker = self._loop.create_task(self._tick())
+        sweeper = self._loop.create_task(self._sweep())
+        cpu = _cpu()
+        try:
+            times = intended_times(profile, poisson=self.settings.poisson, seed=self.settings.seed)
+            start = self._start
+            upcoming = next(times, None)
+            while upcoming is not None:
+                now = _clock()
+                while upcoming is not None and start + upcoming <= now:
+                    self._arrive(start + upcoming, now)
+                    upcoming = next(times, None)
+                if upcoming is not None:
+                    await asyncio.sleep(max(TICK, start + upcoming - _clock()))
+            await self._drain()
+        finally:
+            ticker.cancel()
+            sweeper.cancel()
+            self.tally.cpu_seconds = _cpu() - cpu
+            self.tally.wall_seconds = _clock() - self._start
+            self._flush_second()
+            self._close_all()
+        return self.tally
+
+    async def run_closed(self, users: int, seconds: float) -> Tally:
+        self._closed_model = True
+        self._think = self.target.think
+        self._start = _clock()
+        ticker = self._loop.create_task(self._tick())
+        sweeper = self._loop.create_task(self._sweep())
+        cpu = _cpu()
+        try:
+            for _ in range(users):
+                self._spawn()
+            await asyncio.sleep(seconds)
+            self._stopping = True
+            await self._drain()
+        finally:
+            ticker.cancel()
+            sweeper.cancel()
+            self.tally.cpu_seconds = _cpu() - cpu
+            self.tally.wall_seconds = _clock() - self._start
+            self._flush_second()
+            self._close_all()
+        return self.tally
+
+    # -- arrivals ----------------------------------------------------------------------------
+    def _arrive(self, intended: float, now: float) -> None:
+        tally = self.tally
+        tally.offered += 1
+        self._current.offered += 1
+        if self._idle:
+            self._send(self._idle.pop(), intended, now)
+            return
+        if len(self._queue) >= self.settings.max_queue:
+            tally.dropped += 1
+            return
+        self._queue.append(intended)
+        if len(self._all) + self._connecting < self.settings.connections:
+            self._spawn()
+
+    def _send(self, connection: _Connection, intended: float, now: float) -> None:
+        index = self._next
+        self._next = (index + 1) % len(self.target.schedule)
+        late = now - intended
+        if late > LATE:
+            self.tally.late += 1
+            if late > self.tally.max_late:
+                self.tally.max_late = late
+        self.tally.sent += 1
+        self._current.sent += 1
+        connection.send(self.target.schedule[index][1], intended, now)
+
+    async def _open_connection(self) -> None:
+        self._connecting += 1
+        endpoint = self.target.endpoint
+        try:
+            _, connection = await asyncio.wait_for(
+                self._loop.create_connection(
+                    lambda: _Connection(self),
+                    endpoint.host,
+                    endpoint.port,
+                    ssl=self._ssl,
+                    server_hostname=endpoint.host if self._ssl else None,
+                ),
+                self.settings.timeout,
+            )
+        except (OSError, TimeoutError, ssl.SSLError) as exc:
+            self._connecting -= 1
+            self._connect_failed(_describe(exc))
+            return
+        self._connecting -= 1
+        self._all.add(connection)
+        self.tally.connections += 1
+        self._ready(connection)
+
+    def _connect_failed(self, reason: str) -> None:
+        """A connection could not be made: the arrival waiting for it fails (open model),
+        or the user tries again in a moment (closed model)."""
+        if self._closed_model:
+            self._count_error(f"connect: {reason}")
+            if not self._stopping:
+                self._loop.call_later(0.1, self._reconnect)
+            return
+        if self._queue:
+            self._queue.popleft()
+            self._count_error(f"connect: {reason}")
+            self.tally.sent += 1
+            if self._queue and len(self._all) + self._connecting < self.settings.connections:
+                self._loop.call_later(0.05, self._reconnect)
+
+    def _reconnect(self) -> None:
+        if not self._stopping:
+            self._spawn()
+
+    def _ready(self, connection: _Connection) -> None:
+        """A connection is free: give it the next waiting arrival, or keep it idle."""
+        if connection.closed:
+            return
+        now = _clock()
+        if self._closed_model:
+            if self._stopping:
+                connection.close()
+            elif self._think > 0:
+                self._loop.call_later(self._think, self._user_sends, connection)
+            else:
+                self._user_sends(connection)
+            return
+        if self._queue:
+            self._send(connection, self._queue.popleft(), now)
+        else:
+            self._idle.append(connection)
+
+    def _user_sends(self, connection: _Connection) -> None:
+        if connection.closed or self._stopping:
+            return
+        now = _clock()
+        self.tally.offered += 1
+        self._current.offered += 1
+        self._send(connection, now, now)
+
+    # -- answers -----------------------------------------------------------------------------
+    def _done(self, connection: _Connection) -> None:
+        now = _clock()
+        connection.busy = False
+        tally = self.tally
+        elapsed = int((now - connection.intended) * 1_000_000) or 1
+        tally.latency.record_value(elapsed)
+        tally.service.record_value(int((now - connection.sent_at) * 1_000_000) or 1)
+        self._current.latency.record_value(elapsed)
+        tally.completed += 1
+        self._current.completed += 1
+        tally.bytes_in += connection.size
+        status = connection.status
+        tally.statuses[status] += 1
+        if status >= 400:
+            self._count_error(f"HTTP {status}")
+        self._ready(connection)
+
+    def _failed(self, connection: _Connection, reason: str) -> None:
+        """The request in flight on ``connection`` ended without an answer."""
+        if not connection.busy:
+            return
+        connection.busy = False
+        self._count_error(reason)
+
+    def _count_error(self, reason: str) -> None:
+        self.tally.errors[reason] += 1
+        self._current.errors += 1
+
+    def _lost(self, connection: _Connection) -> None:
+        self._all.discard(connection)
+        if connection in self._idle:
+            self._idle.remove(connection)
+        if self._stopping:
+            return
+        if self._closed_model or (
+            self._queue and len(self._all) + self._connecting < self.settings.connections
+        ):
+            self._spawn()
+
+    # -- housekeeping ------------------------------------------------------------------------
+    @property
+    def _current(self) -> Second:
+        at = int(_clock() - self._start)
+        second = self._seconds_current
+        if second.at != at:
+            self._flush_second()
+            second = self._seconds_current = Second(at)
+        return second
+
+    def _flush_second(self) -> None:
+        second = self._seconds_current
+        if second.at >= 0 and (second.offered or second.completed or second.errors):
+            self.tally.seconds[second.at] = second
+            if self._on_second is not None:
+                self._on_second(second, self.tally)
+
+    async def _tick(self) -> None:
+        """Close each second even when nothing happens in it (a stall shows as a gap)."""
+        while True:
+            await asyncio.sleep(0.25)
+            _ = self._current
+
+    async def _sweep(self) -> None:
+        """Requests over their timeout fail and their connection is closed."""
+        while True:
+            await asyncio.sleep(min(0.1, self.settings.timeout / 4))
+            now = _clock()
+            limit = self.settings.timeout
+            for connection in list(self._all):
+                if connection.busy and now - connection.sent_at > limit:
+                    self._failed(connection, "timeout")
+                    connection.close()
+            # arrivals that waited in line past the timeout fail too (open model)
+            queue = self._queue
+            while queue and now - queue[0] > limit:
+                queue.popleft()
+                self.tally.sent += 1
+                self._count_error("timeout")
+
+    async def _drain(self) -> None:
+        """Wait for answers in flight (and arrivals in line) up to the timeout."""
+        deadline = _clock() + self.settings.timeout + 0.5
+        while _clock() < deadline:
+            if not self._queue and not any(c.busy for c in self._all) and not self._connecting:
+                return
+            await asyncio.sleep(0.01)
+        for _ in self._queue:
+            self._count_error("timeout")
+        self._queue.clear()
+
+    def _close_all(self) -> None:
+        self._stopping = True
+        for connection in list(self._all):
+            connection.close()
+
+
+_clock = time.perf_counter
+"""Timestamps: uvloop's loop.time() moves in whole milliseconds, too coarse to measure by."""
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "refused"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return "TLS certificate not trusted"
+    if isinstance(exc, ssl.SSLError):
+        return "TLS failed"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return type(exc).__name__

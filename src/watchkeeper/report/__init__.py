@@ -1,0 +1,1 @@
+"""Rendering reports and findings: terminal, HTML, JSON."""
