@@ -216,7 +216,10 @@ def capacity(
     quick: Annotated[
         bool, typer.Option("--quick", help="Short steps (5 s), for a first look.")
     ] = False,
-    step: Annotated[str | None, typer.Option("--step", help="Seconds per step (30s).")] = None,
+    step: Annotated[str | None, typer.Option("--step", help="Time per step (30s).")] = None,
+    sweep_time: Annotated[
+        str | None, typer.Option("--sweep", help="Time per concurrency (15s).")
+    ] = None,
     start_rate: Annotated[str, typer.Option("--start-rate")] = "50/s",
     loads: Annotated[
         str, typer.Option("--loads", help="Concurrencies to sweep.")
@@ -252,7 +255,7 @@ def capacity(
             thresholds=thresholds,
             step_seconds=step_seconds,
             warmup=min(5.0, step_seconds / 5),
-            sweep_seconds=3.0 if quick else 15.0,
+            sweep_seconds=parse_duration(sweep_time) if sweep_time else (3.0 if quick else 15.0),
             start_rate=plans.parse_rate(start_rate),
             max_rate=plans.parse_rate(max_rate),
             loads=sweep,

@@ -20,13 +20,13 @@ _RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(?:/\s*(s|m|min|h))?\s*$")
 _PER = {"s": 1.0, None: 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
-def parse_rate(text: str) -> float:
-    """``500/s``, ``500``, ``30000/m`` → requests per second."""
+def parse_rate(text: str, *, zero: bool = False) -> float:
+    """``500/s``, ``500``, ``30000/m`` → requests per second (0 only with ``zero``)."""
     found = _RATE.match(text)
     if not found:
         raise ValueError(f"bad rate '{text}': use requests per second, e.g. 500/s")
     rate = float(found.group(1)) / _PER[found.group(2)]
-    if rate <= 0:
+    if rate < 0 or (rate == 0 and not zero):
         raise ValueError(f"bad rate '{text}': it must be above zero")
     return rate
 
@@ -114,7 +114,7 @@ def parse_ramp(text: str) -> Profile:
         raise ValueError("empty --ramp: e.g. 100/s:2000/s:5m")
     if len(pieces) == 1 and pieces[0].count(":") == 2:
         start, end, over = pieces[0].split(":")
-        return Profile((Stage(parse_rate(start), parse_rate(end), _seconds(over)),))
+        return Profile((Stage(parse_rate(start, zero=True), parse_rate(end), _seconds(over)),))
     stages: list[Stage] = []
     previous: float | None = None
     for piece in pieces:

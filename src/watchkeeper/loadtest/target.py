@@ -72,7 +72,7 @@ class ScenarioSpec(_Strict):
     headers: dict[str, str] = Field(default_factory=dict)
     data: str | None = None
     think: Duration = 0.0
-    requests: tuple[RequestSpec, ...] = Field(min_length=1)
+    requests: tuple[RequestSpec, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +164,9 @@ def from_scenario(filename: str, env: dict[str, str] | None = None) -> Target:
         raise ConfigError(str(exc), file=filename) from None
     spec: ScenarioSpec | None = reporter.validate(ScenarioSpec, data, ())
     if spec is None:
+        raise ConfigError.collect(reporter.problems)
+    if not spec.requests:
+        reporter.problem("requests: give at least one, e.g. - {path: /}", ("requests",))
         raise ConfigError.collect(reporter.problems)
     try:
         endpoint, base_path = parse_endpoint(spec.base)

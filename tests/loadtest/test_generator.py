@@ -1,0 +1,163 @@
+"""The generator against real local servers whose behaviour is known: a fixed service time
+with limited concurrency, and a server that stalls for a second every ten."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from tests.helpers.servers import WebServer
+from tests.helpers.threaded import ThreadedServer
+
+from watchkeeper.loadtest.generator import Generator, Settings
+from watchkeeper.loadtest.plan import constant
+from watchkeeper.loadtest.results import summarize
+from watchkeeper.loadtest.runner import Job
+from watchkeeper.loadtest.target import from_url
+
+SERVICE = 0.020
+WORKERS = 4  # so the capacity is 4 / 20 ms = 200 req/s
+
+
+class KnownServer(ThreadedServer):
+    """20 ms per request, 4 at a time (in a thread of its own). Records how long each
+    request took inside the server, and how long each held its slot."""
+
+    def __init__(self) -> None:
+        self.inside: list[float] = []
+        self.held: list[float] = []
+        super().__init__(self._app)
+
+    def _app(self) -> web.Application:
+        slots = asyncio.Semaphore(WORKERS)
+
+        async def answer(request: web.Request) -> web.Response:
+            arrived = time.perf_counter()
+            async with slots:
+                taken = time.perf_counter()
+                await asyncio.sleep(SERVICE)
+                self.held.append(time.perf_counter() - taken)
+            self.inside.append(time.perf_counter() - arrived)
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/", answer)
+        return app
+
+    @property
+    def capacity(self) -> float:
+        """Requests per second it can answer: its slots over how long each is held."""
+        return WORKERS / (sum(self.held) / len(self.held))
+
+
+class StallingServer(ThreadedServer):
+    """Answers in 2 ms, one at a time, except that it stalls for 1 s every 10 s (a GC pause,
+    a lock held too long): whatever arrives meanwhile waits for the stall to end."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        super().__init__(self._app)
+
+    def _app(self) -> web.Application:
+        slot = asyncio.Semaphore(1)
+
+        async def answer(request: web.Request) -> web.Response:
+            async with slot:
+                phase = (time.monotonic() - self.started) % 10
+                if phase < 1.0:
+                    await asyncio.sleep(1.0 - phase)
+                await asyncio.sleep(0.002)
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/", answer)
+        return app
+
+
+@pytest.fixture
+async def known() -> AsyncIterator[KnownServer]:
+    async with KnownServer() as server:
+        yield server
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def test_at_low_load_the_percentiles_are_the_servers_own(known: KnownServer) -> None:
+    generator = Generator(from_url(known.url("/")), Settings(connections=20))
+    tally = await generator.run_open(constant(50, 4))
+    assert tally.completed == 200 and not tally.errors
+    truth = [t * 1000 for t in known.inside]
+    for q in (0.5, 0.9):
+        measured = tally.latency.get_value_at_percentile(q * 100) / 1000
+        assert abs(measured - quantile(truth, q)) <= 2.0, (q, measured, quantile(truth, q))
+
+
+async def test_above_capacity_the_wait_grows_with_the_queue_as_theory_says(
+    known: KnownServer,
+) -> None:
+    # 250 req/s into about 200 req/s of capacity for 4 s: the line grows by the difference
+    # each second, so the last arrival waits (250 / capacity - 1) × 4 s, and the waits rise
+    # evenly to it (the capacity is measured: a 20 ms sleep takes a little longer)
+    generator = Generator(from_url(known.url("/")), Settings(connections=20))
+    tally = await generator.run_open(constant(250, 4))
+    assert tally.completed == 1000
+    expected_max = (250 / known.capacity - 1) * 4
+    p50 = tally.latency.get_value_at_percentile(50) / 1e6
+    p99 = tally.latency.get_value_at_percentile(99) / 1e6
+    assert p50 == pytest.approx(expected_max / 2, rel=0.25), p50
+    assert p99 == pytest.approx(expected_max, rel=0.2), p99
+    assert tally.service.get_value_at_percentile(50) / 1e6 < p50, "the wait is in the line"
+    assert tally.late > 0
+
+
+async def test_a_stall_shows_in_the_open_model_and_hides_in_the_closed_one() -> None:
+    async with StallingServer() as server:
+        target = from_url(server.url("/"))
+        server.started = time.monotonic() - 0.5  # the first stall comes at 9.5 s
+        open_run = await Generator(target, Settings(connections=20)).run_open(constant(250, 21))
+        closed_run = await Generator(target, Settings()).run_closed(10, 11)
+    # A 1 s stall every 10 s: a tenth of the arrivals come during one and wait for the rest
+    # of it and for the line ahead: with the server 60 % busy, from about 1 s for the first
+    # down to about 0.6 s for the last, so the open model's p99 is close to the full second
+    open_p99 = open_run.latency.get_value_at_percentile(99) / 1e6
+    open_max = open_run.latency.get_max_value() / 1e6
+    closed_p99 = closed_run.latency.get_value_at_percentile(99) / 1e6
+    assert open_p99 >= 0.9, open_p99
+    assert open_max >= 1.0, open_max
+    assert closed_p99 < 0.2, closed_p99  # ten stuck requests among thousands: "fine"
+    closed = summarize(closed_run, Job(target, Settings(), users=10, seconds=11), 1)
+    assert any("coordinated omission" in w for w in closed["warnings"])
+
+
+async def test_errors_are_counted_by_kind_and_nothing_hangs() -> None:
+    app = web.Application()
+
+    async def fail(request: web.Request) -> web.Response:
+        return web.Response(status=503, text="busy")
+
+    async def hang(request: web.Request) -> web.Response:
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    app.router.add_get("/fail", fail)
+    app.router.add_get("/hang", hang)
+    async with WebServer(app) as server:
+        failing = await Generator(from_url(server.url("/fail")), Settings()).run_open(
+            constant(100, 1)
+        )
+        hanging = await Generator(
+            from_url(server.url("/hang")), Settings(connections=5, timeout=0.5)
+        ).run_open(constant(20, 1))
+    assert failing.errors == {"HTTP 503": 100} and failing.statuses == {503: 100}
+    assert hanging.errors["timeout"] == 20, hanging.errors
+    with_nothing = await Generator(
+        from_url("http://127.0.0.1:9/"), Settings(connections=2, timeout=1)
+    ).run_open(constant(10, 1))
+    assert sum(with_nothing.errors.values()) == 10
+    assert all(kind.startswith("connect:") for kind in with_nothing.errors), with_nothing.errors
