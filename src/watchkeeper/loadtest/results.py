@@ -4,6 +4,7 @@ closed model hides stalls)."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from watchkeeper.loadtest.generator import Tally
@@ -72,6 +73,7 @@ def summarize(
                 },
             }
             for at, second in sorted(tally.seconds.items())
+            if at < math.ceil(duration)  # the drain after the last arrival is no second of load
         ],
     }
     if job.model == "closed":
