@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import resource
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -223,11 +224,7 @@ class Generator:
 
     # -- the two models ----------------------------------------------------------------------
     async def run_open(self, profile: Profile) -> Tally:
-        self._start = _clock()
-        ticker = self._loop.create_task(self._tick())
-        sweeper = self._loop.create_task(self._sweep())
-        cpu = _cpu()
-        try:
+        async with self._running():
             times = intended_times(profile, poisson=self.settings.poisson, seed=self.settings.seed)
             start = self._start
             upcoming = next(times, None)
@@ -245,28 +242,29 @@ class Generator:
                     else:
                         await asyncio.sleep(TICK)  # busy: send whatever came due together
             await self._drain()
-        finally:
-            ticker.cancel()
-            sweeper.cancel()
-            self.tally.cpu_seconds = _cpu() - cpu
-            self.tally.wall_seconds = _clock() - self._start
-            self._flush_second()
-            self._close_all()
         return self.tally
 
     async def run_closed(self, users: int, seconds: float) -> Tally:
         self._closed_model = True
         self._think = self.target.think
-        self._start = _clock()
-        ticker = self._loop.create_task(self._tick())
-        sweeper = self._loop.create_task(self._sweep())
-        cpu = _cpu()
-        try:
+        async with self._running():
             for _ in range(users):
                 self._spawn()
             await asyncio.sleep(seconds)
             self._stopping = True
             await self._drain()
+        return self.tally
+
+    @contextlib.asynccontextmanager
+    async def _running(self) -> AsyncIterator[None]:
+        """The clock, the per-second ticker and the timeout sweeper for one run; the totals
+        and the last second are settled and every connection closed however it ends."""
+        self._start = _clock()
+        ticker = self._loop.create_task(self._tick())
+        sweeper = self._loop.create_task(self._sweep())
+        cpu = _cpu()
+        try:
+            yield
         finally:
             ticker.cancel()
             sweeper.cancel()
@@ -274,7 +272,6 @@ class Generator:
             self.tally.wall_seconds = _clock() - self._start
             self._flush_second()
             self._close_all()
-        return self.tally
 
     # -- arrivals ----------------------------------------------------------------------------
     def _arrive(self, intended: float, now: float) -> None:
