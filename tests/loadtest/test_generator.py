@@ -161,3 +161,14 @@ async def test_errors_are_counted_by_kind_and_nothing_hangs() -> None:
     ).run_open(constant(10, 1))
     assert sum(with_nothing.errors.values()) == 10
     assert all(kind.startswith("connect:") for kind in with_nothing.errors), with_nothing.errors
+
+
+async def test_each_finished_second_keeps_a_few_numbers_not_a_histogram(
+    known: KnownServer,
+) -> None:
+    tally = await Generator(from_url(known.url("/")), Settings()).run_open(constant(50, 3))
+    assert len(tally.seconds) >= 3
+    for second in tally.seconds.values():
+        assert second.latency is None, "memory must not grow with the length of the test"
+        assert second.quantiles is not None and second.quantiles["p50"] is not None
+        assert 15 <= second.quantiles["p50"] <= 40

@@ -99,7 +99,11 @@ class Progress:
         if self.live is None:
             return
         histogram = second.latency
-        p99 = histogram.get_value_at_percentile(99) / 1000 if histogram.get_total_count() else 0
+        p99 = (
+            histogram.get_value_at_percentile(99) / 1000
+            if histogram is not None and histogram.get_total_count()
+            else 0.0
+        )
         done = min(1.0, (second.at + 1) / max(self.job.duration, 1))
         bar = "█" * int(done * 20) + "░" * (20 - int(done * 20))
         line = Text(

@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from watchkeeper.loadtest import usl
-from watchkeeper.loadtest.generator import Settings, Tally, histogram
+from watchkeeper.loadtest.generator import Settings, Tally
 from watchkeeper.loadtest.plan import Threshold, constant
 from watchkeeper.loadtest.resources import Sampler, first_saturated
 from watchkeeper.loadtest.results import judge, latency_ms
@@ -120,23 +120,22 @@ Progress = Callable[[str], None]
 
 
 def steady(tally: Tally, warmup: float, seconds: float) -> dict[str, Any]:
-    """Latency, errors and rate over the steady part of a step (after ``warmup``)."""
-    merged = histogram()
+    """Latency, errors and rate over the steady part of a step (sent after ``warmup``; the
+    generator counted it apart, see ``Settings.steady_after``)."""
     completed = errors = offered = 0
-    first = int(warmup)
-    last = int(seconds)
+    first, last = int(warmup), int(seconds)
     for at, second in tally.seconds.items():
         if first <= at < last:
-            merged.add(second.latency)
             completed += second.completed
             errors += second.errors
             offered += second.offered
     span = max(1, last - first)
+    answered = tally.steady_completed
     return {
         "achieved_rps": round(completed / span, 2),
         "offered_rps": round(offered / span, 2),
-        "error_rate": round(errors / max(1, completed + errors), 6),
-        "latency_ms": latency_ms(merged),
+        "error_rate": round(tally.steady_errors / max(1, answered + tally.steady_errors), 6),
+        "latency_ms": latency_ms(tally.steady),
     }
 
 
@@ -154,7 +153,11 @@ def measure(
     def step(rate: float) -> Step:
         say(f"step: {rate:,.0f} req/s for {options.step_seconds:g}s")
         started = time.monotonic()
-        job = Job(target, settings, profile=constant(rate, options.step_seconds))
+        job = Job(
+            target,
+            replace(settings, steady_after=options.warmup),
+            profile=constant(rate, options.step_seconds),
+        )
         tally = run(job, options.workers, None)
         summary = steady(tally, options.warmup, options.step_seconds)
         summary["thresholds"] = judge(summary, options.thresholds)
@@ -272,9 +275,11 @@ def concurrency_sweep(
     points = []
     for users in options.loads:
         say(f"sweep: {users} concurrent users for {options.sweep_seconds:g}s")
-        job = Job(target, settings, users=users, seconds=options.sweep_seconds)
-        tally = run(job, min(options.workers, users), None)
         warm = min(options.warmup, options.sweep_seconds / 3)
+        job = Job(
+            target, replace(settings, steady_after=warm), users=users, seconds=options.sweep_seconds
+        )
+        tally = run(job, min(options.workers, users), None)
         throughput = steady(tally, warm, options.sweep_seconds)["achieved_rps"]
         points.append((users, float(throughput)))
     return points

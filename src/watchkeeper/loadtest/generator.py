@@ -43,20 +43,41 @@ SPIN_BELOW_RATE = 500.0
 """Above this rate arrivals come in batches per wake-up instead: polling would cost a core."""
 
 
-def histogram() -> HdrHistogram:
-    return HdrHistogram(1, 3_600_000_000, 3)
+def histogram(digits: int = 3) -> HdrHistogram:
+    """Microseconds from 1 µs to an hour; 3 significant digits for the totals, 2 for each
+    second's (a tenth of the memory)."""
+    return HdrHistogram(1, 3_600_000_000, digits)
 
 
 @dataclass
 class Second:
-    """What one second of the test did (before merging across workers)."""
+    """What one second of the test did. While the second runs (or waits to be merged with
+    other workers' same second) it holds a histogram; ``close`` keeps only the percentiles,
+    so a long test keeps a few numbers per second, not a histogram each."""
 
     at: int
     offered: int = 0
     sent: int = 0
     completed: int = 0
     errors: int = 0
-    latency: HdrHistogram = field(default_factory=histogram)
+    latency: HdrHistogram | None = field(default_factory=lambda: histogram(2))
+    quantiles: dict[str, float | None] | None = None
+    """Milliseconds: p50, p90, p99, max (once closed)."""
+
+    def close(self) -> None:
+        found = self.latency
+        if found is None:
+            return
+        if found.get_total_count():
+            self.quantiles = {
+                "p50": found.get_value_at_percentile(50) / 1000,
+                "p90": found.get_value_at_percentile(90) / 1000,
+                "p99": found.get_value_at_percentile(99) / 1000,
+                "max": found.get_max_value() / 1000,
+            }
+        else:
+            self.quantiles = dict.fromkeys(("p50", "p90", "p99", "max"))
+        self.latency = None
 
 
 @dataclass
@@ -80,6 +101,10 @@ class Tally:
     cpu_seconds: float = 0.0
     wall_seconds: float = 0.0
     seconds: dict[int, Second] = field(default_factory=dict)
+    steady: HdrHistogram = field(default_factory=histogram)
+    """Latency of the requests sent after ``Settings.steady_after``."""
+    steady_completed: int = 0
+    steady_errors: int = 0
 
     def second(self, at: int) -> Second:
         found = self.seconds.get(at)
@@ -90,7 +115,18 @@ class Tally:
     def merge(self, other: Tally) -> None:
         self.latency.add(other.latency)
         self.service.add(other.service)
-        for name in ("offered", "sent", "completed", "late", "dropped", "bytes_in", "connections"):
+        self.steady.add(other.steady)
+        for name in (
+            "offered",
+            "sent",
+            "completed",
+            "late",
+            "dropped",
+            "bytes_in",
+            "connections",
+            "steady_completed",
+            "steady_errors",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.max_late = max(self.max_late, other.max_late)
         self.errors.update(other.errors)
@@ -103,7 +139,8 @@ class Tally:
             ours.sent += theirs.sent
             ours.completed += theirs.completed
             ours.errors += theirs.errors
-            ours.latency.add(theirs.latency)
+            if ours.latency is not None and theirs.latency is not None:
+                ours.latency.add(theirs.latency)
 
 
 class _Connection(asyncio.Protocol):
@@ -181,6 +218,9 @@ class Settings:
     poisson: bool = False
     seed: int = 0
     verify_tls: bool = True
+    steady_after: float = 0.0
+    """Also count, apart, what is sent from this many seconds into the run (``Tally.steady``):
+    a capacity step is judged without its warm-up."""
 
 
 class Generator:
@@ -215,6 +255,7 @@ class Generator:
         self._stopping = False
         self._seconds_current = Second(-1)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._steady_after = settings.steady_after
 
     def _spawn(self) -> None:
         """Open one more connection in the background (the task is kept until it ends)."""
@@ -376,9 +417,14 @@ class Generator:
         elapsed = int((now - connection.intended) * 1_000_000) or 1
         tally.latency.record_value(elapsed)
         tally.service.record_value(int((now - connection.sent_at) * 1_000_000) or 1)
-        self._current.latency.record_value(elapsed)
+        current = self._current.latency
+        if current is not None:
+            current.record_value(elapsed)
         tally.completed += 1
         self._current.completed += 1
+        if connection.sent_at - self._start >= self._steady_after:
+            tally.steady.record_value(elapsed)
+            tally.steady_completed += 1
         tally.bytes_in += connection.size
         status = connection.status
         tally.statuses[status] += 1
@@ -396,6 +442,8 @@ class Generator:
     def _count_error(self, reason: str) -> None:
         self.tally.errors[reason] += 1
         self._current.errors += 1
+        if _clock() - self._start >= self._steady_after:
+            self.tally.steady_errors += 1
 
     def _lost(self, connection: _Connection) -> None:
         self._all.discard(connection)
@@ -424,6 +472,7 @@ class Generator:
             self.tally.seconds[second.at] = second
             if self._on_second is not None:
                 self._on_second(second, self.tally)
+            second.close()
 
     async def _tick(self) -> None:
         """Close each second even when nothing happens in it (a stall shows as a gap)."""

@@ -28,6 +28,12 @@ def latency_ms(histogram: Any) -> dict[str, float | None]:
     return values
 
 
+def _second_quantiles(second: Any) -> dict[str, float | None]:
+    if second.quantiles is None:
+        second.close()
+    return {k: None if v is None else round(v, 3) for k, v in second.quantiles.items()}
+
+
 def summarize(
     tally: Tally,
     job: Job,
@@ -66,11 +72,7 @@ def summarize(
                 "offered": second.offered,
                 "achieved": second.completed,
                 "errors": second.errors,
-                **{
-                    name: value
-                    for name, value in latency_ms(second.latency).items()
-                    if name in ("p50", "p90", "p99", "max")
-                },
+                **_second_quantiles(second),
             }
             for at, second in sorted(tally.seconds.items())
             if at < math.ceil(duration)  # the drain after the last arrival is no second of load

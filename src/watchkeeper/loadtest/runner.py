@@ -49,6 +49,7 @@ class Job:
             poisson=self.settings.poisson,
             seed=self.settings.seed + index,
             verify_tls=self.settings.verify_tls,
+            steady_after=self.settings.steady_after,
         )
         if self.profile is not None:
             return Job(self.target, settings, profile=self.profile.scaled(1 / workers))
@@ -113,8 +114,10 @@ def run(job: Job, workers: int, on_second: OnSecond | None = None) -> Tally:
                 _add_second(merged, second)
                 heard = reported.setdefault(second.at, set())
                 heard.add(index)
-                if on_second is not None and len(heard) == workers:
-                    on_second(merged, total)
+                if len(heard) == workers:
+                    if on_second is not None:
+                        on_second(merged, total)
+                    merged.close()
             elif kind == "done":
                 total.merge(_tally(payload))
                 finished += 1
@@ -125,6 +128,8 @@ def run(job: Job, workers: int, on_second: OnSecond | None = None) -> Tally:
             process.join(5)
             if process.is_alive():
                 process.kill()
+    for second in seconds.values():
+        second.close()  # the seconds some worker had nothing in
     total.seconds = dict(sorted(seconds.items()))
     return total
 
@@ -159,9 +164,10 @@ def _encode(value: Any) -> str:
     return base64.b64encode(value.encode()).decode()
 
 
-def _decoded(text: str) -> Any:
-    found = histogram()
-    found.decode_and_add(base64.b64decode(text))
+def _decoded(text: str | None, digits: int = 3) -> Any:
+    found = histogram(digits)
+    if text:
+        found.decode_and_add(base64.b64decode(text))
     return found
 
 
@@ -172,7 +178,7 @@ def _second_payload(second: Second) -> dict[str, Any]:
         "sent": second.sent,
         "completed": second.completed,
         "errors": second.errors,
-        "latency": _encode(second.latency),
+        "latency": _encode(second.latency) if second.latency is not None else None,
     }
 
 
@@ -183,7 +189,7 @@ def _second(payload: dict[str, Any]) -> Second:
         payload["sent"],
         payload["completed"],
         payload["errors"],
-        _decoded(payload["latency"]),
+        _decoded(payload["latency"], 2),
     )
 
 
@@ -192,13 +198,15 @@ def _add_second(ours: Second, theirs: Second) -> None:
     ours.sent += theirs.sent
     ours.completed += theirs.completed
     ours.errors += theirs.errors
-    ours.latency.add(theirs.latency)
+    if ours.latency is not None and theirs.latency is not None:
+        ours.latency.add(theirs.latency)
 
 
 def _tally_payload(tally: Tally) -> dict[str, Any]:
     return {
         "latency": _encode(tally.latency),
         "service": _encode(tally.service),
+        "steady": _encode(tally.steady),
         "counts": {
             name: getattr(tally, name)
             for name in (
@@ -212,6 +220,8 @@ def _tally_payload(tally: Tally) -> dict[str, Any]:
                 "connections",
                 "cpu_seconds",
                 "wall_seconds",
+                "steady_completed",
+                "steady_errors",
             )
         },
         "errors": dict(tally.errors),
@@ -220,7 +230,11 @@ def _tally_payload(tally: Tally) -> dict[str, Any]:
 
 
 def _tally(payload: dict[str, Any]) -> Tally:
-    tally = Tally(latency=_decoded(payload["latency"]), service=_decoded(payload["service"]))
+    tally = Tally(
+        latency=_decoded(payload["latency"]),
+        service=_decoded(payload["service"]),
+        steady=_decoded(payload["steady"]),
+    )
     for name, value in payload["counts"].items():
         setattr(tally, name, value)
     tally.errors.update(payload["errors"])
