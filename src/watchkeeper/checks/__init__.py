@@ -16,6 +16,11 @@ KINDS: dict[str, str] = {
     "tcp": "watchkeeper.checks.tcp",
     "dns": "watchkeeper.checks.dns",
     "tls": "watchkeeper.checks.tls",
+    "postgres": "watchkeeper.checks.postgres",
+    "mysql": "watchkeeper.checks.mysql",
+    "redis": "watchkeeper.checks.redis",
+    "host": "watchkeeper.checks.host",
+    "prometheus": "watchkeeper.checks.prometheus",
 }
 
 

@@ -303,7 +303,7 @@ class _Loader(Reporter):
             description=fields.description,
             target=redact(settings.target(), self.secrets),
             line=line_of(self.lines, path),
-            wants=frozenset(e.subject.key for e in expectations),
+            wants=frozenset(e.subject.key for e in (*expectations, *soft)),
             host_key=settings.host_key(),
             expect_texts=tuple(redact(e.text, self.secrets) for e in expectations),
             warnings=tuple(soft),

@@ -1,0 +1,152 @@
+"""``host``: the machine Watchkeeper runs on, read with psutil.
+
+    - {name: box, host: local, expect: ["disk./.used_pct < 90", "memory.used_pct < 90",
+                                         "cpu.steal_pct < 10", "load.per_cpu < 2"]}
+
+Rates (CPU shares, disk and network throughput) are measured between this run and the one
+before (the first run measures over 200 ms). Facts:
+
+- ``cpu.used_pct``, ``cpu.iowait_pct``, ``cpu.steal_pct``; ``load.1``, ``load.5``, ``load.15``,
+  ``load.per_cpu`` (1-minute load per core);
+- ``memory.used_pct``, ``memory.available`` (bytes), ``swap.used_pct``;
+- ``disk.<mount>.used_pct``, ``.free`` (bytes), ``.inodes_used_pct`` for each mounted file
+  system (``disk./``, ``disk./var``; or ``disk["/var/lib"]``);
+- ``io.read_bytes_per_s``, ``io.write_bytes_per_s``, ``net.in_bytes_per_s``,
+  ``net.out_bytes_per_s``, ``net.errors`` (since the last run).
+
+psutil reads /proc: each run is a handful of file reads, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import psutil
+
+from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
+from watchkeeper.expect import ValueType
+
+_SKIP_FS = frozenset({"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "nsfs"})
+
+
+class HostSettings(CheckSettings):
+    shorthand_field = "source"
+
+    source: Literal["local"] = "local"
+    mounts: tuple[str, ...] = ()
+    """Only these mount points (default: every real file system)."""
+
+    def host_key(self) -> str:
+        return "host:local"
+
+    def target(self) -> str:
+        return f"local ({os.uname().nodename})"
+
+
+@dataclass
+class _Before:
+    at: float
+    cpu: Any
+    io: Any
+    net: Any
+
+
+async def probe(settings: HostSettings, attempt: Attempt) -> None:
+    state: dict[str, _Before] = attempt.resources.shared("host.before", dict)
+    before = state.get("local")
+    if before is None or time.monotonic() - before.at > 3600:
+        before = await asyncio.to_thread(_snapshot)
+        await asyncio.sleep(0.2)
+    attempt.begin("ttfb")
+    now = await asyncio.to_thread(_snapshot)
+    facts = await asyncio.to_thread(_facts, settings, before, now)
+    attempt.end("ttfb")
+    state["local"] = now
+    attempt.observation.facts.update(facts)
+
+
+def _snapshot() -> _Before:
+    try:
+        io = psutil.disk_io_counters()
+    except (OSError, RuntimeError):
+        io = None
+    return _Before(time.monotonic(), psutil.cpu_times(), io, psutil.net_io_counters())
+
+
+def _facts(settings: HostSettings, before: _Before, now: _Before) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    elapsed = max(now.at - before.at, 1e-6)
+    spent = {
+        field: getattr(now.cpu, field) - getattr(before.cpu, field) for field in now.cpu._fields
+    }
+    total = sum(spent.values()) or 1e-9
+    idle = spent.get("idle", 0.0) + spent.get("iowait", 0.0)
+    facts["cpu.used_pct"] = round(100 * (1 - idle / total), 2)
+    facts["cpu.iowait_pct"] = round(100 * spent.get("iowait", 0.0) / total, 2)
+    facts["cpu.steal_pct"] = round(100 * spent.get("steal", 0.0) / total, 2)
+    one, five, fifteen = os.getloadavg()
+    cores = psutil.cpu_count() or 1
+    facts.update({"load.1": one, "load.5": five, "load.15": fifteen})
+    facts["load.per_cpu"] = round(one / cores, 3)
+    memory, swap = psutil.virtual_memory(), psutil.swap_memory()
+    facts["memory.used_pct"] = round(memory.percent, 2)
+    facts["memory.available"] = int(memory.available)
+    facts["swap.used_pct"] = round(swap.percent, 2)
+    for partition in psutil.disk_partitions(all=False):
+        mount = partition.mountpoint
+        if settings.mounts and mount not in settings.mounts:
+            continue
+        if not settings.mounts and partition.fstype in _SKIP_FS:
+            continue
+        try:
+            usage = psutil.disk_usage(mount)
+            stats = os.statvfs(mount)
+        except OSError:
+            continue
+        inodes = stats.f_files
+        facts[f"disk.{mount}"] = {
+            "used_pct": round(usage.percent, 2),
+            "free": int(usage.free),
+            "used": int(usage.used),
+            "total": int(usage.total),
+            "inodes_used_pct": round(100 * (1 - stats.f_ffree / inodes), 2) if inodes else 0.0,
+        }
+    if now.io is not None and before.io is not None:
+        facts["io.read_bytes_per_s"] = round((now.io.read_bytes - before.io.read_bytes) / elapsed)
+        facts["io.write_bytes_per_s"] = round(
+            (now.io.write_bytes - before.io.write_bytes) / elapsed
+        )
+    facts["net.in_bytes_per_s"] = round((now.net.bytes_recv - before.net.bytes_recv) / elapsed)
+    facts["net.out_bytes_per_s"] = round((now.net.bytes_sent - before.net.bytes_sent) / elapsed)
+    facts["net.errors"] = (now.net.errin + now.net.errout) - (before.net.errin + before.net.errout)
+    return facts
+
+
+CHECK = CheckKind(
+    name="host",
+    settings=HostSettings,
+    subjects={
+        "ttfb": ValueType.DURATION,
+        "cpu.used_pct": ValueType.NUMBER,
+        "cpu.iowait_pct": ValueType.NUMBER,
+        "cpu.steal_pct": ValueType.NUMBER,
+        "load.1": ValueType.NUMBER,
+        "load.5": ValueType.NUMBER,
+        "load.15": ValueType.NUMBER,
+        "load.per_cpu": ValueType.NUMBER,
+        "memory.used_pct": ValueType.NUMBER,
+        "memory.available": ValueType.SIZE,
+        "swap.used_pct": ValueType.NUMBER,
+        "disk.*": ValueType.ANY,
+        "io.read_bytes_per_s": ValueType.SIZE,
+        "io.write_bytes_per_s": ValueType.SIZE,
+        "net.in_bytes_per_s": ValueType.SIZE,
+        "net.out_bytes_per_s": ValueType.SIZE,
+        "net.errors": ValueType.NUMBER,
+    },
+    probe=probe,
+)

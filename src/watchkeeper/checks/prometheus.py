@@ -1,0 +1,197 @@
+"""``prometheus``: scrape an exposition endpoint (node_exporter, an app's /metrics) and hold
+its series to expectations.
+
+    - name: app-metrics
+      prometheus: http://127.0.0.1:9100/metrics
+      expect: ['metric.http_requests_total{code="500"}.rate < 1',
+               "metric.node_filesystem_avail_bytes{mountpoint=\\"/\\"}.value > 1GiB",
+               "metric.up.value == 1"]
+
+A subject is ``metric.<name>{<label matchers>}.<what>``: matchers as in PromQL (``=``, ``!=``,
+``=~``, ``!~``); ``what`` is ``value`` (the sum of the matching series), ``rate`` (its change
+per second since the previous scrape, for counters), ``count`` (how many series match), or
+``max``/``min``. Only the series the expectations name are computed. The body is capped
+(``max_body``) and parsed with prometheus_client's parser.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from pydantic import Field, field_validator
+
+from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
+from watchkeeper.expect import ValueType
+from watchkeeper.units import Size
+
+_SELECTOR = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?$")
+_MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
+
+
+class PrometheusSettings(CheckSettings):
+    shorthand_field = "url"
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+    max_body: Size = 16 * 1024 * 1024
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"'{value}' is not an http(s):// URL")
+        return value
+
+    def host_key(self) -> str:
+        return self.url.split("/")[2]
+
+    def target(self) -> str:
+        return self.url
+
+
+Matcher = tuple[str, str, Any]
+
+
+def parse_selector(text: str) -> tuple[str, list[Matcher]]:
+    """``http_requests_total{code="500",method=~"GET|POST"}`` → (name, matchers)."""
+    found = _SELECTOR.match(text.strip())
+    if not found:
+        raise ValueError(f"'{text}' is not a metric selector like name{{label=\"x\"}}")
+    name, _, inner = found.groups()
+    matchers: list[Matcher] = []
+    rest = inner or ""
+    while rest.strip():
+        match = _MATCHER.match(rest)
+        if not match:
+            raise ValueError(f"bad label matcher in '{text}': use label=\"value\"")
+        label, op, value = match.groups()
+        value = bytes(value, "utf-8").decode("unicode_escape")
+        matchers.append((label, op, re.compile(f"^(?:{value})$") if "~" in op else value))
+        rest = rest[match.end() :]
+    return name, matchers
+
+
+def _matches(labels: dict[str, str], matchers: list[Matcher]) -> bool:
+    for label, op, wanted in matchers:
+        value = labels.get(label, "")
+        if op == "=" and value != wanted:
+            return False
+        if op == "!=" and value == wanted:
+            return False
+        if op == "=~" and not wanted.match(value):
+            return False
+        if op == "!~" and wanted.match(value):
+            return False
+    return True
+
+
+async def probe(settings: PrometheusSettings, attempt: Attempt) -> None:
+    wanted = sorted(key[len("metric.") :] for key in attempt.wants if key.startswith("metric."))
+    try:
+        selectors = {text: parse_selector(text) for text in wanted}
+    except ValueError as exc:
+        attempt.fail(str(exc))
+        return
+    previous: dict[tuple[str, str], tuple[float, float]] = attempt.resources.shared(
+        "prometheus.previous", dict
+    )
+    first = selectors and all((settings.url, text) not in previous for text in selectors)
+    sums = await _scrape(settings, attempt, selectors)
+    if sums is None:
+        return
+    if first and attempt.timeout > 2.5:  # no earlier scrape: take a second one for rates
+        _remember(settings, sums, previous)
+        await asyncio.sleep(1.0)
+        sums = await _scrape(settings, attempt, selectors)
+        if sums is None:
+            return
+    facts = attempt.observation.facts
+    now = time.monotonic()
+    for text, values in sums.items():
+        entry: dict[str, Any] = {"count": len(values)}
+        if values:
+            total = sum(values)
+            entry.update(value=total, max=max(values), min=min(values))
+            before = previous.get((settings.url, text))
+            if before is not None and now > before[0] and total >= before[1]:
+                entry["rate"] = (total - before[1]) / (now - before[0])
+        facts[f"metric.{text}"] = entry
+    _remember(settings, sums, previous)
+
+
+def _remember(
+    settings: PrometheusSettings,
+    sums: dict[str, list[float]],
+    previous: dict[tuple[str, str], tuple[float, float]],
+) -> None:
+    now = time.monotonic()
+    for text, values in sums.items():
+        if values:
+            previous[(settings.url, text)] = (now, sum(values))
+
+
+async def _scrape(
+    settings: PrometheusSettings,
+    attempt: Attempt,
+    selectors: dict[str, tuple[str, list[Matcher]]],
+) -> dict[str, list[float]] | None:
+    """One scrape: the values of the series each selector matches (None: it failed)."""
+    timeout = aiohttp.ClientTimeout(total=attempt.timeout)
+    attempt.begin("ttfb")
+    try:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(
+                settings.url, headers={"Accept": "text/plain", **settings.headers}
+            ) as answer,
+        ):
+            attempt.end("ttfb")
+            attempt.observation.facts["status"] = answer.status
+            if answer.status != 200:
+                attempt.fail(f"HTTP {answer.status} from {settings.url}")
+                return None
+            attempt.begin("transfer")
+            body = await answer.content.read(settings.max_body + 1)
+            attempt.end("transfer")
+    except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        reason = str(exc) or type(exc).__name__
+        attempt.fail(f"cannot scrape: {reason}".splitlines()[0][:300])
+        return None
+    if len(body) > settings.max_body:
+        attempt.fail(f"the exposition is over {settings.max_body} bytes (max_body)")
+        return None
+    sums: dict[str, list[float]] = {text: [] for text in selectors}
+    series = 0
+    try:
+        for family in text_string_to_metric_families(body.decode("utf-8", "replace")):
+            for sample in family.samples:
+                series += 1
+                for text, (name, matchers) in selectors.items():
+                    if sample.name == name and _matches(sample.labels, matchers):
+                        sums[text].append(float(sample.value))
+    except ValueError as exc:
+        attempt.fail(f"not the Prometheus text format: {exc}".splitlines()[0][:300])
+        return None
+    attempt.observation.facts["prometheus.series"] = series
+    attempt.observation.facts["prometheus.bytes"] = len(body)
+    return sums
+
+
+CHECK = CheckKind(
+    name="prometheus",
+    settings=PrometheusSettings,
+    subjects={
+        "ttfb": ValueType.DURATION,
+        "transfer": ValueType.DURATION,
+        "status": ValueType.NUMBER,
+        "prometheus.series": ValueType.NUMBER,
+        "prometheus.bytes": ValueType.SIZE,
+        "metric.*": ValueType.ANY,
+    },
+    probe=probe,
+)
