@@ -27,6 +27,8 @@ PUBLIC = {
     "/logout",
     "/favicon.ico",
     "/static",
+    "/ping/{uuid}",
+    "/ping/{uuid}/{action}",
 }
 SAMPLE = {
     "name": "api",
@@ -35,6 +37,8 @@ SAMPLE = {
     "window_id": "1",
     "kind": "status",
     "slug": "main",
+    "uuid": "00000000-0000-0000-0000-000000000000",
+    "action": "start",
 }
 
 

@@ -21,6 +21,7 @@ KINDS: dict[str, str] = {
     "redis": "watchkeeper.checks.redis",
     "host": "watchkeeper.checks.host",
     "prometheus": "watchkeeper.checks.prometheus",
+    "heartbeat": "watchkeeper.checks.heartbeat",
 }
 
 

@@ -90,6 +90,8 @@ class Attempt:
     resources: Resources
     timeout: float
     wants: frozenset[str] = frozenset()
+    monitor: str = ""
+    """The monitor's name (for passive kinds that keep state per monitor)."""
     observation: Observation = field(default_factory=lambda: Observation(started_at=time.time()))
     phase: str | None = None
     _phase_started: float = 0.0
@@ -127,3 +129,6 @@ class CheckKind(Generic[S]):
     subjects: SubjectTable
     probe: Probe[S]
     default_expect: tuple[str, ...] = ()
+    confirm: int | None = None
+    """``confirm``/``recover`` for this kind when the monitor sets none (a heartbeat's
+    failure ping is news at once; the engine's default of 2 is for probes that can blip)."""

@@ -70,7 +70,9 @@ async def run_check(
     monitor: Monitor, resources: Resources, secrets: frozenset[str] = frozenset()
 ) -> Result:
     """Probe ``monitor`` once and judge what was seen."""
-    attempt = Attempt(resources=resources, timeout=monitor.timeout, wants=monitor.wants)
+    attempt = Attempt(
+        resources=resources, timeout=monitor.timeout, wants=monitor.wants, monitor=monitor.name
+    )
     started = time.perf_counter()
     deadline = _Deadline(monitor.timeout)
     try:

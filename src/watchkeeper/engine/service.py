@@ -20,6 +20,7 @@ from typing import Any
 from watchkeeper.alerts.service import Alerting
 from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
+from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.model import Result, State, Transition
@@ -63,6 +64,7 @@ class Engine:
         self._prune_every = prune_every
         self._startup_spread = startup_spread
         self._resources = Resources(nameservers=config.engine.resolvers)
+        self.heartbeats = Heartbeats(store, self._resources)
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
@@ -75,6 +77,7 @@ class Engine:
         self.writer = StoreWriter(self.store)
         await self.writer.start()
         await self.alerting.start()
+        self.heartbeats.start()
         self.scheduler = Scheduler(
             self.monitors.values(),
             self._handle,
@@ -99,6 +102,10 @@ class Engine:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        try:
+            await asyncio.wait_for(self.heartbeats.stop(), flush_timeout)
+        except TimeoutError:
+            log.error("stopping with pings unwritten: the store did not answer")
         try:
             await asyncio.wait_for(self.alerting.stop(), flush_timeout)
         except TimeoutError:
@@ -126,6 +133,7 @@ class Engine:
                 self.status[monitor.name] = restore(
                     monitor.name, saved.state, saved.since, saved.reason, recent
                 )
+        self.heartbeats.load(self.monitors.values())
         try:
             self.ledger.seed(self.store, self.monitors, time.time())
         except Exception:  # the pages lose history, the checks lose nothing
@@ -211,6 +219,7 @@ class Engine:
         self.monitors.pop(name, None)
         self.status.pop(name, None)
         self.ledger.forget(name)
+        self.heartbeats.forget(name)
         self.alerting.set_monitors(self.monitors.values())
         if self.scheduler is not None:
             self.scheduler.remove(name)

@@ -249,3 +249,27 @@ api_maintenance = sa.Table(
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("created_by", sa.Text, nullable=True),
 )
+
+# -- heartbeats: the ping UUID of each heartbeat monitor, and every ping ------------------------
+heartbeats = sa.Table(
+    "heartbeats",
+    metadata,
+    sa.Column("monitor_id", sa.Integer, sa.ForeignKey("monitors.id"), primary_key=True),
+    sa.Column("uuid", sa.Text, nullable=False, unique=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+)
+
+pings = sa.Table(
+    "pings",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("monitor_id", sa.Integer, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("exit_code", sa.Integer, nullable=True),
+    sa.Column("rid", sa.Text, nullable=True),
+    sa.Column("duration", sa.Double, nullable=True),
+    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("source", sa.Text, nullable=True),
+    sa.Index(None, "monitor_id", "ts"),
+)

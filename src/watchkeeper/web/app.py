@@ -19,7 +19,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from watchkeeper import __version__
 from watchkeeper.auth import Auth
 from watchkeeper.engine.service import Engine
-from watchkeeper.web.api import alerting, monitors, system
+from watchkeeper.web.api import alerting, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, dashboard, public
@@ -69,6 +69,7 @@ def create_app(
     app.state.web = web
     for router in (
         system.public,
+        pings.router,
         system.router,
         monitors.router,
         alerting.router,

@@ -26,7 +26,7 @@ from watchkeeper.auth import Auth, Principal
 from watchkeeper.errors import StoreError
 
 SESSION_COOKIE = "wk_session"
-PUBLIC_PREFIXES = ("/status", "/badge/", "/static/")
+PUBLIC_PREFIXES = ("/status", "/badge/", "/static/", "/ping/")
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico"})
 
 Scope = MutableMapping[str, Any]

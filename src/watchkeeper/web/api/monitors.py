@@ -198,6 +198,7 @@ async def _define(web: Web, spec: dict[str, Any], who: Principal) -> Monitor:
         with web.engine.store.transaction() as connection:
             definitions.put_api_monitor(connection, monitor.name, spec, who.name, time.time())
         web.engine.store.ensure_monitors([(monitor.name, monitor.kind, monitor.target)])
+        web.engine.heartbeats.load([monitor])
 
     await web.run(keep)
     web.engine.put_monitor(monitor)

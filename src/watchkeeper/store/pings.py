@@ -1,0 +1,99 @@
+"""Heartbeat tables: each monitor's ping UUID, the pings, and what the newest pings say (to
+rebuild the in-memory state after a restart). The caller's connection and transaction."""
+
+from __future__ import annotations
+
+import uuid as uuids
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from watchkeeper.store import schema
+
+_H = schema.heartbeats
+_P = schema.pings
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    monitor_id: int
+    ts: float
+    kind: str
+    """success | start | fail | exit"""
+    exit_code: int | None = None
+    rid: str | None = None
+    duration: float | None = None
+    body: str | None = None
+    source: str | None = None
+
+
+def ensure_uuid(
+    connection: sa.Connection, monitor_id: int, wanted: str | None, now: float
+) -> tuple[str, float]:
+    """The monitor's ping UUID (``wanted`` if given, else the stored one, else a new one)
+    and since when it is watched."""
+    row = connection.execute(
+        sa.select(_H.c.uuid, _H.c.created_at).where(_H.c.monitor_id == monitor_id)
+    ).first()
+    if row is not None and (wanted is None or row.uuid == wanted):
+        return str(row.uuid), float(row.created_at)
+    chosen = wanted or str(uuids.uuid4())
+    if row is not None:
+        connection.execute(_H.update().where(_H.c.monitor_id == monitor_id).values(uuid=chosen))
+        return chosen, float(row.created_at)
+    connection.execute(_H.insert().values(monitor_id=monitor_id, uuid=chosen, created_at=now))
+    return chosen, now
+
+
+def stored_uuid(connection: sa.Connection, monitor_id: int) -> str | None:
+    return connection.scalar(sa.select(_H.c.uuid).where(_H.c.monitor_id == monitor_id))
+
+
+def add(connection: sa.Connection, pings: list[Ping]) -> None:
+    if pings:
+        connection.execute(
+            _P.insert(),
+            [
+                {
+                    "monitor_id": p.monitor_id,
+                    "ts": p.ts,
+                    "kind": p.kind,
+                    "exit_code": p.exit_code,
+                    "rid": p.rid,
+                    "duration": p.duration,
+                    "body": p.body,
+                    "source": p.source,
+                }
+                for p in pings
+            ],
+        )
+
+
+def recent(connection: sa.Connection, monitor_id: int, limit: int = 200) -> list[Ping]:
+    """The newest pings of a monitor, oldest first."""
+    rows = connection.execute(
+        sa.select(_P)
+        .where(_P.c.monitor_id == monitor_id)
+        .order_by(_P.c.ts.desc(), _P.c.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        Ping(
+            int(r.monitor_id),
+            float(r.ts),
+            str(r.kind),
+            r.exit_code,
+            r.rid,
+            r.duration,
+            r.body,
+            r.source,
+        )
+        for r in reversed(rows)
+    ]
+
+
+def count(connection: sa.Connection, monitor_id: int | None = None) -> int:
+    query = sa.select(sa.func.count()).select_from(_P)
+    if monitor_id is not None:
+        query = query.where(_P.c.monitor_id == monitor_id)
+    return int(connection.scalar(query) or 0)

@@ -1,0 +1,159 @@
+"""Heartbeats: when a ping is due and when it is late (pure), and the ping API against the real
+app: every ping committed before it is answered, 1,000 at once included."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import aiohttp
+from tests.helpers.site import Site
+
+from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, judge, next_due
+from watchkeeper.store import pings
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def at(text: str, zone: ZoneInfo = BERLIN) -> float:
+    return datetime.fromisoformat(text).replace(tzinfo=zone).timestamp()
+
+
+def test_a_cron_schedule_keeps_local_time_across_daylight_saving() -> None:
+    nightly = HeartbeatSettings(cron="30 2 * * *", tz="Europe/Berlin", grace="30m")
+    # Berlin leaves summer time on 2026-10-25 (03:00 CEST → 02:00 CET): 02:30 happens twice,
+    # and the job runs once, so the ping after the 25th's is due on the 26th, 25 h later
+    after = at("2026-10-24T02:31:00")
+    due = next_due(nightly, after)
+    assert datetime.fromtimestamp(due, BERLIN).strftime("%m-%d %H:%M") == "10-25 02:30"
+    following = next_due(nightly, due + 60)
+    assert datetime.fromtimestamp(following, BERLIN).strftime("%m-%d %H:%M") == "10-26 02:30"
+    assert following - due == 25 * 3600
+    # spring: on 2026-03-29 02:00-03:00 does not exist; the 02:30 run comes at 03:30 CEST
+    spring = next_due(nightly, at("2026-03-28T02:31:00"))
+    assert datetime.fromtimestamp(spring, BERLIN).strftime("%m-%d") == "03-29"
+    beats = Beats(since=after - 60, last_success=after)
+    assert judge(nightly, beats, due + 1700)[0] is None, "inside the grace"
+    why, _ = judge(nightly, beats, due + 1900)
+    assert why is not None and why.startswith("late: last ping") and "grace 30m" in why
+
+
+def test_a_period_its_grace_and_a_first_ping_that_never_came() -> None:
+    daily = HeartbeatSettings(period="1d", grace="1h")
+    beats = Beats(since=1000.0)
+    assert judge(daily, beats, 1000 + 86400 + 3599)[0] is None
+    why, _ = judge(daily, beats, 1000 + 86400 + 3601)
+    assert why == "late: no ping yet, due 1h ago (grace 1h)"
+    beats.record("success", 90_000.0)
+    assert judge(daily, beats, 90_000 + 86400 + 60)[0] is None
+
+
+def test_a_start_without_a_finish_is_down_after_the_grace() -> None:
+    settings = HeartbeatSettings(period="1h", grace="10m")
+    beats = Beats(since=0.0)
+    beats.record("start", 100.0)
+    assert judge(settings, beats, 650)[0] is None
+    why, _ = judge(settings, beats, 800)
+    assert why == "a run started 11m40s ago and has not finished (grace 10m)"
+    assert beats.record("success", 900.0) == 800.0, "the run's duration, start to finish"
+    why, facts = judge(settings, beats, 950)
+    assert why is None and facts["heartbeat.duration"] == 800.0
+
+
+def test_failures_and_exit_codes() -> None:
+    settings = HeartbeatSettings(period="1h", grace="10m")
+    beats = Beats(since=0.0)
+    beats.record("exit", 10.0, exit_code=0)
+    assert judge(settings, beats, 20)[0] is None
+    beats.record("exit", 30.0, exit_code=2)
+    why, facts = judge(settings, beats, 40)
+    assert why == "the job reported failure (exit code 2) 10s ago"
+    assert facts["heartbeat.exit_code"] == 2
+    beats.record("fail", 50.0)
+    assert judge(settings, beats, 60)[0] == "the job reported failure 10s ago"
+    beats.record("success", 70.0)
+    assert judge(settings, beats, 80)[0] is None, "a success after a failure: up again"
+
+
+def test_run_ids_pair_overlapping_starts_and_finishes() -> None:
+    beats = Beats(since=0.0)
+    beats.record("start", 100.0, rid="a")
+    beats.record("start", 130.0, rid="b")
+    assert beats.record("success", 150.0, rid="a") == 50.0
+    assert beats.record("success", 200.0, rid="b") == 70.0
+    assert not beats.starts
+    beats.record("start", 300.0)
+    assert beats.record("success", 310.0) == 10.0
+
+
+def config() -> str:
+    return """
+storage: sqlite:///wk.db
+monitors:
+  - {name: nightly, heartbeat: {period: 1d, grace: 1h}}
+  - {name: reports, heartbeat: {cron: "0 6 * * 1", tz: Europe/Berlin, grace: 1h,
+     uuid: "6f7c2c6e-9a4b-4d1e-9b2a-3c4d5e6f7a8b"}, interval: 500ms, timeout: 100ms}
+"""
+
+
+async def test_pings_are_answered_only_once_stored_and_change_the_state(tmp_path: Path) -> None:
+    async with Site(config(), tmp_path) as site:
+        base = f"{site.url}/ping/6f7c2c6e-9a4b-4d1e-9b2a-3c4d5e6f7a8b"
+        async with aiohttp.ClientSession() as client:  # no token: pings are public
+            async with client.get(base + "/start?rid=r1") as answer:
+                assert (answer.status, await answer.text()) == (200, "OK")
+            async with client.post(base + "?rid=r1", data=b"x" * 20_000) as answer:
+                assert answer.status == 200
+            async with client.head(base + "/1") as answer:
+                assert answer.status == 200
+            async with client.get(base + "/256") as answer:
+                assert answer.status == 404
+            async with client.get(f"{site.url}/ping/00000000-0000-0000-0000-000000000000") as a:
+                assert (a.status, await a.text()) == (404, "not found")
+        deadline = time.monotonic() + 5
+        while str(site.engine.status["reports"].state) != "down":
+            assert time.monotonic() < deadline, site.engine.status["reports"]
+            await asyncio.sleep(0.05)
+        assert "exit code 1" in (site.engine.status["reports"].reason or "")
+        with site.store.read() as connection:
+            monitor_id = site.store.monitor_id("reports")
+            stored = pings.recent(connection, monitor_id)
+        assert [(p.kind, p.exit_code, p.rid) for p in stored] == [
+            ("start", None, "r1"),
+            ("success", None, "r1"),
+            ("exit", 1, None),
+        ]
+        assert stored[1].duration is not None and stored[1].duration > 0
+        assert stored[1].body is not None and len(stored[1].body) == 10 * 1024, "capped"
+
+
+async def test_a_thousand_pings_from_concurrent_clients_are_all_stored(tmp_path: Path) -> None:
+    async with Site(config(), tmp_path) as site:
+        base = f"{site.url}/ping/6f7c2c6e-9a4b-4d1e-9b2a-3c4d5e6f7a8b"
+        connector = aiohttp.TCPConnector(limit=100)
+        async with aiohttp.ClientSession(connector=connector) as client:
+
+            async def one(index: int) -> int:
+                async with client.get(f"{base}?rid={index}") as answer:
+                    return answer.status
+
+            statuses = await asyncio.gather(*(one(i) for i in range(1000)))
+        assert statuses == [200] * 1000
+        with site.store.read() as connection:
+            assert pings.count(connection, site.store.monitor_id("reports")) == 1000
+        assert site.engine.heartbeats.written == 1000
+
+
+async def test_a_restart_rebuilds_the_state_from_the_stored_pings(tmp_path: Path) -> None:
+    async with Site(config(), tmp_path) as site, aiohttp.ClientSession() as client:
+        base = f"{site.url}/ping/6f7c2c6e-9a4b-4d1e-9b2a-3c4d5e6f7a8b"
+        async with client.get(base + "/start?rid=long") as answer:
+            assert answer.status == 200
+        uuid = next(u for u, n in site.engine.heartbeats.registry.by_uuid.items() if n == "nightly")
+    async with Site(config(), tmp_path) as again:
+        beats = again.engine.heartbeats.registry.beats["reports"]
+        assert set(beats.starts) == {"long"}, "the open run is remembered"
+        assert again.engine.heartbeats.registry.by_uuid[uuid] == "nightly", "same UUID"
