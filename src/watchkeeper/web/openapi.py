@@ -37,6 +37,8 @@ _WHY = {
     "409": "In conflict with what exists (a name taken, a config monitor, dependants)",
     "422": "The request does not validate; detail says why",
     "503": "The store does not answer",
+    "ping404": "No heartbeat monitor has this UUID (or the action is not start, fail or 0-255)",
+    "ping503": "The store did not take the ping: send it again",
     "504": "The check did not finish in time",
 }
 
@@ -74,9 +76,16 @@ def build(app: FastAPI) -> dict[str, Any]:
     }
     document["security"] = [{"bearer": []}]
     reference = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+    text = {"text/plain": {"schema": {"type": "string"}}}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             responses = operation.setdefault("responses", {})
+            if path.startswith("/ping/"):  # the public, plain-text Healthchecks ping API
+                operation["security"] = []
+                responses["200"] = {"description": "The ping is stored", "content": text}
+                responses["404"] = {"description": _WHY["ping404"], "content": text}
+                responses["503"] = {"description": _WHY["ping503"], "content": text}
+                continue
             for code in _errors_for(path, method, operation):
                 responses[code] = {"description": _WHY[code], "content": reference}
     app.openapi_schema = document

@@ -22,13 +22,11 @@ router = APIRouter(tags=["heartbeats"])
 METHODS = ["GET", "POST", "HEAD"]
 
 
-@router.api_route("/ping/{uuid}", methods=METHODS, response_class=PlainTextResponse)
 async def success(request: Request, uuid: str, rid: str = "") -> Response:
     """A run succeeded."""
     return await _ping(request, uuid, "success", None, rid)
 
 
-@router.api_route("/ping/{uuid}/{action}", methods=METHODS, response_class=PlainTextResponse)
 async def action(request: Request, uuid: str, action: str, rid: str = "") -> Response:
     """``start``, ``fail``, or an exit code 0-255."""
     if action == "start":
@@ -38,6 +36,23 @@ async def action(request: Request, uuid: str, action: str, rid: str = "") -> Res
     if action.isdigit() and 0 <= int(action) <= 255:
         return await _ping(request, uuid, "exit", int(action), rid)
     return PlainTextResponse("not found", status_code=404)
+
+
+for _method in METHODS:  # one route per method: OpenAPI operation IDs must be unique
+    router.add_api_route(
+        "/ping/{uuid}",
+        success,
+        methods=[_method],
+        response_class=PlainTextResponse,
+        operation_id=f"ping_success_{_method.lower()}",
+    )
+    router.add_api_route(
+        "/ping/{uuid}/{action}",
+        action,
+        methods=[_method],
+        response_class=PlainTextResponse,
+        operation_id=f"ping_action_{_method.lower()}",
+    )
 
 
 async def _ping(
