@@ -61,6 +61,9 @@ class Observation:
     error: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    warnings: list[str] = field(default_factory=list)
+    """What a check itself found not well (an SLO's ticket-level burn): the monitor is
+    degraded, as with a failed ``warn:`` expectation."""
 
 
 @dataclass(slots=True)
@@ -79,6 +82,9 @@ class Result:
     """Soft expectations (``warn:``) that failed: the target answers, but not well."""
     cert_expires_at: float | None = None
     """When the peer's certificate expires, where the check saw one (live only, not stored)."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The check's numeric observations by subject (``pg.connections``, ``disk./.used_pct``,
+    ``metric.up.value``): stored as series beside the result."""
 
     @property
     def latency(self) -> float | None:
@@ -118,6 +124,7 @@ class Result:
             "phases": phases,
             "failures": list(self.failures),
             "warnings": list(self.warnings),
+            "metrics": dict(self.metrics),
             "error": self.error,
             "status": self.status,
             "started_at": self.started_at,

@@ -22,6 +22,7 @@ KINDS: dict[str, str] = {
     "host": "watchkeeper.checks.host",
     "prometheus": "watchkeeper.checks.prometheus",
     "heartbeat": "watchkeeper.checks.heartbeat",
+    "slo": "watchkeeper.checks.slo",
 }
 
 

@@ -112,6 +112,10 @@ class Attempt:
         if self.observation.error is None:
             self.observation.error = reason
 
+    def warn(self, reason: str) -> None:
+        """The target answers, but not well: the monitor is degraded (not down)."""
+        self.observation.warnings.append(reason)
+
     def wanted(self, key: str) -> bool:
         """Does any expectation of this monitor look at ``key`` (e.g. ``tcp.banner``)?"""
         return key in self.wants

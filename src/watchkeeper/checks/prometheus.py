@@ -6,12 +6,16 @@ its series to expectations.
       expect: ['metric.http_requests_total{code="500"}.rate < 1',
                "metric.node_filesystem_avail_bytes{mountpoint=\\"/\\"}.value > 1GiB",
                "metric.up.value == 1"]
+    - name: node
+      prometheus: {url: "http://127.0.0.1:9100/metrics",
+                   series: [node_memory_MemAvailable_bytes, "node_load1"]}
 
 A subject is ``metric.<name>{<label matchers>}.<what>``: matchers as in PromQL (``=``, ``!=``,
 ``=~``, ``!~``); ``what`` is ``value`` (the sum of the matching series), ``rate`` (its change
 per second since the previous scrape, for counters), ``count`` (how many series match), or
-``max``/``min``. Only the series the expectations name are computed. The body is capped
-(``max_body``) and parsed with prometheus_client's parser.
+``max``/``min``. Only the series the expectations (and ``series:``) name are computed; each
+is recorded as series (``metric.<selector>.value``, ``.rate``, ...) beside the result. The
+body is capped (``max_body``) and parsed with prometheus_client's parser.
 """
 
 from __future__ import annotations
@@ -39,6 +43,16 @@ class PrometheusSettings(CheckSettings):
     url: str
     headers: dict[str, str] = Field(default_factory=dict)
     max_body: Size = 16 * 1024 * 1024
+    series: tuple[str, ...] = ()
+    """Selectors to record as series even when no expectation names them
+    (``node_memory_MemAvailable_bytes``, ``http_requests_total{code="500"}``)."""
+
+    @field_validator("series")
+    @classmethod
+    def _series(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for text in value:
+            parse_selector(text)
+        return value
 
     @field_validator("url")
     @classmethod
@@ -91,7 +105,8 @@ def _matches(labels: dict[str, str], matchers: list[Matcher]) -> bool:
 
 
 async def probe(settings: PrometheusSettings, attempt: Attempt) -> None:
-    wanted = sorted(key[len("metric.") :] for key in attempt.wants if key.startswith("metric."))
+    named = {key[len("metric.") :] for key in attempt.wants if key.startswith("metric.")}
+    wanted = sorted(named | set(settings.series))
     try:
         selectors = {text: parse_selector(text) for text in wanted}
     except ValueError as exc:

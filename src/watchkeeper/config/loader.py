@@ -43,7 +43,9 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "monitors": None,
     "maintenance": None,
     "status_pages": None,
+    "slos": None,
 }
+_SLO_KEYS = ("monitor", "objective", "window", "latency")
 _MAX_CONFIG = 32 * 1024 * 1024
 
 
@@ -149,6 +151,7 @@ class _Loader(Reporter):
         defaults: Defaults = sections["defaults"] or Defaults()
         routes = load_routes(self, data.get("notify"))
         monitors = self.load_monitors(data.get("monitors"), defaults, routes)
+        monitors += self.load_slos(data.get("slos"), defaults, routes, monitors)
         maintenance = load_maintenance(self, data.get("maintenance"))
         self.check_windows(maintenance, {m.name for m in monitors})
         pages = self.load_status_pages(data.get("status_pages"), monitors)
@@ -208,6 +211,66 @@ class _Loader(Reporter):
             monitors.append(monitor)
         self.check_references(monitors, {route.name for route in routes}, data)
         return monitors
+
+    def load_slos(
+        self, data: Any, defaults: Defaults, routes: list[Route], monitors: list[Monitor]
+    ) -> list[Monitor]:
+        """``slos:`` entries, as monitors of kind ``slo`` (evaluated every 30 s by default),
+        and the checks every SLO monitor (from either section) must pass: it watches a
+        monitor that exists and is not an SLO."""
+        found: list[Monitor] = []
+        names = {m.name: m for m in monitors}
+        if data is not None and not isinstance(data, list):
+            self.problem(
+                "slos must be a list, e.g. - {name: api-slo, monitor: api, objective: 99.9%}",
+                ("slos",),
+            )
+            data = None
+        for index, item in enumerate(data or []):
+            path: Path = ("slos", index)
+            if not isinstance(item, dict):
+                self.problem("an SLO must be a mapping: {name, monitor, objective}", path)
+                continue
+            spec = {key: item[key] for key in _SLO_KEYS if key in item}
+            rest = {key: value for key, value in item.items() if key not in _SLO_KEYS}
+            rest.setdefault("interval", "30s")
+            rest.setdefault("timeout", rest["interval"])  # it reads memory: instant
+            monitor = self.load_monitor({**rest, "slo": spec}, path, defaults)
+            if monitor is None:
+                continue
+            if monitor.name in names:
+                self.problem(
+                    f"the name '{monitor.name}' is taken by a monitor "
+                    f"(line {names[monitor.name].line})",
+                    (*path, "name"),
+                    monitor.name,
+                )
+                continue
+            names[monitor.name] = monitor
+            found.append(monitor)
+        self.check_references(found, {route.name for route in routes}, data or [], "slos")
+        where: dict[str, Path] = {}
+        for index, item in enumerate(self.raw.get("monitors") or []):
+            if isinstance(item, dict) and isinstance(item.get("slo"), dict):
+                where[str(item.get("name"))] = ("monitors", index, "slo", "monitor")
+        for index, item in enumerate(data or []):
+            if isinstance(item, dict):
+                where[str(item.get("name"))] = ("slos", index, "monitor")
+        for monitor in [*monitors, *found]:
+            if monitor.kind != "slo":
+                continue
+            watched = str(getattr(monitor.settings, "monitor", ""))
+            target = names.get(watched)
+            if target is None or target.kind == "slo":
+                others = sorted(n for n, m in names.items() if m.kind != "slo")
+                self.problem(
+                    unknown("monitor", watched, others)
+                    if target is None
+                    else "an SLO watches a monitor's checks, not another SLO",
+                    where.get(monitor.name, ()),
+                    monitor.name,
+                )
+        return found
 
     def load_monitor(self, item: Any, path: Path, defaults: Defaults) -> Monitor | None:
         if not isinstance(item, dict):
@@ -393,12 +456,14 @@ class _Loader(Reporter):
                         ("maintenance", index, "monitors"),
                     )
 
-    def check_references(self, monitors: list[Monitor], routes: set[str], data: Any) -> None:
+    def check_references(
+        self, monitors: list[Monitor], routes: set[str], data: Any, section: str = "monitors"
+    ) -> None:
         names = {m.name for m in monitors}
         index_of = {item.get("name"): i for i, item in enumerate(data) if isinstance(item, dict)}
         graph: dict[str, tuple[str, ...]] = {}
         for monitor in monitors:
-            path: Path = ("monitors", index_of.get(monitor.name, 0))
+            path: Path = (section, index_of.get(monitor.name, 0))
             for parent in monitor.depends_on:
                 if parent == monitor.name:
                     self.problem(

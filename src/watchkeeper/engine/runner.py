@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from typing import Any
 
 from watchkeeper.checks import Attempt, Resources
 from watchkeeper.config import Monitor
@@ -122,6 +123,7 @@ def judge(
             if failure is not None:
                 failures.append(failure)
         if not failures:
+            warnings.extend(observation.warnings)
             for expectation in monitor.warnings:
                 warning = evaluate(expectation, observation, secrets)
                 if warning is not None:
@@ -144,4 +146,30 @@ def judge(
         cert_expires_at=(
             observation.started_at + expires_in if isinstance(expires_in, int | float) else None
         ),
+        metrics=numeric_facts(observation.facts),
     )
+
+
+MAX_METRICS = 200
+"""Numeric observations kept per result (a scrape may name many series)."""
+_NOT_SERIES = frozenset({"status"})  # stored with the result itself
+
+
+def numeric_facts(facts: dict[str, Any]) -> dict[str, float]:
+    """The numbers among a check's facts, by subject: ``pg.connections``, and one level into
+    mappings (``disk./.used_pct``, ``metric.up.value``). Booleans count as 0/1; text, lists
+    and bytes are not series."""
+    out: dict[str, float] = {}
+    for key, value in facts.items():
+        if type(value) is float or type(value) is int:
+            if key not in _NOT_SERIES:
+                out[key] = float(value)
+        elif type(value) is bool:
+            out[key] = 1.0 if value else 0.0
+        elif isinstance(value, dict):
+            for inner, item in value.items():
+                if isinstance(item, int | float) and isinstance(inner, str):
+                    out[f"{key}.{inner}"] = float(item)
+        if len(out) >= MAX_METRICS:
+            break
+    return {k: v for k, v in out.items() if v == v and abs(v) != float("inf")}

@@ -23,6 +23,7 @@ from watchkeeper.config import Config, Monitor
 from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
+from watchkeeper.engine.slos import Slos
 from watchkeeper.model import Result, State, Transition
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
@@ -65,6 +66,7 @@ class Engine:
         self._startup_spread = startup_spread
         self._resources = Resources(nameservers=config.engine.resolvers)
         self.heartbeats = Heartbeats(store, self._resources)
+        self.slos = Slos(store, self._resources)
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
@@ -134,6 +136,7 @@ class Engine:
                     monitor.name, saved.state, saved.since, saved.reason, recent
                 )
         self.heartbeats.load(self.monitors.values())
+        self.slos.load(self.monitors.values(), time.time())
         try:
             self.ledger.seed(self.store, self.monitors, time.time())
         except Exception:  # the pages lose history, the checks lose nothing
@@ -155,6 +158,7 @@ class Engine:
         assert self.writer is not None
         self.writer.offer(result)
         self.ledger.record(result)
+        self.slos.record(result)
         for waiter in self._waiters.pop(monitor.name, ()):
             if not waiter.done():
                 waiter.set_result(result)
@@ -206,6 +210,8 @@ class Engine:
         """Add a monitor, or replace one of the same name (its state and history stay). The
         caller registers it in the store first (``Store.ensure_monitors``, in a thread)."""
         self.monitors[monitor.name] = monitor
+        if monitor.kind == "slo":  # counts from now; a restart reads the history
+            self.slos.add(monitor, time.time(), history=False)
         if monitor.name not in self.status or monitor.paused:
             self.status[monitor.name] = MonitorStatus(
                 monitor.name, State.PAUSED if monitor.paused else State.UNKNOWN, since=time.time()
@@ -220,6 +226,7 @@ class Engine:
         self.status.pop(name, None)
         self.ledger.forget(name)
         self.heartbeats.forget(name)
+        self.slos.forget(name)
         self.alerting.set_monitors(self.monitors.values())
         if self.scheduler is not None:
             self.scheduler.remove(name)

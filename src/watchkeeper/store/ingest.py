@@ -99,6 +99,29 @@ def insert_results(connection: sa.Connection, rows: Sequence[ResultRow]) -> None
             copy.write_row(row)
 
 
+_SAMPLE_INSERT = "INSERT INTO samples (monitor_id, name, ts, value) VALUES (?, ?, ?, ?)"
+_SAMPLE_COPY = "COPY samples (monitor_id, name, ts, value) FROM STDIN (FORMAT BINARY)"
+SampleRow = tuple[int, str, float, float]
+
+
+def insert_samples(connection: sa.Connection, rows: Sequence[SampleRow]) -> None:
+    """Numeric observations (``monitor_id, name, ts, value``), in bulk as results are."""
+    if not rows:
+        return
+    driver = connection.connection.driver_connection
+    if connection.dialect.name == "sqlite":
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(_SAMPLE_INSERT, rows)
+        finally:
+            cursor.close()
+        return
+    with driver.cursor() as cursor, cursor.copy(_SAMPLE_COPY) as copy:  # type: ignore[union-attr]
+        copy.set_types(["int4", "text", "float8", "float8"])
+        for row in rows:
+            copy.write_row(row)
+
+
 def record_transitions(
     connection: sa.Connection, transitions: Sequence[Transition], ids: Mapping[str, int]
 ) -> None:

@@ -30,6 +30,9 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
         (schema.rollup_1m, schema.rollup_1m.c.bucket, now - minute),
         (schema.rollup_1h, schema.rollup_1h.c.bucket, now - hour),
         (schema.state_changes, schema.state_changes.c.at, now - hour),
+        (schema.samples, schema.samples.c.ts, now - raw),
+        (schema.sample_1m, schema.sample_1m.c.bucket, now - minute),
+        (schema.sample_1h, schema.sample_1h.c.bucket, now - hour),
     )
     with engine.connect() as connection:
         ids = monitor_ids(connection)

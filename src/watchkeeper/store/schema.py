@@ -273,3 +273,37 @@ pings = sa.Table(
     sa.Column("source", sa.Text, nullable=True),
     sa.Index(None, "monitor_id", "ts"),
 )
+
+# -- series: every check's numeric observations, by name, and their rollups ---------------------
+samples = sa.Table(
+    "samples",
+    metadata,
+    sa.Column("monitor_id", sa.Integer, nullable=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Index(None, "monitor_id", "name", "ts"),
+    sa.Index(None, "monitor_id", "ts"),
+)
+
+SAMPLE_STATISTICS = ("count", "min", "max", "mean", "last")
+
+
+def _sample_rollup_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("monitor_id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.Text, primary_key=True),
+        sa.Column("bucket", sa.BigInteger, primary_key=True),
+        sa.Column("count", sa.Integer, nullable=False),
+        sa.Column("min", sa.Double, nullable=False),
+        sa.Column("max", sa.Double, nullable=False),
+        sa.Column("mean", sa.Double, nullable=False),
+        sa.Column("last", sa.Double, nullable=False),
+        sa.Index(None, "monitor_id", "bucket"),
+    )
+
+
+sample_1m = _sample_rollup_table("sample_1m")
+sample_1h = _sample_rollup_table("sample_1h")

@@ -16,7 +16,18 @@ from sqlalchemy.engine import URL
 
 from watchkeeper.errors import StoreError
 from watchkeeper.model import Result, StoredState, Transition
-from watchkeeper.store import database, ingest, migrate, queries, retention, rollups, series
+from watchkeeper.store import (
+    database,
+    events,
+    ingest,
+    migrate,
+    queries,
+    retention,
+    rollups,
+    sample_rollups,
+    series,
+)
+from watchkeeper.store import samples as sample_queries
 from watchkeeper.store.codec import result_row
 from watchkeeper.store.series import Point
 from watchkeeper.store.summary import HistorySummary, summarize
@@ -97,6 +108,15 @@ class Store:
         with self._failures("write"), self._writing.begin() as connection:
             ids, new = self._resolve(connection, results, transitions)
             ingest.insert_results(connection, [result_row(r, ids[r.monitor]) for r in results])
+            ingest.insert_samples(
+                connection,
+                [
+                    (ids[r.monitor], name[:200], r.started_at, value)
+                    for r in results
+                    if r.metrics
+                    for name, value in r.metrics.items()
+                ],
+            )
             ingest.record_transitions(connection, transitions, ids)
         self._ids.update(new)
 
@@ -154,6 +174,32 @@ class Store:
         with self._reading() as connection:
             return series.series(connection, monitor, since, until, resolution, limit)
 
+    def sample_names(self, monitor: str, since: float) -> list[sample_queries.Latest]:
+        """Each series of ``monitor`` seen since ``since`` with its newest value."""
+        with self._reading() as connection:
+            return sample_queries.latest(connection, monitor, since)
+
+    def samples(
+        self,
+        monitor: str,
+        name: str,
+        since: float,
+        until: float,
+        resolution: str,
+        limit: int = 5000,
+    ) -> list[sample_queries.SamplePoint]:
+        """The series ``name`` of ``monitor`` over ``[since, until)`` at ``resolution``
+        (``raw``, ``1m`` or ``1h``)."""
+        with self._reading() as connection:
+            return sample_queries.points(connection, monitor, name, since, until, resolution, limit)
+
+    def minute_counts(
+        self, monitor: str, since: float, until: float, latency: float | None = None
+    ) -> list[events.MinuteCount]:
+        """Good and total checks per minute (what an SLO counts; see ``store.events``)."""
+        with self._reading() as connection:
+            return events.minute_counts(connection, monitor, since, until, latency)
+
     def summary(self, monitor: str, since: float, until: float) -> HistorySummary:
         """Checks, uptime and latency over ``[since, until)``; see :class:`HistorySummary`."""
         with self._reading() as connection:
@@ -163,7 +209,8 @@ class Store:
         """Roll up the 1-minute and 1-hour buckets closed ``grace`` seconds before ``now``
         (results may still arrive until then); returns rows written."""
         with self._failures("roll up"):
-            return rollups.roll_up(self._live_engine(), now, grace)
+            written = rollups.roll_up(self._live_engine(), now, grace)
+            return written + sample_rollups.roll_up(self._live_engine(), now, grace)
 
     def prune(self, now: float, *, raw: float, minute: float, hour: float) -> int:
         """Delete rows past their retention (seconds); returns how many."""

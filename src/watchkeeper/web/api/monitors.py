@@ -288,6 +288,63 @@ async def monitor_series(
     }
 
 
+@router.get("/monitors/{name}/metrics")
+async def monitor_metrics(
+    request: Request,
+    name: str,
+    since: str = Query("24h", description="series seen since: 6h (ago), epoch or ISO 8601"),
+) -> dict[str, Any]:
+    """The series this monitor's check records (its numeric observations: ``pg.connections``,
+    ``disk./.used_pct``, ``metric.up.value``...), each with its newest value."""
+    web = web_of(request)
+    _monitor(web, name)
+    start, _ = _times(since, None)
+    found = await web.run(web.engine.store.sample_names, name, start)
+    return {
+        "monitor": name,
+        "items": [{"name": item.name, "at": item.at, "value": item.value} for item in found],
+    }
+
+
+@router.get("/monitors/{name}/metrics/series")
+async def monitor_metric_series(
+    request: Request,
+    name: str,
+    metric: str = Query(..., description="a series name from /metrics, e.g. disk./.used_pct"),
+    since: str = Query("24h", description="6h (ago), epoch seconds or ISO 8601"),
+    until: str | None = None,
+    resolution: Literal["auto", "raw", "1m", "1h"] = Query(
+        "auto", description="as for /series: raw, then 1-minute, then 1-hour rollups"
+    ),
+    limit: int = Query(5000, ge=1, le=20_000),
+) -> dict[str, Any]:
+    """One series over time: per point ``count``, ``min``, ``max``, ``mean`` and ``last``
+    (raw samples are points of one)."""
+    web = web_of(request)
+    monitor = _monitor(web, name)
+    start, end = _times(since, until)
+    chosen = pick(start, end, monitor.interval) if resolution == "auto" else resolution
+    points = await web.run(web.engine.store.samples, name, metric, start, end, chosen, limit)
+    return {
+        "monitor": name,
+        "metric": metric,
+        "since": start,
+        "until": end,
+        "resolution": chosen,
+        "points": [
+            {
+                "at": p.at,
+                "count": p.count,
+                "min": p.min,
+                "max": p.max,
+                "mean": p.mean,
+                "last": p.last,
+            }
+            for p in points
+        ],
+    }
+
+
 @router.get("/monitors/{name}/uptime")
 async def monitor_uptime(
     request: Request, name: str, days: int = Query(90, ge=1, le=90)

@@ -1,0 +1,55 @@
+"""The counting side of SLO monitors: each SLO's per-minute good/total counts in memory,
+rebuilt from the store at start and fed every result of the monitor it watches."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from watchkeeper.checks import Resources
+from watchkeeper.checks.slo import SloSettings, Tracked, Tracker
+from watchkeeper.config import Monitor
+from watchkeeper.model import Result
+from watchkeeper.store import Store
+
+log = logging.getLogger("watchkeeper.engine")
+
+
+def seed(store: Store, tracked: Tracked, now: float) -> None:
+    """Count the stored checks of the SLO's window (blocking: call it in a thread)."""
+    settings = tracked.settings
+    counts = store.minute_counts(settings.monitor, now - settings.window, now + 1, settings.latency)
+    for minute, good, total in counts:
+        tracked.minutes.add_counts(minute, good, total)
+
+
+class Slos:
+    def __init__(self, store: Store, resources: Resources) -> None:
+        self.store = store
+        self.tracker: Tracker = resources.shared("slo.tracker", Tracker)
+
+    def load(self, monitors: Iterable[Monitor], now: float) -> None:
+        """Track every SLO monitor, counting what the store holds. Blocking."""
+        for monitor in monitors:
+            if monitor.kind == "slo":
+                self.add(monitor, now)
+
+    def add(self, monitor: Monitor, now: float, *, history: bool = True) -> None:
+        """Track one SLO monitor; with ``history`` (blocking) count what the store holds."""
+        settings = monitor.settings
+        assert isinstance(settings, SloSettings)
+        self.tracker.forget(monitor.name)
+        tracked = self.tracker.add(monitor.name, settings)
+        if not history:
+            return
+        try:
+            seed(self.store, tracked, now)
+        except Exception:  # counting starts now; the checks lose nothing
+            log.exception("reading the history of SLO %s failed", monitor.name)
+
+    def forget(self, name: str) -> None:
+        self.tracker.forget(name)
+
+    def record(self, result: Result) -> None:
+        if result.monitor in self.tracker.by_target:
+            self.tracker.record(result.monitor, result.started_at, result.ok, result.latency)
