@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from watchkeeper.model import State
+
 
 async def test_it_passes_a_valid_chain_from_a_trusted_ca(check, https, certificates):
     result = await check(f"""
@@ -113,6 +115,33 @@ async def test_a_certificate_expiring_in_five_days_fails_the_default_expectation
     (failure,) = result.failures
     assert failure.startswith("cert.expires_in 5d")
     assert failure.endswith(", expected > 7d")
+
+
+async def test_a_certificate_past_its_renewal_point_degrades_before_it_nears_expiry(
+    check, serve_https, certificates
+):
+    stale = await serve_https(certificates.not_renewed)
+    result = await check(f"""
+        monitors:
+          - name: cert
+            tls: {{address: "localhost:{stale.port}", ca_file: "{certificates.ca_file}"}}
+            timeout: 2s
+        """)
+    assert result.ok, "20 days left passes the 7-day expectation"
+    assert result.health is State.DEGRADED
+    (warning,) = result.warnings
+    assert warning.startswith("certificate not renewed: it expires in 19d")
+    assert "90d lifetime" in warning
+    assert 89 * 86400 < result.metrics["cert.lifetime"] < 91 * 86400
+    fresh = await serve_https(certificates.valid)
+    result = await check(f"""
+        monitors:
+          - name: cert
+            tls: {{address: "localhost:{fresh.port}", ca_file: "{certificates.ca_file}"}}
+            timeout: 2s
+        """)
+    assert result.health is State.UP and result.warnings == []
+    assert result.metrics["cert.expires_in"] > 89 * 86400
 
 
 async def test_it_reports_a_peer_that_does_not_speak_tls(check, web):

@@ -150,7 +150,7 @@ async def test_an_unacknowledged_problem_escalates_once_to_the_pager(tmp_path: P
     escalate: {after: 2s, to: [pager]}
   - name: handled
     http: TARGEThandled
-    escalate: {after: 8s, to: [pager]}"""
+    escalate: {after: 15s, to: [pager]}"""
     async with (
         HookReceiver(secret=SECRET) as hook,
         HookReceiver(secret=SECRET) as pager,
@@ -169,8 +169,8 @@ async def test_an_unacknowledged_problem_escalates_once_to_the_pager(tmp_path: P
             acked = await wk("incident", "ack", str(number), "--by", "bob", "-c", str(config))
             assert acked.code == 0, acked.stderr
             await pager.wait(has(pager, "lonely", "escalation"), timeout=10)
-            # past handled's 8 s and a timer round: it was acknowledged, so it stays put
-            await asyncio.sleep(max(0.0, failed_at + 11 - time.monotonic()))
+            # past handled's 15 s and a timer round: it was acknowledged, so it stays put
+            await asyncio.sleep(max(0.0, failed_at + 18 - time.monotonic()))
 
     paged = notifications(pager)
     assert [(s.event, s.monitors()) for s in paged] == [("escalation", ["lonely"])]

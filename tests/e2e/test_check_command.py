@@ -49,14 +49,16 @@ monitors:
     assert list(results) == ["api", "api-wrong", "secure", "mail", "www"]
     for result in results.values():
         # DESIGN.md's contract, extended with the transfer phase, the HTTP status, when, and
-        # the soft (warn:) expectations that failed
+        # the soft (warn:) expectations that failed, and the numbers the check saw
         assert set(result) == {
             *("monitor", "kind", "ok", "latency_ms", "phases", "failures", "error"),
-            *("status", "started_at", "warnings"),
+            *("status", "started_at", "warnings", "metrics"),
         }
+        assert all(isinstance(v, float) for v in result["metrics"].values())
         assert set(result["phases"]) == PHASES
         assert result["latency_ms"] == result["phases"]["total"] > 0
 
+    assert results["secure"]["metrics"]["cert.expires_in"] > 80 * 86400
     api = results["api"]
     assert (api["kind"], api["ok"], api["failures"], api["error"]) == ("http", True, [], None)
     assert api["phases"]["dns"] is None  # an IP literal needs no lookup

@@ -49,6 +49,7 @@ class CertificateSet:
     wrong_host: IssuedCertificate  # signed by the CA, for wrong.example.test only
     self_signed: IssuedCertificate  # localhost + 127.0.0.1, its own issuer
     expiring_soon: IssuedCertificate  # signed by the CA, expires in 5 days (and a minute)
+    not_renewed: IssuedCertificate  # signed by the CA, 90-day life with 20 days left
 
 
 def make_certificates(directory: Path) -> CertificateSet:
@@ -97,6 +98,12 @@ def make_certificates(directory: Path) -> CertificateSet:
             LOCAL_NAMES,
             now - dt.timedelta(days=80),
             now + dt.timedelta(days=5, minutes=1),
+        ),
+        not_renewed=signed(
+            "not-renewed",
+            LOCAL_NAMES,
+            now - dt.timedelta(days=70),
+            now + dt.timedelta(days=20),
         ),
     )
 

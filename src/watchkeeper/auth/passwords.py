@@ -8,7 +8,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 MIN_LENGTH = 10
 
 _HASHER = PasswordHasher()
-_DUMMY = _HASHER.hash("a password nobody has; verified when the user does not exist")
+_DUMMY: list[str] = []
+"""A hash verified when the user does not exist (same time either way); made on first use,
+since hashing at import would slow every ``wk`` command by a fifth of a second."""
+
+
+def _dummy() -> str:
+    if not _DUMMY:
+        _DUMMY.append(_HASHER.hash("a password nobody has; verified when the user does not exist"))
+    return _DUMMY[0]
 
 
 def hash_password(password: str) -> str:
@@ -19,7 +27,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
     """Constant work whether or not the user exists (``password_hash`` None): a login form
     must not tell which names are real by how fast it answers."""
     try:
-        _HASHER.verify(password_hash or _DUMMY, password)
+        _HASHER.verify(password_hash or _dummy(), password)
     except (VerificationError, InvalidHashError):
         return False
     return password_hash is not None

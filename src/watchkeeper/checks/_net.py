@@ -174,6 +174,7 @@ def cert_facts(der: bytes | None, now: float | None = None) -> dict[str, Any]:
     not_after = cert.not_valid_after_utc.timestamp()
     facts: dict[str, Any] = {
         "cert.expires_in": not_after - now,
+        "cert.lifetime": not_after - cert.not_valid_before_utc.timestamp(),
         "cert.not_after": datetime.fromtimestamp(not_after, UTC).isoformat(),
         "cert.issuer": _name(cert.issuer),
         "cert.subject": _name(cert.subject),

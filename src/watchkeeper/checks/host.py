@@ -12,7 +12,14 @@ before (the first run measures over 200 ms). Facts:
 - ``disk.<mount>.used_pct``, ``.free`` (bytes), ``.inodes_used_pct`` for each mounted file
   system (``disk./``, ``disk./var``; or ``disk["/var/lib"]``);
 - ``io.read_bytes_per_s``, ``io.write_bytes_per_s``, ``net.in_bytes_per_s``,
-  ``net.out_bytes_per_s``, ``net.errors`` (since the last run).
+  ``net.out_bytes_per_s``, ``net.errors`` (since the last run);
+- ``disk.<mount>.full_in`` (seconds until full at the last 6 h's rate, when filling) and, for
+  each name in ``processes:``, ``process.<name>.rss``, ``.count``, ``.growth_per_h``.
+
+Forecasts (``forecast: true``, the default), from what this run of ``wk up`` has seen (30
+minutes at least): a disk over 60 % used that fills within 24 h makes the monitor degraded,
+within 4 h down (node_exporter's ``NodeFilesystemSpaceFillingUp``); a followed process whose
+memory climbs steadily (a line explains it, R² ≥ 0.9, and it rose over 10 %) degraded.
 
 psutil reads /proc: each run is a handful of file reads, in a worker thread.
 """
@@ -27,8 +34,11 @@ from typing import Any, Literal
 
 import psutil
 
+from watchkeeper.analysis import forecast
+from watchkeeper.analysis.forecast import Trail
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.units import format_size
 
 _SKIP_FS = frozenset({"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "nsfs"})
 
@@ -39,6 +49,12 @@ class HostSettings(CheckSettings):
     source: Literal["local"] = "local"
     mounts: tuple[str, ...] = ()
     """Only these mount points (default: every real file system)."""
+    processes: tuple[str, ...] = ()
+    """Processes to follow by name (or a word of their command line): resident memory, and
+    a warning when it grows steadily."""
+    forecast: bool = True
+    """Warn when a disk fills within 24 h (down within 4 h) at the last 6 h's rate while
+    over 60 % used, and when a followed process's memory climbs steadily."""
 
     def host_key(self) -> str:
         return "host:local"
@@ -64,9 +80,83 @@ async def probe(settings: HostSettings, attempt: Attempt) -> None:
     attempt.begin("ttfb")
     now = await asyncio.to_thread(_snapshot)
     facts = await asyncio.to_thread(_facts, settings, before, now)
+    if settings.processes:
+        facts.update(await asyncio.to_thread(_processes, settings.processes))
     attempt.end("ttfb")
     state["local"] = now
     attempt.observation.facts.update(facts)
+    trails: dict[str, Trail] = attempt.resources.shared("host.trails", dict)
+    _forecast(settings, attempt, trails, time.time())
+
+
+def _forecast(
+    settings: HostSettings, attempt: Attempt, trails: dict[str, Trail], at: float
+) -> None:
+    """Follow disks and processes over time; add ``full_in`` / ``growth_per_h`` facts and
+    say when a disk is filling up or a process leaks."""
+    facts = attempt.observation.facts
+    for key, value in facts.items():
+        if not key.startswith("disk.") or not isinstance(value, dict):
+            continue
+        trail = trails.setdefault(key, Trail(forecast.DISK_SPAN))
+        trail.add(at, float(value["used"]))
+        trend = forecast.fit(trail.points)
+        if trend is None:
+            continue
+        full_in = forecast.eta(trend, float(value["used"] + value["free"]), at)  # avail → 0
+        if full_in is None:
+            continue
+        value["full_in"] = full_in
+        if not settings.forecast or value["used_pct"] <= forecast.DISK_MIN_USED_PCT:
+            continue
+        text = (
+            f"{key.removeprefix('disk.')} fills up in {forecast.format_eta(full_in)} at the "
+            f"last {forecast.format_eta(trend.span)}'s rate ({value['used_pct']:.0f}% used)"
+        )
+        if full_in <= forecast.DISK_CRITICAL_WITHIN:
+            attempt.fail(text)
+        elif full_in <= forecast.DISK_WARN_WITHIN:
+            attempt.warn(text)
+    available = facts.get("memory.available")
+    for key, value in facts.items():
+        if not key.startswith("process.") or not isinstance(value, dict) or not value["count"]:
+            continue
+        trail = trails.setdefault(key, Trail(forecast.DISK_SPAN))
+        trail.add(at, float(value["rss"]))
+        trend = forecast.fit(trail.points)
+        if trend is None:
+            continue
+        value["growth_per_h"] = trend.slope * 3600
+        if not settings.forecast or not forecast.steady_growth(trend):
+            continue
+        text = (
+            f"{key.removeprefix('process.')} memory grows steadily: "
+            f"+{format_size(trend.slope * 3600)}/h over the last "
+            f"{forecast.format_eta(trend.span)} (R² {trend.r2:.2f})"
+        )
+        if isinstance(available, int | float):
+            text += (
+                f"; the free memory lasts {forecast.format_eta(available / trend.slope)} "
+                "at this rate"
+            )
+        attempt.warn(text)
+
+
+def _processes(names: tuple[str, ...]) -> dict[str, Any]:
+    """Resident memory of the processes matching each name (summed over all of them)."""
+    found: dict[str, Any] = {f"process.{name}": {"rss": 0, "count": 0} for name in names}
+    for process in psutil.process_iter(["name", "cmdline", "memory_info"]):
+        info = process.info
+        memory = info.get("memory_info")
+        if memory is None:
+            continue
+        words = [info.get("name") or "", *[os.path.basename(w) for w in info.get("cmdline") or ()]]
+        for name in names:
+            if name in words:
+                entry = found[f"process.{name}"]
+                entry["rss"] += int(memory.rss)
+                entry["count"] += 1
+    return found
 
 
 def _snapshot() -> _Before:
@@ -142,6 +232,7 @@ CHECK = CheckKind(
         "memory.available": ValueType.SIZE,
         "swap.used_pct": ValueType.NUMBER,
         "disk.*": ValueType.ANY,
+        "process.*": ValueType.ANY,
         "io.read_bytes_per_s": ValueType.SIZE,
         "io.write_bytes_per_s": ValueType.SIZE,
         "net.in_bytes_per_s": ValueType.SIZE,

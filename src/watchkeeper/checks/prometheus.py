@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from typing import Any
 
 import aiohttp
@@ -104,6 +105,14 @@ def _matches(labels: dict[str, str], matchers: list[Matcher]) -> bool:
     return True
 
 
+Scrapes = dict[tuple[str, str], deque[tuple[float, float]]]
+"""(url, selector) → the last few (monotonic time, sum) of that selector, oldest first."""
+
+MIN_RATE_SPAN = 1.0
+"""Seconds a rate spans at least: checks that run back to back (run now, a retry) measure
+against an older scrape, since a counter over a few milliseconds says nothing."""
+
+
 async def probe(settings: PrometheusSettings, attempt: Attempt) -> None:
     named = {key[len("metric.") :] for key in attempt.wants if key.startswith("metric.")}
     wanted = sorted(named | set(settings.series))
@@ -112,16 +121,14 @@ async def probe(settings: PrometheusSettings, attempt: Attempt) -> None:
     except ValueError as exc:
         attempt.fail(str(exc))
         return
-    previous: dict[tuple[str, str], tuple[float, float]] = attempt.resources.shared(
-        "prometheus.previous", dict
-    )
+    previous: Scrapes = attempt.resources.shared("prometheus.previous", dict)
     first = selectors and all((settings.url, text) not in previous for text in selectors)
     sums = await _scrape(settings, attempt, selectors)
     if sums is None:
         return
     if first and attempt.timeout > 2.5:  # no earlier scrape: take a second one for rates
         _remember(settings, sums, previous)
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(MIN_RATE_SPAN)
         sums = await _scrape(settings, attempt, selectors)
         if sums is None:
             return
@@ -132,22 +139,36 @@ async def probe(settings: PrometheusSettings, attempt: Attempt) -> None:
         if values:
             total = sum(values)
             entry.update(value=total, max=max(values), min=min(values))
-            before = previous.get((settings.url, text))
-            if before is not None and now > before[0] and total >= before[1]:
-                entry["rate"] = (total - before[1]) / (now - before[0])
+            rate = _rate(previous.get((settings.url, text)), now, total)
+            if rate is not None:
+                entry["rate"] = rate
         facts[f"metric.{text}"] = entry
     _remember(settings, sums, previous)
 
 
+def _rate(history: deque[tuple[float, float]] | None, now: float, total: float) -> float | None:
+    """Change per second against the newest earlier scrape at least MIN_RATE_SPAN old (a
+    counter that went down was reset: no rate until the next scrape)."""
+    if not history:
+        return None
+    for at, before in reversed(history):
+        if now - at >= MIN_RATE_SPAN * 0.95:
+            return (total - before) / (now - at) if total >= before else None
+    return None
+
+
 def _remember(
-    settings: PrometheusSettings,
-    sums: dict[str, list[float]],
-    previous: dict[tuple[str, str], tuple[float, float]],
+    settings: PrometheusSettings, sums: dict[str, list[float]], previous: Scrapes
 ) -> None:
     now = time.monotonic()
     for text, values in sums.items():
-        if values:
-            previous[(settings.url, text)] = (now, sum(values))
+        if not values:
+            continue
+        history = previous.setdefault((settings.url, text), deque(maxlen=4))
+        total = sum(values)
+        if history and total < history[-1][1]:
+            history.clear()  # a reset counter starts over
+        history.append((now, total))
 
 
 async def _scrape(
@@ -171,7 +192,7 @@ async def _scrape(
                 attempt.fail(f"HTTP {answer.status} from {settings.url}")
                 return None
             attempt.begin("transfer")
-            body = await answer.content.read(settings.max_body + 1)
+            body = await _read_capped(answer.content, settings.max_body + 1)
             attempt.end("transfer")
     except (aiohttp.ClientError, OSError, TimeoutError) as exc:
         reason = str(exc) or type(exc).__name__
@@ -195,6 +216,20 @@ async def _scrape(
     attempt.observation.facts["prometheus.series"] = series
     attempt.observation.facts["prometheus.bytes"] = len(body)
     return sums
+
+
+async def _read_capped(stream: aiohttp.StreamReader, most: int) -> bytes:
+    """The whole body, or its first ``most`` bytes (``read(n)`` returns what has arrived,
+    which for a large exposition is a fraction of it)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < most:
+        chunk = await stream.read(min(65536, most - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 CHECK = CheckKind(

@@ -13,6 +13,7 @@ from watchkeeper.cli import (
     loadtest,
     notify,
     silence,
+    slo,
     status,
     up,
     users,
@@ -52,6 +53,7 @@ app.command("loadtest")(loadtest.loadtest)
 app.command("capacity")(loadtest.capacity)
 app.command("status")(status.status)
 app.command("history")(status.history)
+app.command("slo")(slo.slo)
 app.command("incidents")(incidents.incidents)
 app.add_typer(incidents.incident_app, name="incident")
 app.add_typer(silence.silence_app, name="silence")
