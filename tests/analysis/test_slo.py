@@ -96,6 +96,15 @@ def test_a_new_monitor_whose_first_check_fails_pages_nobody() -> None:
     for i in range(1, 60):
         minutes.add(T0 + i * EVERY, True)
     assert assess(minutes, OBJECTIVE, WINDOW, T0 + 600).firing == ()
+    # half the checks failing from the very start: a page, but only after 5 minutes (the
+    # short window) of history, not off the first minute
+    broken = Minutes(WINDOW)
+    fired = None
+    for i in range(0, 1200):
+        broken.add(T0 + i, i % 2 == 0)
+        if fired is None and assess(broken, OBJECTIVE, WINDOW, T0 + i).firing:
+            fired = i
+    assert fired is not None and 300 <= fired <= 360
 
 
 def test_sparse_checks_page_at_the_first_whole_failure_past_the_threshold() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
+from tests.helpers.alerting import eventually
 from tests.helpers.site import ADMIN, ADMIN_PASSWORD, Site
 from tests.helpers.switchable import SwitchableTarget
 
@@ -152,7 +153,7 @@ async def test_the_monitor_page_draws_its_latency_chart_and_uptime_bars(
     await expect(note).to_contain_text("points")
     points = int((await note.inner_text()).split()[0])
     assert points > 100, await note.inner_text()
-    legend = page.locator(".u-legend")
+    legend = page.locator("#chart .u-legend")
     await expect(legend).to_contain_text("Waiting (TTFB)")
     await expect(legend).to_contain_text("p95")
     await expect(
@@ -160,7 +161,9 @@ async def test_the_monitor_page_draws_its_latency_chart_and_uptime_bars(
     ).not_to_have_count(0)
     await expect(note).to_contain_text("1m buckets")  # 24 h of a 300 ms monitor: minutes
     await page.click('#ranges button[data-range="30d"]')
-    await expect(note).to_contain_text("1h buckets")
+    # 30 days asked, 2 days of history: judged on the span with data, still minutes
+    await expect(note).to_contain_text("over the last 30d")
+    await expect(note).to_contain_text("1m buckets")
     await shot(page, "monitor")
     assert not page.errors, page.errors  # type: ignore[attr-defined]
 
@@ -214,3 +217,33 @@ async def test_the_overview_is_usable_on_a_phone(browser: Browser, site: Site) -
     width = await page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, "no sideways scrolling"
     await shot(page, "overview-phone")
+
+
+async def test_the_monitor_page_charts_what_a_host_check_observes(
+    browser: Browser, tmp_path: Path
+) -> None:
+    text = """
+storage: sqlite:///wk.db
+monitors:
+  - {name: box, host: local, interval: 500ms, timeout: 500ms}
+"""
+    async with Site(text, tmp_path) as running:
+        writer = running.engine.writer
+        assert writer is not None
+        await eventually(lambda: writer.written >= 3)
+        page = await logged_in(browser, running, viewport={"width": 1360, "height": 900})
+        await page.goto(running.url + "/monitors/box")
+        rows = page.locator("tr[data-metric]")
+        await expect(rows.first).to_be_visible()
+        assert await page.locator('tr[data-metric="disk./.used_pct"]').count() == 1
+        assert await page.locator("#chart").is_hidden() is False  # host checks have a latency
+        note = page.locator("#metric-note")
+        await expect(note).to_contain_text("cpu.used_pct: ", timeout=10_000)  # the kind's lead
+        await expect(page.locator("#metric-chart canvas")).to_have_count(1)
+        await page.click('tr[data-metric="memory.available"]')
+        await expect(note).to_contain_text("memory.available: ")
+        await expect(page.locator('tr[data-metric="memory.available"]')).to_have_class("on")
+        latest = await page.locator('tr[data-metric="memory.available"] td.num').inner_text()
+        assert latest.endswith("GiB") or latest.endswith("MiB"), latest
+        await shot(page, "monitor-observations")
+        assert not page.errors, page.errors  # type: ignore[attr-defined]

@@ -104,6 +104,11 @@ class Deliverer:
     def in_flight(self) -> int:
         return len(self._tasks)
 
+    @property
+    def busy(self) -> bool:
+        """A delivery is in flight."""
+        return bool(self._busy)
+
     async def step(self) -> int:
         """Start deliveries for whatever is due; returns how many started."""
         now = self._clock()

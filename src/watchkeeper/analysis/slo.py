@@ -9,7 +9,8 @@ the budget exactly over the window, 14.4× spends 2 % of a 30-day budget in one 
 
 An alert needs both a long and a short window over its factor: the long one says enough
 budget went, the short one that it is still going (so the alert ends soon after the problem
-does). The workbook's recommended set:
+does). A new SLO needs at least its short window of history before an alert can fire (a
+6-hour burn rate read off one minute of checks is noise). The workbook's recommended set:
 
     page    1 h and 5 m over 14.4×    (2 % of the budget in an hour)
     page    6 h and 30 m over 6×      (5 % in six hours)
@@ -159,6 +160,8 @@ def assess(minutes: Minutes, objective: float, window: float, now: float) -> Ass
         if burn[alert.long] > alert.factor
         and short_burn[alert][1] > alert.factor
         and minutes.counts(now, alert.long)[1] >= _enough(alert, objective)
+        and minutes.first is not None
+        and now - minutes.first >= alert.short
     )
     return Assessment(objective, window, good, total, burn, firing, short_burn)
 

@@ -202,11 +202,11 @@ async def _scrape(
         attempt.fail(f"the exposition is over {settings.max_body} bytes (max_body)")
         return None
     sums: dict[str, list[float]] = {text: [] for text in selectors}
-    series = 0
+    names = {name for name, _ in selectors.values()}
     try:
-        for family in text_string_to_metric_families(body.decode("utf-8", "replace")):
+        kept, series = _wanted_lines(body.decode("utf-8", "replace"), names)
+        for family in text_string_to_metric_families(kept):
             for sample in family.samples:
-                series += 1
                 for text, (name, matchers) in selectors.items():
                     if sample.name == name and _matches(sample.labels, matchers):
                         sums[text].append(float(sample.value))
@@ -216,6 +216,33 @@ async def _scrape(
     attempt.observation.facts["prometheus.series"] = series
     attempt.observation.facts["prometheus.bytes"] = len(body)
     return sums
+
+
+_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_NUMBER = re.compile(r"[+-]?(?:[0-9.]+(?:[eE][+-]?[0-9]+)?|Inf|NaN|inf|nan)")
+
+
+def _wanted_lines(text: str, names: set[str]) -> tuple[str, int]:
+    """The sample lines of the metrics the selectors name (the full parser is slow: 18 ms
+    for node_exporter's 58 KB, when the expectations look at a handful of its 500 series),
+    and how many samples there are in all. Other lines are only checked for shape."""
+    kept: list[str] = []
+    series = 0
+    for line in text.splitlines():
+        if not line or line[0] == "#":
+            continue
+        series += 1
+        cut = min((i for i in (line.find("{"), line.find(" ")) if i >= 0), default=len(line))
+        name = line[:cut]
+        if name in names:
+            kept.append(line)
+            continue
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"invalid metric name in '{line[:80]}'")
+        tail = line.rsplit(None, 2)[-2:]
+        if not any(_NUMBER.fullmatch(token) for token in tail):
+            raise ValueError(f"no value in '{line[:80]}'")
+    return ("\n".join(kept) + "\n") if kept else "", series
 
 
 async def _read_capped(stream: aiohttp.StreamReader, most: int) -> bytes:

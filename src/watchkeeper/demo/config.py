@@ -46,6 +46,15 @@ monitors:
     tcp: 127.0.0.1:{smtp}
     expect: ["tcp.banner contains 'ESMTP'"]
     interval: 10s
+  - name: this-box                 # the machine Watchkeeper runs on (psutil)
+    host: local
+    expect: ["disk./.used_pct < 95", "memory.used_pct < 95"]
+    interval: 10s
+  - name: nightly-backup           # cron jobs ping it: wk heartbeat url nightly-backup
+    heartbeat: {{period: 1d, grace: 1h}}
+slos:                              # error budgets with the SRE Workbook's burn-rate alerts
+  - {{name: shop-availability, monitor: shop-api, objective: 99.5%, window: 30d}}
+  - {{name: search-latency, monitor: search, objective: 90%, latency: 1s, window: 7d}}
 """
 
 

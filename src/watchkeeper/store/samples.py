@@ -128,3 +128,24 @@ def points(
             for _, _, b, c, lo, hi, mean, last in buckets(raw, chosen.width)
         )
     return out[:limit]
+
+
+def first_time(
+    connection: sa.Connection, monitor: str, since: float, name: str | None = None
+) -> float | None:
+    """When the monitor's first result (or sample of ``name``) at or after ``since`` was."""
+    found = find_monitor(connection, monitor)
+    if found is None:
+        return None
+    if name is None:
+        table = schema.results
+        query = sa.select(sa.func.min(table.c.ts)).where(
+            table.c.monitor_id == found[0], table.c.ts >= since
+        )
+    else:
+        table = schema.samples
+        query = sa.select(sa.func.min(table.c.ts)).where(
+            table.c.monitor_id == found[0], table.c.name == name, table.c.ts >= since
+        )
+    value = connection.scalar(query)
+    return None if value is None else float(value)

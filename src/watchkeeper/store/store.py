@@ -193,6 +193,11 @@ class Store:
         with self._reading() as connection:
             return sample_queries.points(connection, monitor, name, since, until, resolution, limit)
 
+    def first_time(self, monitor: str, since: float, metric: str | None = None) -> float | None:
+        """The first result (or sample of ``metric``) of ``monitor`` at or after ``since``."""
+        with self._reading() as connection:
+            return sample_queries.first_time(connection, monitor, since, metric)
+
     def minute_counts(
         self, monitor: str, since: float, until: float, latency: float | None = None
     ) -> list[events.MinuteCount]:

@@ -268,7 +268,7 @@ async def monitor_series(
     resolution: Literal["auto", "raw", "1m", "1h"] = Query(
         "auto",
         description="auto: every result while that is at most ~3000 points (and up to 6h), "
-        "else 1-minute rollups up to 3d, else 1-hour",
+        "else 1-minute rollups up to 3d, else 1-hour; judged on the span that has results",
     ),
     limit: int = Query(5000, ge=1, le=20_000),
 ) -> dict[str, Any]:
@@ -277,7 +277,10 @@ async def monitor_series(
     web = web_of(request)
     monitor = _monitor(web, name)
     start, end = _times(since, until)
-    chosen = pick(start, end, monitor.interval) if resolution == "auto" else resolution
+    chosen: str = resolution
+    if resolution == "auto":  # by the span there is data for: a young monitor's every check
+        first = await web.run(web.engine.store.first_time, name, start)
+        chosen = pick(max(start, first or start), end, monitor.interval)
     points = await web.run(web.engine.store.series, name, start, end, chosen, limit)
     return {
         "monitor": name,
@@ -323,7 +326,10 @@ async def monitor_metric_series(
     web = web_of(request)
     monitor = _monitor(web, name)
     start, end = _times(since, until)
-    chosen = pick(start, end, monitor.interval) if resolution == "auto" else resolution
+    chosen: str = resolution
+    if resolution == "auto":
+        first = await web.run(web.engine.store.first_time, name, start, metric)
+        chosen = pick(max(start, first or start), end, monitor.interval)
     points = await web.run(web.engine.store.samples, name, metric, start, end, chosen, limit)
     return {
         "monitor": name,

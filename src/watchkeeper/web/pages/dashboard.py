@@ -176,13 +176,13 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
     now = time.time()
     status = engine.status.get(name) or MonitorStatus(name)
 
-    def read() -> tuple[list[Any], list[db.Incident]]:
+    def read() -> tuple[list[Any], list[db.Incident], list[Any]]:
         results = engine.store.results(name, now - 7 * 86400, None, 20, newest_first=True)
         with engine.store.read() as connection:
             found = db.incidents(connection, open_only=False, limit=10, monitor=name)
-        return results, found
+        return results, found, engine.store.sample_names(name, now - 86400)[:300]
 
-    results, incidents = await web.run(read)
+    results, incidents, observations = await web.run(read)
     bars = engine.ledger.days(name, 90, now)
     days = [
         {"start": bar.start, "checks": bar.checks, "uptime": bar.uptime, "css": day_css(bar.uptime)}
@@ -212,6 +212,9 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         days=days,
         results=results,
         incidents=incidents,
+        observations=observations,
+        first_series=_first_series(monitor.kind, [o.name for o in observations]),
+        passive=monitor.kind in ("slo", "heartbeat"),
         dependants=sorted(m.name for m in engine.monitors.values() if name in m.depends_on),
         public=is_public(web, monitor),
         open_incidents=_troubled(web),
@@ -219,6 +222,25 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         notice_kind=request.query_params.get("kind", ""),
         now=now,
     )
+
+
+_LEADING_SERIES = {
+    "host": "cpu.used_pct",
+    "postgres": "pg.connections_used_pct",
+    "mysql": "mysql.connections_used_pct",
+    "redis": "redis.used_memory",
+    "slo": "slo.budget_remaining_pct",
+    "heartbeat": "heartbeat.last_ping_ago",
+    "tls": "cert.expires_in",
+}
+
+
+def _first_series(kind: str, names: list[str]) -> str | None:
+    """The series the page charts first: the one that says most about this kind."""
+    wanted = _LEADING_SERIES.get(kind)
+    if wanted in names:
+        return wanted
+    return names[0] if names else None
 
 
 @router.get("/incidents")

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from watchkeeper import __version__
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_duration, format_size
 
 STATE_LABELS = {
     "up": "Up",
@@ -81,6 +81,30 @@ def seconds_text(value: float | None) -> str:
     return "–" if value is None else format_duration(value)
 
 
+_SIZE_WORDS = ("bytes", "memory", "rss", ".used", ".free", ".total", "available")
+_TIME_WORDS = ("lag", "expires_in", "full_in", "lifetime", "duration", "due_in", "_ago", "time")
+
+
+def observed(value: float | None, name: str) -> str:
+    """A series value as its name suggests: bytes, a percentage, a duration or a number."""
+    if value is None:
+        return "–"
+    lowered = name.lower()
+    if lowered.endswith("_pct"):
+        return f"{value:.2f}%"
+    if "per_s" in lowered and "bytes" in lowered:
+        return format_size(value) + "/s"
+    if lowered.endswith("growth_per_h"):
+        return format_size(value) + "/h"
+    if any(word in lowered for word in _SIZE_WORDS) and not lowered.endswith(".rate"):
+        return format_size(value)
+    if any(word in lowered for word in _TIME_WORDS) and "seconds_total" not in lowered:
+        return format_duration(value) if value >= 0 else "-" + format_duration(-value)
+    if value == int(value) and abs(value) < 1e15:
+        return f"{int(value):,}"
+    return f"{value:,.3f}".rstrip("0").rstrip(".")
+
+
 def uptime_class(value: float | None) -> str:
     if value is None:
         return "none"
@@ -127,6 +151,7 @@ def environment() -> Environment:
         pct=pct,
         ms=ms,
         seconds=seconds_text,
+        observed=observed,
         uptime_class=uptime_class,
         sparkline=sparkline,
         state_label=lambda state: STATE_LABELS.get(str(state), str(state).title()),

@@ -269,6 +269,60 @@
     load("24h");
   }
 
+  function metricChart() {
+    var holder = document.getElementById("metric-chart");
+    if (!holder || !window.uPlot) return;
+    var name = holder.getAttribute("data-monitor");
+    var rows = Array.prototype.slice.call(document.querySelectorAll("tr[data-metric]"));
+    var plot = null;
+    var dark = window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches;
+    var axisColor = dark ? "#9aa6ba" : "#5b6678", gridColor = dark ? "#223050" : "#eef1f5";
+    function value(v) {
+      if (v === null || v === undefined) return "–";
+      var a = Math.abs(v);
+      if (a >= 1e9) return (v / 1e9).toFixed(2) + " G";
+      if (a >= 1e6) return (v / 1e6).toFixed(2) + " M";
+      if (a >= 1e4) return (v / 1e3).toFixed(1) + " k";
+      return Math.round(v * 1000) / 1000 + "";
+    }
+    function show(metric) {
+      rows.forEach(function (row) { row.classList.toggle("on", row.getAttribute("data-metric") === metric); });
+      var note = document.getElementById("metric-note");
+      note.textContent = "Loading…";
+      fetch("/api/v1/monitors/" + encodeURIComponent(name) + "/metrics/series?since=24h&metric=" + encodeURIComponent(metric), { credentials: "same-origin" })
+        .then(function (r) { return r.json(); })
+        .then(function (data) {
+          var xs = [], mean = [], lo = [], hi = [];
+          data.points.forEach(function (p) { xs.push(p.at); mean.push(p.mean); lo.push(p.min); hi.push(p.max); });
+          if (plot) plot.destroy();
+          holder.innerHTML = "";
+          if (!xs.length) { holder.innerHTML = '<div class="empty">No points in the last 24 h.</div>'; return; }
+          plot = new uPlot({
+            width: holder.clientWidth || 600, height: 200,
+            series: [{}, { label: "max", stroke: "#93c5fd", width: 1, points: { show: false }, value: function (u, v) { return value(v); } },
+                     { label: "mean", stroke: "#2563eb", width: 2, points: { show: xs.length < 60, size: 6, fill: "#2563eb" }, value: function (u, v) { return value(v); } },
+                     { label: "min", stroke: "#93c5fd", width: 1, points: { show: false }, value: function (u, v) { return value(v); } }],
+            bands: [{ series: [1, 3], fill: "rgba(37, 99, 235, 0.12)" }],
+            axes: [{ stroke: axisColor, grid: { stroke: gridColor } },
+                   { stroke: axisColor, grid: { stroke: gridColor }, values: function (u, vals) { return vals.map(value); }, size: 76 }],
+            // the last 24 h, or from a little before the first point when the series is younger
+            scales: { x: { time: true, range: function () {
+              var first = xs[0], span = data.until - first;
+              return [Math.max(data.since, first - Math.max(60, span * 0.05)), data.until];
+            } } }
+          }, [xs, hi, mean, lo], holder);
+          note.textContent = metric + ": " + xs.length + (xs.length === 1 ? " point (" : " points (") + (data.resolution === "raw" ? "every check" : data.resolution + " buckets") + ") over the last 24 h.";
+        })
+        .catch(function () { note.textContent = "The series could not be loaded."; });
+    }
+    rows.forEach(function (row) {
+      row.addEventListener("click", function () { show(row.getAttribute("data-metric")); });
+      row.addEventListener("keydown", function (event) { if (event.key === "Enter") show(row.getAttribute("data-metric")); });
+    });
+    var first = holder.getAttribute("data-first");
+    if (first) show(first); else if (rows.length) show(rows[0].getAttribute("data-metric"));
+  }
+
   function monitorPage() {
     var pill = document.querySelector("[data-role=state][data-name]");
     if (!pill) return;
@@ -310,6 +364,6 @@
     refreshAgo();
     setInterval(refreshAgo, 5000);
     if (window.WK_PAGE === "overview") overview();
-    if (window.WK_PAGE === "monitor") { monitorPage(); chart(); }
+    if (window.WK_PAGE === "monitor") { monitorPage(); chart(); metricChart(); }
   });
 })();
