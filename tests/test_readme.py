@@ -28,3 +28,21 @@ def test_the_readme_config_example_validates(tmp_path: Path) -> None:
     assert {r.kind for r in config.routes} == {"apprise", "webhook", "alertmanager"}
     assert len(config.maintenance) == 2
     assert "t0k3n" in config.secrets
+
+
+def test_the_readme_stack_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "slos:" in block)
+    # the SLOs watch the first example's api monitor, and page its pager route
+    example = (
+        "notify:\n  - {name: pager, webhook: 'https://hooks.example.com/wk'}\n"
+        + example.replace(
+            "monitors:\n", "monitors:\n  - {name: api, http: https://example.com}\n", 1
+        )
+    )
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env={"DB_PASSWORD": "pw"})
+    kinds = {m.kind for m in config.monitors}
+    assert kinds == {"http", "postgres", "mysql", "redis", "host", "prometheus", "heartbeat", "slo"}
+    slos = [m for m in config.monitors if m.kind == "slo"]
+    assert [m.name for m in slos] == ["api-availability", "api-latency"]
+    assert slos[0].notify == ("pager",)
