@@ -297,3 +297,37 @@ monitors:
             ) as got:
                 points = (await got.json())["points"]
             assert len(points) >= 2 and all(p["last"] > 0 for p in points)
+
+
+async def test_a_postgres_replica_reports_recovery_and_its_replication_lag(
+    check: Check, private_postgres: PrivatePostgres
+) -> None:
+    standby = private_postgres.replica()
+    standby.start()
+    try:
+        with psycopg.connect(private_postgres.url, autocommit=True) as primary:
+            primary.execute("create table beat (at timestamptz default now())")
+            primary.execute("insert into beat default values")
+        text = f"""
+            monitors:
+              - name: replica
+                postgres: "{standby.url}"
+                expect: ["pg.in_recovery == true", "pg.replication_lag < 1h"]
+            """
+        result = await check(text)
+        for _ in range(50):  # the first replayed transaction sets the replay time
+            if result.ok:
+                break
+            await asyncio.sleep(0.2)
+            result = await check(text)
+        assert result.ok, result.reason
+        assert 0 <= result.metrics["pg.replication_lag"] < 60
+        assert result.metrics["pg.in_recovery"] == 1.0
+        primary_result = await check(f"""
+            monitors:
+              - {{name: primary, postgres: "{private_postgres.url}",
+                  expect: ["pg.in_recovery == false"]}}
+            """)
+        assert primary_result.ok and "pg.replication_lag" not in primary_result.metrics
+    finally:
+        standby.destroy()

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from aiohttp import web
 from tests.helpers.alerting import eventually
@@ -83,7 +84,7 @@ async def test_node_exporter_series_meet_expectations_and_are_stored(
             prometheus: {{url: "{node_exporter.url}", series: [node_memory_MemTotal_bytes]}}
             timeout: 5s
             expect:
-              - 'metric.node_cpu_seconds_total{{mode="idle"}}.rate > 0'
+              - 'metric.node_cpu_seconds_total.rate > 0'
               - 'metric.node_cpu_seconds_total{{mode=~"user|system"}}.count >= 2'
               - "metric.node_memory_MemAvailable_bytes.value > 1MiB"
               - 'metric.node_filesystem_avail_bytes{{mountpoint="/"}}.count >= 1'
@@ -91,8 +92,11 @@ async def test_node_exporter_series_meet_expectations_and_are_stored(
     assert result.ok, result.reason
     metrics = result.metrics
     assert metrics["metric.node_memory_MemTotal_bytes.value"] == meminfo("MemTotal")
-    idle = metrics['metric.node_cpu_seconds_total{mode="idle"}.rate']
-    assert 0 < idle <= 2.5, "idle CPU-seconds per second: at most the cores there are"
+    # CPU-seconds per second over every mode: the cores there are (idle may be 0 on a busy
+    # machine, the sum never is)
+    spent = metrics["metric.node_cpu_seconds_total.rate"]
+    cores = psutil.cpu_count() or 1
+    assert 0.5 * cores < spent < 1.5 * cores, (spent, cores)
     assert metrics["prometheus.series"] > 100
     assert result.phases.ttfb is not None and result.phases.transfer is not None
 

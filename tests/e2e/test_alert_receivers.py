@@ -212,7 +212,10 @@ monitors:
                 return not await am.alerts()
 
             await eventually(none_active, timeout=20)
-            await am_hook.wait(lambda requests: len(requests) >= 2, timeout=15)
+            await am_hook.wait(  # firing may have come twice as the group grew: wait for it
+                lambda requests: any(r.json()["status"] == "resolved" for r in requests),
+                timeout=30,
+            )
             from_am = [r.json() for r in am_hook.requests]
 
     by_monitor = {alert["labels"]["monitor"]: alert for alert in alerts}

@@ -55,6 +55,30 @@ class PrivatePostgres:
         )
         return self
 
+    def replica(self) -> PrivatePostgres:
+        """A streaming replica of this (running) server: ``pg_basebackup -R`` into a folder of
+        its own, on a port of its own; start it with ``start()``."""
+        standby = PrivatePostgres()
+        if standby._as:
+            user = pwd.getpwnam("postgres")
+            os.chown(standby.directory, user.pw_uid, user.pw_gid)
+        standby._run(
+            _bin("pg_basebackup"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-D",
+            str(standby.data),
+            "-R",
+            "-X",
+            "stream",
+            "--no-sync",
+        )
+        return standby
+
     def start(self) -> None:
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
