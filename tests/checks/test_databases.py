@@ -12,6 +12,7 @@ import psycopg
 import pymysql
 import pytest
 import redis
+from tests.helpers.mariadb import PrivateMariadb
 from tests.helpers.postgres import PrivatePostgres
 from tests.helpers.redis_server import PrivateRedis
 from tests.helpers.site import Site
@@ -331,3 +332,41 @@ async def test_a_postgres_replica_reports_recovery_and_its_replication_lag(
         assert primary_result.ok and "pg.replication_lag" not in primary_result.metrics
     finally:
         standby.destroy()
+
+
+async def test_a_mariadb_replica_reports_its_lag_and_a_lost_source(check: Check) -> None:
+    source = PrivateMariadb(1, binlog=True).start()
+    replica = PrivateMariadb(2)
+    try:
+        replica.start().replicate_from(source)
+        source.sql(
+            "create database shop; create table shop.t (n int); insert into shop.t values (1)"
+        )
+        text = f"""
+            monitors:
+              - name: replica
+                mysql: {{url: "mysql://root@127.0.0.1:{replica.port}/mysql",
+                         query: "select count(*) from shop.t"}}
+                expect: ["mysql.replica == true", "mysql.replica_running == true",
+                         "mysql.replication_lag < 30s", "mysql.value == 1"]
+            """
+        result = await check(text)
+        for _ in range(50):  # the replica catches up in a moment
+            if result.ok:
+                break
+            await asyncio.sleep(0.2)
+            result = await check(text)
+        assert result.ok, result.reason
+        assert result.metrics["mysql.replication_lag"] == 0.0
+        source.kill()
+        lost = await check(text)
+        for _ in range(50):
+            if not lost.ok:
+                break
+            await asyncio.sleep(0.2)
+            lost = await check(text)
+        assert not lost.ok and lost.error is None
+        assert any("mysql.replica_running" in failure for failure in lost.failures), lost.failures
+    finally:
+        replica.destroy()
+        source.destroy()

@@ -32,7 +32,7 @@ async def test_names_that_never_resolve_do_not_delay_healthy_monitors(
         f"""
 storage: sqlite:///wk.db
 engine: {{resolvers: ["{silent_dns.address}"]}}
-defaults: {{interval: 200ms, timeout: 150ms, confirm: 1, recover: 1}}
+defaults: {{interval: 200ms, timeout: 150ms, confirm: 3, recover: 1}}
 monitors:
   - {{name: by-ip, http: "{web.url("/health")}"}}
   - {{name: by-hosts-file, http: "{web.url("/health", host="localhost")}"}}
@@ -55,7 +55,8 @@ monitors:
         results = healthy[name]
         # 3 s at a 200 ms interval is 15 runs; a starved engine manages a handful
         assert len(results) >= 11, (name, len(results))
-        assert all(r["ok"] for r in results), results
+        # a loaded CI machine may stall one check past 150 ms; starving would fail them all
+        assert sum(not r["ok"] for r in results) <= 1, results
     for i in range(12):
         stuck_monitor = monitors[f"stuck-{i}"]
         assert stuck_monitor["state"] == "down"

@@ -9,7 +9,8 @@ optionally run a query.
 PyMySQL is a blocking driver: each probe runs in a worker thread (the event loop never waits
 on it), with connect, read and write timeouts set from the monitor's timeout. Facts:
 ``mysql.version``, ``mysql.connections``, ``mysql.max_connections``,
-``mysql.connections_used_pct``, ``mysql.replica`` (is one), ``mysql.replication_lag``,
+``mysql.connections_used_pct``, ``mysql.replica`` (is one), ``mysql.replica_running`` (its
+IO and SQL threads both run), ``mysql.replication_lag`` (absent while it is not replicating),
 ``mysql.value``, ``mysql.rows``.
 """
 
@@ -113,6 +114,9 @@ def _probe(settings: MysqlSettings, attempt: Attempt) -> None:
                 behind = row.get("Seconds_Behind_Source", row.get("Seconds_Behind_Master"))
                 if behind is not None:
                     facts["mysql.replication_lag"] = float(behind)
+                io = row.get("Replica_IO_Running", row.get("Slave_IO_Running"))
+                sql = row.get("Replica_SQL_Running", row.get("Slave_SQL_Running"))
+                facts["mysql.replica_running"] = io == "Yes" and sql == "Yes"
             if settings.query:
                 started = time.perf_counter()
                 cursor.execute("set session transaction read only")
@@ -165,6 +169,7 @@ CHECK = CheckKind(
         "mysql.connections_used_pct": ValueType.NUMBER,
         "mysql.replica": ValueType.BOOL,
         "mysql.replication_lag": ValueType.DURATION,
+        "mysql.replica_running": ValueType.BOOL,
         "mysql.value": ValueType.ANY,
         "mysql.rows": ValueType.NUMBER,
         "mysql.query_time": ValueType.DURATION,
