@@ -95,8 +95,11 @@ async def test_at_low_load_the_percentiles_are_the_servers_own(known: KnownServe
     truth = [t * 1000 for t in known.inside]
     for q in (0.5, 0.9):
         measured = tally.latency.get_value_at_percentile(q * 100) / 1000
-        # within 3 ms of ~20 ms: the client shares two cores with the rest of the suite
-        assert abs(measured - quantile(truth, q)) <= 3.0, (q, measured, quantile(truth, q))
+        # within 20 % of ~20 ms (3 ms at least): the client shares two cores with the rest
+        # of the suite, and a late send counts against it (latency runs from the intended
+        # send time), so a busy machine adds a few ms; overhead or omission would add more
+        expected = quantile(truth, q)
+        assert abs(measured - expected) <= max(3.0, 0.2 * expected), (q, measured, expected)
 
 
 async def test_above_capacity_the_wait_grows_with_the_queue_as_theory_says(
