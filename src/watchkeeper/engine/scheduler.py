@@ -55,6 +55,9 @@ class _Entry:
     running: bool = False
     removed: bool = False
     token: int = 0  # the sequence number of its live heap item; older items are stale
+    due: float = 0.0  # when its live heap item is due
+    started: float = -math.inf  # when its last run started (loop time)
+    rerun: bool = False  # asked to run again while a run was in flight
 
 
 @dataclass(slots=True)
@@ -130,13 +133,20 @@ class Scheduler:
         if entry is not None:
             entry.removed = True
 
-    def run_now(self, name: str) -> bool:
-        """Move a monitor's next run to now (unless it is running). False if unknown."""
+    def run_now(self, name: str, coalesce: float = 0.0) -> bool:
+        """Move a monitor's next run to now: an extra run, the grid stays as it is. While a
+        run is in flight, another follows it. With ``coalesce``, runs asked for in a burst
+        (a heartbeat's pings) start at most once per ``coalesce`` seconds, the last request
+        still answered within that. False if the monitor is unknown."""
         entry = self._entries.get(name)
         if entry is None:
             return False
-        if not entry.running:
-            self._push(self._loop.time(), entry)  # an extra run: the grid stays as it is
+        if entry.running:
+            entry.rerun = True
+            return True
+        at = max(self._loop.time(), entry.started + coalesce)
+        if entry.due > at or entry.token == 0:
+            self._push(at, entry)
         return True
 
     @property
@@ -155,6 +165,7 @@ class Scheduler:
     def _push(self, due: float, entry: _Entry) -> None:
         self._sequence += 1
         entry.token = self._sequence
+        entry.due = due
         heapq.heappush(self._heap, (due, self._sequence, entry))
         if self._heap[0][2] is entry:
             self._wake.set()
@@ -235,7 +246,8 @@ class Scheduler:
         confirming = False
         try:
             try:
-                lag = self._loop.time() - due
+                entry.started = self._loop.time()
+                lag = entry.started - due
                 self.stats.lag.record_value(max(1, int(lag * 1e6)))
                 self.stats.started += 1
                 result = await run_check(monitor, self.resources, self._secrets)
@@ -261,6 +273,9 @@ class Scheduler:
         next_due = entry.grid
         if confirming:
             next_due = min(next_due, now + entry.monitor.retry_interval)
+        if entry.rerun:  # asked for while it ran: what it was asked about came too late
+            entry.rerun = False
+            next_due = min(next_due, max(now, entry.started + 0.05))
         self._push(max(next_due, now), entry)
 
     def _advance_grid(self, entry: _Entry, due: float) -> None:

@@ -185,8 +185,9 @@ class Engine:
                 return parent
         return None
 
-    def run_now(self, name: str) -> bool:
-        return self.scheduler is not None and self.scheduler.run_now(name)
+    def run_now(self, name: str, coalesce: float = 0.0) -> bool:
+        """Run a monitor's check now (see ``Scheduler.run_now`` for ``coalesce``)."""
+        return self.scheduler is not None and self.scheduler.run_now(name, coalesce)
 
     async def check_now(self, name: str, wait: float) -> Result | None:
         """Run a monitor's check now (through the scheduler, so its state follows) and return

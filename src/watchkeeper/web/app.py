@@ -108,4 +108,10 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
     # outermost: nothing runs before the gate has said who is asking
     app.add_middleware(Gate, auth=web.auth, needs_setup=web.needs_setup, headers=SECURITY_HEADERS)
+    # ahead of all of it: pings are public, plain, and many (see PingFastPath)
+    app.add_middleware(
+        pings.PingFastPath,
+        engine=engine,
+        headers=[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
+    )
     return app
