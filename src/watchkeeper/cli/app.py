@@ -7,6 +7,7 @@ import typer
 from watchkeeper import __version__
 from watchkeeper.cli import (
     check,
+    diagnose,
     heartbeat,
     incidents,
     init,
@@ -61,3 +62,4 @@ app.add_typer(notify.notify_app, name="notify")
 app.add_typer(users.user_app, name="user")
 app.add_typer(users.token_app, name="token")
 app.add_typer(heartbeat.heartbeat_app, name="heartbeat")
+app.add_typer(diagnose.diagnose_app, name="diagnose")
