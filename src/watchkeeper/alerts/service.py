@@ -352,7 +352,7 @@ class Alerting:
         if groups or decided.dropped or fresh_holds:
             await asyncio.to_thread(self._commit, now, groups, decided.dropped, fresh_holds)
             self._held_noted.update(e.id for e, _ in fresh_holds)
-            self.notifications += len(groups)
+            self.notifications += sum(1 for group, _ in groups if group.events)
         return decided
 
     def _load_pending(
@@ -426,8 +426,15 @@ class Alerting:
     ) -> None:
         with self.store.transaction() as connection:
             for group, (key, message) in groups:
-                notification = db.add_notification(
-                    connection, group.route, key, str(message["event"]), now, message
+                # everything in it folded into a parent's announcement already sent: nothing
+                # to say (an empty message once reached a receiver when children were planned
+                # a round after their parent)
+                notification = (
+                    db.add_notification(
+                        connection, group.route, key, str(message["event"]), now, message
+                    )
+                    if group.events
+                    else None
                 )
                 db.mark_events(connection, [e.id for e in group.events], "sent", notification)
                 db.mark_events(
