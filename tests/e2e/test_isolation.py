@@ -55,8 +55,8 @@ monitors:
         results = healthy[name]
         # 3 s at a 200 ms interval is 15 runs; a starved engine manages a handful
         assert len(results) >= 11, (name, len(results))
-        # a loaded CI machine may stall one check past 150 ms; starving would fail them all
-        assert sum(not r["ok"] for r in results) <= 1, results
+        # a loaded CI machine may stall a check or two past 150 ms; starving fails them all
+        assert sum(not r["ok"] for r in results) <= len(results) // 4, results
     for i in range(12):
         stuck_monitor = monitors[f"stuck-{i}"]
         assert stuck_monitor["state"] == "down"
