@@ -17,8 +17,10 @@ from watchkeeper.engine.slos import seed
 
 
 def slo(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
-    """Show each SLO's objective, how much of its error budget is left, and how fast it
-    burns (over 5m, 30m, 1h, 6h and 3d); exit 1 when one pages."""
+    """Error budget left and burn rates of each SLO; exit 1 while one pages.
+
+    Burn rates over 5m, 30m, 1h, 6h and 3d, read from the store (no server needed).
+    """
     loaded = load(config)
     slos = [m for m in loaded.monitors if m.kind == "slo"]
     now = time.time()
