@@ -83,41 +83,40 @@ def register_monitors(connection: sa.Connection, kinds: Mapping[str, str]) -> di
 
 
 def insert_results(connection: sa.Connection, rows: Sequence[ResultRow]) -> None:
-    if not rows:
-        return
-    driver = connection.connection.driver_connection
-    if connection.dialect.name == "sqlite":
-        cursor = driver.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(_SQLITE_INSERT, rows)
-        finally:
-            cursor.close()
-        return
-    with driver.cursor() as cursor, cursor.copy(_POSTGRES_COPY) as copy:  # type: ignore[union-attr]
-        copy.set_types(_POSTGRES_TYPES)
-        for row in rows:
-            copy.write_row(row)
+    _bulk_insert(connection, _SQLITE_INSERT, _POSTGRES_COPY, _POSTGRES_TYPES, rows)
 
 
 _SAMPLE_INSERT = "INSERT INTO samples (monitor_id, name, ts, value) VALUES (?, ?, ?, ?)"
 _SAMPLE_COPY = "COPY samples (monitor_id, name, ts, value) FROM STDIN (FORMAT BINARY)"
+_SAMPLE_TYPES = ["int4", "text", "float8", "float8"]
 SampleRow = tuple[int, str, float, float]
 
 
 def insert_samples(connection: sa.Connection, rows: Sequence[SampleRow]) -> None:
     """Numeric observations (``monitor_id, name, ts, value``), in bulk as results are."""
+    _bulk_insert(connection, _SAMPLE_INSERT, _SAMPLE_COPY, _SAMPLE_TYPES, rows)
+
+
+def _bulk_insert(
+    connection: sa.Connection,
+    sqlite_insert: str,
+    postgres_copy: str,
+    postgres_types: list[str],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    """One ``executemany`` of plain tuples on SQLite, one binary ``COPY`` on PostgreSQL."""
     if not rows:
         return
     driver = connection.connection.driver_connection
     if connection.dialect.name == "sqlite":
         cursor = driver.cursor()  # type: ignore[union-attr]
         try:
-            cursor.executemany(_SAMPLE_INSERT, rows)
+            cursor.executemany(sqlite_insert, rows)
         finally:
             cursor.close()
         return
-    with driver.cursor() as cursor, cursor.copy(_SAMPLE_COPY) as copy:  # type: ignore[union-attr]
-        copy.set_types(["int4", "text", "float8", "float8"])
+    with driver.cursor() as cursor, cursor.copy(postgres_copy) as copy:  # type: ignore[union-attr]
+        copy.set_types(postgres_types)
         for row in rows:
             copy.write_row(row)
 

@@ -34,10 +34,12 @@ class Resolution:
     table: sa.Table
     chunk: int
     """Seconds of raw results read per step (a multiple of ``width``)."""
+    of: str = "rollup"
+    """What is rolled up (``rollup``: results, ``samples``): each has its own watermark."""
 
     @property
     def watermark_key(self) -> str:
-        return f"rollup_{self.name}_watermark"
+        return f"{self.of}_{self.name}_watermark"
 
 
 MINUTE = Resolution("1m", 60, schema.rollup_1m, 15 * 60)

@@ -10,30 +10,17 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
 from itertools import groupby
 
 import sqlalchemy as sa
 
 from watchkeeper.store import schema
 from watchkeeper.store.database import writing
-from watchkeeper.store.ingest import get_meta, set_meta
+from watchkeeper.store.ingest import set_meta
+from watchkeeper.store.rollups import Resolution, watermark
 
-
-@dataclass(frozen=True, slots=True)
-class SampleResolution:
-    name: str
-    width: int
-    table: sa.Table
-    chunk: int
-
-    @property
-    def watermark_key(self) -> str:
-        return f"samples_{self.name}_watermark"
-
-
-MINUTE = SampleResolution("1m", 60, schema.sample_1m, 15 * 60)
-HOUR = SampleResolution("1h", 3600, schema.sample_1h, 3600)
+MINUTE = Resolution("1m", 60, schema.sample_1m, 15 * 60, of="samples")
+HOUR = Resolution("1h", 3600, schema.sample_1h, 3600, of="samples")
 RESOLUTIONS = (MINUTE, HOUR)
 
 RollupRow = tuple[int, str, int, int, float, float, float, float]
@@ -43,12 +30,7 @@ def roll_up(engine: sa.Engine, now: float, grace: float) -> int:
     return sum(_roll_up(engine, resolution, now, grace) for resolution in RESOLUTIONS)
 
 
-def watermark(connection: sa.Connection, resolution: SampleResolution) -> int | None:
-    value = get_meta(connection, resolution.watermark_key)
-    return None if value is None else int(value)
-
-
-def _roll_up(engine: sa.Engine, resolution: SampleResolution, now: float, grace: float) -> int:
+def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float) -> int:
     width = resolution.width
     closed_until = math.floor((now - grace) / width) * width
     table = schema.samples

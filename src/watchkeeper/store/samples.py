@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from watchkeeper.store import schema
 from watchkeeper.store.queries import find_monitor
-from watchkeeper.store.sample_rollups import HOUR, MINUTE, buckets, watermark
+from watchkeeper.store.rollups import watermark
+from watchkeeper.store.sample_rollups import HOUR, MINUTE, buckets
 
 
 @dataclass(frozen=True, slots=True)
