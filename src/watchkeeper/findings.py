@@ -1,0 +1,54 @@
+"""Findings: one diagnosis, audit or cost conclusion each — what it is about, how bad, the
+numbers that show it and what to do. Advisors and analyses produce them; ``report/`` renders
+them. A leaf model: it imports nothing of Watchkeeper's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+Evidence = dict[str, float | int | str | None]
+
+
+class Severity(StrEnum):
+    critical = "critical"
+    warning = "warning"
+    info = "info"
+
+    @property
+    def rank(self) -> int:
+        return {"critical": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    source: str
+    """What produced it: postgres, redis, host, drift, phase, ..."""
+    severity: Severity
+    title: str
+    """One line a person reads first ("Sequential scans on orders (2.1 M rows)")."""
+    subject: str
+    """The table, index, monitor, mount, key... it is about."""
+    evidence: Evidence = field(default_factory=dict)
+    """Named numbers (or short text) that show it."""
+    recommendation: str = ""
+    """What to do, as concretely as known (the exact CREATE INDEX)."""
+    impact: float = 0.0
+    """Order within a severity: larger first (time spent, bytes, share of a limit)."""
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "severity": self.severity.value,
+            "title": self.title,
+            "subject": self.subject,
+            "evidence": dict(self.evidence),
+            "recommendation": self.recommendation,
+        }
+
+
+def ranked(findings: Iterable[Finding]) -> list[Finding]:
+    """Most important first: by severity, then impact, then source and subject (stable)."""
+    return sorted(findings, key=lambda f: (f.severity.rank, -f.impact, f.source, f.subject))
