@@ -1,7 +1,8 @@
 """The drift detector on the Numenta Anomaly Benchmark subset in ``../shared/data/nab``: runs
-``wk diagnose series`` on every file (through the same function), writes the scores where
-``../shared/tools/nab_score.py`` reads them, and prints the NAB score (standard profile) beside
-the reference scores on this subset: Numenta HTM 65.7, Windowed Gaussian 12.6, random about 5.
+``wk diagnose series`` on every file (through the same function, with the rows' timestamps),
+writes the scores where ``../shared/tools/nab_score.py`` reads them, and prints the NAB score
+(standard profile) beside the reference scores on this subset: Numenta HTM 65.7, Windowed
+Gaussian 12.6, random about 5.
 
     python bench/nab.py [--json]
 """
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,11 @@ CORPUS = SHARED / "data" / "nab"
 SCORER = SHARED / "tools" / "nab_score.py"
 
 
+def epoch(stamp: str) -> float:
+    """Seconds since 1970 of a NAB timestamp ("2014-04-01 00:00:00", UTC)."""
+    return datetime.strptime(stamp[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
+
+
 def detect(results: Path) -> tuple[int, float]:
     rows = 0
     started = time.perf_counter()
@@ -34,7 +41,8 @@ def detect(results: Path) -> tuple[int, float]:
             reader = csv.reader(handle)
             next(reader)
             table = [(row[0], float(row[1])) for row in reader if row]
-        found = scores(np.array([value for _, value in table]))
+        values = np.array([value for _, value in table])
+        found = scores(values, times=np.array([epoch(stamp) for stamp, _ in table]))
         target = results / source.parent.name / source.name
         target.parent.mkdir(parents=True, exist_ok=True)
         with target.open("w", newline="") as handle:

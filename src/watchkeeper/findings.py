@@ -23,6 +23,18 @@ class Severity(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Chart:
+    """A series that shows a finding (drawn in the HTML report; not part of the JSON)."""
+
+    label: str
+    unit: str
+    times: tuple[float, ...]
+    values: tuple[float, ...]
+    marker: float | None = None
+    """A time to mark (the onset of a change)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     source: str
     """What produced it: postgres, redis, host, drift, phase, ..."""
@@ -37,6 +49,7 @@ class Finding:
     """What to do, as concretely as known (the exact CREATE INDEX)."""
     impact: float = 0.0
     """Order within a severity: larger first (time spent, bytes, share of a limit)."""
+    chart: Chart | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -21,20 +21,20 @@ def write_series(path: Path, values: list[float]) -> None:
 async def test_a_level_shift_scores_high_where_it_starts_and_nowhere_before(
     tmp_path: Path,
 ) -> None:
-    values = [100 + 3 * math.sin(i / 7) + (i % 5) * 0.5 for i in range(600)]
-    values[400:] = [v + 60 for v in values[400:]]  # latency jumps at row 400 and stays
+    values = [100 + 3 * math.sin(i / 7) + (i % 5) * 0.5 for i in range(1000)]
+    values[700:] = [v + 60 for v in values[700:]]  # latency jumps at row 700 and stays
     source, out = tmp_path / "latency.csv", tmp_path / "scores.csv"
     write_series(source, values)
     done = await wk("diagnose", "series", str(source), "--scores", str(out))
     assert done.code == 0, done.stderr
     with out.open() as handle:
         rows = list(csv.reader(handle))
-    assert rows[0] == ["timestamp", "anomaly_score"] and len(rows) == 601
+    assert rows[0] == ["timestamp", "anomaly_score"] and len(rows) == 1001
     found = [float(score) for _, score in rows[1:]]
     assert all(0.0 <= s <= 1.0 for s in found)
-    assert max(found[400:405]) > 0.9, found[398:406]
-    assert max(found[60:400]) < 0.5, "the steady wiggle before the shift is not an anomaly"
-    assert rows[401][0] == "2026-01-01 06:40:00", "the timestamps are the input's"
+    assert max(found[700:705]) > 0.9, found[698:706]
+    assert max(found[:700]) < 0.9, "the steady wiggle before the shift is not an anomaly"
+    assert rows[701][0] == "2026-01-01 11:40:00", "the timestamps are the input's"
 
 
 async def test_bad_input_is_one_line_naming_the_row(tmp_path: Path) -> None:
@@ -48,6 +48,9 @@ async def test_bad_input_is_one_line_naming_the_row(tmp_path: Path) -> None:
     assert (
         done.code == 2 and done.stderr.strip() == f"{source}:1: expected the header timestamp,value"
     )
+    source.write_text("timestamp,value\n2026-01-01 00:00:00,1.5\nyesterday,2\n")
+    done = await wk("diagnose", "series", str(source), "--scores", str(tmp_path / "o.csv"))
+    assert done.code == 2 and done.stderr.strip().startswith(f"{source}:3: 'yesterday' is not")
     missing = await wk("diagnose", "series", str(tmp_path / "nope.csv"), "--scores", "o.csv")
     assert (
         missing.code == 2 and "cannot read" in missing.stderr and "Traceback" not in missing.stderr

@@ -1,22 +1,220 @@
-"""``wk diagnose``: what changed and why. So far: ``wk diagnose series`` runs the drift
-detector over any ``timestamp,value`` CSV."""
+"""``wk diagnose``: what changed and why — the monitors' drift and latency phases from the
+store of a running ``wk up``, and the Postgres, Redis and host advisors, as ranked Findings
+(text, Markdown, HTML or JSON). ``wk diagnose series`` runs the drift detector over any
+``timestamp,value`` CSV."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
+import datetime as dt
+import json
 import math
+import os
+import time
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import numpy as np
 import typer
 
-from watchkeeper.analysis.drift import scores
-from watchkeeper.cli.common import console, fail
+from watchkeeper.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigOption,
+    console,
+    errors,
+    fail,
+    load,
+    open_store,
+)
+from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.units import format_duration, parse_duration
+
+if TYPE_CHECKING:
+    from watchkeeper.config import Config
+    from watchkeeper.diagnosis import Diagnosis
 
 diagnose_app = typer.Typer(
-    help="Why is it getting slower? Drift in series (more to come).", no_args_is_help=True
+    help="Why is it getting slower? Drift, latency phases, Postgres/Redis/host advisors.",
+    invoke_without_command=True,
 )
+
+
+class Format(StrEnum):
+    text = "text"
+    md = "md"
+    html = "html"
+    json = "json"
+
+
+@diagnose_app.callback()
+def diagnose(
+    ctx: typer.Context,
+    config: ConfigOption = DEFAULT_FILE,
+    monitor: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--monitor", "-m", metavar="NAME", help="Only this monitor (repeatable; no advisors)."
+        ),
+    ] = None,
+    since: Annotated[
+        str, typer.Option(metavar="DURATION", help="The recent period to explain.")
+    ] = "6h",
+    baseline: Annotated[
+        str,
+        typer.Option(metavar="DURATION", help="How far before it the baseline reaches."),
+    ] = "1d",
+    postgres: Annotated[
+        list[str] | None,
+        typer.Option("--postgres", metavar="DSN", help="Advise on this database (repeatable)."),
+    ] = None,
+    redis: Annotated[
+        list[str] | None,
+        typer.Option("--redis", metavar="URL", help="Advise on this Redis (repeatable)."),
+    ] = None,
+    host: Annotated[bool, typer.Option("--host", help="Advise on this machine.")] = False,
+    analyze: Annotated[
+        bool,
+        typer.Option("--analyze", help="EXPLAIN ANALYZE suspect queries (runs them; rolled back)."),
+    ] = False,
+    output_format: Annotated[Format, typer.Option("--format", help="How to print.")] = (
+        Format.text
+    ),
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report here."),
+    ] = None,
+) -> None:
+    """What changed, when, where the time goes and what to do about it, ranked.
+
+    With a config: every monitor's latency drift, spikes, failures and phase shifts over
+    --since against the --baseline before it (from the store `wk up` writes), and the
+    advisors for the config's postgres, redis and host monitors. --postgres, --redis and
+    --host add targets (and work without a config). Exit 0 when nothing is worth a warning,
+    1 when something is, 2 on bad input or a target that could not be looked at.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from watchkeeper.diagnosis import Request, Target, Window, diagnose, targets_of
+
+    window = Window(
+        now=time.time(),
+        since=_duration(since, "--since"),
+        baseline=_duration(baseline, "--baseline"),
+    )
+    targets = [Target("postgres", dsn, _shown(dsn)) for dsn in postgres or ()]
+    targets += [Target("redis", url, _shown(url)) for url in redis or ()]
+    if host:
+        targets.append(Target("host", "", "this machine"))
+    loaded: Config | None = None
+    explicit = bool(targets)
+    if os.path.exists(config) or not explicit or monitor:
+        loaded = load(config)
+    store = None
+    names: list[str] = []
+    secrets: frozenset[str] = frozenset()
+    if loaded is not None:
+        secrets = loaded.secrets
+        known = {m.name: m for m in loaded.monitors}
+        for name in monitor or ():
+            if name not in known:
+                fail(f"{config}: no monitor named '{name}'")
+        chosen = [known[n] for n in monitor] if monitor else list(loaded.monitors)
+        names = [m.name for m in chosen if m.kind not in ("heartbeat", "slo")]
+        if not monitor and not explicit:
+            targets += targets_of(loaded, chosen)
+        store = open_store(loaded, existing=True)
+    try:
+        found = asyncio.run(
+            diagnose(
+                Request(
+                    window=window,
+                    store=store,
+                    monitors=names,
+                    targets=targets,
+                    analyze=analyze,
+                    secrets=secrets,
+                )
+            )
+        )
+    finally:
+        if store is not None:
+            store.close()
+    _emit(found, output_format, output, window.now)
+    from watchkeeper.findings import Severity
+
+    if found.errors:
+        raise typer.Exit(EXIT_USAGE)
+    serious = any(f.severity is not Severity.info for f in found.findings)
+    raise typer.Exit(EXIT_FAILED if serious else EXIT_OK)
+
+
+def _duration(text: str, option: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+    if seconds <= 0:
+        fail(f"{option}: must be above zero, not {format_duration(seconds)}")
+    return seconds
+
+
+def _shown(address: str) -> str:
+    """An address without its password, for labels and messages."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(address)
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:
+        return "the target"
+    if "password=" in address:  # a libpq key=value DSN
+        return " ".join(
+            "password=***" if part.startswith("password=") else part for part in address.split()
+        )
+    return address
+
+
+def _emit(found: Diagnosis, output_format: Format, output: Path | None, now: float) -> None:
+    from watchkeeper.report import findings as render
+
+    if output_format is Format.text and output is None:
+        render.print_text(console, found.findings, found.errors, found.looked_at)
+        return
+    for error in found.errors if output_format is not Format.text else ():
+        errors.print(f"cannot look at {error}", markup=False)
+    if output_format is Format.json:
+        text = json.dumps(found.as_json(), indent=2) + "\n"
+    elif output_format is Format.md:
+        text = render.markdown(found.findings, found.errors, found.looked_at)
+    elif output_format is Format.html:
+        text = render.html_report(found.findings, found.errors, found.looked_at, generated=now)
+    else:
+        from io import StringIO
+
+        from rich.console import Console
+
+        buffer = StringIO()
+        render.print_text(
+            Console(file=buffer, width=120, highlight=False, soft_wrap=True),
+            found.findings,
+            found.errors,
+            found.looked_at,
+        )
+        text = buffer.getvalue()
+    if output is None:
+        print(text, end="")
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        fail(f"{output}: cannot write ({exc.strerror})")
+    console.print(f"{len(found.findings)} findings written to {output}")
 
 
 @diagnose_app.command("series")
@@ -27,9 +225,15 @@ def series(
     ],
 ) -> None:
     """Score every row of a timestamp,value CSV for anomalies (0 to 1, each from the rows
-    before it only) and write timestamp,anomaly_score rows."""
-    stamps, values = _read(source)
-    found = scores(np.asarray(values, dtype=np.float64))
+    before it only) and write timestamp,anomaly_score rows.
+
+    Timestamps are ISO 8601 (UTC unless they say otherwise) or epoch seconds; the detector
+    learns the hour of day from them. It scores nothing before row 450 (it is learning).
+    """
+    from watchkeeper.analysis.drift import scores
+
+    stamps, values, times = _read(source)
+    found = scores(np.asarray(values, dtype=np.float64), times=np.asarray(times))
     try:
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
@@ -43,13 +247,32 @@ def series(
     console.print(f"{len(values)} rows scored; {high} at 0.9 or more; written to {out}")
 
 
-def _read(source: Path) -> tuple[list[str], list[float]]:
+def _epoch(text: str) -> float | None:
+    """Epoch seconds of a timestamp: a number, or ISO 8601 (UTC unless it says otherwise)."""
+    text = text.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        pass
+    else:
+        return number if math.isfinite(number) else None
+    try:
+        parsed = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    return parsed.timestamp()
+
+
+def _read(source: Path) -> tuple[list[str], list[float], list[float]]:
     try:
         handle = source.open(newline="", encoding="utf-8")
     except OSError as exc:
         fail(f"{source}: cannot read ({exc.strerror})")
     stamps: list[str] = []
     values: list[float] = []
+    times: list[float] = []
     with handle:
         rows = csv.reader(handle)
         header = next(rows, None)
@@ -66,8 +289,12 @@ def _read(source: Path) -> tuple[list[str], list[float]]:
                 fail(f"{source}:{line}: '{row[1]}' is not a number")
             if not math.isfinite(value):
                 fail(f"{source}:{line}: '{row[1]}' is not a finite number")
+            when = _epoch(row[0])
+            if when is None:
+                fail(f"{source}:{line}: '{row[0]}' is not a time (ISO 8601 or epoch seconds)")
             stamps.append(row[0])
             values.append(value)
+            times.append(when)
     if not values:
         fail(f"{source}: no rows after the header")
-    return stamps, values
+    return stamps, values, times

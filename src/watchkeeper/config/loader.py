@@ -376,6 +376,7 @@ class _Loader(Reporter):
             repeat=_inherit(fields.repeat, defaults.repeat),
             escalate=_inherit(fields.escalate, defaults.escalate),
             flapping=_inherit(fields.flapping, defaults.flapping),
+            anomaly=fields.anomaly if fields.anomaly is not None else defaults.anomaly,
         )
 
     def compile_expectations(

@@ -60,6 +60,7 @@ class Defaults(_Strict):
     repeat: Duration | None = None
     escalate: Escalation | None = None
     flapping: Flapping | Literal[False] = Flapping()
+    anomaly: bool = False
 
 
 class MonitorFields(_Strict):
@@ -85,6 +86,8 @@ class MonitorFields(_Strict):
     repeat: Duration | Literal[False] | None = None
     escalate: Escalation | Literal[False] | None = None
     flapping: Flapping | Literal[False] | None = None
+    anomaly: bool | None = None
+    """Watch the latency for anomalies (``anomaly: on``): one degrades the monitor."""
 
     @field_validator("expect", "warn", "tags", "depends_on", "notify", mode="before")
     @classmethod
@@ -388,6 +391,8 @@ class Monitor:
     repeat: float | None = None
     escalate: Escalation | None = None
     flapping: Flapping | None = None
+    anomaly: bool = False
+    """Online drift detection on the latency: an anomaly makes the monitor degraded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from typing import Any
 from watchkeeper.alerts.service import Alerting
 from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
+from watchkeeper.engine.anomalies import Anomalies
 from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
@@ -67,6 +68,7 @@ class Engine:
         self._resources = Resources(nameservers=config.engine.resolvers)
         self.heartbeats = Heartbeats(store, self._resources)
         self.slos = Slos(store, self._resources)
+        self.anomalies = Anomalies()
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
@@ -138,12 +140,18 @@ class Engine:
         self.heartbeats.load(self.monitors.values())
         self.slos.load(self.monitors.values(), time.time())
         try:
+            self.anomalies.seed(self.store, self.monitors.values())
+        except Exception:  # the detectors start blind, the checks lose nothing
+            log.exception("loading latency history for anomaly detection failed")
+        try:
             self.ledger.seed(self.store, self.monitors, time.time())
         except Exception:  # the pages lose history, the checks lose nothing
             log.exception("loading uptime history for the dashboard failed")
 
     # -- results -----------------------------------------------------------------------------
     async def _handle(self, monitor: Monitor, result: Result) -> bool:
+        if monitor.anomaly:
+            self.anomalies.judge(monitor, result)
         current = self.status.get(monitor.name) or MonitorStatus(monitor.name)
         flapping = monitor.flapping
         updated, transition = advance(
@@ -228,6 +236,7 @@ class Engine:
         self.ledger.forget(name)
         self.heartbeats.forget(name)
         self.slos.forget(name)
+        self.anomalies.forget(name)
         self.alerting.set_monitors(self.monitors.values())
         if self.scheduler is not None:
             self.scheduler.remove(name)

@@ -47,15 +47,24 @@ def _asset(name: str) -> str:
     )
 
 
-def page(title: str, body: str, charts: list[dict[str, Any]]) -> str:
+def page(
+    title: str,
+    body: str,
+    charts: list[dict[str, Any]],
+    *,
+    note: str = "Times are seconds from the start of the run.",
+) -> str:
     """A whole HTML document: ``body`` (trusted markup, escaped by the caller) and
     ``charts``, each ``{"id", "title", "x": [...], "series": [{"label", "values", "color",
-    "scale"?}], "time": bool, "units": {scale: "ms"|"rps"|""}}``."""
+    "scale"?}], "time": bool, "units": {scale: "ms"|"rps"|""}}``; a chart with ``"inline":
+    true`` is drawn into the element of its id that ``body`` holds, the others each in a card
+    of their own after ``body``."""
     data = json.dumps(charts, separators=(",", ":")).replace("</", "<\\/")
     blocks = "".join(
         f'<section class="card"><h2>{html.escape(c["title"])}</h2><div id="{c["id"]}"></div>'
         "</section>"
         for c in charts
+        if not c.get("inline")
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -65,7 +74,7 @@ def page(title: str, body: str, charts: list[dict[str, Any]]) -> str:
 </head><body><main>
 {body}
 {blocks}
-<p class="muted">Made by Watchkeeper. Times are seconds from the start of the run.</p>
+<p class="muted">Made by Watchkeeper. {html.escape(note)}</p>
 </main>
 <script>{_asset("uPlot.iife.min.js")}</script>
 <script>

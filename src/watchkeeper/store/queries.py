@@ -73,6 +73,37 @@ def last_results(connection: sa.Connection, monitor: str, n: int) -> list[Result
     return newest_first
 
 
+PhaseRows = dict[str, list[float | None]]
+"""Column-wise: ``ts``, ``ok`` (1/0) and each phase in milliseconds (``total``, ``dns``,
+``connect``, ``tls``, ``ttfb``, ``transfer``; None where a phase did not apply)."""
+
+
+def phase_rows(
+    connection: sa.Connection, monitor: str, since: float, until: float, limit: int
+) -> PhaseRows:
+    """Time, outcome and latency phases of ``monitor``'s raw results, oldest first, column by
+    column (what the diagnosis turns into arrays), the newest ``limit`` at most."""
+    names = ["total", "dns", "connect", "tls", "ttfb", "transfer"]
+    out: PhaseRows = {"ts": [], "ok": [], **{name: [] for name in names}}
+    found = find_monitor(connection, monitor)
+    if found is None or limit <= 0:
+        return out
+    table = schema.results
+    query = (
+        sa.select(table.c.ts, table.c.ok, *(table.c[f"{name}_ms"] for name in names))
+        .where(table.c.monitor_id == found[0], table.c.ts >= since, table.c.ts < until)
+        .order_by(table.c.ts.desc(), table.c.id.desc())
+        .limit(limit)
+    )
+    rows = list(connection.execute(query))
+    rows.reverse()
+    columns = ["ts", "ok", *names]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            out[column].append(None if value is None else float(value))
+    return out
+
+
 def states(connection: sa.Connection) -> dict[str, StoredState]:
     state, monitors = schema.monitor_state, schema.monitors
     query = sa.select(monitors.c.name, state.c.state, state.c.since, state.c.reason).join_from(

@@ -149,6 +149,23 @@ class Store:
         with self._reading() as connection:
             return queries.last_results(connection, monitor, n)
 
+    def phase_rows(
+        self, monitor: str, since: float, until: float, limit: int = 200_000
+    ) -> queries.PhaseRows:
+        """Time, outcome and phases (ms) of ``monitor``'s raw results in ``[since, until)``,
+        column by column."""
+        with self._reading() as connection:
+            return queries.phase_rows(connection, monitor, since, until, limit)
+
+    def get_note(self, key: str) -> str | None:
+        """A value kept between runs under ``key`` (the diagnosis's statistics snapshots)."""
+        with self._reading() as connection:
+            return ingest.get_meta(connection, key)
+
+    def set_note(self, key: str, value: str) -> None:
+        with self.transaction() as connection:
+            ingest.set_meta(connection, key, value)
+
     def latest_results(self) -> dict[str, Result]:
         """The newest result of each monitor that has one."""
         with self._reading() as connection:

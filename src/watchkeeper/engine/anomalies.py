@@ -1,0 +1,128 @@
+"""Online anomalies in ``wk up``: for each monitor with ``anomaly: on``, the drift detector
+follows its latency check by check; a detection adds a warning to the Result, so the monitor
+turns degraded through the usual state machine (with its confirmation) and alert pipeline.
+
+One slow check is a spike, and a spike that is over by the next check is not worth a page:
+the warning stays only while the recent checks (the median of the last ``recent``) stay away
+from the baseline the detection was measured against, and for at most ``hold`` checks — after
+that the new level is the normal one and the detector has learnt it. The detector scores
+nothing before its warm-up (450 checks: under 4 hours at 30 s), which the store's history
+usually covers. The detectors start from
+the latency the store holds (the newest ``seed`` results), so a restart does not start blind.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from watchkeeper.analysis.drift import Detector, DriftSettings
+from watchkeeper.config import Monitor
+from watchkeeper.model import Result
+from watchkeeper.store import Store
+
+log = logging.getLogger("watchkeeper.engine")
+
+THRESHOLD = 0.9
+"""A score at or above this is an anomaly (the detector's ``high``)."""
+ONLINE = DriftSettings(quiet=12)
+"""The benchmark's detector with a short quiet period: here a detection only opens an
+anomaly, and whether it lasts is judged check by check against its baseline (below), so a
+false start must not hide a real change for the 200 points NAB's scoring prefers."""
+HISTORY = 288
+"""Latest latencies kept per monitor for the baseline an anomaly is told against."""
+
+
+@dataclass(slots=True)
+class _Watch:
+    detector: Detector
+    history: deque[float]
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
+    baseline: tuple[float, float] | None = None
+    """(median, spread) the current anomaly is measured against; None when there is none."""
+    held: int = 0
+
+
+class Anomalies:
+    def __init__(
+        self,
+        settings: DriftSettings | None = None,
+        *,
+        threshold: float = THRESHOLD,
+        hold: int = 60,
+        seed: int = 2000,
+    ) -> None:
+        self._settings = settings or ONLINE
+        self._threshold = threshold
+        self._hold = hold
+        self._seed = seed
+        self._watches: dict[str, _Watch] = {}
+
+    def _watch(self, name: str) -> _Watch:
+        watch = self._watches.get(name)
+        if watch is None:
+            watch = _Watch(Detector(self._settings), deque(maxlen=HISTORY))
+            self._watches[name] = watch
+        return watch
+
+    def seed(self, store: Store, monitors: Iterable[Monitor]) -> None:
+        """Feed each watched monitor's newest stored latencies to its detector."""
+        for monitor in monitors:
+            if not monitor.anomaly:
+                continue
+            watch = self._watch(monitor.name)
+            for result in store.last_results(monitor.name, self._seed):
+                value = _latency_ms(result)
+                if value is not None:
+                    watch.detector.update(value, result.started_at)
+                    watch.history.append(value)
+                    watch.recent.append(value)
+
+    def forget(self, name: str) -> None:
+        self._watches.pop(name, None)
+
+    def judge(self, monitor: Monitor, result: Result) -> None:
+        """Score ``result``'s latency; add the anomaly warning to it while one lasts."""
+        value = _latency_ms(result)
+        if value is None:
+            return
+        watch = self._watch(monitor.name)
+        score = watch.detector.update(value, result.started_at)
+        if watch.baseline is None and score >= self._threshold and len(watch.history) >= 8:
+            past = np.asarray(watch.history, dtype=np.float64)
+            median = float(np.median(past))
+            spread = 1.4826 * float(np.median(np.abs(past - median)))
+            watch.baseline = (median, max(spread, 0.05 * abs(median), 0.5))
+            watch.held = 0
+            watch.recent.clear()  # the level since the detection, not before it
+        watch.history.append(value)
+        watch.recent.append(value)
+        if watch.baseline is None:
+            return
+        median, spread = watch.baseline
+        now = float(np.median(np.asarray(watch.recent, dtype=np.float64)))
+        watch.held += 1
+        band = max(3.0 * spread, 0.2 * abs(median))
+        away = abs(now - median) > band and abs(value - median) > band  # a spike is over
+        if not away or watch.held > self._hold:
+            watch.baseline = None
+            return
+        change = f" ({100.0 * (now - median) / median:+.0f} %)" if median > 0 else ""
+        result.warnings.append(f"anomaly: latency {_ms(now)}, usually {_ms(median)}{change}")
+
+
+def _latency_ms(result: Result) -> float | None:
+    total = result.phases.total
+    if not result.ok or total is None:
+        return None
+    return total * 1000.0
+
+
+def _ms(value: float) -> str:
+    if value >= 1000:
+        return f"{value / 1000:.2f} s"
+    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"

@@ -1,0 +1,210 @@
+"""Findings for people: a terminal listing (Rich), Markdown for a ticket or a chat, and one
+self-contained HTML file with the findings' charts. The JSON form is ``Finding.as_json``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group
+from rich.markup import escape
+from rich.text import Text
+
+from watchkeeper.findings import Finding, Severity
+from watchkeeper.report.html import page
+
+_MARK = {"critical": "✖", "warning": "▲", "info": "•"}
+_STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "cyan"}
+_CSS = {"critical": "fail", "warning": "warn", "info": "muted"}
+
+
+def counts(findings: Sequence[Finding]) -> dict[str, int]:
+    out = {s.value: 0 for s in Severity}
+    for finding in findings:
+        out[finding.severity.value] += 1
+    return out
+
+
+def headline(findings: Sequence[Finding], errors: Sequence[str] = ()) -> str:
+    n = counts(findings)
+    parts = [
+        f"{n[s]} {s}{'s' if s == 'warning' and n[s] > 1 else ''}"
+        for s in ("critical", "warning", "info")
+        if n[s]
+    ]
+    text = ", ".join(parts) if parts else "nothing to report"
+    if errors:
+        text += f"; {len(errors)} could not be looked at"
+    return text
+
+
+def _evidence_text(evidence: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={_value(v)}" for k, v in evidence.items() if v is not None)
+
+
+def _value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def print_text(
+    console: Console,
+    findings: Sequence[Finding],
+    errors: Sequence[str],
+    looked_at: Sequence[str],
+) -> None:
+    """Each finding: a mark and its title, then its evidence and what to do."""
+    console.print(
+        f"[bold]wk diagnose[/]: {escape(headline(findings, errors))} "
+        f"[dim](looked at {len(looked_at)}: {escape(', '.join(looked_at)) or 'nothing'})[/]"
+    )
+    for error in errors:
+        console.print(f"[red]cannot look at[/] {escape(error)}")
+    for finding in findings:
+        severity = finding.severity.value
+        title = Text.assemble(
+            (f"{_MARK[severity]} {severity:<8} ", _STYLE[severity]),
+            (f"[{finding.source}] ", "dim"),
+            finding.title,
+        )
+        lines: list[Text] = [title]
+        if finding.evidence:
+            lines.append(Text("           " + _evidence_text(finding.evidence), style="dim"))
+        if finding.recommendation:
+            lines.append(Text("           → " + finding.recommendation))
+        console.print(Group(*lines))
+
+
+def markdown(findings: Sequence[Finding], errors: Sequence[str], looked_at: Sequence[str]) -> str:
+    out = [
+        "# wk diagnose",
+        "",
+        f"**{headline(findings, errors)}** (looked at: {', '.join(looked_at) or 'nothing'})",
+        "",
+    ]
+    for error in errors:
+        out.append(f"- cannot look at {error}")
+    if errors:
+        out.append("")
+    for finding in findings:
+        out.append(f"## {finding.severity.value.upper()} · {_md(finding.title)}")
+        out.append("")
+        out.append(f"*{finding.source}* · `{finding.subject}`")
+        out.append("")
+        if finding.evidence:
+            out.append("| evidence | value |")
+            out.append("|---|---|")
+            for key, value in finding.evidence.items():
+                if value is not None:
+                    out.append(f"| {key} | {_md(_value(value))} |")
+            out.append("")
+        if finding.recommendation:
+            out.append(_fix_md(finding.recommendation))
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fix_md(text: str) -> str:
+    if text.lstrip().upper().startswith(("CREATE ", "DROP ", "REINDEX ", "ALTER ", "SELECT ")):
+        return f"**Fix:**\n\n```sql\n{text}\n```"
+    return f"**Fix:** {text}"
+
+
+def html_report(
+    findings: Sequence[Finding],
+    errors: Sequence[str],
+    looked_at: Sequence[str],
+    *,
+    generated: float,
+) -> str:
+    when = dt.datetime.fromtimestamp(generated).astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    n = counts(findings)
+    tiles = "".join(
+        f'<div class="tile"><div class="label">{s}</div>'
+        f'<div class="value {_CSS[s]}">{n[s]}</div></div>'
+        for s in ("critical", "warning", "info")
+    )
+    parts = [
+        "<h1>wk diagnose</h1>",
+        f'<p class="muted">{html.escape(when)} · looked at '
+        f"{html.escape(', '.join(looked_at) or 'nothing')}</p>",
+        f'<div class="tiles">{tiles}</div>',
+    ]
+    if errors:
+        parts.append(
+            '<section class="card"><h2>Could not look at</h2><ul>'
+            + "".join(f'<li class="fail">{html.escape(e)}</li>' for e in errors)
+            + "</ul></section>"
+        )
+    if not findings:
+        parts.append('<section class="card"><p class="pass">Nothing to report.</p></section>')
+    charts: list[dict[str, Any]] = []
+    for index, finding in enumerate(findings):
+        severity = finding.severity.value
+        rows = "".join(
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(_value(v))}</td></tr>"
+            for k, v in finding.evidence.items()
+            if v is not None
+        )
+        chart_holder = ""
+        if finding.chart is not None and finding.chart.times:
+            chart_id = f"chart{index}"
+            chart_holder = f'<div id="{chart_id}" class="chart"></div>'
+            charts.append(_chart(chart_id, finding))
+        fix = ""
+        if finding.recommendation:
+            fix = f"<p><b>Fix:</b> <code>{html.escape(finding.recommendation)}</code></p>"
+            if not _looks_like_sql(finding.recommendation):
+                fix = f"<p><b>Fix:</b> {html.escape(finding.recommendation)}</p>"
+        parts.append(
+            f'<section class="card finding {severity}">'
+            f'<h2><span class="{_CSS[severity]}">{_MARK[severity]} {severity}</span> '
+            f"{html.escape(finding.title)}</h2>"
+            f'<p class="muted">{html.escape(finding.source)} · {html.escape(finding.subject)}'
+            "</p>"
+            f"{chart_holder}" + (f"<table>{rows}</table>" if rows else "") + fix + "</section>"
+        )
+    return page(
+        "wk diagnose",
+        "\n".join(parts),
+        charts,
+        note="Charts show local time; the onset of a change is marked.",
+    )
+
+
+def _looks_like_sql(text: str) -> bool:
+    return text.lstrip().upper().startswith(("CREATE ", "DROP ", "REINDEX ", "ALTER "))
+
+
+def _chart(chart_id: str, finding: Finding) -> dict[str, Any]:
+    chart = finding.chart
+    assert chart is not None
+    x = list(chart.times)
+    series: list[dict[str, Any]] = [
+        {"label": chart.label, "values": list(chart.values), "color": "#2563eb", "scale": "v"}
+    ]
+    if chart.marker is not None:
+        nearest = min(range(len(x)), key=lambda i: abs(x[i] - chart.marker))  # type: ignore[operator]
+        marks: list[float | None] = [None] * len(x)
+        marks[nearest] = chart.values[nearest]
+        series.append(
+            {"label": "onset", "values": marks, "color": "#dc2626", "scale": "v", "points": True}
+        )
+    return {
+        "id": chart_id,
+        "inline": True,
+        "title": chart.label,
+        "x": x,
+        "time": True,
+        "series": series,
+        "units": {"v": chart.unit},
+    }
