@@ -79,8 +79,12 @@ class PrivatePostgres:
         )
         return standby
 
-    def start(self) -> None:
+    def start(self, *settings: str) -> None:
+        """Start the server; each of ``settings`` is one ``name=value`` passed as ``-c``
+        (``start("shared_preload_libraries=pg_stat_statements")``)."""
         options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        for setting in settings:
+            options += f" -c {setting}"
         self._run(
             _bin("pg_ctl"),
             "-D",

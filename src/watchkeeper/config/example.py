@@ -47,6 +47,7 @@ monitors:
       - "ttfb < 800ms"
     depends_on: [website]
     tags: [api]
+    anomaly: on                   # degraded while its latency drifts from its usual
 
   # TLS certificate: days left, issuer, hostname and chain
   - name: website-cert

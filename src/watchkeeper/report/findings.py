@@ -151,9 +151,8 @@ def html_report(
     for index, finding in enumerate(findings):
         severity = finding.severity.value
         rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(_value(v))}</td></tr>"
-            for k, v in finding.evidence.items()
-            if v is not None
+            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            for k, v in _paired(finding.evidence)
         )
         chart_holder = ""
         if finding.chart is not None and finding.chart.times:
@@ -179,6 +178,26 @@ def html_report(
         charts,
         note="Charts show local time; the onset of a change is marked.",
     )
+
+
+def _paired(evidence: dict[str, Any]) -> list[tuple[str, str]]:
+    """Evidence rows, with each ``x_before_<unit>`` and ``x_after_<unit>`` pair as one row
+    ``x (unit): before → after``."""
+    rows: list[tuple[str, str]] = []
+    for key, value in evidence.items():
+        if value is None:
+            continue
+        name, _, unit = key.rpartition("_")
+        if name.endswith("_after") and f"{name.removesuffix('_after')}_before_{unit}" in evidence:
+            continue
+        if name.endswith("_before"):
+            partner = f"{name.removesuffix('_before')}_after_{unit}"
+            if evidence.get(partner) is not None:
+                label = f"{name.removesuffix('_before')} ({unit})"
+                rows.append((label, f"{_value(value)} → {_value(evidence[partner])}"))
+                continue
+        rows.append((key, _value(value)))
+    return rows
 
 
 def _looks_like_sql(text: str) -> bool:

@@ -1,0 +1,231 @@
+"""``wk diagnose`` on the store of a running ``wk up`` and on a store with history: what
+changed, when and by how much, which latency phase moved, in every output format."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from aiohttp import web
+from tests.helpers.cli import Running, wk
+from tests.helpers.servers import WebServer
+
+from watchkeeper.model import Phases, Result
+from watchkeeper.store import Store
+
+
+class SlowToAnswer:
+    """A web server whose time to first byte can be raised while it runs; connecting to it
+    stays as fast as ever (the kernel accepts; only the handler waits)."""
+
+    def __init__(self) -> None:
+        self.delay = 0.0
+        self.app = web.Application()
+        self.app.router.add_get("/", self.answer)
+
+    async def answer(self, request: web.Request) -> web.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return web.Response(text="ok")
+
+
+async def test_a_server_slow_to_answer_is_blamed_on_ttfb_not_connect(tmp_path: Path) -> None:
+    target = SlowToAnswer()
+    async with WebServer(target.app) as server:
+        config = tmp_path / "wk.yaml"
+        config.write_text(
+            f"""
+storage: sqlite:///wk.db
+monitors:
+  - {{name: api, http: "{server.url("/")}", interval: 100ms, timeout: 100ms}}
+"""
+        )
+        running = await Running("-c", str(config), cwd=tmp_path).start()
+        try:
+            await asyncio.sleep(8)  # the baseline: answers at once
+            target.delay = 0.06
+            await asyncio.sleep(6)
+            found: dict[str, object] = {}
+            for _ in range(30):  # the writer batches: wait for the slow checks to land
+                done = await wk(
+                    "diagnose",
+                    "-c",
+                    str(config),
+                    "--monitor",
+                    "api",
+                    "--since",
+                    "4s",
+                    "--baseline",
+                    "1m",
+                    "--format",
+                    "json",
+                )
+                assert done.code in (0, 1), done.stderr
+                found = done.json()
+                if any(f["source"] == "phase" for f in found["findings"]):
+                    break
+                await asyncio.sleep(1)
+        finally:
+            await running.stop()
+    assert found["looked_at"] == ["monitor api"] and found["errors"] == []
+    phase = next(f for f in found["findings"] if f["source"] == "phase")
+    assert phase["severity"] == "warning" and phase["subject"] == "api"
+    evidence = phase["evidence"]
+    assert evidence["moved"] == "ttfb", phase
+    assert evidence["ttfb_after_ms"] - evidence["ttfb_before_ms"] > 40
+    assert abs(evidence["connect_after_ms"] - evidence["connect_before_ms"]) < 5
+    assert phase["title"].startswith("api: TTFB +")
+    assert "connect unchanged: not the network" in phase["title"]
+    assert done.code == 1, "a warning exits 1"
+
+
+def write_shifted_history(path: Path, now: float) -> float:
+    """Six hours of checks every 10 s: p95 about 120 ms, then from 2 h ago about 340 ms."""
+    rng = np.random.default_rng(5)
+    onset = now - 2 * 3600
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        results = []
+        for i in range(6 * 360):
+            at = now - 6 * 3600 + i * 10
+            level = 0.300 if at >= onset else 0.100
+            ttfb = level * float(rng.gamma(16, 1 / 16))
+            phases = Phases(dns=None, connect=0.001, tls=None, ttfb=ttfb, transfer=0.0005)
+            phases.total = ttfb + 0.0015
+            results.append(Result("api", "http", at, True, phases))
+        results.append(Result("db", "tcp", now - 60, True, Phases(connect=0.001, total=0.001)))
+        store.write(results)
+    finally:
+        store.close()
+    return onset
+
+
+def shifted_config(folder: Path) -> Path:
+    path = folder / "wk.yaml"
+    path.write_text(
+        """
+storage: sqlite:///wk.db
+monitors:
+  - {name: api, http: "http://127.0.0.1:9/"}
+  - {name: db, tcp: "127.0.0.1:9"}
+"""
+    )
+    return path
+
+
+async def test_a_level_shift_is_told_with_its_onset_and_both_levels(tmp_path: Path) -> None:
+    now = time.time()
+    onset = write_shifted_history(tmp_path / "wk.db", now)
+    config = shifted_config(tmp_path)
+    done = await wk("diagnose", "-c", str(config), "--since", "6h", "--format", "json")
+    assert done.code == 1, done.stderr
+    report = done.json()
+    assert report["looked_at"] == ["monitor api", "monitor db"]
+    shift = next(f for f in report["findings"] if f["source"] == "drift")
+    assert shift["subject"] == "api" and shift["severity"] == "warning"
+    evidence = shift["evidence"]
+    assert 100 < evidence["before_p95_ms"] < 160 and 300 < evidence["after_p95_ms"] < 460
+    assert 150 < evidence["change_pct"] < 250
+    seen = time.mktime(time.strptime(evidence["onset"][:19], "%Y-%m-%dT%H:%M:%S"))
+    seen -= time.timezone if time.localtime().tm_isdst == 0 else time.altzone
+    assert abs(seen - onset) <= 600, "the onset within two 5-minute buckets"
+    assert "latency p95 rose from" in shift["title"] and "%" in shift["title"]
+    phase = next(f for f in report["findings"] if f["source"] == "phase")
+    assert phase["evidence"]["moved"] == "ttfb"
+    kinds = [(f["severity"], f["source"]) for f in report["findings"]]
+    assert kinds == sorted(kinds, key=lambda k: ["critical", "warning", "info"].index(k[0]))
+
+
+async def test_every_format_says_the_same_thing(tmp_path: Path) -> None:
+    write_shifted_history(tmp_path / "wk.db", time.time())
+    config = shifted_config(tmp_path)
+    text = await wk("diagnose", "-c", str(config))
+    assert text.code == 1, text.stderr
+    assert "warning" in text.stdout and "latency p95 rose from" in text.stdout
+    assert "→ " in text.stdout, "each finding says what to do"
+    md = await wk("diagnose", "-c", str(config), "--format", "md")
+    assert md.stdout.startswith("# wk diagnose\n")
+    assert "## WARNING · api: latency p95 rose from" in md.stdout
+    assert "| before_p95_ms |" in md.stdout
+    out = tmp_path / "report.html"
+    html = await wk("diagnose", "-c", str(config), "--format", "html", "-o", str(out))
+    assert html.code == 1, html.stderr
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and "latency p95 rose from" in page
+    assert "https://" not in page.split("<script>")[0], "nothing loaded from elsewhere"
+    charts = json.loads(page.split("var charts = ", 1)[1].split(";\n", 1)[0])
+    assert charts and charts[0]["inline"] and len(charts[0]["x"]) > 50
+
+
+async def test_bad_input_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = shifted_config(tmp_path)
+    write_shifted_history(tmp_path / "wk.db", time.time())
+    bad = await wk("diagnose", "-c", str(config), "--since", "soon")
+    assert bad.code == 2 and bad.stderr.strip().startswith("--since:")
+    assert "Traceback" not in bad.stderr
+    unknown = await wk("diagnose", "-c", str(config), "--monitor", "nope")
+    assert unknown.code == 2 and "no monitor named 'nope'" in unknown.stderr
+    away = await wk("diagnose", "--postgres", "postgresql://nobody:secret@127.0.0.1:9/x")
+    assert away.code == 2, away.stdout
+    assert "secret" not in away.stdout + away.stderr
+    assert "cannot look at postgres" in away.stdout
+
+
+async def test_the_configs_databases_cache_and_host_are_advised_on(tmp_path: Path) -> None:
+    """With a config and no targets named, the advisors look at what the config watches (the
+    machine's PostgreSQL and Redis here), and the Postgres statistics are kept in the store
+    for the next run's deltas."""
+    write_shifted_history(tmp_path / "wk.db", time.time())
+    config = tmp_path / "wk.yaml"
+    config.write_text(
+        """
+storage: sqlite:///wk.db
+monitors:
+  - {name: api, http: "http://127.0.0.1:9/"}
+  - {name: db, postgres: "postgresql://postgres@127.0.0.1:5432/postgres"}
+  - {name: cache, redis: "redis://127.0.0.1:6379/0"}
+  - {name: box, host: {}}
+"""
+    )
+    done = await wk("diagnose", "-c", str(config), "--format", "json", timeout=120)
+    assert done.code in (0, 1), done.stderr
+    report = done.json()
+    assert report["errors"] == []
+    assert report["looked_at"] == [
+        "monitor api",
+        "monitor db",
+        "monitor cache",
+        "monitor box",
+        "postgres db",
+        "redis cache",
+        "host box",
+    ]
+    for finding in report["findings"]:
+        assert set(finding) == {
+            "source",
+            "severity",
+            "title",
+            "subject",
+            "evidence",
+            "recommendation",
+        }
+        assert finding["severity"] in ("critical", "warning", "info")
+        if finding["source"] in ("postgres", "redis"):
+            assert finding["evidence"]["target"] in ("db", "cache")
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}", existing=True)
+    try:
+        with store.read() as connection:
+            from watchkeeper.store.ingest import get_meta
+            from watchkeeper.store.schema import meta
+
+            keys = [row[0] for row in connection.execute(meta.select())]
+            assert any(key.startswith("diagnose.postgres.") for key in keys), keys
+            kept = get_meta(connection, next(k for k in keys if k.startswith("diagnose.")))
+    finally:
+        store.close()
+    assert kept is not None and json.loads(kept), "a snapshot for the next run's deltas"
+    focused = await wk("diagnose", "-c", str(config), "--monitor", "api", "--format", "json")
+    assert focused.json()["looked_at"] == ["monitor api"], "one monitor: no advisors"
