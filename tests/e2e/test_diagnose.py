@@ -229,3 +229,40 @@ monitors:
     assert kept is not None and json.loads(kept), "a snapshot for the next run's deltas"
     focused = await wk("diagnose", "-c", str(config), "--monitor", "api", "--format", "json")
     assert focused.json()["looked_at"] == ["monitor api"], "one monitor: no advisors"
+
+
+async def test_a_series_that_jumped_is_told_as_a_clue(tmp_path: Path) -> None:
+    now = time.time()
+    rng = np.random.default_rng(6)
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    try:
+        store.write(
+            [
+                Result(
+                    "db",
+                    "postgres",
+                    now - 6 * 3600 + i * 30,
+                    True,
+                    Phases(connect=0.001, total=0.002),
+                    metrics={
+                        "pg.connections": float((12 if i < 500 else 48) + rng.integers(-2, 3)),
+                        "pg.steady": float(5 + rng.integers(0, 2)),
+                    },
+                )
+                for i in range(720)
+            ]
+        )
+    finally:
+        store.close()
+    config = tmp_path / "wk.yaml"
+    config.write_text(
+        "storage: sqlite:///wk.db\nmonitors:\n"
+        '  - {name: db, postgres: "postgresql://postgres@127.0.0.1:5432/postgres"}\n'
+    )
+    done = await wk("diagnose", "-c", str(config), "--monitor", "db", "--format", "json")
+    assert done.code == 0, done.stderr
+    clues = [f for f in done.json()["findings"] if f["subject"].startswith("db pg.")]
+    assert [c["subject"] for c in clues] == ["db pg.connections"], clues
+    clue = clues[0]
+    assert clue["severity"] == "info" and "rose from 12 to 48" in clue["title"]
+    assert 250 < clue["evidence"]["change_pct"] < 350

@@ -21,6 +21,7 @@ import numpy.typing as npt
 from watchkeeper.analysis import change, phases
 from watchkeeper.findings import Chart, Finding, Severity
 from watchkeeper.store import Store
+from watchkeeper.store.series import pick
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,7 +71,68 @@ def diagnose_monitor(store: Store, monitor: str, window: Window) -> list[Finding
     found = phases.blame(before, after)
     if found is not None and found.moved:
         findings.append(_phase_finding(monitor, found))
+    findings += _metric_shifts(store, monitor, window)
     return findings
+
+
+MAX_SERIES = 30
+"""Series of one monitor looked at (a scrape may keep hundreds)."""
+
+
+def _metric_shifts(store: Store, monitor: str, window: Window) -> list[Finding]:
+    """A level shift in the recent period of each numeric series the monitor keeps
+    (``pg.connections``, ``disk./.used_pct``, ``redis.used_memory``...), told when it at
+    least halved or grew by half: these are clues, not problems of their own."""
+    names = store.sample_names(monitor, window.start)[:MAX_SERIES]
+    if not names:
+        return []
+    resolution = pick(window.baseline_start, window.now)
+    width = bucket_width(window.since)
+    out: list[Finding] = []
+    for latest in names:
+        points = store.samples(monitor, latest.name, window.baseline_start, window.now, resolution)
+        if len(points) < 24:
+            continue
+        times, means = change.buckets(
+            [p.at for p in points], [p.mean for p in points], width, quantile=50.0
+        )
+        shift = change.level_shift(times, means, min_ratio=0.5, alpha=1e-6)
+        if shift is None or shift.onset < window.start:
+            continue
+        pct = shift.change_pct
+        out.append(
+            Finding(
+                source="drift",
+                severity=Severity.info,
+                title=f"{monitor}: {latest.name} {'rose' if shift.after > shift.before else 'fell'}"
+                f" from {_number(shift.before)} to {_number(shift.after)} at "
+                f"{_clock(shift.onset)}" + (f" ({pct:+.0f} %)" if pct is not None else ""),
+                subject=f"{monitor} {latest.name}",
+                evidence={
+                    "before": round(shift.before, 4),
+                    "after": round(shift.after, 4),
+                    "change_pct": None if pct is None else round(pct, 1),
+                    "onset": _iso(shift.onset),
+                },
+                recommendation="A clue for the other findings: see whether it moved at the "
+                "same time as the latency.",
+                impact=0.0 if pct is None else abs(pct) / 100.0,
+                chart=Chart(
+                    f"{monitor} {latest.name}",
+                    "",
+                    tuple(float(t) for t in times),
+                    tuple(float(v) for v in means),
+                    shift.onset,
+                ),
+            )
+        )
+    return out
+
+
+def _number(value: float) -> str:
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 0.01):
+        return f"{value:.3g}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
 
 
 def _array(values: Sequence[float | None]) -> FloatArray:
