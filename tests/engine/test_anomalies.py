@@ -66,3 +66,17 @@ def test_a_lone_spike_warns_once_at_most_and_failures_are_not_scored(tmp_path) -
     failed = result(1e6, 9000.0, ok=False)
     watch.judge(api, failed)
     assert failed.warnings == []
+
+
+def test_faster_than_usual_is_no_anomaly(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    api = monitor(tmp_path)
+    watch = Anomalies()
+    rng = np.random.default_rng(5)
+    for i in range(600):
+        watch.judge(api, result(i * 30.0, 300 + rng.normal(0, 5)))
+    warned = 0
+    for i in range(600, 700):  # a fix made it three times faster
+        checked = result(i * 30.0, 100 + rng.normal(0, 5))
+        watch.judge(api, checked)
+        warned += bool(checked.warnings)
+    assert warned == 0

@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import mannwhitneyu
 
+from watchkeeper.units import format_duration
+
 PHASES = ("dns", "connect", "tls", "ttfb", "transfer")
 
 MEANING = {
@@ -77,13 +79,30 @@ class PhaseBlame:
         return [s for s in self.shifts if not s.moved]
 
     def summary(self) -> str:
-        """ "TTFB +210 ms: server side (...); connect unchanged: not the network"."""
+        """ "TTFB +210ms: server side (...); connect unchanged: not the network": the two
+        largest moves, and of the phases that held, the ones that rule out the most (the
+        network and the application first)."""
         moved = self.moved
         if not moved:
             return "no phase moved"
-        parts = [f"{_label(s.phase)} {s.delta_ms:+.0f} ms: {MEANING[s.phase]}" for s in moved[:2]]
-        parts += [f"{_label(s.phase)} unchanged: {NOT_IT[s.phase]}" for s in self.unchanged]
+        parts = [
+            f"{_label(s.phase)} {'+' if s.delta_ms > 0 else ''}"
+            f"{format_duration(s.delta_ms / 1000.0)}: {MEANING[s.phase]}"
+            for s in moved[:2]
+        ]
+        held = sorted(self.unchanged, key=lambda s: _TELLING.index(s.phase))[:2]
+        parts += [f"{_label(s.phase)} unchanged: {NOT_IT[s.phase]}" for s in held]
         return "; ".join(parts)
+
+    @property
+    def total_moved(self) -> bool:
+        """Did the whole check get slower (or faster) by as much as a phase must move?"""
+        delta = self.total_after_ms - self.total_before_ms
+        return abs(delta) >= max(5.0, 0.1 * self.total_before_ms)
+
+
+_TELLING = ("connect", "ttfb", "dns", "tls", "transfer")
+"""Which unchanged phase rules out the most, first."""
 
 
 def _label(phase: str) -> str:

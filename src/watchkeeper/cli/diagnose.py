@@ -93,20 +93,30 @@ def diagnose(
     With a config: every monitor's latency drift, spikes, failures and phase shifts over
     --since against the --baseline before it (from the store `wk up` writes), and the
     advisors for the config's postgres, redis and host monitors. --postgres, --redis and
-    --host add targets (and work without a config). Exit 0 when nothing is worth a warning,
-    1 when something is, 2 on bad input or a target that could not be looked at.
+    --host name the advisors' targets instead (and work without a config). Exit 0 when
+    nothing is worth a warning, 1 when something is, 2 on bad input or a target that could
+    not be looked at.
     """
     if ctx.invoked_subcommand is not None:
         return
-    from watchkeeper.diagnosis import Request, Target, Window, diagnose, targets_of
+    from watchkeeper.diagnosis import (
+        Request,
+        Target,
+        Window,
+        diagnosable,
+        diagnose,
+        targets_of,
+    )
 
     window = Window(
         now=time.time(),
         since=_duration(since, "--since"),
         baseline=_duration(baseline, "--baseline"),
     )
-    targets = [Target("postgres", dsn, _shown(dsn)) for dsn in postgres or ()]
-    targets += [Target("redis", url, _shown(url)) for url in redis or ()]
+    from watchkeeper.advisors import targets as shown
+
+    targets = [Target("postgres", dsn, shown.postgres(dsn).label) for dsn in postgres or ()]
+    targets += [Target("redis", url, shown.redis(url).label) for url in redis or ()]
     if host:
         targets.append(Target("host", "", "this machine"))
     loaded: Config | None = None
@@ -123,7 +133,7 @@ def diagnose(
             if name not in known:
                 fail(f"{config}: no monitor named '{name}'")
         chosen = [known[n] for n in monitor] if monitor else list(loaded.monitors)
-        names = [m.name for m in chosen if m.kind not in ("heartbeat", "slo")]
+        names = diagnosable(chosen)
         if not monitor and not explicit:
             targets += targets_of(loaded, chosen)
         store = open_store(loaded, existing=True)
@@ -160,24 +170,6 @@ def _duration(text: str, option: str) -> float:
     if seconds <= 0:
         fail(f"{option}: must be above zero, not {format_duration(seconds)}")
     return seconds
-
-
-def _shown(address: str) -> str:
-    """An address without its password, for labels and messages."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    try:
-        parts = urlsplit(address)
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-            return urlunsplit(parts._replace(netloc=netloc))
-    except ValueError:
-        return "the target"
-    if "password=" in address:  # a libpq key=value DSN
-        return " ".join(
-            "password=***" if part.startswith("password=") else part for part in address.split()
-        )
-    return address
 
 
 def _emit(found: Diagnosis, output_format: Format, output: Path | None, now: float) -> None:

@@ -12,6 +12,7 @@ median; the online detector (``anomaly: on``) is what catches changes as they ha
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from watchkeeper.analysis import change, phases
 from watchkeeper.findings import Chart, Finding, Severity
 from watchkeeper.store import Store
 from watchkeeper.store.series import pick
+from watchkeeper.units import format_duration, format_size
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -44,7 +46,7 @@ class Window:
 
 
 def bucket_width(since: float) -> float:
-    """5-minute buckets when the recent period holds at least 24 of them; down to 10 s."""
+    """5-minute buckets when the recent period holds at least 24 of them; down to 5 s."""
     for width in (300.0, 60.0, 30.0, 10.0):
         if since / width >= 24:
             return width
@@ -105,7 +107,8 @@ def _metric_shifts(store: Store, monitor: str, window: Window) -> list[Finding]:
                 source="drift",
                 severity=Severity.info,
                 title=f"{monitor}: {latest.name} {'rose' if shift.after > shift.before else 'fell'}"
-                f" from {_number(shift.before)} to {_number(shift.after)} at "
+                f" from {_number(shift.before, latest.name)} to "
+                f"{_number(shift.after, latest.name)} at "
                 f"{_clock(shift.onset)}" + (f" ({pct:+.0f} %)" if pct is not None else ""),
                 subject=f"{monitor} {latest.name}",
                 evidence={
@@ -129,10 +132,18 @@ def _metric_shifts(store: Store, monitor: str, window: Window) -> list[Finding]:
     return out
 
 
-def _number(value: float) -> str:
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 0.01):
-        return f"{value:.3g}"
-    return f"{value:,.2f}".rstrip("0").rstrip(".")
+def _number(value: float, name: str = "") -> str:
+    """A series' value for a title: sizes for byte series, else about 3 significant digits
+    with thousands separators (1.05e8 → '105,000,000' is worse than '105M')."""
+    if "byte" in name or name.endswith((".used_memory", ".rss", ".memory")):
+        return format_size(value)
+    size = abs(value)
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if size >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    if size == 0 or size >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
 
 
 def _array(values: Sequence[float | None]) -> FloatArray:
@@ -296,7 +307,7 @@ def _phase_finding(monitor: str, found: phases.PhaseBlame) -> Finding:
     }[top.phase]
     return Finding(
         source="phase",
-        severity=Severity.warning if slower else Severity.info,
+        severity=Severity.warning if slower and found.total_moved else Severity.info,
         title=f"{monitor}: {found.summary()}",
         subject=monitor,
         evidence=evidence,
@@ -306,22 +317,20 @@ def _phase_finding(monitor: str, found: phases.PhaseBlame) -> Finding:
 
 
 def _ms(value: float) -> str:
-    if abs(value) >= 1000:
-        return f"{value / 1000:.2f} s"
-    return f"{value:.0f} ms" if abs(value) >= 10 else f"{value:.1f} ms"
+    return format_duration(value / 1000.0)
 
 
 def _span(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{int(seconds // size)}{unit}"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 60:.0f}m" if seconds >= 60 else f"{seconds:.0f}s"
+    return format_duration(seconds)
 
 
-def _clock(at: float) -> str:
-    return dt.datetime.fromtimestamp(at).astimezone().strftime("%H:%M:%S")
+def _clock(at: float, *, now: float | None = None) -> str:
+    """Local time of day, with the date when it is not today's."""
+    when = dt.datetime.fromtimestamp(at).astimezone()
+    today = dt.datetime.fromtimestamp(now if now is not None else time.time()).astimezone()
+    if when.date() == today.date():
+        return when.strftime("%H:%M")
+    return when.strftime("%Y-%m-%d %H:%M")
 
 
 def _iso(at: float) -> str:

@@ -11,13 +11,14 @@ reports what happened since the previous one (the user's statistics are never re
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import functools
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from watchkeeper.advisors import targets
 from watchkeeper.advisors.errors import AdvisorError
 from watchkeeper.config import Config, Monitor
 from watchkeeper.diagnosis.monitors import Window, diagnose_monitor
@@ -29,6 +30,10 @@ log = logging.getLogger("watchkeeper.diagnosis")
 
 NOT_DIAGNOSED = frozenset({"heartbeat", "slo"})
 """Kinds whose results have no latency worth a diagnosis."""
+
+DEADLINE = 120.0
+"""Seconds one monitor's or advisor's diagnosis may take (a hung NFS mount, a database that
+accepts but never answers): past it, that one is reported as not looked at."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,23 +88,49 @@ def targets_of(config: Config, monitors: Sequence[Monitor]) -> list[Target]:
     return list(found.values())
 
 
+def diagnosable(monitors: Sequence[Monitor]) -> list[str]:
+    """The names of the monitors whose results a diagnosis reads."""
+    return [m.name for m in monitors if m.kind not in NOT_DIAGNOSED]
+
+
 async def diagnose(request: Request) -> Diagnosis:
     out = Diagnosis()
-    jobs: list[tuple[str, Awaitable[list[Finding]]]] = []
-    if request.store is not None:
+    secrets = set(request.secrets)
+    for target in request.targets:
+        secrets.update(_shown(target).secrets)
+    request.secrets = frozenset(secrets)
+    # the host first and alone: its CPU sample must not see this command's own work
+    hosts = [t for t in request.targets if t.kind == "host"]
+    rest = [t for t in request.targets if t.kind != "host"]
+    done: list[tuple[str, list[Finding] | BaseException]] = []
+    for target in hosts:
+        done += await _run([(f"host {target.label}", functools.partial(_advise, target, request))])
+    jobs: list[tuple[str, Callable[[], Awaitable[list[Finding]]]]] = []
+    store = request.store
+    if store is not None:
         for name in request.monitors:
             jobs.append(
                 (
                     f"monitor {name}",
-                    asyncio.to_thread(diagnose_monitor, request.store, name, request.window),
+                    functools.partial(_monitor, store, name, request.window),
                 )
             )
-    for target in request.targets:
-        jobs.append((f"{target.kind} {target.label}", _advise(target, request)))
-    answers = await asyncio.gather(*(job for _, job in jobs), return_exceptions=True)
-    for (what, _), answer in zip(jobs, answers, strict=True):
+    for target in rest:
+        jobs.append((f"{target.kind} {target.label}", functools.partial(_advise, target, request)))
+    done += await _run(jobs)
+    order = {
+        what: i
+        for i, what in enumerate(
+            [f"monitor {n}" for n in request.monitors]
+            + [f"{t.kind} {t.label}" for t in request.targets]
+        )
+    }
+    done.sort(key=lambda item: order.get(item[0], len(order)))
+    for what, answer in done:
         out.looked_at.append(what)
-        if isinstance(answer, AdvisorError):
+        if isinstance(answer, TimeoutError):
+            out.errors.append(f"{what}: no answer within {DEADLINE:.0f}s")
+        elif isinstance(answer, AdvisorError):
             out.errors.append(f"{what}: {redact(str(answer), request.secrets)}")
         elif isinstance(answer, BaseException):
             if isinstance(answer, asyncio.CancelledError | KeyboardInterrupt):
@@ -113,6 +144,29 @@ async def diagnose(request: Request) -> Diagnosis:
     return out
 
 
+async def _monitor(store: Store, name: str, window: Window) -> list[Finding]:
+    return await asyncio.to_thread(diagnose_monitor, store, name, window)
+
+
+async def _run(
+    jobs: Sequence[tuple[str, Callable[[], Awaitable[list[Finding]]]]],
+) -> list[tuple[str, list[Finding] | BaseException]]:
+    async def one(start: Callable[[], Awaitable[list[Finding]]]) -> list[Finding]:
+        async with asyncio.timeout(DEADLINE):
+            return await start()
+
+    answers = await asyncio.gather(*(one(start) for _, start in jobs), return_exceptions=True)
+    return [(what, answer) for (what, _), answer in zip(jobs, answers, strict=True)]
+
+
+def _shown(target: Target) -> targets.Shown:
+    if target.kind == "postgres":
+        return targets.postgres(target.address)
+    if target.kind == "redis":
+        return targets.redis(target.address)
+    return targets.Shown(target.label, ())
+
+
 async def _advise(target: Target, request: Request) -> list[Finding]:
     runners: dict[str, Callable[[Target, Request], Awaitable[list[Finding]]]] = {
         "postgres": _postgres,
@@ -123,8 +177,9 @@ async def _advise(target: Target, request: Request) -> list[Finding]:
 
 
 def _note_key(target: Target) -> str:
-    digest = hashlib.sha256(target.address.encode()).hexdigest()[:16]
-    return f"diagnose.{target.kind}.{digest}"
+    """Where a target's statistics snapshot is kept: by ``host:port/db`` (not the address,
+    which may hold a password that rotates)."""
+    return f"diagnose.{target.kind}.{_shown(target).label}"
 
 
 async def _postgres(target: Target, request: Request) -> list[Finding]:

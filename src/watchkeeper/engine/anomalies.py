@@ -3,8 +3,9 @@ follows its latency check by check; a detection adds a warning to the Result, so
 turns degraded through the usual state machine (with its confirmation) and alert pipeline.
 
 One slow check is a spike, and a spike that is over by the next check is not worth a page:
-the warning stays only while the recent checks (the median of the last ``recent``) stay away
-from the baseline the detection was measured against, and for at most ``hold`` checks — after
+the warning stays only while the latest check and the median of the (up to 3) checks since
+the detection stay above the baseline the detection was measured against (by three robust
+deviations and a fifth of it: faster than usual is good news), for at most ``hold`` checks — after
 that the new level is the normal one and the detector has learnt it. The detector scores
 nothing before its warm-up (450 checks: under 4 hours at 30 s), which the store's history
 usually covers. The detectors start from
@@ -24,6 +25,7 @@ from watchkeeper.analysis.drift import Detector, DriftSettings
 from watchkeeper.config import Monitor
 from watchkeeper.model import Result
 from watchkeeper.store import Store
+from watchkeeper.units import format_duration
 
 log = logging.getLogger("watchkeeper.engine")
 
@@ -107,7 +109,8 @@ class Anomalies:
         now = float(np.median(np.asarray(watch.recent, dtype=np.float64)))
         watch.held += 1
         band = max(3.0 * spread, 0.2 * abs(median))
-        away = abs(now - median) > band and abs(value - median) > band  # a spike is over
+        # slower only (faster after a fix is good news), and not once a spike is over
+        away = now - median > band and value - median > band
         if not away or watch.held > self._hold:
             watch.baseline = None
             return
@@ -123,6 +126,4 @@ def _latency_ms(result: Result) -> float | None:
 
 
 def _ms(value: float) -> str:
-    if value >= 1000:
-        return f"{value / 1000:.2f} s"
-    return f"{value:.0f} ms" if value >= 10 else f"{value:.1f} ms"
+    return format_duration(value / 1000.0)

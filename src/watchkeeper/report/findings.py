@@ -14,6 +14,7 @@ from rich.text import Text
 
 from watchkeeper.findings import Finding, Severity
 from watchkeeper.report.html import page
+from watchkeeper.units import format_size
 
 _MARK = {"critical": "✖", "warning": "▲", "info": "•"}
 _STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -41,15 +42,34 @@ def headline(findings: Sequence[Finding], errors: Sequence[str] = ()) -> str:
 
 
 def _evidence_text(evidence: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={_value(v)}" for k, v in evidence.items() if v is not None)
+    return ", ".join(f"{k}={_value(v, k)}" for k, v in evidence.items() if v is not None)
 
 
-def _value(value: object) -> str:
-    if isinstance(value, float):
-        return f"{value:,.2f}".rstrip("0").rstrip(".") if value != int(value) else f"{value:,.0f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
+def _value(value: object, key: str = "") -> str:
+    """A number as a person reads it: sizes for ``*_bytes``, thousands separators from
+    10,000, else up to five significant digits (98.996 stays 98.996 beside "below 99 %")."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if key.endswith("_bytes"):
+        return format_size(value)
+    if abs(value) >= 10_000 or isinstance(value, int):
+        return f"{value:,.0f}"
+    return f"{value:.5g}"
+
+
+_SQL = ("CREATE ", "DROP ", "REINDEX ", "ALTER ", "SELECT ", "VACUUM ", "ANALYZE ", "SET ")
+
+
+def split_fix(text: str) -> tuple[str, str]:
+    """A recommendation's leading statements (each up to its ';') and the prose after them:
+    the statements go in a code block, the prose beside it."""
+    statements: list[str] = []
+    rest = text.strip()
+    while rest.upper().startswith(_SQL) and ";" in rest:
+        end = rest.index(";") + 1
+        statements.append(rest[:end])
+        rest = rest[end:].lstrip()
+    return "\n".join(statements), rest
 
 
 def print_text(
@@ -101,7 +121,7 @@ def markdown(findings: Sequence[Finding], errors: Sequence[str], looked_at: Sequ
             out.append("|---|---|")
             for key, value in finding.evidence.items():
                 if value is not None:
-                    out.append(f"| {key} | {_md(_value(value))} |")
+                    out.append(f"| {key} | {_md(_value(value, key))} |")
             out.append("")
         if finding.recommendation:
             out.append(_fix_md(finding.recommendation))
@@ -114,9 +134,10 @@ def _md(text: str) -> str:
 
 
 def _fix_md(text: str) -> str:
-    if text.lstrip().upper().startswith(("CREATE ", "DROP ", "REINDEX ", "ALTER ", "SELECT ")):
-        return f"**Fix:**\n\n```sql\n{text}\n```"
-    return f"**Fix:** {text}"
+    sql, prose = split_fix(text)
+    if not sql:
+        return f"**Fix:** {prose}"
+    return f"**Fix:**\n\n```sql\n{sql}\n```" + (f"\n\n{prose}" if prose else "")
 
 
 def html_report(
@@ -161,9 +182,10 @@ def html_report(
             charts.append(_chart(chart_id, finding))
         fix = ""
         if finding.recommendation:
-            fix = f"<p><b>Fix:</b> <code>{html.escape(finding.recommendation)}</code></p>"
-            if not _looks_like_sql(finding.recommendation):
-                fix = f"<p><b>Fix:</b> {html.escape(finding.recommendation)}</p>"
+            sql, prose = split_fix(finding.recommendation)
+            fix = "<p><b>Fix:</b></p>" if sql else ""
+            fix += f"<pre><code>{html.escape(sql)}</code></pre>" if sql else ""
+            fix += f"<p>{'' if sql else '<b>Fix:</b> '}{html.escape(prose)}</p>" if prose else ""
         parts.append(
             f'<section class="card finding {severity}">'
             f'<h2><span class="{_CSS[severity]}">{_MARK[severity]} {severity}</span> '
@@ -194,14 +216,11 @@ def _paired(evidence: dict[str, Any]) -> list[tuple[str, str]]:
             partner = f"{name.removesuffix('_before')}_after_{unit}"
             if evidence.get(partner) is not None:
                 label = f"{name.removesuffix('_before')} ({unit})"
-                rows.append((label, f"{_value(value)} → {_value(evidence[partner])}"))
+                pair = f"{_value(value, key)} → {_value(evidence[partner], partner)}"
+                rows.append((label, pair))
                 continue
-        rows.append((key, _value(value)))
+        rows.append((key, _value(value, key)))
     return rows
-
-
-def _looks_like_sql(text: str) -> bool:
-    return text.lstrip().upper().startswith(("CREATE ", "DROP ", "REINDEX ", "ALTER "))
 
 
 def _chart(chart_id: str, finding: Finding) -> dict[str, Any]:

@@ -34,6 +34,8 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .verdict { font-size:18px; font-weight:650; padding:12px 16px; border-radius:10px;
   color:#fff; } .verdict.pass { background:var(--good); color:#fff; }
 .verdict.fail { background:var(--bad); color:#fff; }
+pre { background:var(--bg); border:1px solid var(--border); border-radius:8px;
+  padding:10px 12px; overflow-x:auto; font-size:13px; }
 .u-legend th { text-transform:none; border:0; } .u-legend td { border:0; }
 """
 

@@ -1,0 +1,50 @@
+"""Findings for people: numbers as they read, SQL in code blocks and prose beside it."""
+
+from __future__ import annotations
+
+from watchkeeper.findings import Chart, Finding, Severity
+from watchkeeper.report.findings import _value, html_report, markdown, split_fix
+
+
+def test_values_read_as_numbers_sizes_and_counts() -> None:
+    assert _value(98.996) == "98.996"
+    assert _value(0.004) == "0.004"
+    assert _value(142.0) == "142"
+    assert _value(2_500_000.0) == "2,500,000"
+    assert _value(12) == "12"
+    assert _value(3 * 1024**2, "used_memory_bytes") == "3MiB"
+    assert _value("ttfb") == "ttfb"
+
+
+def test_statements_and_prose_are_told_apart() -> None:
+    sql, prose = split_fix(
+        "CREATE INDEX CONCURRENTLY ON public.orders (customer_id); With it the plan costs 8."
+    )
+    assert sql == "CREATE INDEX CONCURRENTLY ON public.orders (customer_id);"
+    assert prose == "With it the plan costs 8."
+    assert split_fix("Raise maxmemory.") == ("", "Raise maxmemory.")
+    two = split_fix("ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf();")
+    assert two == ("ALTER SYSTEM SET autovacuum = on;\nSELECT pg_reload_conf();", "")
+
+
+FINDING = Finding(
+    source="postgres",
+    severity=Severity.warning,
+    title="Sequential scans on public.orders <200,000 rows>",
+    subject="public.orders",
+    evidence={"seq_scans": 150, "size_bytes": 10 * 1024**2, "cost_without_index": 3584.5},
+    recommendation="CREATE INDEX CONCURRENTLY ON public.orders (customer_id); Then ANALYZE.",
+    chart=Chart("orders", "ms", (1.0, 2.0), (3.0, 4.0), 2.0),
+)
+
+
+def test_markdown_and_html_carry_the_sql_as_code() -> None:
+    md = markdown([FINDING], [], ["postgres db"])
+    assert "```sql\nCREATE INDEX CONCURRENTLY ON public.orders (customer_id);\n```" in md
+    assert "Then ANALYZE." in md and "| size_bytes | 10MiB |" in md
+    page = html_report([FINDING], [], ["postgres db"], generated=0.0)
+    assert (
+        "<pre><code>CREATE INDEX CONCURRENTLY ON public.orders (customer_id);</code></pre>" in page
+    )
+    assert "&lt;200,000 rows&gt;" in page, "titles are escaped"
+    assert '"inline":true' in page and 'id="chart0"' in page
