@@ -2,12 +2,14 @@
 expectations → state machine → batched SQLite writer) against a bare aiohttp loop making the
 same fresh-connection requests with the same concurrency, in the same run, same target.
 
-    python bench/engine_overhead.py [--seconds 5] [--rounds 8] [--concurrency 50]
+    python bench/engine_overhead.py [--seconds 5] [--rounds 8] [--concurrency 50] [--anomaly]
 
 Each side runs in its own process pinned to core 0; the target runs on core 1. Both sides are
 CPU-bound, so two figures are printed per side: throughput (checks/s) and CPU time per check
 (process CPU, writer thread included — steadier on a shared machine). Rounds alternate the
-two sides and the ratios are taken round by round. Target >= 0.80.
+two sides and the ratios are taken round by round. Target >= 0.80. ``--anomaly`` adds a
+third side, the engine with ``anomaly: on`` for every monitor (the online drift detector on
+each check's latency), and prints its CPU per check against the plain engine's.
 """
 
 from __future__ import annotations
@@ -61,7 +63,9 @@ async def baseline(port: int, seconds: float, concurrency: int, warmup: float) -
     return measured
 
 
-async def engine(port: int, seconds: float, concurrency: int, warmup: float) -> Measure:
+async def engine(
+    port: int, seconds: float, concurrency: int, warmup: float, anomaly: bool = False
+) -> Measure:
     from watchkeeper.config import parse_config
     from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
@@ -70,7 +74,8 @@ async def engine(port: int, seconds: float, concurrency: int, warmup: float) -> 
     monitors = 1000  # at 100 ms each: far more demand than one core can serve
     lines = [
         f"engine: {{concurrency: {concurrency}, per_host: {concurrency}}}",
-        "defaults: {interval: 100ms, timeout: 100ms, confirm: 2}",
+        "defaults: {interval: 100ms, timeout: 100ms, confirm: 2, anomaly: "
+        + ("on}" if anomaly else "off}"),
         "monitors:",
     ]
     lines += [
@@ -99,8 +104,11 @@ def child(mode: str, port: int, seconds: float, concurrency: int) -> None:
     pin(0)
     import uvloop
 
-    run = baseline if mode == "baseline" else engine
-    checks, wall, cpu = uvloop.run(run(port, seconds, concurrency, warmup=1.5))
+    if mode == "baseline":
+        work = baseline(port, seconds, concurrency, warmup=1.5)
+    else:
+        work = engine(port, seconds, concurrency, warmup=1.5, anomaly=mode == "anomaly")
+    checks, wall, cpu = uvloop.run(work)
     print(json.dumps({"rate": checks / wall, "cpu_per_check": cpu / max(checks, 1)}))
 
 
@@ -139,25 +147,30 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--concurrency", type=int, default=50)
-    parser.add_argument("--child", choices=["baseline", "engine"])
+    parser.add_argument("--anomaly", action="store_true")
+    parser.add_argument("--child", choices=["baseline", "engine", "anomaly"])
     parser.add_argument("--port", type=int)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.port, args.seconds, args.concurrency)
         return
-    rates: dict[str, list[float]] = {"baseline": [], "engine": []}
-    cpus: dict[str, list[float]] = {"baseline": [], "engine": []}
+    sides = ["baseline", "engine"] + (["anomaly"] if args.anomaly else [])
+    rates: dict[str, list[float]] = {side: [] for side in sides}
+    cpus: dict[str, list[float]] = {side: [] for side in sides}
     rate_ratios: list[float] = []
     cpu_ratios: list[float] = []
+    anomaly_ratios: list[float] = []
     with target_server(cpu=1) as port:
         for round_ in range(args.rounds):
-            order = ["baseline", "engine"] if round_ % 2 == 0 else ["engine", "baseline"]
+            order = sides if round_ % 2 == 0 else sides[::-1]
             figures = {mode: measure(mode, port, args.seconds, args.concurrency) for mode in order}
             for mode, (rate, cpu) in figures.items():
                 rates[mode].append(rate)
                 cpus[mode].append(cpu)
             rate_ratios.append(figures["engine"][0] / figures["baseline"][0])
             cpu_ratios.append(figures["baseline"][1] / figures["engine"][1])
+            if args.anomaly:
+                anomaly_ratios.append(figures["anomaly"][1] / figures["engine"][1])
     print(f"rounds: {args.rounds} x {args.seconds:g}s per side, concurrency {args.concurrency}")
     print(
         f"bare aiohttp loop:  {_summary(rates['baseline'], ' req/s')}, "
@@ -175,6 +188,16 @@ def main() -> None:
         f"ratio (CPU per check, baseline/engine): median {statistics.median(cpu_ratios):.2f} "
         f"(min {min(cpu_ratios):.2f}, max {max(cpu_ratios):.2f}) — target >= 0.80"
     )
+    if args.anomaly:
+        print(
+            f"with anomaly: on:   {_summary(rates['anomaly'], ' checks/s')}, "
+            f"CPU {_summary(cpus['anomaly'], 'µs', 1e6)} per check"
+        )
+        print(
+            "ratio (CPU per check, anomaly on/off): median "
+            f"{statistics.median(anomaly_ratios):.3f} (min {min(anomaly_ratios):.3f}, "
+            f"max {max(anomaly_ratios):.3f})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """The Redis advisor against private, throw-away redis-servers driven into each condition:
-evicting, holding big keys, missing, logging slow commands, refusing clients, failing to
-save, replicating from a master that is not there."""
+evicting, holding big keys, missing, logging slow commands, fragmented, refusing clients,
+failing to save, replicating from a master that is not there, refusing the advisor's own
+commands."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import redis.asyncio as redis_async
 from redis import exceptions as redis_errors
 from tests.helpers.redis_server import PrivateRedis, _free_port
 
+from watchkeeper.advisors._redis_common import persist, shown_key
 from watchkeeper.advisors.errors import AdvisorError
 from watchkeeper.advisors.redis import RedisAdviceSettings, advise
 from watchkeeper.findings import Finding, Severity
@@ -65,30 +67,90 @@ async def test_a_clean_server_with_a_limit_and_lru_has_no_warnings(start_redis: 
     assert [f for f in findings if f.severity is not Severity.info] == []
 
 
-async def test_evictions_are_reported_with_the_limit_and_policy(start_redis: Start) -> None:
-    server = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
+async def overfill(server: PrivateRedis, ttl: int | None = None) -> None:
+    """5 MB of 10 kB values into a server with a 2 MB limit."""
     client = client_of(server)
     try:
         value = b"x" * 10_000
         pipe = client.pipeline(transaction=False)
-        for index in range(500):  # 5 MB into 2 MB
-            pipe.set(f"item:{index}", value)
+        for index in range(500):
+            pipe.set(f"item:{index}", value, ex=ttl)
         await pipe.execute()
     finally:
         await client.aclose()
+
+
+def evictions_of(findings: list[Finding]) -> Finding:
+    (evictions,) = [f for f in findings if "evicted_keys" in f.evidence and "evicted" in f.title]
+    return evictions
+
+
+async def test_evictions_of_a_cache_are_info_with_the_rate(start_redis: Start) -> None:
+    server = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
+    await overfill(server)
     findings = await advise(server.url)
     assert_shape(findings)
-    (evictions,) = [f for f in findings if "evicted_keys" in f.evidence and "evicted" in f.title]
-    assert evictions.severity is Severity.warning
+    # an allkeys-* policy throws out any key, which only a cache can afford: by design
+    evictions = evictions_of(findings)
+    assert evictions.severity is Severity.info
     evicted = evictions.evidence["evicted_keys"]
     assert isinstance(evicted, int) and evicted > 0
+    uptime, per_hour = evictions.evidence["uptime_s"], evictions.evidence["evictions_per_hour"]
+    assert isinstance(uptime, int) and uptime >= 0
+    assert per_hour == round(evicted * 3600 / max(uptime, 1), 1)
     assert evictions.evidence["maxmemory_policy"] == "allkeys-lru"
-    assert evictions.evidence["maxmemory"] == 2 * 1024 * 1024
-    assert "maxmemory" in evictions.recommendation
+    assert evictions.evidence["maxmemory_bytes"] == 2 * 1024 * 1024
+    assert evictions.evidence["looks_like"] == "cache"
+    used = evictions.evidence["used_memory_bytes"]
+    assert isinstance(used, int) and used > 0
+    assert "since it started" in evictions.title
+    assert "CONFIG SET maxmemory" in evictions.recommendation
     # an LRU cache at its limit is working as designed: not a policy warning
     assert titled(findings, "noeviction") == []
     near = [f for f in findings if f.title.startswith("Redis uses")]
     assert all(f.severity is Severity.info for f in near)
+
+    # the same evictions from a Redis declared a data store lose data
+    store = evictions_of(await advise(server.url, settings=RedisAdviceSettings(cache=False)))
+    assert store.severity is Severity.warning
+    assert store.evidence["looks_like"] == "data store"
+    assert "CONFIG SET maxmemory-policy noeviction" in store.recommendation
+
+
+async def test_evictions_of_a_volatile_cache_with_ttls_are_info(start_redis: Start) -> None:
+    server = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "volatile-lru")
+    await overfill(server, ttl=3600)
+    evictions = evictions_of(await advise(server.url))
+    assert evictions.severity is Severity.info
+    assert evictions.evidence["looks_like"] == "cache"  # every key has a TTL
+
+
+async def test_evictions_under_a_policy_that_cannot_evict_now_warn(start_redis: Start) -> None:
+    server = start_redis("--maxmemory", "2mb", "--maxmemory-policy", "allkeys-lru")
+    await overfill(server)
+    client = client_of(server)
+    try:
+        await client.config_set("maxmemory-policy", "noeviction")
+    finally:
+        await client.aclose()
+    evictions = evictions_of(await advise(server.url, settings=RedisAdviceSettings(cache=True)))
+    assert evictions.severity is Severity.warning
+    assert evictions.evidence["maxmemory_policy"] == "noeviction"
+    assert "cannot evict now" in evictions.recommendation
+    # PrivateRedis runs without a config file: CONFIG REWRITE would fail, so it says so
+    assert "--maxmemory-policy allkeys-lru" in evictions.recommendation
+
+
+def test_a_setting_is_persisted_with_config_rewrite_only_where_there_is_a_file() -> None:
+    with_file = {"config_file": "/etc/redis/redis.conf"}
+    assert persist(with_file, "maxmemory 2gb") == "CONFIG SET maxmemory 2gb; CONFIG REWRITE"
+    assert (
+        persist(with_file, "maxmemory 2gb", "maxmemory-policy allkeys-lru")
+        == "CONFIG SET maxmemory 2gb; CONFIG SET maxmemory-policy allkeys-lru; CONFIG REWRITE"
+    )
+    without = persist({"config_file": ""}, "maxmemory 2gb")
+    assert without.startswith("CONFIG SET maxmemory 2gb (")
+    assert "CONFIG REWRITE cannot" in without and "--maxmemory 2gb" in without
 
 
 async def test_big_keys_are_found_by_the_sampler_with_type_and_length(start_redis: Start) -> None:
@@ -112,12 +174,13 @@ async def test_big_keys_are_found_by_the_sampler_with_type_and_length(start_redi
     blob, wide = big["blob"], big["wide"]
     assert blob.evidence["type"] == "string"
     assert blob.evidence["length"] == 1024 * 1024
-    size = blob.evidence["bytes"]
+    size = blob.evidence["size_bytes"]
     assert isinstance(size, int) and size >= 1024 * 1024
     assert wide.evidence["type"] == "hash"
     assert wide.evidence["length"] == 20_000
     assert "HSCAN" in wide.recommendation
     assert blob.evidence["sampled_keys"] == 52
+    assert blob.evidence["sample_partial"] is None
     assert blob.severity is Severity.warning
 
     # with the default thresholds (10 MiB, or 10 % of used memory and at least 1 MiB) the
@@ -157,6 +220,34 @@ async def test_misses_drive_the_hit_rate_finding(start_redis: Start) -> None:
     assert rate.evidence["keyspace_hits"] == 100
     hit_rate = rate.evidence["hit_rate_pct"]
     assert isinstance(hit_rate, float) and hit_rate == pytest.approx(100 * 100 / 1620, abs=0.01)
+    assert rate.evidence["looks_like"] == "cache"  # allkeys-lru
+    assert rate.recommendation.endswith("CONFIG RESETSTAT")
+
+    # the same misses on a Redis declared a data store (a queue, locks): info only
+    store = titled(await advise(server.url, settings=RedisAdviceSettings(cache=False)), "hit rate")
+    assert [(f.severity, f.evidence["looks_like"]) for f in store] == [
+        (Severity.info, "data store")
+    ]
+
+
+async def test_misses_on_a_redis_that_does_not_look_like_a_cache_are_info(
+    start_redis: Start,
+) -> None:
+    server = start_redis()  # noeviction, keys without a TTL: a store, a queue, locks
+    client = client_of(server)
+    try:
+        await client.set("lock:present", "1")
+        pipe = client.pipeline(transaction=False)
+        for index in range(1500):
+            pipe.get(f"lock:{index}")
+        await pipe.execute()
+    finally:
+        await client.aclose()
+    (rate,) = titled(await advise(server.url), "hit rate")
+    assert rate.severity is Severity.info
+    assert rate.evidence["keyspace_misses"] == 1500
+    (declared,) = titled(await advise(server.url, settings=RedisAdviceSettings(cache=True)), "hit")
+    assert declared.severity is Severity.warning
 
 
 async def test_the_slow_log_is_grouped_by_command_without_the_advisors_own(
@@ -189,9 +280,28 @@ async def test_the_slow_log_is_grouped_by_command_without_the_advisors_own(
     # not there: the one PING is the test helper's readiness probe
     assert not {"INFO", "CONFIG GET", "SLOWLOG GET", "SCAN"} & set(slow)
     assert slow["PING"].evidence["count"] == 1
+    # each group says when its newest entry was logged, by the server's clock
+    assert isinstance(sleep.evidence["newest_at"], str) and "T" in sleep.evidence["newest_at"]
+    age = sleep.evidence["age_s"]
+    assert isinstance(age, int) and age >= 0
+    assert sleep.evidence["recent_count"] == 1
+    assert sleep.recommendation.endswith("SLOWLOG GET 128")
     # and it never resets the log: a second run still sees the test's commands
     again = await advise(server.url, settings=settings)
     assert any(f.subject == "SET" and f.evidence["count"] == 30 for f in again)
+    # what the advisor sent before naming its connection (HELLO) is left out too: the
+    # second run's own HELLO does not count (the test client's does)
+    hellos = {f.evidence["count"] for f in [*slow.values(), *again] if f.subject == "HELLO"}
+    assert len(hellos) <= 1
+    # entries older than slowlog_recent (here: every one) are at most info
+    old = await advise(server.url, settings=RedisAdviceSettings(slowlog_top=10, slowlog_recent=0))
+    (sleep,) = [f for f in old if f.subject == "DEBUG SLEEP"]
+    assert sleep.severity is Severity.info
+    assert sleep.evidence["recent_count"] == 0
+    assert sleep.evidence["recent_max_us"] is None
+    assert [
+        f for f in old if f.title.startswith("Slow Redis") and f.severity is not Severity.info
+    ] == []
 
 
 async def test_memory_limit_and_policy_findings(start_redis: Start) -> None:
@@ -199,8 +309,12 @@ async def test_memory_limit_and_policy_findings(start_redis: Start) -> None:
     findings = await advise(unbounded.url)
     (limit,) = titled(findings, "no memory limit")
     assert limit.severity is Severity.warning
-    assert limit.evidence["maxmemory"] == 0
-    assert "allkeys-lru" in limit.recommendation
+    assert limit.evidence["maxmemory_bytes"] == 0
+    system = limit.evidence["total_system_memory_bytes"]
+    assert isinstance(system, int) and system > 0
+    assert "CONFIG SET maxmemory <size>; CONFIG SET maxmemory-policy allkeys-lru" in (
+        limit.recommendation
+    )
     as_store = await advise(unbounded.url, settings=RedisAdviceSettings(cache=False))
     assert [f.severity for f in titled(as_store, "no memory limit")] == [Severity.info]
 
@@ -209,7 +323,7 @@ async def test_memory_limit_and_policy_findings(start_redis: Start) -> None:
     (policy,) = titled(findings, "noeviction")
     assert policy.severity is Severity.warning
     assert "writes fail" in policy.title
-    assert policy.evidence["maxmemory"] == 64 * 1024 * 1024
+    assert policy.evidence["maxmemory_bytes"] == 64 * 1024 * 1024
     unknown = await advise(refusing.url)
     assert [f.severity for f in titled(unknown, "noeviction")] == [Severity.info]
 
@@ -317,6 +431,24 @@ async def test_an_unreachable_server_is_one_line_without_the_password() -> None:
         await advise("http://127.0.0.1:6379")
 
 
+async def test_a_password_in_the_query_never_shows_and_the_url_is_checked() -> None:
+    port = _free_port()
+    with pytest.raises(AdvisorError) as raised:
+        await advise(f"redis://127.0.0.1:{port}/0?password=query-secret", timeout=2)
+    message = str(raised.value)
+    assert message.startswith(f"redis 127.0.0.1:{port}/0: ")
+    assert "query-secret" not in message
+    with pytest.raises(AdvisorError) as raised:
+        await advise("redis://:hunter2@127.0.0.1:6379/zero")
+    assert "is not a number" in str(raised.value) and "hunter2" not in str(raised.value)
+    with pytest.raises(AdvisorError) as raised:
+        await advise("redis://:hunter2@127.0.0.1:6379?db=one")
+    assert "'one' is not a number" in str(raised.value)
+    with pytest.raises(AdvisorError, match="bad URL") as raised:
+        await advise("redis://:hunter2@127.0.0.1:port/0")
+    assert "hunter2" not in str(raised.value)
+
+
 async def test_a_wrong_password_is_one_line_without_the_password(start_redis: Start) -> None:
     server = start_redis()
     client = client_of(server)
@@ -360,3 +492,118 @@ async def test_refused_commands_skip_their_checks_and_say_so(start_redis: Start)
     assert all("limited-pw" not in str(v) for v in skipped.evidence.values())
     # INFO's copies of maxmemory and the policy stand in for CONFIG GET
     assert [f for f in findings if f.severity is not Severity.info] == []
+
+    # the hint names what it takes to connect (the client names itself) and to read
+    hint = skipped.recommendation
+    assert "ACL SETUSER limited " in hint
+    assert "+ping" in hint and "+client|setname" in hint and "+slowlog|get" in hint
+    # and it is enough: a user with exactly those rules gets every check
+    rules = hint[hint.index("ACL SETUSER") :].split()[3:]
+    client = client_of(server)
+    try:
+        await client.execute_command("ACL", "SETUSER", "hinted", "on", ">hinted-pw", *rules)
+        await client.set("k", "v")
+    finally:
+        await client.aclose()
+    complete = await advise(f"redis://hinted:hinted-pw@127.0.0.1:{server.port}/0")
+    assert titled(complete, "skipped") == []
+
+
+async def test_a_user_that_may_not_name_its_connection_is_told_what_to_allow(
+    start_redis: Start,
+) -> None:
+    server = start_redis()
+    client = client_of(server)
+    try:
+        await client.execute_command("ACL", "SETUSER", "bare", "on", ">bare-pw", "+info")
+    finally:
+        await client.aclose()
+    with pytest.raises(AdvisorError) as raised:
+        await advise(f"redis://bare:bare-pw@127.0.0.1:{server.port}/0")
+    message = str(raised.value)
+    assert "client|setname" in message and "+ping +client|setname" in message
+    assert "bare-pw" not in message
+
+
+async def test_fragmentation_advice_follows_the_allocators_own_fragmentation(
+    start_redis: Start,
+) -> None:
+    # a fresh Redis: megabytes resident for under one of data, nearly all of it fixed
+    # overhead, with the allocator itself barely fragmented (far under 100 MiB)
+    loose = RedisAdviceSettings(fragmentation_warn_ratio=1.0, fragmentation_min_used_bytes=0)
+    server = start_redis()
+    (fragmented,) = titled(await advise(server.url, settings=loose), "fragmented")
+    assert fragmented.severity is Severity.warning
+    ratio = fragmented.evidence["allocator_frag_ratio"]
+    assert isinstance(ratio, float) and ratio >= 1.0
+    assert isinstance(fragmented.evidence["allocator_frag_bytes"], int)
+    assert isinstance(fragmented.evidence["used_memory_rss_bytes"], int)
+    assert "activedefrag" not in fragmented.recommendation
+    assert "cannot fix" in fragmented.recommendation
+
+    # where Redis' own active-defrag thresholds are passed, active defragmentation is advised
+    eager = start_redis("--active-defrag-ignore-bytes", "1", "--active-defrag-threshold-lower", "0")
+    (fragmented,) = titled(await advise(eager.url, settings=loose), "fragmented")
+    assert "CONFIG SET activedefrag yes" in fragmented.recommendation
+    # with the default thresholds a small Redis' ratio means nothing
+    assert titled(await advise(eager.url), "fragmented") == []
+
+
+async def test_a_sparse_or_slow_scan_is_cut_short_and_says_so(start_redis: Start) -> None:
+    server = start_redis()
+    client = client_of(server)
+    try:
+        pipe = client.pipeline(transaction=False)
+        for index in range(200):
+            pipe.set(f"small:{index}", "tiny")
+        await pipe.execute()
+    finally:
+        await client.aclose()
+    capped = RedisAdviceSettings(scan_count=5, scan_max_calls=2)
+    (partial,) = titled(await advise(server.url, settings=capped), "sample was partial")
+    assert partial.severity is Severity.info
+    assert partial.evidence["scan_calls"] == 2
+    assert "cap" in str(partial.evidence["sample_partial"])
+    sampled = partial.evidence["sampled_keys"]
+    assert isinstance(sampled, int) and sampled < 200
+    assert partial.evidence["db_keys"] == 200
+
+    # the time budget: with none left after the first call, one SCAN call is all
+    hurried = RedisAdviceSettings(scan_count=5, scan_seconds=0)
+    (partial,) = titled(await advise(server.url, settings=hurried), "sample was partial")
+    assert partial.evidence["scan_calls"] == 1
+    assert "time budget" in str(partial.evidence["sample_partial"])
+
+    # the default cap (1000 / 5 * 4 + 10 calls) lets a dense keyspace finish
+    whole = await advise(server.url, settings=RedisAdviceSettings(scan_count=5, big_key_bytes=1))
+    big = [f for f in whole if "Big Redis key" in f.title]
+    assert big and all(f.evidence["sample_partial"] is None for f in big)
+    assert {f.evidence["sampled_keys"] for f in big} == {200}
+    assert titled(whole, "sample was partial") == []
+
+
+async def test_long_key_names_are_masked_in_findings(start_redis: Start) -> None:
+    server = start_redis()
+    token = "3f9a8c2e71d04b6a9e5f"
+    client = client_of(server)
+    try:
+        await client.set(f"sess:{token}", b"s" * 300_000)
+    finally:
+        await client.aclose()
+    settings = RedisAdviceSettings(big_key_bytes=100_000)
+    (big,) = [f for f in await advise(server.url, settings=settings) if "Big Redis" in f.title]
+    assert big.subject == "sess:3f9a…"
+    assert big.evidence["key"] == "sess:3f9a…"
+    assert all(token not in text for text in (big.title, big.subject, big.recommendation))
+    assert all(token not in str(value) for value in big.evidence.values())
+    shown = RedisAdviceSettings(big_key_bytes=100_000, mask_key_names=False)
+    (big,) = [f for f in await advise(server.url, settings=shown) if "Big Redis" in f.title]
+    assert big.subject == f"sess:{token}"
+
+
+def test_key_names_keep_their_prefix_and_short_tails() -> None:
+    settings = RedisAdviceSettings()
+    assert shown_key(b"blob", settings) == "blob"
+    assert shown_key(b"user:42:profile", settings) == "user:42:profile"
+    assert shown_key(b"cache:page:/products/shoes-red", settings) == "cache:page:/pro…"
+    assert shown_key(b"0123456789abcdef", settings) == "0123…"

@@ -5,9 +5,9 @@ CPU shares, swap traffic and per-process CPU are measured over ``sample_seconds`
 :class:`HostAdviceSettings` fields, defaults in brackets; a measured value at or past its
 threshold fires):
 
-- **CPU saturation**: busy (everything but idle and iowait) at ``cpu_busy_pct`` [90 %], or the
-  1-minute load average per logical core at ``load_per_core`` [1.5]: warning, with the top
-  processes by CPU;
+- **CPU saturation**: busy (everything but idle, iowait and steal, which have findings of
+  their own) at ``cpu_busy_pct`` [90 %], or the 1-minute load average per logical core at
+  ``load_per_core`` [1.5]: warning, with the top processes by CPU;
 - **steal** at ``steal_pct`` [10 %]: warning (the hypervisor gives this VM's CPU time to
   others: a noisy neighbour or an undersized/burstable instance);
 - **iowait** at ``iowait_pct`` [20 %]: warning (CPUs idle waiting on the disk);
@@ -20,27 +20,35 @@ threshold fires):
 - **disks**: each real file system (``psutil.disk_partitions(all=False)`` less read-only mounts
   and ``skip_fstypes``, one mount per device) at ``disk_warn_pct`` [90 %]: warning,
   ``disk_critical_pct`` [95 %]: critical. ``mounts`` names the mount points to look at instead
-  (any file-system type);
+  (any file-system type). Each mount is measured with a ``mount_timeout_s`` [2 s] budget: one
+  that does not answer (a hung NFS server) is skipped with a warning of its own;
 - **inodes** (``os.statvfs``: ``f_files``/``f_ffree``) at ``inode_warn_pct`` [90 %]: warning,
   ``inode_critical_pct`` [95 %]: critical;
 - **top processes**: the ``top_processes`` [5] biggest by CPU (% of one core, over the sample)
   and by resident memory go into the CPU and memory findings' evidence (``top_cpu_1``...,
   ``top_rss_1``...); when neither fires they make an info Finding of their own
-  (``top_processes_info``).
+  (``top_processes_info``). The advisor's own process (and a parent running the same
+  Watchkeeper command, a launcher) is left out.
 
-Every psutil call runs in a worker thread (``asyncio.to_thread``).
+Every psutil call runs in a worker thread (``asyncio.to_thread``); the calls on a mount
+(``statvfs``) run in a daemon thread each, so one that never returns cannot hold up the run
+or the interpreter's exit (a mount still hung from an earlier run is not asked again until
+that call returns).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
-from watchkeeper.findings import Evidence, Finding, Severity
+from watchkeeper.findings import Evidence, Finding, Severity, ranked
 from watchkeeper.units import format_duration, format_size
 
 _SKIP_FSTYPES = frozenset(
@@ -50,6 +58,12 @@ _SKIP_FSTYPES = frozenset(
         "autofs", "debugfs", "tracefs", "securityfs", "pstore", "bpf", "configfs",
     }
 )  # fmt: skip
+_PROGRAMS = frozenset({"wk", "watchkeeper"})
+"""Names Watchkeeper's command runs under (console scripts; ``python -m watchkeeper``)."""
+_HUNG: dict[str, threading.Thread] = {}
+"""Mount point → the thread still stuck measuring it (from this or an earlier run)."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,8 @@ class HostAdviceSettings:
     skip_fstypes: frozenset[str] = field(default=_SKIP_FSTYPES)
     """File-system types left out when ``mounts`` is empty (pseudo, in-memory, read-only
     images)."""
+    mount_timeout_s: float = 2.0
+    """Seconds each mount may take to answer ``statvfs`` before it is skipped as hung."""
     top_processes: int = 5
     top_processes_info: bool = True
 
@@ -115,6 +131,15 @@ class _Mount:
     inodes_free: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Chosen:
+    """A mount to measure."""
+
+    mountpoint: str
+    device: str
+    fstype: str
+
+
 async def advise(
     *, settings: HostAdviceSettings | None = None, sample_seconds: float = 1.0
 ) -> list[Finding]:
@@ -122,22 +147,52 @@ async def advise(
     most important first."""
     settings = settings or HostAdviceSettings()
     sample = await asyncio.to_thread(_sample, max(0.05, sample_seconds))
-    mounts = await asyncio.to_thread(_mounts, settings)
+    chosen = await asyncio.to_thread(_chosen_mounts, settings)
+    measured = await asyncio.gather(*(_measure(c, settings.mount_timeout_s) for c in chosen))
     findings: list[Finding] = []
     cpu = _cpu(sample, settings)
     memory = _memory(sample, settings)
     findings += cpu + memory
     findings += _swap(sample, settings)
-    for mount in mounts:
-        findings += _disk(mount, settings)
+    for mount, result in zip(chosen, measured, strict=True):
+        if result is None:
+            findings.append(_hung(mount, settings))
+        elif isinstance(result, _Mount):
+            findings += _disk(result, settings)
     if not cpu and not memory and settings.top_processes_info and sample.processes:
         findings.append(_top_processes(sample, settings))
-    return sorted(findings, key=lambda f: (f.severity.rank, -f.impact, f.subject))
+    return ranked(findings)
+
+
+def _command(cmdline: list[str]) -> list[str] | None:
+    """Watchkeeper's command in a command line, from its program name on (``wk diagnose``
+    out of ``python /venv/bin/wk diagnose`` or ``uv run wk diagnose``); None if none."""
+    for index, word in enumerate(cmdline):
+        name = os.path.basename(word)
+        module = index > 0 and cmdline[index - 1] == "-m" and word in _PROGRAMS
+        if name in _PROGRAMS or module:
+            return ["wk", *cmdline[index + 1 :]]
+    return None
+
+
+def _own_pids() -> set[int]:
+    """This process, and its parent when that runs the same Watchkeeper command."""
+    me = psutil.Process()
+    own = {me.pid}
+    with contextlib.suppress(psutil.Error, OSError):
+        parent = me.parent()
+        mine = _command(me.cmdline())
+        if parent is not None and mine is not None and _command(parent.cmdline()) == mine:
+            own.add(parent.pid)
+    return own
 
 
 def _sample(seconds: float) -> _Sample:
+    own = _own_pids()
     processes: list[psutil.Process] = []
     for process in psutil.process_iter(["pid", "name"]):
+        if process.pid in own:
+            continue
         try:
             process.cpu_percent(None)  # starts the process' CPU measurement
         except (psutil.Error, OSError):
@@ -181,49 +236,94 @@ def _sample(seconds: float) -> _Sample:
     )
 
 
-def _mounts(settings: HostAdviceSettings) -> list[_Mount]:
+def _chosen_mounts(settings: HostAdviceSettings) -> list[_Chosen]:
+    """The mounts to look at (the partition table only: nothing here touches a mount)."""
     if settings.mounts:
         known = {p.mountpoint: p for p in psutil.disk_partitions(all=True)}
-        chosen = [
-            (mount, known[mount].device, known[mount].fstype)
+        return [
+            _Chosen(mount, known[mount].device, known[mount].fstype)
             if mount in known
-            else (mount, "?", "?")
+            else _Chosen(mount, "?", "?")
             for mount in dict.fromkeys(settings.mounts)
         ]
-    else:
-        chosen = []
-        devices: set[str] = set()
-        partitions = sorted(psutil.disk_partitions(all=False), key=lambda p: len(p.mountpoint))
-        for partition in partitions:
-            if partition.fstype in settings.skip_fstypes:
-                continue
-            if "ro" in partition.opts.split(","):
-                continue
-            if partition.device in devices:  # a bind mount of one already seen
-                continue
-            devices.add(partition.device)
-            chosen.append((partition.mountpoint, partition.device, partition.fstype))
-    mounts: list[_Mount] = []
-    for mountpoint, device, fstype in chosen:
-        try:
-            usage = psutil.disk_usage(mountpoint)
-            stats = os.statvfs(mountpoint)
-        except OSError:
+    chosen: list[_Chosen] = []
+    devices: set[str] = set()
+    partitions = sorted(psutil.disk_partitions(all=False), key=lambda p: len(p.mountpoint))
+    for partition in partitions:
+        if partition.fstype in settings.skip_fstypes:
             continue
-        mounts.append(
-            _Mount(
-                mountpoint=mountpoint,
-                device=device,
-                fstype=fstype,
-                total=int(usage.total),
-                used=int(usage.used),
-                free=int(usage.free),
-                used_pct=float(usage.percent),
-                inodes=int(stats.f_files),
-                inodes_free=int(stats.f_ffree),
-            )
-        )
-    return mounts
+        if "ro" in partition.opts.split(","):
+            continue
+        if partition.device in devices:  # a bind mount of one already seen
+            continue
+        devices.add(partition.device)
+        chosen.append(_Chosen(partition.mountpoint, partition.device, partition.fstype))
+    return chosen
+
+
+async def _measure(chosen: _Chosen, timeout: float) -> _Mount | OSError | None:  # noqa: ASYNC109
+    """The mount's use, an OSError (gone, not permitted: skipped), or None: no answer within
+    ``timeout`` seconds (hung)."""
+    where = chosen.mountpoint
+    stuck = _HUNG.get(where)
+    if stuck is not None:
+        if stuck.is_alive():
+            return None
+        del _HUNG[where]
+
+    def statvfs() -> tuple[Any, os.statvfs_result]:
+        return psutil.disk_usage(where), os.statvfs(where)
+
+    thread, answer = _in_daemon_thread(statvfs, f"wk-statvfs {where}")
+    try:
+        usage, stats = await asyncio.wait_for(answer, timeout)
+    except TimeoutError:
+        _HUNG[where] = thread
+        return None
+    except OSError as exc:
+        return exc
+    return _Mount(
+        mountpoint=where,
+        device=chosen.device,
+        fstype=chosen.fstype,
+        total=int(usage.total),
+        used=int(usage.used),
+        free=int(usage.free),
+        used_pct=float(usage.percent),
+        inodes=int(stats.f_files),
+        inodes_free=int(stats.f_ffree),
+    )
+
+
+def _in_daemon_thread(
+    call: Callable[[], T], name: str
+) -> tuple[threading.Thread, asyncio.Future[T]]:
+    """Run ``call`` in a daemon thread of its own: unlike ``asyncio.to_thread``'s pool, a
+    call that never returns holds up neither the loop's shutdown nor the interpreter's
+    exit."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[T] = loop.create_future()
+
+    def succeed(result: T) -> None:
+        if not answer.done():  # else it timed out meanwhile
+            answer.set_result(result)
+
+    def fail(error: Exception) -> None:
+        if not answer.done():
+            answer.set_exception(error)
+
+    def work() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+            try:
+                result = call()
+            except Exception as exc:
+                loop.call_soon_threadsafe(fail, exc)
+            else:
+                loop.call_soon_threadsafe(succeed, result)
+
+    thread = threading.Thread(target=work, name=name, daemon=True)
+    thread.start()
+    return thread, answer
 
 
 def _top(sample: _Sample, settings: HostAdviceSettings, by: str) -> Evidence:
@@ -239,10 +339,11 @@ def _top(sample: _Sample, settings: HostAdviceSettings, by: str) -> Evidence:
 
 def _cpu_evidence(sample: _Sample) -> Evidence:
     cpu = sample.cpu
-    busy = 100.0 - cpu.get("idle", 0.0) - cpu.get("iowait", 0.0)
+    busy = 100.0 - cpu.get("idle", 0.0) - cpu.get("iowait", 0.0) - cpu.get("steal", 0.0)
     one, five, fifteen = sample.load
     return {
         "busy_pct": round(busy, 2),
+        "idle_pct": round(cpu.get("idle", 0.0), 2),
         "user_pct": round(cpu.get("user", 0.0) + cpu.get("nice", 0.0), 2),
         "system_pct": round(
             cpu.get("system", 0.0) + cpu.get("irq", 0.0) + cpu.get("softirq", 0.0), 2
@@ -309,10 +410,10 @@ def _cpu(sample: _Sample, settings: HostAdviceSettings) -> list[Finding]:
                 title=f"CPUs wait on the disk {iowait:.1f}% of the time (iowait)",
                 subject="cpu",
                 evidence={**evidence, "iowait_threshold_pct": settings.iowait_pct},
-                recommendation="Processes are stalled on storage. Find who does the I/O "
-                "(iotop -o, pidstat -d 1); common causes are swapping, a database without "
-                "enough cache memory, or logs on a slow volume. Faster disks (or more IOPS on "
-                "a cloud volume) help when the load is real.",
+                recommendation="Processes are stalled on storage; common causes are swapping, "
+                "a database without enough cache memory, or logs on a slow volume. Faster "
+                "disks (or more IOPS on a cloud volume) help when the load is real. Who does "
+                "the I/O: iotop -o; pidstat -d 1",
                 impact=iowait,
             )
         )
@@ -339,13 +440,13 @@ def _memory(sample: _Sample, settings: HostAdviceSettings) -> list[Finding]:
             f"{format_size(total)} ({available_pct:.1f}%)",
             subject="memory",
             evidence={
-                "total": total,
-                "available": available,
+                "total_bytes": total,
+                "available_bytes": available,
                 "available_pct": round(available_pct, 2),
                 "used_pct": round(float(memory.percent), 2),
-                "swap_total": int(swap.total),
+                "swap_total_bytes": int(swap.total),
                 "swap_used_pct": round(float(swap.percent), 2),
-                "swapped_bytes_in_sample": sample.swapped_bytes,
+                "swapped_in_sample_bytes": sample.swapped_bytes,
                 "warn_below_pct": settings.memory_available_warn_pct,
                 "critical_below_pct": settings.memory_available_critical_pct,
                 **_top(sample, settings, "rss"),
@@ -364,10 +465,10 @@ def _swap(sample: _Sample, settings: HostAdviceSettings) -> list[Finding]:
         return []
     rate = sample.swapped_bytes / sample.seconds
     evidence: Evidence = {
-        "swap_total": int(swap.total),
-        "swap_used": int(swap.used),
+        "swap_total_bytes": int(swap.total),
+        "swap_used_bytes": int(swap.used),
         "swap_used_pct": round(float(swap.percent), 2),
-        "swapped_bytes_in_sample": sample.swapped_bytes,
+        "swapped_in_sample_bytes": sample.swapped_bytes,
         "swap_bytes_per_s": round(rate),
         "sample_s": round(sample.seconds, 3),
     }
@@ -418,14 +519,14 @@ def _disk(mount: _Mount, settings: HostAdviceSettings) -> list[Finding]:
                 evidence={
                     **base,
                     "used_pct": round(pct, 2),
-                    "used": mount.used,
-                    "free": mount.free,
-                    "total": mount.total,
+                    "used_bytes": mount.used,
+                    "free_bytes": mount.free,
+                    "total_bytes": mount.total,
                 },
                 recommendation="Writes fail when it is full (databases stop, logs are lost). "
-                f"Find what grew: du -xh --max-depth=2 {where} | sort -h | tail; then rotate "
-                "or vacuum logs (journalctl --vacuum-size=500M), prune old images/releases "
-                "and backups, or grow the volume.",
+                "Find what grew, then rotate or vacuum the logs, prune old images, releases "
+                "and backups, or grow the volume: "
+                f"du -xh --max-depth=2 {where} | sort -h | tail; journalctl --vacuum-size=500M",
                 impact=pct,
             )
         )
@@ -451,12 +552,33 @@ def _disk(mount: _Mount, settings: HostAdviceSettings) -> list[Finding]:
                     },
                     recommendation="No new file can be created once inodes run out, however "
                     "much space is free. Find the directory with millions of small files "
-                    f"(du --inodes -x --max-depth=3 {where} | sort -n | tail): session "
-                    "files, caches, mail queues; delete them or clean them on a schedule.",
+                    "(session files, caches, mail queues), and delete them or clean them on a "
+                    f"schedule: du --inodes -x --max-depth=3 {where} | sort -n | tail",
                     impact=inode_pct,
                 )
             )
     return findings
+
+
+def _hung(mount: _Chosen, settings: HostAdviceSettings) -> Finding:
+    where = mount.mountpoint
+    return Finding(
+        source="host",
+        severity=Severity.warning,
+        title=f"Mount {where} did not answer within {format_duration(settings.mount_timeout_s)}"
+        " (a hung network file system?): its space was not checked",
+        subject=where,
+        evidence={
+            "mount": where,
+            "device": mount.device,
+            "fstype": mount.fstype,
+            "timeout_s": settings.mount_timeout_s,
+        },
+        recommendation="Anything that touches this mount hangs too. Check the server behind "
+        "it (NFS, SMB, FUSE) and the network to it; to detach it once that server is gone "
+        f"for good: umount -f -l {where}",
+        impact=1.0,
+    )
 
 
 def _top_processes(sample: _Sample, settings: HostAdviceSettings) -> Finding:
