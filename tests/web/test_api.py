@@ -216,6 +216,36 @@ async def test_series_picks_raw_minute_or_hour_points_by_range(
     assert status == 422 and "bad time 'soon'" in body["detail"]
 
 
+async def test_a_monitors_diagnosis_tells_what_changed_and_which_phase(
+    api: aiohttp.ClientSession, site: Site
+) -> None:
+    now = time.time()
+    history = [
+        Result(
+            "api",
+            "http",
+            now - 6 * 3600 + i * 20,
+            True,
+            Phases(
+                connect=0.001,
+                ttfb=(0.30 if i >= 720 else 0.10) + (i % 7) / 1000,
+                total=(0.30 if i >= 720 else 0.10) + (i % 7) / 1000 + 0.001,
+            ),
+        )
+        for i in range(1000)  # from 2 h ago, three times slower to answer
+    ]
+    site.store.write(history)
+    status, body = await call(api, "GET", "/api/v1/monitors/api/diagnosis?since=6h")
+    assert status == 200, body
+    sources = {f["source"]: f for f in body["findings"]}
+    assert "rose from" in sources["drift"]["title"]
+    assert sources["phase"]["evidence"]["moved"] == "ttfb"
+    status, body = await call(api, "GET", "/api/v1/monitors/api/diagnosis?since=later")
+    assert status == 422
+    status, _ = await call(api, "GET", "/api/v1/monitors/nope/diagnosis")
+    assert status == 404
+
+
 async def test_incidents_are_listed_shown_and_acknowledged(
     api: aiohttp.ClientSession, site: Site
 ) -> None:
@@ -311,6 +341,7 @@ async def test_the_openapi_document_describes_every_api_route(api: aiohttp.Clien
         "/api/v1/monitors/{name}/check",
         "/api/v1/monitors/{name}/series",
         "/api/v1/monitors/{name}/uptime",
+        "/api/v1/monitors/{name}/diagnosis",
         "/api/v1/incidents/{incident_id}/ack",
         "/api/v1/silences",
         "/api/v1/maintenance",

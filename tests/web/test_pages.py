@@ -247,3 +247,43 @@ monitors:
         assert latest.endswith("GiB") or latest.endswith("MiB"), latest
         await shot(page, "monitor-observations")
         assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+def slower(store: Store) -> None:
+    """Six hours of checks of search, three times slower to answer for the last two."""
+    now = time.time()
+    store.ensure_monitors([("search", "http", "")])
+    store.write(
+        [
+            Result(
+                "search",
+                "http",
+                now - 6 * 3600 + i * 20,
+                True,
+                Phases(
+                    connect=0.001,
+                    ttfb=(0.3 if i >= 720 else 0.1) + (i % 7) / 1000,
+                    total=(0.3 if i >= 720 else 0.1) + (i % 7) / 1000 + 0.001,
+                ),
+            )
+            for i in range(1060)
+        ]
+    )
+
+
+async def test_the_monitor_page_says_what_changed(
+    browser: Browser, target: SwitchableTarget, tmp_path: Path
+) -> None:
+    async with Site(config(target), tmp_path, seed=slower) as site:
+        page = await logged_in(browser, site, viewport={"width": 1360, "height": 900})
+        await page.goto(site.url + "/monitors/search")
+        card = page.locator("#diagnosis")
+        await expect(card).to_be_visible(timeout=10_000)
+        await expect(card).to_contain_text("latency p95 rose from")
+        await expect(card).to_contain_text("TTFB +")
+        await expect(card.locator(".sev.warning")).not_to_have_count(0)
+        await shot(page, "monitor-what-changed")
+        await page.goto(site.url + "/monitors/web")  # nothing changed there: no card
+        await expect(page.locator("#chart canvas")).to_have_count(1, timeout=10_000)
+        await expect(page.locator("#diagnosis")).to_be_hidden()
+        assert not page.errors, page.errors  # type: ignore[attr-defined]

@@ -37,10 +37,7 @@ if TYPE_CHECKING:
     from watchkeeper.config import Config
     from watchkeeper.diagnosis import Diagnosis
 
-diagnose_app = typer.Typer(
-    help="Why is it getting slower? Drift, latency phases, Postgres/Redis/host advisors.",
-    invoke_without_command=True,
-)
+diagnose_app = typer.Typer(invoke_without_command=True)
 
 
 class Format(StrEnum):
@@ -88,7 +85,9 @@ def diagnose(
         typer.Option("--output", "-o", metavar="FILE", help="Write the report here."),
     ] = None,
 ) -> None:
-    """What changed, when, where the time goes and what to do about it, ranked.
+    """Why is it getting slower? Drift, latency phases, Postgres/Redis/host advisors.
+
+    What changed, when, where the time goes and what to do about it, ranked.
 
     With a config: every monitor's latency drift, spikes, failures and phase shifts over
     --since against the --baseline before it (from the store `wk up` writes), and the

@@ -1,5 +1,6 @@
 """``/api/v1/monitors``: list, read, define (create, replace, delete), run now, and history
-(raw results, chart series, uptime) of every monitor.
+(raw results, chart series, uptime) and diagnosis (what changed in its latency and which
+phase moved, as ``wk diagnose --monitor`` tells it) of every monitor.
 
 Monitors from the config file are read-only here (409, naming the file); monitors defined
 through the API are validated exactly as the config's are, with its defaults and routes, and
@@ -349,6 +350,34 @@ async def monitor_metric_series(
             for p in points
         ],
     }
+
+
+@router.get("/monitors/{name}/diagnosis")
+async def monitor_diagnosis(
+    request: Request,
+    name: str,
+    since: str = Query("6h", description="the recent period to explain, e.g. 6h"),
+    baseline: str = Query("1d", description="how far before it the baseline reaches"),
+) -> dict[str, Any]:
+    """What changed in this monitor's latency over ``since`` against the ``baseline`` before
+    it (level shift with onset, trend, spikes, failures, the phase that moved, series that
+    jumped): ``{"findings": [...]}``, most important first, as ``wk diagnose --format json``."""
+    from watchkeeper.diagnosis import Window
+    from watchkeeper.diagnosis.monitors import diagnose_monitor
+    from watchkeeper.findings import ranked
+    from watchkeeper.units import parse_duration
+
+    web = web_of(request)
+    _monitor(web, name)
+    try:
+        recent, before = parse_duration(since), parse_duration(baseline)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    if recent <= 0 or before <= 0:
+        raise HTTPException(422, "since and baseline must be above zero")
+    window = Window(now=time.time(), since=recent, baseline=before)
+    found = await web.run(diagnose_monitor, web.engine.store, name, window)
+    return {"monitor": name, "findings": [f.as_json() for f in ranked(found)]}
 
 
 @router.get("/monitors/{name}/uptime")

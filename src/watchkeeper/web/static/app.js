@@ -323,6 +323,39 @@
     if (first) show(first); else if (rows.length) show(rows[0].getAttribute("data-metric"));
   }
 
+  function diagnosis() {
+    var card = document.getElementById("diagnosis");
+    if (!card) return;
+    var name = card.getAttribute("data-monitor");
+    fetch("/api/v1/monitors/" + encodeURIComponent(name) + "/diagnosis?since=6h", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : { findings: [] }; })
+      .then(function (data) {
+        var list = document.getElementById("findings");
+        list.textContent = "";
+        data.findings.forEach(function (f) {
+          var item = document.createElement("li");
+          item.className = "finding " + f.severity;
+          var title = document.createElement("div");
+          title.className = "finding-title";
+          var mark = document.createElement("span");
+          mark.className = "sev " + f.severity;
+          mark.textContent = f.severity;
+          title.appendChild(mark);
+          title.appendChild(document.createTextNode(" " + f.title));
+          item.appendChild(title);
+          if (f.recommendation) {
+            var fix = document.createElement("div");
+            fix.className = "muted";
+            fix.textContent = f.recommendation;
+            item.appendChild(fix);
+          }
+          list.appendChild(item);
+        });
+        card.hidden = data.findings.length === 0;
+      })
+      .catch(function () { card.hidden = true; });
+  }
+
   function monitorPage() {
     var pill = document.querySelector("[data-role=state][data-name]");
     if (!pill) return;
@@ -364,6 +397,6 @@
     refreshAgo();
     setInterval(refreshAgo, 5000);
     if (window.WK_PAGE === "overview") overview();
-    if (window.WK_PAGE === "monitor") { monitorPage(); chart(); metricChart(); }
+    if (window.WK_PAGE === "monitor") { monitorPage(); chart(); metricChart(); diagnosis(); }
   });
 })();
