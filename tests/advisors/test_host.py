@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from watchkeeper.advisors.host import HostAdviceSettings, _command, advise
+from watchkeeper.advisors._host_sample import _command
+from watchkeeper.advisors.host import HostAdviceSettings, advise
 from watchkeeper.findings import Finding, Severity
 
 SAMPLE = 0.2
