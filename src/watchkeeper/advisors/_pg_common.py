@@ -30,6 +30,12 @@ class PostgresAdviceSettings:
     top_query_min_total_ms: float = 1000.0
     max_findings: int = 10
     """At most this many findings of one kind (slow queries, idle sessions, ...)."""
+    min_window: float = 600.0
+    """Seconds: a previous snapshot younger than this is no window to measure (the figures
+    are cumulative, and the previous snapshot is returned unchanged as the base to keep)."""
+    statement_texts: int = 200
+    """Statements whose text is read (the busiest in the window, and the slow ones); the
+    others count in the totals only."""
     missing_index_min_rows: int = 10_000
     missing_index_min_seq_scans: int = 10
     missing_index_min_seq_share_pct: float = 5.0
@@ -121,6 +127,16 @@ def finding(
         recommendation=recommendation,
         impact=impact,
     )
+
+
+CUMULATIVE = "since the statistics began"
+"""The window of figures not measured against a previous snapshot."""
+SINCE_PREVIOUS = "since the previous run"
+
+
+def yes_no(value: bool) -> str:
+    """How evidence says a yes/no fact."""
+    return "yes" if value else "no"
 
 
 def excerpt(text: str | None, limit: int = 200) -> str:

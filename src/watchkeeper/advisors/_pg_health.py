@@ -1,16 +1,19 @@
 """The database's health: cache hit rate, connections, sessions idle in a transaction and
 long queries, transaction ID wraparound, sequences near their end, table bloat and dead
-rows, autovacuum."""
+rows, autovacuum.
+
+Bounded reads: at most :data:`TABLE_LIMIT` tables are estimated for bloat (the most pages
+first) and :data:`SEQUENCE_LIMIT` sequences read."""
 
 from __future__ import annotations
 
 import math
 
+from watchkeeper.advisors import _pg_sql
 from watchkeeper.advisors._pg_common import (
     Counters,
     Session,
     count,
-    excerpt,
     finding,
     rounded,
     window,
@@ -21,13 +24,16 @@ from watchkeeper.units import format_duration, format_size
 XID_LIMIT = 2**31
 """Transaction IDs (and MultiXact IDs) a database can have in use before wraparound."""
 _TYPE_MAX = {"smallint": 2**15 - 1, "integer": 2**31 - 1, "bigint": 2**63 - 1}
+TABLE_LIMIT = 1000
+SEQUENCE_LIMIT = 5000
 
 
 async def cache(
     session: Session, previous: Counters | None, window_text: str
 ) -> tuple[list[Finding], Counters]:
-    """Heap and index cache hit rates of this database's tables (blocks found in
-    shared_buffers against blocks read from the OS)."""
+    """Heap and index cache hit rates of this database's tables: blocks found in
+    shared_buffers (hits) against all blocks accessed (hits plus blocks read from the OS),
+    each rate once ``cache_min_blocks`` blocks were accessed."""
     row = await session.one(
         "select (select coalesce(sum(heap_blks_hit), 0) from pg_statio_user_tables),"
         " (select coalesce(sum(heap_blks_read), 0) from pg_statio_user_tables),"
@@ -41,14 +47,16 @@ async def cache(
     out: list[Finding] = []
     rates: dict[str, float] = {}
     for kind, hit, read in (("heap", heap_hit, heap_read), ("index", idx_hit, idx_read)):
-        if hit + read >= settings.cache_min_blocks:
+        if hit + read > 0 and hit + read >= settings.cache_min_blocks:
             rates[kind] = 100.0 * hit / (hit + read)
     low = {k: v for k, v in rates.items() if v < settings.cache_hit_min_pct}
     if low:
         shared, size = count(row[4]), count(row[5])
         evidence: Evidence = {f"{k}_hit_rate_pct": rounded(v, 3) for k, v in rates.items()}
         evidence |= {
+            "heap_blocks_accessed": int(heap_hit + heap_read),
             "heap_blocks_read": int(heap_read),
+            "index_blocks_accessed": int(idx_hit + idx_read),
             "index_blocks_read": int(idx_read),
             "shared_buffers_bytes": shared,
             "database_size_bytes": size,
@@ -74,6 +82,8 @@ async def cache(
 
 
 async def connections(session: Session) -> list[Finding]:
+    """Client backends against the slots an ordinary role can use: max_connections less
+    superuser_reserved_connections (and reserved_connections, PostgreSQL 16)."""
     row = await session.one(
         "select count(*) filter (where backend_type = 'client backend'),"
         " count(*) filter (where state = 'active' and backend_type = 'client backend'),"
@@ -81,6 +91,7 @@ async def connections(session: Session) -> list[Finding]:
         " count(*) filter (where state like 'idle in transaction%%'),"
         " current_setting('max_connections')::int,"
         " current_setting('superuser_reserved_connections')::int,"
+        " coalesce(current_setting('reserved_connections', true), '0')::int,"
         " (select who || ' (' || n || ')' from (select count(*) as n,"
         "   coalesce(nullif(application_name, ''), usename::text, '?') as who"
         "   from pg_stat_activity where backend_type = 'client backend'"
@@ -88,30 +99,36 @@ async def connections(session: Session) -> list[Finding]:
         " from pg_stat_activity",
         (),
     )
-    used, active, idle, idle_tx, most, reserved, busiest = row
-    used_pct = 100.0 * count(used) / max(1, count(most))
+    used, active, idle, idle_tx, most, reserved, reserved_roles, busiest = row
+    usable = max(1, count(most) - count(reserved) - count(reserved_roles))
+    used_pct = 100.0 * count(used) / usable
     settings = session.settings
     if used_pct < settings.connections_warning_pct:
         return []
     severity = (
         Severity.critical if used_pct >= settings.connections_critical_pct else Severity.warning
     )
+    full = " (none left for ordinary roles)" if count(used) >= usable else ""
     return [
         finding(
             severity,
-            f"Connections at {used_pct:.0f} % of max_connections ({used} of {most})",
+            f"Connections at {used_pct:.0f} % of the usable slots ({used} of {usable}; "
+            f"max_connections {most}){full}",
             session.server,
             {
                 "connections": count(used),
+                "usable_connections": usable,
                 "max_connections": count(most),
                 "superuser_reserved_connections": count(reserved),
+                "reserved_connections": count(reserved_roles),
                 "used_pct": rounded(used_pct, 1),
                 "active": count(active),
                 "idle": count(idle),
                 "idle_in_transaction": count(idle_tx),
                 "busiest_application": str(busiest or ""),
             },
-            "When it is full new connections fail. Put a pooler (PgBouncer in transaction "
+            "When the usable slots are taken, new connections of ordinary roles fail (the "
+            "reserved ones are for superusers). Put a pooler (PgBouncer in transaction "
             "mode) in front, or make the applications' pools smaller; close idle sessions. "
             "Raise max_connections only with memory to spare (each connection costs work_mem "
             "and more, and it needs a restart).",
@@ -132,7 +149,7 @@ async def activity(session: Session) -> list[Finding]:
         " and backend_type = 'client backend' and pid <> pg_backend_pid()"
         " and ((state like 'idle in transaction%%' and now() - state_change > %s * interval '1s')"
         "  or (state = 'active' and now() - query_start > %s * interval '1s'))"
-        " order by 7 desc",
+        " order by 7 desc limit 1000",
         (settings.idle_in_transaction_s, settings.long_query_s),
     )
     out: list[Finding] = []
@@ -156,7 +173,7 @@ async def activity(session: Session) -> list[Finding]:
             "user": str(user or ""),
             "application": str(app or ""),
             "client": str(client),
-            "query": excerpt(query),
+            "query": _pg_sql.masked(query),
         }
         if str(state).startswith("idle in transaction"):
             idle_found += 1
@@ -197,9 +214,9 @@ async def activity(session: Session) -> list[Finding]:
                     f"Query running for {format_duration(duration)} (pid {pid})",
                     f"pid {pid}",
                     base,
-                    f"SELECT pg_cancel_backend({pid}); cancels it (pg_terminate_backend ends the "
-                    "whole session). If queries this long are not expected, cap them: ALTER ROLE "
-                    f"{quoted_user or 'app'} SET statement_timeout = '60s'; and EXPLAIN it.",
+                    f"Cancel it with SELECT pg_cancel_backend({pid}); (pg_terminate_backend ends "
+                    "the whole session). If queries this long are not expected, EXPLAIN it and "
+                    f"cap them: ALTER ROLE {quoted_user or 'app'} SET statement_timeout = '60s';",
                     duration,
                 )
             )
@@ -226,6 +243,7 @@ async def wraparound(session: Session) -> list[Finding]:
                 continue
             critical = age >= settings.xid_age_critical
             remaining = XID_LIMIT - age
+            unit = "xid" if kind.startswith("transaction") else "mxid"
             tables = ", ".join(str(t) for t, _ in oldest) if name == session.database else ""
             vacuum = (
                 f"VACUUM (FREEZE, VERBOSE) on its oldest tables ({tables})"
@@ -239,8 +257,8 @@ async def wraparound(session: Session) -> list[Finding]:
                     f"{'transactions' if kind.startswith('transaction') else 'multixacts'} old",
                     str(name),
                     {
-                        f"{'xid' if kind.startswith('transaction') else 'mxid'}_age": age,
-                        "remaining": remaining,
+                        f"{unit}_age": age,
+                        f"remaining_{unit}s": remaining,
                         "used_pct": rounded(100.0 * age / XID_LIMIT, 1),
                         "autovacuum_freeze_max_age": count(freeze_max),
                     },
@@ -256,7 +274,9 @@ async def wraparound(session: Session) -> list[Finding]:
 
 async def sequences(session: Session) -> list[Finding]:
     """Sequences near their end; the end is the smaller of the sequence's maximum and what
-    the column it feeds can hold (a bigint sequence feeding an integer column ends at 2^31)."""
+    the column it feeds can hold (a bigint sequence feeding an integer column ends at 2^31).
+    The fix widens the columns narrower than bigint (ALTER TABLE) and the sequence when it
+    is its own limit (ALTER SEQUENCE ... AS bigint, or NO MAXVALUE for a bigint one)."""
     rows = await session.rows(
         "with links as ("
         "  select d.objid as seq, d.refobjid as tab, d.refobjsubid as col from pg_depend d"
@@ -269,11 +289,9 @@ async def sequences(session: Session) -> list[Finding]:
         " select s.schemaname || '.' || s.sequencename, c.oid::regclass::text,"
         " s.last_value, s.min_value, s.max_value,"
         " s.increment_by, s.cycle, s.data_type::text,"
-        " array_remove(array_agg(distinct format_type(a.atttypid, null)), null),"
-        " array_remove(array_agg(distinct t.oid::regclass::text || '.' || quote_ident(a.attname)),"
-        "  null),"
-        " array_remove(array_agg(distinct format('ALTER TABLE %%s ALTER COLUMN %%I TYPE bigint;',"
-        "  t.oid::regclass, a.attname)), null)"
+        " coalesce(json_agg(json_build_array(t.oid::regclass::text, quote_ident(a.attname),"
+        "  format_type(a.atttypid, null)) order by t.oid, a.attnum)"
+        "  filter (where a.attname is not null), '[]'::json)"
         " from pg_sequences s"
         " join pg_namespace n on n.nspname = s.schemaname"
         " join pg_class c on c.relnamespace = n.oid and c.relname = s.sequencename"
@@ -281,15 +299,19 @@ async def sequences(session: Session) -> list[Finding]:
         " left join pg_class t on t.oid = l.tab"
         " left join pg_attribute a on a.attrelid = l.tab and a.attnum = l.col"
         " where s.last_value is not null"
-        " group by 1, 2, 3, 4, 5, 6, 7, 8",
-        (),
+        " group by 1, 2, 3, 4, 5, 6, 7, 8"
+        " order by abs(s.last_value::numeric) desc limit %s",
+        (SEQUENCE_LIMIT,),
     )
     settings = session.settings
     out: list[Finding] = []
-    for name, quoted, last, low, high, step, cycle, seq_type, column_types, columns, alters in rows:
+    for name, quoted, last, low, high, step, cycle, seq_type, fed_columns in rows:
+        fed: list[tuple[str, str, str]] = [(str(t), str(c), str(ty)) for t, c, ty in fed_columns]
+        column_types = sorted({ty for _, _, ty in fed})
         narrowest = [_TYPE_MAX[t] for t in column_types if t in _TYPE_MAX]
         limit_type = min(narrowest) if narrowest else None
-        if count(step) > 0:
+        ascending = count(step) > 0
+        if ascending:
             end = min(count(high), limit_type) if limit_type else count(high)
             start = count(low)
             used = count(last) - start
@@ -301,24 +323,33 @@ async def sequences(session: Session) -> list[Finding]:
         if span <= 0:
             continue
         used_pct = 100.0 * used / span
-        own_end = count(high) if count(step) > 0 else count(low)
+        own_end = count(high) if ascending else count(low)
         narrowed = limit_type is not None and end != own_end
         if used_pct < settings.sequence_warning_pct or (cycle and not narrowed):
             continue
         critical = used_pct >= settings.sequence_critical_pct
-        fed = ", ".join(columns)
-        widen = " ".join(alters)
+        names = ", ".join(f"{t}.{c}" for t, c, _ in fed)
+        widen = " ".join(
+            f"ALTER TABLE {t} ALTER COLUMN {c} TYPE bigint;"
+            for t, c, ty in fed
+            if ty in ("smallint", "integer")
+        )
         rewrite = (
             " (the ALTER TABLE rewrites the table under an exclusive lock: plan a window, or "
             "add a bigint column, backfill it and swap)"
         )
-        if narrowed:
-            fix = f"The column it feeds ({fed}) is {', '.join(column_types)}: {widen}{rewrite}"
-        elif columns:
-            fix = f"Widen the column it feeds, then the sequence: {widen} ALTER SEQUENCE "
-            fix += f"{quoted} AS bigint;{rewrite}"
+        if str(seq_type) != "bigint":
+            grow = f"ALTER SEQUENCE {quoted} AS bigint;"
         else:
-            fix = f"ALTER SEQUENCE {quoted} AS bigint; (or raise its MAXVALUE)"
+            grow = f"ALTER SEQUENCE {quoted} {'NO MAXVALUE' if ascending else 'NO MINVALUE'};"
+        if narrowed:
+            fix = f"The column it feeds ({names}) is {', '.join(column_types)}: {widen}{rewrite}"
+        elif widen:
+            fix = f"Widen the column it feeds, then the sequence: {widen} {grow}{rewrite}"
+        elif fed:
+            fix = f"Widen the sequence (the column it feeds, {names}, is wide enough): {grow}"
+        else:
+            fix = f"Widen the sequence: {grow}"
 
         out.append(
             finding(
@@ -327,13 +358,13 @@ async def sequences(session: Session) -> list[Finding]:
                 str(name),
                 {
                     "last_value": count(last),
-                    "max_value": end if count(step) > 0 else count(high),
-                    "min_value": count(low) if count(step) > 0 else end,
+                    "max_value": end if ascending else count(high),
+                    "min_value": count(low) if ascending else end,
                     "used_pct": rounded(used_pct, 2),
-                    "remaining": max(0, abs(end - count(last)) // max(1, abs(count(step)))),
+                    "remaining_values": max(0, abs(end - count(last)) // max(1, abs(count(step)))),
                     "sequence_type": str(seq_type),
                     "column_type": ", ".join(column_types),
-                    "columns": fed,
+                    "columns": names,
                 },
                 f"When it runs out, inserts fail. {fix}",
                 used_pct,
@@ -368,8 +399,9 @@ async def bloat(session: Session) -> list[Finding]:
         " where c.relkind = 'r' and c.reltuples >= 0 and c.relpages > 0"
         " and n.nspname not in ('pg_catalog', 'information_schema')"
         " and n.nspname not like 'pg_toast%%'"
-        " group by c.oid, n.nspname, c.relname, c.reltuples, c.relpages, c.reloptions",
-        (),
+        " group by c.oid, n.nspname, c.relname, c.reltuples, c.relpages, c.reloptions"
+        " order by c.relpages desc limit %s",
+        (TABLE_LIMIT,),
     )
     out: list[Finding] = []
     for name, quoted, tuples, pages, block, fill, columns, with_stats, width, nulls, dead in rows:
@@ -433,7 +465,7 @@ async def vacuum(session: Session) -> list[Finding]:
     rows = await session.rows(
         "select schemaname || '.' || relname, relid::regclass::text, n_live_tup, n_dead_tup,"
         " extract(epoch from now() - greatest(last_autovacuum, last_vacuum)),"
-        " coalesce(last_autovacuum, last_vacuum)::text"
+        " greatest(last_autovacuum, last_vacuum)"
         " from pg_stat_user_tables where n_dead_tup >= %s"
         " and n_dead_tup >= %s / 100.0 * (n_live_tup + n_dead_tup)"
         " order by n_dead_tup desc limit %s",
@@ -446,7 +478,7 @@ async def vacuum(session: Session) -> list[Finding]:
             "dead_rows": count(dead),
             "live_rows": count(live),
             "dead_rows_pct": rounded(pct, 1),
-            "last_vacuum": str(last) if last else "never",
+            "last_vacuum": last.isoformat() if last is not None else "never",
         }
         if since is not None:
             evidence["since_last_vacuum_s"] = rounded(float(since), 0)
@@ -456,9 +488,10 @@ async def vacuum(session: Session) -> list[Finding]:
                 f"Table {name} has {count(dead)} dead rows ({pct:.0f} %)",
                 str(name),
                 evidence,
-                f"VACUUM (VERBOSE) {quoted}; now; if autovacuum keeps falling behind on it, lower "
-                f"its threshold: ALTER TABLE {quoted} SET (autovacuum_vacuum_scale_factor = "
-                "0.05); and check for long transactions holding it back.",
+                f"Vacuum it now: VACUUM (VERBOSE) {quoted}; If autovacuum keeps falling behind "
+                f"on it, lower its threshold: ALTER TABLE {quoted} SET "
+                "(autovacuum_vacuum_scale_factor = 0.05); Also look for long transactions "
+                "holding VACUUM back.",
                 float(count(dead)),
             )
         )

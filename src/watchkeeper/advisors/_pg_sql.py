@@ -17,16 +17,30 @@ from dataclasses import dataclass, field
 _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
-  | (?P<comment>--[^\n]*|/\*.*?\*/)
-  | (?P<quoted>"(?:[^"]|"")*")
-  | (?P<string>[eE]?'(?:[^']|'')*')
+  | (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+  | (?P<quoted>"(?:[^"]|"")*(?:"|\Z))
+  | (?P<string>[eE]'(?:[^'\\]|\\.|'')*(?:'|\Z)|(?:[bBxXnN]|[uU]&)?'(?:[^']|'')*(?:'|\Z))
+  | (?P<dollar>\$(?P<tag>(?:[A-Za-z_][A-Za-z0-9_]*)?)\$.*?(?:\$(?P=tag)\$|\Z))
   | (?P<param>\$\d+)
-  | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<number>0[xXoObB][0-9A-Fa-f_]+|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d+)?)
   | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
   | (?P<op><=|>=|<>|!=|::|[=<>(),.;*+\-/%\[\]|&~!@#^?:])
     """,
     re.VERBOSE | re.DOTALL,
 )
+"""One token of SQL. Strings (also ``E'...'`` with backslash escapes, ``$tag$...$tag$``),
+quoted identifiers and comments cut off by the end of the text (pg_stat_activity keeps only
+the first ``track_activity_query_size`` bytes) run to the end."""
+
+_DML = frozenset({"select", "insert", "update", "delete", "merge", "with", "values", "table"})
+"""Statements whose text is shown (literals masked); of anything else only the command."""
+_OBJECT_KINDS = frozenset(
+    {
+        "role", "user", "group", "system", "database", "table", "index", "sequence", "view",
+        "materialized", "function", "procedure", "schema", "extension", "server", "type",
+        "trigger", "publication", "subscription", "default", "local", "session", "unique",
+    }
+)  # fmt: skip
 
 _CLAUSE_END = frozenset(
     {
@@ -81,6 +95,10 @@ class Statement:
     verb: str
     tables: list[TableRef] = field(default_factory=list)
     filters: list[Filter] = field(default_factory=list)
+    relations: list[TableRef] = field(default_factory=list)
+    """Every relation named after FROM, JOIN, UPDATE or INTO at any depth (subqueries too;
+    a ``from`` inside a function call, as in ``extract(year from x)``, gives a name that is
+    no relation: callers treat names they cannot resolve as unsafe)."""
     functions: set[str] = field(default_factory=set)
     locks_rows: bool = False
 
@@ -95,6 +113,15 @@ class Statement:
                 columns.append(column)
                 break
         return columns[:limit]
+
+    def key_columns(self, table: TableRef, limit: int = 3) -> tuple[list[str], str | None]:
+        """:meth:`index_columns` split: the equality columns (any order serves them) and
+        the range column after them, if any."""
+        columns = self.index_columns(table, limit)
+        equal = {f.column for f in self.filters if f.table == table and f.equality}
+        if columns and columns[-1] not in equal:
+            return columns[:-1], columns[-1]
+        return columns, None
 
     def params_of(self, table: TableRef) -> dict[int, str]:
         """``$n`` → the column of ``table`` it is compared with."""
@@ -118,11 +145,65 @@ def tokens(text: str) -> list[Token]:
             out.append(Token("word", value.lower()))
         elif kind == "quoted":
             out.append(Token("ident", value[1:-1].replace('""', '"')))
-        elif kind in ("string", "number"):
+        elif kind in ("string", "number", "dollar"):
             out.append(Token("literal", value))
         else:
             out.append(Token(kind, value))
     return out
+
+
+def _command_at(toks: list[Token]) -> int | None:
+    """Where the statement's first word is (after any opening parentheses)."""
+    for i, tok in enumerate(toks):
+        if tok.kind == "op" and tok.text == "(":
+            continue
+        return i if tok.kind == "word" else None
+    return None
+
+
+def command(text: str) -> str:
+    """The statement's first word, lower-cased ("" when it has none)."""
+    toks = tokens(text[:2000])
+    at = _command_at(toks)
+    return toks[at].text if at is not None else ""
+
+
+def is_utility(text: str) -> bool:
+    """Not a query or DML statement: ALTER ROLE, SET, CREATE, COPY, EXPLAIN, ... (their text
+    may hold a password; pg_stat_statements does not normalise all of them)."""
+    return command(text) not in _DML
+
+
+def masked(text: str | None, limit: int = 200) -> str:
+    """A statement's text fit to show: on one line, comments dropped, each string and
+    number literal replaced by ``?`` (``$n`` parameters stay), cut to ``limit`` characters.
+    Of a utility statement (:func:`is_utility`) only its first two words, as ``ALTER ROLE
+    …``: its names and options are nobody's business in a report."""
+    raw = str(text or "")
+    toks = tokens(raw[:4000])
+    at = _command_at(toks)
+    if at is None or toks[at].text not in _DML:
+        if at is None:
+            return "…" if toks else ""
+        words = [toks[at].text.upper()]
+        if (
+            at + 1 < len(toks)
+            and toks[at + 1].kind == "word"
+            and toks[at + 1].text in _OBJECT_KINDS
+        ):
+            words.append(toks[at + 1].text.upper())
+        return " ".join(words) + " …"
+
+    def replace(match: re.Match[str]) -> str:
+        kind = match.lastgroup
+        if kind in ("string", "number", "dollar"):
+            return "?"
+        if kind == "comment":
+            return " "
+        return match.group()
+
+    line = " ".join(_TOKEN.sub(replace, raw[: 4 * limit + 4000]).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def parse(text: str) -> Statement | None:
@@ -142,6 +223,8 @@ def parse(text: str) -> Statement | None:
         if tok.kind == "op" and tok.text == ")":
             depth -= 1
             continue
+        if tok.kind == "word" and tok.text in ("from", "join", "update", "into"):
+            _table_refs(toks, i + 1, statement.relations)
         if tok.kind != "word" or depth != 0:
             continue
         if tok.text in ("from", "join") or (tok.text == "update" and i == 0):
