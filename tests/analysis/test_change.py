@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from watchkeeper.analysis.change import buckets, level_shift, trend
+from watchkeeper.analysis.change import buckets, level_shift, recurs, trend
 
 
 def test_a_level_shift_is_found_at_its_onset_with_both_levels() -> None:
@@ -44,3 +44,18 @@ def test_buckets_hold_each_buckets_quantile() -> None:
     starts, p95 = buckets(times, values, 300.0, quantile=50.0)
     assert starts.tolist() == [0.0, 300.0, 900.0]
     assert p95.tolist() == [2.0, 15.0, 5.0]
+
+
+def test_a_change_that_came_yesterday_at_the_same_time_recurs_daily() -> None:
+    rng = np.random.default_rng(4)
+    times = np.arange(0, 2 * 86400, 300.0)
+    hour = (times % 86400) / 3600
+    busy = (hour >= 20) & (hour < 23)  # every evening
+    values = np.where(busy, 300.0, 100.0) + rng.normal(0, 5, len(times))
+    today = times >= 86400
+    shift = level_shift(times[today], values[today])
+    assert shift is not None and abs(shift.onset - (86400 + 20 * 3600)) <= 600
+    assert recurs(times, values, shift) == 86400
+    once = values.copy()
+    once[~today] = 100 + rng.normal(0, 5, int((~today).sum()))  # yesterday was quiet
+    assert recurs(times, once, shift) is None

@@ -266,3 +266,35 @@ async def test_a_series_that_jumped_is_told_as_a_clue(tmp_path: Path) -> None:
     clue = clues[0]
     assert clue["severity"] == "info" and "rose from 12 to 48" in clue["title"]
     assert 250 < clue["evidence"]["change_pct"] < 350
+
+
+async def test_a_daily_evening_peak_is_a_pattern_not_a_warning(tmp_path: Path) -> None:
+    """The same rise at the same time yesterday: told, as info, as the pattern it is."""
+    now = time.time()
+    rng = np.random.default_rng(8)
+    onset = now - 2 * 3600
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    try:
+        results = []
+        for i in range(30 * 360):  # 30 hours, every 10 s
+            at = now - 30 * 3600 + i * 10
+            since_onset = (at - onset) % 86400
+            busy = since_onset < 4 * 3600  # from 2 h ago, and yesterday at the same time
+            ttfb = (0.3 if busy else 0.1) * float(rng.gamma(16, 1 / 16))
+            phases = Phases(connect=0.001, ttfb=ttfb, transfer=0.0005, total=ttfb + 0.0015)
+            results.append(Result("api", "http", at, True, phases))
+        store.write(results)
+    finally:
+        store.close()
+    config = tmp_path / "wk.yaml"
+    config.write_text(
+        'storage: sqlite:///wk.db\nmonitors:\n  - {name: api, http: "http://127.0.0.1:9/"}\n'
+    )
+    done = await wk("diagnose", "-c", str(config), "--format", "json")
+    assert done.code == 0, (done.stdout, done.stderr)
+    shift = next(f for f in done.json()["findings"] if f["source"] == "drift")
+    assert shift["severity"] == "info"
+    assert shift["title"].endswith("as it does every day at this time"), shift["title"]
+    assert shift["evidence"]["recurs_every_s"] == 86400
+    phase = next(f for f in done.json()["findings"] if f["source"] == "phase")
+    assert phase["severity"] == "info" and phase["evidence"]["moved"] == "ttfb"

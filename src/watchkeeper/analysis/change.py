@@ -100,6 +100,40 @@ def level_shift(
     )
 
 
+DAY = 86_400.0
+
+
+def recurs(
+    times: npt.ArrayLike,
+    values: npt.ArrayLike,
+    shift: LevelShift,
+    *,
+    periods: tuple[float, ...] = (DAY, 7 * DAY),
+    span: float = 3600.0,
+    min_points: int = 3,
+) -> float | None:
+    """Did the same change happen one period earlier (yesterday, a week ago) at the same
+    time of day? The period it recurs at, or None. It recurs when the level ``span`` after
+    the onset, one period back, stood in the same direction at least half as far from the
+    level before as now (a daily traffic peak is a pattern, not news)."""
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    now = shift.after - shift.before
+    if now == 0:
+        return None
+    for period in periods:
+        at = shift.onset - period
+        before = v[(t >= at - span) & (t < at)]
+        after = v[(t >= at) & (t < at + span)]
+        before, after = before[np.isfinite(before)], after[np.isfinite(after)]
+        if len(before) < min_points or len(after) < min_points:
+            continue
+        then = float(np.median(after)) - float(np.median(before))
+        if then / now >= 0.5:
+            return period
+    return None
+
+
 def trend(
     times: npt.ArrayLike,
     values: npt.ArrayLike,

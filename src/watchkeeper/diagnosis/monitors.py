@@ -64,7 +64,7 @@ def diagnose_monitor(store: Store, monitor: str, window: Window) -> list[Finding
     findings += _failures(monitor, ok, recent, window)
     good = ok & np.isfinite(_array(rows["total"]))
     total = _array(rows["total"])
-    latency, onset = _latency_changes(monitor, ts[good], total[good], window)
+    latency, onset, recurring = _latency_changes(monitor, ts[good], total[good], window)
     findings += latency
     # which phase moved: across the level shift when there is one, else baseline vs recent
     split = ts >= onset if onset is not None else recent
@@ -72,7 +72,7 @@ def diagnose_monitor(store: Store, monitor: str, window: Window) -> list[Finding
     after = {name: _array(rows[name])[good & split] for name in ("total", *phases.PHASES)}
     found = phases.blame(before, after)
     if found is not None and found.moved:
-        findings.append(_phase_finding(monitor, found))
+        findings.append(_phase_finding(monitor, found, pattern=recurring))
     findings += _metric_shifts(store, monitor, window)
     return findings
 
@@ -183,12 +183,13 @@ def _failures(
 
 def _latency_changes(
     monitor: str, ts: FloatArray, total: FloatArray, window: Window
-) -> tuple[list[Finding], float | None]:
-    """Findings about the latency, and the onset of a level shift in the recent period."""
+) -> tuple[list[Finding], float | None, bool]:
+    """Findings about the latency, the onset of a level shift in the recent period, and
+    whether that shift is a daily or weekly pattern."""
     width = bucket_width(window.since)
     times, p95 = change.buckets(ts, total, width)
     if len(times) < 12:
-        return [], None
+        return [], None, False
     chart = Chart(
         label=f"{monitor} latency p95 per {_span(width)}",
         unit="ms",
@@ -196,17 +197,21 @@ def _latency_changes(
         values=tuple(round(float(v), 3) for v in p95),
     )
     out: list[Finding] = []
+    every: str | None = None
     shift = change.level_shift(times, p95)
     if shift is not None and shift.onset >= window.start:
         rose = shift.after > shift.before
         pct = shift.change_pct
+        period = change.recurs(times, p95, shift, span=max(6 * width, min(3600.0, window.since)))
+        every = {change.DAY: "every day", 7 * change.DAY: "every week"}.get(period or 0.0)
         out.append(
             Finding(
                 source="drift",
-                severity=Severity.warning if rose else Severity.info,
+                severity=Severity.warning if rose and every is None else Severity.info,
                 title=f"{monitor}: latency p95 {'rose' if rose else 'fell'} from "
                 f"{_ms(shift.before)} to {_ms(shift.after)} at {_clock(shift.onset)}"
-                + (f" ({pct:+.0f} %)" if pct is not None else ""),
+                + (f" ({pct:+.0f} %)" if pct is not None else "")
+                + (f", as it does {every} at this time" if every else ""),
                 subject=monitor,
                 evidence={
                     "before_p95_ms": round(shift.before, 1),
@@ -215,9 +220,13 @@ def _latency_changes(
                     "onset": _iso(shift.onset),
                     "buckets_before": shift.points_before,
                     "buckets_after": shift.points_after,
+                    "recurs_every_s": period,
                 },
                 recommendation=(
-                    "Look at what changed at that moment (a deploy, a config change, a "
+                    f"A pattern ({every}): load that comes at this hour. Plan capacity for "
+                    "it (`wk capacity`) rather than chase it."
+                    if every
+                    else "Look at what changed at that moment (a deploy, a config change, a "
                     "dependency); the phase finding says which part of the request moved."
                     if rose
                     else "Faster than before: nothing to do."
@@ -279,10 +288,10 @@ def _latency_changes(
             )
         )
     onset = shift.onset if shift is not None and shift.onset >= window.start else None
-    return out, onset
+    return out, onset, every is not None
 
 
-def _phase_finding(monitor: str, found: phases.PhaseBlame) -> Finding:
+def _phase_finding(monitor: str, found: phases.PhaseBlame, *, pattern: bool = False) -> Finding:
     top = found.moved[0]
     slower = top.delta_ms > 0
     evidence: dict[str, float | int | str | None] = {
@@ -307,7 +316,9 @@ def _phase_finding(monitor: str, found: phases.PhaseBlame) -> Finding:
     }[top.phase]
     return Finding(
         source="phase",
-        severity=Severity.warning if slower and found.total_moved else Severity.info,
+        severity=Severity.warning
+        if slower and found.total_moved and not pattern
+        else Severity.info,
         title=f"{monitor}: {found.summary()}",
         subject=monitor,
         evidence=evidence,
