@@ -537,7 +537,7 @@ def _missing_finding(
     return finding(
         Severity.warning,
         f"Missing index on {table.schema}.{table.name} ({', '.join(candidate.columns)}): "
-        f"{table.seq_scans} sequential scans of {table.rows} rows",
+        f"{table.seq_scans:,} sequential scans of {table.rows:,} rows",
         f"{table.schema}.{table.name}",
         evidence,
         candidate.create,
@@ -551,7 +551,7 @@ def _unverified_finding(candidate: _Candidate, window_text: str, statements_wind
     return finding(
         Severity.info,
         f"Index on {table.schema}.{table.name} ({columns}) could not be verified with EXPLAIN: "
-        f"{table.seq_scans} sequential scans of {table.rows} rows",
+        f"{table.seq_scans:,} sequential scans of {table.rows:,} rows",
         f"{table.schema}.{table.name}",
         _candidate_evidence(candidate, window_text, statements_window),
         f"The statements filter {table.quoted} on {columns}, but EXPLAIN could not show that "

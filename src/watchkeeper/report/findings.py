@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,12 +53,35 @@ def _value(value: object, key: str = "") -> str:
         return str(value)
     if key.endswith("_bytes"):
         return format_size(value)
+    if key in ("pid", "queryid", "oid") or key.endswith(("_id", "_pid")):
+        return str(value)  # an identifier, not a quantity
     if abs(value) >= 10_000 or isinstance(value, int):
         return f"{value:,.0f}"
     return f"{value:.5g}"
 
 
 _SQL = ("CREATE ", "DROP ", "REINDEX ", "ALTER ", "SELECT ", "VACUUM ", "ANALYZE ", "SET ")
+
+
+_STATEMENT = re.compile(
+    r"\b(?:CREATE|DROP|ALTER|REINDEX|VACUUM|ANALYZE|SELECT|SET|CONFIG|CLUSTER)\b"
+    r"[^;]*?;(?=\s|$)"
+)
+"""A statement inside prose: a keyword in capitals up to its semicolon."""
+
+
+def _code_md(prose: str) -> str:
+    return _STATEMENT.sub(lambda m: f"`{m.group(0)}`", prose)
+
+
+def _code_html(prose: str) -> str:
+    out, last = [], 0
+    for match in _STATEMENT.finditer(prose):
+        out.append(html.escape(prose[last : match.start()]))
+        out.append(f"<code>{html.escape(match.group(0))}</code>")
+        last = match.end()
+    out.append(html.escape(prose[last:]))
+    return "".join(out)
 
 
 def split_fix(text: str) -> tuple[str, str]:
@@ -136,8 +160,8 @@ def _md(text: str) -> str:
 def _fix_md(text: str) -> str:
     sql, prose = split_fix(text)
     if not sql:
-        return f"**Fix:** {prose}"
-    return f"**Fix:**\n\n```sql\n{sql}\n```" + (f"\n\n{prose}" if prose else "")
+        return f"**Fix:** {_code_md(prose)}"
+    return f"**Fix:**\n\n```sql\n{sql}\n```" + (f"\n\n{_code_md(prose)}" if prose else "")
 
 
 def html_report(
@@ -172,7 +196,7 @@ def html_report(
     for index, finding in enumerate(findings):
         severity = finding.severity.value
         rows = "".join(
-            f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+            f"<div><dt>{html.escape(k)}</dt><dd>{html.escape(v)}</dd></div>"
             for k, v in _paired(finding.evidence)
         )
         chart_holder = ""
@@ -185,14 +209,17 @@ def html_report(
             sql, prose = split_fix(finding.recommendation)
             fix = "<p><b>Fix:</b></p>" if sql else ""
             fix += f"<pre><code>{html.escape(sql)}</code></pre>" if sql else ""
-            fix += f"<p>{'' if sql else '<b>Fix:</b> '}{html.escape(prose)}</p>" if prose else ""
+            fix += f"<p>{'' if sql else '<b>Fix:</b> '}{_code_html(prose)}</p>" if prose else ""
         parts.append(
             f'<section class="card finding {severity}">'
             f'<h2><span class="{_CSS[severity]}">{_MARK[severity]} {severity}</span> '
             f"{html.escape(finding.title)}</h2>"
             f'<p class="muted">{html.escape(finding.source)} · {html.escape(finding.subject)}'
             "</p>"
-            f"{chart_holder}" + (f"<table>{rows}</table>" if rows else "") + fix + "</section>"
+            f"{chart_holder}"
+            + (f'<dl class="evidence">{rows}</dl>' if rows else "")
+            + fix
+            + "</section>"
         )
     return page(
         "wk diagnose",

@@ -34,6 +34,15 @@ td.num { text-align:right; font-variant-numeric:tabular-nums; }
 .verdict { font-size:18px; font-weight:650; padding:12px 16px; border-radius:10px;
   color:#fff; } .verdict.pass { background:var(--good); color:#fff; }
 .verdict.fail { background:var(--bad); color:#fff; }
+dl.evidence { display:grid; grid-template-columns:repeat(auto-fill,minmax(200px,1fr));
+  gap:8px; margin:12px 0; }
+dl.evidence div { border:1px solid var(--border); border-radius:8px; padding:6px 10px; }
+dl.evidence dt { color:var(--muted); font-size:11px; text-transform:uppercase;
+  letter-spacing:.03em; overflow-wrap:anywhere; }
+dl.evidence dd { margin:2px 0 0; font-variant-numeric:tabular-nums; overflow-wrap:anywhere; }
+code { font:12.5px ui-monospace,SFMono-Regular,Menlo,monospace; background:var(--bg);
+  border-radius:4px; padding:1px 4px; }
+pre code { background:none; padding:0; }
 pre { background:var(--bg); border:1px solid var(--border); border-radius:8px;
   padding:10px 12px; overflow-x:auto; font-size:13px; }
 .u-legend th { text-transform:none; border:0; } .u-legend td { border:0; }
