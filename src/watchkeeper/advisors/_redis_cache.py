@@ -47,7 +47,7 @@ def hit_rate(
             Finding(
                 source="redis",
                 severity=Severity.info,
-                title=f"Redis hit rate is {rate:.1f}% ({misses} misses in {lookups} lookups)",
+                title=f"Redis hit rate is {rate:.1f}% ({misses:,} misses in {lookups:,} lookups)",
                 subject="keyspace",
                 evidence=evidence,
                 recommendation=f"This Redis {_not_a_cache(settings)}, and queues, locks and "
@@ -56,12 +56,12 @@ def hit_rate(
                 impact=float(misses),
             )
         ]
-    hint = f" {evicted} keys were evicted: a bigger maxmemory keeps more." if evicted else ""
+    hint = f" {evicted:,} keys were evicted: a bigger maxmemory keeps more." if evicted else ""
     return [
         Finding(
             source="redis",
             severity=Severity.warning,
-            title=f"Redis cache hit rate is {rate:.1f}% ({misses} misses in {lookups} lookups)",
+            title=f"Redis cache hit rate is {rate:.1f}% ({misses:,} misses in {lookups:,} lookups)",
             subject="keyspace",
             evidence=evidence,
             recommendation="Each miss goes to the slower store behind the cache. Check that "
@@ -96,9 +96,8 @@ def evictions(
         "expired_keys": integer(info.get("expired_keys")),
         "looks_like": looks_like(cache),
     }
-    counted = (
-        f"{evicted} keys since it started {format_duration(uptime)} ago ({per_hour:.1f} an hour)"
-    )
+    rate = f"{per_hour:,.0f}" if per_hour >= 10 else f"{per_hour:.2g}"
+    counted = f"{evicted:,} keys since it started {format_duration(uptime)} ago ({rate} an hour)"
     limit = f"maxmemory {format_size(maxmemory)}, {policy_name}"
     if cache and can_evict(info, policy_name):
         return [
