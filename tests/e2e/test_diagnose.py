@@ -298,3 +298,35 @@ async def test_a_daily_evening_peak_is_a_pattern_not_a_warning(tmp_path: Path) -
     assert shift["evidence"]["recurs_every_s"] == 86400
     phase = next(f for f in done.json()["findings"] if f["source"] == "phase")
     assert phase["severity"] == "info" and phase["evidence"]["moved"] == "ttfb"
+
+
+async def test_failures_more_frequent_than_before_are_told(tmp_path: Path) -> None:
+    now = time.time()
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    try:
+        store.write(
+            [
+                Result(
+                    "api",
+                    "http",
+                    now - 30 * 3600 + i * 30,
+                    not (at_recent and i % 3 == 0),
+                    Phases(connect=0.001, ttfb=0.05, total=0.052),
+                )
+                for i in range(3600)
+                for at_recent in [now - 30 * 3600 + i * 30 >= now - 3600]
+            ]
+        )
+    finally:
+        store.close()
+    config = tmp_path / "wk.yaml"
+    config.write_text(
+        'storage: sqlite:///wk.db\nmonitors:\n  - {name: api, http: "http://127.0.0.1:9/"}\n'
+    )
+    done = await wk("diagnose", "-c", str(config), "--since", "1h", "--format", "json")
+    assert done.code == 1, done.stderr
+    failed = next(f for f in done.json()["findings"] if "failed" in f["title"])
+    assert failed["severity"] == "critical", "a third of the checks"
+    assert 30 < failed["evidence"]["failed_pct"] < 37
+    assert failed["evidence"]["baseline_failed_pct"] < 0.1  # (a check or two at the edge)
+    assert failed["title"].endswith("(before: 0.0%)")

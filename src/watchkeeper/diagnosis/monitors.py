@@ -166,7 +166,8 @@ def _failures(
             source="drift",
             severity=severity,
             title=f"{monitor}: {now_rate:.1%} of checks failed in the last "
-            f"{_span(window.since)} (before: {before_rate:.1%})",
+            f"{_span(window.since)} "
+            + (f"(before: {before_rate:.1%})" if before_checks >= 10 else "(no baseline before)"),
             subject=monitor,
             evidence={
                 "failed_pct": round(100 * now_rate, 2),
