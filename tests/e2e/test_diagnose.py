@@ -330,3 +330,39 @@ async def test_failures_more_frequent_than_before_are_told(tmp_path: Path) -> No
     assert 30 < failed["evidence"]["failed_pct"] < 37
     assert failed["evidence"]["baseline_failed_pct"] < 0.1  # (a check or two at the edge)
     assert failed["title"].endswith("(before: 0.0%)")
+
+
+async def test_changes_that_began_together_are_linked(tmp_path: Path) -> None:
+    now = time.time()
+    onset = write_shifted_history(tmp_path / "wk.db", now)  # api: slower from 2 h ago
+    rng = np.random.default_rng(9)
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    try:
+        store.write(
+            [
+                Result(
+                    "db",
+                    "postgres",
+                    now - 6 * 3600 + i * 30,
+                    True,
+                    Phases(connect=0.001, total=0.002),
+                    metrics={
+                        "pg.connections": float(
+                            (12 if now - 6 * 3600 + i * 30 < onset + 120 else 48)
+                            + rng.integers(-2, 3)
+                        )
+                    },
+                )
+                for i in range(720)
+            ]
+        )
+    finally:
+        store.close()
+    config = shifted_config(tmp_path)
+    done = await wk("diagnose", "-c", str(config), "--format", "json")
+    findings = done.json()["findings"]
+    latency = next(f for f in findings if f["source"] == "drift" and f["subject"] == "api")
+    assert latency["evidence"]["coincides_with"].startswith("db pg.connections (+"), latency
+    assert latency["recommendation"].startswith("At the same moment: db pg.connections")
+    clue = next(f for f in findings if f["subject"] == "db pg.connections")
+    assert clue["evidence"]["coincides_with"].startswith("api (+")

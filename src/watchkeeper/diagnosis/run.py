@@ -11,6 +11,7 @@ reports what happened since the previous one (the user's statistics are never re
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import json
 import logging
@@ -140,8 +141,50 @@ async def diagnose(request: Request) -> Diagnosis:
             out.errors.append(f"{what}: internal error ({redact(text, request.secrets)})")
         else:
             out.findings.extend(answer)
-    out.findings = ranked(out.findings)
+    out.findings = ranked(coincide(out.findings))
     return out
+
+
+TOGETHER = 600.0
+"""Changes whose onsets lie this close (seconds) are told as happening together."""
+
+
+def coincide(findings: list[Finding]) -> list[Finding]:
+    """Each change (a finding with an ``onset``) names the other changes that began within
+    ``TOGETHER`` of it: a latency rise at 14:05 beside the database's connections jumping at
+    14:06 is the lead a person wants first."""
+    onsets: list[tuple[int, float]] = []
+    for index, finding in enumerate(findings):
+        onset = finding.evidence.get("onset")
+        if isinstance(onset, str):
+            try:
+                onsets.append((index, dt.datetime.fromisoformat(onset).timestamp()))
+            except ValueError:
+                continue
+    if len(onsets) < 2:
+        return findings
+    out = list(findings)
+    for index, at in onsets:
+        others = [
+            findings[j].subject + _change(findings[j])
+            for j, when in onsets
+            if j != index and abs(when - at) <= TOGETHER and findings[j].subject
+        ]
+        if not others:
+            continue
+        finding = findings[index]
+        together = ", ".join(others[:5])
+        out[index] = replace(
+            finding,
+            evidence={**finding.evidence, "coincides_with": together},
+            recommendation=f"At the same moment: {together}. {finding.recommendation}".strip(),
+        )
+    return out
+
+
+async def _change(finding: Finding) -> str:
+    pct = finding.evidence.get("change_pct")
+    return f" ({pct:+.0f} %)" if isinstance(pct, int | float) else ""
 
 
 async def _monitor(store: Store, name: str, window: Window) -> list[Finding]:

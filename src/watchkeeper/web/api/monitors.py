@@ -364,6 +364,7 @@ async def monitor_diagnosis(
     jumped): ``{"findings": [...]}``, most important first, as ``wk diagnose --format json``."""
     from watchkeeper.diagnosis import Window
     from watchkeeper.diagnosis.monitors import diagnose_monitor
+    from watchkeeper.diagnosis.run import coincide
     from watchkeeper.findings import ranked
     from watchkeeper.units import parse_duration
 
@@ -377,7 +378,7 @@ async def monitor_diagnosis(
         raise HTTPException(422, "since and baseline must be above zero")
     window = Window(now=time.time(), since=recent, baseline=before)
     found = await web.run(diagnose_monitor, web.engine.store, name, window)
-    return {"monitor": name, "findings": [f.as_json() for f in ranked(found)]}
+    return {"monitor": name, "findings": [f.as_json() for f in ranked(coincide(found))]}
 
 
 @router.get("/monitors/{name}/uptime")
