@@ -182,7 +182,7 @@ def coincide(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-async def _change(finding: Finding) -> str:
+def _change(finding: Finding) -> str:
     pct = finding.evidence.get("change_pct")
     return f" ({pct:+.0f} %)" if isinstance(pct, int | float) else ""
 
