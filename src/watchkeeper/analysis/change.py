@@ -179,9 +179,13 @@ def buckets(
     if len(t) == 0:
         return np.empty(0), np.empty(0)
     slot = np.floor(t / width).astype(np.int64)
-    order = np.argsort(slot, kind="stable")
+    order = np.lexsort((v, slot))  # by bucket, and by value within it
     slot, v = slot[order], v[order]
-    edges = np.flatnonzero(np.diff(slot)) + 1
-    starts = np.concatenate(([0], edges))
-    out = np.array([np.percentile(part, quantile) for part in np.split(v, edges)])
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(slot)) + 1))
+    sizes = np.diff(np.concatenate((starts, [len(v)])))
+    position = (sizes - 1) * (quantile / 100.0)  # numpy's linear interpolation, per bucket
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, sizes - 1)
+    fraction = position - low
+    out = v[starts + low] + (v[starts + high] - v[starts + low]) * fraction
     return slot[starts].astype(np.float64) * width, out

@@ -95,12 +95,10 @@ def phase_rows(
         .order_by(table.c.ts.desc(), table.c.id.desc())
         .limit(limit)
     )
-    rows = list(connection.execute(query))
+    rows = connection.execute(query).all()
     rows.reverse()
-    columns = ["ts", "ok", *names]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            out[column].append(None if value is None else float(value))
+    for column, values in zip(["ts", "ok", *names], zip(*rows, strict=True), strict=False):
+        out[column] = [None if value is None else float(value) for value in values]
     return out
 
 
