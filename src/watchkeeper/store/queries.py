@@ -95,7 +95,7 @@ def phase_rows(
         .order_by(table.c.ts.desc(), table.c.id.desc())
         .limit(limit)
     )
-    rows = connection.execute(query).all()
+    rows = list(connection.execute(query).all())
     rows.reverse()
     for column, values in zip(["ts", "ok", *names], zip(*rows, strict=True), strict=False):
         out[column] = [None if value is None else float(value) for value in values]
