@@ -3,11 +3,16 @@ level is the normal one; a lone spike does not keep a warning past its own check
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import pytest
 
 from watchkeeper.config import load_config
 from watchkeeper.engine.anomalies import Anomalies
+from watchkeeper.errors import ConfigError
 from watchkeeper.model import Phases, Result
+from watchkeeper.store import Store
 
 
 def monitor(tmp_path, anomaly: str = "on"):  # type: ignore[no-untyped-def]
@@ -23,8 +28,8 @@ def result(at: float, ms: float, ok: bool = True) -> Result:
 
 
 def test_anomaly_on_is_read_from_the_config(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    assert monitor(tmp_path).anomaly is True
-    assert monitor(tmp_path, "off").anomaly is False
+    assert monitor(tmp_path).anomaly == ("latency",)
+    assert monitor(tmp_path, "off").anomaly == ()
 
 
 def test_a_lasting_shift_warns_until_it_is_the_new_normal(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -80,3 +85,64 @@ def test_faster_than_usual_is_no_anomaly(tmp_path) -> None:  # type: ignore[no-u
         watch.judge(api, checked)
         warned += bool(checked.warnings)
     assert warned == 0
+
+
+def test_anomaly_names_the_series_to_watch(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert monitor(tmp_path, "[latency, pg.connections]").anomaly == ("latency", "pg.connections")
+    assert monitor(tmp_path, "pg.connections").anomaly == ("pg.connections",)
+    path = tmp_path / "bad.yaml"
+    path.write_text("monitors:\n  - {name: api, http: 'http://127.0.0.1:9/', anomaly: []}\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(str(path))
+    assert "bad.yaml:2" in raised.value.lines()[0] and "series" in raised.value.lines()[0]
+
+
+def test_a_series_of_the_check_is_watched_either_way(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "wk.yaml"
+    path.write_text(
+        "monitors:\n  - {name: db, postgres: 'postgresql://127.0.0.1:9/x',"
+        " anomaly: [pg.connections]}\n"
+    )
+    db = load_config(str(path)).monitors[0]
+    watch = Anomalies()
+    rng = np.random.default_rng(6)
+    for i in range(600):
+        checked = Result("db", "postgres", i * 30.0, True, Phases(total=0.002))
+        checked.metrics["pg.connections"] = float(40 + rng.integers(-2, 3))
+        watch.judge(db, checked)
+        assert checked.warnings == []
+    warned = []
+    for i in range(600, 640):  # the pool lost most of its connections
+        checked = Result("db", "postgres", i * 30.0, True, Phases(total=0.002))
+        checked.metrics["pg.connections"] = float(5 + rng.integers(0, 2))
+        watch.judge(db, checked)
+        warned += checked.warnings
+    assert warned and warned[0].startswith("anomaly: pg.connections "), warned[:1]
+    assert "usually 40 (-8" in warned[0], "a fall is an anomaly too"
+
+
+def test_the_detectors_start_from_the_stored_history(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "wk.yaml"
+    path.write_text(
+        "monitors:\n  - {name: db, postgres: 'postgresql://127.0.0.1:9/x', interval: 30s,"
+        " anomaly: [latency, pg.connections]}\n"
+    )
+    db = load_config(str(path)).monitors[0]
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    rng = np.random.default_rng(8)
+    start = time.time() - 600 * 30
+    try:
+        earlier = []
+        for i in range(600):
+            stored = Result("db", "postgres", start + i * 30, True, Phases(total=0.002))
+            stored.metrics["pg.connections"] = float(40 + rng.integers(-2, 3))
+            earlier.append(stored)
+        store.write(earlier)
+        watch = Anomalies()
+        watch.seed(store, [db])
+    finally:
+        store.close()
+    checked = Result("db", "postgres", time.time(), True, Phases(total=0.002))
+    checked.metrics["pg.connections"] = 400.0
+    watch.judge(db, checked)
+    assert any(w.startswith("anomaly: pg.connections 400") for w in checked.warnings)

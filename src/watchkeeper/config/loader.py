@@ -376,7 +376,7 @@ class _Loader(Reporter):
             repeat=_inherit(fields.repeat, defaults.repeat),
             escalate=_inherit(fields.escalate, defaults.escalate),
             flapping=_inherit(fields.flapping, defaults.flapping),
-            anomaly=fields.anomaly if fields.anomaly is not None else defaults.anomaly,
+            anomaly=_anomaly(fields.anomaly if fields.anomaly is not None else defaults.anomaly),
         )
 
     def compile_expectations(
@@ -556,3 +556,12 @@ def _find_cycle(graph: dict[str, tuple[str, ...]]) -> list[str] | None:
             if found:
                 return found
     return None
+
+
+def _anomaly(value: bool | tuple[str, ...]) -> tuple[str, ...]:
+    """``anomaly: on`` watches the latency; a list names the series."""
+    if value is True:
+        return ("latency",)
+    if value is False:
+        return ()
+    return tuple(dict.fromkeys(s.strip() for s in value))

@@ -60,7 +60,7 @@ class Defaults(_Strict):
     repeat: Duration | None = None
     escalate: Escalation | None = None
     flapping: Flapping | Literal[False] = Flapping()
-    anomaly: bool = False
+    anomaly: bool | tuple[str, ...] = False
 
 
 class MonitorFields(_Strict):
@@ -86,8 +86,21 @@ class MonitorFields(_Strict):
     repeat: Duration | Literal[False] | None = None
     escalate: Escalation | Literal[False] | None = None
     flapping: Flapping | Literal[False] | None = None
-    anomaly: bool | None = None
-    """Watch the latency for anomalies (``anomaly: on``): one degrades the monitor."""
+    anomaly: bool | tuple[str, ...] | None = None
+    """Watch the latency for anomalies (``anomaly: on``), or the series named
+    (``anomaly: [latency, pg.connections]``): one degrades the monitor."""
+
+    @field_validator("anomaly", mode="before")
+    @classmethod
+    def _series(cls, value: object) -> object:
+        if isinstance(value, str):
+            words = {"on": True, "true": True, "yes": True, "off": False, "false": False}
+            return words.get(value.strip().lower(), [value])
+        if isinstance(value, list | tuple) and (
+            not value or not all(isinstance(s, str) and s.strip() for s in value)
+        ):
+            raise ValueError("name at least one series: latency, or one the check observes")
+        return value
 
     @field_validator("expect", "warn", "tags", "depends_on", "notify", mode="before")
     @classmethod
@@ -391,8 +404,9 @@ class Monitor:
     repeat: float | None = None
     escalate: Escalation | None = None
     flapping: Flapping | None = None
-    anomaly: bool = False
-    """Online drift detection on the latency: an anomaly makes the monitor degraded."""
+    anomaly: tuple[str, ...] = ()
+    """The series online drift detection watches (``("latency",)`` for ``anomaly: on``): an
+    anomaly makes the monitor degraded."""
 
 
 @dataclass(frozen=True, slots=True)
