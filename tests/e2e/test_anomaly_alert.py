@@ -71,4 +71,4 @@ monitors:
     alert = sent[0].alerts[0]
     assert alert["state"] == "degraded" and alert["severity"] == "warning"
     assert any(w.startswith("anomaly: latency") for w in alert["warnings"]), alert
-    assert state["state"] == "degraded"
+    assert state["state"] == "degraded" and state["anomaly"] == ["latency"]

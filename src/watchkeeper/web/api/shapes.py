@@ -54,6 +54,7 @@ def monitor_json(
         "notify": list(monitor.notify),
         "runbook": monitor.runbook,
         "severity": monitor.severity,
+        "anomaly": list(monitor.anomaly),
         "source": source,
         "last": result_json(last) if last else None,
     }
