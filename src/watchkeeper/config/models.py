@@ -45,6 +45,37 @@ class Flapping(_Strict):
     window: Duration = 600.0
 
 
+MAX_ANOMALY_SERIES = 8
+
+
+def anomaly_value(value: object) -> object:
+    """``anomaly:`` as written: on/off, or the series to watch (a name or a list of names),
+    checked here so a mistake is one line."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = {"on": True, "true": True, "yes": True, "off": False, "false": False, "no": False}
+        if value.strip().lower() in word:
+            return word[value.strip().lower()]
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"expected on, off or a list of series names, not {value!r}")
+    names: list[str] = []
+    for name in value:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError(f"a series name is text like latency or pg.connections, not {name!r}")
+        if "," in name or " " in name.strip():
+            raise ValueError(
+                f"'{name}' is not one series name: write a list, [latency, pg.connections]"
+            )
+        names.append("latency" if name.strip().lower() == "latency" else name.strip())
+    if not names:
+        raise ValueError("name at least one series (latency, or one the check observes), or off")
+    if len(names) > MAX_ANOMALY_SERIES:
+        raise ValueError(f"at most {MAX_ANOMALY_SERIES} series per monitor, not {len(names)}")
+    return tuple(names)
+
+
 class Defaults(_Strict):
     """Values every monitor inherits unless it sets its own."""
 
@@ -61,6 +92,11 @@ class Defaults(_Strict):
     escalate: Escalation | None = None
     flapping: Flapping | Literal[False] = Flapping()
     anomaly: bool | tuple[str, ...] = False
+
+    @field_validator("anomaly", mode="before")
+    @classmethod
+    def _anomaly(cls, value: object) -> object:
+        return anomaly_value(value)
 
 
 class MonitorFields(_Strict):
@@ -92,15 +128,8 @@ class MonitorFields(_Strict):
 
     @field_validator("anomaly", mode="before")
     @classmethod
-    def _series(cls, value: object) -> object:
-        if isinstance(value, str):
-            words = {"on": True, "true": True, "yes": True, "off": False, "false": False}
-            return words.get(value.strip().lower(), [value])
-        if isinstance(value, list | tuple) and (
-            not value or not all(isinstance(s, str) and s.strip() for s in value)
-        ):
-            raise ValueError("name at least one series: latency, or one the check observes")
-        return value
+    def _anomaly(cls, value: object) -> object:
+        return anomaly_value(value)
 
     @field_validator("expect", "warn", "tags", "depends_on", "notify", mode="before")
     @classmethod

@@ -1,16 +1,22 @@
 """Online anomalies in ``wk up``: for each monitor with ``anomaly: on``, the drift detector
 follows its latency check by check (``anomaly: [latency, pg.connections]`` names the series:
-the latency and any of the check's own); a detection adds a warning to the Result, so the monitor
-turns degraded through the usual state machine (with its confirmation) and alert pipeline.
+the latency and any of the check's own); a detection adds a warning to the Result, so the
+monitor turns degraded through the usual state machine (with its confirmation) and alert
+pipeline.
 
-One slow check is a spike, and a spike that is over by the next check is not worth a page:
-the warning stays only while the latest check and the median of the (up to 3) checks since
-the detection stay above the baseline the detection was measured against (by three robust
-deviations and a fifth of it: faster than usual is good news), for at most ``hold`` checks — after
-that the new level is the normal one and the detector has learnt it. The detector scores
-nothing before its warm-up (450 checks: under 4 hours at 30 s), which the store's history
-usually covers. The detectors start from
-the latency the store holds (the newest ``seed`` results), so a restart does not start blind.
+A detection opens an anomaly against the baseline before it (median and robust spread of the
+last ``HISTORY`` values). It is told (the warning) once the median of the last ``RECENT``
+checks stands beyond that baseline by three robust deviations and a fifth of it — so one slow
+check, a spike, is never told — and stays told until that median has been back within it for
+``CALM`` checks in a row (an intermittent regression does not flap). Until ``hold`` checks
+after the detection a return beyond the same baseline is told again at once (the detector,
+having learnt the new values, would not detect them again); after that the new level is the
+normal one. Latency
+counts only when slower (faster after a fix is good news); a check's own series either way.
+
+The detectors start from the store (the newest results' latency, a series' newest samples),
+fed through the same steps as live checks, so an anomaly open before a restart is open after
+it. The detector scores nothing before its warm-up (450 checks: under 4 hours at 30 s).
 """
 
 from __future__ import annotations
@@ -41,14 +47,27 @@ HISTORY = 288
 """Latest latencies kept per monitor for the baseline an anomaly is told against."""
 
 
+RECENT = 5
+"""Checks whose median is the level now."""
+CALM = 8
+"""Checks in a row back within the baseline that close an anomaly."""
+MISSING = 10
+"""Passing checks in a row without a watched series before the log says so (once)."""
+
+
 @dataclass(slots=True)
 class _Watch:
     detector: Detector
     history: deque[float]
-    recent: deque[float] = field(default_factory=lambda: deque(maxlen=3))
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=RECENT))
     baseline: tuple[float, float] | None = None
-    """(median, spread) the current anomaly is measured against; None when there is none."""
+    """(median, spread) the open anomaly is measured against; None when none is open."""
     held: int = 0
+    calm: int = 0
+    told: float | None = None
+    """The level being told (None while the anomaly is not, or no longer, told)."""
+    confirmed: bool = False
+    """Was the open anomaly ever more than a spike?"""
 
 
 LATENCY = "latency"
@@ -69,6 +88,8 @@ class Anomalies:
         self._hold = hold
         self._seed = seed
         self._watches: dict[tuple[str, str], _Watch] = {}
+        self._missing: dict[tuple[str, str], int] = {}
+        """Results in a row without a watched series (told once in the log at ``MISSING``)."""
 
     def _watch(self, name: str, series: str) -> _Watch:
         watch = self._watches.get((name, series))
@@ -78,8 +99,8 @@ class Anomalies:
         return watch
 
     def seed(self, store: Store, monitors: Iterable[Monitor]) -> None:
-        """Feed each watched series its newest stored values: the latency of the last
-        results, a check's own series (``pg.connections``) from its stored samples."""
+        """Feed each watched series its newest stored values, as live checks would be: the
+        latency of the last results, a check's own series from its newest samples."""
         now = time.time()
         for monitor in monitors:
             for series in monitor.anomaly:
@@ -91,46 +112,64 @@ class Anomalies:
                         if (value := _latency_ms(result)) is not None
                     ]
                 else:
-                    since = now - self._seed * max(monitor.interval, 1.0)
+                    since = now - self._seed * max(monitor.interval, 1.0) * 2
                     points = [
                         (point.at, point.last)
                         for point in store.samples(
-                            monitor.name, series, since, now, "raw", self._seed
+                            monitor.name, series, since, now, "raw", self._seed, newest=True
                         )
                     ]
                 for at, value in points:
-                    watch.detector.update(value, at)
-                    watch.history.append(value)
-                    watch.recent.append(value)
+                    self._step(watch, series, value, at)
 
-    def forget(self, name: str) -> None:
-        for key in [key for key in self._watches if key[0] == name]:
+    def forget(self, name: str, keep: Iterable[str] = ()) -> None:
+        """Drop a monitor's detectors (but those of the series in ``keep``)."""
+        kept = set(keep)
+        for key in [key for key in self._watches if key[0] == name and key[1] not in kept]:
             del self._watches[key]
+        for key in [key for key in self._missing if key[0] == name and key[1] not in kept]:
+            del self._missing[key]
 
     def judge(self, monitor: Monitor, result: Result) -> None:
         """Score each watched series of ``result``; add a warning for each anomaly while
-        it lasts."""
+        it is told."""
         for series in monitor.anomaly:
-            if series == LATENCY:
-                value = _latency_ms(result)
-            else:
-                value = result.metrics.get(series) if result.ok else None
+            value = _latency_ms(result) if series == LATENCY else result.metrics.get(series)
             if value is None:
+                if series != LATENCY and result.ok:
+                    self._absent(monitor.name, series, result)
                 continue
-            warning = self._judge(self._watch(monitor.name, series), series, value, result)
+            self._missing.pop((monitor.name, series), None)
+            warning = self._step(
+                self._watch(monitor.name, series), series, value, result.started_at
+            )
             if warning is not None:
                 result.warnings.append(warning)
 
-    def _judge(self, watch: _Watch, series: str, value: float, result: Result) -> str | None:
-        score = watch.detector.update(value, result.started_at)
+    def _absent(self, name: str, series: str, result: Result) -> None:
+        count = self._missing.get((name, series), 0) + 1
+        self._missing[(name, series)] = count
+        if count == MISSING:
+            seen = ", ".join(sorted(result.metrics)[:12]) or "no numeric series"
+            log.warning(
+                "monitor %s: anomaly series '%s' is not among what its check observes (%s)",
+                name,
+                series,
+                seen,
+            )
+
+    def _step(self, watch: _Watch, series: str, value: float, at: float) -> str | None:
+        """One value through the detector and the open anomaly; the warning to tell."""
+        score = watch.detector.update(value, at)
         if watch.baseline is None and score >= self._threshold and len(watch.history) >= 8:
             past = np.asarray(watch.history, dtype=np.float64)
             median = float(np.median(past))
             spread = 1.4826 * float(np.median(np.abs(past - median)))
             floor = 0.5 if series == LATENCY else 1e-9
             watch.baseline = (median, max(spread, 0.05 * abs(median), floor))
-            watch.held = 0
-            watch.recent.clear()  # the level since the detection, not before it
+            watch.held = watch.calm = 0
+            watch.told = None
+            watch.confirmed = False
         watch.history.append(value)
         watch.recent.append(value)
         if watch.baseline is None:
@@ -139,17 +178,25 @@ class Anomalies:
         now = float(np.median(np.asarray(watch.recent, dtype=np.float64)))
         watch.held += 1
         band = max(3.0 * spread, 0.2 * abs(median))
-        if series == LATENCY:  # slower only: faster after a fix is good news
-            away = now - median > band and value - median > band
-        else:  # a series' good direction is not known: either way
-            away = abs(now - median) > band and abs(value - median) > band
-        if not away or watch.held > self._hold:  # a spike is over, or this is the new normal
+        away = now - median > band if series == LATENCY else abs(now - median) > band
+        if away:
+            watch.told, watch.calm, watch.confirmed = now, 0, True
+        elif watch.told is not None:
+            watch.calm += 1
+            if watch.calm >= CALM:  # back to normal: quiet, but a return is told at once
+                watch.told, watch.calm = None, 0
+        spike = not watch.confirmed and watch.held >= RECENT  # never more than a spike
+        if spike or watch.held > self._hold:  # over, or the new normal
             watch.baseline = None
+            watch.told = None
             return None
-        change = f" ({100.0 * (now - median) / abs(median):+.0f} %)" if median else ""
+        if watch.told is None:  # not (yet) more than a spike
+            return None
+        level = watch.told
+        change = f" ({100.0 * (level - median) / abs(median):+.0f} %)" if median else ""
         if series == LATENCY:
-            return f"anomaly: latency {_ms(now)}, usually {_ms(median)}{change}"
-        return f"anomaly: {series} {_number(now)}, usually {_number(median)}{change}"
+            return f"anomaly: latency {_ms(level)}, usually {_ms(median)}{change}"
+        return f"anomaly: {series} {_number(level)}, usually {_number(median)}{change}"
 
 
 def _latency_ms(result: Result) -> float | None:

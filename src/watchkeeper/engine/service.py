@@ -219,6 +219,7 @@ class Engine:
         """Add a monitor, or replace one of the same name (its state and history stay). The
         caller registers it in the store first (``Store.ensure_monitors``, in a thread)."""
         self.monitors[monitor.name] = monitor
+        self.anomalies.forget(monitor.name, keep=monitor.anomaly)  # new series start afresh
         if monitor.kind == "slo":  # counts from now; a restart reads the history
             self.slos.add(monitor, time.time(), history=False)
         if monitor.name not in self.status or monitor.paused:

@@ -65,24 +65,26 @@ def points(
     until: float,
     resolution: str,
     limit: int,
+    newest: bool = False,
 ) -> list[SamplePoint]:
+    """Oldest first; at most ``limit``, the oldest of the window, or with ``newest`` (raw
+    samples only) the newest."""
     found = find_monitor(connection, monitor)
     if found is None:
         return []
     monitor_id = found[0]
     table = schema.samples
     if resolution == "raw":
-        rows = connection.execute(
-            sa.select(table.c.ts, table.c.value)
-            .where(
-                table.c.monitor_id == monitor_id,
-                table.c.name == name,
-                table.c.ts >= since,
-                table.c.ts < until,
-            )
-            .order_by(table.c.ts)
-            .limit(limit)
+        query = sa.select(table.c.ts, table.c.value).where(
+            table.c.monitor_id == monitor_id,
+            table.c.name == name,
+            table.c.ts >= since,
+            table.c.ts < until,
         )
+        order = table.c.ts.desc() if newest else table.c.ts
+        rows = list(connection.execute(query.order_by(order).limit(limit)))
+        if newest:
+            rows.reverse()
         return [SamplePoint(float(t), 1, float(v), float(v), float(v), float(v)) for t, v in rows]
     chosen = MINUTE if resolution == "1m" else HOUR
     rollup = chosen.table

@@ -204,11 +204,16 @@ class Store:
         until: float,
         resolution: str,
         limit: int = 5000,
+        *,
+        newest: bool = False,
     ) -> list[sample_queries.SamplePoint]:
         """The series ``name`` of ``monitor`` over ``[since, until)`` at ``resolution``
-        (``raw``, ``1m`` or ``1h``)."""
+        (``raw``, ``1m`` or ``1h``), oldest first; past ``limit``, the oldest are kept, or
+        with ``newest`` (raw) the newest."""
         with self._reading() as connection:
-            return sample_queries.points(connection, monitor, name, since, until, resolution, limit)
+            return sample_queries.points(
+                connection, monitor, name, since, until, resolution, limit, newest
+            )
 
     def first_time(self, monitor: str, since: float, metric: str | None = None) -> float | None:
         """The first result (or sample of ``metric``) of ``monitor`` at or after ``since``."""
