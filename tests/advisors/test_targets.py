@@ -39,3 +39,23 @@ def test_redis_targets(url: str, label: str, password: str) -> None:
 def test_an_unreadable_address_still_hides_its_password() -> None:
     shown = postgres("postgresql://app:hunter2@[bad")
     assert "hunter2" not in shown.label and "hunter2" in shown.secrets
+
+
+@pytest.mark.parametrize("address", ["postgresql://app:p@ss@db/x", "redis://:p@ss@cache:6379/0"])
+def test_an_unencoded_at_in_the_password_is_refused_not_half_shown(address: str) -> None:
+    shown = postgres(address) if address.startswith("postgresql") else redis(address)
+    assert "ss@" not in shown.label and "p@ss" in shown.secrets
+    assert shown.problem is not None and "%40" in shown.problem
+    assert all(len(secret) > 1 for secret in shown.secrets), "no one-letter fragment"
+
+
+async def test_the_advisors_say_why_instead_of_connecting() -> None:
+    from watchkeeper.advisors import postgres as pg_advisor
+    from watchkeeper.advisors import redis as redis_advisor
+    from watchkeeper.advisors.errors import AdvisorError
+
+    with pytest.raises(AdvisorError, match="%40") as raised:
+        await pg_advisor.advise("postgresql://app:p@ss@127.0.0.1:9/x")
+    assert "ss@" not in str(raised.value)
+    with pytest.raises(AdvisorError, match="%40"):
+        await redis_advisor.advise("redis://:p@ss@127.0.0.1:9/0")

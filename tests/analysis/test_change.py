@@ -55,7 +55,14 @@ def test_a_change_that_came_yesterday_at_the_same_time_recurs_daily() -> None:
     today = times >= 86400
     shift = level_shift(times[today], values[today])
     assert shift is not None and abs(shift.onset - (86400 + 20 * 3600)) <= 600
-    assert recurs(times, values, shift) == 86400
+    assert recurs(times, values, shift, width=300.0) == 86400
     once = values.copy()
     once[~today] = 100 + rng.normal(0, 5, int((~today).sum()))  # yesterday was quiet
-    assert recurs(times, once, shift) is None
+    assert recurs(times, once, shift, width=300.0) is None
+    incident = once.copy()
+    yesterday = (times < 86400) & busy
+    incident[yesterday] = 2000 + rng.normal(0, 5, int(yesterday.sum()))  # an outage then
+    assert recurs(times, incident, shift, width=300.0) is None, "an incident is no pattern"
+    gap = values.copy()
+    gap[(times >= 19 * 3600) & (times < 20.5 * 3600)] = np.nan  # yesterday's edge missing
+    assert recurs(times, gap, shift, width=300.0) is None, "too little of yesterday to say"

@@ -360,9 +360,37 @@ async def test_changes_that_began_together_are_linked(tmp_path: Path) -> None:
         store.close()
     config = shifted_config(tmp_path)
     done = await wk("diagnose", "-c", str(config), "--format", "json")
+    assert done.code == 1, done.stderr
     findings = done.json()["findings"]
     latency = next(f for f in findings if f["source"] == "drift" and f["subject"] == "api")
     assert latency["evidence"]["coincides_with"].startswith("db pg.connections (+"), latency
     assert latency["recommendation"].startswith("At the same moment: db pg.connections")
     clue = next(f for f in findings if f["subject"] == "db pg.connections")
     assert clue["evidence"]["coincides_with"].startswith("api (+")
+
+
+async def test_a_baseline_of_a_few_checks_neither_excuses_nor_compares(tmp_path: Path) -> None:
+    now = time.time()
+    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    try:
+        earlier = [
+            Result("api", "http", now - 7200 - i, i == 0, Phases(total=0.05)) for i in range(2)
+        ]
+        recent = [
+            Result("api", "http", now - 3000 + i * 30, i % 5 >= 2, Phases(total=0.05))
+            for i in range(40)
+        ]
+        store.write(earlier + recent)
+    finally:
+        store.close()
+    config = tmp_path / "wk.yaml"
+    config.write_text(
+        'storage: sqlite:///wk.db\nmonitors:\n  - {name: api, http: "http://127.0.0.1:9/"}\n'
+    )
+    done = await wk("diagnose", "-c", str(config), "--since", "1h", "--format", "json")
+    failed = next(f for f in done.json()["findings"] if "failed" in f["title"])
+    assert failed["title"].endswith("(no baseline before)")
+    assert (
+        failed["evidence"]["baseline_failed_pct"] == 0
+        and failed["evidence"]["baseline_checks"] == 2
+    )

@@ -25,6 +25,8 @@ def test_statements_and_prose_are_told_apart() -> None:
     assert split_fix("Raise maxmemory.") == ("", "Raise maxmemory.")
     two = split_fix("ALTER SYSTEM SET autovacuum = on; SELECT pg_reload_conf();")
     assert two == ("ALTER SYSTEM SET autovacuum = on;\nSELECT pg_reload_conf();", "")
+    prose = 'Vacuum it now: VACUUM (VERBOSE) "public"."t"; then watch it.'
+    assert split_fix(prose) == ("", prose), "a sentence is not a statement"
 
 
 FINDING = Finding(
@@ -48,3 +50,20 @@ def test_markdown_and_html_carry_the_sql_as_code() -> None:
     )
     assert "&lt;200,000 rows&gt;" in page, "titles are escaped"
     assert '"inline":true' in page and 'id="chart0"' in page
+
+
+def test_everything_from_a_finding_is_escaped_in_html() -> None:
+    hostile = "<script>alert(1)</script>"
+    finding = Finding(
+        source="redis",
+        severity=Severity.info,
+        title="key " + hostile,
+        subject=hostile,
+        evidence={hostile: hostile},
+        recommendation="Look at " + hostile,
+        chart=Chart("<!--<script>", "", (1.0, 2.0), (3.0, 4.0)),
+    )
+    page = html_report([finding], [hostile], [hostile], generated=0.0)
+    body, script = page.split("<script>", 1)[0], page.split("var charts = ", 1)[1]
+    assert "<script>alert" not in body and body.count("&lt;script&gt;") >= 5
+    assert "<!--" not in script.split(";\n", 1)[0], "the chart data cannot open a comment"

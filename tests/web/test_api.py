@@ -242,6 +242,9 @@ async def test_a_monitors_diagnosis_tells_what_changed_and_which_phase(
     assert sources["phase"]["evidence"]["moved"] == "ttfb"
     status, body = await call(api, "GET", "/api/v1/monitors/api/diagnosis?since=later")
     assert status == 422
+    huge = "9" * 400 + "d"
+    status, body = await call(api, "GET", f"/api/v1/monitors/api/diagnosis?since={huge}")
+    assert status == 422 and "at most 30d" in body["detail"]
     status, _ = await call(api, "GET", "/api/v1/monitors/nope/diagnosis")
     assert status == 404
 

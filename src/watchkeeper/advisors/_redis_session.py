@@ -50,6 +50,8 @@ class Target:
 def target(url: str) -> Target:
     """The URL checked (scheme, database number) and shown by ``targets.redis``."""
     shown = targets.redis(url)
+    if shown.problem:
+        raise AdvisorError(f"redis: {shown.problem}")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - raises ValueError on a bad port

@@ -191,12 +191,14 @@ async def advise(
 def _where(dsn: str) -> tuple[str, tuple[str, ...]]:
     """host:port/dbname for messages (no user, no password), and the secrets to mask, as
     :func:`targets.postgres` makes them; a DSN libpq cannot read is an error."""
+    shown = targets.postgres(dsn)
+    if shown.problem:
+        raise AdvisorError(f"postgres: {shown.problem}")
     try:
         conninfo.conninfo_to_dict(dsn)
     except psycopg.ProgrammingError:
         # libpq's message quotes the DSN's words, a password among them maybe
         raise AdvisorError("postgres: the DSN is not a connection string or URL") from None
-    shown = targets.postgres(dsn)
     return shown.label, shown.secrets
 
 

@@ -14,6 +14,25 @@ class Shown:
     """``host:port/db``: what messages and reports call the target."""
     secrets: tuple[str, ...]
     """The password as written, percent-decoded and percent-encoded."""
+    problem: str | None = None
+    """Why the address cannot be used as written (the advisor says so instead of trying)."""
+
+
+_AT = "an '@' in the password must be written %40"
+
+
+def _several_at(address: str) -> Shown | None:
+    """A URL whose user part holds an unencoded '@': parsers split it at the wrong '@' and
+    show part of the password as the host. Everything before the last '@' is secret."""
+    if "://" not in address:
+        return None
+    rest = address.split("://", 1)[1]
+    authority = rest.split("/", 1)[0].split("?", 1)[0]
+    if authority.count("@") < 2:
+        return None
+    credentials = authority.rsplit("@", 1)[0]
+    password = credentials.split(":", 1)[1] if ":" in credentials else credentials
+    return Shown("(an address with an unencoded '@')", _variants(password, credentials), _AT)
 
 
 def _variants(*passwords: str | None) -> tuple[str, ...]:
@@ -31,18 +50,23 @@ def postgres(dsn: str) -> Shown:
     """A DSN (``postgresql://`` URL or libpq ``key=value`` string) as ``host:port/db``."""
     from psycopg import ProgrammingError, conninfo
 
+    if (bad := _several_at(dsn)) is not None:
+        return bad
     try:
         parts = conninfo.conninfo_to_dict(dsn)
     except ProgrammingError:
         return Shown("postgres (an unreadable DSN)", _raw_passwords(dsn))
     password = str(parts.get("password") or "")
     host = str(parts.get("host") or parts.get("hostaddr") or "localhost")
+    # without a dbname libpq connects to the database named as the user
     label = f"{host}:{parts.get('port') or 5432}/{parts.get('dbname') or parts.get('user') or ''}"
     return Shown(label, _variants(password))
 
 
 def redis(url: str) -> Shown:
     """A ``redis://`` URL as ``host:port/db``."""
+    if (bad := _several_at(url)) is not None:
+        return bad
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -60,7 +84,7 @@ def _raw_passwords(text: str) -> tuple[str, ...]:
     """Best effort for an address no parser takes: ``:secret@`` and ``password=secret``."""
     found: list[str] = []
     if "@" in text and "://" in text:
-        credentials = text.split("://", 1)[1].split("@", 1)[0]
+        credentials = text.split("://", 1)[1].rsplit("@", 1)[0]
         if ":" in credentials:
             found.append(credentials.split(":", 1)[1])
     for word in text.replace("&", " ").replace("?", " ").split():

@@ -108,28 +108,35 @@ def recurs(
     values: npt.ArrayLike,
     shift: LevelShift,
     *,
+    width: float,
     periods: tuple[float, ...] = (DAY, 7 * DAY),
     span: float = 3600.0,
-    min_points: int = 3,
+    min_ratio: float = 0.2,
+    alpha: float = 0.01,
 ) -> float | None:
     """Did the same change happen one period earlier (yesterday, a week ago) at the same
-    time of day? The period it recurs at, or None. It recurs when the level ``span`` after
-    the onset, one period back, stood in the same direction at least half as far from the
-    level before as now (a daily traffic peak is a pattern, not news)."""
+    time? The period it recurs at, or None. It recurs when, one period back, the ``span``
+    before and after the same moment each hold at least half their buckets (of ``width``
+    seconds), differ by a rank test, and moved in the same direction by at least
+    ``min_ratio`` of the level and between half and twice as far as now (a daily traffic
+    peak is a pattern, not news; yesterday's incident at this hour is not a pattern)."""
     t = np.asarray(times, dtype=np.float64)
     v = np.asarray(values, dtype=np.float64)
     now = shift.after - shift.before
     if now == 0:
         return None
+    need = max(3, int(span / width / 2))
     for period in periods:
         at = shift.onset - period
-        before = v[(t >= at - span) & (t < at)]
-        after = v[(t >= at) & (t < at + span)]
-        before, after = before[np.isfinite(before)], after[np.isfinite(after)]
-        if len(before) < min_points or len(after) < min_points:
+        before = v[(t >= at - span) & (t < at) & np.isfinite(v)]
+        after = v[(t >= at) & (t < at + span) & np.isfinite(v)]
+        if len(before) < need or len(after) < need:
             continue
-        then = float(np.median(after)) - float(np.median(before))
-        if then / now >= 0.5:
+        level = float(np.median(before))
+        then = float(np.median(after)) - level
+        if abs(then) < min_ratio * max(abs(level), 1e-12) or not 0.5 <= then / now <= 2.0:
+            continue
+        if float(mannwhitneyu(before, after, alternative="two-sided").pvalue) < alpha:
             return period
     return None
 

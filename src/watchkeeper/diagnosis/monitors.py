@@ -92,7 +92,9 @@ def _metric_shifts(store: Store, monitor: str, window: Window) -> list[Finding]:
     width = bucket_width(window.since)
     out: list[Finding] = []
     for latest in names:
-        points = store.samples(monitor, latest.name, window.baseline_start, window.now, resolution)
+        points = store.samples(
+            monitor, latest.name, window.baseline_start, window.now, resolution, newest=True
+        )
         if len(points) < 24:
             continue
         times, means = change.buckets(
@@ -157,7 +159,8 @@ def _failures(
     if now_checks < 10:
         return []
     now_rate = float((~ok & recent).sum()) / now_checks
-    before_rate = float((~ok & ~recent).sum()) / before_checks if before_checks else 0.0
+    # fewer than ten checks before are no baseline: they neither excuse nor compare
+    before_rate = float((~ok & ~recent).sum()) / before_checks if before_checks >= 10 else 0.0
     if now_rate < 0.01 or now_rate < 2 * before_rate + 0.005:
         return []
     severity = Severity.critical if now_rate >= 0.25 else Severity.warning
@@ -203,7 +206,8 @@ def _latency_changes(
     if shift is not None and shift.onset >= window.start:
         rose = shift.after > shift.before
         pct = shift.change_pct
-        period = change.recurs(times, p95, shift, span=max(6 * width, min(3600.0, window.since)))
+        span = max(6 * width, min(3600.0, window.since))
+        period = change.recurs(times, p95, shift, width=width, span=span)
         every = {change.DAY: "every day", 7 * change.DAY: "every week"}.get(period or 0.0)
         out.append(
             Finding(
@@ -341,8 +345,8 @@ def _clock(at: float, *, now: float | None = None) -> str:
     when = dt.datetime.fromtimestamp(at).astimezone()
     today = dt.datetime.fromtimestamp(now if now is not None else time.time()).astimezone()
     if when.date() == today.date():
-        return when.strftime("%H:%M")
-    return when.strftime("%Y-%m-%d %H:%M")
+        return when.strftime("%H:%M %Z")
+    return when.strftime("%Y-%m-%d %H:%M %Z")
 
 
 def _iso(at: float) -> str:

@@ -11,13 +11,15 @@ reports what happened since the previous one (the user's statistics are never re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import functools
 import json
 import logging
+import threading
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from watchkeeper.advisors import targets
 from watchkeeper.advisors.errors import AdvisorError
@@ -129,7 +131,7 @@ async def diagnose(request: Request) -> Diagnosis:
     done.sort(key=lambda item: order.get(item[0], len(order)))
     for what, answer in done:
         out.looked_at.append(what)
-        if isinstance(answer, TimeoutError):
+        if isinstance(answer, Overdue):
             out.errors.append(f"{what}: no answer within {DEADLINE:.0f}s")
         elif isinstance(answer, AdvisorError):
             out.errors.append(f"{what}: {redact(str(answer), request.secrets)}")
@@ -140,7 +142,7 @@ async def diagnose(request: Request) -> Diagnosis:
             text = f"{type(answer).__name__}: {answer}".splitlines()[0][:200]
             out.errors.append(f"{what}: internal error ({redact(text, request.secrets)})")
         else:
-            out.findings.extend(answer)
+            out.findings.extend(_redacted(f, request.secrets) for f in answer)
     out.findings = ranked(coincide(out.findings))
     return out
 
@@ -188,18 +190,74 @@ def _change(finding: Finding) -> str:
 
 
 async def _monitor(store: Store, name: str, window: Window) -> list[Finding]:
-    return await asyncio.to_thread(diagnose_monitor, store, name, window)
+    return await _in_daemon_thread(diagnose_monitor, store, name, window)
+
+
+T = TypeVar("T")
+
+
+async def _in_daemon_thread(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in a thread of its own that does not hold up the exit: past the
+    deadline it is left behind (``asyncio.to_thread``'s pool would be waited for)."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(value: T | None, error: BaseException | None) -> None:
+        if future.done():  # given up on (the deadline)
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)  # type: ignore[arg-type]
+
+    def work() -> None:
+        value: T | None = None
+        error: BaseException | None = None
+        try:
+            value = function(*args)
+        except BaseException as exc:  # handed to the waiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits any more
+            loop.call_soon_threadsafe(settle, value, error)
+
+    threading.Thread(target=work, name="wk-diagnose", daemon=True).start()
+    return await future
+
+
+class Overdue(Exception):
+    """A job's own deadline passed (not a timeout inside the job)."""
 
 
 async def _run(
     jobs: Sequence[tuple[str, Callable[[], Awaitable[list[Finding]]]]],
 ) -> list[tuple[str, list[Finding] | BaseException]]:
     async def one(start: Callable[[], Awaitable[list[Finding]]]) -> list[Finding]:
-        async with asyncio.timeout(DEADLINE):
-            return await start()
+        try:
+            async with asyncio.timeout(DEADLINE) as deadline:
+                return await start()
+        except TimeoutError:
+            if deadline.expired():
+                raise Overdue from None
+            raise
 
     answers = await asyncio.gather(*(one(start) for _, start in jobs), return_exceptions=True)
     return [(what, answer) for (what, _), answer in zip(jobs, answers, strict=True)]
+
+
+def _redacted(finding: Finding, secrets: frozenset[str]) -> Finding:
+    """A finding with every secret masked in its text (an advisor's message may quote what
+    the server said)."""
+    if not secrets:
+        return finding
+    return replace(
+        finding,
+        title=redact(finding.title, secrets),
+        subject=redact(finding.subject, secrets),
+        recommendation=redact(finding.recommendation, secrets),
+        evidence={
+            k: redact(v, secrets) if isinstance(v, str) else v for k, v in finding.evidence.items()
+        },
+    )
 
 
 def _shown(target: Target) -> targets.Shown:

@@ -89,7 +89,7 @@ def split_fix(text: str) -> tuple[str, str]:
     the statements go in a code block, the prose beside it."""
     statements: list[str] = []
     rest = text.strip()
-    while rest.upper().startswith(_SQL) and ";" in rest:
+    while rest.startswith(_SQL) and ";" in rest:  # statements are in capitals, prose is not
         end = rest.index(";") + 1
         statements.append(rest[:end])
         rest = rest[end:].lstrip()

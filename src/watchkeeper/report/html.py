@@ -70,7 +70,7 @@ def page(
     "scale"?}], "time": bool, "units": {scale: "ms"|"rps"|""}}``; a chart with ``"inline":
     true`` is drawn into the element of its id that ``body`` holds, the others each in a card
     of their own after ``body``."""
-    data = json.dumps(charts, separators=(",", ":")).replace("</", "<\\/")
+    data = json.dumps(charts, separators=(",", ":")).replace("<", "\\u003c")
     blocks = "".join(
         f'<section class="card"><h2>{html.escape(c["title"])}</h2><div id="{c["id"]}"></div>'
         "</section>"

@@ -34,6 +34,8 @@ class Web:
     """Failed logins per user name."""
     demo_login: tuple[str, str] | None = None
     """(name, password) of the demo's admin, shown on the demo's login page."""
+    diagnosing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
+    """Monitor diagnoses at once (each reads a day and more of results)."""
 
     @property
     def config(self) -> Config:

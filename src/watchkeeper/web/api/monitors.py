@@ -364,20 +364,24 @@ async def monitor_diagnosis(
     jumped): ``{"findings": [...]}``, most important first, as ``wk diagnose --format json``."""
     from watchkeeper.diagnosis import Window
     from watchkeeper.diagnosis.monitors import diagnose_monitor
-    from watchkeeper.diagnosis.run import coincide
+    from watchkeeper.diagnosis.run import NOT_DIAGNOSED, coincide
     from watchkeeper.findings import ranked
     from watchkeeper.units import parse_duration
 
     web = web_of(request)
-    _monitor(web, name)
+    monitor = _monitor(web, name)
     try:
         recent, before = parse_duration(since), parse_duration(baseline)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
-    if recent <= 0 or before <= 0:
-        raise HTTPException(422, "since and baseline must be above zero")
+    longest = 30 * 86400.0
+    if not (0 < recent <= longest and 0 < before <= longest):
+        raise HTTPException(422, "since and baseline must be above zero and at most 30d")
+    if monitor.kind in NOT_DIAGNOSED:
+        return {"monitor": name, "findings": []}
     window = Window(now=time.time(), since=recent, baseline=before)
-    found = await web.run(diagnose_monitor, web.engine.store, name, window)
+    async with web.diagnosing:
+        found = await web.run(diagnose_monitor, web.engine.store, name, window)
     return {"monitor": name, "findings": [f.as_json() for f in ranked(coincide(found))]}
 
 
