@@ -127,6 +127,27 @@ async def test_a_monitor_defined_through_the_api_is_watched_and_survives_a_resta
         assert body["source"] == "api"
 
 
+async def test_a_monitor_defined_with_anomaly_on_starts_from_the_stored_latency(
+    api: aiohttp.ClientSession, site: Site, web: ProbeTargetServer
+) -> None:
+    now = time.time()
+    site.store.write(
+        [
+            Result("checkout", "http", now - 600 * 30 + i * 30, True, Phases(total=0.02))
+            for i in range(600)
+        ]
+    )
+    spec = {"name": "checkout", "http": web.url("/health"), "anomaly": True}
+    status, body = await call(api, "POST", "/api/v1/monitors", json=spec)
+    assert status == 201, body
+    assert body["anomaly"] == ["latency"]
+    assert site.engine.anomalies.learnt("checkout", "latency") >= 600
+    status, body = await call(
+        api, "POST", "/api/v1/monitors", json={**spec, "name": "bad", "anomaly": "a, b"}
+    )
+    assert status == 422 and "write a list" in body["detail"][0], body
+
+
 async def test_bad_monitors_are_refused_with_located_reasons(api: aiohttp.ClientSession) -> None:
     cases = [
         (

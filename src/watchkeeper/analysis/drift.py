@@ -109,6 +109,11 @@ class Detector:
         self._squares = 0.0
         self._quiet_until = -1
 
+    @property
+    def seen(self) -> int:
+        """Values learnt so far (non-finite ones are not)."""
+        return self._seen
+
     def update(self, value: float, time: float | None = None) -> float:
         """The score in [0, 1] of ``value`` (at ``time``, epoch seconds; without it, the
         points are taken ``step`` seconds apart). A value that is not finite scores 0 and is

@@ -99,28 +99,47 @@ class Anomalies:
         return watch
 
     def seed(self, store: Store, monitors: Iterable[Monitor]) -> None:
-        """Feed each watched series its newest stored values, as live checks would be: the
-        latency of the last results, a check's own series from its newest samples."""
-        now = time.time()
+        """Feed each watched series its newest stored values, as live checks would be."""
         for monitor in monitors:
-            for series in monitor.anomaly:
-                watch = self._watch(monitor.name, series)
-                if series == LATENCY:
-                    points = [
-                        (result.started_at, value)
-                        for result in store.last_results(monitor.name, self._seed)
-                        if (value := _latency_ms(result)) is not None
-                    ]
-                else:
-                    since = now - self._seed * max(monitor.interval, 1.0) * 2
-                    points = [
-                        (point.at, point.last)
-                        for point in store.samples(
-                            monitor.name, series, since, now, "raw", self._seed, newest=True
-                        )
-                    ]
-                for at, value in points:
-                    self._step(watch, series, value, at)
+            self.feed(monitor, self.history(store, monitor))
+
+    def history(self, store: Store, monitor: Monitor) -> dict[str, list[tuple[float, float]]]:
+        """The newest stored values of each series ``monitor`` watches, oldest first: the
+        latency of its last results, a check's own series from its newest samples. Only
+        reads the store (call it in a thread), for :meth:`feed`."""
+        now = time.time()
+        out: dict[str, list[tuple[float, float]]] = {}
+        for series in monitor.anomaly:
+            if series == LATENCY:
+                out[series] = [
+                    (result.started_at, value)
+                    for result in store.last_results(monitor.name, self._seed)
+                    if (value := _latency_ms(result)) is not None
+                ]
+            else:
+                since = now - self._seed * max(monitor.interval, 1.0) * 2
+                out[series] = [
+                    (point.at, point.last)
+                    for point in store.samples(
+                        monitor.name, series, since, now, "raw", self._seed, newest=True
+                    )
+                ]
+        return out
+
+    def feed(self, monitor: Monitor, history: dict[str, list[tuple[float, float]]]) -> None:
+        """Start ``monitor``'s detectors afresh from ``history`` (see :meth:`history`)."""
+        self.forget(monitor.name)
+        for series, points in history.items():
+            if series not in monitor.anomaly:
+                continue
+            watch = self._watch(monitor.name, series)
+            for at, value in points:
+                self._step(watch, series, value, at)
+
+    def learnt(self, name: str, series: str) -> int:
+        """Values a series' detector has seen (0 when it is not watched)."""
+        watch = self._watches.get((name, series))
+        return 0 if watch is None else watch.detector.seen
 
     def forget(self, name: str, keep: Iterable[str] = ()) -> None:
         """Drop a monitor's detectors (but those of the series in ``keep``)."""

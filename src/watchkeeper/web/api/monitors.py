@@ -195,14 +195,17 @@ async def _define(web: Web, spec: dict[str, Any], who: Principal) -> Monitor:
             422, [problem.one_line().removeprefix("api: ") for problem in exc.problems]
         ) from None
 
-    def keep() -> None:
+    def keep() -> dict[str, list[tuple[float, float]]]:
         with web.engine.store.transaction() as connection:
             definitions.put_api_monitor(connection, monitor.name, spec, who.name, time.time())
         web.engine.store.ensure_monitors([(monitor.name, monitor.kind, monitor.target)])
         web.engine.heartbeats.load([monitor])
+        return web.engine.anomalies.history(web.engine.store, monitor)
 
-    await web.run(keep)
+    history = await web.run(keep)
     web.engine.put_monitor(monitor)
+    if monitor.anomaly:  # its detectors start from what the store holds, as at start-up
+        web.engine.anomalies.feed(monitor, history)
     return monitor
 
 
