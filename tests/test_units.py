@@ -67,3 +67,12 @@ def test_it_prints_sizes_in_binary_units() -> None:
     assert format_size(1024**2) == "1MiB"
     assert format_size(1536) == "1.5KiB"
     assert format_size(12) == "12B"
+
+
+def test_milliseconds_and_series_values_read_short() -> None:
+    from watchkeeper.units import format_ms, format_value
+
+    assert format_ms(142.3) == "142ms" and format_ms(1234.0) == "1.23s"
+    assert format_value(48.0) == "48" and format_value(0.0421) == "0.0421"
+    assert format_value(1_050_000.0) == "1.05M" and format_value(250.0) == "250"
+    assert format_value(3 * 1024**2, "redis.used_memory") == "3MiB"

@@ -84,6 +84,25 @@ def format_duration(seconds: float) -> str:
     return sign + "".join(parts)
 
 
+def format_ms(ms: float) -> str:
+    """Milliseconds in the short form: 142.3 → '142ms', 1234 → '1.23s'."""
+    return format_duration(ms / 1000.0)
+
+
+def format_value(value: float, name: str = "") -> str:
+    """A series' value for a sentence: a size for a byte series, else about three
+    significant digits (with k, M, G past 10,000)."""
+    if "byte" in name or name.endswith((".used_memory", ".rss", ".memory")):
+        return format_size(value)
+    size = abs(value)
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+        if size >= limit:
+            return f"{value / limit:.3g}{suffix}"
+    if size == 0 or size >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
 def format_size(n: float) -> str:
     """1048576 → '1MiB', 1536 → '1.5KiB', 12 → '12B'."""
     for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):

@@ -65,10 +65,7 @@ def level_shift(
     alpha: float = 0.001,
 ) -> LevelShift | None:
     """The most likely single level shift, or None when there is none worth naming."""
-    t = np.asarray(times, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    keep = np.isfinite(v) & np.isfinite(t)
-    t, v = t[keep], v[keep]
+    t, v = _finite(times, values)
     n = len(v)
     if n < 2 * min_points:
         return None
@@ -101,6 +98,14 @@ def level_shift(
 
 
 DAY = 86_400.0
+
+
+def _finite(times: npt.ArrayLike, values: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
+    """The (time, value) pairs where both are numbers."""
+    t = np.asarray(times, dtype=np.float64)
+    v = np.asarray(values, dtype=np.float64)
+    keep = np.isfinite(v) & np.isfinite(t)
+    return t[keep], v[keep]
 
 
 def recurs(
@@ -150,10 +155,7 @@ def trend(
     alpha: float = 0.001,
 ) -> Trend | None:
     """A steady rise or fall over the whole series, or None."""
-    t = np.asarray(times, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    keep = np.isfinite(v) & np.isfinite(t)
-    t, v = t[keep], v[keep]
+    t, v = _finite(times, values)
     if len(v) < min_points or float(t[-1] - t[0]) <= 0:
         return None
     tau, p_value = kendalltau(t, v)
@@ -179,10 +181,7 @@ def buckets(
 ) -> tuple[FloatArray, FloatArray]:
     """Per ``width``-second bucket with points, its start and the ``quantile`` of its values
     (a p95 per 5 minutes is steadier than single checks)."""
-    t = np.asarray(times, dtype=np.float64)
-    v = np.asarray(values, dtype=np.float64)
-    keep = np.isfinite(v) & np.isfinite(t)
-    t, v = t[keep], v[keep]
+    t, v = _finite(times, values)
     if len(t) == 0:
         return np.empty(0), np.empty(0)
     slot = np.floor(t / width).astype(np.int64)

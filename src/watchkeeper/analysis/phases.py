@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import mannwhitneyu
 
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_ms
 
 PHASES = ("dns", "connect", "tls", "ttfb", "transfer")
 
@@ -87,7 +87,7 @@ class PhaseBlame:
             return "no phase moved"
         parts = [
             f"{_label(s.phase)} {'+' if s.delta_ms > 0 else ''}"
-            f"{format_duration(s.delta_ms / 1000.0)}: {MEANING[s.phase]}"
+            f"{format_ms(s.delta_ms)}: {MEANING[s.phase]}"
             for s in moved[:2]
         ]
         held = sorted(self.unchanged, key=lambda s: _TELLING.index(s.phase))[:2]

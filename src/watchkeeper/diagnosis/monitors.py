@@ -23,7 +23,7 @@ from watchkeeper.analysis import change, phases
 from watchkeeper.findings import Chart, Finding, Severity
 from watchkeeper.store import Store
 from watchkeeper.store.series import pick
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_ms, format_value
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -109,8 +109,8 @@ def _metric_shifts(store: Store, monitor: str, window: Window) -> list[Finding]:
                 source="drift",
                 severity=Severity.info,
                 title=f"{monitor}: {latest.name} {'rose' if shift.after > shift.before else 'fell'}"
-                f" from {_number(shift.before, latest.name)} to "
-                f"{_number(shift.after, latest.name)} at "
+                f" from {format_value(shift.before, latest.name)} to "
+                f"{format_value(shift.after, latest.name)} at "
                 f"{_clock(shift.onset)}" + (f" ({pct:+.0f} %)" if pct is not None else ""),
                 subject=f"{monitor} {latest.name}",
                 evidence={
@@ -132,20 +132,6 @@ def _metric_shifts(store: Store, monitor: str, window: Window) -> list[Finding]:
             )
         )
     return out
-
-
-def _number(value: float, name: str = "") -> str:
-    """A series' value for a title: sizes for byte series, else about 3 significant digits
-    with thousands separators (1.05e8 → '105,000,000' is worse than '105M')."""
-    if "byte" in name or name.endswith((".used_memory", ".rss", ".memory")):
-        return format_size(value)
-    size = abs(value)
-    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if size >= limit:
-            return f"{value / limit:.3g}{suffix}"
-    if size == 0 or size >= 100:
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
 
 
 def _array(values: Sequence[float | None]) -> FloatArray:
@@ -214,7 +200,7 @@ def _latency_changes(
                 source="drift",
                 severity=Severity.warning if rose and every is None else Severity.info,
                 title=f"{monitor}: latency p95 {'rose' if rose else 'fell'} from "
-                f"{_ms(shift.before)} to {_ms(shift.after)} at {_clock(shift.onset)}"
+                f"{format_ms(shift.before)} to {format_ms(shift.after)} at {_clock(shift.onset)}"
                 + (f" ({pct:+.0f} %)" if pct is not None else "")
                 + (f", as it does {every} at this time" if every else ""),
                 subject=monitor,
@@ -248,8 +234,8 @@ def _latency_changes(
                 Finding(
                     source="drift",
                     severity=Severity.warning,
-                    title=f"{monitor}: latency p95 creeping up, {_ms(slope.start)} → "
-                    f"{_ms(slope.end)} over {_span(slope.span_s)}"
+                    title=f"{monitor}: latency p95 creeping up, {format_ms(slope.start)} → "
+                    f"{format_ms(slope.end)} over {_span(slope.span_s)}"
                     + (f" ({pct:+.0f} %)" if pct is not None else ""),
                     subject=monitor,
                     evidence={
@@ -277,8 +263,8 @@ def _latency_changes(
                 source="drift",
                 severity=Severity.info,
                 title=f"{monitor}: {len(spikes)} latency spike{'s' if len(spikes) > 1 else ''}"
-                f" in the last {_span(window.since)}, worst {_ms(float(p95[worst]))} at "
-                f"{_clock(float(times[worst]))} (usual p95 {_ms(baseline)})",
+                f" in the last {_span(window.since)}, worst {format_ms(float(p95[worst]))} at "
+                f"{_clock(float(times[worst]))} (usual p95 {format_ms(baseline)})",
                 subject=monitor,
                 evidence={
                     "spikes": len(spikes),
@@ -330,10 +316,6 @@ def _phase_finding(monitor: str, found: phases.PhaseBlame, *, pattern: bool = Fa
         recommendation=advice if slower else "Faster than the baseline: nothing to do.",
         impact=abs(top.delta_ms),
     )
-
-
-def _ms(value: float) -> str:
-    return format_duration(value / 1000.0)
 
 
 def _span(seconds: float) -> str:

@@ -33,7 +33,7 @@ from watchkeeper.analysis.drift import Detector, DriftSettings
 from watchkeeper.config import Monitor
 from watchkeeper.model import Result
 from watchkeeper.store import Store
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_ms, format_value
 
 log = logging.getLogger("watchkeeper.engine")
 
@@ -214,8 +214,8 @@ class Anomalies:
         level = watch.told
         change = f" ({100.0 * (level - median) / abs(median):+.0f} %)" if median else ""
         if series == LATENCY:
-            return f"anomaly: latency {_ms(level)}, usually {_ms(median)}{change}"
-        return f"anomaly: {series} {_number(level)}, usually {_number(median)}{change}"
+            return f"anomaly: latency {format_ms(level)}, usually {format_ms(median)}{change}"
+        return f"anomaly: {series} {format_value(level)}, usually {format_value(median)}{change}"
 
 
 def _latency_ms(result: Result) -> float | None:
@@ -223,11 +223,3 @@ def _latency_ms(result: Result) -> float | None:
     if not result.ok or total is None:
         return None
     return total * 1000.0
-
-
-def _ms(value: float) -> str:
-    return format_duration(value / 1000.0)
-
-
-def _number(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
