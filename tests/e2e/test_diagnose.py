@@ -82,24 +82,51 @@ monitors:
     assert done.code == 1, "a warning exits 1"
 
 
+def keep(folder: Path, results: list[Result]) -> None:
+    """Write ``results`` to the store ``wk.db`` in ``folder`` (as a run of ``wk up`` would)."""
+    store = Store.open(f"sqlite:///{folder / 'wk.db'}")
+    try:
+        store.write(results)
+    finally:
+        store.close()
+
+
+def one_monitor(folder: Path, line: str = '{name: api, http: "http://127.0.0.1:9/"}') -> Path:
+    path = folder / "wk.yaml"
+    path.write_text(f"storage: sqlite:///wk.db\nmonitors:\n  - {line}\n")
+    return path
+
+
+def connections(now: float, jump_at: float, seed: int) -> list[Result]:
+    """Six hours of db checks every 30 s whose pg.connections go from about 12 to 48 at
+    ``jump_at`` (and a steady series beside it)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(720):
+        at = now - 6 * 3600 + i * 30
+        checked = Result("db", "postgres", at, True, Phases(connect=0.001, total=0.002))
+        checked.metrics["pg.connections"] = float(
+            (12 if at < jump_at else 48) + rng.integers(-2, 3)
+        )
+        checked.metrics["pg.steady"] = float(5 + rng.integers(0, 2))
+        out.append(checked)
+    return out
+
+
 def write_shifted_history(path: Path, now: float) -> float:
     """Six hours of checks every 10 s: p95 about 120 ms, then from 2 h ago about 340 ms."""
     rng = np.random.default_rng(5)
     onset = now - 2 * 3600
-    store = Store.open(f"sqlite:///{path}")
-    try:
-        results = []
-        for i in range(6 * 360):
-            at = now - 6 * 3600 + i * 10
-            level = 0.300 if at >= onset else 0.100
-            ttfb = level * float(rng.gamma(16, 1 / 16))
-            phases = Phases(dns=None, connect=0.001, tls=None, ttfb=ttfb, transfer=0.0005)
-            phases.total = ttfb + 0.0015
-            results.append(Result("api", "http", at, True, phases))
-        results.append(Result("db", "tcp", now - 60, True, Phases(connect=0.001, total=0.001)))
-        store.write(results)
-    finally:
-        store.close()
+    results = []
+    for i in range(6 * 360):
+        at = now - 6 * 3600 + i * 10
+        level = 0.300 if at >= onset else 0.100
+        ttfb = level * float(rng.gamma(16, 1 / 16))
+        phases = Phases(dns=None, connect=0.001, tls=None, ttfb=ttfb, transfer=0.0005)
+        phases.total = ttfb + 0.0015
+        results.append(Result("api", "http", at, True, phases))
+    results.append(Result("db", "tcp", now - 60, True, Phases(connect=0.001, total=0.001)))
+    keep(path.parent, results)
     return onset
 
 
@@ -233,31 +260,9 @@ monitors:
 
 async def test_a_series_that_jumped_is_told_as_a_clue(tmp_path: Path) -> None:
     now = time.time()
-    rng = np.random.default_rng(6)
-    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
-    try:
-        store.write(
-            [
-                Result(
-                    "db",
-                    "postgres",
-                    now - 6 * 3600 + i * 30,
-                    True,
-                    Phases(connect=0.001, total=0.002),
-                    metrics={
-                        "pg.connections": float((12 if i < 500 else 48) + rng.integers(-2, 3)),
-                        "pg.steady": float(5 + rng.integers(0, 2)),
-                    },
-                )
-                for i in range(720)
-            ]
-        )
-    finally:
-        store.close()
-    config = tmp_path / "wk.yaml"
-    config.write_text(
-        "storage: sqlite:///wk.db\nmonitors:\n"
-        '  - {name: db, postgres: "postgresql://postgres@127.0.0.1:5432/postgres"}\n'
+    keep(tmp_path, connections(now, now - 6 * 3600 + 500 * 30, seed=6))
+    config = one_monitor(
+        tmp_path, '{name: db, postgres: "postgresql://postgres@127.0.0.1:5432/postgres"}'
     )
     done = await wk("diagnose", "-c", str(config), "--monitor", "db", "--format", "json")
     assert done.code == 0, done.stderr
@@ -273,23 +278,16 @@ async def test_a_daily_evening_peak_is_a_pattern_not_a_warning(tmp_path: Path) -
     now = time.time()
     rng = np.random.default_rng(8)
     onset = now - 2 * 3600
-    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
-    try:
-        results = []
-        for i in range(30 * 360):  # 30 hours, every 10 s
-            at = now - 30 * 3600 + i * 10
-            since_onset = (at - onset) % 86400
-            busy = since_onset < 4 * 3600  # from 2 h ago, and yesterday at the same time
-            ttfb = (0.3 if busy else 0.1) * float(rng.gamma(16, 1 / 16))
-            phases = Phases(connect=0.001, ttfb=ttfb, transfer=0.0005, total=ttfb + 0.0015)
-            results.append(Result("api", "http", at, True, phases))
-        store.write(results)
-    finally:
-        store.close()
-    config = tmp_path / "wk.yaml"
-    config.write_text(
-        'storage: sqlite:///wk.db\nmonitors:\n  - {name: api, http: "http://127.0.0.1:9/"}\n'
-    )
+    results = []
+    for i in range(30 * 360):  # 30 hours, every 10 s
+        at = now - 30 * 3600 + i * 10
+        since_onset = (at - onset) % 86400
+        busy = since_onset < 4 * 3600  # from 2 h ago, and yesterday at the same time
+        ttfb = (0.3 if busy else 0.1) * float(rng.gamma(16, 1 / 16))
+        phases = Phases(connect=0.001, ttfb=ttfb, transfer=0.0005, total=ttfb + 0.0015)
+        results.append(Result("api", "http", at, True, phases))
+    keep(tmp_path, results)
+    config = one_monitor(tmp_path)
     done = await wk("diagnose", "-c", str(config), "--format", "json")
     assert done.code == 0, (done.stdout, done.stderr)
     shift = next(f for f in done.json()["findings"] if f["source"] == "drift")
@@ -302,27 +300,21 @@ async def test_a_daily_evening_peak_is_a_pattern_not_a_warning(tmp_path: Path) -
 
 async def test_failures_more_frequent_than_before_are_told(tmp_path: Path) -> None:
     now = time.time()
-    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
-    try:
-        store.write(
-            [
-                Result(
-                    "api",
-                    "http",
-                    now - 30 * 3600 + i * 30,
-                    not (at_recent and i % 3 == 0),
-                    Phases(connect=0.001, ttfb=0.05, total=0.052),
-                )
-                for i in range(3600)
-                for at_recent in [now - 30 * 3600 + i * 30 >= now - 3600]
-            ]
-        )
-    finally:
-        store.close()
-    config = tmp_path / "wk.yaml"
-    config.write_text(
-        'storage: sqlite:///wk.db\nmonitors:\n  - {name: api, http: "http://127.0.0.1:9/"}\n'
+    start = now - 30 * 3600
+    keep(
+        tmp_path,
+        [  # a check every 30 s for 30 hours; in the last hour every third fails
+            Result(
+                "api",
+                "http",
+                start + i * 30,
+                not (start + i * 30 >= now - 3600 and i % 3 == 0),
+                Phases(connect=0.001, ttfb=0.05, total=0.052),
+            )
+            for i in range(3600)
+        ],
     )
+    config = one_monitor(tmp_path)
     done = await wk("diagnose", "-c", str(config), "--since", "1h", "--format", "json")
     assert done.code == 1, done.stderr
     failed = next(f for f in done.json()["findings"] if "failed" in f["title"])
@@ -335,29 +327,7 @@ async def test_failures_more_frequent_than_before_are_told(tmp_path: Path) -> No
 async def test_changes_that_began_together_are_linked(tmp_path: Path) -> None:
     now = time.time()
     onset = write_shifted_history(tmp_path / "wk.db", now)  # api: slower from 2 h ago
-    rng = np.random.default_rng(9)
-    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
-    try:
-        store.write(
-            [
-                Result(
-                    "db",
-                    "postgres",
-                    now - 6 * 3600 + i * 30,
-                    True,
-                    Phases(connect=0.001, total=0.002),
-                    metrics={
-                        "pg.connections": float(
-                            (12 if now - 6 * 3600 + i * 30 < onset + 120 else 48)
-                            + rng.integers(-2, 3)
-                        )
-                    },
-                )
-                for i in range(720)
-            ]
-        )
-    finally:
-        store.close()
+    keep(tmp_path, connections(now, onset + 120, seed=9))
     config = shifted_config(tmp_path)
     done = await wk("diagnose", "-c", str(config), "--format", "json")
     assert done.code == 1, done.stderr
@@ -371,22 +341,13 @@ async def test_changes_that_began_together_are_linked(tmp_path: Path) -> None:
 
 async def test_a_baseline_of_a_few_checks_neither_excuses_nor_compares(tmp_path: Path) -> None:
     now = time.time()
-    store = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
-    try:
-        earlier = [
-            Result("api", "http", now - 7200 - i, i == 0, Phases(total=0.05)) for i in range(2)
-        ]
-        recent = [
-            Result("api", "http", now - 3000 + i * 30, i % 5 >= 2, Phases(total=0.05))
-            for i in range(40)
-        ]
-        store.write(earlier + recent)
-    finally:
-        store.close()
-    config = tmp_path / "wk.yaml"
-    config.write_text(
-        'storage: sqlite:///wk.db\nmonitors:\n  - {name: api, http: "http://127.0.0.1:9/"}\n'
-    )
+    earlier = [Result("api", "http", now - 7200 - i, i == 0, Phases(total=0.05)) for i in range(2)]
+    recent = [
+        Result("api", "http", now - 3000 + i * 30, i % 5 >= 2, Phases(total=0.05))
+        for i in range(40)
+    ]
+    keep(tmp_path, earlier + recent)
+    config = one_monitor(tmp_path)
     done = await wk("diagnose", "-c", str(config), "--since", "1h", "--format", "json")
     failed = next(f for f in done.json()["findings"] if "failed" in f["title"])
     assert failed["title"].endswith("(no baseline before)")
