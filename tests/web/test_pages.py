@@ -287,3 +287,31 @@ async def test_the_monitor_page_says_what_changed(
         await expect(page.locator("#chart canvas")).to_have_count(1, timeout=10_000)
         await expect(page.locator("#diagnosis")).to_be_hidden()
         assert not page.errors, page.errors  # type: ignore[attr-defined]
+
+
+async def test_every_page_works_under_a_policy_without_inline_scripts(
+    browser: Browser, site: Site
+) -> None:
+    page = await logged_in(browser, site, viewport={"width": 1360, "height": 900})
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            refused.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    answer = await page.goto(site.url + "/monitors/web")
+    assert answer is not None
+    policy = dict(
+        part.strip().split(" ", 1)
+        for part in answer.headers["content-security-policy"].split(";")
+        if part.strip()
+    )
+    assert "'unsafe-inline'" not in policy["script-src"], policy
+    await expect(page.locator("#chart canvas")).to_have_count(1, timeout=10_000)
+    for path in ("/", "/incidents", "/silences", "/status"):
+        await page.goto(site.url + path)
+        await page.wait_for_load_state("networkidle")
+    assert await page.evaluate("document.body.dataset.page") == "status"
+    assert not refused, refused
+    assert not page.errors, page.errors  # type: ignore[attr-defined]

@@ -396,7 +396,9 @@
   document.addEventListener("DOMContentLoaded", function () {
     refreshAgo();
     setInterval(refreshAgo, 5000);
-    if (window.WK_PAGE === "overview") overview();
-    if (window.WK_PAGE === "monitor") { monitorPage(); chart(); metricChart(); diagnosis(); }
+    var page = document.body.dataset.page;
+    if (page === "overview") overview();
+    if (page === "monitor") { monitorPage(); chart(); metricChart(); diagnosis(); }
+    if (page === "status") setTimeout(function () { location.reload(); }, 60000);
   });
 })();
