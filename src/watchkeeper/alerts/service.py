@@ -26,6 +26,7 @@ from watchkeeper.alerts.incidents import PROBLEMS, decide, item_for, routes_for,
 from watchkeeper.alerts.planner import Context, Group, Plan, plan
 from watchkeeper.config import Config, MaintenanceWindow, Monitor, load_api_maintenance
 from watchkeeper.errors import ConfigError
+from watchkeeper.lanes import ALERTS
 from watchkeeper.model import State, Transition
 from watchkeeper.notify.base import AlertItem, Notifier, RouteInfo
 from watchkeeper.notify.render import render
@@ -111,8 +112,8 @@ class Alerting:
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        await asyncio.to_thread(self._close_orphans)
-        await asyncio.to_thread(self._load_route_health)
+        await ALERTS.run(self._close_orphans)
+        await ALERTS.run(self._load_route_health)
         await self.refresh_mutes()
         self._tasks = [
             asyncio.create_task(self._persist_loop(), name="alerts-persist"),
@@ -159,7 +160,7 @@ class Alerting:
             try:
                 while True:
                     try:
-                        await asyncio.to_thread(self._persist, batch)
+                        await ALERTS.run(self._persist, batch)
                         self._dirty = True
                         break
                     except Exception:
@@ -332,7 +333,7 @@ class Alerting:
     async def plan_once(self) -> Plan:
         """Plan the queued alert events and write what the plan says; returns the plan."""
         now = self._clock()
-        pending, announced, parents = await asyncio.to_thread(self._load_pending)
+        pending, announced, parents = await ALERTS.run(self._load_pending)
         if not pending:
             return Plan()
         self._dirty = True  # held or grouping events stay pending: look again next tick
@@ -350,7 +351,7 @@ class Alerting:
         groups = [(group, self._message(group, now)) for group in decided.groups]
         fresh_holds = [(e, why) for e, why in decided.held if e.id not in self._held_noted]
         if groups or decided.dropped or fresh_holds:
-            await asyncio.to_thread(self._commit, now, groups, decided.dropped, fresh_holds)
+            await ALERTS.run(self._commit, now, groups, decided.dropped, fresh_holds)
             self._held_noted.update(e.id for e, _ in fresh_holds)
             self.notifications += sum(1 for group, _ in groups if group.events)
         return decided
@@ -503,7 +504,7 @@ class Alerting:
             await asyncio.sleep(self._timers_every)
             try:
                 await self.refresh_mutes()
-                await asyncio.to_thread(self._reminders_and_escalations)
+                await ALERTS.run(self._reminders_and_escalations)
                 await self._resend()
             except Exception:
                 log.exception("alerting timers failed; trying again")
@@ -525,7 +526,7 @@ class Alerting:
                     log.warning("maintenance window %s: %s", definition.name, exc)
             return silences, windows
 
-        self._silences, self.api_maintenance = await asyncio.to_thread(load)
+        self._silences, self.api_maintenance = await ALERTS.run(load)
 
     def _reminders_and_escalations(self) -> None:
         now = self._clock()
@@ -631,7 +632,7 @@ class Alerting:
                         AlertItem.from_json(item) for item in db.last_sent_items(connection, route)
                     ]
 
-            items = await asyncio.to_thread(firing)
+            items = await ALERTS.run(firing)
             try:
                 await asyncio.wait_for(notifier.refresh(items), self.routes[name].timeout + 5)
             except Exception as exc:

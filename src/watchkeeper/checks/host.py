@@ -38,6 +38,7 @@ from watchkeeper.analysis import forecast
 from watchkeeper.analysis.forecast import Trail
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.lanes import CHECKS
 from watchkeeper.units import format_size
 
 _SKIP_FS = frozenset({"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "nsfs"})
@@ -75,13 +76,13 @@ async def probe(settings: HostSettings, attempt: Attempt) -> None:
     state: dict[str, _Before] = attempt.resources.shared("host.before", dict)
     before = state.get("local")
     if before is None or time.monotonic() - before.at > 3600:
-        before = await asyncio.to_thread(_snapshot)
+        before = await CHECKS.run(_snapshot)
         await asyncio.sleep(0.2)
     attempt.begin("ttfb")
-    now = await asyncio.to_thread(_snapshot)
-    facts = await asyncio.to_thread(_facts, settings, before, now)
+    now = await CHECKS.run(_snapshot)
+    facts = await CHECKS.run(_facts, settings, before, now)
     if settings.processes:
-        facts.update(await asyncio.to_thread(_processes, settings.processes))
+        facts.update(await CHECKS.run(_processes, settings.processes))
     attempt.end("ttfb")
     state["local"] = now
     attempt.observation.facts.update(facts)

@@ -16,7 +16,6 @@ IO and SQL threads both run), ``mysql.replication_lag`` (absent while it is not 
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -26,6 +25,7 @@ from pydantic import field_validator
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.lanes import CHECKS
 
 
 class MysqlSettings(CheckSettings):
@@ -62,7 +62,7 @@ class MysqlSettings(CheckSettings):
 
 
 async def probe(settings: MysqlSettings, attempt: Attempt) -> None:
-    await asyncio.to_thread(_probe, settings, attempt)
+    await CHECKS.run(_probe, settings, attempt)
 
 
 def _probe(settings: MysqlSettings, attempt: Attempt) -> None:

@@ -26,6 +26,7 @@ from watchkeeper.advisors.errors import AdvisorError
 from watchkeeper.config import Config, Monitor
 from watchkeeper.diagnosis.monitors import Window, diagnose_monitor
 from watchkeeper.findings import Finding, ranked
+from watchkeeper.lanes import DIAGNOSIS
 from watchkeeper.redact import redact
 from watchkeeper.store import Store
 
@@ -289,7 +290,7 @@ async def _postgres(target: Target, request: Request) -> list[Finding]:
     store = request.store
     previous: dict[str, Any] | None = None
     if store is not None:
-        kept = await asyncio.to_thread(store.get_note, _note_key(target))
+        kept = await DIAGNOSIS.run(store.get_note, _note_key(target))
         if kept:
             try:
                 loaded = json.loads(kept)
@@ -299,7 +300,7 @@ async def _postgres(target: Target, request: Request) -> list[Finding]:
     advice = await postgres.advise(target.address, previous=previous, analyze=request.analyze)
     if store is not None:
         text = json.dumps(advice.snapshot, separators=(",", ":"))
-        await asyncio.to_thread(store.set_note, _note_key(target), text)
+        await DIAGNOSIS.run(store.set_note, _note_key(target), text)
     return _labelled(advice.findings, target)
 
 

@@ -11,7 +11,6 @@ store in the background.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +24,7 @@ from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.engine.slos import Slos
+from watchkeeper.lanes import STORE_UPKEEP
 from watchkeeper.model import Result, State, Transition
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
@@ -77,7 +77,7 @@ class Engine:
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        await asyncio.to_thread(self._restore)
+        await STORE_UPKEEP.run(self._restore)
         self.writer = StoreWriter(self.store)
         await self.writer.start()
         await self.alerting.start()
@@ -257,12 +257,10 @@ class Engine:
             if self.writer is not None and self.writer.queue_depth > _BACKLOG:
                 continue  # catching up after a store outage: roll up once it is written
             try:
-                await asyncio.to_thread(
-                    functools.partial(self.store.rollup, time.time(), grace=self.rollup_grace)
-                )
+                await STORE_UPKEEP.run(self.store.rollup, time.time(), grace=self.rollup_grace)
                 if time.monotonic() - last_prune >= self._prune_every:
                     last_prune = time.monotonic()
-                    await asyncio.to_thread(
+                    await STORE_UPKEEP.run(
                         self.store.prune,
                         time.time(),
                         raw=retention.raw,

@@ -152,7 +152,7 @@ def _cores_for(process: psutil.Process) -> int:
         threads = process.num_threads()
     except psutil.Error:
         threads = allowed
-    return max(1, min(allowed or 1, threads))
+    return int(max(1, min(allowed or 1, threads)))
 
 
 def first_saturated(

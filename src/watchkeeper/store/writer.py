@@ -2,7 +2,8 @@
 
 ``put`` only queues (it waits only when the queue is full, which is the backpressure); one
 task takes up to ``batch_size`` results at a time, lingering ``flush_interval`` for a batch
-to fill, and commits each batch as one transaction through ``asyncio.to_thread``.
+to fill, and commits each batch as one transaction on a thread of its own
+(``lanes.STORE_WRITER``: nothing else queues there).
 
 A batch that fails for a passing reason (database locked, connection lost) is retried with
 exponential backoff for as long as it takes. A batch the database refuses outright is split
@@ -21,6 +22,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from watchkeeper.errors import StoreError
+from watchkeeper.lanes import STORE_WRITER
 from watchkeeper.model import Result, Transition
 from watchkeeper.store.database import StoreClosedError, TransientStoreError
 from watchkeeper.store.store import Store
@@ -230,7 +232,7 @@ class StoreWriter:
         while True:
             started = time.perf_counter()
             try:
-                await asyncio.to_thread(self._store.write, results, transitions)
+                await STORE_WRITER.run(self._store.write, results, transitions)
             except TransientStoreError as exc:
                 log.warning(
                     "writing %d results failed, retrying in %.2fs: %s", len(batch), delay, exc
