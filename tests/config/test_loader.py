@@ -266,3 +266,13 @@ def test_shown_expectations_mask_secrets() -> None:
 def test_retention_keeps_coarser_history_longer(retention: str, words: str) -> None:
     error = one(f"retention: {retention}\n")
     assert error.line == 1 and words in error.message
+
+
+def test_trusted_proxies_are_addresses_or_networks() -> None:
+    config = parse_config(
+        "server: {trusted_proxies: [10.0.0.0/8, '::1']}\nmonitors: []\n", "wk.yaml", env={}
+    )
+    assert config.server.trusted_proxies == ("10.0.0.0/8", "::1")
+    assert parse_config("monitors: []\n", "wk.yaml", env={}).server.trusted_proxies == ()
+    found = one("server:\n  trusted_proxies: [proxy.internal]\nmonitors: []\n")
+    assert found.line == 2 and "'proxy.internal' is not an address or network" in found.message

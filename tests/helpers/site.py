@@ -23,6 +23,7 @@ from watchkeeper.engine.defined import api_monitors
 from watchkeeper.engine.service import Engine
 from watchkeeper.store import Store
 from watchkeeper.web.app import create_app
+from watchkeeper.web.connections import ConnectionLimits
 from watchkeeper.web.server import WebServer
 
 ADMIN, ADMIN_PASSWORD = "alice", "correct horse battery"
@@ -39,6 +40,7 @@ class Site:
         loopback: bool = True,
         extra: tuple[Any, ...] = (),
         seed: Callable[[Store], None] | None = None,
+        limits: ConnectionLimits | None = None,
     ) -> None:
         """``seed`` writes history into the store before the engine starts (as an earlier
         run of wk up would have)."""
@@ -48,6 +50,7 @@ class Site:
         self.loopback = loopback
         self.extra = extra
         self.seed = seed
+        self.limits = limits
         self.config: Config
         self.store: Store
         self.engine: Engine
@@ -77,7 +80,7 @@ class Site:
         await self.engine.start()
         app = create_app(self.engine, auth=self.auth, loopback=self.loopback)
         self.app = app
-        self.server = WebServer(app, "127.0.0.1", 0)
+        self.server = WebServer(app, "127.0.0.1", 0, self.limits)
         await self.server.start()
         self.url = f"http://127.0.0.1:{self.server.port}"
         return self

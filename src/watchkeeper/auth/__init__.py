@@ -9,5 +9,15 @@ from __future__ import annotations
 
 from watchkeeper.auth.limits import Limiter
 from watchkeeper.auth.service import ROLES, SCOPES, Auth, AuthError, Principal
+from watchkeeper.auth.throttle import LoginThrottle, Verdict
 
-__all__ = ["ROLES", "SCOPES", "Auth", "AuthError", "Limiter", "Principal"]
+__all__ = [
+    "ROLES",
+    "SCOPES",
+    "Auth",
+    "AuthError",
+    "Limiter",
+    "LoginThrottle",
+    "Principal",
+    "Verdict",
+]

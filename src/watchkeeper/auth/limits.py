@@ -1,4 +1,10 @@
-"""Rate limits for failed logins: a sliding window of failures per key (address, user)."""
+"""Login attempts counted per key (an address, a name, a pair) in a sliding window.
+
+An attempt is *reserved* before its password is checked and taken back only if it
+succeeded. Counting after the check let a burst of concurrent requests all pass the limit
+while their checks were still running (150 at once got 119 password checks through a limit
+of 20); reserving first makes the check-and-count one step on the event loop's thread.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+MAX_KEYS = 10_000
+"""Keys kept at most; past that the quiet ones are forgotten first, then the oldest."""
+
 
 class Limiter:
-    """At most ``limit`` failures per key within ``window`` seconds; beyond that, ``blocked``
-    says how many seconds remain until the oldest failure leaves the window."""
+    """At most ``limit`` attempts per key within ``window`` seconds."""
 
     def __init__(
         self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
@@ -17,31 +25,58 @@ class Limiter:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._failures: dict[str, deque[float]] = {}
+        self._attempts: dict[str, deque[float]] = {}
+
+    def count(self, key: str) -> int:
+        """Attempts within the window."""
+        attempts = self._trim(key)
+        return len(attempts) if attempts else 0
 
     def blocked(self, key: str) -> float | None:
-        failures = self._trim(key)
-        if failures is None or len(failures) < self.limit:
+        """Seconds until one more attempt is allowed, or None if it is now."""
+        attempts = self._trim(key)
+        if attempts is None or len(attempts) < self.limit:
             return None
-        return max(0.0, failures[0] + self.window - self._clock())
+        return max(0.0, attempts[0] + self.window - self._clock())
+
+    def reserve(self, key: str) -> float | None:
+        """Count an attempt now, if one is allowed (None); else seconds to wait."""
+        wait = self.blocked(key)
+        if wait is None:
+            self.fail(key)
+        return wait
 
     def fail(self, key: str) -> None:
-        self._failures.setdefault(key, deque()).append(self._clock())
-        if len(self._failures) > 10_000:  # a flood of keys: forget the quiet ones
-            for stale in [k for k in list(self._failures) if not self._trim(k)]:
-                self._failures.pop(stale, None)
+        """Count an attempt unconditionally."""
+        self._attempts.setdefault(key, deque()).append(self._clock())
+        if len(self._attempts) > MAX_KEYS:
+            self._shrink()
+
+    def forgive(self, key: str) -> None:
+        """Take back the newest attempt (it succeeded, or was never made)."""
+        attempts = self._attempts.get(key)
+        if attempts:
+            attempts.pop()
+            if not attempts:
+                del self._attempts[key]
 
     def reset(self, key: str) -> None:
-        self._failures.pop(key, None)
+        self._attempts.pop(key, None)
+
+    def _shrink(self) -> None:
+        for stale in [k for k in list(self._attempts) if not self._trim(k)]:
+            self._attempts.pop(stale, None)
+        while len(self._attempts) > MAX_KEYS:  # a flood of live keys: the oldest go first
+            self._attempts.pop(next(iter(self._attempts)))
 
     def _trim(self, key: str) -> deque[float] | None:
-        failures = self._failures.get(key)
-        if failures is None:
+        attempts = self._attempts.get(key)
+        if attempts is None:
             return None
         edge = self._clock() - self.window
-        while failures and failures[0] <= edge:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
+        while attempts and attempts[0] <= edge:
+            attempts.popleft()
+        if not attempts:
+            del self._attempts[key]
             return None
-        return failures
+        return attempts

@@ -83,6 +83,11 @@ class Auth:
         self._touched: dict[int, float] = {}
 
     # -- users -------------------------------------------------------------------------------
+    @property
+    def users_known(self) -> bool:
+        """Somebody is known to exist (no database call; false until ``has_users`` saw one)."""
+        return self._has_users
+
     def has_users(self) -> bool:
         if not self._has_users:  # once true it stays true for the life of the process
             with self.store.read() as connection:
@@ -158,8 +163,12 @@ class Auth:
         return token
 
     def end_session(self, token: str) -> None:
+        self.forget_session(token)
         with self.store.transaction() as connection:
             db.end_session(connection, digest(token))
+
+    def forget_session(self, token: str) -> None:
+        """Drop a session from the cache (it must be looked up in the store again)."""
         with self._lock:
             self._cache.pop(token, None)
 

@@ -115,6 +115,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
     from watchkeeper.web.app import create_app
+    from watchkeeper.web.connections import ConnectionLimits
     from watchkeeper.web.server import WebServer
 
     store = await asyncio.to_thread(open_store, config)
@@ -136,7 +137,15 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         ),
         demo_login=demo_login,
     )
-    server = WebServer(app, host, port)
+    server = WebServer(
+        app,
+        host,
+        port,
+        ConnectionLimits(
+            per_address=config.server.connections_per_address,
+            trusted=config.server.trusted_proxies,
+        ),
+    )
     stop = asyncio.Event()
 
     def on_signal() -> None:

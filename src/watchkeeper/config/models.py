@@ -148,6 +148,31 @@ class ServerConfig(_Strict):
     listen: str = f"127.0.0.1:{DEFAULT_PORT}"
     public_url: str | None = None
     """The address people reach the dashboard at, for links in notifications."""
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` and
+    ``X-Forwarded-Proto`` are believed; from anyone else those headers are ignored, so a
+    client cannot choose the address its failed logins are counted against."""
+    connections_per_address: int = Field(64, ge=1, le=100_000)
+    """Open connections one client address may hold (an IPv6 client: its /64); more are
+    closed at once. Trusted proxies are exempt."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"trusted_proxies: '{item}' is not an address or network (e.g. 10.0.0.5, "
+                    "10.0.0.0/8, ::1)"
+                ) from None
+        return value
 
     @field_validator("public_url")
     @classmethod

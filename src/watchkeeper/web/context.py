@@ -1,5 +1,5 @@
 """What every route needs, in one object on ``app.state.web``: the engine (live state and the
-store), authentication, the metrics, the page templates and the login rate limits."""
+store), authentication, the metrics, the page templates and the login throttle."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from typing import Any, TypeVar
 
 from fastapi import Request
 
-from watchkeeper.auth import Auth, Limiter
+from watchkeeper.auth import Auth, LoginThrottle
 from watchkeeper.config import Config
 from watchkeeper.engine.service import Engine
+from watchkeeper.lanes import WEB
 from watchkeeper.web.metrics import Metrics
 
 T = TypeVar("T")
@@ -28,10 +29,8 @@ class Web:
     """The server listens on loopback only: first-run setup may be offered."""
     secure_cookies: bool = False
     """Mark cookies Secure (the server is reached over https)."""
-    by_address: Limiter = field(default_factory=lambda: Limiter(20, 600.0))
-    """Failed logins per client address."""
-    by_name: Limiter = field(default_factory=lambda: Limiter(5, 300.0))
-    """Failed logins per user name."""
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    """Failed logins: refused per client address, slowed down per name."""
     demo_login: tuple[str, str] | None = None
     """(name, password) of the demo's admin, shown on the demo's login page."""
     diagnosing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
@@ -42,8 +41,8 @@ class Web:
         return self.engine.config
 
     async def run(self, function: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """A blocking call (the store, argon2) in a worker thread."""
-        return await asyncio.to_thread(partial(function, *args, **kwargs))
+        """A blocking call (the store) on the web's own threads."""
+        return await WEB.run(partial(function, *args, **kwargs))
 
     def needs_setup(self) -> bool:
         """No user exists yet and the server is on loopback: offer to create the admin."""

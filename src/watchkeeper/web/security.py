@@ -6,6 +6,10 @@ Everything else needs a session cookie or ``Authorization: Bearer <token>``; wit
 API path answers 401 and a page redirects to the login (or, before anybody exists, to the
 first-run setup). So a route added later is protected without anyone remembering to.
 
+While nobody exists yet, every request but a ping or ``/healthz`` must name this machine in its
+Host header (``localhost`` or a loopback address): a web page elsewhere whose DNS name now
+points at 127.0.0.1 (DNS rebinding) can then neither read a page nor reach the setup.
+
 Writes (``require_write``) need a write scope: an admin's session or a write token. A write
 made with a session cookie must also carry the session's CSRF token (form field ``csrf`` or
 header ``X-CSRF-Token``); a bearer token needs none, since no browser sends it by itself.
@@ -13,8 +17,8 @@ header ``X-CSRF-Token``); a bearer token needs none, since no browser sends it b
 
 from __future__ import annotations
 
-import asyncio
 import hmac
+import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Annotated, Any
@@ -24,10 +28,13 @@ from fastapi import Depends, HTTPException, Request
 
 from watchkeeper.auth import Auth, Principal
 from watchkeeper.errors import StoreError
+from watchkeeper.lanes import WEB
 
 SESSION_COOKIE = "wk_session"
 PUBLIC_PREFIXES = ("/status", "/badge/", "/static/", "/ping/")
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico"})
+ANY_HOST_PATHS = ("/healthz", "/ping/")
+"""Answered whatever Host a request names, even before anybody exists."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,8 +79,35 @@ class Gate:
                 message["headers"] = [*message.get("headers", ()), *extra]
             await original_send(message)
 
+        path: str = scope["path"]
         try:
+            if (
+                not self.auth.users_known
+                and not path.startswith(ANY_HOST_PATHS)
+                and not loopback_host(scope)
+                and await WEB.run(self.needs_setup)
+            ):
+                await _answer(
+                    send,
+                    403,
+                    json.dumps({"detail": _FOREIGN_HOST}),
+                    [(b"content-type", b"application/json")],
+                )
+                return
             principal = await self._principal(scope)
+            scope.setdefault("state", {})["principal"] = principal
+            if principal is not None or is_public(path):
+                await self.app(scope, receive, send)
+                return
+            if is_api(path):
+                await _answer(
+                    send,
+                    401,
+                    json.dumps({"detail": "authentication required: a session or a bearer token"}),
+                    [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
+                )
+                return
+            setup = await WEB.run(self.needs_setup)
         except StoreError as exc:
             await _answer(
                 send,
@@ -82,20 +116,7 @@ class Gate:
                 [(b"content-type", b"application/json"), (b"retry-after", b"5")],
             )
             return
-        scope.setdefault("state", {})["principal"] = principal
-        path: str = scope["path"]
-        if principal is not None or is_public(path):
-            await self.app(scope, receive, send)
-            return
-        if is_api(path):
-            await _answer(
-                send,
-                401,
-                json.dumps({"detail": "authentication required: a session or a bearer token"}),
-                [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")],
-            )
-            return
-        if await asyncio.to_thread(self.needs_setup):
+        if setup:
             location = "/setup"
         else:
             wanted = path + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
@@ -107,11 +128,60 @@ class Gate:
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         if authorization[:7].lower() == "bearer ":
             token = authorization[7:].strip()
-            return self.auth.cached(token) or await asyncio.to_thread(self.auth.token, token)
+            return self.auth.cached(token) or await WEB.run(self.auth.token, token)
         session = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
         if session:
-            return self.auth.cached(session) or await asyncio.to_thread(self.auth.session, session)
+            return self.auth.cached(session) or await WEB.run(self.auth.session, session)
         return None
+
+
+_FOREIGN_HOST = (
+    "nobody has been set up yet, and this request names another host: open Watchkeeper as "
+    "http://127.0.0.1:PORT/ or http://localhost:PORT/ on its own machine"
+)
+
+
+def _host_of(value: str) -> str:
+    """The host of a Host header or an origin's authority, without the port or brackets."""
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else ""
+    return value.rsplit(":", 1)[0] if value.count(":") == 1 else value
+
+
+def _is_loopback_name(host: str) -> bool:
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def loopback_host(scope: Scope) -> bool:
+    """The request's Host header names this machine (a loopback name or address)."""
+    headers = dict(scope.get("headers") or ())
+    host = headers.get(b"host", b"").decode("latin-1").strip()
+    return bool(host) and _is_loopback_name(_host_of(host))
+
+
+def local_request(scope: Scope) -> bool:
+    """Made on this machine, to it: a loopback peer, a loopback Host, and an Origin (if the
+    browser sent one) naming that same host and port."""
+    client = scope.get("client")
+    try:
+        peer_ok = client is not None and ipaddress.ip_address(client[0]).is_loopback
+    except ValueError:
+        peer_ok = False
+    if not peer_ok or not loopback_host(scope):
+        return False
+    headers = dict(scope.get("headers") or ())
+    origin = headers.get(b"origin")
+    if origin is None:
+        return True
+    host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+    scheme, _, authority = origin.decode("latin-1").strip().lower().partition("://")
+    return scheme in ("http", "https") and authority == host
 
 
 async def _answer(send: Send, status: int, body: str, headers: list[tuple[bytes, bytes]]) -> None:

@@ -1,4 +1,5 @@
-"""uvicorn inside our event loop, without its signal handling (``wk up`` owns the signals)."""
+"""uvicorn inside our event loop, without its signal handling (``wk up`` owns the signals),
+with deadlines for slow clients and a cap on connections per address (``connections``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from watchkeeper.web.connections import ConnectionLimits, uvicorn_options
+
 
 class _Server(uvicorn.Server):
     @contextlib.contextmanager
@@ -18,12 +21,21 @@ class _Server(uvicorn.Server):
 
 
 class WebServer:
-    def __init__(self, app: FastAPI, host: str, port: int) -> None:
+    def __init__(
+        self, app: FastAPI, host: str, port: int, limits: ConnectionLimits | None = None
+    ) -> None:
         self.host = host
         self.port = port
+        self.limits = limits or ConnectionLimits()
         self._server = _Server(
             uvicorn.Config(
-                app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                **uvicorn_options(self.limits),
             )
         )
         self._task: asyncio.Task[None] | None = None

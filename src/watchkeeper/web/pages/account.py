@@ -2,12 +2,22 @@
 
 Sessions live in an HttpOnly, SameSite=Lax cookie (Secure when served over https). The
 login and setup forms, posted before there is a session, carry a double-submit CSRF token
-(a random cookie the form must repeat). Failed logins are limited per client address and
-per user name; a blocked attempt is answered 429 without checking the password.
+(a random cookie the form must repeat).
+
+Guessing is answered by ``LoginThrottle``: refused per client address (and per address and
+name), slowed down per name; every attempt is counted before its password is checked.
+Password hashing runs on its own two threads (``lanes.PASSWORDS``, below normal priority):
+when both are busy, a login is answered 429 at once instead of queueing, so a flood can
+neither queue up minutes of argon2 nor take threads from the store, checks or alerts.
+
+The first-run setup answers only a request made on this machine to a loopback name: its
+peer is loopback, its Host is ``localhost``/a loopback address, and its Origin, if any, is
+that same host (a page elsewhere that rebinds its DNS name to 127.0.0.1 gets nothing).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from collections.abc import Callable
@@ -16,11 +26,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.auth import AuthError
+from watchkeeper.errors import StoreError
+from watchkeeper.lanes import PASSWORDS
 from watchkeeper.units import format_duration
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.pages.dashboard import _local
 from watchkeeper.web.pages.render import Pages
-from watchkeeper.web.security import SESSION_COOKIE, principal_of
+from watchkeeper.web.security import SESSION_COOKIE, local_request, principal_of
 
 router = APIRouter(include_in_schema=False)
 pages = Pages()
@@ -81,9 +93,36 @@ async def login_page(request: Request, next: str = "/") -> Response:
     web = web_of(request)
     if principal_of(request) is not None:
         return RedirectResponse(_local(next), status_code=303)
-    if await web.run(web.needs_setup):
+    try:
+        setup = await web.run(web.needs_setup)
+    except StoreError:
+        return _store_away()
+    if setup:
         return RedirectResponse("/setup", status_code=303)
     return _login_page(request, web, next_path=_local(next))
+
+
+def _store_away() -> Response:
+    response = pages.render(
+        "message.html",
+        503,
+        user=None,
+        title="Cannot log in just now",
+        text="The store does not answer, so names and passwords cannot be checked. "
+        "Try again in a moment; monitoring goes on meanwhile.",
+    )
+    response.headers["Retry-After"] = "5"
+    return response
+
+
+def _too_many(
+    request: Request, web: Web, wait: float, error: str, name: str, next_path: str
+) -> Response:
+    response = _login_page(
+        request, web, status_code=429, error=error, name=name, next_path=next_path
+    )
+    response.headers["Retry-After"] = str(int(wait) + 1)
+    return response
 
 
 @router.post("/login")
@@ -103,22 +142,7 @@ async def login(request: Request) -> Response:
             next_path=next_path,
         )
     address = request.client.host if request.client else "unknown"
-    wait = web.by_address.blocked(address) or web.by_name.blocked(name.lower())
-    if wait is not None:
-        response = _login_page(
-            request,
-            web,
-            status_code=429,
-            error=f"Too many failed logins: try again in {format_duration(max(1.0, wait))}.",
-            name=name,
-            next_path=next_path,
-        )
-        response.headers["Retry-After"] = str(int(wait) + 1)
-        return response
-    user = await web.run(web.auth.check_password, name, password) if name and password else None
-    if user is None:
-        web.by_address.fail(address)
-        web.by_name.fail(name.lower())
+    if not name or not password:
         return _login_page(
             request,
             web,
@@ -127,8 +151,43 @@ async def login(request: Request) -> Response:
             name=name,
             next_path=next_path,
         )
-    web.by_name.reset(name.lower())
-    token = await web.run(web.auth.start_session, user)
+    verdict = web.throttle.attempt(name, address)
+    if verdict.refused_for is not None:
+        wait = verdict.refused_for
+        return _too_many(
+            request,
+            web,
+            wait,
+            f"Too many failed logins: try again in {format_duration(max(1.0, wait))}.",
+            name,
+            next_path,
+        )
+    if verdict.delay:  # the name is being guessed: every try waits, none is refused
+        await asyncio.sleep(verdict.delay)
+    if PASSWORDS.full:  # both hashing threads busy: say so now rather than queue
+        web.throttle.forgive(name, address)
+        return _too_many(
+            request, web, 1.0, "Many logins at once: try again in a second.", name, next_path
+        )
+    try:
+        user = await PASSWORDS.run(web.auth.check_password, name, password)
+    except StoreError:
+        web.throttle.forgive(name, address)
+        return _store_away()
+    if user is None:
+        return _login_page(
+            request,
+            web,
+            status_code=401,
+            error="Wrong name or password.",
+            name=name,
+            next_path=next_path,
+        )
+    web.throttle.succeeded(name, address)
+    try:
+        token = await web.run(web.auth.start_session, user)
+    except StoreError:
+        return _store_away()
     response = RedirectResponse(next_path, status_code=303)
     _set_session(response, request, web, token)
     return response
@@ -149,30 +208,49 @@ def _set_session(response: Response, request: Request, web: Web, token: str) -> 
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
-    """Ends the session; the form carries the session's CSRF token."""
+    """Ends the session on the server, with or without the form's CSRF token: the worst a
+    forged logout can do is log someone out, and a logout that silently left the session
+    alive (a stale page's token) would be worse."""
     web = web_of(request)
-    principal = principal_of(request)
     token = request.cookies.get(SESSION_COOKIE)
-    form = await request.form()
-    sent = form.get("csrf")
-    if (
-        principal is not None
-        and principal.csrf
-        and isinstance(sent, str)
-        and hmac.compare_digest(sent, principal.csrf)
-        and token
-    ):
-        await web.run(web.auth.end_session, token)
+    if token:
+        try:
+            await web.run(web.auth.end_session, token)
+        except StoreError:
+            # the cookie is deleted below; the session itself expires with its ttl
+            web.auth.forget_session(token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
 
+async def _setup_refused(request: Request, web: Web) -> Response | None:
+    """None if this request may see or use the first-run setup; else the answer."""
+    try:
+        needed = await web.run(web.needs_setup)
+    except StoreError:
+        return _store_away()
+    if not needed:
+        return RedirectResponse("/login", status_code=303)
+    if not local_request(request.scope):
+        return pages.render(
+            "message.html",
+            403,
+            user=None,
+            title="Setup is only offered on this machine",
+            text="Create the first admin from a browser on the machine Watchkeeper runs "
+            "on, at http://127.0.0.1:PORT/setup or http://localhost:PORT/setup, or with "
+            "'wk user add NAME --role admin'.",
+        )
+    return None
+
+
 @router.get("/setup")
 async def setup_page(request: Request) -> Response:
     web = web_of(request)
-    if not await web.run(web.needs_setup):
-        return RedirectResponse("/login", status_code=303)
+    refused = await _setup_refused(request, web)
+    if refused is not None:
+        return refused
     return _setup_page(request, web)
 
 
@@ -191,8 +269,9 @@ def _setup_page(
 @router.post("/setup")
 async def setup(request: Request) -> Response:
     web = web_of(request)
-    if not await web.run(web.needs_setup):
-        return RedirectResponse("/login", status_code=303)
+    refused = await _setup_refused(request, web)
+    if refused is not None:
+        return refused
     form = await request.form()
     name = str(form.get("name") or "").strip()
     password = str(form.get("password") or "")
@@ -201,10 +280,10 @@ async def setup(request: Request) -> Response:
     if password != str(form.get("again") or ""):
         return _setup_page(request, web, error="The passwords differ.", name=name, status_code=422)
     try:
-        await web.run(web.auth.add_user, name, password, "admin")
+        await PASSWORDS.run(web.auth.add_user, name, password, "admin")
     except AuthError as exc:
         return _setup_page(request, web, error=str(exc), name=name, status_code=422)
-    user = await web.run(web.auth.check_password, name, password)
+    user = await PASSWORDS.run(web.auth.check_password, name, password)
     assert user is not None
     token = await web.run(web.auth.start_session, user)
     response = RedirectResponse("/", status_code=303)

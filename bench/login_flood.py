@@ -1,0 +1,237 @@
+"""A login flood against a real ``wk up``: ping and /healthz latency while 200 wrong logins
+arrive at once, against the same process's quiet latency measured just before (the ratio is
+the figure; absolute milliseconds depend on the machine).
+
+    python bench/login_flood.py [--flood 200] [--rounds 3] [--spread]
+
+``--spread`` sends every login from an address of its own (through a trusted proxy's
+X-Forwarded-For), so no per-address limit stops it and only the hashing threads' cap does;
+without it they all come from one address, as the review's flood did. The process also
+runs a host, a MySQL (127.0.0.1:3306) and a Redis (127.0.0.1:6379) monitor with 2 s timeouts;
+the bench counts their state changes, which must stay 0. The flood itself runs in a process
+of its own so that its client work does not slow the probe that measures.
+
+To measure another checkout (the figures before a change), put its ``src`` first:
+``PYTHONPATH=/path/to/old/src python bench/login_flood.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import signal
+import socket
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+
+UUID = "0f4d9a51-2c6e-4b7a-8d3f-5e6a7b8c9d0e"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def flood(url: str, count: int, spread: bool) -> dict[str, int]:
+    """``count`` wrong logins at once; their answers by status."""
+    jar = aiohttp.CookieJar(unsafe=True)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(cookie_jar=jar, connector=connector) as browser:
+        async with browser.get(f"{url}/login") as page:
+            found = re.search(r'name="csrf" value="([^"]*)"', await page.text())
+        assert found is not None
+
+        async def one(i: int) -> int:
+            headers = {"X-Forwarded-For": f"10.2.{i // 250}.{i % 250 + 1}"} if spread else {}
+            try:
+                async with browser.post(
+                    f"{url}/login",
+                    data={"name": "admin", "password": f"guess {i}", "csrf": found[1]},
+                    headers=headers,
+                    allow_redirects=False,
+                ) as answer:
+                    await answer.read()
+                    return answer.status
+            except aiohttp.ClientError:
+                return 0
+
+        statuses = await asyncio.gather(*(one(i) for i in range(count)))
+    return {str(status): n for status, n in Counter(statuses).items()}
+
+
+async def probe(url: str, seconds: float) -> tuple[list[float], list[float], int]:
+    """Ping and /healthz latencies (ms) for ``seconds``; non-200 answers counted."""
+    pings: list[float] = []
+    health: list[float] = []
+    bad = 0
+    deadline = time.perf_counter() + seconds
+    async with aiohttp.ClientSession() as session:
+        while time.perf_counter() < deadline:
+            for path, into in ((f"/ping/{UUID}", pings), ("/healthz", health)):
+                started = time.perf_counter()
+                async with session.get(url + path) as answer:
+                    await answer.read()
+                    bad += answer.status != 200
+                into.append((time.perf_counter() - started) * 1000)
+            await asyncio.sleep(0.02)
+    return pings, health, bad
+
+
+async def states(url: str, token: str) -> dict[str, str]:
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session,
+        session.get(f"{url}/api/v1/monitors") as answer,
+    ):
+        return {m["name"]: m["state"] for m in (await answer.json())["items"]}
+
+
+async def wk(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "watchkeeper",
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(stdin)
+    if process.returncode != 0:
+        raise SystemExit(f"wk {' '.join(args)} failed: {err.decode()}")
+    return out.decode()
+
+
+async def run(count: int, rounds: int, spread: bool) -> dict[str, object]:
+    folder = Path(tempfile.mkdtemp(prefix="wk-flood-"))
+    (folder / "watchkeeper.yaml").write_text(
+        f"""
+storage: sqlite:///wk.db
+server: {{trusted_proxies: [127.0.0.1]}}
+defaults: {{interval: 2s, timeout: 2s, confirm: 1, recover: 1}}
+monitors:
+  - {{name: box, host: {{}}}}
+  - {{name: shop-db, mysql: "mysql://root@127.0.0.1:3306/test"}}
+  - {{name: cache, redis: "redis://127.0.0.1:6379/0"}}
+  - {{name: cron, heartbeat: {{period: 1h, grace: 1h, uuid: "{UUID}"}}}}
+"""
+    )
+    await wk("user", "add", "admin", "--role", "admin", "--password-stdin", cwd=folder,
+             stdin=b"the right password\n")  # fmt: skip
+    token = json.loads(
+        await wk("token", "create", "--scope", "read", "--name", "bench", "--json", cwd=folder)
+    )["token"]
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "watchkeeper",
+        "up",
+        "--listen",
+        f"127.0.0.1:{port}",
+        cwd=folder,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    quiet_ping: list[float] = []
+    quiet_health: list[float] = []
+    flood_ping: list[float] = []
+    flood_health: list[float] = []
+    answers: Counter[str] = Counter()
+    bad = 0
+    changed = 0
+    try:
+        for _ in range(300):
+            try:
+                if set((await states(url, token)).values()) - {"unknown"} == {"up"}:
+                    break
+            except (aiohttp.ClientError, KeyError, ValueError):
+                pass
+            await asyncio.sleep(0.2)
+        async with aiohttp.ClientSession() as session:
+            await (await session.get(f"{url}/ping/{UUID}")).read()
+        await asyncio.sleep(2)
+        before = await states(url, token)
+        for _ in range(rounds):
+            pings, health, _bad = await probe(url, 3.0)
+            quiet_ping += pings
+            quiet_health += health
+            flooder = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--flood-only",
+                url,
+                "--flood",
+                str(count),
+                *(["--spread"] if spread else []),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            measured = asyncio.create_task(probe(url, 6.0))
+            out, _ = await flooder.communicate()
+            pings, health, bad_now = await measured
+            flood_ping += pings
+            flood_health += health
+            bad += bad_now
+            answers.update(json.loads(out))
+            await asyncio.sleep(4)  # two more check intervals
+            after = await states(url, token)
+            changed += sum(before[name] != after.get(name) for name in before)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        await server.wait()
+
+    def summary(values: list[float]) -> str:
+        return f"p50 {statistics.median(values):.1f} ms, p99 {percentile(values, 99):.1f} ms"
+
+    return {
+        "flood": f"{count} wrong logins at once x {rounds}, "
+        + ("each from its own address" if spread else "all from one address"),
+        "answers": dict(sorted(answers.items())),
+        "ping quiet": summary(quiet_ping),
+        "ping flood": summary(flood_ping),
+        "healthz quiet": summary(quiet_health),
+        "healthz flood": summary(flood_health),
+        "ping p99 ratio": f"{percentile(flood_ping, 99) / percentile(quiet_ping, 99):.2f}x",
+        "healthz p99 ratio": f"{percentile(flood_health, 99) / percentile(quiet_health, 99):.2f}x",
+        "non-200 pings/healthz": bad,
+        "monitor state changes": changed,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--flood", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--spread", action="store_true")
+    parser.add_argument("--flood-only", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.flood_only:
+        print(json.dumps(asyncio.run(flood(args.flood_only, args.flood, args.spread))))
+        return
+    for key, value in asyncio.run(run(args.flood, args.rounds, args.spread)).items():
+        print(f"{key:>22}: {value}")
+
+
+if __name__ == "__main__":
+    main()
