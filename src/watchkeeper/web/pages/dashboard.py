@@ -9,7 +9,6 @@ session's CSRF token, checked by ``require_write``.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -401,8 +400,8 @@ async def maintenance_form(request: Request, user: Writer) -> Response:
     spec["duration"] = str(form.get("duration") or "1h").strip()
     if cron:
         spec["cron"] = cron
-    elif start:
-        spec["start"] = datetime.fromisoformat(start).replace(tzinfo=UTC).isoformat()
+    elif start:  # the form's "Starts (UTC)": a time without an offset is in the window's tz
+        spec["start"] = start
     if form.get("monitor"):
         spec["monitors"] = [str(form.get("monitor"))]
     if form.get("tag"):
