@@ -266,3 +266,27 @@ def test_shown_expectations_mask_secrets() -> None:
 def test_retention_keeps_coarser_history_longer(retention: str, words: str) -> None:
     error = one(f"retention: {retention}\n")
     assert error.line == 1 and words in error.message
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("café☃", "'☃' (U+2603) cannot be in a name"),
+        ("deploy 🚀", "(U+1F680) cannot be in a name"),
+        ("a/b", "'/' (U+002F) cannot be in a name"),
+        ("a\\tb", "(U+0009) cannot be in a name"),
+        ("a,b", "',' (U+002C) cannot be in a name"),
+        (" api", "cannot start or end with a space: use letters and digits"),
+    ],
+)
+def test_a_monitor_name_outside_the_documented_characters_is_refused(name: str, words: str) -> None:
+    error = one(f'monitors:\n  - {{name: "{name}", tcp: "x:1"}}\n')
+    assert error.line == 2 and words in error.message
+    assert "letters and digits (any alphabet), spaces between words" in error.message
+
+
+def test_monitor_names_may_be_letters_of_any_alphabet_digits_and_a_few_marks() -> None:
+    names = ["db[replica]", "café", "監視 web", "API (prod)", "eu-1.web_2:443", "ops@home+1"]
+    text = "monitors:\n" + "".join(f'  - {{name: "{n}", tcp: "x:1"}}\n' for n in names)
+    config = parse_config(text, "wk.yaml", env={})
+    assert [m.name for m in config.monitors] == names

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
@@ -135,7 +136,7 @@ async def create_monitor(
     if isinstance(name, str) and name in web.engine.monitors:
         raise HTTPException(409, f"a monitor named '{name}' exists already")
     monitor = await _define(web, spec, who)
-    response.headers["Location"] = f"/api/v1/monitors/{monitor.name}"
+    response.headers["Location"] = f"/api/v1/monitors/{quote(monitor.name, safe='')}"
     return monitor_json(monitor, _status(web, monitor), source="api")
 
 
