@@ -303,7 +303,8 @@ class Store:
 
     @contextmanager
     def _failures(self, action: str) -> Iterator[None]:
-        """Map database errors to StoreError; transient ones to TransientStoreError."""
+        """Map database errors to StoreError; transient ones to TransientStoreError, a value
+        the database refuses (a NUL in text) to StoreValueError."""
         self._live_engine()
         dbapi_error = self._engine.dialect.loaded_dbapi.Error
         try:
@@ -312,6 +313,8 @@ class Store:
             message = f"cannot {action} store {self.url}: {database.describe(exc, self._url)}"
             if database.is_transient(exc, self._engine):
                 raise database.TransientStoreError(message) from exc
+            if isinstance(exc, sa.exc.DataError | self._engine.dialect.loaded_dbapi.DataError):
+                raise database.StoreValueError(message) from exc
             raise StoreError(message) from exc
 
 
