@@ -290,3 +290,20 @@ def test_monitor_names_may_be_letters_of_any_alphabet_digits_and_a_few_marks() -
     text = "monitors:\n" + "".join(f'  - {{name: "{n}", tcp: "x:1"}}\n' for n in names)
     config = parse_config(text, "wk.yaml", env={})
     assert [m.name for m in config.monitors] == names
+
+
+def test_two_heartbeats_sharing_a_uuid_name_the_second_line_and_the_first_monitor() -> None:
+    uuid = "6f9b8a52-3c1e-4d7e-9a55-1d2b3c4d5e6f"
+    error = one(
+        "monitors:\n"
+        f"  - {{name: nightly, heartbeat: {{period: 1d, uuid: {uuid}}}}}\n"
+        "  - {name: api, tcp: 'x:1'}\n"
+        "  - name: hourly\n"
+        "    heartbeat:\n"
+        "      period: 1h\n"
+        f"      uuid: {uuid.upper()}\n"
+    )
+    assert (error.line, error.monitor) == (7, "hourly")
+    assert error.message.startswith(
+        f"heartbeat uuid {uuid} is already used by monitor 'nightly' (line 2)"
+    )

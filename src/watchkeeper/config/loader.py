@@ -115,6 +115,15 @@ def load_api_maintenance(spec: Any, monitors: Iterable[str]) -> MaintenanceWindo
     return windows[0]
 
 
+def uuid_taken(uuid: str, holder: str, line: int | None = None) -> str:
+    """The one line for a heartbeat UUID another monitor has."""
+    where = f" (line {line})" if line else ""
+    return (
+        f"heartbeat uuid {uuid} is already used by monitor '{holder}'{where}: "
+        "each heartbeat needs its own (leave uuid out to get a new one)"
+    )
+
+
 def _nul_at(value: Any, where: str = "") -> str | None:
     """Where in an API document a text holds a NUL (no store can keep one; PostgreSQL
     refuses it), e.g. ``http.headers``; None when none does."""
@@ -223,6 +232,7 @@ class _Loader(Reporter):
             return []
         monitors: list[Monitor] = []
         first_line: dict[str, int | None] = {}
+        uuids: dict[str, Monitor] = {}
         for index, item in enumerate(data):
             path: Path = ("monitors", index)
             monitor = self.load_monitor(item, path, defaults)
@@ -235,6 +245,16 @@ class _Loader(Reporter):
                     monitor.name,
                 )
                 continue
+            uuid = monitor.heartbeat_uuid
+            if uuid is not None and uuid in uuids:
+                self.problem(
+                    uuid_taken(uuid, uuids[uuid].name, uuids[uuid].line),
+                    (*path, "heartbeat", "uuid"),
+                    monitor.name,
+                )
+                continue
+            if uuid is not None:
+                uuids[uuid] = monitor
             first_line[monitor.name] = monitor.line
             monitors.append(monitor)
         self.check_references(monitors, {route.name for route in routes}, data)

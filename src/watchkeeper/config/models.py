@@ -468,6 +468,13 @@ class Monitor:
     """The series online drift detection watches (``("latency",)`` for ``anomaly: on``): an
     anomaly makes the monitor degraded."""
 
+    @property
+    def heartbeat_uuid(self) -> str | None:
+        """The ping UUID a heartbeat monitor declares (``uuid:``); None if it declares none
+        (it gets one at first start) or is not a heartbeat."""
+        wanted = getattr(self.settings, "uuid", None) if self.kind == "heartbeat" else None
+        return wanted if isinstance(wanted, str) else None
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
