@@ -279,6 +279,18 @@ class Store:
             yield connection
 
     @contextmanager
+    def registering(
+        self, monitors: Iterable[tuple[str, str, str]]
+    ) -> Iterator[tuple[sa.Connection, dict[str, int]]]:
+        """One write transaction that first inserts or updates ``(name, kind, target)``, for
+        the caller to write what belongs to those monitors in: yields the connection and
+        name → id, ids remembered only once it all commits (all or nothing)."""
+        with self.transaction() as connection:
+            ids = ingest.upsert_monitors(connection, monitors)
+            yield connection, ids
+        self._ids.update(ids)
+
+    @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A connection for reading, database errors as StoreError."""
         with self._reading() as connection:

@@ -23,7 +23,7 @@ from watchkeeper import __version__
 from watchkeeper.auth import Auth
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
-from watchkeeper.store.database import StoreValueError
+from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
 from watchkeeper.web.api import alerting, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
@@ -102,16 +102,18 @@ def create_app(
 
     @app.exception_handler(StoreError)
     async def store_error(request: Request, exc: StoreError) -> Response:
-        """The store is away (or refused a value): a short answer instead of a 500."""
+        """The store is away, failed or refused a value: a short answer, never a 500."""
         if isinstance(exc, StoreValueError):
             return _error(request, 422, f"cannot keep that: {_cause(exc)}", {})
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return _error(
-            request,
-            503,
-            f"the store is not answering ({_cause(exc)}); try again shortly",
-            {"Retry-After": str(RETRY_AFTER_SECONDS)},
-        )
+        if isinstance(exc, TransientStoreError | StoreClosedError):
+            return _error(
+                request,
+                503,
+                f"the store is not answering ({_cause(exc)}); try again shortly",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
+        return _error(request, 503, f"the store failed ({_cause(exc)})", {})
 
     # big pages (the overview of a thousand monitors is over a megabyte) travel compressed
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
