@@ -276,3 +276,44 @@ def test_trusted_proxies_are_addresses_or_networks() -> None:
     assert parse_config("monitors: []\n", "wk.yaml", env={}).server.trusted_proxies == ()
     found = one("server:\n  trusted_proxies: [proxy.internal]\nmonitors: []\n")
     assert found.line == 2 and "'proxy.internal' is not an address or network" in found.message
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("café☃", "'☃' (U+2603) cannot be in a name"),
+        ("deploy 🚀", "(U+1F680) cannot be in a name"),
+        ("a/b", "'/' (U+002F) cannot be in a name"),
+        ("a\\tb", "(U+0009) cannot be in a name"),
+        ("a,b", "',' (U+002C) cannot be in a name"),
+        (" api", "cannot start or end with a space: use letters and digits"),
+    ],
+)
+def test_a_monitor_name_outside_the_documented_characters_is_refused(name: str, words: str) -> None:
+    error = one(f'monitors:\n  - {{name: "{name}", tcp: "x:1"}}\n')
+    assert error.line == 2 and words in error.message
+    assert "letters and digits (any alphabet), spaces between words" in error.message
+
+
+def test_monitor_names_may_be_letters_of_any_alphabet_digits_and_a_few_marks() -> None:
+    names = ["db[replica]", "café", "監視 web", "API (prod)", "eu-1.web_2:443", "ops@home+1"]
+    text = "monitors:\n" + "".join(f'  - {{name: "{n}", tcp: "x:1"}}\n' for n in names)
+    config = parse_config(text, "wk.yaml", env={})
+    assert [m.name for m in config.monitors] == names
+
+
+def test_two_heartbeats_sharing_a_uuid_name_the_second_line_and_the_first_monitor() -> None:
+    uuid = "6f9b8a52-3c1e-4d7e-9a55-1d2b3c4d5e6f"
+    error = one(
+        "monitors:\n"
+        f"  - {{name: nightly, heartbeat: {{period: 1d, uuid: {uuid}}}}}\n"
+        "  - {name: api, tcp: 'x:1'}\n"
+        "  - name: hourly\n"
+        "    heartbeat:\n"
+        "      period: 1h\n"
+        f"      uuid: {uuid.upper()}\n"
+    )
+    assert (error.line, error.monitor) == (7, "hourly")
+    assert error.message.startswith(
+        f"heartbeat uuid {uuid} is already used by monitor 'nightly' (line 2)"
+    )

@@ -36,6 +36,13 @@ CASES = {
         3,
         "duplicate monitor name",
     ),
+    "shared-heartbeat-uuid": (
+        "monitors:\n"
+        "  - {name: nightly, heartbeat: {period: 1d, uuid: 6f9b8a52-3c1e-4d7e-9a55-1d2b3c4d5e6f}}\n"
+        "  - {name: api, heartbeat: {period: 1h, uuid: 6f9b8a52-3c1e-4d7e-9a55-1d2b3c4d5e6f}}\n",
+        3,
+        "is already used by monitor 'nightly' (line 2)",
+    ),
     "unset-variable": (
         "monitors:\n  - name: api\n    http: http://${NO_SUCH_VAR_WK}/\n",
         3,

@@ -177,6 +177,29 @@ async def test_bad_monitors_are_refused_with_located_reasons(api: aiohttp.Client
     assert body["total"] == 0, "nothing half-made was kept"
 
 
+async def test_a_monitor_name_outside_the_documented_characters_is_refused(
+    api: aiohttp.ClientSession,
+) -> None:
+    for name in ("café☃", "deploy 🚀"):
+        status, body = await call(
+            api, "POST", "/api/v1/monitors", json={"name": name, "tcp": "127.0.0.1:9"}
+        )
+        assert status == 422, body
+        assert "cannot be in a name: use letters and digits" in body["detail"][0], body
+    _, body = await call(api, "GET", "/api/v1/monitors?source=api")
+    assert body["total"] == 0, "nothing was kept"
+
+
+async def test_a_new_monitors_location_is_percent_encoded(api: aiohttp.ClientSession) -> None:
+    spec = {"name": "監視 web", "tcp": "127.0.0.1:9"}
+    async with api.post("/api/v1/monitors", json=spec) as answer:
+        assert answer.status == 201, await answer.text()
+        location = answer.headers["Location"]
+    assert location == "/api/v1/monitors/%E7%9B%A3%E8%A6%96%20web"
+    status, body = await call(api, "GET", location)
+    assert status == 200 and body["name"] == "監視 web"
+
+
 async def test_config_monitors_are_read_only_through_the_api(
     api: aiohttp.ClientSession, site: Site
 ) -> None:

@@ -13,12 +13,13 @@ from rich.table import Table
 from rich.text import Text
 
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
-from watchkeeper.config import DEFAULT_FILE
-from watchkeeper.model import State
+from watchkeeper.config import DEFAULT_FILE, Monitor
+from watchkeeper.model import Result, State, StoredState
 from watchkeeper.store import alerts as db
 from watchkeeper.units import format_duration, parse_duration
 
 _STYLE = {
+    "broken": "bold red",
     "flapping": "magenta",
     "up": "green",
     "down": "bold red",
@@ -29,33 +30,36 @@ _STYLE = {
 
 
 def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
-    """Show each monitor's state, last latency and since when."""
+    """Show each monitor's state, last latency and since when (the config's, then those
+    defined through the API, and any stored definition that is broken and not watched)."""
+    from watchkeeper.engine.defined import api_monitors
+
     loaded = load(config)
     store = open_store(loaded, existing=True)
     try:
         states = store.states()
         latest = store.latest_results()
-        rows: list[dict[str, Any]] = []
-        for monitor in loaded.monitors:
-            saved = states.get(monitor.name)
-            newest = latest.get(monitor.name)
-            last = [newest] if newest else []
-            state = State.PAUSED if monitor.paused else (saved.state if saved else State.UNKNOWN)
-            rows.append(
-                {
-                    "monitor": monitor.name,
-                    "kind": monitor.kind,
-                    "state": str(state),
-                    "since": saved.since if saved else None,
-                    "reason": saved.reason
-                    if saved and state in (State.DOWN, State.DEGRADED, State.FLAPPING)
-                    else None,
-                    "last_check": last[-1].started_at if last else None,
-                    "last_ok": last[-1].ok if last else None,
-                    "latency_ms": last[-1].phases.as_ms()["total"] if last else None,
-                    "last_reason": last[-1].reason if last else None,
-                }
-            )
+        defined = api_monitors(store, loaded)
+        rows = [
+            _row(monitor, source, states.get(monitor.name), latest.get(monitor.name))
+            for monitors, source in ((loaded.monitors, "config"), (defined.monitors, "api"))
+            for monitor in monitors
+        ]
+        rows += [
+            {
+                "monitor": broken.name,
+                "kind": broken.kind,
+                "source": "api",
+                "state": "broken",
+                "since": None,
+                "reason": f"not watched: {broken.reason}",
+                "last_check": None,
+                "last_ok": None,
+                "latency_ms": None,
+                "last_reason": None,
+            }
+            for broken in defined.broken
+        ]
         with store.read() as connection:
             health = db.route_health(connection)
             open_incidents = db.incidents(connection, open_only=True, limit=1000)
@@ -95,6 +99,25 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
         console.print(f"{count} open incident{'s' if count != 1 else ''} (wk incidents --open)")
     if outbox:
         console.print(f"{outbox} notification{'s' if outbox != 1 else ''} waiting to be delivered")
+
+
+def _row(
+    monitor: Monitor, source: str, saved: StoredState | None, newest: Result | None
+) -> dict[str, Any]:
+    state = State.PAUSED if monitor.paused else (saved.state if saved else State.UNKNOWN)
+    troubled = state in (State.DOWN, State.DEGRADED, State.FLAPPING)
+    return {
+        "monitor": monitor.name,
+        "kind": monitor.kind,
+        "source": source,
+        "state": str(state),
+        "since": saved.since if saved else None,
+        "reason": saved.reason if saved and troubled else None,
+        "last_check": newest.started_at if newest else None,
+        "last_ok": newest.ok if newest else None,
+        "latency_ms": newest.phases.as_ms()["total"] if newest else None,
+        "last_reason": newest.reason if newest else None,
+    }
 
 
 def history(

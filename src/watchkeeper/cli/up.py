@@ -25,6 +25,7 @@ from watchkeeper.state import MonitorStatus
 from watchkeeper.units import format_duration
 
 if TYPE_CHECKING:
+    from watchkeeper.engine.defined import Defined
     from watchkeeper.engine.service import Engine
     from watchkeeper.store import Store
 
@@ -124,7 +125,11 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     defined = await asyncio.to_thread(_api_monitors, store, config)
     demo_login = await asyncio.to_thread(_demo_admin, store) if demo else None
     engine = Engine(
-        config, store, startup_spread=2.0 if demo else 60.0, extra_monitors=tuple(defined)
+        config,
+        store,
+        startup_spread=2.0 if demo else 60.0,
+        extra_monitors=tuple(defined.monitors),
+        broken_monitors=tuple(defined.broken),
     )
     engine.listeners.append(_print_transition)
     if verbose:
@@ -187,13 +192,14 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         console.print(f"stopped; {written} results written this run{lost}.")
 
 
-def _api_monitors(store: Store, config: Config) -> list[Monitor]:
+def _api_monitors(store: Store, config: Config) -> Defined:
+    """The monitors defined through the API; each one left out is said once, here."""
     from watchkeeper.engine.defined import api_monitors
 
-    monitors, problems = api_monitors(store, config)
-    for line in problems:
+    defined = api_monitors(store, config)
+    for line in defined.lines():
         console.print(line, markup=False)
-    return monitors
+    return defined
 
 
 def _demo_admin(store: Store) -> tuple[str, str]:

@@ -79,6 +79,10 @@ def load_api_monitor(spec: Any, config: Config, others: Iterable[Monitor]) -> Mo
     ConfigError; its problems name the monitor (their file is ``api``)."""
     loader = _Loader("api", {})
     loader.raw = {"monitors": [spec]}
+    nul = _nul_at(spec)
+    if nul is not None:
+        loader.problem(f"{nul}: text cannot hold a NUL character (U+0000)", ("monitors", 0), "")
+        raise ConfigError.collect(loader.problems)
     if _has_substitution(spec):
         loader.problem(
             "${...} substitution is only for the config file: put secrets there",
@@ -99,12 +103,45 @@ def load_api_maintenance(spec: Any, monitors: Iterable[str]) -> MaintenanceWindo
     entry). Raises ConfigError (file ``api``)."""
     loader = _Loader("api", {})
     loader.raw = {"maintenance": [spec]}
+    nul = _nul_at(spec)
+    if nul is not None:
+        loader.problem(f"{nul}: text cannot hold a NUL character (U+0000)", ("maintenance", 0))
+        raise ConfigError.collect(loader.problems)
     windows = load_maintenance(loader, [spec])
     if windows:
         loader.check_windows(windows, set(monitors))
     if loader.problems or not windows:
         raise ConfigError.collect(loader.problems or [ConfigError("not a window", file="api")])
     return windows[0]
+
+
+def uuid_taken(uuid: str, holder: str, line: int | None = None) -> str:
+    """The one line for a heartbeat UUID another monitor has."""
+    where = f" (line {line})" if line else ""
+    return (
+        f"heartbeat uuid {uuid} is already used by monitor '{holder}'{where}: "
+        "each heartbeat needs its own (leave uuid out to get a new one)"
+    )
+
+
+def _nul_at(value: Any, where: str = "") -> str | None:
+    """Where in an API document a text holds a NUL (no store can keep one; PostgreSQL
+    refuses it), e.g. ``http.headers``; None when none does."""
+    if isinstance(value, str):
+        return (where or "the value") if "\x00" in value else None
+    items: Iterable[tuple[Any, Any]] = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = ((f"[{index}]", item) for index, item in enumerate(value))
+    for key, item in items:
+        here = f"{where}{key}" if str(key).startswith("[") or not where else f"{where}.{key}"
+        if "\x00" in str(key):
+            return where or "a key"
+        found = _nul_at(item, here)
+        if found is not None:
+            return found
+    return None
 
 
 def _has_substitution(value: Any) -> bool:
@@ -195,6 +232,7 @@ class _Loader(Reporter):
             return []
         monitors: list[Monitor] = []
         first_line: dict[str, int | None] = {}
+        uuids: dict[str, Monitor] = {}
         for index, item in enumerate(data):
             path: Path = ("monitors", index)
             monitor = self.load_monitor(item, path, defaults)
@@ -207,6 +245,16 @@ class _Loader(Reporter):
                     monitor.name,
                 )
                 continue
+            uuid = monitor.heartbeat_uuid
+            if uuid is not None and uuid in uuids:
+                self.problem(
+                    uuid_taken(uuid, uuids[uuid].name, uuids[uuid].line),
+                    (*path, "heartbeat", "uuid"),
+                    monitor.name,
+                )
+                continue
+            if uuid is not None:
+                uuids[uuid] = monitor
             first_line[monitor.name] = monitor.line
             monitors.append(monitor)
         self.check_references(monitors, {route.name for route in routes}, data)
@@ -277,7 +325,9 @@ class _Loader(Reporter):
             self.problem("a monitor must be a mapping, e.g. {name: api, http: https://...}", path)
             return None
         raw_name = item.get("name")
-        who = raw_name if isinstance(raw_name, str) and raw_name else f"monitors[{path[1]}]"
+        who = f"monitors[{path[1]}]"
+        if isinstance(raw_name, str) and raw_name and raw_name.isprintable():
+            who = raw_name
         kinds = [key for key in item if key in checks.KINDS]
         common = {key: value for key, value in item.items() if key not in checks.KINDS}
         fields: MonitorFields | None = self.validate(

@@ -4,6 +4,7 @@ compile into. Durations are float seconds, sizes int bytes."""
 from __future__ import annotations
 
 import ipaddress
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -138,10 +139,40 @@ class MonitorFields(_Strict):
 
     @field_validator("name")
     @classmethod
-    def _printable_name(cls, value: str) -> str:
-        if value != value.strip() or any(ch in value for ch in "\n\r\t/"):
-            raise ValueError("a name may not contain '/', tabs, newlines or edge spaces")
+    def _name(cls, value: str) -> str:
+        problem = name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
         return value
+
+
+NAME_PUNCTUATION = " ._-:()[]@+"
+NAME_RULE = "letters and digits (any alphabet), spaces between words, and . _ - : ( ) [ ] @ +"
+"""What a monitor name may hold (config file and API alike). Names end up in URLs, headers,
+pages, notifications, metrics labels and the store: one small set that is safe in all."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a monitor's name, or None (see ``NAME_RULE``)."""
+    for character in name:
+        if character in NAME_PUNCTUATION or _is_letter_or_digit(character):
+            continue
+        visible = character.isprintable() and unicodedata.category(character)[0] not in "MZ"
+        shown = f"'{character}' " if visible else ""
+        return f"{shown}(U+{ord(character):04X}) cannot be in a name: use {NAME_RULE}"
+    if name != name.strip(" "):
+        return f"a name cannot start or end with a space: use {NAME_RULE}"
+    return None
+
+
+def _is_letter_or_digit(character: str) -> bool:
+    """Letters, digits and the marks some alphabets write letters with (not the selectors
+    that turn a character into an emoji)."""
+    category = unicodedata.category(character)
+    if category[0] in "LN":
+        return True
+    variation_selector = 0xFE00 <= ord(character) <= 0xFE0F or 0xE0100 <= ord(character) <= 0xE01EF
+    return category in ("Mn", "Mc") and not variation_selector
 
 
 class ServerConfig(_Strict):
@@ -152,7 +183,7 @@ class ServerConfig(_Strict):
     """Reverse proxies (addresses or networks) whose ``X-Forwarded-For`` and
     ``X-Forwarded-Proto`` are believed; from anyone else those headers are ignored, so a
     client cannot choose the address its failed logins are counted against."""
-    connections_per_address: int = Field(64, ge=1, le=100_000)
+    connections_per_address: int = Field(256, ge=1, le=100_000)
     """Open connections one client address may hold (an IPv6 client: its /64); more are
     closed at once. Trusted proxies are exempt."""
 
@@ -461,6 +492,13 @@ class Monitor:
     anomaly: tuple[str, ...] = ()
     """The series online drift detection watches (``("latency",)`` for ``anomaly: on``): an
     anomaly makes the monitor degraded."""
+
+    @property
+    def heartbeat_uuid(self) -> str | None:
+        """The ping UUID a heartbeat monitor declares (``uuid:``); None if it declares none
+        (it gets one at first start) or is not a heartbeat."""
+        wanted = getattr(self.settings, "uuid", None) if self.kind == "heartbeat" else None
+        return wanted if isinstance(wanted, str) else None
 
 
 @dataclass(frozen=True, slots=True)

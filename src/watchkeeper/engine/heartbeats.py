@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+
+from sqlalchemy import Connection
 
 from watchkeeper.checks import Resources
 from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, Registry
@@ -23,6 +25,19 @@ from watchkeeper.store import pings as db
 
 log = logging.getLogger("watchkeeper.engine")
 MAX_BATCH = 5000
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A heartbeat monitor's ping UUID and newest pings, read in a transaction, to register
+    once it commits."""
+
+    name: str
+    settings: HeartbeatSettings
+    monitor_id: int
+    uuid: str
+    since: float
+    history: list[db.Ping]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,32 +61,65 @@ class Heartbeats:
         self.written = 0
 
     # -- life cycle --------------------------------------------------------------------------
-    def load(self, monitors: Iterable[Monitor]) -> None:
+    def load(self, monitors: Iterable[Monitor]) -> dict[str, str]:
         """Register heartbeat monitors: their UUIDs (made once and kept) and the state their
-        newest stored pings describe. Blocking: call it in a thread."""
+        newest stored pings describe. Blocking: call it in a thread.
+
+        A monitor whose UUID another of these (or an already registered) monitor holds is
+        left out and logged; returns name → why for each one left out."""
         now = time.time()
-        for monitor in monitors:
-            if monitor.kind != "heartbeat":
+        chosen = [m for m in monitors if m.kind == "heartbeat"]
+        ids = {m.name: self.store.monitor_id(m.name, m.kind) for m in chosen}
+        watched = {*self._ids.values(), *ids.values()}
+        refused: dict[str, str] = {}
+        for monitor in chosen:
+            try:
+                with self.store.transaction() as connection:
+                    claim = self.claim(connection, monitor, ids[monitor.name], now, watched)
+            except db.UuidTaken as exc:
+                log.error("heartbeat monitor '%s' gets no pings: %s", monitor.name, exc)
+                refused[monitor.name] = str(exc)
                 continue
-            settings = monitor.settings
-            assert isinstance(settings, HeartbeatSettings)
-            monitor_id = self.store.monitor_id(monitor.name, monitor.kind)
-            with self.store.transaction() as connection:
-                uuid, since = db.ensure_uuid(connection, monitor_id, settings.uuid, now)
-                history = db.recent(connection, monitor_id)
-            beats = Beats(since=since)
-            for ping in history:
-                beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
-            for stale in [u for u, name in self.registry.by_uuid.items() if name == monitor.name]:
-                del self.registry.by_uuid[stale]
-            self.registry.add(monitor.name, uuid, beats)
-            self._ids[monitor.name] = monitor_id
-            self._settings[monitor.name] = settings
+            self.register(claim)
+        return refused
+
+    def claim(
+        self,
+        connection: Connection,
+        monitor: Monitor,
+        monitor_id: int,
+        now: float,
+        watched: Collection[int] | None = None,
+    ) -> Claim:
+        """In the caller's transaction: the monitor's ping UUID and its newest pings. The
+        UUID is taken from a monitor no longer ``watched`` (default: the registered ones);
+        UuidTaken if a watched one holds it. ``register`` the claim once it commits."""
+        settings = monitor.settings
+        assert isinstance(settings, HeartbeatSettings)
+        keep = set(self._ids.values()) if watched is None else set(watched)
+        keep.discard(monitor_id)
+        uuid, since = db.ensure_uuid(connection, monitor_id, settings.uuid, now, keep)
+        return Claim(
+            monitor.name, settings, monitor_id, uuid, since, db.recent(connection, monitor_id)
+        )
+
+    def register(self, claim: Claim) -> None:
+        """Take pings for a monitor whose claim was committed."""
+        beats = Beats(since=claim.since)
+        for ping in claim.history:
+            beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
+        for stale in [u for u, name in self.registry.by_uuid.items() if name == claim.name]:
+            del self.registry.by_uuid[stale]
+        self.registry.add(claim.name, claim.uuid, beats)
+        self._ids[claim.name] = claim.monitor_id
+        self._settings[claim.name] = claim.settings
 
     def forget(self, name: str) -> None:
         self.registry.beats.pop(name, None)
         for stale in [u for u, n in self.registry.by_uuid.items() if n == name]:
             del self.registry.by_uuid[stale]
+        self._ids.pop(name, None)  # its UUID may go to another monitor now
+        self._settings.pop(name, None)
 
     def start(self) -> None:
         if self._task is None:

@@ -20,6 +20,7 @@ from watchkeeper.alerts.service import Alerting
 from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
 from watchkeeper.engine.anomalies import Anomalies
+from watchkeeper.engine.defined import ApiDefinitions, Broken
 from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
@@ -49,13 +50,16 @@ class Engine:
         startup_spread: float = 60.0,
         alerting: dict[str, Any] | None = None,
         extra_monitors: tuple[Monitor, ...] = (),
+        broken_monitors: tuple[Broken, ...] = (),
     ) -> None:
-        """``extra_monitors``: monitors defined outside the config (through the API)."""
+        """``extra_monitors``: monitors defined outside the config (through the API);
+        ``broken_monitors``: stored API definitions left out (not watched), and why."""
         self.config = config
         self.store = store
         self.monitors: dict[str, Monitor] = {m.name: m for m in config.monitors}
         for monitor in extra_monitors:
             self.monitors.setdefault(monitor.name, monitor)
+        self.definitions = ApiDefinitions(broken_monitors)
         self.ledger = Ledger()
         self._waiters: dict[str, list[asyncio.Future[Result]]] = {}
         self.status: dict[str, MonitorStatus] = {}

@@ -31,6 +31,11 @@ class TransientStoreError(StoreError):
     """A write failed for a reason that passes (locked, connection lost): try again later."""
 
 
+class StoreValueError(StoreError):
+    """The store refused a value as written (PostgreSQL: text holding a NUL character): the
+    caller's input, not the store, is at fault."""
+
+
 class StoreClosedError(StoreError):
     """The Store was used after ``close()``: a shutdown-order bug, never worth a retry."""
 

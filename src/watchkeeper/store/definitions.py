@@ -25,6 +25,8 @@ class Definition:
     created_by: str | None
     id: int | None = None
     updated_at: float | None = None
+    unreadable: str | None = None
+    """Why the stored spec could not be read back (then ``spec`` is empty)."""
 
 
 _AM = schema.api_monitors
@@ -33,16 +35,25 @@ _AW = schema.api_maintenance
 
 def api_monitors(connection: sa.Connection) -> list[Definition]:
     rows = connection.execute(sa.select(_AM).order_by(_AM.c.created_at, _AM.c.name))
-    return [
-        Definition(
-            name=str(row.name),
-            spec=json.loads(row.spec),
-            created_at=float(row.created_at),
-            created_by=row.created_by,
-            updated_at=float(row.updated_at),
+    found: list[Definition] = []
+    for row in rows:
+        spec: dict[str, Any] = {}
+        unreadable = None
+        try:
+            spec = json.loads(row.spec)
+        except ValueError as exc:
+            unreadable = f"its stored spec is not JSON ({exc})"
+        found.append(
+            Definition(
+                name=str(row.name),
+                spec=spec,
+                created_at=float(row.created_at),
+                created_by=row.created_by,
+                updated_at=float(row.updated_at),
+                unreadable=unreadable,
+            )
         )
-        for row in rows
-    ]
+    return found
 
 
 def put_api_monitor(

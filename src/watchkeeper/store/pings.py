@@ -4,14 +4,17 @@ rebuild the in-memory state after a restart). The caller's connection and transa
 from __future__ import annotations
 
 import uuid as uuids
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 
+from watchkeeper.errors import WatchkeeperError
 from watchkeeper.store import schema
 
 _H = schema.heartbeats
 _P = schema.pings
+_M = schema.monitors
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,17 +30,42 @@ class Ping:
     source: str | None = None
 
 
+class UuidTaken(WatchkeeperError):
+    """A ping UUID a heartbeat monitor asks for belongs to another monitor that is watched."""
+
+    def __init__(self, uuid: str, holder: str) -> None:
+        self.uuid = uuid
+        self.holder = holder
+        super().__init__(f"heartbeat uuid {uuid} is already used by monitor '{holder}'")
+
+
 def ensure_uuid(
-    connection: sa.Connection, monitor_id: int, wanted: str | None, now: float
+    connection: sa.Connection,
+    monitor_id: int,
+    wanted: str | None,
+    now: float,
+    watched: Collection[int] = (),
 ) -> tuple[str, float]:
     """The monitor's ping UUID (``wanted`` if given, else the stored one, else a new one)
-    and since when it is watched."""
+    and since when it is watched.
+
+    A ``wanted`` UUID another monitor holds is taken from it when that monitor is not among
+    the ``watched`` ids (it was renamed or removed); otherwise this raises UuidTaken and the
+    caller's transaction should roll back."""
     row = connection.execute(
         sa.select(_H.c.uuid, _H.c.created_at).where(_H.c.monitor_id == monitor_id)
     ).first()
     if row is not None and (wanted is None or row.uuid == wanted):
         return str(row.uuid), float(row.created_at)
     chosen = wanted or str(uuids.uuid4())
+    holder = connection.scalar(
+        sa.select(_H.c.monitor_id).where(_H.c.uuid == chosen, _H.c.monitor_id != monitor_id)
+    )
+    if holder is not None:
+        if holder in watched:
+            name = connection.scalar(sa.select(_M.c.name).where(_M.c.id == holder))
+            raise UuidTaken(chosen, str(name))
+        connection.execute(_H.delete().where(_H.c.monitor_id == holder))
     if row is not None:
         connection.execute(_H.update().where(_H.c.monitor_id == monitor_id).values(uuid=chosen))
         return chosen, float(row.created_at)
@@ -47,6 +75,14 @@ def ensure_uuid(
 
 def stored_uuid(connection: sa.Connection, monitor_id: int) -> str | None:
     return connection.scalar(sa.select(_H.c.uuid).where(_H.c.monitor_id == monitor_id))
+
+
+def holders(connection: sa.Connection) -> dict[str, str]:
+    """Every stored ping UUID and the name of the monitor holding it."""
+    rows = connection.execute(
+        sa.select(_H.c.uuid, _M.c.name).join(_M, _M.c.id == _H.c.monitor_id)
+    ).all()
+    return {str(row.uuid): str(row.name) for row in rows}
 
 
 def add(connection: sa.Connection, pings: list[Ping]) -> None:

@@ -279,6 +279,18 @@ class Store:
             yield connection
 
     @contextmanager
+    def registering(
+        self, monitors: Iterable[tuple[str, str, str]]
+    ) -> Iterator[tuple[sa.Connection, dict[str, int]]]:
+        """One write transaction that first inserts or updates ``(name, kind, target)``, for
+        the caller to write what belongs to those monitors in: yields the connection and
+        name → id, ids remembered only once it all commits (all or nothing)."""
+        with self.transaction() as connection:
+            ids = ingest.upsert_monitors(connection, monitors)
+            yield connection, ids
+        self._ids.update(ids)
+
+    @contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A connection for reading, database errors as StoreError."""
         with self._reading() as connection:
@@ -303,7 +315,8 @@ class Store:
 
     @contextmanager
     def _failures(self, action: str) -> Iterator[None]:
-        """Map database errors to StoreError; transient ones to TransientStoreError."""
+        """Map database errors to StoreError; transient ones to TransientStoreError, a value
+        the database refuses (a NUL in text) to StoreValueError."""
         self._live_engine()
         dbapi_error = self._engine.dialect.loaded_dbapi.Error
         try:
@@ -312,6 +325,8 @@ class Store:
             message = f"cannot {action} store {self.url}: {database.describe(exc, self._url)}"
             if database.is_transient(exc, self._engine):
                 raise database.TransientStoreError(message) from exc
+            if isinstance(exc, sa.exc.DataError | self._engine.dialect.loaded_dbapi.DataError):
+                raise database.StoreValueError(message) from exc
             raise StoreError(message) from exc
 
 

@@ -8,7 +8,10 @@ then through the engine's scheduler.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import HTTPException
@@ -19,13 +22,18 @@ from starlette.middleware.gzip import GZipMiddleware
 from watchkeeper import __version__
 from watchkeeper.auth import Auth
 from watchkeeper.engine.service import Engine
+from watchkeeper.errors import StoreError
+from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
 from watchkeeper.web.api import alerting, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, dashboard, public
 from watchkeeper.web.security import Gate, is_api
 
+log = logging.getLogger("watchkeeper.web")
 STATIC = Path(__file__).parent / "static"
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks for while the store is away: soon, but not in a tight loop."""
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
@@ -91,19 +99,22 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        """API callers get JSON; people on pages get a page."""
-        wants_page = "text/html" in request.headers.get("accept", "")
-        if is_api(request.url.path) or not wants_page:
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        return _error(request, exc.status_code, exc.detail, exc.headers or {})
+
+    @app.exception_handler(StoreError)
+    async def store_error(request: Request, exc: StoreError) -> Response:
+        """The store is away, failed or refused a value: a short answer, never a 500."""
+        if isinstance(exc, StoreValueError):
+            return _error(request, 422, f"cannot keep that: {_cause(exc)}", {})
+        log.warning("%s %s: %s", request.method, request.url.path, exc)
+        if isinstance(exc, TransientStoreError | StoreClosedError):
+            return _error(
+                request,
+                503,
+                f"the store is not answering ({_cause(exc)}); try again shortly",
+                {"Retry-After": str(RETRY_AFTER_SECONDS)},
             )
-        return dashboard.pages.render(
-            "message.html",
-            exc.status_code,
-            user=None,
-            title=f"Error {exc.status_code}",
-            text=str(exc.detail),
-        )
+        return _error(request, 503, f"the store failed ({_cause(exc)})", {})
 
     # big pages (the overview of a thousand monitors is over a megabyte) travel compressed
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
@@ -116,3 +127,20 @@ def create_app(
         headers=[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
     )
     return app
+
+
+def _error(request: Request, status: int, detail: Any, headers: Mapping[str, str]) -> Response:
+    """API callers get JSON; people on pages get a page."""
+    wants_page = "text/html" in request.headers.get("accept", "")
+    if is_api(request.url.path) or not wants_page:
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+    page = dashboard.pages.render(
+        "message.html", status, user=None, title=f"Error {status}", text=str(detail)
+    )
+    page.headers.update(headers)
+    return page
+
+
+def _cause(exc: StoreError) -> str:
+    """What the store said, without the 'cannot read store URL:' the log line carries."""
+    return str(exc).split(": ", 1)[-1]

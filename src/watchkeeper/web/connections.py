@@ -35,7 +35,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 class ConnectionLimits:
     head_timeout: float = 10.0
     body_timeout: float = 10.0
-    per_address: int = 64
+    per_address: int = 256
     trusted: Sequence[str] = ()
     """Addresses or networks exempt from ``per_address`` (the reverse proxies)."""
     open: dict[str, int] = field(default_factory=dict)

@@ -9,16 +9,20 @@ kept in the store, so they survive restarts.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from watchkeeper.auth import Principal
 from watchkeeper.config import Monitor, load_api_monitor
-from watchkeeper.errors import ConfigError
+from watchkeeper.engine import defined
+from watchkeeper.engine.defined import Broken
+from watchkeeper.errors import ConfigError, StoreError
 from watchkeeper.state import MonitorStatus
-from watchkeeper.store import definitions
+from watchkeeper.store.pings import UuidTaken
 from watchkeeper.store.series import pick
 from watchkeeper.web.api.shapes import (
     UPTIME_WINDOWS,
@@ -30,6 +34,7 @@ from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.security import Writer, require_read
 from watchkeeper.web.timeparse import parse_time
 
+log = logging.getLogger("watchkeeper.web")
 MAX_PAGE = 5000
 router = APIRouter(prefix="/api/v1", tags=["monitors"], dependencies=[Depends(require_read)])
 
@@ -44,8 +49,15 @@ SPEC_EXAMPLE = {
 def _monitor(web: Web, name: str) -> Monitor:
     monitor = web.engine.monitors.get(name)
     if monitor is None:
+        broken = web.engine.definitions.broken.get(name)
+        if broken is not None:
+            raise HTTPException(404, f"monitor '{name}' is not watched: {_broken(broken)}")
         raise HTTPException(404, f"no monitor named '{name}'")
     return monitor
+
+
+def _broken(broken: Broken) -> str:
+    return f"its stored definition is broken ({broken.reason}): PUT a valid one or DELETE it"
 
 
 def _status(web: Web, monitor: Monitor) -> MonitorStatus:
@@ -78,7 +90,8 @@ async def list_monitors(
     source: Literal["config", "api"] | None = None,
 ) -> dict[str, Any]:
     """Every monitor with its live state, last result and uptime, in config order (then the
-    monitors defined through the API)."""
+    monitors defined through the API); ``broken`` lists stored definitions that are not
+    watched (each with why: fix it with PUT or remove it with DELETE)."""
     web = web_of(request)
     now = time.time()
     config_names = {m.name for m in web.config.monitors}
@@ -92,6 +105,7 @@ async def list_monitors(
         and (source is None or (m.name in config_names) == (source == "config"))
     ]
     page = chosen[offset : offset + limit]
+    broken = web.engine.definitions.broken.values() if source != "config" else ()
     return {
         "items": [
             monitor_json(
@@ -106,6 +120,10 @@ async def list_monitors(
         "total": len(chosen),
         "limit": limit,
         "offset": offset,
+        "broken": [
+            {"name": b.name, "kind": b.kind or None, "source": "api", "reason": b.reason}
+            for b in broken
+        ],
     }
 
 
@@ -129,13 +147,18 @@ async def create_monitor(
     spec: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE])],
     who: Writer,
 ) -> dict[str, Any]:
-    """Define a monitor: the JSON form of one ``monitors:`` entry of the config file."""
+    """Define a monitor: the JSON form of one ``monitors:`` entry of the config file. 409
+    when the name, or a heartbeat's ``uuid``, is another monitor's."""
     web = web_of(request)
     name = spec.get("name")
-    if isinstance(name, str) and name in web.engine.monitors:
-        raise HTTPException(409, f"a monitor named '{name}' exists already")
-    monitor = await _define(web, spec, who)
-    response.headers["Location"] = f"/api/v1/monitors/{monitor.name}"
+    async with web.engine.definitions.changing:
+        if isinstance(name, str) and name in web.engine.monitors:
+            raise HTTPException(409, f"a monitor named '{name}' exists already")
+        broken = web.engine.definitions.broken.get(name) if isinstance(name, str) else None
+        if broken is not None:
+            raise HTTPException(409, f"a monitor named '{name}' exists already: {_broken(broken)}")
+        monitor = await _define(web, spec, who)
+    response.headers["Location"] = f"/api/v1/monitors/{quote(monitor.name, safe='')}"
     return monitor_json(monitor, _status(web, monitor), source="api")
 
 
@@ -147,13 +170,16 @@ async def replace_monitor(
     spec: Annotated[dict[str, Any], Body(examples=[SPEC_EXAMPLE])],
     who: Writer,
 ) -> dict[str, Any]:
-    """Create or replace a monitor defined through the API (state and history stay)."""
+    """Create or replace a monitor defined through the API (state and history stay); also
+    how a broken stored definition is mended. 409 when a heartbeat's ``uuid`` is another
+    monitor's."""
     web = web_of(request)
     _writable(web, name)
     if spec.setdefault("name", name) != name:
         raise HTTPException(422, f"the body names '{spec['name']}', the path '{name}'")
-    existed = name in web.engine.monitors
-    monitor = await _define(web, spec, who)
+    async with web.engine.definitions.changing:
+        existed = name in web.engine.monitors or name in web.engine.definitions.broken
+        monitor = await _define(web, spec, who)
     if not existed:
         response.status_code = 201
     return monitor_json(monitor, _status(web, monitor), source="api")
@@ -161,20 +187,23 @@ async def replace_monitor(
 
 @router.delete("/monitors/{name}", status_code=204)
 async def delete_monitor(request: Request, name: str, who: Writer) -> Response:
-    """Stop watching a monitor defined through the API; its history stays in the store."""
+    """Stop watching a monitor defined through the API, or remove a broken stored
+    definition; its history stays in the store."""
     web = web_of(request)
-    _monitor(web, name)
-    _writable(web, name)
-    dependants = [m.name for m in web.engine.monitors.values() if name in m.depends_on]
-    if dependants:
-        raise HTTPException(409, f"{', '.join(dependants)} depend on '{name}': change them first")
-
-    def forget() -> None:
-        with web.engine.store.transaction() as connection:
-            definitions.delete_api_monitor(connection, name)
-
-    await web.run(forget)
-    web.engine.remove_monitor(name)
+    async with web.engine.definitions.changing:
+        broken = name in web.engine.definitions.broken
+        if not broken:
+            _monitor(web, name)
+        _writable(web, name)
+        dependants = [m.name for m in web.engine.monitors.values() if name in m.depends_on]
+        if dependants:
+            raise HTTPException(
+                409, f"{', '.join(dependants)} depend on '{name}': change them first"
+            )
+        await web.run(defined.remove, web.engine.store, name)
+        web.engine.definitions.broken.pop(name, None)
+        if not broken:
+            web.engine.remove_monitor(name)
     return Response(status_code=204)
 
 
@@ -188,24 +217,38 @@ def _writable(web: Web, name: str) -> None:
 
 
 async def _define(web: Web, spec: dict[str, Any], who: Principal) -> Monitor:
+    """Validate, store (one transaction) and watch; the caller holds ``changing``."""
+    engine = web.engine
     try:
-        monitor = load_api_monitor(spec, web.config, web.engine.monitors.values())
+        monitor = load_api_monitor(spec, web.config, engine.monitors.values())
     except ConfigError as exc:
         raise HTTPException(
             422, [problem.one_line().removeprefix("api: ") for problem in exc.problems]
         ) from None
+    clash = defined.uuid_clash(engine.heartbeats, monitor)
+    if clash is not None:
+        raise HTTPException(409, clash)
 
     def keep() -> dict[str, list[tuple[float, float]]]:
-        with web.engine.store.transaction() as connection:
-            definitions.put_api_monitor(connection, monitor.name, spec, who.name, time.time())
-        web.engine.store.ensure_monitors([(monitor.name, monitor.kind, monitor.target)])
-        web.engine.heartbeats.load([monitor])
-        return web.engine.anomalies.history(web.engine.store, monitor)
+        defined.keep(engine.store, engine.heartbeats, monitor, spec, who.name, time.time())
+        if not monitor.anomaly:
+            return {}
+        try:  # its detectors start from what the store holds, as at start-up
+            return engine.anomalies.history(engine.store, monitor)
+        except StoreError as exc:  # the detectors start blind; the definition is kept
+            log.warning(
+                "no stored history for the anomaly detection of '%s': %s", monitor.name, exc
+            )
+            return {}
 
-    history = await web.run(keep)
-    web.engine.put_monitor(monitor)
-    if monitor.anomaly:  # its detectors start from what the store holds, as at start-up
-        web.engine.anomalies.feed(monitor, history)
+    try:
+        history = await web.run(keep)
+    except UuidTaken as exc:
+        raise HTTPException(409, str(exc)) from None
+    engine.definitions.broken.pop(monitor.name, None)
+    engine.put_monitor(monitor)
+    if monitor.anomaly:
+        engine.anomalies.feed(monitor, history)
     return monitor
 
 

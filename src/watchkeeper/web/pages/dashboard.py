@@ -9,7 +9,6 @@ session's CSRF token, checked by ``require_write``.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -19,6 +18,7 @@ from markupsafe import Markup
 
 from watchkeeper.alerts import actions
 from watchkeeper.config import Monitor
+from watchkeeper.engine import defined
 from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
 from watchkeeper.state import MonitorStatus
@@ -100,8 +100,28 @@ async def overview(
         selected_tag=tag,
         query=q,
         open_incidents=_troubled(web),
+        broken=[
+            {"name": b.name, "kind": b.kind, "reason": b.reason, "link": quote(b.name, safe="")}
+            for b in engine.definitions.broken.values()
+        ],
+        notice=request.query_params.get("notice"),
+        notice_kind=request.query_params.get("kind", ""),
         now=now,
     )
+
+
+@router.post("/definitions/{name}/delete")
+async def delete_definition_form(request: Request, name: str, user: Writer) -> Response:
+    """Remove a broken stored definition (a monitor defined through the API that is not
+    watched), as ``DELETE /api/v1/monitors/{name}`` does."""
+    web = web_of(request)
+    kept = web.engine.definitions
+    async with kept.changing:
+        if name not in kept.broken:
+            return _back("/", f"There is no broken definition named '{name}'.", "error")
+        await web.run(defined.remove, web.engine.store, name)
+        kept.broken.pop(name, None)
+    return _back("/", f"The broken definition of '{name}' was removed.", "ok")
 
 
 _ROWS: dict[int, dict[str, tuple[Monitor, tuple[Any, ...], str]]] = {}
@@ -401,8 +421,8 @@ async def maintenance_form(request: Request, user: Writer) -> Response:
     spec["duration"] = str(form.get("duration") or "1h").strip()
     if cron:
         spec["cron"] = cron
-    elif start:
-        spec["start"] = datetime.fromisoformat(start).replace(tzinfo=UTC).isoformat()
+    elif start:  # the form's "Starts (UTC)": a time without an offset is in the window's tz
+        spec["start"] = start
     if form.get("monitor"):
         spec["monitors"] = [str(form.get("monitor"))]
     if form.get("tag"):
