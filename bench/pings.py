@@ -1,8 +1,9 @@
 """Durable heartbeat pings per second: a real ``wk up`` process (its web server and store on
 core 0) receives pings from 64 concurrent clients (core 1, wk loadtest's lean HTTP/1.1
 client in the closed model) for a while; every ping is answered
-only after it is committed. On SQLite and on the machine's PostgreSQL; the count in the store
-is checked against the answers. Baseline: Healthchecks' open-source ping handler manages
+only after it is committed. On SQLite and on the machine's PostgreSQL; the pings the store
+took (its newest ping id: the table itself keeps each monitor's newest 1,000) are checked
+against the answers. Baseline: Healthchecks' open-source ping handler manages
 about 250 pings/s; target ≥ 2,500/s on SQLite.
 
     python bench/pings.py [--seconds 10] [--clients 64]
@@ -69,7 +70,9 @@ def run(storage: str, seconds: float, clients: int) -> dict[str, object]:
     config = folder / "wk.yaml"
     config.write_text(
         f"storage: {storage}\nserver: {{listen: 127.0.0.1:{port}}}\nmonitors:\n"
-        f"  - {{name: job, heartbeat: {{period: 1h, uuid: '{UUID}'}}}}\n"
+        # the rate limit lifted: this measures the durable path, not the 429s past the limit
+        f"  - {{name: job, heartbeat: {{period: 1h, uuid: '{UUID}', ping_burst: 100000,"
+        f" ping_rate: 100000}}}}\n"
     )
     wk = [sys.executable, "-m", "watchkeeper"]
     server = subprocess.Popen(
@@ -94,14 +97,16 @@ def run(storage: str, seconds: float, clients: int) -> dict[str, object]:
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
+    import sqlalchemy as sa
+
     from watchkeeper.config import load_config
-    from watchkeeper.store import Store, pings
+    from watchkeeper.store import Store, schema
 
     loaded = load_config(config)
     store = Store.open(loaded.storage, existing=True)
     try:
         with store.read() as connection:
-            stored = pings.count(connection)
+            stored = int(connection.scalar(sa.select(sa.func.max(schema.pings.c.id))) or 0)
     finally:
         store.close()
     return {

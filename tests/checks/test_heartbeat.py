@@ -4,15 +4,20 @@ app: every ping committed before it is answered, 1,000 at once included."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import aiohttp
+import pytest
 from tests.helpers.site import Site
 
 from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, judge, next_due
+from watchkeeper.config import parse_config
+from watchkeeper.errors import ConfigError
 from watchkeeper.store import pings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -131,7 +136,8 @@ async def test_pings_are_answered_only_once_stored_and_change_the_state(tmp_path
 
 
 async def test_a_thousand_pings_from_concurrent_clients_are_all_stored(tmp_path: Path) -> None:
-    async with Site(config(), tmp_path) as site:
+    allowed = config().replace("grace: 1h,\n", "grace: 1h, ping_burst: 1000,\n")
+    async with Site(allowed, tmp_path) as site:
         base = f"{site.url}/ping/6f7c2c6e-9a4b-4d1e-9b2a-3c4d5e6f7a8b"
         connector = aiohttp.TCPConnector(limit=100)
         async with aiohttp.ClientSession(connector=connector) as client:
@@ -157,3 +163,44 @@ async def test_a_restart_rebuilds_the_state_from_the_stored_pings(tmp_path: Path
         beats = again.engine.heartbeats.registry.beats["reports"]
         assert set(beats.starts) == {"long"}, "the open run is remembered"
         assert again.engine.heartbeats.registry.by_uuid[uuid] == "nightly", "same UUID"
+
+
+async def test_a_restart_after_retention_pruned_the_pings_rebuilds_the_same_state(
+    tmp_path: Path,
+) -> None:
+    allowed = config().replace("grace: 1h,\n", "grace: 1h, ping_burst: 1000,\n")
+    async with Site(allowed, tmp_path) as site, aiohttp.ClientSession() as client:
+        base = f"{site.url}/ping/6f7c2c6e-9a4b-4d1e-9b2a-3c4d5e6f7a8b"
+        paths = [f"?rid=old{i}" for i in range(300)]
+        paths += ["/start?rid=a", "?rid=a", "/start?rid=b", "/start", "/3"]
+        for path in paths:  # finished run a; run b still open; exit code 3 last
+            async with client.get(base + path) as answer:
+                assert answer.status == 200
+        live = dataclasses.replace(site.engine.heartbeats.registry.beats["reports"])
+        monitor_id = site.store.monitor_id("reports")
+        # a month later, every ping is past the 14-day horizon
+        deleted = site.store.prune(time.time() + 30 * 86400, raw=14 * 86400, minute=1, hour=1)
+        with site.store.read() as connection:
+            assert pings.count(connection, monitor_id) == pings.RECENT
+        assert deleted >= len(paths) - pings.RECENT
+    async with Site(allowed, tmp_path) as again:
+        rebuilt = again.engine.heartbeats.registry.beats["reports"]
+    assert rebuilt == live
+    assert set(rebuilt.starts) == {"b"} and rebuilt.exit_code == 3
+
+
+def test_a_body_cap_over_100_kib_or_a_rate_limit_out_of_range_is_a_located_config_error() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(
+            textwrap.dedent("""
+            monitors:
+              - {name: logs, heartbeat: {period: 1h, keep_body: 1MiB}}
+              - {name: flood, heartbeat: {period: 1h, ping_rate: 0}}
+            """),
+            "wk.yaml",
+        )
+    text = "\n".join(caught.value.lines())
+    assert "wk.yaml:3: monitor 'logs'" in text and "keep_body must be between 0 and 100KiB" in text
+    assert "wk.yaml:4: monitor 'flood'" in text and "ping_rate must be between" in text
+    settings = HeartbeatSettings(period="1h")
+    assert (settings.keep_body, settings.ping_burst, settings.ping_rate) == (10240, 20, 2.0)

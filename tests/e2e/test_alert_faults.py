@@ -4,6 +4,8 @@ flapping target, a parent taking 50 children down, maintenance windows and silen
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -24,8 +26,13 @@ from tests.helpers.alerting import (
     watchkeeper,
 )
 from tests.helpers.cli import Running, wk
-from tests.helpers.receivers import HookReceiver
+from tests.helpers.receivers import Alertmanager, HookReceiver
 from tests.helpers.switchable import SwitchableTarget
+
+from watchkeeper.alerts.delivery import LEASE_MARGIN, SEND_GRACE
+from watchkeeper.notify import AlertItem, Message, RouteInfo
+from watchkeeper.notify.alertmanager import NOTIFIER as ALERTMANAGER
+from watchkeeper.notify.alertmanager import AlertmanagerSettings
 
 
 def hook_config(
@@ -165,6 +172,87 @@ async def test_kill_9_mid_delivery_loses_nothing_and_announces_nothing_twice(
     assert resolved == ["alpha"], "the recovery during the outage is reported once"
     assert not any("gamma" in sent.monitors() for sent in kept)
     assert_firing_before_resolved(hook)
+
+
+async def test_after_kill_9_mid_delivery_the_copy_comes_with_the_same_key_once_the_lease_is_out(
+    tmp_path: Path,
+) -> None:
+    """The lease is the route's timeout plus a send's grace and a margin (3 + 5 + 5 = 13 s
+    here; it was the timeout + 30 s): the restarted process re-sends the notification that
+    was in flight at the kill that long after the claim — not sooner, while the first could
+    still be at the receiver, and not much later."""
+    async with HookReceiver(secret=SECRET) as hook, SwitchableTarget() as target:
+        hook.hold = 2.5  # slow, but inside the route's 3 s: the kill comes while it holds
+        config = tmp_path / "wk.yaml"
+        config.write_text(hook_config(hook, target, "alpha"))
+        first = await Running("-c", str(config), cwd=tmp_path).start()
+        try:
+            await eventually(lambda: in_state(first, "up", "alpha"))
+            target.fail("alpha")
+            await hook.wait(lambda requests: len(requests) >= 1, timeout=15)
+        finally:
+            await first.kill()
+        sent = hook.requests[0]
+        [(status, key, created_at, lease_until)] = await asyncio.to_thread(
+            _outbox, tmp_path / "wk.db"
+        )
+        lease = 3.0 + SEND_GRACE + LEASE_MARGIN  # the route's timeout and a few seconds
+        assert SEND_GRACE + LEASE_MARGIN <= 10
+        assert (status, key) == ("sending", sent.key)
+        # claimed after the notification was made and before it reached the receiver
+        assert created_at + lease <= lease_until <= sent.at + lease, lease_until - sent.at
+        hook.hold = 0.0
+        async with watchkeeper(config, config.read_text()):
+            ready = time.time()
+            await hook.wait(lambda requests: len(requests) >= 2, timeout=lease + 30)
+            await eventually(lambda: _outbox_empty(config), timeout=30)
+            await asyncio.sleep(1)  # nothing more comes
+
+    again = hook.requests[1]
+    assert len(hook.requests) == 2 and again.key == sent.key
+    assert again.json()["alerts"] == sent.json()["alerts"], "the same notification"
+    assert again.at >= lease_until, "never while the first attempt could be in flight"
+    # the restarted process looks every tick (0.5 s) while the outbox holds anything: the
+    # copy follows the lease's end (or the restart, if that came later) within the timeout
+    assert again.at <= max(lease_until, ready) + 3.0, (again.at - lease_until, ready - lease_until)
+
+
+async def test_alertmanager_takes_a_copy_of_a_notification_as_the_same_alert_told_once(
+    tmp_path: Path,
+) -> None:
+    """What the README promises of a copy after a kill: an Alertmanager route needs no key,
+    the alert is its labels (the copy is a re-send of the firing alert, as ``resend`` does
+    all the time) and Alertmanager's notification log tells its receivers once."""
+    async with (
+        HookReceiver() as am_hook,
+        Alertmanager(tmp_path / "am", webhook=am_hook.url("/from-alertmanager")) as am,
+    ):
+        now = time.time()
+        item = AlertItem("db", "down", "up", now, now, kind="tcp", reason="refused", incident=1)
+        message = Message("am", "wk-copy", "firing", "[DOWN] db", "db is DOWN", (item,), now)
+        notifier = ALERTMANAGER.create(
+            AlertmanagerSettings(url=am.url), RouteInfo("am", timeout=3.0)
+        )
+        try:
+            await notifier.send(message)
+            await am_hook.wait(lambda requests: len(requests) >= 1, timeout=20)
+            await notifier.send(message)  # the copy, after Alertmanager told its receiver
+            await asyncio.sleep(5)  # past its group_interval (2 s): a change would be told
+            alerts = await am.alerts()
+        finally:
+            await notifier.aclose()
+    assert [a["labels"]["monitor"] for a in alerts] == ["db"]
+    assert len(am_hook.requests) == 1, [r.json() for r in am_hook.requests]
+
+
+def _outbox(database: Path) -> list[tuple[str, str, float, float]]:
+    """(status, dedup key, created at, lease until) of every notification, read from the
+    SQLite file directly (after a kill: no process has it open)."""
+    with contextlib.closing(sqlite3.connect(database)) as connection:
+        rows = connection.execute(
+            "SELECT status, dedup_key, created_at, lease_until FROM notifications ORDER BY id"
+        ).fetchall()
+    return [(str(s), str(k), float(c), float(u or 0.0)) for s, k, c, u in rows]
 
 
 async def _outbox_empty(config: Path) -> bool:

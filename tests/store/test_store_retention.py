@@ -1,4 +1,5 @@
-"""Contract: prune deletes rows past each table's horizon, and nothing younger."""
+"""Contract: prune deletes rows past each table's horizon, and nothing younger (but a
+heartbeat's newest pings, whatever their age)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from watchkeeper.checks.heartbeat import Beats
 from watchkeeper.model import Result, State, Transition
-from watchkeeper.store import Store, retention
+from watchkeeper.store import Store, pings, retention
 
 ResultFactory = Callable[..., Result]
 
@@ -108,3 +110,44 @@ def test_upkeep_work_does_not_grow_with_the_number_of_monitors(
     # a few statements per 500 monitors and table, not one per monitor (3,000 here)
     assert pruning <= len(names) // 30, pruning
     assert rolling <= len(names) // 30, rolling
+
+
+def _ping_history(store: Store, monitor: str, ages: list[float]) -> int:
+    """Pings of heartbeat ``monitor`` at ``NOW - age`` (a run start before each success, a
+    failure every tenth); returns the monitor's id."""
+    monitor_id = store.monitor_id(monitor, "heartbeat")
+    rows = []
+    for index, age in enumerate(sorted(ages, reverse=True)):
+        kind = "fail" if index % 10 == 9 else ("start" if index % 2 == 0 else "success")
+        rows.append(pings.Ping(monitor_id, NOW - age, kind, rid="r" if kind == "start" else None))
+    with store.transaction() as connection:
+        pings.add(connection, rows)
+    return monitor_id
+
+
+def _rebuilt(store: Store, monitor_id: int) -> Beats:
+    """The state a restart rebuilds (as ``Heartbeats.load`` does)."""
+    beats = Beats(since=0.0)
+    with store.read() as connection:
+        for ping in pings.recent(connection, monitor_id):
+            beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
+    return beats
+
+
+def test_it_deletes_old_pings_but_keeps_the_newest_a_heartbeat_state_is_rebuilt_from(
+    store: Store,
+) -> None:
+    old = [30 * DAY + i for i in range(300)]
+    monthly = _ping_history(store, "monthly", old)  # every ping past the horizon
+    few = _ping_history(store, "few", old[:50])  # fewer than the state needs
+    busy = _ping_history(store, "busy", old[:100] + [DAY + i for i in range(250)])
+    before = {m: _rebuilt(store, m) for m in (monthly, few, busy)}
+
+    deleted = store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR)
+
+    with store.read() as connection:
+        counts = {m: pings.count(connection, m) for m in (monthly, few, busy)}
+    assert counts == {monthly: pings.RECENT, few: 50, busy: 250}, counts
+    assert deleted == 300 - pings.RECENT + 100
+    assert {m: _rebuilt(store, m) for m in before} == before, "a restart sees the same state"
+    assert store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR) == 0, "nothing more to do"

@@ -30,7 +30,7 @@ storage: sqlite:///wk.db
 defaults: {{interval: 1s, timeout: 500ms}}
 monitors:
   - {{name: api, http: "{web.url("/health")}"}}
-  - {{name: cron, heartbeat: {{period: 1h, grace: 1h, uuid: "{UUID}"}}}}
+  - {{name: cron, heartbeat: {{period: 1h, grace: 1h, uuid: "{UUID}", ping_burst: 1000}}}}
 """
 
 

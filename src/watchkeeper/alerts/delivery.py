@@ -6,6 +6,11 @@ is sent again with the same dedup key, so a receiver can drop the copy. One noti
 in flight per route at a time, and one about an incident waits for older ones about it on
 the route (order is kept, retries and all); routes do not wait for each other.
 
+The lease is as long as a send can last (the route's timeout, plus ``SEND_GRACE``) and
+``LEASE_MARGIN``: after a ``kill -9`` the copy goes out that long after the claim (the
+restarted process looks at the outbox every tick while anything in it is unfinished), and
+never while the first attempt could still be in flight.
+
 A passing failure is retried with exponential backoff and jitter; a permanent one (a 4xx, a
 URL the notifier refuses) marks the notification failed and the route broken — shown by
 ``wk status`` — until a delivery on it succeeds again. Nothing is retried for ever: after
@@ -22,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from watchkeeper.lanes import ALERTS
 from watchkeeper.notify.base import Message, Notifier, TransportError
 from watchkeeper.store import Store
 from watchkeeper.store import alerts as db
@@ -43,6 +49,30 @@ class Backoff:
 
 
 DEFAULT_BACKOFF = Backoff()
+
+SEND_GRACE = 5.0
+"""Seconds a send may run past its route's timeout before it is abandoned (the notifier's
+own timeout should have ended it: this is the backstop)."""
+LEASE_MARGIN = 5.0
+"""Seconds a lease outlives the longest send: the claim's commit before the send begins,
+and clocks of processes on other hosts that disagree a little (PostgreSQL stores)."""
+
+
+def lease_for(timeout: float) -> float:
+    """How long a claim holds a notification on a route with this timeout.
+
+    Why not take over the leases of a dead process at once, at start? A fresh ``wk up``
+    cannot know it is alone on the store (nothing stops a second process on the same
+    PostgreSQL, and a lease's owner on another host cannot be asked whether it lives), and,
+    more to the point, the request the dead process made may still be at the receiver: the
+    receiver learns of the death only when it answers into a closed socket, and until then
+    it is processing the first copy. A copy sent at once would arrive while the first is
+    still being handled, which is the one case a receiver's dedup by key handles worst (two
+    requests racing past "seen this key?"). Waiting out the longest the first attempt could
+    take keeps copies one after the other, at the cost of ``timeout + SEND_GRACE +
+    LEASE_MARGIN`` after the claim (20 s with the default 10 s timeout).
+    """
+    return timeout + SEND_GRACE + LEASE_MARGIN
 
 
 def due(unfinished: Sequence[db.Outgoing], now: float) -> list[db.Outgoing]:
@@ -112,13 +142,13 @@ class Deliverer:
     async def step(self) -> int:
         """Start deliveries for whatever is due; returns how many started."""
         now = self._clock()
-        due = await asyncio.to_thread(self._due, now)
+        due = await ALERTS.run(self._due, now)
         started = 0
         for outgoing in due:
             if outgoing.route in self._busy:
                 continue
-            lease = self._timeouts.get(outgoing.route, 10.0) + 30.0
-            if not await asyncio.to_thread(self._claim, outgoing.id, now, lease):
+            lease = lease_for(self._timeouts.get(outgoing.route, 10.0))
+            if not await ALERTS.run(self._claim, outgoing.id, lease):
                 continue
             self._busy.add(outgoing.route)
             task = asyncio.create_task(self._deliver(outgoing))
@@ -144,9 +174,11 @@ class Deliverer:
             self.unfinished = len(unfinished)
             return due(unfinished, now)
 
-    def _claim(self, notification_id: int, now: float, lease: float) -> bool:
+    def _claim(self, notification_id: int, lease: float) -> bool:
+        """Claim with the clock read now (not at the step's start: the lease runs from the
+        claim, however long the step's reads took)."""
         with self._store.transaction() as connection:
-            return db.claim(connection, notification_id, now, lease)
+            return db.claim(connection, notification_id, self._clock(), lease)
 
     def _record(
         self,
@@ -210,7 +242,7 @@ class Deliverer:
             notifier = self._notifiers.get(route)
             if notifier is None:
                 raise TransportError("the route is no longer in the config", permanent=True)
-            timeout = self._timeouts.get(route, 10.0) + 5.0
+            timeout = self._timeouts.get(route, 10.0) + SEND_GRACE
             await asyncio.wait_for(notifier.send(message), timeout)
         except TransportError as exc:
             error = str(exc)
@@ -242,7 +274,7 @@ class Deliverer:
         else:
             log.warning("notification to route %s failed, retrying: %s", route, error)
         try:
-            await asyncio.to_thread(self._record, outgoing, message, outcome, error, retry_in)
+            await ALERTS.run(self._record, outgoing, message, outcome, error, retry_in)
         except Exception:
             log.exception("recording the delivery of %s failed", outgoing.dedup_key)
         finally:

@@ -14,6 +14,10 @@ Pings (``wk heartbeat url NAME`` prints the address; the UUID is the secret, no 
     /ping/<uuid>/<exit code>  0 is success, anything else a failure
     ?rid=<id>                 pairs start and finish of overlapping runs
 
+Each UUID may send ``ping_burst`` pings at once, then ``ping_rate`` a second (a token
+bucket); a ping past that is answered 429 but still counted: it changes the state at once
+and is stored later without its body, coalesced with the others past the limit.
+
 When the next ping is due: after ``period`` since the last success, or at the next time the
 ``cron`` expression fires after it (in ``tz``, so 02:30 stays 02:30 local across daylight
 saving). Late means past due plus ``grace``. The check runs on the monitor's interval and
@@ -32,7 +36,10 @@ from pydantic import field_validator, model_validator
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.units import Duration, Size, format_duration
+from watchkeeper.units import Duration, Size, format_duration, format_size
+
+MAX_BODY = 100 * 1024
+"""The hard cap on ``keep_body``: a ping is a signal, its body a log excerpt."""
 
 
 class HeartbeatSettings(CheckSettings):
@@ -43,7 +50,32 @@ class HeartbeatSettings(CheckSettings):
     uuid: str | None = None
     """A fixed ping UUID (default: one made at first start and kept in the store)."""
     keep_body: Size = 10 * 1024
-    """The most of each ping's body kept (0: none)."""
+    """The most of each ping's body kept, in bytes (0: none; at most MAX_BODY)."""
+    ping_burst: int = 20
+    """Pings one UUID may send at once before the rate limit answers 429."""
+    ping_rate: float = 2.0
+    """Pings a second one UUID may send after its burst (the bucket refills at this rate)."""
+
+    @field_validator("keep_body")
+    @classmethod
+    def _body_cap(cls, value: int) -> int:
+        if not 0 <= value <= MAX_BODY:
+            raise ValueError(f"keep_body must be between 0 and {format_size(MAX_BODY)}")
+        return value
+
+    @field_validator("ping_burst")
+    @classmethod
+    def _burst(cls, value: int) -> int:
+        if not 1 <= value <= 100_000:
+            raise ValueError("ping_burst must be between 1 and 100000")
+        return value
+
+    @field_validator("ping_rate")
+    @classmethod
+    def _rate(cls, value: float) -> float:
+        if not 0.01 <= value <= 100_000:
+            raise ValueError("ping_rate must be between 0.01 and 100000 (pings a second)")
+        return value
 
     @field_validator("tz")
     @classmethod
@@ -123,14 +155,18 @@ class Beats:
         duration = at - started if started is not None else None
         if duration is not None:
             self.last_duration = duration
-        failed = kind == "fail" or (kind == "exit" and exit_code not in (None, 0))
-        if failed:
+        if is_failure(kind, exit_code):
             self.last_failure = at
             self.exit_code = exit_code if kind == "exit" else None
         else:
             self.last_success = at
             self.exit_code = 0 if kind == "exit" else None
         return duration
+
+
+def is_failure(kind: str, exit_code: int | None) -> bool:
+    """Does a ping of ``kind`` report a failed run?"""
+    return kind == "fail" or (kind == "exit" and exit_code not in (None, 0))
 
 
 def next_due(settings: HeartbeatSettings, after: float) -> float:

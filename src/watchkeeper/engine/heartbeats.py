@@ -4,7 +4,14 @@ start, and durable writes of every ping.
 A ping is answered only after it is committed. Pings that arrive together are committed
 together (one transaction for all that waited while the previous one was written), so the
 rate is bounded by the store's commits per second times the batch, not by one commit per
-ping.
+ping. Each monitor keeps its newest ``pings.KEEP`` (trimmed as they are written).
+
+Each UUID has a token bucket (its ``ping_burst`` and ``ping_rate``). A ping past it is not
+lost, only not stored as it came: ``count_only`` applies it to the state in memory at once
+(a failure past the limit still takes the monitor down), and what the pings past the limit
+said is written ``FLUSH_AFTER`` later as a few rows without bodies — per run id the newest
+success, the newest failure, and a start still open — enough for a restart to rebuild the
+same state. A flood costs a few rows a second per UUID, not a row and a body per request.
 """
 
 from __future__ import annotations
@@ -13,18 +20,29 @@ import asyncio
 import logging
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
 from watchkeeper.checks import Resources
-from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, Registry
+from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, Registry, is_failure
 from watchkeeper.config import Monitor
+from watchkeeper.engine.buckets import TokenBuckets
+from watchkeeper.lanes import HEARTBEATS
 from watchkeeper.store import Store
 from watchkeeper.store import pings as db
 
 log = logging.getLogger("watchkeeper.engine")
+_K = TypeVar("_K")
 MAX_BATCH = 5000
+TRIM_EVERY = 100
+"""Stored pings of a monitor between two trims to ``pings.KEEP`` (so it holds at most
+``KEEP + TRIM_EVERY``)."""
+FLUSH_AFTER = 1.0
+"""Seconds after the first ping past the limit that what they said is stored."""
+MOST_COALESCED = 4
+"""Run ids remembered per kind among the pings past the limit (the newest)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +65,41 @@ class Received:
     duration: float | None
 
 
+@dataclass
+class Coalesced:
+    """What the pings of one monitor past its rate limit said, until it is stored."""
+
+    finishes: dict[tuple[bool, str], db.Ping] = field(default_factory=dict)
+    """(failed, run id) → the newest such finish."""
+    starts: dict[str, db.Ping] = field(default_factory=dict)
+    """run id → the newest start."""
+
+    def add(self, ping: db.Ping) -> None:
+        rid = ping.rid or ""
+        if ping.kind == "start":
+            _newest(self.starts, rid, ping)
+        else:
+            _newest(self.finishes, (is_failure(ping.kind, ping.exit_code), rid), ping)
+
+    def pings(self) -> list[db.Ping]:
+        """Every ping remembered, oldest first."""
+        return sorted([*self.finishes.values(), *self.starts.values()], key=lambda p: p.ts)
+
+    def rows(self, beats: Beats) -> list[db.Ping]:
+        """The pings to store, oldest first: replayed after the stored ones, they give the
+        state ``beats`` has (starts only of runs still open: a finish without a run id
+        closes the newest open run, and that finish may not be among these)."""
+        still_open = [p for rid, p in self.starts.items() if beats.starts.get(rid) == p.ts]
+        return sorted([*self.finishes.values(), *still_open], key=lambda p: p.ts)
+
+
+def _newest(table: dict[_K, db.Ping], key: _K, ping: db.Ping) -> None:
+    table.pop(key, None)
+    table[key] = ping  # pings come in time order: the first key is the oldest
+    if len(table) > MOST_COALESCED:
+        del table[next(iter(table))]
+
+
 class Heartbeats:
     def __init__(self, store: Store, resources: Resources) -> None:
         self.store = store
@@ -58,7 +111,15 @@ class Heartbeats:
         self._idle = asyncio.Event()
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._buckets = TokenBuckets()
+        self._coalesced: dict[str, Coalesced] = {}
+        self._flushes: dict[str, asyncio.TimerHandle] = {}
+        self._untrimmed: dict[int, int] = {}
+        """Pings stored per monitor since its last trim (none yet: trim at the first)."""
         self.written = 0
+        self.limited = 0
+        """Pings past their UUID's rate limit (counted, not stored as they came)."""
 
     # -- life cycle --------------------------------------------------------------------------
     def load(self, monitors: Iterable[Monitor]) -> dict[str, str]:
@@ -122,10 +183,15 @@ class Heartbeats:
         self._settings.pop(name, None)
 
     def start(self) -> None:
+        self._stopping = False
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._write_loop())
 
     async def stop(self) -> None:
+        self._stopping = True
+        for name in list(self._flushes):
+            self._flushes.pop(name).cancel()
+            self._flush(name)
         if self._task is not None:
             await asyncio.wait_for(self._idle.wait(), None)
             self._task.cancel()
@@ -136,6 +202,73 @@ class Heartbeats:
     def settings_for(self, uuid: str) -> HeartbeatSettings | None:
         name = self.registry.by_uuid.get(uuid)
         return None if name is None else self._settings.get(name)
+
+    def admit(self, uuid: str) -> float:
+        """Take a ping of ``uuid`` from its bucket: 0.0 if it may be stored, else the seconds
+        until the next one may (``count_only`` it then)."""
+        settings = self.settings_for(uuid)
+        if settings is None:
+            return 0.0
+        return self._buckets.take(uuid, settings.ping_burst, settings.ping_rate)
+
+    def count_only(
+        self,
+        uuid: str,
+        kind: str,
+        *,
+        exit_code: int | None = None,
+        rid: str = "",
+        source: str | None = None,
+    ) -> Received | None:
+        """A ping past the rate limit: its effect on the state now, its row (without a body)
+        coalesced with the others and stored ``FLUSH_AFTER`` later; None for an unknown UUID."""
+        name = self.registry.by_uuid.get(uuid)
+        if name is None:
+            return None
+        now = time.time()
+        duration = self.registry.beats[name].record(kind, now, rid, exit_code)
+        ping = db.Ping(self._ids[name], now, kind, exit_code, rid or None, duration, None, source)
+        self._coalesced.setdefault(name, Coalesced()).add(ping)
+        self.limited += 1
+        self._schedule_flush(name)
+        return Received(name, kind, duration)
+
+    def _flush(self, name: str) -> None:
+        """Queue what the pings of ``name`` past the limit said (not waiting for it); if the
+        store does not take it, it is merged with any newer ones and tried again."""
+        self._flushes.pop(name, None)
+        coalesced = self._coalesced.pop(name, None)
+        beats = self.registry.beats.get(name)
+        if coalesced is None or beats is None:
+            return
+        rows = coalesced.rows(beats)
+        stored = asyncio.gather(*(self._enqueue(row) for row in rows))
+
+        def written(done: asyncio.Future[list[None]]) -> None:
+            if done.cancelled() or done.exception() is None:
+                return
+            log.warning("pings of %s past the rate limit not stored: %s", name, done.exception())
+            if self._stopping or name not in self.registry.beats:
+                return  # the monitor is gone, or we are: the state in memory goes with it
+            merged = Coalesced()
+            for ping in [*rows, *self._coalesced.pop(name, Coalesced()).pings()]:
+                merged.add(ping)
+            self._coalesced[name] = merged
+            self._schedule_flush(name)
+
+        stored.add_done_callback(written)
+
+    def _schedule_flush(self, name: str) -> None:
+        if name not in self._flushes:
+            loop = asyncio.get_running_loop()
+            self._flushes[name] = loop.call_later(FLUSH_AFTER, self._flush, name)
+
+    def _enqueue(self, ping: db.Ping) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((ping, done))
+        self._idle.clear()
+        self._wake.set()
+        return done
 
     async def ping(
         self,
@@ -156,11 +289,7 @@ class Heartbeats:
         now = time.time()
         duration = beats.record(kind, now, rid, exit_code)
         ping = db.Ping(self._ids[name], now, kind, exit_code, rid or None, duration, body, source)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((ping, done))
-        self._idle.clear()
-        self._wake.set()
-        await done
+        await self._enqueue(ping)
         return Received(name, kind, duration)
 
     async def _write_loop(self) -> None:
@@ -170,7 +299,7 @@ class Heartbeats:
             while self._waiting:
                 batch, self._waiting = self._waiting[:MAX_BATCH], self._waiting[MAX_BATCH:]
                 try:
-                    await asyncio.to_thread(self._write, [ping for ping, _ in batch])
+                    await HEARTBEATS.run(self._write, [ping for ping, _ in batch])
                 except Exception as exc:
                     for _, done in batch:
                         if not done.done():
@@ -183,5 +312,15 @@ class Heartbeats:
             self._idle.set()
 
     def _write(self, batch: list[db.Ping]) -> None:
+        added: dict[int, int] = {}
+        for ping in batch:
+            added[ping.monitor_id] = added.get(ping.monitor_id, 0) + 1
+        due = [m for m, n in added.items() if self._untrimmed.get(m, TRIM_EVERY) + n >= TRIM_EVERY]
         with self.store.transaction() as connection:
             db.add(connection, batch)
+            for monitor_id in due:
+                db.trim(connection, monitor_id)
+        for monitor_id, n in added.items():
+            self._untrimmed[monitor_id] = (
+                0 if monitor_id in due else self._untrimmed.get(monitor_id, 0) + n
+            )

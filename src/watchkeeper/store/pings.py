@@ -1,5 +1,10 @@
 """Heartbeat tables: each monitor's ping UUID, the pings, and what the newest pings say (to
-rebuild the in-memory state after a restart). The caller's connection and transaction."""
+rebuild the in-memory state after a restart). The caller's connection and transaction.
+
+How many pings are kept: a monitor's newest ``RECENT`` always (its state is rebuilt from
+them), older ones until the raw retention horizon, and never more than ``KEEP`` (``trim``,
+as pings are written), so the table is bounded by the heartbeat monitors, whoever pings.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +20,14 @@ from watchkeeper.store import schema
 _H = schema.heartbeats
 _P = schema.pings
 _M = schema.monitors
+
+RECENT = 200
+"""The newest pings of a monitor that rebuild its state at start (``recent``); retention
+never deletes these, however old."""
+KEEP = 1000
+"""The most pings kept per monitor (the newest)."""
+TRIM_BATCH = 5000
+"""The most rows one ``trim`` deletes (a store from before the cap catches up in steps)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +118,7 @@ def add(connection: sa.Connection, pings: list[Ping]) -> None:
         )
 
 
-def recent(connection: sa.Connection, monitor_id: int, limit: int = 200) -> list[Ping]:
+def recent(connection: sa.Connection, monitor_id: int, limit: int = RECENT) -> list[Ping]:
     """The newest pings of a monitor, oldest first."""
     rows = connection.execute(
         sa.select(_P)
@@ -133,3 +146,38 @@ def count(connection: sa.Connection, monitor_id: int | None = None) -> int:
     if monitor_id is not None:
         query = query.where(_P.c.monitor_id == monitor_id)
     return int(connection.scalar(query) or 0)
+
+
+def newest_ts(connection: sa.Connection, monitor_id: int, rank: int) -> float | None:
+    """The time of a monitor's ``rank``-th newest ping (1: the newest); None if it has fewer."""
+    value = connection.scalar(
+        sa.select(_P.c.ts)
+        .where(_P.c.monitor_id == monitor_id)
+        .order_by(_P.c.ts.desc(), _P.c.id.desc())
+        .offset(rank - 1)
+        .limit(1)
+    )
+    return None if value is None else float(value)
+
+
+def trim(connection: sa.Connection, monitor_id: int, keep: int = KEEP) -> int:
+    """Delete a monitor's pings beyond its newest ``keep`` (at most ``TRIM_BATCH`` of them,
+    oldest first); returns how many."""
+    boundary = connection.execute(
+        sa.select(_P.c.ts, _P.c.id)
+        .where(_P.c.monitor_id == monitor_id)
+        .order_by(_P.c.ts.desc(), _P.c.id.desc())
+        .offset(keep)
+        .limit(1)
+    ).first()
+    if boundary is None:
+        return 0
+    older = sa.or_(_P.c.ts < boundary.ts, sa.and_(_P.c.ts == boundary.ts, _P.c.id <= boundary.id))
+    oldest = (
+        sa.select(_P.c.id)
+        .where(_P.c.monitor_id == monitor_id, older)
+        .order_by(_P.c.ts, _P.c.id)
+        .limit(TRIM_BATCH)
+        .scalar_subquery()
+    )
+    return max(connection.execute(sa.delete(_P).where(_P.c.id.in_(oldest))).rowcount, 0)

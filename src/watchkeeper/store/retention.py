@@ -5,6 +5,9 @@ through each table's ``(monitor_id, time)`` index, so the cost is proportional t
 deleted (nothing scans a whole table, and a prune with nothing to do is a few dozen
 queries at any fleet size). Slices grow or shrink to keep each transaction near
 ``BATCH_ROWS`` rows, so the writer never waits long, even after a long outage.
+
+Heartbeat pings go at the raw horizon too, except each monitor's newest ``pings.RECENT``:
+see ``_prune_pings``.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 
 import sqlalchemy as sa
 
-from watchkeeper.store import schema
+from watchkeeper.store import pings, schema
 from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
 
@@ -23,8 +26,9 @@ _FIRST_SLICE = 3600.0
 
 
 def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: float) -> int:
-    """Delete raw results older than ``raw`` seconds, 1-minute rollups older than ``minute``,
-    1-hour rollups and state changes older than ``hour``. Returns rows deleted."""
+    """Delete raw results and pings older than ``raw`` seconds (but see ``_prune_pings``),
+    1-minute rollups older than ``minute``, 1-hour rollups and state changes older than
+    ``hour``. Returns rows deleted."""
     horizons = (
         (schema.results, schema.results.c.ts, now - raw),
         (schema.rollup_1m, schema.rollup_1m.c.bucket, now - minute),
@@ -41,6 +45,35 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
         for first in range(0, len(ids), _ID_CHUNK):
             owned = table.c.monitor_id.in_(ids[first : first + _ID_CHUNK])
             deleted += _prune_slices(engine, table, time_column, owned, cutoff)
+    for first in range(0, len(ids), _ID_CHUNK):
+        deleted += _prune_pings(engine, ids[first : first + _ID_CHUNK], now - raw)
+    return deleted
+
+
+def _prune_pings(engine: sa.Engine, ids: list[int], cutoff: float) -> int:
+    """Delete the pings of ``ids`` older than ``cutoff``, but never a monitor's newest
+    ``pings.RECENT``: a heartbeat's state after a restart is rebuilt from those (the last
+    success, from which the next ping is due; the last failure; runs started and not
+    finished). A monthly job under a 14-day horizon would otherwise come back from a restart
+    as "no ping yet", or a failure reported three weeks ago as fixed. So the newest pings are
+    kept whatever their age, and a restart after a prune rebuilds the same state as before."""
+    table = schema.pings
+    with engine.connect() as connection:
+        old = list(
+            connection.scalars(
+                sa.select(table.c.monitor_id)
+                .where(table.c.monitor_id.in_(ids), table.c.ts < cutoff)
+                .group_by(table.c.monitor_id)
+            )
+        )
+        floors = {
+            monitor_id: pings.newest_ts(connection, monitor_id, pings.RECENT) for monitor_id in old
+        }
+    deleted = 0
+    for monitor_id, floor in floors.items():
+        if floor is not None:  # fewer than RECENT pings: all of them are needed
+            owned = table.c.monitor_id == monitor_id
+            deleted += _prune_slices(engine, table, table.c.ts, owned, min(cutoff, floor))
     return deleted
 
 

@@ -21,6 +21,7 @@ from watchkeeper.config import Monitor, load_api_monitor
 from watchkeeper.engine import defined
 from watchkeeper.engine.defined import Broken
 from watchkeeper.errors import ConfigError, StoreError
+from watchkeeper.lanes import DIAGNOSIS
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store.pings import UuidTaken
 from watchkeeper.store.series import pick
@@ -427,7 +428,7 @@ async def monitor_diagnosis(
         return {"monitor": name, "findings": []}
     window = Window(now=time.time(), since=recent, baseline=before)
     async with web.diagnosing:
-        found = await web.run(diagnose_monitor, web.engine.store, name, window)
+        found = await DIAGNOSIS.run(diagnose_monitor, web.engine.store, name, window)
     return {"monitor": name, "findings": [f.as_json() for f in ranked(coincide(found))]}
 
 

@@ -7,12 +7,22 @@
                   ?rid=<id>                 pairs start and finish of overlapping runs
 
 Answers ``OK`` once the ping is committed to the store (503 if the store does not take it:
-try again), ``not found`` (404) for a UUID no monitor has.
+try again), ``not found`` (404) for a UUID no monitor has, and 429 with ``Retry-After``
+past the UUID's rate limit (``ping_burst`` at once, then ``ping_rate`` a second): that ping
+is counted — it changes the monitor's state as any other — but its body is not read and it
+is stored later, coalesced with the others past the limit (see ``engine.heartbeats``).
+
+Only a POST's body is read, and only up to the monitor's ``keep_body`` (at most 100 KiB),
+chunked or not: the rest is never buffered. NUL characters (which PostgreSQL's text cannot
+hold) become U+FFFD in the body and the run id.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -28,6 +38,25 @@ if TYPE_CHECKING:
 router = APIRouter(tags=["heartbeats"])
 METHODS = ["GET", "POST", "HEAD"]
 PING_COALESCE = 0.25
+MAX_RID = 100
+
+BodyReader = Callable[[int], Awaitable[bytes]]
+"""Reads at most that many bytes of the request's body."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    text: str
+    retry_after: int | None = None
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.retry_after is None:
+            return []
+        return [(b"retry-after", str(self.retry_after).encode())]
+
+
+NOT_FOUND = Answer(404, "not found")
 
 
 async def success(request: Request, uuid: str, rid: str = "") -> Response:
@@ -43,12 +72,23 @@ async def action(request: Request, uuid: str, action: str, rid: str = "") -> Res
     return await _ping(request, uuid, parsed[0], parsed[1], rid)
 
 
+_TEXT: dict[str, Any] = {"text/plain": {"schema": {"type": "string"}}}
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No monitor has this UUID", "content": _TEXT},
+    429: {
+        "description": "Past the UUID's rate limit: counted, not stored as sent (Retry-After)",
+        "content": _TEXT,
+    },
+    503: {"description": "The store did not take it: try again", "content": _TEXT},
+}
+
 for _method in METHODS:  # one route per method: OpenAPI operation IDs must be unique
     router.add_api_route(
         "/ping/{uuid}",
         success,
         methods=[_method],
         response_class=PlainTextResponse,
+        responses=ANSWERS,
         operation_id=f"ping_success_{_method.lower()}",
     )
     router.add_api_route(
@@ -56,6 +96,7 @@ for _method in METHODS:  # one route per method: OpenAPI operation IDs must be u
         action,
         methods=[_method],
         response_class=PlainTextResponse,
+        responses=ANSWERS,
         operation_id=f"ping_action_{_method.lower()}",
     )
 
@@ -77,51 +118,83 @@ async def record(
     kind: str,
     exit_code: int | None,
     rid: str,
-    body: bytes | None,
     source: str | None,
-) -> tuple[int, str]:
-    """Store one ping and ask for the monitor's check: (status, text) to answer."""
-    settings = engine.heartbeats.settings_for(uuid)
+    read_body: BodyReader | None,
+) -> Answer:
+    """Store one ping (its body read through ``read_body``, if given and kept), or count
+    one past the rate limit, and ask for the monitor's check: what to answer."""
+    heartbeats = engine.heartbeats
+    settings = heartbeats.settings_for(uuid)
     if settings is None:
-        return 404, "not found"
-    kept = body[: settings.keep_body].decode("utf-8", "replace") if body else None
+        return NOT_FOUND
+    rid = _text(rid[:MAX_RID])
+    wait = heartbeats.admit(uuid)
+    if wait > 0:
+        counted = heartbeats.count_only(uuid, kind, exit_code=exit_code, rid=rid, source=source)
+        if counted is None:
+            return NOT_FOUND
+        engine.run_now(counted.monitor, PING_COALESCE)
+        return Answer(
+            429,
+            f"too many pings: counted, body not kept (limit {settings.ping_burst} at once, "
+            f"then {settings.ping_rate:g}/s)",
+            max(1, math.ceil(wait)),
+        )
+    kept = None
+    if read_body is not None and settings.keep_body > 0:
+        kept = _kept_body(await read_body(settings.keep_body), settings.keep_body)
     try:
-        received = await engine.heartbeats.ping(
-            uuid, kind, exit_code=exit_code, rid=rid[:100], body=kept or None, source=source
+        received = await heartbeats.ping(
+            uuid, kind, exit_code=exit_code, rid=rid, body=kept, source=source
         )
     except StoreError:
-        return 503, "the store did not take it: try again"
+        return Answer(503, "the store did not take it: try again")
     if received is None:
-        return 404, "not found"
+        return NOT_FOUND
     # the state follows at once, not at the next interval; a burst of pings is judged once
     # per PING_COALESCE (a check per ping would store thousands of identical results)
     engine.run_now(received.monitor, PING_COALESCE)
-    return 200, "OK"
+    return Answer(200, "OK")
+
+
+def _kept_body(body: bytes, most: int) -> str | None:
+    """At most ``most`` bytes of text, also once encoded (an invalid byte decodes to
+    U+FFFD, three bytes in UTF-8: cut after decoding, at a character boundary)."""
+    text = body[:most].decode("utf-8", "replace").encode()[:most].decode("utf-8", "ignore")
+    return _text(text) or None
+
+
+def _text(value: str) -> str:
+    return value.replace("\x00", "\ufffd")
 
 
 async def _ping(
     request: Request, uuid: str, kind: str, exit_code: int | None, rid: str
 ) -> Response:
     engine = web_of(request).engine
-    settings = engine.heartbeats.settings_for(uuid)
-    body = None
-    if request.method == "POST" and settings is not None and settings.keep_body > 0:
-        body = await _read_capped(request.receive, settings.keep_body)
+    reader = _reader(request.receive) if request.method == "POST" else None
     source = request.client.host if request.client else None
-    status, text = await record(engine, uuid, kind, exit_code, rid, body, source)
-    return PlainTextResponse(text, status_code=status)
+    answer = await record(engine, uuid, kind, exit_code, rid, source, reader)
+    headers = {k.decode(): v.decode() for k, v in answer.headers()}
+    return PlainTextResponse(answer.text, status_code=answer.status, headers=headers)
+
+
+def _reader(receive: Receive) -> BodyReader:
+    return lambda most: _read_capped(receive, most)
 
 
 async def _read_capped(receive: Receive, most: int) -> bytes:
-    data = b""
-    while True:
+    """The body's first ``most`` bytes: receives stop once that many came (a request body
+    arrives in chunks of at most the server's read size, so little more is ever held)."""
+    data = bytearray()
+    while len(data) < most:
         message = await receive()
         if message["type"] != "http.request":
             break
         data += message.get("body", b"")
-        if len(data) >= most or not message.get("more_body", False):
+        if not message.get("more_body", False):
             break
-    return data[:most]
+    return bytes(data[:most])
 
 
 class PingFastPath:
@@ -148,28 +221,26 @@ class PingFastPath:
             else (parse_action(None) if len(parts) == 1 else None)
         )
         if not parts[0] or parsed is None:
-            await self._answer(send, method, 404, "not found")
+            await self._answer(send, method, NOT_FOUND)
             return
         kind, exit_code = parsed
         rid = ""
         query = scope.get("query_string", b"")
         if query:
             rid = parse_qs(query.decode("latin-1")).get("rid", [""])[0]
-        body = None
-        settings = self.engine.heartbeats.settings_for(parts[0])
-        if method == "POST" and settings is not None and settings.keep_body > 0:
-            body = await _read_capped(receive, settings.keep_body)
         client = scope.get("client")
         source = client[0] if client else None
-        status, text = await record(self.engine, parts[0], kind, exit_code, rid, body, source)
-        await self._answer(send, method, status, text)
+        reader = _reader(receive) if method == "POST" else None
+        answer = await record(self.engine, parts[0], kind, exit_code, rid, source, reader)
+        await self._answer(send, method, answer)
 
-    async def _answer(self, send: Send, method: str, status: int, text: str) -> None:
-        payload = text.encode()
+    async def _answer(self, send: Send, method: str, answer: Answer) -> None:
+        payload = answer.text.encode()
         headers = [
             (b"content-type", b"text/plain; charset=utf-8"),
             (b"content-length", str(len(payload)).encode()),
+            *answer.headers(),
             *self.headers,
         ]
-        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if method == "HEAD" else payload})
