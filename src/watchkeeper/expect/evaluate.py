@@ -8,10 +8,10 @@ import json
 import math
 import re
 from collections.abc import Collection
-from functools import lru_cache
 from typing import Any
 
 from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
+from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
 from watchkeeper.redact import redact
 from watchkeeper.units import format_duration, format_size
@@ -36,11 +36,6 @@ class _Absent:
 
     def __init__(self, why: str) -> None:
         self.why = why
-
-
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
 
 
 def evaluate(
@@ -253,7 +248,7 @@ def _compare(op: Op, value: Any, literal: Literal, *, set_semantics: bool) -> bo
     if op in (Op.MATCHES, Op.NOT_MATCHES):
         if not isinstance(value, str):
             return "not text" if op is Op.MATCHES else True
-        hit = _regex(literal.value).search(value) is not None
+        hit = compile_regex(literal.value).search(value)  # RE2: linear in the text
         return hit if op is Op.MATCHES else not hit
     return False  # pragma: no cover - every Op is handled above
 
