@@ -13,7 +13,7 @@ from typing import Any
 from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
 from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
-from watchkeeper.redact import redact
+from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration, format_size
 
 _PHASE_ROOTS = {
@@ -46,18 +46,23 @@ def evaluate(
     value = _resolve(expectation, observation)
     literal = expectation.literal
     op = expectation.op
-    wanted = f"expected {op} {redact(literal.text, secrets)}"
+    wanted = f"expected {op} {_hide(literal.text, secrets)}"
     if isinstance(value, _Absent):
         if op in _NEGATIVE:
             return None
-        return redact(f"{subject.text} {value.why}, {wanted}", secrets)
+        return _hide(f"{subject.text} {value.why}, {wanted}", secrets)
     verdict = _compare(op, value, literal, set_semantics=isinstance(value, frozenset))
     if verdict is True:
         return None
     observed = _show(value, literal, secrets)
     if isinstance(verdict, str):
-        return redact(f"{subject.text} {observed} ({verdict}), {wanted}", secrets)
-    return redact(f"{subject.text} {observed}, {wanted}", secrets)
+        return _hide(f"{subject.text} {observed} ({verdict}), {wanted}", secrets)
+    return _hide(f"{subject.text} {observed}, {wanted}", secrets)
+
+
+def _hide(text: str, secrets: Collection[str]) -> str:
+    """``text`` without the config's secrets, nor secrets in a URL (``?token=***``)."""
+    return mask_url(redact(text, secrets))
 
 
 # -- resolving subjects -----------------------------------------------------------------------
@@ -285,16 +290,16 @@ def _show(value: Any, literal: Literal, secrets: Collection[str]) -> str:
     if literal.kind is LiteralKind.SIZE and _is_number(value):
         return format_size(_as_float(value))
     if isinstance(value, frozenset):
-        return _shorten(redact("[" + ", ".join(sorted(map(str, value))) + "]", secrets))
+        return _shorten(_hide("[" + ", ".join(sorted(map(str, value))) + "]", secrets))
     if isinstance(value, str):
-        return _quote(redact(value, secrets))
+        return _quote(_hide(value, secrets))
     if _is_number(value) and literal.kind is LiteralKind.DURATION:
         return format_duration(_as_float(value))
     try:
         text = json.dumps(value, default=str)
     except (RecursionError, ValueError):
         text = "<a value nested too deeply to show>"
-    return _shorten(redact(text, secrets))
+    return _shorten(_hide(text, secrets))
 
 
 def _quote(text: str, limit: int = 60) -> str:

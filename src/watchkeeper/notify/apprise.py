@@ -15,6 +15,7 @@ failure without saying whether it is permanent, so failures are retried with bac
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +29,7 @@ from watchkeeper.notify.base import (
     RouteInfo,
     TransportError,
 )
+from watchkeeper.redact import mask_url, route_origin
 
 _TYPES = {
     "firing": "failure",
@@ -55,15 +57,37 @@ class AppriseSettings(NotifierSettings):
 
         for url in self.urls:
             if not apprise.Apprise().add(url):
-                scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+                scheme = url.split("://", 1)[0][:20] if "://" in url else ""
+                what = f"this URL (scheme '{scheme}')" if scheme else "this (not a URL)"
                 raise ValueError(
-                    f"Apprise does not understand this URL (scheme '{scheme}'): check it "
+                    f"Apprise does not understand {what}: check it "
                     "against https://github.com/caronc/apprise/wiki"
                 )
         return self
 
     def target(self) -> str:
-        return ", ".join(url.split("://", 1)[0] + "://…" for url in self.urls)
+        return ", ".join(_shown(url) for url in self.urls)
+
+
+def _shown(url: str) -> str:
+    """``mailto://mail.example.com``, ``ntfy://ntfy.sh``: the host when it is a host name;
+    ``slack://…``, ``tgram://…``: many services keep a token where the host would be."""
+    origin = route_origin(url)
+    scheme, _, where = origin.partition("://")
+    host, colon, port = where.rpartition(":") if not where.endswith("]") else ("", "", "")
+    if not colon:
+        host, port = where, ""
+    if (not colon or port.isdigit()) and (
+        _HOST_NAME.fullmatch(host) or host == "localhost" or host.startswith("[")
+    ):
+        return origin
+    return f"{scheme}://…" if scheme and scheme != "…" else "…"
+
+
+_HOST_NAME = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|(?:[0-9]{1,3}\.){3}[0-9]{1,3}"
+)
+"""Lower-case labels with a letters-only top level (tokens mix case and digits), or IPv4."""
 
 
 class AppriseNotifier:
@@ -94,7 +118,7 @@ class AppriseNotifier:
         )
         if not result:
             detail = problems[-1] if problems else "Apprise reported a failure"
-            raise TransportError(detail.strip()[:300])
+            raise TransportError(mask_url(detail.strip())[:300])
 
     async def send(self, message: Message) -> None:
         try:
