@@ -7,6 +7,12 @@ PagerDuty, Opsgenie, ... — from one URL (or several), without writing a provid
         apprise: {urls: ["mailto://alerts:${SMTP_PASS}@mail.example.com?to=oncall@example.com",
                          "ntfy://ntfy.example.com/watchkeeper"]}
 
+The message is declared to Apprise as plain text, so Apprise escapes it for destinations that
+read HTML (``mailto://...?format=html``, Telegram) and Slack; mail is plain text by default.
+Services that render Markdown anyway (Discord, Mattermost, ...) get it escaped for Markdown
+(``notify.escape``). The route's target shows the host only where a host is not a token
+(``mailto://mail.example.com``, ``slack://…``).
+
 Apprise is synchronous (it uses requests and smtplib), so each delivery runs in a thread with
 a time limit; a URL Apprise cannot parse is refused when the config loads. Apprise reports a
 failure without saying whether it is permanent, so failures are retried with backoff.
@@ -29,6 +35,7 @@ from watchkeeper.notify.base import (
     RouteInfo,
     TransportError,
 )
+from watchkeeper.notify.escape import escape_markdown
 from watchkeeper.redact import mask_url, route_origin
 
 _TYPES = {
@@ -84,6 +91,22 @@ def _shown(url: str) -> str:
     return f"{scheme}://…" if scheme and scheme != "…" else "…"
 
 
+RENDERS_MARKDOWN = frozenset(
+    {"discord", "mmost", "mmosts", "zulip", "guilded", "msteams", "ryver", "rocket", "rockets"}
+)
+"""Schemes of services that render Markdown in a message even when it is sent as text."""
+
+
+def reads_markdown(url: str, service: Any) -> bool:
+    """Does this destination read its text as Markdown (so we escape it for Markdown)? Yes
+    for the services in RENDERS_MARKDOWN and for those that take only Markdown."""
+    import apprise
+
+    scheme = url.split("://", 1)[0].lower()
+    taken = service.resolve_format(apprise.NotifyFormat.TEXT)
+    return scheme in RENDERS_MARKDOWN or taken == apprise.NotifyFormat.MARKDOWN
+
+
 _HOST_NAME = re.compile(
     r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|(?:[0-9]{1,3}\.){3}[0-9]{1,3}"
 )
@@ -100,23 +123,41 @@ class AppriseNotifier:
     def _deliver(self, message: Message) -> None:
         import apprise
 
-        client = apprise.Apprise()
-        for url in self._settings.urls:
-            client.add(url)
+        plain, markdown = apprise.Apprise(), apprise.Apprise()
         problems: list[str] = []
+        for url in self._settings.urls:
+            service = apprise.Apprise.instantiate(url)
+            if service is None:
+                problems.append(f"Apprise cannot load {_shown(url)}")
+                continue
+            (markdown if reads_markdown(url, service) else plain).add(service)
 
         def collect(entry: Any, _plugin: Any) -> None:
             if str(getattr(entry, "level", "")).upper() in ("WARNING", "ERROR"):
                 problems.append(str(getattr(entry, "message", entry)))
 
-        result = client.notify(
-            body=message.text,
-            title=message.title,
-            notify_type=_TYPES.get(message.event, "info"),
-            log_callback=collect,
-            timeout=self._timeout,
-        )
-        if not result:
+        ok = not problems
+        # the text is declared as text: Apprise escapes it for HTML (mail with ?format=html,
+        # Telegram) and for Slack, and never reads it as markup (issue 12)
+        for client, title, body, declared in (
+            (plain, message.title, message.text, apprise.NotifyFormat.TEXT),
+            (
+                markdown,
+                escape_markdown(message.title),
+                escape_markdown(message.text),
+                apprise.NotifyFormat.MARKDOWN,
+            ),
+        ):
+            if len(client) and not client.notify(
+                body=body,
+                title=title,
+                body_format=declared,
+                notify_type=_TYPES.get(message.event, "info"),
+                log_callback=collect,
+                timeout=self._timeout,
+            ):
+                ok = False
+        if not ok:
             detail = problems[-1] if problems else "Apprise reported a failure"
             raise TransportError(mask_url(detail.strip())[:300])
 
