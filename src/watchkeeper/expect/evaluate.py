@@ -303,11 +303,25 @@ def _show(value: Any, literal: Literal, secrets: Collection[str]) -> str:
 
 
 def _quote(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
+    flat = _visible(" ".join(text.split()))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return "'" + flat.replace("'", "\\'") + "'"
 
 
 def _shorten(text: str, limit: int = 80) -> str:
+    text = _visible(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _visible(text: str) -> str:
+    """Control and format characters a target sent (a terminal's ESC sequences, a right-to-left
+    override that reverses what a reader sees) written as escapes: ``\\x1b``, ``\\u202e``."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char.isprintable()
+        else (f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}")
+        for char in text
+    )
