@@ -14,6 +14,7 @@ from tests.helpers.alerting import eventually
 from tests.helpers.node_exporter import NodeExporter
 from tests.helpers.site import Site
 
+from watchkeeper.errors import ConfigError
 from watchkeeper.model import Result, State
 
 Check = Callable[[str], Awaitable[Result]]
@@ -190,3 +191,35 @@ monitors:
         node_exporter.stop()
         await eventually(lambda: site.engine.status["node"].state is State.DOWN)
         assert (site.engine.status["node"].reason or "").startswith("cannot scrape")
+
+
+async def test_regex_label_matchers_run_in_linear_time_on_hostile_label_values(
+    check: Check, exposition: Exposition
+) -> None:
+    """A target controls its label values: with Python's re, (a+)+ against this one would
+    take days; on RE2 (as in Prometheus itself) it is an ordinary count."""
+    hostile = "a" * 100_000 + "!"
+    exposition.body_override = f'requests_total{{path="{hostile}"}} 3\nrequests_total 1\n'.encode()
+    result = await check(f"""
+        monitors:
+          - name: app
+            prometheus: "http://127.0.0.1:{exposition.port}/metrics"
+            expect:
+              - 'metric.requests_total{{path=~"(a+)+"}}.count == 0'
+              - 'metric.requests_total{{path=~"(a|aa)+!"}}.count == 1'
+              - 'metric.requests_total{{path!~"(a|a?)+"}}.value == 3'
+        """)
+    assert result.ok, result.reason
+
+
+def test_a_label_matcher_re2_cannot_take_is_refused_at_load(
+    monitors: Callable[[str], object],
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        monitors("""
+            monitors:
+              - name: app
+                prometheus: {url: "http://127.0.0.1:1/metrics", series: ['up{job=~"(a)\\\\1"}']}
+            """)
+    assert "bad regular expression" in str(caught.value)
+    assert "no backreferences" in str(caught.value)

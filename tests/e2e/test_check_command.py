@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import web as aioweb
 from tests.e2e.conftest import write
 from tests.helpers.certs import CertificateSet
 from tests.helpers.cli import wk
 from tests.helpers.dns_server import DnsServer
-from tests.helpers.servers import RawServer, RefusingPort
+from tests.helpers.servers import RawServer, RefusingPort, WebServer
 from tests.helpers.web_app import ProbeTargetServer
 
 PHASES = {"dns", "connect", "tls", "ttfb", "transfer", "total"}
@@ -139,3 +140,48 @@ monitors:
     )
     table = await wk("check", "-c", str(config), env={"COLUMNS": "150"})
     assert table.code == 0 and "db[replica]" in table.stdout
+
+
+async def test_check_with_a_catastrophic_regex_against_a_real_server_finishes(
+    tmp_path: Path,
+) -> None:
+    """Python's re would take days on each of these patterns with this body (issue 12: one
+    such check froze the whole process); on RE2 they are an ordinary pass or fail."""
+
+    async def page(request: aioweb.Request) -> aioweb.Response:
+        return aioweb.Response(text="a" * 100_000 + "!")
+
+    app = aioweb.Application()
+    app.router.add_get("/", page)
+    async with WebServer(app) as server:
+        config = write(
+            tmp_path / "wk.yaml",
+            f"""
+monitors:
+  - {{name: nested, http: "{server.url()}", expect: ["body matches '(a+)+$'"]}}
+  - {{name: alternation, http: "{server.url()}", expect: ["body not matches '(a|aa)+$'"]}}
+  - {{name: words, http: "{server.url()}", expect: ["body matches '([a-zA-Z]+)*$'"]}}
+""",
+        )
+        completed = await wk("check", "-c", str(config), "--json")
+    assert completed.code == 1, completed.stderr
+    results = {r["monitor"]: r for r in completed.json()}
+    assert results["nested"]["ok"] is False
+    assert results["nested"]["failures"] == [
+        "body 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa…', "
+        "expected matches '(a+)+$'"
+    ]
+    assert results["alternation"]["ok"] is True and results["words"]["ok"] is True
+
+
+async def test_check_refuses_a_backreference_with_the_file_and_line(tmp_path: Path) -> None:
+    config = write(
+        tmp_path / "wk.yaml",
+        "monitors:\n  - name: api\n    http: http://127.0.0.1:1/\n"
+        "    expect: [\"body matches '(a)\\\\1'\"]\n",
+    )
+    completed = await wk("check", "-c", str(config))
+    assert completed.code == 2
+    assert f"{config}:4: monitor 'api': expect[0]" in completed.stderr
+    assert "no backreferences" in completed.stderr
+    assert "Traceback" not in completed.stderr

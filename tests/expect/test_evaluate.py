@@ -210,3 +210,21 @@ def test_an_odd_charset_falls_back_to_utf8(charset: str) -> None:
         body="héllo".encode(), headers={"content-type": f"text/plain; charset={charset}"}
     )
     assert check("body contains 'héllo'", observation) is None
+
+
+def test_a_failure_masks_a_secret_in_a_url_the_target_sent() -> None:
+    body = json.dumps(
+        {"next": "https://u:Passw0rdInUrl@h.example/cb?access_token=T0kenInUrl&page=2"}
+    ).encode()
+    failure = check("json.next == 'x'", observe(body=body))
+    assert failure is not None
+    assert "Passw0rd" not in failure and "T0ken" not in failure
+    assert failure.startswith("json.next 'https://u:***@h.example/cb?access_token=***")
+
+
+def test_control_and_bidi_characters_a_target_sent_are_shown_as_escapes() -> None:
+    body = json.dumps({"v": "\x1b]8;;http://evil\x1b\\ok\x1b[0m \u202eevil"}).encode()
+    failure = check("json.v == 'x'", observe(body=body))
+    assert failure is not None
+    assert "\x1b" not in failure and "\u202e" not in failure
+    assert failure.startswith("json.v '\\x1b]8;;http://evil\\x1b\\ok\\x1b[0m \\u202eevil'")

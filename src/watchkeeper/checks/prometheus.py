@@ -32,6 +32,7 @@ from pydantic import Field, field_validator
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.expect.regex import RegexError, compile_regex
 from watchkeeper.units import Size
 
 _SELECTOR = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?$")
@@ -86,7 +87,13 @@ def parse_selector(text: str) -> tuple[str, list[Matcher]]:
             raise ValueError(f"bad label matcher in '{text}': use label=\"value\"")
         label, op, value = match.groups()
         value = bytes(value, "utf-8").decode("unicode_escape")
-        matchers.append((label, op, re.compile(f"^(?:{value})$") if "~" in op else value))
+        if "~" in op:  # fully anchored, as in PromQL, and on RE2 (as in PromQL): linear time
+            try:
+                matchers.append((label, op, compile_regex(value)))
+            except RegexError as exc:
+                raise ValueError(f"bad regular expression in '{text}': {exc.message}") from None
+        else:
+            matchers.append((label, op, value))
         rest = rest[match.end() :]
     return name, matchers
 
@@ -98,9 +105,9 @@ def _matches(labels: dict[str, str], matchers: list[Matcher]) -> bool:
             return False
         if op == "!=" and value == wanted:
             return False
-        if op == "=~" and not wanted.match(value):
+        if op == "=~" and not wanted.fullmatch(value):
             return False
-        if op == "!~" and wanted.match(value):
+        if op == "!~" and wanted.fullmatch(value):
             return False
     return True
 

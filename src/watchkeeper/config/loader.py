@@ -30,6 +30,7 @@ from watchkeeper.config.routes import load_routes
 from watchkeeper.config.yamlsource import Path, line_of, load_with_lines
 from watchkeeper.errors import ConfigError, ExpectationError
 from watchkeeper.expect import PHASE_SUBJECTS, Expectation, compile_expectation
+from watchkeeper.redact import mask_url
 from watchkeeper.units import format_duration
 
 DEFAULT_FILE = "watchkeeper.yaml"
@@ -414,7 +415,7 @@ class _Loader(Reporter):
             depends_on=fields.depends_on,
             notify=fields.notify if fields.notify is not None else defaults.notify,
             description=fields.description,
-            target=redact(settings.target(), self.secrets),
+            target=mask_url(redact(settings.target(), self.secrets)),
             line=line_of(self.lines, path),
             wants=frozenset(e.subject.key for e in (*expectations, *soft)),
             host_key=settings.host_key(),

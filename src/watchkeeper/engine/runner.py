@@ -17,7 +17,7 @@ from watchkeeper.checks import Attempt, Resources
 from watchkeeper.config import Monitor
 from watchkeeper.expect import evaluate
 from watchkeeper.model import Observation, Result
-from watchkeeper.redact import redact
+from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration
 
 log = logging.getLogger("watchkeeper.engine")
@@ -129,8 +129,10 @@ def judge(
                 if warning is not None:
                     warnings.append(warning)
     if secrets:
-        error = redact(error, secrets) if error else error
         failures = [redact(f, secrets) for f in failures]
+    # a check's error or warning may quote a URL the config wrote a password or token into
+    error = mask_url(redact(error, secrets)) if error else error
+    warnings = [mask_url(redact(w, secrets)) for w in warnings]
     status = observation.facts.get("status")
     expires_in = observation.facts.get("cert.expires_in")
     return Result(

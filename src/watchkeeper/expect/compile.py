@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import difflib
-import re
 
 from watchkeeper.errors import ExpectationError
 from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
 from watchkeeper.expect.parser import parse
+from watchkeeper.expect.regex import RegexError, compile_regex
 from watchkeeper.expect.subjects import SubjectTable, ValueType, lookup, names
 
 _TEXT_OPS = frozenset(
@@ -58,12 +58,12 @@ def compile_expectation(text: str, table: SubjectTable, *, soft: bool = False) -
     _check_types(expectation, value_type, text)
     if expectation.op in (Op.MATCHES, Op.NOT_MATCHES):
         try:
-            re.compile(expectation.literal.value)
-        except re.error as exc:
+            compile_regex(expectation.literal.value)
+        except RegexError as exc:
             raise ExpectationError(
-                f"bad regular expression: {exc.msg}",
+                f"bad regular expression: {exc.message}",
                 text,
-                expectation.literal.position + 1 + (exc.pos or 0),
+                expectation.literal.position + 1 + exc.offset,
             ) from None
     if soft:
         return Expectation(subject, expectation.op, expectation.literal, expectation.text, True)

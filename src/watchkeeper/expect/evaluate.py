@@ -8,12 +8,12 @@ import json
 import math
 import re
 from collections.abc import Collection
-from functools import lru_cache
 from typing import Any
 
 from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
+from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
-from watchkeeper.redact import redact
+from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration, format_size
 
 _PHASE_ROOTS = {
@@ -38,11 +38,6 @@ class _Absent:
         self.why = why
 
 
-@lru_cache(maxsize=4096)
-def _regex(pattern: str) -> re.Pattern[str]:
-    return re.compile(pattern)
-
-
 def evaluate(
     expectation: Expectation, observation: Observation, secrets: Collection[str] = ()
 ) -> str | None:
@@ -51,18 +46,23 @@ def evaluate(
     value = _resolve(expectation, observation)
     literal = expectation.literal
     op = expectation.op
-    wanted = f"expected {op} {redact(literal.text, secrets)}"
+    wanted = f"expected {op} {_hide(literal.text, secrets)}"
     if isinstance(value, _Absent):
         if op in _NEGATIVE:
             return None
-        return redact(f"{subject.text} {value.why}, {wanted}", secrets)
+        return _hide(f"{subject.text} {value.why}, {wanted}", secrets)
     verdict = _compare(op, value, literal, set_semantics=isinstance(value, frozenset))
     if verdict is True:
         return None
     observed = _show(value, literal, secrets)
     if isinstance(verdict, str):
-        return redact(f"{subject.text} {observed} ({verdict}), {wanted}", secrets)
-    return redact(f"{subject.text} {observed}, {wanted}", secrets)
+        return _hide(f"{subject.text} {observed} ({verdict}), {wanted}", secrets)
+    return _hide(f"{subject.text} {observed}, {wanted}", secrets)
+
+
+def _hide(text: str, secrets: Collection[str]) -> str:
+    """``text`` without the config's secrets, nor secrets in a URL (``?token=***``)."""
+    return mask_url(redact(text, secrets))
 
 
 # -- resolving subjects -----------------------------------------------------------------------
@@ -253,7 +253,7 @@ def _compare(op: Op, value: Any, literal: Literal, *, set_semantics: bool) -> bo
     if op in (Op.MATCHES, Op.NOT_MATCHES):
         if not isinstance(value, str):
             return "not text" if op is Op.MATCHES else True
-        hit = _regex(literal.value).search(value) is not None
+        hit = compile_regex(literal.value).search(value)  # RE2: linear in the text
         return hit if op is Op.MATCHES else not hit
     return False  # pragma: no cover - every Op is handled above
 
@@ -290,24 +290,38 @@ def _show(value: Any, literal: Literal, secrets: Collection[str]) -> str:
     if literal.kind is LiteralKind.SIZE and _is_number(value):
         return format_size(_as_float(value))
     if isinstance(value, frozenset):
-        return _shorten(redact("[" + ", ".join(sorted(map(str, value))) + "]", secrets))
+        return _shorten(_hide("[" + ", ".join(sorted(map(str, value))) + "]", secrets))
     if isinstance(value, str):
-        return _quote(redact(value, secrets))
+        return _quote(_hide(value, secrets))
     if _is_number(value) and literal.kind is LiteralKind.DURATION:
         return format_duration(_as_float(value))
     try:
         text = json.dumps(value, default=str)
     except (RecursionError, ValueError):
         text = "<a value nested too deeply to show>"
-    return _shorten(redact(text, secrets))
+    return _shorten(_hide(text, secrets))
 
 
 def _quote(text: str, limit: int = 60) -> str:
-    flat = " ".join(text.split())
+    flat = _visible(" ".join(text.split()))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return "'" + flat.replace("'", "\\'") + "'"
 
 
 def _shorten(text: str, limit: int = 80) -> str:
+    text = _visible(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _visible(text: str) -> str:
+    """Control and format characters a target sent (a terminal's ESC sequences, a right-to-left
+    override that reverses what a reader sees) written as escapes: ``\\x1b``, ``\\u202e``."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char
+        if char.isprintable()
+        else (f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}")
+        for char in text
+    )

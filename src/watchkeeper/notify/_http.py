@@ -10,6 +10,7 @@ import aiohttp
 
 from watchkeeper import __version__
 from watchkeeper.notify.base import TransportError
+from watchkeeper.redact import mask_url, route_origin
 
 _MAX_RESPONSE = 64 * 1024
 
@@ -36,21 +37,27 @@ class HttpSender:
                 status = response.status
         except TimeoutError:
             raise TransportError(f"no answer within {self._timeout:g}s") from None
-        except aiohttp.InvalidURL as exc:
-            raise TransportError(f"bad URL {exc}", permanent=True) from None
+        except aiohttp.InvalidURL:
+            raise TransportError(f"bad URL {route_origin(url)}", permanent=True) from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise TransportError(_describe(exc)) from None
+            raise TransportError(_clean(_describe(exc), url)) from None
         if 200 <= status < 300:
             return text
         detail = " ".join(text.split())[:200]
         message = f"HTTP {status}" + (f": {detail}" if detail else "")
         permanent = 400 <= status < 500 and status not in (408, 425, 429)
-        raise TransportError(message, permanent=permanent)
+        raise TransportError(_clean(message, url), permanent=permanent)
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _clean(message: str, url: str) -> str:
+    """An error message as it may be stored and shown: the route's URL cut to its origin
+    (its path may be the token), any other URL masked."""
+    return mask_url(message.replace(url, route_origin(url)))
 
 
 def _describe(exc: BaseException) -> str:

@@ -23,6 +23,7 @@ from pydantic import Field, field_validator
 
 from watchkeeper.notify._http import HttpSender
 from watchkeeper.notify.base import AlertItem, Message, NotifierKind, NotifierSettings, RouteInfo
+from watchkeeper.redact import route_origin
 from watchkeeper.units import Duration
 
 ALERTNAME = "WatchkeeperMonitor"
@@ -48,7 +49,7 @@ class AlertmanagerSettings(NotifierSettings):
         return value
 
     def target(self) -> str:
-        return self.url
+        return route_origin(self.url)
 
 
 def _iso(at: float) -> str:

@@ -7,6 +7,12 @@ PagerDuty, Opsgenie, ... — from one URL (or several), without writing a provid
         apprise: {urls: ["mailto://alerts:${SMTP_PASS}@mail.example.com?to=oncall@example.com",
                          "ntfy://ntfy.example.com/watchkeeper"]}
 
+The message is declared to Apprise as plain text, so Apprise escapes it for destinations that
+read HTML (``mailto://...?format=html``, Telegram) and Slack; mail is plain text by default.
+Services that render Markdown anyway (Discord, Mattermost, ...) get it escaped for Markdown
+(``notify.escape``). The route's target shows the host only where a host is not a token
+(``mailto://mail.example.com``, ``slack://…``).
+
 Apprise is synchronous (it uses requests and smtplib), so each delivery runs in a thread with
 a time limit; a URL Apprise cannot parse is refused when the config loads. Apprise reports a
 failure without saying whether it is permanent, so failures are retried with backoff.
@@ -15,6 +21,7 @@ failure without saying whether it is permanent, so failures are retried with bac
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +35,8 @@ from watchkeeper.notify.base import (
     RouteInfo,
     TransportError,
 )
+from watchkeeper.notify.escape import escape_markdown
+from watchkeeper.redact import mask_url, route_origin
 
 _TYPES = {
     "firing": "failure",
@@ -55,15 +64,53 @@ class AppriseSettings(NotifierSettings):
 
         for url in self.urls:
             if not apprise.Apprise().add(url):
-                scheme = url.split("://", 1)[0] if "://" in url else url[:20]
+                scheme = url.split("://", 1)[0][:20] if "://" in url else ""
+                what = f"this URL (scheme '{scheme}')" if scheme else "this (not a URL)"
                 raise ValueError(
-                    f"Apprise does not understand this URL (scheme '{scheme}'): check it "
+                    f"Apprise does not understand {what}: check it "
                     "against https://github.com/caronc/apprise/wiki"
                 )
         return self
 
     def target(self) -> str:
-        return ", ".join(url.split("://", 1)[0] + "://…" for url in self.urls)
+        return ", ".join(_shown(url) for url in self.urls)
+
+
+def _shown(url: str) -> str:
+    """``mailto://mail.example.com``, ``ntfy://ntfy.sh``: the host when it is a host name;
+    ``slack://…``, ``tgram://…``: many services keep a token where the host would be."""
+    origin = route_origin(url)
+    scheme, _, where = origin.partition("://")
+    host, colon, port = where.rpartition(":") if not where.endswith("]") else ("", "", "")
+    if not colon:
+        host, port = where, ""
+    if (not colon or port.isdigit()) and (
+        _HOST_NAME.fullmatch(host) or host == "localhost" or host.startswith("[")
+    ):
+        return origin
+    return f"{scheme}://…" if scheme and scheme != "…" else "…"
+
+
+RENDERS_MARKDOWN = frozenset(
+    {"discord", "mmost", "mmosts", "zulip", "guilded", "msteams", "ryver", "rocket", "rockets"}
+)
+"""Schemes of services that render Markdown in a message even when it is sent as text."""
+
+
+def reads_markdown(url: str, service: Any) -> bool:
+    """Does this destination read its text as Markdown (so we escape it for Markdown)? Yes
+    for the services in RENDERS_MARKDOWN and for those that take only Markdown."""
+    import apprise
+
+    scheme = url.split("://", 1)[0].lower()
+    taken = service.resolve_format(apprise.NotifyFormat.TEXT)
+    return scheme in RENDERS_MARKDOWN or taken == apprise.NotifyFormat.MARKDOWN
+
+
+_HOST_NAME = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}|(?:[0-9]{1,3}\.){3}[0-9]{1,3}"
+)
+"""Lower-case labels with a letters-only top level (tokens mix case and digits), or IPv4."""
 
 
 class AppriseNotifier:
@@ -76,25 +123,43 @@ class AppriseNotifier:
     def _deliver(self, message: Message) -> None:
         import apprise
 
-        client = apprise.Apprise()
-        for url in self._settings.urls:
-            client.add(url)
+        plain, markdown = apprise.Apprise(), apprise.Apprise()
         problems: list[str] = []
+        for url in self._settings.urls:
+            service = apprise.Apprise.instantiate(url)
+            if service is None:
+                problems.append(f"Apprise cannot load {_shown(url)}")
+                continue
+            (markdown if reads_markdown(url, service) else plain).add(service)
 
         def collect(entry: Any, _plugin: Any) -> None:
             if str(getattr(entry, "level", "")).upper() in ("WARNING", "ERROR"):
                 problems.append(str(getattr(entry, "message", entry)))
 
-        result = client.notify(
-            body=message.text,
-            title=message.title,
-            notify_type=_TYPES.get(message.event, "info"),
-            log_callback=collect,
-            timeout=self._timeout,
-        )
-        if not result:
+        ok = not problems
+        # the text is declared as text: Apprise escapes it for HTML (mail with ?format=html,
+        # Telegram) and for Slack, and never reads it as markup (issue 12)
+        for client, title, body, declared in (
+            (plain, message.title, message.text, apprise.NotifyFormat.TEXT),
+            (
+                markdown,
+                escape_markdown(message.title),
+                escape_markdown(message.text),
+                apprise.NotifyFormat.MARKDOWN,
+            ),
+        ):
+            if len(client) and not client.notify(
+                body=body,
+                title=title,
+                body_format=declared,
+                notify_type=_TYPES.get(message.event, "info"),
+                log_callback=collect,
+                timeout=self._timeout,
+            ):
+                ok = False
+        if not ok:
             detail = problems[-1] if problems else "Apprise reported a failure"
-            raise TransportError(detail.strip()[:300])
+            raise TransportError(mask_url(detail.strip())[:300])
 
     async def send(self, message: Message) -> None:
         try:

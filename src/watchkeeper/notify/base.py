@@ -27,7 +27,8 @@ class NotifierSettings(BaseModel):
     """The field the value under the kind key fills: ``webhook: https://...``."""
 
     def target(self) -> str:
-        """Where messages go, for tables and logs (secrets already masked by the loader)."""
+        """Where messages go, for tables, logs and the API: ``scheme://host`` at most, never
+        a path, query or userinfo (where a notification URL keeps its token)."""
         return ""
 
 

@@ -5,6 +5,13 @@ the failing expectations with what was observed, the error, the dependency to bl
 runbook and a link. A route can replace either template (``title:``, ``body:``); templates
 run sandboxed and see ``items``, ``event``, ``route``, ``dashboard`` and the filters
 ``duration`` and ``clock``.
+
+What a template makes is plain text, never markup: autoescape is off because nothing here
+is HTML, and the notifier makes the whole text inert for each destination (declared as text
+to Apprise, which escapes it for HTML mail and Slack; escaped for services that read
+Markdown, see ``notify.escape``; JSON for webhooks and Alertmanager). So neither a value a
+target sent nor a template's own text can become a link, a tag or a mention. The title is
+one line (a subject or a heading): line breaks in it become spaces.
 """
 
 from __future__ import annotations
@@ -137,6 +144,7 @@ def render(
             problems.append(f"body template failed: {exc}")
     if problems:
         text += "\n\n(" + "; ".join(problems) + ")"
+    title = " ".join(title.split())  # a mail subject: no line break can add a header
     return Message(
         route=route,
         dedup_key=dedup_key,

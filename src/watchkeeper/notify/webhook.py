@@ -36,6 +36,7 @@ from pydantic import Field, field_validator
 
 from watchkeeper.notify._http import HttpSender
 from watchkeeper.notify.base import AlertItem, Message, NotifierKind, NotifierSettings, RouteInfo
+from watchkeeper.redact import route_origin
 
 
 class WebhookSettings(NotifierSettings):
@@ -51,7 +52,7 @@ class WebhookSettings(NotifierSettings):
         return value
 
     def target(self) -> str:
-        return self.url
+        return route_origin(self.url)  # the path or query of a webhook is often its token
 
 
 def body_of(message: Message, sent_at: float) -> bytes:
