@@ -132,7 +132,8 @@ monitors:
   - {{name: box, host: {{}}}}
   - {{name: shop-db, mysql: "mysql://root@127.0.0.1:3306/test"}}
   - {{name: cache, redis: "redis://127.0.0.1:6379/0"}}
-  - {{name: cron, heartbeat: {{period: 1h, grace: 1h, uuid: "{UUID}", ping_burst: 1000, ping_rate: 100}}}}
+  - name: cron
+    heartbeat: {{period: 1h, grace: 1h, uuid: "{UUID}", ping_burst: 1000, ping_rate: 100}}
 """
     )
     await wk("user", "add", "admin", "--role", "admin", "--password-stdin", cwd=folder,

@@ -4,10 +4,17 @@ every other monitor still runs on time (check_once and the Scheduler)."""
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections import defaultdict
 
-from watchkeeper.engine import Scheduler
+from aiohttp import web
+from tests.checks.conftest import monitors_from
+from tests.helpers.servers import WebServer
+
+from watchkeeper import lanes
+from watchkeeper.checks import Resources
+from watchkeeper.engine import Scheduler, run_check
 
 MARGIN = 0.75  # seconds; a functional bound for a loaded 2-core machine, not a benchmark
 
@@ -93,3 +100,35 @@ async def test_a_healthy_monitor_keeps_its_interval_while_others_hang(
         assert results[name], f"{name} never reported"
         for result in results[name]:
             assert result.error is not None and result.error.startswith("timeout after 500ms")
+
+
+async def test_a_large_body_is_judged_off_the_event_loop(resources: Resources) -> None:
+    """A megabyte of random a/b text under a pattern that makes RE2's DFA give up: linear, but
+    most of a second of CPU, spent on a checks' thread while the event loop goes on."""
+    rng = random.Random(7)
+    body = "".join(rng.choice("ab") for _ in range(1 << 20)) + "c"
+
+    async def big(_: web.Request) -> web.Response:
+        return web.Response(text=body)
+
+    app = web.Application()
+    app.router.add_get("/big", big)
+    async with WebServer(app) as server:
+        (monitor,) = monitors_from(
+            f"""
+            monitors:
+              - name: big
+                http: {{url: "{server.url("/big")}", max_body: 2MiB}}
+                timeout: 30s
+                interval: 1m
+                expect: ["body matches 'a[ab]{{200}}c$'", "body not matches 'b{{300}}'"]
+            """
+        )
+        judging = asyncio.create_task(run_check(monitor, resources))
+        seen_on_a_thread = False
+        while not judging.done():
+            seen_on_a_thread = seen_on_a_thread or lanes.CHECKS.pending > 0
+            await asyncio.sleep(0)
+        result = judging.result()
+    assert result.ok, (result.error, result.failures)
+    assert seen_on_a_thread, "the loop ran other work while the body was judged"

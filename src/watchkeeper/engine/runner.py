@@ -16,6 +16,7 @@ from typing import Any
 from watchkeeper.checks import Attempt, Resources
 from watchkeeper.config import Monitor
 from watchkeeper.expect import evaluate
+from watchkeeper.lanes import CHECKS
 from watchkeeper.model import Observation, Result
 from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration
@@ -67,6 +68,15 @@ class _Deadline:
         self._settle()
 
 
+JUDGE_INLINE = 64 * 1024
+"""Bytes of body past which a Result is judged on the checks' threads, not the event loop:
+parsing a megabyte of JSON or running a regular expression over it takes milliseconds to
+seconds of CPU (RE2 is linear, but some patterns make its DFA give up: ``a[ab]{200}c`` over
+a MiB of random a/b text takes ~0.8 s). RE2 lets go of the interpreter while it matches,
+and a thread parsing JSON hands it back every few milliseconds, so the event loop and the
+other monitors' checks go on meanwhile."""
+
+
 async def run_check(
     monitor: Monitor, resources: Resources, secrets: frozenset[str] = frozenset()
 ) -> Result:
@@ -98,6 +108,9 @@ async def run_check(
         attempt.end(attempt.phase)
     attempt.observation.phases.total = time.perf_counter() - started
     try:
+        body = attempt.observation.facts.get("body")
+        if isinstance(body, bytes | str) and len(body) > JUDGE_INLINE:
+            return await CHECKS.run(judge, monitor, attempt.observation, secrets)
         return judge(monitor, attempt.observation, secrets)
     except Exception as exc:  # a bug in evaluation: an error Result, never a lost one
         log.exception("judging %s (%s) raised", monitor.name, monitor.kind)

@@ -27,6 +27,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
+from watchkeeper.lanes import NOTIFY
 from watchkeeper.notify.base import (
     AlertItem,
     Message,
@@ -163,7 +164,7 @@ class AppriseNotifier:
 
     async def send(self, message: Message) -> None:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self._deliver, message), self._timeout + 5)
+            await asyncio.wait_for(NOTIFY.run(self._deliver, message), self._timeout + 5)
         except TimeoutError:
             raise TransportError(f"no answer within {self._timeout:g}s") from None
 
