@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,3 +41,41 @@ def spread(values: list[float]) -> str:
         f"median {statistics.median(values):,.0f}  (min {min(values):,.0f}, "
         f"max {max(values):,.0f}, n={len(values)})"
     )
+
+
+NEWER_KEYS = (
+    (r"\n *server: \{trusted_proxies: \[[^\]]*\]\}", ""),
+    (r", ping_burst: \d+, ping_rate: \d+", ""),
+)
+"""Keys a bench's config uses that older checkouts do not know, and how to drop them."""
+
+
+def write_config(path: Path, text: str) -> bool:
+    """Write a bench's config; for an older checkout (``PYTHONPATH=old/src``) that refuses a
+    key added since, write it without those keys. True when the keys were kept."""
+    import re
+
+    path.write_text(text)
+    validate = [sys.executable, "-m", "watchkeeper", "validate", "-c", str(path)]
+    if subprocess.run(validate, capture_output=True, check=False).returncode == 0:
+        return True
+    for pattern, replacement in NEWER_KEYS:
+        text = re.sub(pattern, replacement, text)
+    path.write_text(text)
+    return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile, interpolated between the two nearest ranks."""
+    ordered = sorted(values)
+    position = (len(ordered) - 1) * q / 100
+    low = int(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

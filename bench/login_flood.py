@@ -1,5 +1,5 @@
-"""A login flood against a real ``wk up``: ping and /healthz latency while 200 wrong logins
-arrive at once, against the same process's quiet latency measured just before (the ratio is
+"""A login flood against a real ``wk up``: ping, /healthz and API latency while 200 wrong
+logins arrive at once, against the same process's quiet latency measured just before (the ratio is
 the figure; absolute milliseconds depend on the machine).
 
     python bench/login_flood.py [--flood 200] [--rounds 3] [--spread]
@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import sys
 import tempfile
@@ -33,22 +32,9 @@ from pathlib import Path
 
 import aiohttp
 
+from _support import free_port, percentile, write_config
+
 UUID = "0f4d9a51-2c6e-4b7a-8d3f-5e6a7b8c9d0e"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    position = (len(ordered) - 1) * q / 100
-    low = int(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
 async def flood(url: str, count: int, spread: bool) -> dict[str, int]:
@@ -78,22 +64,25 @@ async def flood(url: str, count: int, spread: bool) -> dict[str, int]:
     return {str(status): n for status, n in Counter(statuses).items()}
 
 
-async def probe(url: str, seconds: float) -> tuple[list[float], list[float], int]:
-    """Ping and /healthz latencies (ms) for ``seconds``; non-200 answers counted."""
-    pings: list[float] = []
-    health: list[float] = []
+PROBES = {"ping": f"/ping/{UUID}", "healthz": "/healthz", "api": "/api/v1/states"}
+
+
+async def probe(url: str, token: str, seconds: float) -> tuple[dict[str, list[float]], int]:
+    """Latencies (ms) of a ping, /healthz and an API read for ``seconds``; non-200 counted."""
+    latencies: dict[str, list[float]] = {name: [] for name in PROBES}
     bad = 0
     deadline = time.perf_counter() + seconds
-    async with aiohttp.ClientSession() as session:
+    headers = {"Authorization": f"Bearer {token}"}
+    async with aiohttp.ClientSession(headers=headers) as session:
         while time.perf_counter() < deadline:
-            for path, into in ((f"/ping/{UUID}", pings), ("/healthz", health)):
+            for name, path in PROBES.items():
                 started = time.perf_counter()
                 async with session.get(url + path) as answer:
                     await answer.read()
                     bad += answer.status != 200
-                into.append((time.perf_counter() - started) * 1000)
+                latencies[name].append((time.perf_counter() - started) * 1000)
             await asyncio.sleep(0.02)
-    return pings, health, bad
+    return latencies, bad
 
 
 async def states(url: str, token: str) -> dict[str, str]:
@@ -123,7 +112,8 @@ async def wk(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
 
 async def run(count: int, rounds: int, spread: bool) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(prefix="wk-flood-"))
-    (folder / "watchkeeper.yaml").write_text(
+    write_config(
+        folder / "watchkeeper.yaml",
         f"""
 storage: sqlite:///wk.db
 server: {{trusted_proxies: [127.0.0.1]}}
@@ -134,7 +124,7 @@ monitors:
   - {{name: cache, redis: "redis://127.0.0.1:6379/0"}}
   - name: cron
     heartbeat: {{period: 1h, grace: 1h, uuid: "{UUID}", ping_burst: 1000, ping_rate: 100}}
-"""
+""",
     )
     await wk("user", "add", "admin", "--role", "admin", "--password-stdin", cwd=folder,
              stdin=b"the right password\n")  # fmt: skip
@@ -155,10 +145,8 @@ monitors:
         stderr=asyncio.subprocess.DEVNULL,
         env={**os.environ, "COLUMNS": "200"},
     )
-    quiet_ping: list[float] = []
-    quiet_health: list[float] = []
-    flood_ping: list[float] = []
-    flood_health: list[float] = []
+    quiet: dict[str, list[float]] = {name: [] for name in PROBES}
+    flooded: dict[str, list[float]] = {name: [] for name in PROBES}
     answers: Counter[str] = Counter()
     bad = 0
     changed = 0
@@ -175,9 +163,9 @@ monitors:
         await asyncio.sleep(2)
         before = await states(url, token)
         for _ in range(rounds):
-            pings, health, _bad = await probe(url, 3.0)
-            quiet_ping += pings
-            quiet_health += health
+            latencies, _bad = await probe(url, token, 3.0)
+            for name, values in latencies.items():
+                quiet[name] += values
             flooder = await asyncio.create_subprocess_exec(
                 sys.executable,
                 __file__,
@@ -188,11 +176,11 @@ monitors:
                 *(["--spread"] if spread else []),
                 stdout=asyncio.subprocess.PIPE,
             )
-            measured = asyncio.create_task(probe(url, 6.0))
+            measured = asyncio.create_task(probe(url, token, 6.0))
             out, _ = await flooder.communicate()
-            pings, health, bad_now = await measured
-            flood_ping += pings
-            flood_health += health
+            latencies, bad_now = await measured
+            for name, values in latencies.items():
+                flooded[name] += values
             bad += bad_now
             answers.update(json.loads(out))
             await asyncio.sleep(4)  # two more check intervals
@@ -205,19 +193,19 @@ monitors:
     def summary(values: list[float]) -> str:
         return f"p50 {statistics.median(values):.1f} ms, p99 {percentile(values, 99):.1f} ms"
 
-    return {
+    figures: dict[str, object] = {
         "flood": f"{count} wrong logins at once x {rounds}, "
         + ("each from its own address" if spread else "all from one address"),
         "answers": dict(sorted(answers.items())),
-        "ping quiet": summary(quiet_ping),
-        "ping flood": summary(flood_ping),
-        "healthz quiet": summary(quiet_health),
-        "healthz flood": summary(flood_health),
-        "ping p99 ratio": f"{percentile(flood_ping, 99) / percentile(quiet_ping, 99):.2f}x",
-        "healthz p99 ratio": f"{percentile(flood_health, 99) / percentile(quiet_health, 99):.2f}x",
-        "non-200 pings/healthz": bad,
-        "monitor state changes": changed,
     }
+    for name in PROBES:
+        figures[f"{name} quiet"] = summary(quiet[name])
+        figures[f"{name} flood"] = summary(flooded[name])
+        ratio = percentile(flooded[name], 99) / percentile(quiet[name], 99)
+        figures[f"{name} p99 ratio"] = f"{ratio:.2f}x"
+    figures["non-200 probes"] = bad
+    figures["monitor state changes"] = changed
+    return figures
 
 
 def main() -> None:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from tests.helpers.certs import CertificateSet, make_certificates
+from tests.helpers.postgres import PrivatePostgres
 
 
 @pytest.fixture(scope="session")
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
     """A test CA and the leaves it signed (valid, expired, wrong host, ...), made once."""
     return make_certificates(tmp_path_factory.mktemp("certificates"))
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    """A throw-away PostgreSQL server of the test's own (one it may stop or kill)."""
+    server = PrivatePostgres().init()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()

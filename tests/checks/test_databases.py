@@ -26,16 +26,6 @@ MACHINE_REDIS = "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres().init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.destroy()
-
-
-@pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
     server = PrivateRedis("--maxmemory", "64mb").start()
     try:

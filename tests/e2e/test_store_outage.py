@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from tests.e2e.conftest import write
 from tests.helpers.cli import Running
 from tests.helpers.postgres import PrivatePostgres
 from tests.helpers.web_app import ProbeTargetServer
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres().init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.destroy()
 
 
 def config_for(tmp_path: Path, store: str, web: ProbeTargetServer) -> Path:

@@ -311,10 +311,10 @@ async def test_later_runs_spread_over_the_interval_each_on_its_own_wall_clock_sl
     first = [fake.starts(m.name)[0] for m in monitors]
     assert max(first) - min(first) < 0.05 + SLACK  # the first round starts in a burst...
     second = sorted(fake.starts(m.name)[1] for m in monitors)
-    busiest = max(
-        sum(1 for other in second[i:] if other < start + 0.1) for i, start in enumerate(second)
-    )
-    assert busiest <= 50, busiest  # ...the next is spread: no 100 ms holds a quarter of it
+    # ...the next is spread over the interval: its quartiles lie apart (a burst would put
+    # them within milliseconds; a loaded machine's stall bunches a few, never the round)
+    quartiles = [second[len(second) * q // 4] for q in (1, 2, 3)]
+    assert quartiles[1] - quartiles[0] > 0.1 and quartiles[2] - quartiles[1] > 0.1, quartiles
 
     def off_slot(monitor: Monitor) -> float:
         """How far (circularly, in seconds) its second run was from its hashed wall-clock slot."""

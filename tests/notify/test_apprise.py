@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 from html import unescape
-from html.parser import HTMLParser
 
 import apprise
 import pytest
-from apprise.conversion.format import markdown_to_html
+from tests.helpers.markdown import rendered
 from tests.helpers.receivers import HookReceiver, SmtpReceiver
 
 from watchkeeper.expect import ValueType, compile_expectation, evaluate
@@ -99,25 +98,6 @@ async def test_json_receivers_get_the_text_as_it_is() -> None:
         (request,) = await hook.wait(lambda requests: len(requests) >= 1)
     posted = request.json()
     assert IMG in posted["title"] and IMG in posted["message"] and LINKS in posted["message"]
-
-
-class _Tags(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.tags: set[str] = set()
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def rendered(markdown: str) -> _Tags:
-    parser = _Tags()
-    parser.feed(markdown_to_html(markdown))
-    return parser
 
 
 async def test_a_service_that_renders_markdown_gets_the_payload_escaped_for_markdown() -> None:

@@ -4,12 +4,11 @@ code or mention, whatever a target put in it."""
 from __future__ import annotations
 
 from html import unescape
-from html.parser import HTMLParser
 
 import pytest
-from apprise.conversion.format import markdown_to_html
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.helpers.markdown import Rendered, rendered
 
 from watchkeeper.notify.escape import escape_markdown
 
@@ -17,24 +16,8 @@ INERT_TAGS = {"p", "br", "ul", "ol", "li", "hr", "h1", "h2"}
 """What plain text may still become: paragraphs, lists and a setext heading are layout."""
 
 
-class _Seen(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.tags: set[str] = set()
-        self.text: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.tags.add(tag)
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-
-
-def shown(text: str) -> _Seen:
-    seen = _Seen()
-    seen.feed(markdown_to_html(escape_markdown(text)))
-    seen.close()
-    return seen
+def shown(text: str) -> Rendered:
+    return rendered(escape_markdown(text))
 
 
 @pytest.mark.parametrize(

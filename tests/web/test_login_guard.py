@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -184,16 +184,6 @@ async def test_setup_is_not_offered_to_a_remote_client_behind_a_trusted_proxy(
     ):
         assert page.status == 403
         assert "only offered on this machine" in await page.text()
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres().init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.destroy()
 
 
 async def test_the_login_page_says_503_while_the_store_is_away(

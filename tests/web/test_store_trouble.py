@@ -4,7 +4,6 @@ that went away is a 503 with Retry-After; never a 500."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,16 +19,6 @@ storage: {storage}
 monitors:
   - {{name: api, tcp: "127.0.0.1:9", interval: 1h, timeout: 1s}}
 """
-
-
-@pytest.fixture
-def private_postgres() -> Iterator[PrivatePostgres]:
-    server = PrivatePostgres().init()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.destroy()
 
 
 @pytest.mark.postgres
