@@ -79,3 +79,50 @@ def percentile(values: list[float], q: float) -> float:
     low = int(position)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+async def probe(
+    url: str,
+    paths: dict[str, str],
+    seconds: float,
+    *,
+    rate: float = 20.0,
+    headers: dict[str, str] | None = None,
+) -> tuple[dict[str, list[float]], int]:
+    """Each of ``paths`` (name → path) asked ``rate`` times a second for ``seconds``, on
+    schedule whatever the answers (an open model: a one-at-a-time probe would count a 3 s
+    stall as one slow sample, not the 60 it held up). Latencies in ms from when each request
+    was due, by name; and how many failed (an error or an answer other than 200)."""
+    import asyncio
+
+    import aiohttp
+
+    loop = asyncio.get_running_loop()
+    latencies: dict[str, list[float]] = {name: [] for name in paths}
+    failed = 0
+
+    async def one(session: aiohttp.ClientSession, name: str, path: str, due: float) -> None:
+        nonlocal failed
+        try:
+            async with session.get(url + path) as answer:
+                await answer.read()
+                failed += answer.status != 200
+        except (aiohttp.ClientError, TimeoutError):
+            failed += 1
+        latencies[name].append((loop.time() - due) * 1000)
+
+    connector = aiohttp.TCPConnector(limit=200)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(
+        headers=headers, connector=connector, timeout=timeout
+    ) as session:
+        start = loop.time()
+        tasks = []
+        for i in range(int(seconds * rate)):
+            due = start + i / rate
+            await asyncio.sleep(max(0.0, due - loop.time()))
+            tasks += [
+                asyncio.create_task(one(session, name, path, due)) for name, path in paths.items()
+            ]
+        await asyncio.gather(*tasks)
+    return latencies, failed

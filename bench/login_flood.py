@@ -26,13 +26,12 @@ import signal
 import statistics
 import sys
 import tempfile
-import time
 from collections import Counter
 from pathlib import Path
 
 import aiohttp
 
-from _support import free_port, percentile, write_config
+from _support import free_port, percentile, probe, write_config
 
 UUID = "0f4d9a51-2c6e-4b7a-8d3f-5e6a7b8c9d0e"
 
@@ -65,24 +64,6 @@ async def flood(url: str, count: int, spread: bool) -> dict[str, int]:
 
 
 PROBES = {"ping": f"/ping/{UUID}", "healthz": "/healthz", "api": "/api/v1/states"}
-
-
-async def probe(url: str, token: str, seconds: float) -> tuple[dict[str, list[float]], int]:
-    """Latencies (ms) of a ping, /healthz and an API read for ``seconds``; non-200 counted."""
-    latencies: dict[str, list[float]] = {name: [] for name in PROBES}
-    bad = 0
-    deadline = time.perf_counter() + seconds
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers) as session:
-        while time.perf_counter() < deadline:
-            for name, path in PROBES.items():
-                started = time.perf_counter()
-                async with session.get(url + path) as answer:
-                    await answer.read()
-                    bad += answer.status != 200
-                latencies[name].append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(0.02)
-    return latencies, bad
 
 
 async def states(url: str, token: str) -> dict[str, str]:
@@ -131,6 +112,7 @@ monitors:
     token = json.loads(
         await wk("token", "create", "--scope", "read", "--name", "bench", "--json", cwd=folder)
     )["token"]
+    auth = {"Authorization": f"Bearer {token}"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = await asyncio.create_subprocess_exec(
@@ -163,7 +145,7 @@ monitors:
         await asyncio.sleep(2)
         before = await states(url, token)
         for _ in range(rounds):
-            latencies, _bad = await probe(url, token, 3.0)
+            latencies, _bad = await probe(url, PROBES, 3.0, headers=auth)
             for name, values in latencies.items():
                 quiet[name] += values
             flooder = await asyncio.create_subprocess_exec(
@@ -176,7 +158,7 @@ monitors:
                 *(["--spread"] if spread else []),
                 stdout=asyncio.subprocess.PIPE,
             )
-            measured = asyncio.create_task(probe(url, token, 6.0))
+            measured = asyncio.create_task(probe(url, PROBES, 6.0, headers=auth))
             out, _ = await flooder.communicate()
             latencies, bad_now = await measured
             for name, values in latencies.items():

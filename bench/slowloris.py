@@ -26,32 +26,11 @@ from pathlib import Path
 
 import aiohttp
 
-from _support import free_port, percentile, write_config
+from _support import free_port, percentile, probe, write_config
 
 UUID = "3c2b1a09-8f7e-4d6c-9b5a-4e3f2a1b0c9d"
 ATTACKER = "127.0.0.2"
-
-
-async def probe(url: str, token: str, seconds: float) -> tuple[dict[str, list[float]], int]:
-    paths = {"ping": f"/ping/{UUID}", "healthz": "/healthz", "api": "/api/v1/states"}
-    latencies: dict[str, list[float]] = {name: [] for name in paths}
-    failed = 0
-    deadline = time.perf_counter() + seconds
-    timeout = aiohttp.ClientTimeout(total=30)
-    headers = {"Authorization": f"Bearer {token}"}
-    async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
-        while time.perf_counter() < deadline:
-            for name, path in paths.items():
-                started = time.perf_counter()
-                try:
-                    async with session.get(url + path) as answer:
-                        await answer.read()
-                        failed += answer.status != 200
-                except (aiohttp.ClientError, TimeoutError):
-                    failed += 1
-                latencies[name].append((time.perf_counter() - started) * 1000)
-            await asyncio.sleep(0.05)
-    return latencies, failed
+PROBES = {"ping": f"/ping/{UUID}", "healthz": "/healthz", "api": "/api/v1/states"}
 
 
 async def slow_socket(port: int, seconds: float) -> float | None:
@@ -105,6 +84,7 @@ monitors:
     token = json.loads(
         await wk("token", "create", "--scope", "read", "--name", "bench", "--json", cwd=folder)
     )["token"]
+    auth = {"Authorization": f"Bearer {token}"}
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     server = await asyncio.create_subprocess_exec(
@@ -127,10 +107,10 @@ monitors:
                         if answer.status == 200:
                             break
                 await asyncio.sleep(0.1)
-        quiet, _ = await probe(url, token, 5.0)
+        quiet, _ = await probe(url, PROBES, 5.0, headers=auth)
         attack = [asyncio.create_task(slow_socket(port, seconds)) for _ in range(sockets)]
         await asyncio.sleep(1.0)  # every socket open (or turned away)
-        attacked, failed = await probe(url, token, seconds - 2.0)
+        attacked, failed = await probe(url, PROBES, seconds - 2.0, headers=auth)
         held = await asyncio.gather(*attack)
     finally:
         server.send_signal(signal.SIGTERM)
