@@ -170,7 +170,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         await engine.stop(grace=0.5)
         await asyncio.to_thread(store.close)
         fail(f"cannot listen on {host}:{port}: {exc}")
-    _banner(config, store.url, host, port, demo, demo_login)
+    _banner(config, store.url, host, port, demo, demo_login, len(defined.monitors))
     ticker = asyncio.create_task(_tick(engine))
     try:
         await stop.wait()
@@ -220,11 +220,15 @@ def _banner(
     port: int,
     demo: bool,
     demo_login: tuple[str, str] | None = None,
+    through_api: int = 0,
 ) -> None:
     shown = f"[{host}]" if ":" in host else host
     store_url = store_url.removeprefix("sqlite:///")  # a SQLite store is a file: show its path
+    counted = f"{len(config.monitors)} monitors" + (
+        f" (+{through_api} defined through the API)" if through_api else ""
+    )
     console.print(
-        f"[bold]Watchkeeper {__version__}[/] — {len(config.monitors)} monitors, "
+        f"[bold]Watchkeeper {__version__}[/] — {counted}, "
         f"http://{shown}:{port}/  (store: {store_url})",
         markup=True,
         highlight=False,
