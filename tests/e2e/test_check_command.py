@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aiohttp import web as aioweb
 from tests.e2e.conftest import write
+from tests.helpers import faults
 from tests.helpers.certs import CertificateSet
 from tests.helpers.cli import wk
 from tests.helpers.dns_server import DnsServer
@@ -185,3 +186,23 @@ async def test_check_refuses_a_backreference_with_the_file_and_line(tmp_path: Pa
     assert f"{config}:4: monitor 'api': expect[0]" in completed.stderr
     assert "no backreferences" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+async def test_control_characters_a_target_sends_reach_no_terminal_and_no_store(
+    tmp_path: Path,
+) -> None:
+    """A 'Redis' that answers every command with an error holding terminal escapes (clear the
+    screen, set the window title) and a right-to-left override: the error is shown, inert."""
+    hostile = b"-ERR \x1b[2J\x1b]0;pwned\x07 boom \xe2\x80\xae\r\n"
+    async with RawServer(faults.reply(b"\r\n", hostile * 5)) as server:  # any command
+        config = write(
+            tmp_path / "wk.yaml",
+            f'monitors:\n  - {{name: cache, redis: "redis://{server.address}/0", timeout: 2s}}\n',
+        )
+        table = await wk("check", "-c", str(config))
+        as_json = await wk("check", "-c", str(config), "--json")
+    assert table.code == as_json.code == 1
+    (result,) = as_json.json()
+    assert "\\x1b[2J\\x1b]0;pwned\\x07 boom \\u202e" in result["error"]
+    for output in (table.stdout, as_json.stdout):
+        assert "\x1b" not in output and "\x07" not in output and "\u202e" not in output

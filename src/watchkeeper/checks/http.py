@@ -39,6 +39,7 @@ from watchkeeper.checks._net import (
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.redact import mask_url
 from watchkeeper.units import Size, format_size
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
@@ -244,12 +245,13 @@ async def probe(settings: HttpSettings, attempt: Attempt) -> None:
     except aiohttp.ClientPayloadError as exc:
         attempt.fail(f"body incomplete: {_payload_reason(exc)}")
     except aiohttp.ClientResponseError as exc:
-        attempt.fail(f"invalid HTTP response: {exc.message or exc}"[:200])
+        # masked before it is cut: a cut inside a URL's password would slip past masking
+        attempt.fail(mask_url(f"invalid HTTP response: {exc.message or exc}")[:200])
     except (aiohttp.ClientOSError, OSError) as exc:
         where = " while waiting for the response" if attempt.phase == "ttfb" else ""
         attempt.fail(describe_os_error(exc) + where)
     except aiohttp.ClientError as exc:
-        attempt.fail(f"HTTP error: {exc}"[:200])
+        attempt.fail(mask_url(f"HTTP error: {exc}")[:200])
     finally:
         _current.reset(token)
 

@@ -18,6 +18,7 @@ from watchkeeper.config import Monitor
 from watchkeeper.expect import evaluate
 from watchkeeper.lanes import CHECKS
 from watchkeeper.model import Observation, Result
+from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration
 
@@ -143,9 +144,10 @@ def judge(
                     warnings.append(warning)
     if secrets:
         failures = [redact(f, secrets) for f in failures]
-    # a check's error or warning may quote a URL the config wrote a password or token into
-    error = mask_url(redact(error, secrets)) if error else error
-    warnings = [mask_url(redact(w, secrets)) for w in warnings]
+    # a check's error or warning may quote a URL the config wrote a password or token into,
+    # and text a target sent (a reason phrase, a banner): masked, then made inert
+    error = visible(mask_url(redact(error, secrets))) if error else error
+    warnings = [visible(mask_url(redact(w, secrets))) for w in warnings]
     status = observation.facts.get("status")
     expires_in = observation.facts.get("cert.expires_in")
     return Result(

@@ -13,6 +13,7 @@ from typing import Any
 from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
 from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
+from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration, format_size
 
@@ -303,25 +304,12 @@ def _show(value: Any, literal: Literal, secrets: Collection[str]) -> str:
 
 
 def _quote(text: str, limit: int = 60) -> str:
-    flat = _visible(" ".join(text.split()))
+    flat = visible(" ".join(text.split()))
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     return "'" + flat.replace("'", "\\'") + "'"
 
 
 def _shorten(text: str, limit: int = 80) -> str:
-    text = _visible(text)
+    text = visible(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _visible(text: str) -> str:
-    """Control and format characters a target sent (a terminal's ESC sequences, a right-to-left
-    override that reverses what a reader sees) written as escapes: ``\\x1b``, ``\\u202e``."""
-    if text.isprintable():
-        return text
-    return "".join(
-        char
-        if char.isprintable()
-        else (f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}")
-        for char in text
-    )
