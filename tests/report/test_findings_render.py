@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from watchkeeper.findings import Chart, Finding, Severity
-from watchkeeper.report.findings import _value, html_report, markdown, split_fix
+from watchkeeper.report.findings import (
+    _code_html,
+    _code_md,
+    _value,
+    html_report,
+    markdown,
+    split_fix,
+)
 
 
 def test_values_read_as_numbers_sizes_and_counts() -> None:
@@ -67,3 +79,28 @@ def test_everything_from_a_finding_is_escaped_in_html() -> None:
     body, script = page.split("<script>", 1)[0], page.split("var charts = ", 1)[1]
     assert "<script>alert" not in body and body.count("&lt;script&gt;") >= 5
     assert "<!--" not in script.split(";\n", 1)[0], "the chart data cannot open a comment"
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.sampled_from(["CREATE", "INDEX", "x;", "SELECT", "a;b", ";", "SET", "VACUUM", "\n"]),
+        max_size=14,
+    ).map(" ".join)
+)
+def test_statements_in_prose_are_found_as_a_keyword_up_to_a_word_ending_semicolon(
+    prose: str,
+) -> None:
+    expected = re.sub(
+        r"\b(?:CREATE|DROP|ALTER|REINDEX|VACUUM|ANALYZE|SELECT|SET|CONFIG|CLUSTER)\b[^;]*?;(?=\s|$)",
+        lambda m: f"`{m.group(0)}`",
+        prose,
+    )
+    assert _code_md(prose) == expected
+
+
+def test_a_long_text_of_keywords_without_a_semicolon_is_marked_up_in_one_pass() -> None:
+    # a lazy regex scanned to the end from each keyword: this took hours, not milliseconds
+    prose = "SELECT " * 300_000 + "x;y"
+    assert _code_md(prose) == prose
+    assert "<code>" not in _code_html(prose)

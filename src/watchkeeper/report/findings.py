@@ -63,23 +63,47 @@ def _value(value: object, key: str = "") -> str:
 _SQL = ("CREATE ", "DROP ", "REINDEX ", "ALTER ", "SELECT ", "VACUUM ", "ANALYZE ", "SET ")
 
 
-_STATEMENT = re.compile(
-    r"\b(?:CREATE|DROP|ALTER|REINDEX|VACUUM|ANALYZE|SELECT|SET|CONFIG|CLUSTER)\b"
-    r"[^;]*?;(?=\s|$)"
-)
-"""A statement inside prose: a keyword in capitals up to its semicolon."""
+_KEYWORD = re.compile(r"\b(?:CREATE|DROP|ALTER|REINDEX|VACUUM|ANALYZE|SELECT|SET|CONFIG|CLUSTER)\b")
+
+
+def _statements(prose: str) -> list[tuple[int, int]]:
+    """Where statements stand inside prose: a keyword in capitals up to the first ';' after
+    it, when that ';' ends a word (a space or the end follows). One pass: the next ';' is
+    found once for every keyword before it (a lazy regex scanned to the end again from each
+    keyword, quadratic on a long text of keywords without a ';')."""
+    found: list[tuple[int, int]] = []
+    semicolon = -1
+    done = 0
+    for keyword in _KEYWORD.finditer(prose):
+        start = keyword.start()
+        if start < done:
+            continue
+        if semicolon < start:
+            semicolon = prose.find(";", start)
+            if semicolon == -1:
+                break
+        after = semicolon + 1
+        if after == len(prose) or prose[after].isspace():
+            found.append((start, after))
+            done = after
+    return found
 
 
 def _code_md(prose: str) -> str:
-    return _STATEMENT.sub(lambda m: f"`{m.group(0)}`", prose)
+    out, last = [], 0
+    for start, end in _statements(prose):
+        out += [prose[last:start], f"`{prose[start:end]}`"]
+        last = end
+    out.append(prose[last:])
+    return "".join(out)
 
 
 def _code_html(prose: str) -> str:
     out, last = [], 0
-    for match in _STATEMENT.finditer(prose):
-        out.append(html.escape(prose[last : match.start()]))
-        out.append(f"<code>{html.escape(match.group(0))}</code>")
-        last = match.end()
+    for start, end in _statements(prose):
+        out.append(html.escape(prose[last:start]))
+        out.append(f"<code>{html.escape(prose[start:end])}</code>")
+        last = end
     out.append(html.escape(prose[last:]))
     return "".join(out)
 
