@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 
@@ -126,3 +127,50 @@ async def probe(
             ]
         await asyncio.gather(*tasks)
     return latencies, failed
+
+
+async def wk(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
+    """Run a ``wk`` command in ``cwd``; its standard output (exit with its error if it fails)."""
+    import asyncio
+
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "watchkeeper",
+        *args,
+        cwd=cwd,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate(stdin)
+    if process.returncode != 0:
+        raise SystemExit(f"wk {' '.join(args)} failed: {err.decode()}")
+    return out.decode()
+
+
+async def wk_up(cwd: Path) -> tuple[Any, str]:
+    """``wk up`` on a free port in ``cwd``, once /healthz answers: (the process, its URL)."""
+    import asyncio
+
+    import aiohttp
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    server = await asyncio.create_subprocess_exec(
+        sys.executable,
+        *("-m", "watchkeeper", "up", "--listen", f"127.0.0.1:{port}"),
+        cwd=cwd,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    async with aiohttp.ClientSession() as session:
+        for _ in range(300):
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(url + "/healthz") as answer:
+                    if answer.status == 200:
+                        return server, url
+            await asyncio.sleep(0.1)
+    server.kill()
+    raise SystemExit("wk up did not answer within 30 s")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import signal
 import statistics
@@ -31,7 +30,7 @@ from pathlib import Path
 
 import aiohttp
 
-from _support import free_port, percentile, probe, write_config
+from _support import percentile, probe, wk, wk_up, write_config
 
 UUID = "0f4d9a51-2c6e-4b7a-8d3f-5e6a7b8c9d0e"
 
@@ -74,23 +73,6 @@ async def states(url: str, token: str) -> dict[str, str]:
         return {m["name"]: m["state"] for m in (await answer.json())["items"]}
 
 
-async def wk(*args: str, cwd: Path, stdin: bytes | None = None) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "watchkeeper",
-        *args,
-        cwd=cwd,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate(stdin)
-    if process.returncode != 0:
-        raise SystemExit(f"wk {' '.join(args)} failed: {err.decode()}")
-    return out.decode()
-
-
 async def run(count: int, rounds: int, spread: bool) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(prefix="wk-flood-"))
     write_config(
@@ -113,20 +95,7 @@ monitors:
         await wk("token", "create", "--scope", "read", "--name", "bench", "--json", cwd=folder)
     )["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "watchkeeper",
-        "up",
-        "--listen",
-        f"127.0.0.1:{port}",
-        cwd=folder,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    server, url = await wk_up(folder)
     quiet: dict[str, list[float]] = {name: [] for name in PROBES}
     flooded: dict[str, list[float]] = {name: [] for name in PROBES}
     answers: Counter[str] = Counter()

@@ -16,17 +16,13 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import signal
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import aiohttp
-
-from _support import free_port, percentile, probe, write_config
+from _support import percentile, probe, wk, wk_up, write_config
 
 UUID = "3c2b1a09-8f7e-4d6c-9b5a-4e3f2a1b0c9d"
 ATTACKER = "127.0.0.2"
@@ -62,14 +58,6 @@ async def slow_socket(port: int, seconds: float) -> float | None:
         writer.close()
 
 
-async def wk(*args: str, cwd: Path) -> str:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "watchkeeper", *args, cwd=cwd, stdout=asyncio.subprocess.PIPE
-    )
-    out, _ = await process.communicate()
-    return out.decode()
-
-
 async def run(sockets: int, seconds: float) -> dict[str, object]:
     folder = Path(tempfile.mkdtemp(prefix="wk-slowloris-"))
     write_config(
@@ -85,28 +73,9 @@ monitors:
         await wk("token", "create", "--scope", "read", "--name", "bench", "--json", cwd=folder)
     )["token"]
     auth = {"Authorization": f"Bearer {token}"}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "watchkeeper",
-        "up",
-        "--listen",
-        f"127.0.0.1:{port}",
-        cwd=folder,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env={**os.environ, "COLUMNS": "200"},
-    )
+    server, url = await wk_up(folder)
+    port = int(url.rsplit(":", 1)[1])
     try:
-        async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with session.get(url + "/healthz") as answer:
-                        if answer.status == 200:
-                            break
-                await asyncio.sleep(0.1)
         quiet, _ = await probe(url, PROBES, 5.0, headers=auth)
         attack = [asyncio.create_task(slow_socket(port, seconds)) for _ in range(sockets)]
         await asyncio.sleep(1.0)  # every socket open (or turned away)
