@@ -8,8 +8,10 @@ import re
 import threading
 from pathlib import Path
 
+import pytest
+
 from watchkeeper import lanes
-from watchkeeper.lanes import Lane
+from watchkeeper.lanes import Busy, Lane
 
 SRC = Path(lanes.__file__).parent
 LONG_RUNNING = ("engine", "alerts", "notify", "web", "store", "checks", "state", "auth")
@@ -46,3 +48,23 @@ def test_no_long_running_subsystem_uses_the_shared_default_pool() -> None:
         if re.search(r"\basyncio\.to_thread\(|run_in_executor\(\s*None", line)
     ]
     assert not offenders, f"use a lane of watchkeeper.lanes instead: {offenders}"
+
+
+async def test_a_call_abandoned_by_its_caller_keeps_its_key_until_its_thread_ends() -> None:
+    lane = Lane("keyed", 4)
+    release = threading.Event()
+    try:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(lane.run_one("db", release.wait, 30), 0.05)
+        assert lane.pending == 1 and lane.running("db"), "the thread still runs"
+        with pytest.raises(Busy):
+            await lane.run_one("db", lambda: "a second thread for the same target")
+        assert await lane.run_one("other", lambda: "done") == "done"
+    finally:
+        release.set()
+    for _ in range(200):
+        if not lane.running("db"):
+            break
+        await asyncio.sleep(0.01)
+    assert lane.pending == 0
+    assert await lane.run_one("db", lambda: "free again") == "free again"

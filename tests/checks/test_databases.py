@@ -12,11 +12,14 @@ import psycopg
 import pymysql
 import pytest
 import redis
+from tests.helpers import faults
 from tests.helpers.mariadb import PrivateMariadb
 from tests.helpers.postgres import PrivatePostgres
 from tests.helpers.redis_server import PrivateRedis
+from tests.helpers.servers import RawServer
 from tests.helpers.site import Site
 
+from watchkeeper import lanes
 from watchkeeper.model import Result, State
 
 Check = Callable[[str], Awaitable[Result]]
@@ -360,3 +363,40 @@ async def test_a_mariadb_replica_reports_its_lag_and_a_lost_source(check: Check)
     finally:
         replica.destroy()
         source.destroy()
+
+
+async def test_a_mysql_server_that_trickles_its_greeting_holds_one_thread_not_one_a_check(
+    check: Check,
+) -> None:
+    """Each byte comes before the read timeout, so the driver waits on after the check's
+    deadline; the next checks say so instead of taking thread after thread."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"\xff\x00\x00\x00")  # a greeting of 255 bytes is coming...
+        for _ in range(60):  # ...one at a time
+            writer.write(b"\x0a")
+            await writer.drain()
+            await asyncio.sleep(0.3)
+
+    async with RawServer(trickle) as server:
+        url = f"mysql://root@{server.address}/x"
+        text = f'monitors:\n  - {{name: trickled, mysql: "{url}", timeout: 1s}}'
+        first = await check(text)
+        busy = lanes.CHECKS.pending
+        second = await check(text)
+        third = await check(text)
+        assert lanes.CHECKS.pending == busy, "no new thread for the stuck monitor"
+    assert not first.ok and "timeout" in (first.error or "")
+    for later in (second, third):
+        assert later.error == (
+            "the previous check's connection is still stuck (the server trickles)"
+        )
+
+
+async def test_a_peer_that_is_no_mysql_server_is_one_line_not_an_internal_error(
+    check: Check,
+) -> None:
+    async with RawServer(faults.banner(b"\x00\x00\x00\x00garbage")) as server:
+        url = f"mysql://root@{server.address}/x"
+        result = await check(f'monitors:\n  - {{name: odd, mysql: "{url}", timeout: 2s}}')
+    assert result.error == "not a MySQL server: its greeting does not parse"

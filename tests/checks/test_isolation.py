@@ -104,7 +104,7 @@ async def test_a_healthy_monitor_keeps_its_interval_while_others_hang(
 
 async def test_a_large_body_is_judged_off_the_event_loop(resources: Resources) -> None:
     """A megabyte of random a/b text under a pattern that makes RE2's DFA give up: linear, but
-    most of a second of CPU, spent on a checks' thread while the event loop goes on."""
+    most of a second of CPU, spent on a judging thread while the event loop goes on."""
     rng = random.Random(7)
     body = "".join(rng.choice("ab") for _ in range(1 << 20)) + "c"
 
@@ -127,7 +127,7 @@ async def test_a_large_body_is_judged_off_the_event_loop(resources: Resources) -
         judging = asyncio.create_task(run_check(monitor, resources))
         seen_on_a_thread = False
         while not judging.done():
-            seen_on_a_thread = seen_on_a_thread or lanes.CHECKS.pending > 0
+            seen_on_a_thread = seen_on_a_thread or lanes.JUDGING.pending > 0
             await asyncio.sleep(0)
         result = judging.result()
     assert result.ok, (result.error, result.failures)

@@ -73,7 +73,7 @@ def test_a_definition_is_kept_with_its_monitor_row_and_uuid_or_not_at_all(store:
 
     spec = {"name": "copy", "heartbeat": {"period": "1h", "uuid": FRESH}}
     copy = load_api_monitor(spec, loaded, loaded.monitors)
-    defined.keep(store, heartbeats, copy, spec, "ann", time.time())
+    defined.watch(heartbeats, copy, defined.keep(store, heartbeats, copy, spec, "ann", time.time()))
     definitions, monitors, uuids = tables(store)
     assert "copy" in definitions and "copy" in monitors and FRESH in uuids
     assert heartbeats.registry.by_uuid[FRESH] == "copy"

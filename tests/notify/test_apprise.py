@@ -4,18 +4,21 @@ where the service renders Markdown (Mattermost's webhook API, served here by a r
 
 from __future__ import annotations
 
+import asyncio
 import json
 from html import unescape
 
 import apprise
 import pytest
+from tests.helpers import faults
 from tests.helpers.markdown import rendered
 from tests.helpers.receivers import HookReceiver, SmtpReceiver
+from tests.helpers.servers import RawServer
 
 from watchkeeper.expect import ValueType, compile_expectation, evaluate
 from watchkeeper.model import Observation, Phases
 from watchkeeper.notify.apprise import AppriseNotifier, AppriseSettings, reads_markdown
-from watchkeeper.notify.base import AlertItem, Message, RouteInfo
+from watchkeeper.notify.base import AlertItem, Message, RouteInfo, TransportError
 from watchkeeper.notify.render import render
 
 NOW = 1_800_000_000.0
@@ -134,3 +137,41 @@ def test_each_destination_gets_the_escaping_of_the_markup_it_reads(
     service = apprise.Apprise.instantiate(url)
     assert service is not None
     assert reads_markdown(url, service) is markdown
+
+
+async def test_a_delivery_still_running_past_its_deadline_is_never_raced_by_a_copy() -> None:
+    """The receiver trickles its answer a byte at a time (each before the socket timeout), so
+    the first delivery outlives the route's deadline on its thread; a retry meanwhile fails
+    without sending, and the next after the first ended goes out."""
+    connections = 0
+
+    async def receiver(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await faults.read_request(reader)
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok"
+        if connections == 1:
+            for byte in answer[:-2]:
+                writer.write(bytes([byte]))
+                await writer.drain()
+                await asyncio.sleep(0.15)
+        writer.write(answer if connections > 1 else answer[-2:])
+        await writer.drain()
+        writer.close()
+
+    async with RawServer(receiver) as server:
+        notifier = AppriseNotifier(
+            AppriseSettings(urls=(f"json://{server.address}/hook",)), RouteInfo("r", timeout=0.5)
+        )
+        with pytest.raises(TransportError, match="no answer within"):
+            await notifier.send(hostile_message())
+        with pytest.raises(TransportError, match="still running"):
+            await notifier.send(hostile_message())
+        assert connections == 1, "the copy was not sent while the first was in flight"
+        for _ in range(200):
+            try:
+                await notifier.send(hostile_message())
+                break
+            except TransportError:
+                await asyncio.sleep(0.1)
+        assert connections == 2

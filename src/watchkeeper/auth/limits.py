@@ -8,12 +8,29 @@ of 20); reserving first makes the check-and-count one step on the event loop's t
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Callable
 
 MAX_KEYS = 10_000
-"""Keys kept at most; past that the quiet ones are forgotten first, then the oldest."""
+"""Keys kept at most; past that the one used longest ago is forgotten (a key under attack
+is used all the time, so it stays)."""
+
+
+def address_key(host: str) -> str:
+    """The key a client address is counted under: an IPv4 address as it is (also when it
+    comes IPv4-mapped), an IPv6 address by its /64 (one host usually holds a whole /64, and
+    could otherwise take a fresh address for every try)."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
 
 
 class Limiter:
@@ -25,7 +42,10 @@ class Limiter:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._attempts: dict[str, deque[float]] = {}
+        self._attempts: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._attempts)
 
     def count(self, key: str) -> int:
         """Attempts within the window."""
@@ -48,9 +68,14 @@ class Limiter:
 
     def fail(self, key: str) -> None:
         """Count an attempt unconditionally."""
-        self._attempts.setdefault(key, deque()).append(self._clock())
-        if len(self._attempts) > MAX_KEYS:
-            self._shrink()
+        attempts = self._attempts.get(key)
+        if attempts is None:
+            attempts = self._attempts[key] = deque()
+            if len(self._attempts) > MAX_KEYS:
+                self._attempts.popitem(last=False)
+        else:
+            self._attempts.move_to_end(key)
+        attempts.append(self._clock())
 
     def forgive(self, key: str) -> None:
         """Take back the newest attempt (it succeeded, or was never made)."""
@@ -62,12 +87,6 @@ class Limiter:
 
     def reset(self, key: str) -> None:
         self._attempts.pop(key, None)
-
-    def _shrink(self) -> None:
-        for stale in [k for k in list(self._attempts) if not self._trim(k)]:
-            self._attempts.pop(stale, None)
-        while len(self._attempts) > MAX_KEYS:  # a flood of live keys: the oldest go first
-            self._attempts.pop(next(iter(self._attempts)))
 
     def _trim(self, key: str) -> deque[float] | None:
         attempts = self._attempts.get(key)

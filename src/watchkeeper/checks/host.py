@@ -38,7 +38,7 @@ from watchkeeper.analysis import forecast
 from watchkeeper.analysis.forecast import Trail
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.lanes import CHECKS
+from watchkeeper.lanes import CHECKS, Busy
 from watchkeeper.units import format_size
 
 _SKIP_FS = frozenset({"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "nsfs"})
@@ -73,16 +73,23 @@ class _Before:
 
 
 async def probe(settings: HostSettings, attempt: Attempt) -> None:
+    # one thread per monitor at most: a hung mount (NFS) blocks its disk sample for good,
+    # and must cost one thread, not a new one every interval
+    key = ("host", attempt.monitor)
     state: dict[str, _Before] = attempt.resources.shared("host.before", dict)
     before = state.get("local")
-    if before is None or time.monotonic() - before.at > 3600:
-        before = await CHECKS.run(_snapshot)
-        await asyncio.sleep(0.2)
-    attempt.begin("ttfb")
-    now = await CHECKS.run(_snapshot)
-    facts = await CHECKS.run(_facts, settings, before, now)
-    if settings.processes:
-        facts.update(await CHECKS.run(_processes, settings.processes))
+    try:
+        if before is None or time.monotonic() - before.at > 3600:
+            before = await CHECKS.run_one(key, _snapshot)
+            await asyncio.sleep(0.2)
+        attempt.begin("ttfb")
+        now = await CHECKS.run_one(key, _snapshot)
+        facts = await CHECKS.run_one(key, _facts, settings, before, now)
+        if settings.processes:
+            facts.update(await CHECKS.run_one(key, _processes, settings.processes))
+    except Busy:
+        attempt.fail("the previous sample is still stuck (a hung mount?)")
+        return
     attempt.end("ttfb")
     state["local"] = now
     attempt.observation.facts.update(facts)

@@ -16,6 +16,7 @@ IO and SQL threads both run), ``mysql.replication_lag`` (absent while it is not 
 
 from __future__ import annotations
 
+import struct
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,7 +26,7 @@ from pydantic import field_validator
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.lanes import CHECKS
+from watchkeeper.lanes import CHECKS, Busy
 
 
 class MysqlSettings(CheckSettings):
@@ -62,7 +63,12 @@ class MysqlSettings(CheckSettings):
 
 
 async def probe(settings: MysqlSettings, attempt: Attempt) -> None:
-    await CHECKS.run(_probe, settings, attempt)
+    # one thread per monitor at most: a server that trickles bytes past every read timeout
+    # keeps its thread after the check's deadline, and must not take another each interval
+    try:
+        await CHECKS.run_one(("mysql", attempt.monitor), _probe, settings, attempt)
+    except Busy:
+        attempt.fail("the previous check's connection is still stuck (the server trickles)")
 
 
 def _probe(settings: MysqlSettings, attempt: Attempt) -> None:
@@ -84,6 +90,11 @@ def _probe(settings: MysqlSettings, attempt: Attempt) -> None:
         )
     except pymysql.Error as exc:
         attempt.fail(describe(exc))
+        return
+    except (IndexError, ValueError, struct.error, UnicodeDecodeError):
+        # the driver parses the greeting without checking it: a peer that is no MySQL server
+        # (or a hostile one) makes it raise anything
+        attempt.fail("not a MySQL server: its greeting does not parse")
         return
     attempt.end("connect")
     try:

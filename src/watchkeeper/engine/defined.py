@@ -11,7 +11,7 @@ from typing import Any
 
 from watchkeeper import checks
 from watchkeeper.config import Config, Monitor, load_api_monitor
-from watchkeeper.engine.heartbeats import Heartbeats
+from watchkeeper.engine.heartbeats import Claim, Heartbeats
 from watchkeeper.errors import ConfigError
 from watchkeeper.store import Store, definitions, pings
 
@@ -108,16 +108,22 @@ def keep(
     spec: Mapping[str, Any],
     by: str | None,
     now: float,
-) -> None:
+) -> Claim | None:
     """Store a monitor defined through the API: its definition, its monitors row and (a
-    heartbeat) its ping UUID in one transaction, all or nothing; then take its pings.
-    Blocking. Raises ``pings.UuidTaken`` when a watched monitor has its UUID, StoreError."""
+    heartbeat) its ping UUID in one transaction, all or nothing. Blocking: call it in a
+    thread, then ``watch`` with what it returns on the event loop (the heartbeat registry is
+    the loop's). Raises ``pings.UuidTaken`` when a watched monitor has its UUID, StoreError."""
     row = (monitor.name, monitor.kind, monitor.target)
     with store.registering([row]) as (connection, ids):
         definitions.put_api_monitor(connection, monitor.name, dict(spec), by, now)
-        claim = None
         if monitor.kind == "heartbeat":
-            claim = heartbeats.claim(connection, monitor, ids[monitor.name], now)
+            return heartbeats.claim(connection, monitor, ids[monitor.name], now)
+    return None
+
+
+def watch(heartbeats: Heartbeats, monitor: Monitor, claim: Claim | None) -> None:
+    """Take pings for a kept heartbeat monitor (or none, if it is no heartbeat any more). On
+    the event loop: a ping is never handled halfway through the registry changing."""
     if claim is not None:
         heartbeats.register(claim)
     else:  # it may have been a heartbeat until now

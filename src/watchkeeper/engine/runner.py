@@ -16,7 +16,7 @@ from typing import Any
 from watchkeeper.checks import Attempt, Resources
 from watchkeeper.config import Monitor
 from watchkeeper.expect import evaluate
-from watchkeeper.lanes import CHECKS
+from watchkeeper.lanes import JUDGING, Busy
 from watchkeeper.model import Observation, Result
 from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
@@ -70,7 +70,7 @@ class _Deadline:
 
 
 JUDGE_INLINE = 64 * 1024
-"""Bytes of body past which a Result is judged on the checks' threads, not the event loop:
+"""Bytes of body past which a Result is judged on threads of its own, not the event loop:
 parsing a megabyte of JSON or running a regular expression over it takes milliseconds to
 seconds of CPU (RE2 is linear, but some patterns make its DFA give up: ``a[ab]{200}c`` over
 a MiB of random a/b text takes ~0.8 s). RE2 lets go of the interpreter while it matches,
@@ -111,7 +111,7 @@ async def run_check(
     try:
         body = attempt.observation.facts.get("body")
         if isinstance(body, bytes | str) and len(body) > JUDGE_INLINE:
-            return await CHECKS.run(judge, monitor, attempt.observation, secrets)
+            return await _judge_aside(monitor, attempt.observation, secrets)
         return judge(monitor, attempt.observation, secrets)
     except Exception as exc:  # a bug in evaluation: an error Result, never a lost one
         log.exception("judging %s (%s) raised", monitor.name, monitor.kind)
@@ -121,6 +121,24 @@ async def run_check(
         )
         attempt.observation.facts.pop("status", None)
         return judge(replace(monitor, expectations=()), attempt.observation, secrets)
+
+
+async def _judge_aside(
+    monitor: Monitor, observation: Observation, secrets: frozenset[str]
+) -> Result:
+    """``judge`` on the judging threads, one at a time per monitor, within the monitor's
+    timeout; past it (or while its previous judgement still runs) an error Result."""
+    try:
+        return await asyncio.wait_for(
+            JUDGING.run_one(monitor.name, judge, monitor, observation, secrets), monitor.timeout
+        )
+    except Busy:
+        reason = "the previous result is still being judged (a large body)"
+    except TimeoutError:
+        reason = f"judging the body took longer than {format_duration(monitor.timeout)}"
+    observation.error = reason
+    observation.facts.pop("status", None)
+    return judge(replace(monitor, expectations=(), warnings=()), observation, secrets)
 
 
 def judge(

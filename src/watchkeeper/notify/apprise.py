@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import field_validator, model_validator
 
-from watchkeeper.lanes import NOTIFY
+from watchkeeper.lanes import NOTIFY, Busy
 from watchkeeper.notify.base import (
     AlertItem,
     Message,
@@ -120,6 +120,7 @@ class AppriseNotifier:
     def __init__(self, settings: AppriseSettings, route: RouteInfo) -> None:
         self._settings = settings
         self._timeout = route.timeout
+        self._key = ("apprise", route.name)
 
     def _deliver(self, message: Message) -> None:
         import apprise
@@ -155,7 +156,10 @@ class AppriseNotifier:
                 body_format=declared,
                 notify_type=_TYPES.get(message.event, "info"),
                 log_callback=collect,
-                timeout=self._timeout,
+                # no call-wide timeout: with one, Apprise abandons a slow service to a
+                # worker thread of its own that may still deliver later, unseen by us; without,
+                # the service runs on this thread (bounded by its socket timeouts) and the
+                # route stays busy until it ends (``send``)
             ):
                 ok = False
         if not ok:
@@ -163,8 +167,17 @@ class AppriseNotifier:
             raise TransportError(mask_url(detail.strip())[:300])
 
     async def send(self, message: Message) -> None:
+        """One delivery thread per route at a time: one the deadline gave up on may still be
+        sending (Apprise cannot be stopped), and a copy must never race it; until it ends,
+        a retry fails and backs off."""
         try:
-            await asyncio.wait_for(NOTIFY.run(self._deliver, message), self._timeout + 5)
+            await asyncio.wait_for(
+                NOTIFY.run_one(self._key, self._deliver, message), self._timeout + 5
+            )
+        except Busy:
+            raise TransportError(
+                "the previous delivery on this route is still running; retrying after it"
+            ) from None
         except TimeoutError:
             raise TransportError(f"no answer within {self._timeout:g}s") from None
 

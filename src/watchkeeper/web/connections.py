@@ -24,17 +24,25 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from watchkeeper.auth.limits import address_key
+
+log = logging.getLogger("watchkeeper.web")
+FORWARDING_HEADERS = frozenset({b"x-forwarded-for", b"forwarded", b"x-real-ip"})
+
 
 @dataclass
 class ConnectionLimits:
     head_timeout: float = 10.0
     body_timeout: float = 10.0
+    write_timeout: float = 30.0
+    """How long an answer may wait for a client that does not read it."""
     per_address: int = 256
     trusted: Sequence[str] = ()
     """Addresses or networks exempt from ``per_address`` (the reverse proxies)."""
@@ -42,12 +50,14 @@ class ConnectionLimits:
     """Open connections by client key."""
     refused: int = 0
     timed_out: int = 0
+    told_forwarding: bool = False
+    """A proxy's forwarding headers from an untrusted peer were reported (once)."""
 
     def __post_init__(self) -> None:
         self._networks = [ipaddress.ip_network(item, strict=False) for item in self.trusted]
 
     def key(self, host: str) -> str | None:
-        """The counting key of a client address, or None when it is exempt."""
+        """The counting key of a client address (``address_key``), or None when exempt."""
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
@@ -56,9 +66,7 @@ class ConnectionLimits:
             address = address.ipv4_mapped
         if any(address in network for network in self._networks):
             return None
-        if isinstance(address, ipaddress.IPv6Address):
-            return str(ipaddress.ip_network(f"{address}/64", strict=False))
-        return str(address)
+        return address_key(host)
 
     def admit(self, host: str) -> str | bool | None:
         """Count a new connection: its key (None: exempt), or False when over the cap."""
@@ -85,8 +93,11 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
 
     class GuardedProtocol(HttpToolsProtocol):
         _key: str | None = None
-        _timer: asyncio.TimerHandle | None = None
         _admitted = False
+        _timer: asyncio.TimerHandle | None = None
+        _waiting_for = ""
+        """What the read deadline is for: ``head`` (or idle) or ``body``."""
+        _write_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             peer = transport.get_extra_info("peername")
@@ -99,10 +110,13 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
             self._key = admitted if isinstance(admitted, str) else None
             self._admitted = True
             super().connection_made(transport)
-            self._arm(limits.head_timeout)
+            self._arm("head", limits.head_timeout)
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
             if self._key is not None:
                 limits.release(self._key)
                 self._key = None
@@ -110,41 +124,91 @@ def guarded_protocol(limits: ConnectionLimits) -> type[asyncio.Protocol]:
                 super().connection_lost(exc)
 
         def on_headers_complete(self) -> None:
-            self._arm(limits.body_timeout)
+            self._arm("body", limits.body_timeout)
             super().on_headers_complete()
+            if not limits.told_forwarding:
+                _tell_untrusted_forwarding(self.headers, self.client, limits)
 
         def on_message_complete(self) -> None:
-            self._disarm()
+            if self._waiting_for == "body":  # not the idle deadline of a finished answer
+                self._disarm()
             super().on_message_complete()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing() and not self.pipeline:
-                self._arm(limits.head_timeout)
+            if self.transport.is_closing():
+                return
+            if self.cycle.response_complete:
+                # nothing in progress (a pipelined request it started has its head in):
+                # the next request's head is due, or the connection is idle
+                self._arm("head", limits.head_timeout)
 
-        def _arm(self, seconds: float) -> None:
+        def pause_writing(self) -> None:
+            """The client does not take what it asked for: it has ``write_timeout`` to."""
+            super().pause_writing()
+            if self._write_timer is None:
+                self._write_timer = self.loop.call_later(limits.write_timeout, self._stalled)
+
+        def resume_writing(self) -> None:
+            super().resume_writing()
+            if self._write_timer is not None:
+                self._write_timer.cancel()
+                self._write_timer = None
+
+        def _arm(self, waiting_for: str, seconds: float) -> None:
             self._disarm()
+            self._waiting_for = waiting_for
             self._timer = self.loop.call_later(seconds, self._expired)
 
         def _disarm(self) -> None:
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
+            self._waiting_for = ""
 
         def _expired(self) -> None:
             self._timer = None
-            if not self.transport.is_closing():
+            self._drop()
+
+        def _stalled(self) -> None:
+            self._write_timer = None
+            self._drop()
+
+        def _drop(self) -> None:
+            # abort, not close: close waits for the write buffer to drain, which a client
+            # that never reads would hold open (with the whole answer in memory) for ever
+            if not self.transport.is_closing() or self.transport.get_write_buffer_size():
                 limits.timed_out += 1
-                self.transport.close()
+                self.transport.abort()
 
     return GuardedProtocol
+
+
+def _tell_untrusted_forwarding(
+    headers: list[tuple[bytes, bytes]], client: tuple[str, int] | None, limits: ConnectionLimits
+) -> None:
+    """Say once that a proxy's forwarding headers are ignored because it is not trusted
+    (every client behind it then shares its address: its limits and connection cap)."""
+    if client is None or not any(name in FORWARDING_HEADERS for name, _ in headers):
+        return
+    if limits.key(client[0]) is None:  # a trusted proxy: uvicorn applies them
+        return
+    limits.told_forwarding = True
+    log.warning(
+        "a request from %s carries X-Forwarded-For or Forwarded, which are ignored: if a "
+        "reverse proxy runs there, list it in server.trusted_proxies (until then every "
+        "client behind it shares its address, its login limits and its connection cap)",
+        client[0],
+    )
 
 
 def uvicorn_options(limits: ConnectionLimits) -> dict[str, Any]:
     """The uvicorn.Config arguments that go with ``limits``."""
     return {
         "http": guarded_protocol(limits),
+        "ws": "none",  # an upgrade would hand the socket to a protocol without these limits
         "timeout_keep_alive": int(max(1, limits.head_timeout)),
+        "timeout_graceful_shutdown": int(max(1, limits.body_timeout)),
         "proxy_headers": bool(limits.trusted),
         "forwarded_allow_ips": list(limits.trusted) if limits.trusted else None,
     }

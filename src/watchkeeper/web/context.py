@@ -12,9 +12,10 @@ from typing import Any, TypeVar
 from fastapi import Request
 
 from watchkeeper.auth import Auth, LoginThrottle
+from watchkeeper.auth.throttle import Slots
 from watchkeeper.config import Config
 from watchkeeper.engine.service import Engine
-from watchkeeper.lanes import WEB
+from watchkeeper.lanes import PASSWORDS, WEB
 from watchkeeper.web.metrics import Metrics
 
 T = TypeVar("T")
@@ -30,7 +31,9 @@ class Web:
     secure_cookies: bool = False
     """Mark cookies Secure (the server is reached over https)."""
     throttle: LoginThrottle = field(default_factory=LoginThrottle)
-    """Failed logins: refused per client address, slowed down per name."""
+    """Failed logins: refused per client address, paced per name."""
+    hashing: Slots = field(default_factory=lambda: Slots(PASSWORDS.workers))
+    """Password checks at once (one per hashing thread)."""
     demo_login: tuple[str, str] | None = None
     """(name, password) of the demo's admin, shown on the demo's login page."""
     diagnosing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))

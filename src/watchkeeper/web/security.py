@@ -166,8 +166,8 @@ def loopback_host(scope: Scope) -> bool:
 
 
 def local_request(scope: Scope) -> bool:
-    """Made on this machine, to it: a loopback peer, a loopback Host, and an Origin (if the
-    browser sent one) naming that same host and port."""
+    """Made on this machine, to it: a loopback peer, a loopback Host, no proxy's forwarding
+    header, and an Origin (if the browser sent one) naming that same host and port."""
     client = scope.get("client")
     try:
         peer_ok = client is not None and ipaddress.ip_address(client[0]).is_loopback
@@ -176,6 +176,8 @@ def local_request(scope: Scope) -> bool:
     if not peer_ok or not loopback_host(scope):
         return False
     headers = dict(scope.get("headers") or ())
+    if any(name in headers for name in (b"x-forwarded-for", b"forwarded", b"x-real-ip")):
+        return False  # relayed by a proxy on this machine: the browser may be anywhere
     origin = headers.get(b"origin")
     if origin is None:
         return True

@@ -20,6 +20,7 @@ from watchkeeper.auth import Principal
 from watchkeeper.config import Monitor, load_api_monitor
 from watchkeeper.engine import defined
 from watchkeeper.engine.defined import Broken
+from watchkeeper.engine.heartbeats import Claim
 from watchkeeper.errors import ConfigError, StoreError
 from watchkeeper.lanes import DIAGNOSIS
 from watchkeeper.state import MonitorStatus
@@ -230,22 +231,23 @@ async def _define(web: Web, spec: dict[str, Any], who: Principal) -> Monitor:
     if clash is not None:
         raise HTTPException(409, clash)
 
-    def keep() -> dict[str, list[tuple[float, float]]]:
-        defined.keep(engine.store, engine.heartbeats, monitor, spec, who.name, time.time())
+    def keep() -> tuple[Claim | None, dict[str, list[tuple[float, float]]]]:
+        claim = defined.keep(engine.store, engine.heartbeats, monitor, spec, who.name, time.time())
         if not monitor.anomaly:
-            return {}
+            return claim, {}
         try:  # its detectors start from what the store holds, as at start-up
-            return engine.anomalies.history(engine.store, monitor)
+            return claim, engine.anomalies.history(engine.store, monitor)
         except StoreError as exc:  # the detectors start blind; the definition is kept
             log.warning(
                 "no stored history for the anomaly detection of '%s': %s", monitor.name, exc
             )
-            return {}
+            return claim, {}
 
     try:
-        history = await web.run(keep)
+        claim, history = await web.run(keep)
     except UuidTaken as exc:
         raise HTTPException(409, str(exc)) from None
+    defined.watch(engine.heartbeats, monitor, claim)
     engine.definitions.broken.pop(monitor.name, None)
     engine.put_monitor(monitor)
     if monitor.anomaly:

@@ -4,11 +4,12 @@ Sessions live in an HttpOnly, SameSite=Lax cookie (Secure when served over https
 login and setup forms, posted before there is a session, carry a double-submit CSRF token
 (a random cookie the form must repeat).
 
-Guessing is answered by ``LoginThrottle``: refused per client address (and per address and
-name), slowed down per name; every attempt is counted before its password is checked.
-Password hashing runs on its own two threads (``lanes.PASSWORDS``, below normal priority):
-when both are busy, a login is answered 429 at once instead of queueing, so a flood can
-neither queue up minutes of argon2 nor take threads from the store, checks or alerts.
+Guessing is answered by ``LoginThrottle``: refused per client (and per client and name),
+paced per name except for the name's owner; every attempt is counted before its password
+is checked. Password hashing runs on its own two threads (``lanes.PASSWORDS``, below normal
+priority): when both are busy, a stranger's login is answered 429 at once instead of
+queueing (the owner's waits its turn, first in line), so a flood can neither queue up
+minutes of argon2 nor take threads from the store, checks or alerts.
 
 The first-run setup answers only a request made on this machine to a loopback name: its
 peer is loopback, its Host is ``localhost``/a loopback address, and its Origin, if any, is
@@ -26,6 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.auth import AuthError
+from watchkeeper.auth.limits import address_key
 from watchkeeper.errors import StoreError
 from watchkeeper.lanes import PASSWORDS
 from watchkeeper.units import format_duration
@@ -37,6 +39,10 @@ from watchkeeper.web.security import SESSION_COOKIE, local_request, principal_of
 router = APIRouter(include_in_schema=False)
 pages = Pages()
 FORM_COOKIE = "wk_form"
+DEVICE_COOKIE = "wk_device"
+"""Set at a successful login: this browser has logged in as that name (not paced after)."""
+OWNER_PATIENCE = 10.0
+"""Seconds the owner's login waits for a hashing thread during a flood."""
 
 
 def _secure(web: Web, request: Request) -> bool:
@@ -141,7 +147,7 @@ async def login(request: Request) -> Response:
             name=name,
             next_path=next_path,
         )
-    address = request.client.host if request.client else "unknown"
+    address = address_key(request.client.host) if request.client else "unknown"
     if not name or not password:
         return _login_page(
             request,
@@ -151,7 +157,7 @@ async def login(request: Request) -> Response:
             name=name,
             next_path=next_path,
         )
-    verdict = web.throttle.attempt(name, address)
+    verdict = web.throttle.attempt(name, address, request.cookies.get(DEVICE_COOKIE))
     if verdict.refused_for is not None:
         wait = verdict.refused_for
         return _too_many(
@@ -162,9 +168,11 @@ async def login(request: Request) -> Response:
             name,
             next_path,
         )
-    if verdict.delay:  # the name is being guessed: every try waits, none is refused
+    if verdict.delay:  # the name is being guessed: its tries take turns
         await asyncio.sleep(verdict.delay)
-    if PASSWORDS.full:  # both hashing threads busy: say so now rather than queue
+    # both hashing threads busy: a stranger is told so at once, the owner waits its turn
+    hashing = await web.hashing.take(OWNER_PATIENCE) if verdict.owner else web.hashing.try_take()
+    if not hashing:
         web.throttle.forgive(name, address)
         return _too_many(
             request, web, 1.0, "Many logins at once: try again in a second.", name, next_path
@@ -174,6 +182,8 @@ async def login(request: Request) -> Response:
     except StoreError:
         web.throttle.forgive(name, address)
         return _store_away()
+    finally:
+        web.hashing.give()
     if user is None:
         return _login_page(
             request,
@@ -183,13 +193,22 @@ async def login(request: Request) -> Response:
             name=name,
             next_path=next_path,
         )
-    web.throttle.succeeded(name, address)
+    device = web.throttle.succeeded(name, address)
     try:
         token = await web.run(web.auth.start_session, user)
     except StoreError:
         return _store_away()
     response = RedirectResponse(next_path, status_code=303)
     _set_session(response, request, web, token)
+    response.set_cookie(
+        DEVICE_COOKIE,
+        device,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(web, request),
+        max_age=180 * 86400,
+        path="/login",
+    )
     return response
 
 
