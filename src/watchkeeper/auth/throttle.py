@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
 import hmac
 import secrets
@@ -173,10 +174,9 @@ class Slots:
         self._waiting.append(waiter)
         got = False
         try:
-            await asyncio.wait_for(asyncio.shield(waiter), patience)
-            got = True
-        except TimeoutError:
-            pass
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(waiter), patience)
+                got = True
         finally:
             if not got:  # timed out or cancelled
                 if waiter.done():  # handed a slot just as the wait ended: pass it on

@@ -136,9 +136,9 @@ async def _judge_aside(
         reason = "the previous result is still being judged (a large body)"
     except TimeoutError:
         reason = f"judging the body took longer than {format_duration(monitor.timeout)}"
-    observation.error = reason
+    observation.error = reason  # with an error, judge evaluates no expectation
     observation.facts.pop("status", None)
-    return judge(replace(monitor, expectations=(), warnings=()), observation, secrets)
+    return judge(monitor, observation, secrets)
 
 
 def judge(

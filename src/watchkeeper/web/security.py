@@ -160,7 +160,10 @@ def _is_loopback_name(host: str) -> bool:
 
 def loopback_host(scope: Scope) -> bool:
     """The request's Host header names this machine (a loopback name or address)."""
-    headers = dict(scope.get("headers") or ())
+    return _names_loopback(dict(scope.get("headers") or ()))
+
+
+def _names_loopback(headers: Mapping[bytes, bytes]) -> bool:
     host = headers.get(b"host", b"").decode("latin-1").strip()
     return bool(host) and _is_loopback_name(_host_of(host))
 
@@ -173,9 +176,9 @@ def local_request(scope: Scope) -> bool:
         peer_ok = client is not None and ipaddress.ip_address(client[0]).is_loopback
     except ValueError:
         peer_ok = False
-    if not peer_ok or not loopback_host(scope):
-        return False
     headers = dict(scope.get("headers") or ())
+    if not peer_ok or not _names_loopback(headers):
+        return False
     if any(name in headers for name in (b"x-forwarded-for", b"forwarded", b"x-real-ip")):
         return False  # relayed by a proxy on this machine: the browser may be anywhere
     origin = headers.get(b"origin")

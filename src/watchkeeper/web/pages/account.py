@@ -22,6 +22,7 @@ import asyncio
 import hmac
 import secrets
 from collections.abc import Callable
+from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -53,14 +54,7 @@ def _with_form_token(request: Request, web: Web, render: Callable[[str], Respons
     """Render a pre-session form with a double-submit token, and set its cookie."""
     token = request.cookies.get(FORM_COOKIE) or secrets.token_urlsafe(24)
     response = render(token)
-    response.set_cookie(
-        FORM_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=_secure(web, request),
-        max_age=3600,
-    )
+    _cookie(response, request, web, FORM_COOKIE, token, "strict", 3600)
     return response
 
 
@@ -99,26 +93,10 @@ async def login_page(request: Request, next: str = "/") -> Response:
     web = web_of(request)
     if principal_of(request) is not None:
         return RedirectResponse(_local(next), status_code=303)
-    try:
-        setup = await web.run(web.needs_setup)
-    except StoreError:
-        return _store_away()
-    if setup:
+    # the store away: the app's StoreError handler answers 503 with Retry-After
+    if await web.run(web.needs_setup):
         return RedirectResponse("/setup", status_code=303)
     return _login_page(request, web, next_path=_local(next))
-
-
-def _store_away() -> Response:
-    response = pages.render(
-        "message.html",
-        503,
-        user=None,
-        title="Cannot log in just now",
-        text="The store does not answer, so names and passwords cannot be checked. "
-        "Try again in a moment; monitoring goes on meanwhile.",
-    )
-    response.headers["Retry-After"] = "5"
-    return response
 
 
 def _too_many(
@@ -180,8 +158,8 @@ async def login(request: Request) -> Response:
     try:
         user = await PASSWORDS.run(web.auth.check_password, name, password)
     except StoreError:
-        web.throttle.forgive(name, address)
-        return _store_away()
+        web.throttle.forgive(name, address)  # no password was checked
+        raise
     finally:
         web.hashing.give()
     if user is None:
@@ -194,35 +172,38 @@ async def login(request: Request) -> Response:
             next_path=next_path,
         )
     device = web.throttle.succeeded(name, address)
-    try:
-        token = await web.run(web.auth.start_session, user)
-    except StoreError:
-        return _store_away()
+    token = await web.run(web.auth.start_session, user)
     response = RedirectResponse(next_path, status_code=303)
     _set_session(response, request, web, token)
-    response.set_cookie(
-        DEVICE_COOKIE,
-        device,
-        httponly=True,
-        samesite="strict",
-        secure=_secure(web, request),
-        max_age=180 * 86400,
-        path="/login",
-    )
+    _cookie(response, request, web, DEVICE_COOKIE, device, "strict", 180 * 86400, "/login")
     return response
 
 
 def _set_session(response: Response, request: Request, web: Web, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="lax",
-        secure=_secure(web, request),
-        max_age=int(web.auth.session_ttl),
-        path="/",
-    )
+    _cookie(response, request, web, SESSION_COOKIE, token, "lax", int(web.auth.session_ttl))
     response.delete_cookie(FORM_COOKIE)
+
+
+def _cookie(
+    response: Response,
+    request: Request,
+    web: Web,
+    name: str,
+    value: str,
+    samesite: Literal["lax", "strict"],
+    max_age: int,
+    path: str = "/",
+) -> None:
+    """An HttpOnly cookie, Secure when the page came over https."""
+    response.set_cookie(
+        name,
+        value,
+        httponly=True,
+        samesite=samesite,
+        secure=_secure(web, request),
+        max_age=max_age,
+        path=path,
+    )
 
 
 @router.post("/logout")
@@ -245,11 +226,7 @@ async def logout(request: Request) -> Response:
 
 async def _setup_refused(request: Request, web: Web) -> Response | None:
     """None if this request may see or use the first-run setup; else the answer."""
-    try:
-        needed = await web.run(web.needs_setup)
-    except StoreError:
-        return _store_away()
-    if not needed:
+    if not await web.run(web.needs_setup):
         return RedirectResponse("/login", status_code=303)
     if not local_request(request.scope):
         return pages.render(
