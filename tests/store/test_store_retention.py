@@ -63,6 +63,22 @@ def test_it_deletes_rollups_and_state_changes_past_their_retention(
     assert store.states()["api"].state is State.DOWN
 
 
+def test_state_changes_outlive_the_raw_results_they_came_with(
+    store: Store, make_result: ResultFactory
+) -> None:
+    """State changes are kept as long as the 1-hour rollups, not pruned with raw results."""
+    month_ago = NOW - 30 * DAY
+    store.write(
+        [make_result(at=month_ago, ok=False)],
+        [Transition("api", month_ago, State.UP, State.DOWN, "timeout")],
+    )
+
+    assert store.prune(NOW, raw=RAW, minute=MINUTE, hour=HOUR) == 1
+
+    assert store.results("api", since=0) == []
+    assert [(t.at, t.to_state) for t in store.transitions()] == [(month_ago, State.DOWN)]
+
+
 def test_it_deletes_in_batches_until_everything_old_is_gone(
     store: Store, make_result: ResultFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
