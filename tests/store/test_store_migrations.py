@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import math
 import sqlite3
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from tests.store.workload import HOUR, answers, stored, workload
 
 from watchkeeper.errors import StoreError
-from watchkeeper.model import Phases, Result
+from watchkeeper.model import Phases, Result, State, Transition
 from watchkeeper.store import Store, migrate, schema
 
 T0 = 1_700_000_000.0
@@ -88,3 +93,137 @@ def test_a_reader_does_not_migrate_an_older_store(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         tables = {row[0] for row in db.execute("select name from sqlite_master")}
     assert tables == {"other"}
+
+
+def _as_0005_wrote_it(connection: sa.Connection, written: list[Result]) -> None:
+    """Rows as the Watchkeeper of revision 0005 wrote them: phases as milliseconds, and each
+    series value as a ``samples`` row beside its result."""
+    ids: dict[str, int] = {}
+    for result in written:
+        if result.monitor not in ids:
+            ids[result.monitor] = len(ids) + 1
+            connection.execute(
+                sa.text(
+                    "INSERT INTO monitors (id, name, kind, target) VALUES (:i, :n, 'http', '')"
+                ),
+                {"i": ids[result.monitor], "n": result.monitor},
+            )
+    phases = ("total", "dns", "connect", "tls", "ttfb", "transfer")
+    connection.execute(
+        sa.text(
+            "INSERT INTO results (monitor_id, ts, ok, status, error, failures, warnings, "
+            + ", ".join(f"{p}_ms" for p in phases)
+            + ") VALUES (:m, :ts, :ok, :status, :error, :failures, :warnings, "
+            + ", ".join(f":{p}" for p in phases)
+            + ")"
+        ),
+        [
+            {
+                "m": ids[r.monitor],
+                "ts": r.started_at,
+                "ok": r.ok,
+                "status": r.status,
+                "error": r.error,
+                "failures": json.dumps(r.failures, ensure_ascii=False) if r.failures else None,
+                "warnings": json.dumps(r.warnings, ensure_ascii=False) if r.warnings else None,
+                **{p: None if (v := r.phases.get(p)) is None else v * 1000.0 for p in phases},
+            }
+            for r in written
+        ],
+    )
+    connection.execute(
+        sa.text("INSERT INTO samples (monitor_id, name, ts, value) VALUES (:m, :n, :ts, :v)"),
+        [
+            {"m": ids[r.monitor], "n": name, "ts": r.started_at, "v": value}
+            for r in written
+            for name, value in r.metrics.items()
+        ],
+    )
+
+
+ODD_SERIES = {"tiny": 5e-324, "huge": 1e300, "third": 1 / 3, "whole": 1234.0, "inf": math.inf}
+
+
+def test_a_store_of_the_previous_revision_upgrades_without_losing_anything(
+    store_url: str, peek: sa.Engine, tmp_path: Path
+) -> None:
+    written = workload(("api", "db"), 120)
+    written[5] = dataclasses.replace(
+        written[5], error="délai dépassé ✗", ok=False, metrics=dict(ODD_SERIES)
+    )
+    changes = [
+        Transition("api", HOUR + 150, State.UP, State.DOWN, "délai"),
+        Transition("api", HOUR + 600, State.DOWN, State.UP, None),
+    ]
+    with peek.connect() as connection:
+        migrate.upgrade(connection, "0005")
+    with peek.begin() as connection:
+        _as_0005_wrote_it(connection, written)
+        connection.execute(
+            sa.text(
+                "INSERT INTO state_changes (monitor_id, at, from_state, to_state, reason) "
+                "VALUES (1, :at, :a, :b, :why)"
+            ),
+            [{"at": t.at, "a": t.from_state, "b": t.to_state, "why": t.reason} for t in changes],
+        )
+        connection.execute(
+            sa.text("INSERT INTO monitor_state VALUES (1, 'up', :at, NULL)"), {"at": HOUR + 600}
+        )
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh.write(written, changes)
+    now = HOUR + 3600 + 120
+
+    upgraded = Store.open(store_url)
+    try:
+        assert upgraded.results("api", 0, limit=10**6) == stored(
+            sorted((r for r in written if r.monitor == "api"), key=lambda r: r.started_at)
+        )
+        newest: dict[str, float] = {}
+        for result in sorted(written, key=lambda r: r.started_at):
+            if result.monitor == "api":
+                newest.update(result.metrics)
+        assert {p.name: p.value for p in upgraded.sample_names("api", HOUR)} == newest
+        assert upgraded.transitions() == changes
+        assert upgraded.states()["api"].since == HOUR + 600
+        for store in (upgraded, fresh):
+            store.rollup(now, grace=70)
+        assert answers(upgraded, ("api", "db"), now) == answers(fresh, ("api", "db"), now)
+        upgraded.compact(now, grace=70)
+        assert answers(upgraded, ("api", "db"), now) == answers(fresh, ("api", "db"), now)
+    finally:
+        upgraded.close()
+        fresh.close()
+
+
+def _downgrade(peek: sa.Engine, revision: str) -> None:
+    with peek.connect() as connection:
+        command.downgrade(migrate.alembic_config(connection), revision)
+        connection.commit()
+
+
+def test_a_store_goes_back_to_the_previous_revision_until_it_packed_results(
+    store_url: str, peek: sa.Engine
+) -> None:
+    written = workload(("api",), 40)
+    store = Store.open(store_url)
+    store.write(written)
+    store.close()
+
+    _downgrade(peek, "0005")
+
+    with peek.connect() as connection:
+        rows = connection.execute(sa.text("SELECT ts, total_ms FROM results ORDER BY ts, id")).all()
+        samples = connection.scalar(sa.text("SELECT count(*) FROM samples"))
+    assert [(ts, pytest.approx(ms, rel=1e-12)) for ts, ms in rows] == [
+        (r.started_at, r.phases.total * 1000)
+        for r in sorted(written, key=lambda r: r.started_at)
+        if r.phases.total is not None
+    ]
+    assert samples == sum(len(r.metrics) for r in written)
+    store = Store.open(store_url)  # and up again, then packed: no way back
+    try:
+        store.compact(HOUR + 7200, grace=70)
+    finally:
+        store.close()
+    with pytest.raises(RuntimeError, match="packed in chunks"):
+        _downgrade(peek, "0005")

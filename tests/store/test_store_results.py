@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -52,9 +53,30 @@ def test_it_reads_back_results_equal_to_those_written(store: Store) -> None:
     assert store.results("db", since=0) == written[3:]
 
 
+def test_phases_are_kept_to_the_nanosecond(store: Store) -> None:
+    """What a clock measures (whole nanoseconds) comes back equal, any other float within half
+    a nanosecond, and what is no duration (not finite, longer than 31 years) as not applicable."""
+    measured = Phases(dns=0.000123456, connect=1.000000001, ttfb=0.0, total=12.345678901)
+    odd = Phases(dns=1 / 3, total=0.1 + 0.2)
+    store.write(
+        [
+            Result("api", "http", T0, True, measured),
+            Result("api", "http", T0 + 1, True, odd),
+            Result("api", "http", T0 + 2, True, Phases(math.nan, -math.inf, total=2e9)),
+        ]
+    )
+
+    clock, other, impossible = (result.phases for result in store.results("api", since=0))
+
+    assert clock == measured
+    assert other.dns == pytest.approx(1 / 3, abs=0.5e-9)
+    assert other.total == pytest.approx(0.3, abs=0.5e-9)
+    assert impossible == Phases()
+
+
 def test_it_keeps_results_across_reopen(store_url: str, make_result: ResultFactory) -> None:
     first = Store.open(store_url)
-    written = [make_result(at=T0 + i, total=0.1 + i / 1000) for i in range(5)]
+    written = [make_result(at=T0 + i, total=round(0.1 + i / 1000, 9)) for i in range(5)]
     first.write(written)
     first.close()
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import pytest
+import sqlalchemy as sa
 from tests.store.conftest import ResultFactory
 
 from watchkeeper.auth import Auth, AuthError
@@ -38,6 +39,24 @@ def test_the_ledger_counts_each_check_once_whatever_has_been_rolled_up(
     assert day.checks == 1440
     assert ledger.uptime("api", DAY, NOW - 1) == pytest.approx(1 - 15 / 1440, abs=0.002)
     assert ledger.uptime("nobody", DAY, NOW) is None
+
+
+def test_the_ledger_counts_packed_results_once(
+    store: Store, make_result: ResultFactory, peek: sa.Engine
+) -> None:
+    results = [make_result("api", NOW - 3 * DAY + i * 60, ok=i % 50 != 0) for i in range(3 * 1440)]
+    store.write(results)
+    store.compact(NOW, grace=0)  # no rollup yet: everything is raw, and packed
+    assert store.rollup(NOW - DAY, grace=0) > 0
+    with peek.begin() as connection:  # the rollups forgotten: the ledger reads raw results
+        connection.execute(sa.text("DELETE FROM meta"))
+
+    ledger = Ledger()
+    ledger.seed(store, ["api"], NOW)
+
+    days = ledger.days("api", 90, NOW)
+    assert sum(bar.checks for bar in days) == len(results)
+    assert sum(bar.failures for bar in days) == sum(1 for r in results if not r.ok)
 
 
 def test_the_ledger_follows_live_results_and_keeps_recent_latencies(

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from watchkeeper.model import Result
-from watchkeeper.store import Store, schema
+from watchkeeper.store import Store, raw, schema
 from watchkeeper.store.rollups import HOUR, MINUTE, watermark
 
 HOURS_KEPT = 48
@@ -185,15 +185,10 @@ class Ledger:
                 .group_by(minutely.c.monitor_id, hour_of)
             ):
                 self._add(ids.get(int(monitor_id)), int(hour) * 3600, int(checks), int(failures))
-            raw = schema.results
-            raw_hour = sa.cast(raw.c.ts // 3600, sa.Integer).label("hour")
-            failed = sa.case((raw.c.ok, 0), else_=1)
-            for monitor_id, hour, checks, failures in connection.execute(
-                sa.select(raw.c.monitor_id, raw_hour, sa.func.count(), sa.func.sum(failed))
-                .where(raw.c.ts >= max(minute_mark, hour_mark, since_day))
-                .group_by(raw.c.monitor_id, raw_hour)
+            for monitor_id, hour, checks, failures in raw.hourly_counts(
+                connection, sorted(ids), max(minute_mark, hour_mark, since_day)
             ):
-                self._add(ids.get(int(monitor_id)), int(hour) * 3600, int(checks), int(failures))
+                self._add(ids.get(monitor_id), hour * 3600, checks, failures)
             for monitor_id, bucket, p50 in connection.execute(
                 sa.select(minutely.c.monitor_id, minutely.c.bucket, minutely.c.total_p50).where(
                     minutely.c.bucket >= (int(now // 60) - MINUTES_KEPT) * 60,

@@ -262,6 +262,7 @@ class Engine:
                 continue  # catching up after a store outage: roll up once it is written
             try:
                 await STORE_UPKEEP.run(self.store.rollup, time.time(), grace=self.rollup_grace)
+                await STORE_UPKEEP.run(self.store.compact, time.time(), grace=self.rollup_grace)
                 if time.monotonic() - last_prune >= self._prune_every:
                     last_prune = time.monotonic()
                     await STORE_UPKEEP.run(

@@ -1,8 +1,10 @@
 """Results and Transitions to table rows and back.
 
-Phases are seconds in a Result and milliseconds in the ``*_ms`` columns. Reading back divides
-by 1000 and snaps to the nanosecond when that reproduces the stored value exactly, so phases
-with nanosecond resolution come back equal; any other float comes back within one ulp.
+Phases are seconds in a Result and whole nanoseconds in the store (the ``*_ns`` columns and
+chunks): a phase comes back as ``nanoseconds / 1e9``, so phases a clock measured (whole
+nanoseconds) come back equal, and any other float within half a nanosecond. A phase that is
+not finite, or longer than ``MAX_PHASE`` seconds, is stored as not applicable. A check's
+series (``metrics``) are stored with it as JSON, which gives every float back bit for bit.
 Text never carries NUL characters into the database (PostgreSQL refuses them).
 """
 
@@ -13,6 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from watchkeeper.model import Phases, Result, State, Transition
+from watchkeeper.store.chunks import Check
+
+MAX_PHASE = 1e9
+"""Seconds (31 years): longer phases are not durations a check measured."""
+_LIMIT = MAX_PHASE * 1e9
 
 ResultRow = tuple[
     int,
@@ -21,12 +28,13 @@ ResultRow = tuple[
     int | None,
     str | None,
     str | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
-    float | None,
+    int | None,
+    int | None,
+    int | None,
+    int | None,
+    int | None,
+    int | None,
+    str | None,
     str | None,
 ]
 """``RESULT_COLUMNS`` in order."""
@@ -38,17 +46,17 @@ RESULT_COLUMNS = (
     "status",
     "error",
     "failures",
-    "total_ms",
-    "dns_ms",
-    "connect_ms",
-    "tls_ms",
-    "ttfb_ms",
-    "transfer_ms",
+    "total_ns",
+    "dns_ns",
+    "connect_ns",
+    "tls_ns",
+    "ttfb_ns",
+    "transfer_ns",
     "warnings",
+    "metrics",
 )
 
-STORED_FIELDS = RESULT_COLUMNS[1:]
-"""What a read selects, after the monitor: everything :func:`result_from_row` needs."""
+METRIC_NAME_LIMIT = 200
 
 
 def result_row(result: Result, monitor_id: int) -> ResultRow:
@@ -57,6 +65,7 @@ def result_row(result: Result, monitor_id: int) -> ResultRow:
     error = result.error
     if error is not None and "\x00" in error:
         error = _clean(error)
+    metrics = result.metrics
     return (
         monitor_id,
         result.started_at,
@@ -64,46 +73,65 @@ def result_row(result: Result, monitor_id: int) -> ResultRow:
         result.status,
         error,
         json.dumps(result.failures, ensure_ascii=False) if result.failures else None,
-        None if (total := phases.total) is None else total * 1000.0,
-        None if (dns := phases.dns) is None else dns * 1000.0,
-        None if (connect := phases.connect) is None else connect * 1000.0,
-        None if (tls := phases.tls) is None else tls * 1000.0,
-        None if (ttfb := phases.ttfb) is None else ttfb * 1000.0,
-        None if (transfer := phases.transfer) is None else transfer * 1000.0,
+        nanoseconds(phases.total),
+        nanoseconds(phases.dns),
+        nanoseconds(phases.connect),
+        nanoseconds(phases.tls),
+        nanoseconds(phases.ttfb),
+        nanoseconds(phases.transfer),
         json.dumps(result.warnings, ensure_ascii=False) if result.warnings else None,
+        json.dumps({name[:METRIC_NAME_LIMIT]: value for name, value in metrics.items()})
+        if metrics
+        else None,
     )
 
 
-def result_from_row(monitor: str, kind: str, row: Sequence[Any]) -> Result:
-    """A Result from the ``STORED_FIELDS`` of one row."""
-    ts, ok, status, error, failures, total, dns, connect, tls, ttfb, transfer, warnings = row
+def nanoseconds(seconds: float | None) -> int | None:
+    """A phase as the store keeps it: whole nanoseconds, None when it cannot be one."""
+    if seconds is None:
+        return None
+    value = seconds * 1e9
+    return round(value) if -_LIMIT < value < _LIMIT else None
+
+
+def check_from_row(row: Sequence[Any]) -> Check:
+    """A Check from ``ts, ok, status, error, failures, *phases (ns), warnings, metrics``."""
+    ts, ok, status, error, failures, *phases, warnings, metrics = row
+    return Check(
+        float(ts),
+        bool(ok),
+        None if status is None else int(status),
+        error,
+        json.loads(failures) if failures else [],
+        json.loads(warnings) if warnings else [],
+        tuple(None if value is None else int(value) for value in phases),
+        json.loads(metrics, parse_int=float) if metrics else {},
+    )
+
+
+def result_from(
+    monitor: str,
+    kind: str,
+    ts: float,
+    ok: bool,
+    status: int | None,
+    seconds: Sequence[float | None],
+    texts: tuple[str | None, list[str], list[str]],
+) -> Result:
+    """A Result from what the store keeps; ``seconds`` in ``chunks.PHASES`` order."""
+    total, dns, connect, tls, ttfb, transfer = seconds
+    error, failures, warnings = texts
     return Result(
         monitor=monitor,
         kind=kind,
-        started_at=float(ts),
-        ok=bool(ok),
-        phases=Phases(
-            dns=seconds(dns),
-            connect=seconds(connect),
-            tls=seconds(tls),
-            ttfb=seconds(ttfb),
-            transfer=seconds(transfer),
-            total=seconds(total),
-        ),
-        failures=list(json.loads(failures)) if failures else [],
+        started_at=ts,
+        ok=ok,
+        phases=Phases(dns=dns, connect=connect, tls=tls, ttfb=ttfb, transfer=transfer, total=total),
+        failures=list(failures),
         error=error,
-        status=None if status is None else int(status),
-        warnings=list(json.loads(warnings)) if warnings else [],
+        status=status,
+        warnings=list(warnings),
     )
-
-
-def seconds(milliseconds: float | None) -> float | None:
-    """Milliseconds back to seconds, at nanosecond resolution when the value has it."""
-    if milliseconds is None:
-        return None
-    value = milliseconds / 1000.0
-    snapped = round(value, 9)
-    return snapped if snapped * 1000.0 == milliseconds else value
 
 
 def transition_row(transition: Transition, monitor_id: int) -> dict[str, Any]:

@@ -71,6 +71,15 @@ def writing(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(**{_WRITE_OPTION: True})
 
 
+def reading(engine: sa.Engine) -> sa.Engine:
+    """The same engine and pool for reads that see one snapshot however many statements they
+    take (raw results move between tiers while others read): SQLite's read transactions do
+    already, PostgreSQL's at REPEATABLE READ (read-only, so they never fail to serialize)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="REPEATABLE READ")
+    return engine
+
+
 def sqlite_path(url: URL) -> Path | None:
     """The database file of a SQLite URL, None when it lives in memory."""
     database = url.database

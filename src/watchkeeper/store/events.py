@@ -7,9 +7,10 @@ give passing and failing checks only.
 
 from __future__ import annotations
 
+import numpy as np
 import sqlalchemy as sa
 
-from watchkeeper.store import schema
+from watchkeeper.store import raw, schema
 from watchkeeper.store.queries import find_monitor
 
 MinuteCount = tuple[float, int, int]
@@ -27,28 +28,19 @@ def minute_counts(
     if found is None:
         return []
     monitor_id = found[0]
-    table = schema.results
-    if connection.dialect.name == "sqlite":
-        minute = sa.cast(table.c.ts / 60, sa.Integer)
-    else:
-        minute = sa.cast(sa.func.floor(table.c.ts / 60), sa.BigInteger)
-    good: sa.ColumnElement[bool] = table.c.ok
+    checks = raw.read(connection, [monitor_id], since, until)
+    good = checks.ok.copy()
     if latency is not None:
-        good = sa.and_(table.c.ok, table.c.total_ms <= latency * 1000.0)
-    query = (
-        sa.select(
-            minute.label("minute"),
-            sa.func.sum(sa.case((good, 1), else_=0)),
-            sa.func.count(),
-            sa.func.min(table.c.ts),
-        )
-        .where(table.c.monitor_id == monitor_id, table.c.ts >= since, table.c.ts < until)
-        .group_by(minute)
-        .order_by(minute)
-    )
-    rows = [tuple(row) for row in connection.execute(query)]
-    out: list[MinuteCount] = [(int(m) * 60.0, int(g), int(n)) for m, g, n, _ in rows]
-    oldest_raw = float(rows[0][3]) if rows else until
+        good &= checks.milliseconds()[:, 0] <= latency * 1000.0
+    minutes = np.floor(checks.ts / 60).astype(np.int64)
+    starts, group = np.unique(minutes, return_inverse=True)
+    totals = np.bincount(group, minlength=starts.size)
+    goods = np.bincount(group, weights=good, minlength=starts.size)
+    out: list[MinuteCount] = [
+        (int(m) * 60.0, int(g), int(n))
+        for m, g, n in zip(starts.tolist(), goods.tolist(), totals.tolist(), strict=True)
+    ]
+    oldest_raw = float(checks.ts.min()) if len(checks) else until
     rollup = schema.rollup_1m
     older = connection.execute(
         sa.select(rollup.c.bucket, rollup.c.checks, rollup.c.failures)

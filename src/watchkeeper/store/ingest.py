@@ -23,7 +23,7 @@ _SQLITE_INSERT = (
     f"INSERT INTO results ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in RESULT_COLUMNS)})"
 )
 _POSTGRES_COPY = f"COPY results ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
-_POSTGRES_TYPES = ["int4", "float8", "bool", "int4", "text", "text", *["float8"] * 6, "text"]
+_POSTGRES_TYPES = ["int4", "float8", "bool", "int4", "text", "text", *["int8"] * 6, "text", "text"]
 
 
 class MonitorIds:
@@ -83,18 +83,8 @@ def register_monitors(connection: sa.Connection, kinds: Mapping[str, str]) -> di
 
 
 def insert_results(connection: sa.Connection, rows: Sequence[ResultRow]) -> None:
+    """Result rows (with their series), in bulk."""
     _bulk_insert(connection, _SQLITE_INSERT, _POSTGRES_COPY, _POSTGRES_TYPES, rows)
-
-
-_SAMPLE_INSERT = "INSERT INTO samples (monitor_id, name, ts, value) VALUES (?, ?, ?, ?)"
-_SAMPLE_COPY = "COPY samples (monitor_id, name, ts, value) FROM STDIN (FORMAT BINARY)"
-_SAMPLE_TYPES = ["int4", "text", "float8", "float8"]
-SampleRow = tuple[int, str, float, float]
-
-
-def insert_samples(connection: sa.Connection, rows: Sequence[SampleRow]) -> None:
-    """Numeric observations (``monitor_id, name, ts, value``), in bulk as results are."""
-    _bulk_insert(connection, _SAMPLE_INSERT, _SAMPLE_COPY, _SAMPLE_TYPES, rows)
 
 
 def _bulk_insert(

@@ -9,10 +9,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from watchkeeper.model import Result, State, StoredState, Transition
-from watchkeeper.store import schema
-from watchkeeper.store.codec import STORED_FIELDS, result_from_row, transition_from_row
-
-_RESULT_FIELDS = [schema.results.c[name] for name in STORED_FIELDS]
+from watchkeeper.store import raw, schema
+from watchkeeper.store.codec import transition_from_row
 
 
 def find_monitor(connection: sa.Connection, name: str) -> tuple[int, str] | None:
@@ -43,17 +41,20 @@ def results(
     if found is None or limit <= 0:
         return []
     monitor_id, kind = found
-    table = schema.results
-    query = sa.select(*_RESULT_FIELDS).where(table.c.monitor_id == monitor_id, table.c.ts >= since)
-    if until is not None:
-        query = query.where(table.c.ts < until)
-    if failed_only:
-        query = query.where(sa.not_(table.c.ok))
+    checks = raw.read(
+        connection,
+        [monitor_id],
+        since,
+        until,
+        texts=True,
+        failed_only=failed_only,
+        limit=limit,
+        newest=newest_first,
+    )
+    out = checks.results(monitor, kind)
     if newest_first:
-        query = query.order_by(table.c.ts.desc(), table.c.id.desc()).limit(limit)
-    else:
-        query = query.order_by(table.c.ts, table.c.id).limit(limit)
-    return [result_from_row(monitor, kind, row) for row in connection.execute(query)]
+        out.reverse()
+    return out
 
 
 def last_results(connection: sa.Connection, monitor: str, n: int) -> list[Result]:
@@ -61,16 +62,8 @@ def last_results(connection: sa.Connection, monitor: str, n: int) -> list[Result
     if found is None or n <= 0:
         return []
     monitor_id, kind = found
-    table = schema.results
-    query = (
-        sa.select(*_RESULT_FIELDS)
-        .where(table.c.monitor_id == monitor_id)
-        .order_by(table.c.ts.desc(), table.c.id.desc())
-        .limit(n)
-    )
-    newest_first = [result_from_row(monitor, kind, row) for row in connection.execute(query)]
-    newest_first.reverse()
-    return newest_first
+    checks = raw.read(connection, [monitor_id], texts=True, limit=n, newest=True)
+    return checks.results(monitor, kind)
 
 
 PhaseRows = dict[str, list[float | None]]
@@ -88,17 +81,12 @@ def phase_rows(
     found = find_monitor(connection, monitor)
     if found is None or limit <= 0:
         return out
-    table = schema.results
-    query = (
-        sa.select(table.c.ts, table.c.ok, *(table.c[f"{name}_ms"] for name in names))
-        .where(table.c.monitor_id == found[0], table.c.ts >= since, table.c.ts < until)
-        .order_by(table.c.ts.desc(), table.c.id.desc())
-        .limit(limit)
-    )
-    rows = list(connection.execute(query).all())
-    rows.reverse()
-    for column, values in zip(["ts", "ok", *names], zip(*rows, strict=True), strict=False):
-        out[column] = [None if value is None else float(value) for value in values]
+    checks = raw.read(connection, [found[0]], since, until, limit=limit, newest=True)
+    out["ts"] = checks.ts.tolist()
+    out["ok"] = checks.ok.astype(float).tolist()
+    milliseconds = checks.milliseconds()
+    for index, name in enumerate(names):
+        out[name] = [None if value != value else value for value in milliseconds[:, index].tolist()]
     return out
 
 
@@ -127,21 +115,18 @@ def transitions(
 
 
 def latest_results(connection: sa.Connection) -> dict[str, Result]:
-    """The newest result of every monitor that has one, in one query (an index probe per
-    monitor inside the database, not a round trip per monitor)."""
-    results, monitors = schema.results, schema.monitors
-    newest = (
-        sa.select(results.c.id)
-        .where(results.c.monitor_id == monitors.c.id)
-        .order_by(results.c.ts.desc(), results.c.id.desc())
-        .limit(1)
-        .correlate(monitors)
-        .scalar_subquery()
-    )
-    query = sa.select(monitors.c.name, monitors.c.kind, *_RESULT_FIELDS).select_from(
-        monitors.join(results, results.c.id == newest)
-    )
-    return {
-        str(row[0]): result_from_row(str(row[0]), str(row[1]), row[2:])
-        for row in connection.execute(query)
+    """The newest result of every monitor that has one (an index probe per monitor inside
+    the database, not a round trip per monitor)."""
+    monitors = schema.monitors
+    names = {
+        int(id_): (str(name), str(kind))
+        for id_, name, kind in connection.execute(
+            sa.select(monitors.c.id, monitors.c.name, monitors.c.kind)
+        )
     }
+    out: dict[str, Result] = {}
+    for monitor_id, check in raw.newest(connection).items():
+        if monitor_id in names:
+            name, kind = names[monitor_id]
+            out[name] = check.results(name, kind)[0]
+    return out

@@ -6,6 +6,8 @@ deleted (nothing scans a whole table, and a prune with nothing to do is a few do
 queries at any fleet size). Slices grow or shrink to keep each transaction near
 ``BATCH_ROWS`` rows, so the writer never waits long, even after a long outage.
 
+Raw results go at the raw horizon in both tiers, and their series with them: rows, whole
+chunks, and the older checks of a chunk that reaches past it (rewritten with the rest).
 Heartbeat pings go at the raw horizon too, except each monitor's newest ``pings.RECENT``:
 see ``_prune_pings``.
 """
@@ -16,7 +18,7 @@ import time
 
 import sqlalchemy as sa
 
-from watchkeeper.store import pings, schema
+from watchkeeper.store import chunks, compaction, pings, schema
 from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
 
@@ -26,15 +28,14 @@ _FIRST_SLICE = 3600.0
 
 
 def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: float) -> int:
-    """Delete raw results and pings older than ``raw`` seconds (but see ``_prune_pings``),
-    1-minute rollups older than ``minute``, 1-hour rollups and state changes older than
-    ``hour``. Returns rows deleted."""
+    """Delete raw results (and their series) and pings older than ``raw`` seconds (but see
+    ``_prune_pings``), 1-minute rollups older than ``minute``, 1-hour rollups and state
+    changes older than ``hour``. Returns rows deleted, counting each check of a chunk."""
     horizons = (
         (schema.results, schema.results.c.ts, now - raw),
         (schema.rollup_1m, schema.rollup_1m.c.bucket, now - minute),
         (schema.rollup_1h, schema.rollup_1h.c.bucket, now - hour),
         (schema.state_changes, schema.state_changes.c.at, now - hour),
-        (schema.samples, schema.samples.c.ts, now - raw),
         (schema.sample_1m, schema.sample_1m.c.bucket, now - minute),
         (schema.sample_1h, schema.sample_1h.c.bucket, now - hour),
     )
@@ -46,8 +47,45 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
             owned = table.c.monitor_id.in_(ids[first : first + _ID_CHUNK])
             deleted += _prune_slices(engine, table, time_column, owned, cutoff)
     for first in range(0, len(ids), _ID_CHUNK):
+        deleted += _prune_chunks(engine, ids[first : first + _ID_CHUNK], now - raw)
         deleted += _prune_pings(engine, ids[first : first + _ID_CHUNK], now - raw)
     return deleted
+
+
+def _prune_chunks(engine: sa.Engine, ids: list[int], cutoff: float) -> int:
+    """Delete the checks of ``ids`` older than ``cutoff`` from chunks: whole chunks in time
+    slices, and the older part of a chunk that reaches past ``cutoff``."""
+    table = schema.result_chunks
+    owned = table.c.monitor_id.in_(ids)
+    with engine.connect() as connection:
+        oldest = connection.scalar(
+            sa.select(sa.func.min(table.c.first_ts)).where(owned, table.c.first_ts < cutoff)
+        )
+        if oldest is None:  # the usual case, in one query
+            return 0
+        straddling = connection.execute(
+            sa.select(table.c.monitor_id, table.c.first_ts, table.c.data).where(
+                owned,
+                table.c.first_ts < cutoff,
+                table.c.last_ts >= cutoff,
+                table.c.first_ts >= cutoff - chunks.MAX_SPAN,
+            )
+        ).all()
+    deleted = 0
+    if straddling:
+        with writing(engine).begin() as connection:
+            for monitor_id, first_ts, data in straddling:
+                checks = chunks.unpack(bytes(data))
+                kept = [check for check in checks if check.ts >= cutoff]
+                deleted += len(checks) - len(kept)
+                connection.execute(
+                    table.delete().where(
+                        table.c.monitor_id == monitor_id, table.c.first_ts == first_ts
+                    )
+                )
+                connection.execute(table.insert(), [compaction.chunk_row(int(monitor_id), kept)])
+    whole = sa.and_(owned, table.c.last_ts < cutoff)
+    return deleted + _prune_slices(engine, table, table.c.first_ts, whole, cutoff, table.c.checks)
 
 
 def _prune_pings(engine: sa.Engine, ids: list[int], cutoff: float) -> int:
@@ -83,7 +121,10 @@ def _prune_slices(
     time_column: sa.ColumnElement[float],
     owned: sa.ColumnElement[bool],
     cutoff: float,
+    weight: sa.ColumnElement[int] | None = None,
 ) -> int:
+    """Delete the rows ``owned`` older than ``cutoff``, a time slice per transaction; returns
+    how many (the sum of ``weight`` when given: checks in chunks)."""
     with engine.connect() as connection:
         oldest = connection.scalar(
             sa.select(sa.func.min(time_column)).where(owned, time_column < cutoff)
@@ -95,8 +136,12 @@ def _prune_slices(
     while start < cutoff:
         end = min(start + step, cutoff)
         with writing(engine).begin() as connection:
-            count = connection.execute(sa.delete(table).where(owned, time_column < end)).rowcount
-        deleted += max(count, 0)
+            doomed = sa.and_(owned, time_column < end)
+            weighed = None
+            if weight is not None:
+                weighed = connection.scalar(sa.select(sa.func.sum(weight)).where(doomed))
+            count = connection.execute(sa.delete(table).where(doomed)).rowcount
+        deleted += max(count, 0) if weight is None else int(weighed or 0)
         start = end
         if count > BATCH_ROWS:
             step = max(step / 2, 1.0)

@@ -13,10 +13,9 @@ import math
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import sqlalchemy as sa
 
-from watchkeeper.store import aggregate, schema
+from watchkeeper.store import aggregate, raw, schema
 from watchkeeper.store.database import writing
 from watchkeeper.store.ingest import get_meta, set_meta
 from watchkeeper.store.queries import monitor_ids
@@ -109,33 +108,20 @@ def _aggregate(
 def _next_result_time(
     connection: sa.Connection, ids: list[int], since: float | None
 ) -> float | None:
-    """The time of the first result at or after ``since`` (of all, with None)."""
-    table = schema.results
+    """The time of the first result at or after ``since`` (of all, with None), or a time
+    before it with no result in between (see ``raw.earliest``)."""
     times = []
     for first in range(0, len(ids), _ID_CHUNK):
-        query = sa.select(sa.func.min(table.c.ts)).where(
-            table.c.monitor_id.in_(ids[first : first + _ID_CHUNK])
-        )
-        if since is not None:
-            query = query.where(table.c.ts >= since)
-        found = connection.scalar(query)
+        found = raw.earliest(connection, ids[first : first + _ID_CHUNK], since)
         if found is not None:
-            times.append(float(found))
+            times.append(found)
     return min(times) if times else None
 
 
 def _raw(
     connection: sa.Connection, ids: list[int], start: float, end: float
 ) -> aggregate.FloatArray:
-    table = schema.results
-    columns = [table.c[name] for name in aggregate.RAW_COLUMNS]
-    query = sa.select(*columns).where(
-        table.c.monitor_id.in_(ids), table.c.ts >= start, table.c.ts < end
-    )
-    rows = [tuple(row) for row in connection.execute(query)]  # numpy is slow on Rows
-    if not rows:
-        return np.empty((0, len(columns)), dtype=np.float64)
-    return np.array(rows, dtype=np.float64)
+    return raw.read(connection, ids, start, end).matrix()
 
 
 def _replace(

@@ -14,14 +14,17 @@ from itertools import groupby
 
 import sqlalchemy as sa
 
-from watchkeeper.store import schema
+from watchkeeper.store import raw, schema
 from watchkeeper.store.database import writing
 from watchkeeper.store.ingest import set_meta
+from watchkeeper.store.queries import monitor_ids
 from watchkeeper.store.rollups import Resolution, watermark
 
 MINUTE = Resolution("1m", 60, schema.sample_1m, 15 * 60, of="samples")
 HOUR = Resolution("1h", 3600, schema.sample_1h, 3600, of="samples")
 RESOLUTIONS = (MINUTE, HOUR)
+
+_ID_CHUNK = 500
 
 RollupRow = tuple[int, str, int, int, float, float, float, float]
 
@@ -33,27 +36,25 @@ def roll_up(engine: sa.Engine, now: float, grace: float) -> int:
 def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float) -> int:
     width = resolution.width
     closed_until = math.floor((now - grace) / width) * width
-    table = schema.samples
     with engine.connect() as connection:
         start = watermark(connection, resolution)
         if start is None:
-            first = connection.scalar(sa.select(sa.func.min(table.c.ts)))
+            first = _earliest(connection, monitor_ids(connection), None)
             if first is None:
                 return 0
-            start = math.floor(float(first) / width) * width
+            start = math.floor(first / width) * width
     written = 0
     while start < closed_until:
         end = min(start + resolution.chunk, closed_until)
         with engine.connect() as connection:
-            rows = buckets(_raw(connection, start, end), width)
+            ids = monitor_ids(connection)
+            rows = buckets(_raw(connection, ids, start, end), width)
             if not rows:  # a gap: jump to the bucket of the next sample
-                following = connection.scalar(
-                    sa.select(sa.func.min(table.c.ts)).where(table.c.ts >= end)
-                )
+                following = _earliest(connection, ids, end)
                 if following is None:
                     end = closed_until
                 else:
-                    end = min(max(end, math.floor(float(following) / width) * width), closed_until)
+                    end = min(max(end, math.floor(following / width) * width), closed_until)
         with writing(engine).begin() as connection:
             target = resolution.table
             connection.execute(
@@ -75,14 +76,34 @@ def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float
 Sample = tuple[int, str, float, float]
 
 
-def _raw(connection: sa.Connection, start: float, end: float) -> list[Sample]:
-    table = schema.samples
-    query = (
-        sa.select(table.c.monitor_id, table.c.name, table.c.ts, table.c.value)
-        .where(table.c.ts >= start, table.c.ts < end)
-        .order_by(table.c.monitor_id, table.c.name, table.c.ts)
-    )
-    return [(int(m), str(n), float(t), float(v)) for m, n, t, v in connection.execute(query)]
+def _earliest(connection: sa.Connection, ids: list[int], since: float | None) -> float | None:
+    """No sample of any monitor lies between ``since`` and this time (see ``raw.earliest``)."""
+    found = [
+        value
+        for first in range(0, len(ids), _ID_CHUNK)
+        if (value := raw.earliest(connection, ids[first : first + _ID_CHUNK], since, metrics=True))
+        is not None
+    ]
+    return min(found) if found else None
+
+
+def _raw(connection: sa.Connection, ids: list[int], start: float, end: float) -> list[Sample]:
+    """Every sample in ``[start, end)``, by monitor, name and time (written order at equal
+    times), a few hundred monitors at a time."""
+    out: list[Sample] = []
+    for first in range(0, len(ids), _ID_CHUNK):
+        checks = raw.read(connection, ids[first : first + _ID_CHUNK], start, end, metrics=True)
+        found = [
+            (monitor_id, name, ts, value)
+            for monitor_id, ts, series in zip(
+                checks.monitor_id.tolist(), checks.ts.tolist(), checks.metrics or (), strict=True
+            )
+            for name, value in series.items()
+        ]
+        found.sort(key=lambda sample: (sample[0], sample[1]))  # stable: time order kept
+        out.extend(found)
+        time.sleep(0)
+    return out
 
 
 def buckets(rows: list[Sample], width: int) -> list[RollupRow]:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from watchkeeper.store import schema
+from watchkeeper.store import raw
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import watermark
 from watchkeeper.store.sample_rollups import HOUR, MINUTE, buckets
@@ -38,23 +38,12 @@ def latest(connection: sa.Connection, monitor: str, since: float) -> list[Latest
     found = find_monitor(connection, monitor)
     if found is None:
         return []
-    table = schema.samples
-    newest = (
-        sa.select(table.c.name, sa.func.max(table.c.ts).label("ts"))
-        .where(table.c.monitor_id == found[0], table.c.ts >= since)
-        .group_by(table.c.name)
-        .subquery()
-    )
-    query = (
-        sa.select(table.c.name, table.c.ts, table.c.value)
-        .join(newest, sa.and_(table.c.name == newest.c.name, table.c.ts == newest.c.ts))
-        .where(table.c.monitor_id == found[0])
-        .order_by(table.c.name)
-    )
-    out: dict[str, Latest] = {}
-    for name, ts, value in connection.execute(query):
-        out[str(name)] = Latest(str(name), float(ts), float(value))
-    return list(out.values())
+    checks = raw.read(connection, [found[0]], since, metrics=True)
+    newest: dict[str, Latest] = {}
+    for ts, series in zip(checks.ts.tolist(), checks.metrics or (), strict=True):
+        for name, value in series.items():
+            newest[name] = Latest(name, ts, value)
+    return [newest[name] for name in sorted(newest)]
 
 
 def points(
@@ -73,19 +62,10 @@ def points(
     if found is None:
         return []
     monitor_id = found[0]
-    table = schema.samples
     if resolution == "raw":
-        query = sa.select(table.c.ts, table.c.value).where(
-            table.c.monitor_id == monitor_id,
-            table.c.name == name,
-            table.c.ts >= since,
-            table.c.ts < until,
-        )
-        order = table.c.ts.desc() if newest else table.c.ts
-        rows = list(connection.execute(query.order_by(order).limit(limit)))
-        if newest:
-            rows.reverse()
-        return [SamplePoint(float(t), 1, float(v), float(v), float(v), float(v)) for t, v in rows]
+        values = _values(connection, monitor_id, name, since, until)
+        values = values[-limit:] if newest else values[:limit]
+        return [SamplePoint(t, 1, v, v, v, v) for t, v in values]
     chosen = MINUTE if resolution == "1m" else HOUR
     rollup = chosen.table
     mark = watermark(connection, chosen)
@@ -113,22 +93,13 @@ def points(
     ]
     tail_since = since if mark is None else max(since, float(mark))
     if tail_since < until and len(out) < limit:
-        raw = [
-            (monitor_id, name, float(t), float(v))
-            for t, v in connection.execute(
-                sa.select(table.c.ts, table.c.value)
-                .where(
-                    table.c.monitor_id == monitor_id,
-                    table.c.name == name,
-                    table.c.ts >= tail_since,
-                    table.c.ts < until,
-                )
-                .order_by(table.c.ts)
-            )
+        tail = [
+            (monitor_id, name, t, v)
+            for t, v in _values(connection, monitor_id, name, tail_since, until)
         ]
         out.extend(
             SamplePoint(float(b), c, lo, hi, mean, last)
-            for _, _, b, c, lo, hi, mean, last in buckets(raw, chosen.width)
+            for _, _, b, c, lo, hi, mean, last in buckets(tail, chosen.width)
         )
     return out[:limit]
 
@@ -140,15 +111,26 @@ def first_time(
     found = find_monitor(connection, monitor)
     if found is None:
         return None
+    ids = [found[0]]
     if name is None:
-        table = schema.results
-        query = sa.select(sa.func.min(table.c.ts)).where(
-            table.c.monitor_id == found[0], table.c.ts >= since
-        )
-    else:
-        table = schema.samples
-        query = sa.select(sa.func.min(table.c.ts)).where(
-            table.c.monitor_id == found[0], table.c.name == name, table.c.ts >= since
-        )
-    value = connection.scalar(query)
-    return None if value is None else float(value)
+        first = raw.read(connection, ids, since, limit=1)
+        return float(first.ts[0]) if len(first) else None
+    start, span = raw.earliest(connection, ids, since, metrics=True), 3600.0
+    while start is not None:  # a window at a time, each twice as long, until one has it
+        values = _values(connection, ids[0], name, start, start + span)
+        if values:
+            return values[0][0]
+        start, span = raw.earliest(connection, ids, start + span, metrics=True), span * 2
+    return None
+
+
+def _values(
+    connection: sa.Connection, monitor_id: int, name: str, since: float, until: float
+) -> list[tuple[float, float]]:
+    """``(time, value)`` of each sample of series ``name`` in ``[since, until)``."""
+    checks = raw.read(connection, [monitor_id], since, until, metrics=name)
+    return [
+        (ts, series[name])
+        for ts, series in zip(checks.ts.tolist(), checks.metrics or (), strict=True)
+        if name in series
+    ]

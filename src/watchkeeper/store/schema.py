@@ -1,7 +1,10 @@
 """The store's tables, as SQLAlchemy Core metadata: the one schema for SQLite and PostgreSQL.
 
-Times are epoch seconds (``DOUBLE``); latencies are milliseconds. Migrations under
-``migrations/versions`` must produce exactly this metadata (a test compares them).
+Times are epoch seconds (``DOUBLE``); latencies are milliseconds in rollups, whole
+nanoseconds in raw results. Raw results live in two tiers: the newest as one ``results`` row
+each (what the writer appends), older ones packed many to a ``result_chunks`` row (see
+:mod:`watchkeeper.store.chunks`); a check's series ride along with it in both. Migrations
+under ``migrations/versions`` must produce exactly this metadata (a test compares them).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ ROLLUP_PHASES = ("total", "dns", "connect", "tls", "ttfb")
 
 ROLLUP_STATISTICS = ("p50", "p95", "p99", "max")
 
-RESULT_PHASE_COLUMNS = ("total_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms")
+RESULT_PHASE_COLUMNS = ("total_ns", "dns_ns", "connect_ns", "tls_ns", "ttfb_ns", "transfer_ns")
 
 ROLLUP_VALUE_COLUMNS = tuple(
     f"{phase}_{statistic}" for phase in ROLLUP_PHASES for statistic in ROLLUP_STATISTICS
@@ -52,9 +55,21 @@ results = sa.Table(
     sa.Column("status", sa.Integer, nullable=True),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("failures", sa.Text, nullable=True),
-    *(sa.Column(name, sa.Double, nullable=True) for name in RESULT_PHASE_COLUMNS),
+    *(sa.Column(name, sa.BigInteger, nullable=True) for name in RESULT_PHASE_COLUMNS),
     sa.Column("warnings", sa.Text, nullable=True),
+    sa.Column("metrics", sa.Text, nullable=True),
     sa.Index(None, "monitor_id", "ts"),
+)
+
+result_chunks = sa.Table(
+    "result_chunks",
+    metadata,
+    sa.Column("monitor_id", sa.Integer, primary_key=True),
+    sa.Column("first_ts", sa.Double, primary_key=True),
+    sa.Column("last_ts", sa.Double, nullable=False),
+    sa.Column("checks", sa.Integer, nullable=False),
+    sa.Column("failures", sa.Integer, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
 )
 
 state_changes = sa.Table(
@@ -274,18 +289,7 @@ pings = sa.Table(
     sa.Index(None, "monitor_id", "ts"),
 )
 
-# -- series: every check's numeric observations, by name, and their rollups ---------------------
-samples = sa.Table(
-    "samples",
-    metadata,
-    sa.Column("monitor_id", sa.Integer, nullable=False),
-    sa.Column("name", sa.Text, nullable=False),
-    sa.Column("ts", sa.Double, nullable=False),
-    sa.Column("value", sa.Double, nullable=False),
-    sa.Index(None, "monitor_id", "name", "ts"),
-    sa.Index(None, "monitor_id", "ts"),
-)
-
+# -- series: the rollups of every check's numeric observations (the raw ones ride with results) --
 SAMPLE_STATISTICS = ("count", "min", "max", "mean", "last")
 
 

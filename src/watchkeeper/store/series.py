@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import sqlalchemy as sa
 
-from watchkeeper.store import aggregate, schema
+from watchkeeper.store import aggregate, raw, schema
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import HOUR, MINUTE, Resolution, watermark
 
@@ -70,27 +69,14 @@ def series(
 def _raw_points(
     connection: sa.Connection, monitor_id: int, since: float, until: float, limit: int
 ) -> list[Point]:
-    table = schema.results
-    rows = connection.execute(
-        sa.select(
-            table.c.ts,
-            table.c.ok,
-            table.c.total_ms,
-            table.c.dns_ms,
-            table.c.connect_ms,
-            table.c.tls_ms,
-            table.c.ttfb_ms,
-            table.c.transfer_ms,
-        )
-        .where(table.c.monitor_id == monitor_id, table.c.ts >= since, table.c.ts < until)
-        .order_by(table.c.ts, table.c.id)
-        .limit(limit)
-    )
+    checks = raw.read(connection, [monitor_id], since, until, limit=limit)
+    milliseconds = checks.milliseconds().tolist()
     points = []
-    for ts, ok, total, dns, connect, tls, ttfb, transfer in rows:
+    for ts, ok, row in zip(checks.ts.tolist(), checks.ok.tolist(), milliseconds, strict=True):
+        total, dns, connect, tls, ttfb, transfer = (None if v != v else v for v in row)
         points.append(
             Point(
-                at=float(ts),
+                at=ts,
                 checks=1,
                 failures=0 if ok else 1,
                 p50=total,
@@ -163,14 +149,9 @@ def _tail(
     connection: sa.Connection, monitor_id: int, since: float, until: float, width: int
 ) -> list[tuple[float | int | None, ...]]:
     """Rollup-shaped rows for results not rolled up yet."""
-    table = schema.results
-    query = sa.select(*(table.c[name] for name in aggregate.RAW_COLUMNS)).where(
-        table.c.monitor_id == monitor_id, table.c.ts >= since, table.c.ts < until
-    )
-    raw = [tuple(row) for row in connection.execute(query)]
-    if not raw:
+    matrix = raw.read(connection, [monitor_id], since, until).matrix()
+    if matrix.shape[0] == 0:
         return []
-    matrix = np.array(raw, dtype=np.float64)
     # (monitor, bucket, checks, failures, then p50 p95 p99 max per phase in ROLLUP_PHASES)
     names = list(schema.ROLLUP_VALUE_COLUMNS)
     out = []

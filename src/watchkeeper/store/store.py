@@ -17,6 +17,7 @@ from sqlalchemy.engine import URL
 from watchkeeper.errors import StoreError
 from watchkeeper.model import Result, StoredState, Transition
 from watchkeeper.store import (
+    compaction,
     database,
     events,
     ingest,
@@ -45,7 +46,9 @@ class Store:
         self._engine = engine
         self._writing = database.writing(engine)
         self._url = url
+        self._reader = database.reading(engine)
         self._ids = ingest.MonitorIds()
+        self._compacted_after = 0
         self._closed = False
         self.url = database.display_url(url)
         self.dialect = engine.dialect.name
@@ -108,15 +111,6 @@ class Store:
         with self._failures("write"), self._writing.begin() as connection:
             ids, new = self._resolve(connection, results, transitions)
             ingest.insert_results(connection, [result_row(r, ids[r.monitor]) for r in results])
-            ingest.insert_samples(
-                connection,
-                [
-                    (ids[r.monitor], name[:200], r.started_at, value)
-                    for r in results
-                    if r.metrics
-                    for name, value in r.metrics.items()
-                ],
-            )
             ingest.record_transitions(connection, transitions, ids)
         self._ids.update(new)
 
@@ -239,6 +233,16 @@ class Store:
             written = rollups.roll_up(self._live_engine(), now, grace)
             return written + sample_rollups.roll_up(self._live_engine(), now, grace)
 
+    def compact(self, now: float, *, grace: float = rollups.GRACE) -> int:
+        """Pack raw results older than ``grace`` seconds before ``now`` into chunks, as much
+        as one call's budget allows (the next call goes on); returns results packed. See
+        :mod:`watchkeeper.store.compaction`."""
+        with self._failures("compact"):
+            packed, self._compacted_after = compaction.compact(
+                self._live_engine(), now, grace, self._compacted_after
+            )
+            return packed
+
     def prune(self, now: float, *, raw: float, minute: float, hour: float) -> int:
         """Delete rows past their retention (seconds); returns how many."""
         with self._failures("prune"):
@@ -310,7 +314,8 @@ class Store:
 
     @contextmanager
     def _reading(self) -> Iterator[sa.Connection]:
-        with self._failures("read"), self._live_engine().connect() as connection:
+        self._live_engine()
+        with self._failures("read"), self._reader.connect() as connection:
             yield connection
 
     @contextmanager

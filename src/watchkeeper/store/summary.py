@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
-from watchkeeper.store import aggregate, schema
+from watchkeeper.store import aggregate, raw
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import HOUR, MINUTE, Resolution, watermark
 
@@ -80,15 +80,10 @@ def summarize(
 def _raw_statistics(
     connection: sa.Connection, monitor_id: int, since: float, until: float
 ) -> aggregate.Statistics:
-    table = schema.results
-    query = sa.select(table.c.ok, table.c.total_ms).where(
-        table.c.monitor_id == monitor_id, table.c.ts >= since, table.c.ts < until
-    )
-    rows = [tuple(row) for row in connection.execute(query)]
-    if not rows:
+    checks = raw.read(connection, [monitor_id], since, until)
+    if not len(checks):
         return aggregate.Statistics(0, 0, None, None, None, None)
-    values = np.array(rows, dtype=np.float64)
-    return aggregate.describe(values[:, 1], ok=values[:, 0])
+    return aggregate.describe(checks.milliseconds()[:, 0], ok=checks.ok.astype(np.float64))
 
 
 def _rollup_statistics(

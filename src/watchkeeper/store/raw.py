@@ -1,0 +1,452 @@
+"""Raw results as one: the newest ``results`` rows and the older chunks, read together.
+
+Every read of raw results goes through :func:`read` (or :func:`earliest`, :func:`newest`),
+which asks both tiers in one statement and returns the checks column by column, oldest first,
+checks of equal time in the order they were written (a chunk's before the rows written after
+it was packed). A compaction that commits meanwhile can neither hide a check nor show it
+twice: one statement sees one snapshot, and a Store reads inside one snapshot anyway.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import sqlalchemy as sa
+
+from watchkeeper.model import Result
+from watchkeeper.store import chunks, codec, schema
+from watchkeeper.store.chunks import Texts
+
+IntArray = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+BoolArray = npt.NDArray[np.bool_]
+
+_NO_TEXTS: Texts = (None, [], [])
+_HOT, _COLD = 1, 0  # cold first: at equal times a chunk's checks were written first
+_ID_CHUNK = 500
+
+
+@dataclass(slots=True)
+class Raw:
+    """Checks of one or more monitors, column by column, sorted by monitor, time and write
+    order."""
+
+    monitor_id: IntArray
+    ts: FloatArray
+    ok: BoolArray
+    nanoseconds: IntArray
+    """``(n, 6)``, phases in :data:`chunks.PHASES` order; 0 where not ``present``."""
+    present: BoolArray
+    status: list[int | None]
+    texts: list[Texts] | None
+    metrics: list[dict[str, float]] | None
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def seconds(self) -> FloatArray:
+        """``(n, 6)`` phases in seconds, NaN where not applicable."""
+        out: FloatArray = self.nanoseconds / 1e9
+        out[~self.present] = np.nan
+        return out
+
+    def milliseconds(self) -> FloatArray:
+        """``(n, 6)`` phases in milliseconds (what rollups and charts count in), NaN where not
+        applicable."""
+        out: FloatArray = self.seconds() * 1000.0
+        return out
+
+    def matrix(self) -> FloatArray:
+        """One row per check: the ``aggregate.RAW_COLUMNS`` (monitor, time, ok, then the
+        rolled-up phases in milliseconds), what rollups are computed from."""
+        rolled = len(schema.ROLLUP_PHASES)
+        assert chunks.PHASES[:rolled] == schema.ROLLUP_PHASES
+        return np.column_stack(
+            [
+                self.monitor_id.astype(np.float64),
+                self.ts,
+                self.ok.astype(np.float64),
+                self.milliseconds()[:, :rolled],
+            ]
+        )
+
+    def take(self, index: IntArray | slice) -> Raw:
+        positions = np.arange(len(self))[index]
+        return Raw(
+            monitor_id=self.monitor_id[positions],
+            ts=self.ts[positions],
+            ok=self.ok[positions],
+            nanoseconds=self.nanoseconds[positions],
+            present=self.present[positions],
+            status=[self.status[i] for i in positions.tolist()],
+            texts=None if self.texts is None else [self.texts[i] for i in positions.tolist()],
+            metrics=None if self.metrics is None else [self.metrics[i] for i in positions.tolist()],
+        )
+
+    def results(self, monitor: str, kind: str) -> list[Result]:
+        """The checks as Results (read with ``texts``)."""
+        seconds = self.seconds().tolist()
+        texts = self.texts or [_NO_TEXTS] * len(self)
+        return [
+            codec.result_from(
+                monitor,
+                kind,
+                ts,
+                ok,
+                status,
+                [None if value != value else value for value in phases],
+                text,
+            )
+            for ts, ok, status, phases, text in zip(
+                self.ts.tolist(), self.ok.tolist(), self.status, seconds, texts, strict=True
+            )
+        ]
+
+
+def read(
+    connection: sa.Connection,
+    ids: Sequence[int],
+    since: float | None = None,
+    until: float | None = None,
+    *,
+    texts: bool = False,
+    metrics: bool | str = False,
+    failed_only: bool = False,
+    limit: int | None = None,
+    newest: bool = False,
+) -> Raw:
+    """The checks of monitors ``ids`` in ``[since, until)``; with ``texts`` their error,
+    failures and warnings, with ``metrics`` their series (or the one series named). With
+    ``limit`` (one monitor only) at most that many: the oldest, or with ``newest`` the
+    newest."""
+    if limit is not None and len(ids) != 1:
+        raise ValueError("a limit applies to one monitor's checks")
+    if not ids or (limit is not None and limit <= 0):
+        return _empty(texts, metrics)
+    hot_rows: list[Any] = []
+    cold_rows: list[Any] = []
+    for row in connection.execute(
+        _union(ids, since, until, texts, metrics, failed_only, limit, newest)
+    ).all():
+        (hot_rows if row[0] == _HOT else cold_rows).append(row)
+    hot_rows.sort(key=lambda row: (row[2], row[3], row[1]))
+    cold_rows.sort(key=lambda row: (row[2], row[3]))
+    rows = _Rows(texts, metrics)
+    for row in cold_rows:
+        rows.add_chunk(int(row[2]), row[-1], since, until, failed_only)
+    rows.add_hot(hot_rows)
+    raw = rows.build()
+    order = np.argsort(raw.ts, kind="stable")
+    order = order[np.argsort(raw.monitor_id[order], kind="stable")]
+    if limit is not None:
+        order = order[-limit:] if newest else order[:limit]
+    return raw.take(order)
+
+
+def earliest(
+    connection: sa.Connection, ids: Sequence[int], since: float | None, *, metrics: bool = False
+) -> float | None:
+    """A time no later than the first check of ``ids`` at or after ``since`` (with
+    ``metrics``: the first with series) and with no such check before it, None when there is
+    none: exact, unless the first falls inside a chunk (then ``since``)."""
+    hot, cold = schema.results, schema.result_chunks
+    hot_query = sa.select(sa.func.min(hot.c.ts)).where(hot.c.monitor_id.in_(ids))
+    cold_query = sa.select(sa.func.min(cold.c.first_ts)).where(cold.c.monitor_id.in_(ids))
+    if since is not None:
+        hot_query = hot_query.where(hot.c.ts >= since)
+        cold_query = cold_query.where(
+            cold.c.last_ts >= since, cold.c.first_ts >= since - chunks.MAX_SPAN
+        )
+    if metrics:
+        hot_query = hot_query.where(hot.c.metrics.is_not(None))
+    found = [
+        float(value)
+        for value in connection.scalars(sa.union_all(hot_query, cold_query))
+        if value is not None
+    ]
+    if since is not None:
+        found = [max(value, since) for value in found]
+    return min(found) if found else None
+
+
+def hourly_counts(
+    connection: sa.Connection, ids: Sequence[int], since: float
+) -> list[tuple[int, int, int, int]]:
+    """``(monitor id, hour, checks, failures)`` of the checks of ``ids`` from ``since`` on,
+    hours as epoch hours, a few hundred monitors at a time."""
+    out: list[tuple[int, int, int, int]] = []
+    for first in range(0, len(ids), _ID_CHUNK):
+        checks = read(connection, ids[first : first + _ID_CHUNK], since)
+        if not len(checks):
+            continue
+        keys = np.stack([checks.monitor_id, np.floor(checks.ts / 3600).astype(np.int64)], axis=1)
+        groups, inverse = np.unique(keys, axis=0, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        totals = np.bincount(inverse, minlength=len(groups))
+        failed = np.bincount(inverse, weights=~checks.ok, minlength=len(groups))
+        out.extend(
+            (int(m), int(h), int(n), int(f))
+            for (m, h), n, f in zip(groups.tolist(), totals.tolist(), failed.tolist(), strict=True)
+        )
+    return out
+
+
+def newest(connection: sa.Connection) -> dict[int, Raw]:
+    """The newest check (with its texts) of every monitor that has one, by monitor id: one
+    index probe per monitor in each tier, chunks read only where they hold the newest."""
+    hot, cold = schema.results, schema.result_chunks
+    latest = (
+        sa.select(hot.c.id)
+        .where(hot.c.monitor_id == schema.monitors.c.id)
+        .order_by(hot.c.ts.desc(), hot.c.id.desc())
+        .limit(1)
+        .correlate(schema.monitors)
+        .scalar_subquery()
+    )
+    query = sa.select(*_hot_columns(True, False)).select_from(
+        schema.monitors.join(hot, hot.c.id == latest)
+    )
+    found = {}
+    for row in connection.execute(query):
+        rows = _Rows(True, False)
+        rows.add_hot([row])
+        found[int(row[2])] = rows.build()
+    other = cold.alias("other")
+    newest_chunk = (
+        sa.select(sa.func.max(other.c.first_ts))
+        .where(other.c.monitor_id == cold.c.monitor_id)
+        .scalar_subquery()
+    )
+    later = sa.exists().where(hot.c.monitor_id == cold.c.monitor_id, hot.c.ts >= cold.c.last_ts)
+    query = sa.select(cold.c.monitor_id, cold.c.data).where(
+        cold.c.first_ts == newest_chunk, sa.not_(later)
+    )
+    for monitor_id, data in connection.execute(query):
+        rows = _Rows(True, False)
+        rows.add_chunk(int(monitor_id), data, None, None, False)
+        chunk = rows.build()
+        found[int(monitor_id)] = chunk.take(np.arange(len(chunk) - 1, len(chunk)))
+    return found
+
+
+# -- the statement --------------------------------------------------------------------------------
+def _hot_columns(texts: bool, metrics: bool | str) -> list[sa.ColumnElement[Any]]:
+    table = schema.results
+    columns: list[sa.ColumnElement[Any]] = [
+        sa.literal_column(str(_HOT)).label("tier"),
+        table.c.id.label("seq"),
+        table.c.monitor_id,
+        table.c.ts,
+        table.c.ok,
+        table.c.status,
+        *(table.c[name] for name in schema.RESULT_PHASE_COLUMNS),
+    ]
+    if texts:
+        columns += [table.c.error, table.c.failures, table.c.warnings]
+    if metrics is not False:
+        columns.append(table.c.metrics)
+    columns.append(sa.cast(sa.null(), sa.LargeBinary).label("data"))
+    return columns
+
+
+def _cold_columns(texts: bool, metrics: bool | str) -> list[sa.ColumnElement[Any]]:
+    table = schema.result_chunks
+    nothing = sa.null()
+    columns: list[sa.ColumnElement[Any]] = [
+        sa.literal_column(str(_COLD)).label("tier"),
+        sa.cast(nothing, sa.BigInteger).label("seq"),
+        table.c.monitor_id,
+        table.c.first_ts.label("ts"),
+        sa.cast(nothing, sa.Boolean).label("ok"),
+        sa.cast(nothing, sa.Integer).label("status"),
+        *(sa.cast(nothing, sa.BigInteger).label(name) for name in schema.RESULT_PHASE_COLUMNS),
+    ]
+    if texts:
+        columns += [
+            sa.cast(nothing, sa.Text).label(name) for name in ("error", "failures", "warnings")
+        ]
+    if metrics is not False:
+        columns.append(sa.cast(nothing, sa.Text).label("metrics"))
+    columns.append(table.c.data)
+    return columns
+
+
+def _union(
+    ids: Sequence[int],
+    since: float | None,
+    until: float | None,
+    texts: bool,
+    metrics: bool | str,
+    failed_only: bool,
+    limit: int | None,
+    newest: bool,
+) -> sa.CompoundSelect[Any]:
+    hot, cold = schema.results, schema.result_chunks
+    hot_where: list[sa.ColumnElement[bool]] = [
+        hot.c.monitor_id == ids[0] if len(ids) == 1 else hot.c.monitor_id.in_(ids)
+    ]
+    cold_where: list[sa.ColumnElement[bool]] = [
+        cold.c.monitor_id == ids[0] if len(ids) == 1 else cold.c.monitor_id.in_(ids)
+    ]
+    if since is not None:
+        hot_where.append(hot.c.ts >= since)
+        cold_where += [cold.c.last_ts >= since, cold.c.first_ts >= since - chunks.MAX_SPAN]
+    if until is not None:
+        hot_where.append(hot.c.ts < until)
+        cold_where.append(cold.c.first_ts < until)
+    if failed_only:
+        hot_where.append(sa.not_(hot.c.ok))
+        cold_where.append(cold.c.failures > 0)
+    hot_query = sa.select(*_hot_columns(texts, metrics)).where(*hot_where)
+    cold_query = sa.select(*_cold_columns(texts, metrics)).where(*cold_where)
+    if limit is not None:
+        if newest:
+            hot_query = hot_query.order_by(hot.c.ts.desc(), hot.c.id.desc())
+        else:
+            hot_query = hot_query.order_by(hot.c.ts, hot.c.id)
+        hot_query = sa.select(*hot_query.limit(limit).subquery().c)
+        cold_query = _enough_chunks(cold_query, failed_only, limit, newest)
+    return sa.union_all(hot_query, cold_query)
+
+
+def _enough_chunks(
+    query: sa.Select[Any], failed_only: bool, limit: int, newest: bool
+) -> sa.Select[Any]:
+    """Only the chunks that hold the ``limit`` oldest (newest) checks: those with fewer than
+    ``limit`` before them, counting the first one's twice (only it can reach outside the
+    window)."""
+    table = schema.result_chunks
+    weight = table.c.failures if failed_only else table.c.checks
+    order = table.c.first_ts.desc() if newest else table.c.first_ts
+    counted = query.add_columns(
+        (sa.func.sum(weight).over(order_by=order) - weight).label("before"),
+        sa.func.first_value(weight).over(order_by=order).label("edge"),
+    ).subquery()
+    wanted = [column for column in counted.c if column.name not in ("before", "edge")]
+    return sa.select(*wanted).where(counted.c.before < limit + counted.c.edge)
+
+
+# -- rows to columns ------------------------------------------------------------------------------
+class _Rows:
+    """Checks gathered from rows and chunks, column by column, then made a Raw once."""
+
+    def __init__(self, texts: bool, metrics: bool | str) -> None:
+        self.texts, self.metrics = texts, metrics
+        self.monitor_id: list[int] = []
+        self.ts: list[float] = []
+        self.ok: list[bool] = []
+        self.status: list[int | None] = []
+        self.phases: list[list[int | None]] = [[] for _ in chunks.PHASES]
+        self.text_rows: list[Texts] = []
+        self.series: list[dict[str, float]] = []
+
+    def add_hot(self, rows: Sequence[Any]) -> None:
+        """``results`` rows as ``_hot_columns`` selects them."""
+        if not rows:
+            return
+        columns = list(zip(*rows, strict=True))
+        self.monitor_id += columns[2]
+        self.ts += columns[3]
+        self.ok += [bool(value) for value in columns[4]]
+        self.status += columns[5]
+        for index, column in enumerate(columns[6:12]):
+            self.phases[index] += column
+        at = 12
+        if self.texts:
+            self.text_rows += [
+                (
+                    error,
+                    json.loads(failures) if failures else [],
+                    json.loads(warnings) if warnings else [],
+                )
+                for error, failures, warnings in zip(*columns[at : at + 3], strict=True)
+            ]
+            at += 3
+        if self.metrics is not False:
+            self.series += [_series(text, self.metrics) for text in columns[at]]
+
+    def add_chunk(
+        self,
+        monitor_id: int,
+        data: bytes,
+        since: float | None,
+        until: float | None,
+        failed_only: bool,
+    ) -> None:
+        """The checks of a chunk in ``[since, until)`` (only the failed ones)."""
+        columns = chunks.decode(bytes(data), texts=self.texts, metrics=self.metrics)
+        ts = columns.ts
+        keep = None
+        if (since is not None and ts[0] < since) or (until is not None and ts[-1] >= until):
+            low = -math.inf if since is None else since
+            high = math.inf if until is None else until
+            keep = [i for i, t in enumerate(ts) if low <= t < high]
+        if failed_only:
+            keep = [i for i in (keep if keep is not None else range(len(ts))) if not columns.ok[i]]
+        if keep is None:
+            self._extend(monitor_id, columns)
+        elif keep:
+            self._extend(monitor_id, _pick(columns, keep))
+
+    def _extend(self, monitor_id: int, columns: chunks.Columns) -> None:
+        self.monitor_id += [monitor_id] * len(columns.ts)
+        self.ts += columns.ts
+        self.ok += columns.ok
+        self.status += columns.status
+        for index, column in enumerate(columns.phases):
+            self.phases[index] += column
+        if columns.texts is not None:
+            self.text_rows += columns.texts
+        if columns.metrics is not None:
+            self.series += columns.metrics
+
+    def build(self) -> Raw:
+        count = len(self.ts)
+        shape = (count, len(chunks.PHASES))
+        present = np.array(
+            [[value is not None for value in column] for column in self.phases], dtype=np.bool_
+        ).T.reshape(shape)
+        nanoseconds = np.array(
+            [[0 if value is None else value for value in column] for column in self.phases],
+            dtype=np.int64,
+        ).T.reshape(shape)
+        return Raw(
+            monitor_id=np.array(self.monitor_id, dtype=np.int64),
+            ts=np.array(self.ts, dtype=np.float64),
+            ok=np.array(self.ok, dtype=np.bool_),
+            nanoseconds=nanoseconds,
+            present=present,
+            status=self.status,
+            texts=self.text_rows if self.texts else None,
+            metrics=None if self.metrics is False else self.series,
+        )
+
+
+def _pick(columns: chunks.Columns, keep: list[int]) -> chunks.Columns:
+    return chunks.Columns(
+        ts=[columns.ts[i] for i in keep],
+        ok=[columns.ok[i] for i in keep],
+        status=[columns.status[i] for i in keep],
+        phases=[[column[i] for i in keep] for column in columns.phases],
+        texts=None if columns.texts is None else [columns.texts[i] for i in keep],
+        metrics=None if columns.metrics is None else [columns.metrics[i] for i in keep],
+    )
+
+
+def _series(text: str | None, metrics: bool | str) -> dict[str, float]:
+    if not text:
+        return {}
+    found: dict[str, float] = json.loads(text, parse_int=float)
+    if metrics is True:
+        return found
+    return {metrics: found[metrics]} if metrics in found else {}
+
+
+def _empty(texts: bool, metrics: bool | str) -> Raw:
+    return _Rows(texts, metrics).build()

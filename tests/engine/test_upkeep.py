@@ -1,0 +1,52 @@
+"""Store upkeep in the running engine: results older than the grace end up packed, and read
+back as they were written (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+from tests.helpers.alerting import eventually
+from tests.store.conftest import (  # noqa: F401 (fixtures)
+    postgres_database,
+    postgres_url,
+    store_url,
+)
+
+from watchkeeper.config import parse_config
+from watchkeeper.engine.service import Engine
+from watchkeeper.model import Phases, Result
+from watchkeeper.store import Store
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:  # noqa: F811
+    opened = Store.open(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
+def _rows(store: Store) -> int:
+    with store.read() as connection:
+        return int(connection.scalar(sa.text("SELECT count(*) FROM results")) or 0)
+
+
+async def test_the_engine_packs_results_past_the_grace_into_chunks(store: Store) -> None:
+    start = time.time() - 3 * 3600
+    written = [
+        Result("old", "http", start + i * 30, i % 9 != 0, Phases(total=round(0.1 + i / 1e6, 9)))
+        for i in range(200)
+    ]
+    store.write(written)
+    engine = Engine(parse_config("monitors: []\n", "wk.yaml", env={}), store, rollup_every=0.05)
+    await engine.start()
+    try:
+        await eventually(lambda: _rows(store) == 0, timeout=60, every=0.05)
+    finally:
+        await engine.stop()
+
+    assert store.results("old", 0, limit=1000) == written
