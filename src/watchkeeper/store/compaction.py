@@ -59,7 +59,10 @@ def compact(engine: sa.Engine, now: float, grace: float, after: int = 0) -> tupl
             due = _due(connection, group, horizon)
         if due:
             with writing(engine).begin() as connection:
-                packed += _pack(connection, due, horizon)
+                count, reached = _pack(connection, due, horizon, BUDGET - packed)
+            packed += count
+            if reached is not None:  # out of budget inside this monitor: it goes on there
+                return packed, reached - 1
         last = group[-1]
         if packed >= BUDGET:
             break
@@ -68,20 +71,27 @@ def compact(engine: sa.Engine, now: float, grace: float, after: int = 0) -> tupl
 
 
 def _due(connection: sa.Connection, ids: list[int], horizon: float) -> list[int]:
-    table = schema.results
-    query = (
-        sa.select(table.c.monitor_id, sa.func.count(), sa.func.min(table.c.ts))
-        .where(table.c.monitor_id.in_(ids), table.c.ts < horizon)
-        .group_by(table.c.monitor_id)
-    )
-    return [
+    """The monitors of ``ids`` with ``PACK_CHECKS`` results before ``horizon``, or one that
+    waited ``PACK_AGE`` past it: two index probes per monitor, however many rows it has."""
+    table, monitors = schema.results, schema.monitors
+    own = sa.and_(table.c.monitor_id == monitors.c.id, table.c.ts < horizon)
+    oldest = sa.select(sa.func.min(table.c.ts)).where(own).scalar_subquery()
+    enough = (
+        sa.select(table.c.ts).where(own).order_by(table.c.ts).offset(PACK_CHECKS - 1).limit(1)
+    ).scalar_subquery()
+    query = sa.select(monitors.c.id, oldest, enough).where(monitors.c.id.in_(ids))
+    return sorted(
         int(monitor_id)
-        for monitor_id, count, oldest in connection.execute(query)
-        if count >= PACK_CHECKS or float(oldest) <= horizon - PACK_AGE
-    ]
+        for monitor_id, first, sixteenth in connection.execute(query)
+        if first is not None and (sixteenth is not None or float(first) <= horizon - PACK_AGE)
+    )
 
 
-def _pack(connection: sa.Connection, ids: list[int], horizon: float) -> int:
+def _pack(
+    connection: sa.Connection, ids: list[int], horizon: float, budget: int
+) -> tuple[int, int | None]:
+    """Pack the rows of ``ids`` before ``horizon``, at most ``budget`` (in monitor, time
+    order); returns how many, and the monitor the budget ran out in (None if it did not)."""
     if connection.dialect.name == "postgresql":
         connection.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK})
     table, packed = schema.results, schema.result_chunks
@@ -99,9 +109,10 @@ def _pack(connection: sa.Connection, ids: list[int], horizon: float) -> int:
         sa.select(table.c.id, table.c.monitor_id, *fields)
         .where(table.c.monitor_id.in_(ids), table.c.ts < horizon)
         .order_by(table.c.monitor_id, table.c.ts, table.c.id)
+        .limit(max(budget, PACK_CHECKS))
     ).all()
     if not rows:
-        return 0
+        return 0, None
     fresh: dict[int, list[Check]] = defaultdict(list)
     for row in rows:
         fresh[int(row[1])].append(codec.check_from_row(row[2:]))
@@ -128,7 +139,7 @@ def _pack(connection: sa.Connection, ids: list[int], horizon: float) -> int:
         connection.execute(
             table.delete().where(table.c.id.in_(done[first : first + _DELETE_CHUNK]))
         )
-    return len(rows)
+    return len(rows), (int(rows[-1][1]) if len(rows) >= max(budget, PACK_CHECKS) else None)
 
 
 def _overlapping(
