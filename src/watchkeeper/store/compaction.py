@@ -31,7 +31,7 @@ from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
 from watchkeeper.store.rollups import watermark
 
-PACK_CHECKS = 16
+PACK_CHECKS = 12
 PACK_AGE = 1800.0
 MAX_CHECKS = 256
 BUDGET = 100_000
@@ -82,8 +82,8 @@ def _due(connection: sa.Connection, ids: list[int], horizon: float) -> list[int]
     query = sa.select(monitors.c.id, oldest, enough).where(monitors.c.id.in_(ids))
     return sorted(
         int(monitor_id)
-        for monitor_id, first, sixteenth in connection.execute(query)
-        if first is not None and (sixteenth is not None or float(first) <= horizon - PACK_AGE)
+        for monitor_id, first, enough_of_them in connection.execute(query)
+        if first is not None and (enough_of_them is not None or float(first) <= horizon - PACK_AGE)
     )
 
 

@@ -46,16 +46,17 @@ monitors = sa.Table(
 results = sa.Table(
     "results",
     metadata,
+    # 8-byte columns first, then 4, then 1 and text: no alignment padding on PostgreSQL
     sa.Column("id", BigId, primary_key=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    *(sa.Column(name, sa.BigInteger, nullable=True) for name in RESULT_PHASE_COLUMNS),
     # No foreign key here: the check halves PostgreSQL's ingest rate, and the writer
     # resolves or registers every monitor id itself (monitors are never deleted).
     sa.Column("monitor_id", sa.Integer, nullable=False),
-    sa.Column("ts", sa.Double, nullable=False),
-    sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("status", sa.Integer, nullable=True),
+    sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("error", sa.Text, nullable=True),
     sa.Column("failures", sa.Text, nullable=True),
-    *(sa.Column(name, sa.BigInteger, nullable=True) for name in RESULT_PHASE_COLUMNS),
     sa.Column("warnings", sa.Text, nullable=True),
     sa.Column("metrics", sa.Text, nullable=True),
     sa.Index(None, "monitor_id", "ts"),

@@ -32,24 +32,24 @@ _PHASES = ("total", "dns", "connect", "tls", "ttfb", "transfer")
 _KEPT = "id, monitor_id, ts, ok, status, error, failures"
 
 
-def _results_table(
-    phase_type: sa.types.TypeEngine[int] | sa.types.TypeEngine[float], series: bool
-) -> None:
-    suffix = "ns" if series else "ms"
-    op.create_table(
-        "results",
-        sa.Column("id", _BIG_ID, primary_key=True),
-        sa.Column("monitor_id", sa.Integer, nullable=False),
-        sa.Column("ts", sa.Double, nullable=False),
-        sa.Column("ok", sa.Boolean, nullable=False),
-        sa.Column("status", sa.Integer, nullable=True),
-        sa.Column("error", sa.Text, nullable=True),
-        sa.Column("failures", sa.Text, nullable=True),
-        *(sa.Column(f"{phase}_{suffix}", phase_type, nullable=True) for phase in _PHASES),
-        sa.Column("warnings", sa.Text, nullable=True),
-        *([sa.Column("metrics", sa.Text, nullable=True)] if series else []),
-        sa.PrimaryKeyConstraint("id", name="pk_results"),
-    )
+def _results_table(new: bool) -> None:
+    """``results`` of this revision (8-byte columns first: no padding on PostgreSQL), or as
+    revision 0005 had it."""
+    identity = sa.Column("id", _BIG_ID, primary_key=True)
+    monitor = sa.Column("monitor_id", sa.Integer, nullable=False)
+    ts = sa.Column("ts", sa.Double, nullable=False)
+    ok = sa.Column("ok", sa.Boolean, nullable=False)
+    status = sa.Column("status", sa.Integer, nullable=True)
+    texts = [sa.Column(name, sa.Text, nullable=True) for name in ("error", "failures")]
+    warnings = sa.Column("warnings", sa.Text, nullable=True)
+    if new:
+        phases = [sa.Column(f"{p}_ns", sa.BigInteger, nullable=True) for p in _PHASES]
+        columns = [identity, ts, *phases, monitor, status, ok, *texts, warnings]
+        columns.append(sa.Column("metrics", sa.Text, nullable=True))
+    else:
+        phases = [sa.Column(f"{p}_ms", sa.Double, nullable=True) for p in _PHASES]
+        columns = [identity, monitor, ts, ok, status, *texts, *phases, warnings]
+    op.create_table("results", *columns, sa.PrimaryKeyConstraint("id", name="pk_results"))
 
 
 def _set_old_results_aside(postgres: bool) -> None:
@@ -83,7 +83,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("monitor_id", "first_ts", name="pk_result_chunks"),
     )
     _set_old_results_aside(postgres)
-    _results_table(sa.BigInteger(), series=True)
+    _results_table(new=True)
     if postgres:
         op.execute("SET LOCAL extra_float_digits = 3")  # shortest exact text for a float8
         number = (
@@ -159,7 +159,7 @@ def downgrade() -> None:
     op.create_index("ix_samples_monitor_id_name_ts", "samples", ["monitor_id", "name", "ts"])
     op.create_index("ix_samples_monitor_id_ts", "samples", ["monitor_id", "ts"])
     _set_old_results_aside(postgres)
-    _results_table(sa.Double(), series=False)
+    _results_table(new=False)
     milliseconds = ", ".join(f"{phase}_ns / 1e6" for phase in _PHASES)
     op.execute(
         f"INSERT INTO results ({_KEPT}, {', '.join(f'{p}_ms' for p in _PHASES)}, warnings) "
