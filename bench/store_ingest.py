@@ -1,11 +1,12 @@
 """Ingest rate of the StoreWriter, against plain sqlite3 executemany measured in the same run.
 
-    python bench/store_ingest.py [-n 200000] [--postgres URL | --no-postgres]
+    python bench/store_ingest.py [-n 200000] [--postgres URL | --no-postgres] [--series]
 
 Puts N realistic Results through a StoreWriter into a fresh SQLite file (and into a
 throw-away PostgreSQL database, created and dropped on the server of ``--postgres``), then
 inserts the same rows, already encoded, with plain sqlite3 ``executemany`` into the same
 schema, committing every batch as the writer does. Prints results/s and writer / baseline.
+With ``--series`` each http result carries a ``body.size`` series, as a real check's does.
 """
 
 from __future__ import annotations
@@ -32,8 +33,11 @@ BATCH = 5000
 KINDS = ("http", "http", "http", "tcp", "dns", "tls")
 
 
-def realistic_results(count: int, monitors: int = 500, seed: int = 1) -> list[Result]:
-    """Checks of ``monitors`` monitors every 30 s: lognormal phases, ~3% failed."""
+def realistic_results(
+    count: int, monitors: int = 500, seed: int = 1, series: bool = False
+) -> list[Result]:
+    """Checks of ``monitors`` monitors every 30 s: lognormal phases, ~3% failed; with
+    ``series`` an http check's ``body.size``."""
     rng = random.Random(seed)
     start = time.time() - count / monitors * 30
     results = []
@@ -63,6 +67,9 @@ def realistic_results(count: int, monitors: int = 500, seed: int = 1) -> list[Re
                 failures=["status == 200", "latency < 500ms"] if failed else [],
                 error="connection refused" if errored else None,
                 status=(503 if failed else 200) if kind == "http" and not errored else None,
+                metrics={"body.size": float(1000 + monitor)}
+                if series and kind == "http" and not errored
+                else {},
             )
         )
     return results
@@ -134,9 +141,10 @@ async def main(argv: list[str]) -> None:
     parser.add_argument("-n", "--count", type=int, default=200_000)
     parser.add_argument("--postgres", default=DEFAULT_POSTGRES, metavar="URL")
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--series", action="store_true", help="http results carry body.size")
     options = parser.parse_args(argv)
 
-    results = realistic_results(options.count)
+    results = realistic_results(options.count, series=options.series)
     print(f"{len(results):,} results, batches of {BATCH}, one commit per batch")
     with tempfile.TemporaryDirectory(prefix="wk-bench-") as directory:
         writer = await writer_rate(f"sqlite:///{Path(directory) / 'writer.db'}", results)

@@ -1,9 +1,11 @@
 """Results and Transitions to table rows and back.
 
-Phases are seconds in a Result and whole nanoseconds in the store (the ``*_ns`` columns and
-chunks): a phase comes back as ``nanoseconds / 1e9``, so phases a clock measured (whole
-nanoseconds) come back equal, and any other float within half a nanosecond. A phase that is
-not finite, or longer than ``MAX_PHASE`` seconds, is stored as not applicable. A check's
+Phases are seconds in a Result, milliseconds in the ``*_ms`` columns (as cheap to write as it
+gets) and whole nanoseconds in chunks. Read from either, a phase is ``round(ms * 1e6)``
+nanoseconds and comes back as ``nanoseconds / 1e9``: the same whichever tier holds it, equal
+to what was written when a clock measured it (whole nanoseconds), and any other float within
+half a nanosecond. A phase that is not finite, or longer than ``MAX_PHASE`` seconds, reads as
+not applicable. A check's
 series (``metrics``) are stored with it as JSON, which gives every float back bit for bit.
 Text never carries NUL characters into the database (PostgreSQL refuses them).
 """
@@ -19,7 +21,15 @@ from watchkeeper.store.chunks import Check
 
 MAX_PHASE = 1e9
 """Seconds (31 years): longer phases are not durations a check measured."""
-_LIMIT = MAX_PHASE * 1e9
+_LIMIT_MS = MAX_PHASE * 1000.0
+
+
+def nanoseconds(milliseconds: float | None) -> int | None:
+    """A stored phase (``*_ms``) as whole nanoseconds, None when it is no duration."""
+    if milliseconds is None or not -_LIMIT_MS < milliseconds < _LIMIT_MS:
+        return None
+    return round(milliseconds * 1e6)
+
 
 ResultRow = tuple[
     int,
@@ -28,12 +38,12 @@ ResultRow = tuple[
     int | None,
     str | None,
     str | None,
-    int | None,
-    int | None,
-    int | None,
-    int | None,
-    int | None,
-    int | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
+    float | None,
     str | None,
     str | None,
 ]
@@ -46,12 +56,12 @@ RESULT_COLUMNS = (
     "status",
     "error",
     "failures",
-    "total_ns",
-    "dns_ns",
-    "connect_ns",
-    "tls_ns",
-    "ttfb_ns",
-    "transfer_ns",
+    "total_ms",
+    "dns_ms",
+    "connect_ms",
+    "tls_ms",
+    "ttfb_ms",
+    "transfer_ms",
     "warnings",
     "metrics",
 )
@@ -73,12 +83,12 @@ def result_row(result: Result, monitor_id: int) -> ResultRow:
         result.status,
         error,
         json.dumps(result.failures, ensure_ascii=False) if result.failures else None,
-        nanoseconds(phases.total),
-        nanoseconds(phases.dns),
-        nanoseconds(phases.connect),
-        nanoseconds(phases.tls),
-        nanoseconds(phases.ttfb),
-        nanoseconds(phases.transfer),
+        None if (total := phases.total) is None else total * 1000.0,
+        None if (dns := phases.dns) is None else dns * 1000.0,
+        None if (connect := phases.connect) is None else connect * 1000.0,
+        None if (tls := phases.tls) is None else tls * 1000.0,
+        None if (ttfb := phases.ttfb) is None else ttfb * 1000.0,
+        None if (transfer := phases.transfer) is None else transfer * 1000.0,
         json.dumps(result.warnings, ensure_ascii=False) if result.warnings else None,
         json.dumps({name[:METRIC_NAME_LIMIT]: value for name, value in metrics.items()})
         if metrics
@@ -86,16 +96,8 @@ def result_row(result: Result, monitor_id: int) -> ResultRow:
     )
 
 
-def nanoseconds(seconds: float | None) -> int | None:
-    """A phase as the store keeps it: whole nanoseconds, None when it cannot be one."""
-    if seconds is None:
-        return None
-    value = seconds * 1e9
-    return round(value) if -_LIMIT < value < _LIMIT else None
-
-
 def check_from_row(row: Sequence[Any]) -> Check:
-    """A Check from ``ts, ok, status, error, failures, *phases (ns), warnings, metrics``."""
+    """A Check from ``ts, ok, status, error, failures, *phases (ms), warnings, metrics``."""
     ts, ok, status, error, failures, *phases, warnings, metrics = row
     return Check(
         float(ts),
@@ -104,7 +106,7 @@ def check_from_row(row: Sequence[Any]) -> Check:
         error,
         json.loads(failures) if failures else [],
         json.loads(warnings) if warnings else [],
-        tuple(None if value is None else int(value) for value in phases),
+        tuple(nanoseconds(value) for value in phases),
         json.loads(metrics, parse_int=float) if metrics else {},
     )
 

@@ -119,7 +119,8 @@ class Gather:
 
     def add_hot(self, rows: Sequence[Any]) -> None:
         """``results`` rows as ``raw`` selects them: tier, id, monitor id, time, ok, status,
-        the six phases, then (when asked for) error, failures and warnings, then series."""
+        the six phases (ms), then (when asked for) error, failures and warnings, then
+        series."""
         if not rows:
             return
         columns = list(zip(*rows, strict=True))
@@ -128,7 +129,7 @@ class Gather:
         self.ok += [bool(value) for value in columns[4]]
         self.status += columns[5]
         for index, column in enumerate(columns[6:12]):
-            self.phases[index] += column
+            self.phases[index] += [codec.nanoseconds(value) for value in column]
         at = 12
         if self.texts:
             self.text_rows += [

@@ -23,7 +23,17 @@ _SQLITE_INSERT = (
     f"INSERT INTO results ({_COLUMN_LIST}) VALUES ({', '.join('?' for _ in RESULT_COLUMNS)})"
 )
 _POSTGRES_COPY = f"COPY results ({_COLUMN_LIST}) FROM STDIN (FORMAT BINARY)"
-_POSTGRES_TYPES = ["int4", "float8", "bool", "int4", "text", "text", *["int8"] * 6, "text", "text"]
+_POSTGRES_TYPES = [
+    "int4",
+    "float8",
+    "bool",
+    "int4",
+    "text",
+    "text",
+    *["float8"] * 6,
+    "text",
+    "text",
+]
 
 
 class MonitorIds:

@@ -178,7 +178,7 @@ def _cold_columns(texts: bool, metrics: bool | str) -> list[sa.ColumnElement[Any
         table.c.first_ts.label("ts"),
         sa.cast(nothing, sa.Boolean).label("ok"),
         sa.cast(nothing, sa.Integer).label("status"),
-        *(sa.cast(nothing, sa.BigInteger).label(name) for name in schema.RESULT_PHASE_COLUMNS),
+        *(sa.cast(nothing, sa.Double).label(name) for name in schema.RESULT_PHASE_COLUMNS),
     ]
     if texts:
         columns += [

@@ -1,8 +1,8 @@
 """The store's tables, as SQLAlchemy Core metadata: the one schema for SQLite and PostgreSQL.
 
-Times are epoch seconds (``DOUBLE``); latencies are milliseconds in rollups, whole
-nanoseconds in raw results. Raw results live in two tiers: the newest as one ``results`` row
-each (what the writer appends), older ones packed many to a ``result_chunks`` row (see
+Times are epoch seconds (``DOUBLE``); latencies are milliseconds (whole nanoseconds in
+chunks). Raw results live in two tiers: the newest as one ``results`` row each (what the
+writer appends), older ones packed many to a ``result_chunks`` row (see
 :mod:`watchkeeper.store.chunks`); a check's series ride along with it in both. Migrations
 under ``migrations/versions`` must produce exactly this metadata (a test compares them).
 """
@@ -16,7 +16,7 @@ ROLLUP_PHASES = ("total", "dns", "connect", "tls", "ttfb")
 
 ROLLUP_STATISTICS = ("p50", "p95", "p99", "max")
 
-RESULT_PHASE_COLUMNS = ("total_ns", "dns_ns", "connect_ns", "tls_ns", "ttfb_ns", "transfer_ns")
+RESULT_PHASE_COLUMNS = ("total_ms", "dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms")
 
 ROLLUP_VALUE_COLUMNS = tuple(
     f"{phase}_{statistic}" for phase in ROLLUP_PHASES for statistic in ROLLUP_STATISTICS
@@ -49,7 +49,7 @@ results = sa.Table(
     # 8-byte columns first, then 4, then 1 and text: no alignment padding on PostgreSQL
     sa.Column("id", BigId, primary_key=True),
     sa.Column("ts", sa.Double, nullable=False),
-    *(sa.Column(name, sa.BigInteger, nullable=True) for name in RESULT_PHASE_COLUMNS),
+    *(sa.Column(name, sa.Double, nullable=True) for name in RESULT_PHASE_COLUMNS),
     # No foreign key here: the check halves PostgreSQL's ingest rate, and the writer
     # resolves or registers every monitor id itself (monitors are never deleted).
     sa.Column("monitor_id", sa.Integer, nullable=False),

@@ -1,18 +1,17 @@
-"""Compact raw results: phases in whole nanoseconds, series inside the result, older results
-packed into chunks.
+"""Compact raw results: series inside the result, older results packed into chunks.
 
 Revision ID: 0006
 Revises: 0005
 Create Date: 2027-01-15
 
-``results`` is rebuilt with ``*_ns`` integer phases (from the milliseconds: a phase a clock
-measured comes back the same) and a ``metrics`` column holding the check's series as JSON,
-built from ``samples`` (every float written with 17 significant digits, or shortest exact on
-PostgreSQL, so it reads back bit for bit). Samples at a monitor and time with several results
-go one per result, in the order both were written; samples without a result (only past the
-raw horizon, after an interrupted prune) are dropped, as the next prune would. ``samples``
-and its two indexes go. ``result_chunks`` starts empty: the store packs the old rows in the
-background, a slice per upkeep run.
+``results`` is rebuilt with its 8-byte columns first (no alignment padding on PostgreSQL)
+and a ``metrics`` column holding the check's series as JSON, built from ``samples`` (every
+float written with 17 significant digits, or shortest exact on PostgreSQL, so it reads back
+bit for bit). Samples at a monitor and time with several results go one per result, in the
+order both were written; samples without a result (only past the raw horizon, after an
+interrupted prune) are dropped, as the next prune would. ``samples`` and its two indexes go.
+``result_chunks`` starts empty: the store packs the old rows in the background, a slice per
+upkeep run.
 
 A migration is a frozen snapshot: it never imports ``schema.py``.
 """
@@ -33,21 +32,19 @@ _KEPT = "id, monitor_id, ts, ok, status, error, failures"
 
 
 def _results_table(new: bool) -> None:
-    """``results`` of this revision (8-byte columns first: no padding on PostgreSQL), or as
-    revision 0005 had it."""
+    """``results`` of this revision (8-byte columns first), or as revision 0005 had it."""
     identity = sa.Column("id", _BIG_ID, primary_key=True)
     monitor = sa.Column("monitor_id", sa.Integer, nullable=False)
     ts = sa.Column("ts", sa.Double, nullable=False)
     ok = sa.Column("ok", sa.Boolean, nullable=False)
     status = sa.Column("status", sa.Integer, nullable=True)
     texts = [sa.Column(name, sa.Text, nullable=True) for name in ("error", "failures")]
+    phases = [sa.Column(f"{p}_ms", sa.Double, nullable=True) for p in _PHASES]
     warnings = sa.Column("warnings", sa.Text, nullable=True)
     if new:
-        phases = [sa.Column(f"{p}_ns", sa.BigInteger, nullable=True) for p in _PHASES]
         columns = [identity, ts, *phases, monitor, status, ok, *texts, warnings]
         columns.append(sa.Column("metrics", sa.Text, nullable=True))
     else:
-        phases = [sa.Column(f"{p}_ms", sa.Double, nullable=True) for p in _PHASES]
         columns = [identity, monitor, ts, ok, status, *texts, *phases, warnings]
     op.create_table("results", *columns, sa.PrimaryKeyConstraint("id", name="pk_results"))
 
@@ -92,7 +89,6 @@ def upgrade() -> None:
         )
         pairs = f"string_agg(to_json(name)::text || ':' || ({number}), ',')"
         written = "ctid"
-        as_integer = "::bigint"
     else:
         number = (
             "CASE WHEN value = 9e999 THEN 'Infinity' WHEN value = -9e999 THEN '-Infinity' "
@@ -100,12 +96,7 @@ def upgrade() -> None:
         )
         pairs = f"group_concat(json_quote(name) || ':' || ({number}), ',')"
         written = "rowid"
-        as_integer = ""
-    nanoseconds = ", ".join(
-        f"CAST(CASE WHEN abs({phase}_ms) < 1e12 THEN round({phase}_ms * 1000000){as_integer} "
-        f"END AS BIGINT) AS {phase}_ns"
-        for phase in _PHASES
-    )
+    milliseconds = ", ".join(f"{phase}_ms" for phase in _PHASES)
     op.execute(
         f"""
         WITH numbered AS (
@@ -116,13 +107,13 @@ def upgrade() -> None:
             SELECT monitor_id, ts, k, '{{' || {pairs} || '}}' AS metrics
             FROM numbered GROUP BY monitor_id, ts, k
         ), old AS (
-            SELECT {_KEPT}, {nanoseconds}, warnings, row_number() OVER (
+            SELECT {_KEPT}, {milliseconds}, warnings, row_number() OVER (
                 PARTITION BY monitor_id, ts ORDER BY id) AS k
             FROM results_old
         )
-        INSERT INTO results ({_KEPT}, {", ".join(f"{p}_ns" for p in _PHASES)}, warnings, metrics)
+        INSERT INTO results ({_KEPT}, {milliseconds}, warnings, metrics)
         SELECT old.id, old.monitor_id, old.ts, old.ok, old.status, old.error, old.failures,
-               {", ".join(f"old.{p}_ns" for p in _PHASES)}, old.warnings, series.metrics
+               {", ".join(f"old.{p}_ms" for p in _PHASES)}, old.warnings, series.metrics
         FROM old LEFT JOIN series
           ON series.monitor_id = old.monitor_id AND series.ts = old.ts AND series.k = old.k
         """
@@ -160,10 +151,7 @@ def downgrade() -> None:
     op.create_index("ix_samples_monitor_id_ts", "samples", ["monitor_id", "ts"])
     _set_old_results_aside(postgres)
     _results_table(new=False)
-    milliseconds = ", ".join(f"{phase}_ns / 1e6" for phase in _PHASES)
-    op.execute(
-        f"INSERT INTO results ({_KEPT}, {', '.join(f'{p}_ms' for p in _PHASES)}, warnings) "
-        f"SELECT {_KEPT}, {milliseconds}, warnings FROM results_old"
-    )
+    kept = f"{_KEPT}, {', '.join(f'{p}_ms' for p in _PHASES)}, warnings"
+    op.execute(f"INSERT INTO results ({kept}) SELECT {kept} FROM results_old")
     _finish_results(postgres)
     op.drop_table("result_chunks")
