@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import settings
 
-MAX_EXAMPLES = 40
+MAX_EXAMPLES = 10
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
