@@ -165,10 +165,11 @@ def run(work: Path, area: Area, jobs: int) -> int:
 def _functions(path: Path) -> dict[str, str]:
     """Every function of a mutated file (methods too) by name, as source text."""
     text = path.read_text()
+    lines = text.splitlines()
     found = {}
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            found[node.name] = ast.get_source_segment(text, node) or ""
+            found[node.name] = "\n".join(lines[node.lineno - 1 : node.end_lineno])
     return found
 
 
