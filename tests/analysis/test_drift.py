@@ -14,8 +14,15 @@ from types import ModuleType
 
 import numpy as np
 import pytest
+from scipy.special import ndtri
 
-from watchkeeper.analysis.drift import Detector, DriftSettings, describe_change, scores
+from watchkeeper.analysis.drift import (
+    Detector,
+    DriftSettings,
+    describe_change,
+    likelihood_score,
+    scores,
+)
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "nab.py"
 NAB_FLOOR = 73.0
@@ -55,6 +62,22 @@ def test_scores_use_only_the_past() -> None:
     assert np.array_equal(full[:1200], cut), "a later point changed an earlier score"
     assert ((full >= 0) & (full <= 1)).all()
     assert (full[: DriftSettings().warmup] == 0).all()
+
+
+def z_of(decades: float) -> float:
+    """How many spreads above the usual a present must be for a tail of 10^-decades."""
+    return -float(ndtri(10.0**-decades))
+
+
+def test_a_detection_is_a_present_as_rare_as_one_in_ten_billion_and_not_10_percent_less() -> None:
+    """The sensitivity as documented: a present whose Gaussian tail probability is 10^-10
+    (6.4 spreads above the usual) scores exactly ``high``, 0.9, and is a detection; one a
+    tenth less rare in decades (10^-9) is not, a tenth rarer (10^-11) is."""
+    assert DriftSettings().high == 0.9
+    assert likelihood_score(z_of(10.0)) == pytest.approx(0.9, abs=1e-9)
+    assert likelihood_score(z_of(9.0)) < 0.9 < likelihood_score(z_of(11.0))
+    rising = [likelihood_score(z) for z in np.linspace(-8.0, 12.0, 81)]
+    assert rising == sorted(rising) and rising[0] < 1e-9 and rising[-1] < 1.0
 
 
 def test_a_spike_and_a_shift_score_high_once_and_noise_does_not() -> None:
