@@ -166,3 +166,50 @@ def test_the_nab_score_stays_above_its_floor() -> None:
         pytest.skip(f"the NAB subset is not at {bench.CORPUS} (../shared is absent)")
     result = bench.nab_score_of_detector()
     assert result["score"] >= NAB_FLOOR, result
+
+
+# -- describe_change: what it reads around a detection --------------------------------------------
+def test_describe_change_reads_288_points_before_and_12_from_the_detection() -> None:
+    values = np.full(1000, 50.0)
+    values[600 - 288 : 600] = 100.0  # the 288 points before: the usual level
+    values[600 - 289] = 1e6  # one more before them is not read
+    values[600:612] = 300.0  # the detection and the 11 after it: the new level
+    values[612:] = 1e6  # the 13th is not read
+    found = np.zeros(1000)
+    found[600] = 0.95
+    change = describe_change(values, found, times=np.arange(1000) * 60.0)
+    assert change is not None
+    assert (change.index, change.time, change.score) == (600, 600 * 60.0, 0.95)
+    assert (change.before, change.after, change.peak) == (100.0, 300.0, 300.0)
+    assert change.relative == 2.0
+
+
+def test_describe_change_takes_the_highest_score_at_or_above_the_threshold() -> None:
+    values = np.arange(100.0) + 10
+    found = np.zeros(100)
+    found[[20, 40, 60]] = (0.9, 0.97, 0.97)  # exactly high counts; the first of a tie wins
+    change = describe_change(values, found)
+    assert change is not None and change.index == 40 and change.time is None
+    found[[40, 60]] = 0.0
+    at_high = describe_change(values, found)
+    assert at_high is not None and at_high.index == 20
+    assert describe_change(values, found, threshold=0.91) is None
+    assert describe_change(values, found, threshold=0.5) is not None
+
+
+def test_describe_change_near_the_ends_and_from_zero() -> None:
+    values = np.array([0.0, 0.0, 0.0, 5.0, -9.0, 5.0])
+    found = np.array([0.0, 0.0, 0.0, 0.95, 0.0, 0.0])
+    change = describe_change(values, found)
+    assert change is not None
+    assert change.before == 0.0 and change.relative is None, "no level to compare with"
+    assert change.peak == -9.0, "the farthest from before, either way"
+    first = describe_change(values, np.array([0.95, 0, 0, 0, 0, 0]))
+    assert first is not None and first.before == 0.0, "nothing before: its own value"
+    with pytest.raises(ValueError, match="5 scores for 6 values"):
+        describe_change(values, found[:5])
+
+
+def test_scores_wants_a_time_for_each_value() -> None:
+    with pytest.raises(ValueError, match="3 times for 4 values"):
+        scores(np.ones(4), times=np.arange(3.0))
