@@ -211,3 +211,26 @@ def test_describe_change_near_the_ends_and_from_zero() -> None:
 def test_scores_wants_a_time_for_each_value() -> None:
     with pytest.raises(ValueError, match="3 times for 4 values"):
         scores(np.ones(4), times=np.arange(3.0))
+
+
+@pytest.mark.parametrize("level", [100.0, -100.0, 0.0])
+def test_a_flat_series_learns_bins_a_hundredth_of_its_level_wide(level: float) -> None:
+    """All the first points alike: no range to split, so a bin is 1 % of the level (of 1
+    for a level of 0), the level in its middle; a value 0.6 of a bin away is new."""
+    unit = max(abs(level), 1.0) * 0.01
+
+    def last_score(off: float) -> float:
+        values = np.full(1200, level)
+        values[-1] = level + off * unit
+        return float(scores(values)[-1])
+
+    assert last_score(0.4) < 0.9 and last_score(-0.4) < 0.9
+    assert last_score(0.6) >= 0.9 and last_score(-0.6) >= 0.9
+
+
+def test_a_value_that_is_not_a_number_is_not_counted_as_seen() -> None:
+    detector = Detector()
+    detector.update(1.0)
+    detector.update(math.inf)
+    detector.update(2.0, 600.0)
+    assert detector.seen == 2
