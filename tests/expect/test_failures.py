@@ -122,6 +122,12 @@ def test_each_operator_at_its_boundary(text: str, expected: str | None) -> None:
         ("dns.answers contains 'MAIL.example.com'", None),  # names: any case, final dot or not
         ("dns.answers == ['mail.example.com', '192.0.2.1']", None),
         (
+            "dns.answers != ['MAIL.example.com', '192.0.2.1']",
+            "dns.answers [192.0.2.1, mail.example.com.], expected != ['MAIL.example.com', "
+            "'192.0.2.1']",
+        ),
+        ("dns.answers != ['192.0.2.1']", None),
+        (
             "dns.answers == ['192.0.2.1']",
             "dns.answers [192.0.2.1, mail.example.com.], expected == ['192.0.2.1']",
         ),
