@@ -230,11 +230,16 @@ def judge(
 
 class Registry:
     """Every heartbeat monitor's Beats, by monitor and by ping UUID (shared by the web's ping
-    handler, which writes, and the check, which reads)."""
+    handler, which writes, and the check, which reads).
 
-    def __init__(self) -> None:
+    ``unwatched``: outside the engine (``wk check``), the note a monitor without ping state
+    gets instead of a failure: nothing here takes its pings, so there is nothing to judge.
+    In the engine (None) a monitor without state is one that was refused its UUID: down."""
+
+    def __init__(self, unwatched: str | None = None) -> None:
         self.beats: dict[str, Beats] = {}
         self.by_uuid: dict[str, str] = {}
+        self.unwatched = unwatched
 
     def add(self, monitor: str, uuid: str, beats: Beats) -> None:
         self.beats[monitor] = beats
@@ -245,7 +250,10 @@ async def probe(settings: HeartbeatSettings, attempt: Attempt) -> None:
     registry: Registry = attempt.resources.shared("heartbeat.registry", Registry)
     beats = registry.beats.get(attempt.monitor)
     if beats is None:
-        attempt.fail("no ping state (the monitor is not registered yet)")
+        if registry.unwatched is not None:
+            attempt.warn(registry.unwatched)
+        else:
+            attempt.fail("no ping state (the monitor is not registered yet)")
         return
     why, facts = judge(settings, beats, time.time())
     attempt.observation.facts.update(facts)

@@ -128,15 +128,11 @@ def history(
     ] = "24h",
     as_json: JsonOption = False,
 ) -> None:
-    """Uptime, latency percentiles, state changes and recent failures of one monitor."""
+    """Uptime, latency percentiles, state changes and recent failures of one monitor (of
+    the config, or defined through the API)."""
+    from watchkeeper.engine.defined import api_monitors
+
     loaded = load(config)
-    names = [m.name for m in loaded.monitors]
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=1)
-        fail(
-            f"{config}: no monitor named '{name}'"
-            + (f" (did you mean '{close[0]}'?)" if close else "")
-        )
     try:
         span = parse_duration(since)
     except ValueError as exc:
@@ -145,6 +141,16 @@ def history(
     start = until - span
     store = open_store(loaded, existing=True)
     try:
+        if loaded.monitor(name) is None:
+            defined = api_monitors(store, loaded)
+            names = [m.name for m in (*loaded.monitors, *defined.monitors)]
+            names += [broken.name for broken in defined.broken]  # its history is there
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                fail(
+                    f"{config}: no monitor named '{name}'"
+                    + (f" (did you mean '{close[0]}'?)" if close else "")
+                )
         summary = store.summary(name, start, until)
         failures = store.results(name, start, until, 10, failed_only=True, newest_first=True)
         failures.reverse()  # shown oldest first

@@ -100,6 +100,27 @@ def _newest(table: dict[_K, db.Ping], key: _K, ping: db.Ping) -> None:
         del table[next(iter(table))]
 
 
+def replay(since: float, history: Iterable[db.Ping]) -> Beats:
+    """The state a monitor watched since ``since`` is in after ``history`` (oldest first)."""
+    beats = Beats(since=since)
+    for ping in history:
+        beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
+    return beats
+
+
+def stored_beats(store: Store, monitors: Iterable[Monitor]) -> dict[str, Beats]:
+    """The state of each heartbeat monitor a ``wk up`` took pings for, as its stored pings
+    describe it (what ``wk up`` rebuilds at start), by name; the others are left out. Reads
+    only (no UUID is made): for commands beside a running ``wk up``. Blocking."""
+    names = [m.name for m in monitors if m.kind == "heartbeat"]
+    with store.read() as connection:
+        found = db.watched(connection, names)
+        return {
+            name: replay(held.since, db.recent(connection, held.monitor_id))
+            for name, held in found.items()
+        }
+
+
 class Heartbeats:
     def __init__(self, store: Store, resources: Resources) -> None:
         self.store = store
@@ -166,9 +187,7 @@ class Heartbeats:
 
     def register(self, claim: Claim) -> None:
         """Take pings for a monitor whose claim was committed."""
-        beats = Beats(since=claim.since)
-        for ping in claim.history:
-            beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
+        beats = replay(claim.since, claim.history)
         for stale in [u for u, name in self.registry.by_uuid.items() if name == claim.name]:
             del self.registry.by_uuid[stale]
         self.registry.add(claim.name, claim.uuid, beats)

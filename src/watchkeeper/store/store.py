@@ -62,7 +62,7 @@ class Store:
         if existing:
             path = database.sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
             if path is not None and not path.exists():
-                raise StoreError(f"no store at {path} yet: wk up creates it")
+                raise database.StoreMissingError(f"no store at {path} yet: wk up creates it")
         engine: sa.Engine | None = None
         try:
             engine = database.create_engine(parsed)
@@ -346,7 +346,7 @@ def _check_current(connection: sa.Connection, shown: str) -> None:
     current = migrate.current_revision(connection)
     connection.rollback()
     if current is None:
-        raise StoreError(f"the store {shown} has no tables yet: wk up creates them")
+        raise database.StoreMissingError(f"the store {shown} has no tables yet: wk up creates them")
     if current != migrate.head_revision():
         raise StoreError(
             f"the store {shown} has schema {current}, this Watchkeeper reads "
