@@ -371,6 +371,44 @@ async def test_a_slot_that_comes_during_an_extra_run_is_skipped_not_run_late(
     assert scheduler.stats.skipped == skipped + 1
 
 
+async def test_run_at_runs_at_that_moment_between_slots_and_leaves_the_grid_alone(
+    fake: FakeChecks,
+) -> None:
+    loop = asyncio.get_running_loop()
+    scheduler = Scheduler([fake.monitor("beat", interval=3600)], ResultLog(), startup_spread=0)
+    async with running(scheduler):
+        await until(lambda: len(fake.ended()) == 1)
+        on_grid = scheduler.next_run("beat")
+        assert on_grid is not None and on_grid > loop.time() + 1000
+        owed = loop.time() + 0.3
+        assert scheduler.run_at("beat", owed)
+        assert scheduler.next_run("beat") == owed
+        assert not scheduler.run_at("nobody", owed)
+        await until(lambda: len(fake.starts("beat")) == 2)
+        await until(lambda: scheduler.next_run("beat") is not None)
+        assert scheduler.next_run("beat") == on_grid, "back to its slot"
+
+    assert fake.starts("beat")[1] >= owed, "not a moment before it"
+
+
+async def test_a_run_owed_while_a_run_is_in_flight_comes_after_it_at_the_newest_moment(
+    fake: FakeChecks,
+) -> None:
+    loop = asyncio.get_running_loop()
+    scheduler = Scheduler(
+        [fake.monitor("beat", interval=3600, gated=True)], ResultLog(), startup_spread=0
+    )
+    async with running(scheduler):
+        await until(lambda: len(fake.starts("beat")) == 1)
+        assert scheduler.run_at("beat", loop.time() + 0.1)
+        owed = loop.time() + 0.3
+        assert scheduler.run_at("beat", owed)  # what the check knows now replaces it
+        fake.gate.set()
+        await until(lambda: len(fake.starts("beat")) == 2)
+
+    assert fake.starts("beat")[1] >= owed
+
+
 async def test_a_removed_monitor_stops_and_the_others_carry_on(fake: FakeChecks) -> None:
     monitors = [
         fake.monitor("kept", interval=0.05),

@@ -26,7 +26,13 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from watchkeeper.checks import Resources
-from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, Registry, is_failure
+from watchkeeper.checks.heartbeat import (
+    Beats,
+    HeartbeatSettings,
+    Registry,
+    is_failure,
+    late_at,
+)
 from watchkeeper.config import Monitor
 from watchkeeper.engine.buckets import TokenBuckets
 from watchkeeper.lanes import HEARTBEATS
@@ -218,6 +224,15 @@ class Heartbeats:
             self._task = None
 
     # -- pings -------------------------------------------------------------------------------
+    def late_at(self, name: str) -> float | None:
+        """The moment heartbeat monitor ``name`` turns late if no ping comes first (see
+        ``checks.heartbeat.late_at``); None if it takes no pings."""
+        beats = self.registry.beats.get(name)
+        settings = self._settings.get(name)
+        if beats is None or settings is None:
+            return None
+        return late_at(settings, beats)
+
     def settings_for(self, uuid: str) -> HeartbeatSettings | None:
         name = self.registry.by_uuid.get(uuid)
         return None if name is None else self._settings.get(name)

@@ -8,7 +8,8 @@ the slot at least half an interval after it. While a failure (or a recovery) is 
 confirmed, the next run comes after ``retry_interval`` instead. A monitor whose previous run
 is still in flight when its next slot comes skips that slot (counted in ``skipped``): runs
 never pile up. A monitor has at most one live item in the heap; items superseded by
-``run_now`` are left to go stale.
+``run_now`` (or ``run_at``: a run owed at a known moment, between slots) are left to go
+stale.
 
 At most ``concurrency`` checks run at once, and at most ``per_host`` against one target. A due
 check that finds no free slot waits in its host's line (no task is created for it); when a
@@ -58,6 +59,7 @@ class _Entry:
     due: float = 0.0  # when its live heap item is due
     started: float = -math.inf  # when its last run started (loop time)
     rerun: bool = False  # asked to run again while a run was in flight
+    wake: float = math.inf  # a run is owed at or after this moment (run_at), until one starts
 
 
 @dataclass(slots=True)
@@ -148,6 +150,29 @@ class Scheduler:
         if entry.due > at or entry.token == 0:
             self._push(at, entry)
         return True
+
+    def run_at(self, name: str, at: float) -> bool:
+        """Have a monitor run at ``at`` (loop time) or soon after, even between its slots: a
+        check whose answer changes at a known moment (a heartbeat turning late) is judged
+        then, not at its next slot. The moment replaces one asked for before (what the
+        check knows now supersedes it); the grid stays. A run in flight, or one due sooner,
+        does not count as it: the run after that comes no later than ``at``. False if the
+        monitor is unknown."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return False
+        entry.wake = at
+        if not entry.running and entry.due > at:
+            self._push(at, entry)
+        return True
+
+    def next_run(self, name: str) -> float | None:
+        """When the monitor's next run is due (loop time); None if it is not scheduled or
+        running now."""
+        entry = self._entries.get(name)
+        if entry is None or entry.running:
+            return None
+        return entry.due
 
     @property
     def in_flight(self) -> int:
@@ -247,6 +272,8 @@ class Scheduler:
         try:
             try:
                 entry.started = self._loop.time()
+                if entry.wake <= entry.started:  # this run is the one owed
+                    entry.wake = math.inf
                 lag = entry.started - due
                 self.stats.lag.record_value(max(1, int(lag * 1e6)))
                 self.stats.started += 1
@@ -276,6 +303,7 @@ class Scheduler:
         if entry.rerun:  # asked for while it ran: what it was asked about came too late
             entry.rerun = False
             next_due = min(next_due, max(now, entry.started + 0.05))
+        next_due = min(next_due, entry.wake)
         self._push(max(next_due, now), entry)
 
     def _advance_grid(self, entry: _Entry, due: float) -> None:

@@ -95,6 +95,8 @@ class Engine:
             secrets=self.config.secrets,
             startup_spread=self._startup_spread,
         )
+        for monitor in self.monitors.values():
+            self._judge_when_late(monitor)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._upkeep(), name="store-upkeep"),
@@ -167,6 +169,7 @@ class Engine:
             cause=self._cause(monitor),
         )
         self.status[monitor.name] = updated
+        self._judge_when_late(monitor)
         assert self.writer is not None
         self.writer.offer(result)
         self.ledger.record(result)
@@ -188,6 +191,18 @@ class Engine:
                 except Exception:
                     log.exception("transition listener failed")
         return updated.confirming
+
+    def _judge_when_late(self, monitor: Monitor) -> None:
+        """Have a heartbeat monitor checked the moment it turns late (its due time plus its
+        grace), not at its next slot an interval later; each run (each ping asks for one)
+        sets the moment anew. Nothing once it is late: it is judged at its slots then."""
+        if monitor.kind != "heartbeat" or self.scheduler is None:
+            return
+        late = self.heartbeats.late_at(monitor.name)
+        now = time.time()
+        if late is not None and late > now:
+            at = asyncio.get_running_loop().time() + (late - now)
+            self.scheduler.run_at(monitor.name, at)
 
     def _cause(self, monitor: Monitor) -> str | None:
         """A monitor this one depends on that is down now (the likely cause of its trouble)."""
