@@ -176,8 +176,8 @@ def cert_facts(der: bytes | None, now: float | None = None) -> dict[str, Any]:
         "cert.expires_in": not_after - now,
         "cert.lifetime": not_after - cert.not_valid_before_utc.timestamp(),
         "cert.not_after": datetime.fromtimestamp(not_after, UTC).isoformat(),
-        "cert.issuer": _name(cert.issuer),
-        "cert.subject": _name(cert.subject),
+        "cert.issuer": name_text(cert.issuer),
+        "cert.subject": name_text(cert.subject),
         "cert.sans": frozenset(sans(cert)),
     }
     return facts
@@ -232,7 +232,8 @@ def tls_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any
     return facts
 
 
-def _name(name: x509.Name) -> str:
+def name_text(name: x509.Name) -> str:
+    """A distinguished name as text (RFC 4514, or as it comes if that fails)."""
     try:
         return name.rfc4514_string()
     except ValueError:

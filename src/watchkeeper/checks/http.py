@@ -27,12 +27,14 @@ from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
 from watchkeeper import __version__
+from watchkeeper.checks._certs import certificate_problems, describe, peer_certificate
 from watchkeeper.checks._net import (
     TLS_SUBJECTS,
     client_context,
     describe_os_error,
     describe_ssl_error,
     describe_verify_error,
+    is_ip,
     name_resolver,
     readable_ca_file,
     tls_facts,
@@ -231,7 +233,9 @@ async def probe(settings: HttpSettings, attempt: Attempt) -> None:
     except aiohttp.ClientConnectorCertificateError as exc:
         certificate_error = exc.certificate_error
         if isinstance(certificate_error, ssl.SSLCertVerificationError):
-            attempt.fail(describe_verify_error(certificate_error))
+            attempt.fail(
+                await _certificate_failure(exc.host, exc.port or 443, certificate_error, attempt)
+            )
         else:
             attempt.fail(describe_ssl_error(certificate_error))
     except aiohttp.ClientConnectorSSLError as exc:
@@ -343,6 +347,16 @@ async def _read_body(
     attempt.end("transfer")
     attempt.observation.facts["body"] = b"".join(chunks)
     attempt.observation.facts["body.size"] = size
+
+
+async def _certificate_failure(
+    host: str, port: int, error: ssl.SSLCertVerificationError, attempt: Attempt
+) -> str:
+    """Every problem with the certificate a verifying handshake refused (OpenSSL names only
+    the first): it is read again without verifying, and judged whole."""
+    der = await peer_certificate(host, port, None if is_ip(host) else host, attempt)
+    problems = certificate_problems(error, der, host)
+    return describe(problems) if problems else describe_verify_error(error)
 
 
 def _tls(settings: HttpSettings, attempt: Attempt) -> bool | ssl.SSLContext:
