@@ -99,6 +99,35 @@ def test_malformed_yaml_names_the_line() -> None:
     assert "malformed YAML" in error.message
 
 
+def test_a_syntax_error_names_where_the_unclosed_construct_opened() -> None:
+    """The parser notices an unclosed '[' only where the next construct starts: the line
+    of the failure alone sends the reader to a line with nothing wrong on it."""
+    error = one(
+        "monitors:\n"
+        "  - name: a\n"
+        "    http: http://x/\n"
+        "  - name: b\n"
+        "    expect: [status == 200,\n"
+        "  - name: c\n"
+        "    http: http://y/\n"
+    )
+    assert error.line == 6
+    assert error.message.startswith("malformed YAML: ")  # the parser's words, then ours
+    assert error.message.endswith("(inside the '[' opened at line 5: is its ']' missing?)")
+    error = one("monitors:\n  - {name: a, http: http://x/\n  - name: c\n")
+    assert error.line == 3 and "(inside the '{' opened at line 2: is its '}' missing?)" in (
+        error.message
+    )
+    error = one("monitors:\n  - name: 'a\n    http: http://x/\n  - name: b\n")
+    assert (error.line, error.message) == (
+        5,
+        "malformed YAML: found unexpected end of stream "
+        "(while scanning a quoted scalar started at line 2)",
+    )
+    error = one("monitors:\n  - {name: a, expect: [1, 2], http: [x y}\n")  # all on one line
+    assert error.line == 2 and "opened at" not in error.message
+
+
 def test_an_unknown_key_suggests_the_closest_valid_one() -> None:
     error = one("monitors:\n  - name: api\n    http: http://x/\n    intervall: 30s\n")
     assert (error.line, error.monitor) == (4, "api")
