@@ -207,6 +207,27 @@ def test_dependencies_and_routes_must_exist_and_not_loop() -> None:
     assert "not defined" in one("monitors:\n  - {name: a, tcp: 'x:1', notify: [ops]}\n").message
 
 
+def test_an_unknown_route_is_one_located_problem_whether_or_not_routes_are_defined() -> None:
+    monitor = "monitors:\n  - name: api\n    http: http://x/\n    notify: [nope, nope]\n"
+    error = one(monitor)
+    assert (error.line, error.monitor) == (4, "api")
+    assert error.message == "notify route 'nope' is not defined: add it under notify:"
+    error = one("notify: [{name: ops, webhook: 'http://h/'}]\n" + monitor.replace("nope", "opz"))
+    assert error.line == 5 and error.message == (
+        "notify route 'opz' is not defined (did you mean 'ops'?)"
+    )
+    error = one(  # from the defaults: once, where it is written, not once per monitor
+        "defaults:\n  notify: [nope]\n"
+        "monitors:\n  - {name: a, tcp: 'x:1'}\n  - {name: b, tcp: 'x:1'}\n"
+    )
+    assert (error.line, error.monitor) == (2, None) and "'nope' is not defined" in error.message
+    error = one(
+        "monitors:\n  - name: api\n    http: http://x/\n"
+        "    escalate:\n      after: 10m\n      to: [pager]\n"
+    )
+    assert (error.line, error.monitor) == (6, "api") and "'pager' is not defined" in (error.message)
+
+
 def test_timeout_may_not_exceed_interval() -> None:
     error = one("monitors:\n  - {name: a, tcp: 'x:1', interval: 5s, timeout: 10s}\n")
     assert "exceeds the interval" in error.message
