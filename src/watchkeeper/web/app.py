@@ -76,6 +76,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.web = web
+    public.follow_states(web)
     for router in (
         system.public,
         pings.router,
