@@ -88,7 +88,8 @@ class Scheduler:
         self.resources = resources or Resources()
         self.stats = SchedulerStats()
         self._on_result = on_result
-        self._secrets = secrets
+        self.secrets = secrets
+        """Values masked in every Result (a reload may bring new ones)."""
         self._rng = rng or random.Random()
         self._spread = startup_spread
         self._limit = concurrency
@@ -128,6 +129,13 @@ class Scheduler:
         self._entries[monitor.name] = entry
         self._push(first, entry)
 
+    def renew(self, monitor: Monitor) -> None:
+        """Take a definition equal to the scheduled one in all that runs (only where it is
+        written differs): its slot on the grid, and a run in flight, stay as they are."""
+        entry = self._entries.get(monitor.name)
+        if entry is not None:
+            entry.monitor = monitor
+
     def remove(self, name: str) -> None:
         entry = self._entries.pop(name, None)
         if entry is not None:
@@ -148,6 +156,11 @@ class Scheduler:
         if entry.due > at or entry.token == 0:
             self._push(at, entry)
         return True
+
+    def next_run(self, name: str) -> float | None:
+        """When (loop time) a monitor's next run is due; None if it is not scheduled."""
+        entry = self._entries.get(name)
+        return None if entry is None else entry.due
 
     @property
     def in_flight(self) -> int:
@@ -250,7 +263,7 @@ class Scheduler:
                 lag = entry.started - due
                 self.stats.lag.record_value(max(1, int(lag * 1e6)))
                 self.stats.started += 1
-                result = await run_check(monitor, self.resources, self._secrets)
+                result = await run_check(monitor, self.resources, self.secrets)
             finally:
                 self._release(host)
             self.stats.completed += 1
