@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.helpers.servers import RawServer
+from tests.helpers.servers import RawServer, RefusingPort
 from tests.helpers.site import Site
 from tests.helpers.web_app import ProbeTargetServer
 from tests.web.test_api import call
@@ -19,6 +19,7 @@ from tests.web.test_api import call
 from watchkeeper.config import Config
 from watchkeeper.engine.reload import Outcome
 from watchkeeper.model import State
+from watchkeeper.store import alerts as db
 
 NIGHTLY = "6f9b8a52-3c1e-4d7e-9a55-1d2b3c4d5e6f"
 
@@ -146,6 +147,23 @@ async def test_a_check_in_flight_when_its_monitor_is_removed_is_stored_and_nothi
             await until(lambda: site.engine.writer and site.engine.writer.written > written)
             assert [r.ok for r in site.store.last_results("slow", 10)] == [True]
             assert "slow" not in site.engine.status, "its state is not watched any more"
+
+
+async def test_a_removed_monitor_s_open_incident_is_closed_and_its_history_kept(
+    tmp_path: Path, web: ProbeTargetServer
+) -> None:
+    def incidents(site: Site) -> list[db.Incident]:
+        with site.store.read() as connection:
+            return db.incidents(connection, open_only=False, limit=10, monitor="down")
+
+    with RefusingPort() as refusing:
+        down = f'  - {{name: down, http: "{refusing.url("/")}", interval: 100ms, timeout: 90ms}}\n'
+        async with Site(HEAD + monitor(web, "api") + down, tmp_path) as site:
+            await until(lambda: [i for i in incidents(site) if i.open])
+            await reload(site, HEAD + monitor(web, "api"))
+            [closed] = incidents(site)
+            assert closed.state == "removed" and not closed.open
+            await until(lambda: site.store.last_results("down", 1))  # written, and kept
 
 
 async def test_routes_pages_and_maintenance_take_the_new_config_and_a_kept_route_its_notifier(
