@@ -397,6 +397,27 @@ async def test_a_removed_monitor_stops_and_the_others_carry_on(fake: FakeChecks)
         assert [r.monitor for r in results.results].count("busy") == busy_runs
 
 
+async def test_a_monitor_replaced_while_its_check_runs_runs_again_only_after_it(
+    fake: FakeChecks,
+) -> None:
+    """A reload (or an API PUT) replacing a monitor mid-check: the new definition waits for
+    the old one's check, so the monitor never runs twice at once."""
+    scheduler = Scheduler([fake.monitor("api", gated=True)], ResultLog(), startup_spread=0)
+    async with running(scheduler):
+        await until(lambda: len(fake.starts("api")) == 1)
+        loop = asyncio.get_running_loop()
+        scheduler.add(fake.monitor("api", interval=30.0), at=loop.time())
+        scheduler.add(fake.monitor("api", interval=40.0), at=loop.time())  # and again
+        await asyncio.sleep(0.2)
+        assert len(fake.starts("api")) == 1, "held while the first check runs"
+        fake.gate.set()
+        await until(lambda: len(fake.starts("api")) == 2)
+        assert fake.most_per_monitor["api"] == 1
+        assert scheduler.next_run("api") is not None
+        await asyncio.sleep(0.2)
+        assert len(fake.starts("api")) == 2, "the last definition ran once, then waits 40 s"
+
+
 async def test_a_paused_monitor_never_runs(fake: FakeChecks) -> None:
     monitors = [
         fake.monitor("paused", interval=0.05, paused=True),

@@ -58,6 +58,7 @@ class _Entry:
     due: float = 0.0  # when its live heap item is due
     started: float = -math.inf  # when its last run started (loop time)
     rerun: bool = False  # asked to run again while a run was in flight
+    successor: _Entry | None = None  # replaced while its run was in flight: runs after it
 
 
 @dataclass(slots=True)
@@ -110,12 +111,18 @@ class Scheduler:
 
     # -- membership --------------------------------------------------------------------------
     def add(self, monitor: Monitor, *, at: float | None = None) -> None:
-        """Schedule a monitor (its first run is spread unless ``at`` is given)."""
-        if monitor.name in self._entries:
+        """Schedule a monitor (its first run is spread unless ``at`` is given). One that
+        replaces a monitor of its name whose run is in flight runs once that run ends: a
+        monitor never runs twice at once."""
+        previous = self._entries.get(monitor.name)
+        if previous is not None:
             self.remove(monitor.name)
         if monitor.paused:
             return
         entry = _Entry(monitor)
+        if previous is not None and previous.running:
+            entry.running = True  # held until the previous run ends (see ``_run``)
+            previous.successor = entry
         now = self._loop.time()
         first = (
             at
@@ -275,6 +282,18 @@ class Scheduler:
             entry.running = False
             if not entry.removed and not self._stopping:
                 self._reschedule(entry, due, confirming)
+            elif entry.successor is not None and not self._stopping:
+                self._release_successor(entry.successor)
+
+    def _release_successor(self, entry: _Entry) -> None:
+        """The run of the monitor ``entry`` replaced ended: ``entry`` may run now (at its
+        due time, or at once if that went by while it was held)."""
+        entry.running = False
+        if entry.removed:
+            if entry.successor is not None:
+                self._release_successor(entry.successor)
+            return
+        self._push(max(entry.due, self._loop.time()), entry)
 
     def _reschedule(self, entry: _Entry, due: float, confirming: bool) -> None:
         now = self._loop.time()
