@@ -143,8 +143,6 @@ class Reloader:
         self._lock = asyncio.Lock()
         self._asked = asyncio.Event()
         self._triggers: list[str] = []
-        self.last: Outcome | None = None
-        self.reloads = 0
 
     def request(self, trigger: str) -> None:
         """Ask for a reload (a signal handler may call it): requests that come while one
@@ -168,8 +166,6 @@ class Reloader:
         """Reload the file now (after any reload under way) and say what it did."""
         async with self._lock:
             outcome = await self._reload(trigger)
-            self.last = outcome
-            self.reloads += 1
             if self._on_outcome is not None:
                 await self._on_outcome(outcome)
         return outcome
@@ -184,11 +180,9 @@ class Reloader:
             return Outcome(trigger, old.path, started, time.time(), errors=errors)
 
         try:
-            loaded = await RELOAD.run(load_config, old.path, self._env)
+            new, changes = await RELOAD.run(self._read, old)
         except ConfigError as exc:
             return refused(*exc.lines())
-        changes = diff_configs(old, loaded)
-        new = with_running_settings(old, loaded)
         async with engine.definitions.changing:  # no API definition changes meanwhile
             current = dict(engine.monitors)
             paused = {n for n, s in engine.status.items() if s.state is State.PAUSED}
@@ -206,6 +200,12 @@ class Reloader:
         return Outcome(
             trigger, old.path, started, time.time(), changes=changes, notes=tuple(prepared.notes)
         )
+
+    def _read(self, old: Config) -> tuple[Config, ConfigChanges]:
+        """The file validated, as it will run (settings that need a restart kept as they
+        run), and what it changes. Blocking: CPU-bound for a large file."""
+        loaded = load_config(old.path, self._env)
+        return with_running_settings(old, loaded), diff_configs(old, loaded)
 
     def _prepare(
         self,
