@@ -28,7 +28,7 @@ from watchkeeper.units import format_duration
 
 if TYPE_CHECKING:
     from watchkeeper.engine.defined import Defined
-    from watchkeeper.engine.reload import Outcome
+    from watchkeeper.engine.reload import Outcome, Reloader
     from watchkeeper.engine.service import Engine
     from watchkeeper.store import Store
 
@@ -125,7 +125,6 @@ def _demo_config(text: str) -> Config:
 async def _serve(
     config: Config, listen: str | None, verbose: bool, demo: bool, watch: bool
 ) -> None:
-    from watchkeeper.engine.filewatch import watch_files
     from watchkeeper.engine.reload import Reloader
     from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
@@ -197,17 +196,7 @@ async def _serve(
     _banner(config, store.url, host, port, demo, demo_login, len(defined.monitors))
     tasks = [asyncio.create_task(_tick(engine))]
     if reloader is not None and run_files is not None:
-        tasks.append(asyncio.create_task(reloader.serve(), name="reload"))
-        if watch:
-            tasks.append(
-                asyncio.create_task(
-                    watch_files(
-                        lambda: engine.config.files or (engine.config.path,),
-                        partial(reloader.request, "file changed"),
-                    ),
-                    name="config-watch",
-                )
-            )
+        tasks += _reloading(engine, reloader, watch)
         await asyncio.to_thread(_announce, run_files)
     try:
         await stop.wait()
@@ -232,6 +221,21 @@ async def _serve(
         await asyncio.to_thread(store.close)
         lost = f"; {unwritten} could not be written (the store did not answer)" if unwritten else ""
         console.print(f"stopped; {written} results written this run{lost}.")
+
+
+def _reloading(engine: Engine, reloader: Reloader, watch: bool) -> list[asyncio.Task[None]]:
+    """Serve reloads (SIGHUP, wk reload, the API), and with ``watch`` ask for one whenever
+    the config's files change."""
+    from watchkeeper.engine.filewatch import watch_files
+
+    tasks = [asyncio.create_task(reloader.serve(), name="reload")]
+    if watch:
+        files = watch_files(
+            lambda: engine.config.files or (engine.config.path,),
+            partial(reloader.request, "file changed"),
+        )
+        tasks.append(asyncio.create_task(files, name="config-watch"))
+    return tasks
 
 
 def _announce(run_files: RunFiles) -> None:
