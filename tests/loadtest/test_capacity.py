@@ -8,10 +8,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 from aiohttp import web
+from tests.helpers.servers import WebServer
 from tests.helpers.threaded import ThreadedServer
 
-from watchkeeper.loadtest.capacity import Options, Step, concurrency_sweep, find_knee, make_plan
-from watchkeeper.loadtest.generator import Settings
+from watchkeeper.loadtest.capacity import (
+    Options,
+    Step,
+    concurrency_sweep,
+    find_knee,
+    make_plan,
+    steady,
+)
+from watchkeeper.loadtest.generator import Generator, Settings
+from watchkeeper.loadtest.plan import constant, parse_slo
+from watchkeeper.loadtest.results import judge
 from watchkeeper.loadtest.target import from_url
 from watchkeeper.loadtest.usl import fit
 
@@ -61,6 +71,20 @@ async def test_the_fitted_peak_is_within_20_percent_of_the_measured_one(
     assert found.peak_n == pytest.approx(measured_n, rel=0.5)  # the coarse grid's own step
     assert found.r_squared > 0.9
     assert sweep[-1][1] < measured_x, "past the peak, more load is slower: the data shows it"
+
+
+async def test_a_step_answered_only_with_404s_has_every_request_in_error() -> None:
+    async def missing(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="no such page")
+
+    app = web.Application()
+    app.router.add_get("/", missing)
+    async with WebServer(app) as server:
+        generator = Generator(from_url(server.url("/")), Settings(steady_after=0.5))
+        tally = await generator.run_open(constant(100, 2))
+    window = steady(tally, 0.5, 2)
+    assert window["error_rate"] == 1.0, window
+    assert not judge(window, parse_slo("errors<60%"))[0]["passed"]
 
 
 def _step(rate: float, p99: float, passed: bool = True) -> Step:

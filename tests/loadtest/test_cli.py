@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aiohttp import web
@@ -40,6 +42,66 @@ class Shop(ThreadedServer):
 async def shop() -> AsyncIterator[Shop]:
     async with Shop() as server:
         yield server
+
+
+class Missing(ThreadedServer):
+    """Answers 404 to every ``missing``-th request and 200 to the rest (every one: 1)."""
+
+    def __init__(self, missing: int) -> None:
+        self.missing = missing
+        self.seen = 0
+        super().__init__(self._app)
+
+    def _app(self) -> web.Application:
+        async def answer(request: web.Request) -> web.Response:
+            self.seen += 1
+            if self.seen % self.missing == 0:
+                return web.Response(status=404, text="no such page")
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/{tail:.*}", answer)
+        return app
+
+
+def error_shares(stdout: str, summary: dict[str, Any], page: str) -> tuple[str, str, str]:
+    """The error rate as the table, the JSON and the HTML report each show it."""
+    table = re.search(r"\s(\d[\d,]*) \((\d+\.\d\d)%\)", stdout)
+    tile = re.search(r'<div class="label">Errors</div><div class="value[^"]*">([^<]*)%', page)
+    assert table and tile, (stdout, page[:200])
+    return table.group(2), f"{summary['error_rate'] * 100:.2f}", tile.group(1)
+
+
+async def test_every_answer_a_404_is_a_100_percent_error_rate_everywhere(tmp_path: Path) -> None:
+    out, page = tmp_path / "out.json", tmp_path / "out.html"
+    async with Missing(1) as server:
+        done = await wk(
+            "loadtest", server.url("/gone"), "--rate", "150/s", "--duration", "1s",
+            "--slo", "errors<60%", "--json", str(out), "--html", str(page),
+        )  # fmt: skip
+    summary = json.loads(out.read_text())
+    assert summary["errors"] == 150 and summary["errors_by_kind"] == {"HTTP 404": 150}
+    assert summary["error_rate"] == 1.0, summary["error_rate"]
+    assert summary["requests"] == 150 and summary["sent"] == 150, summary
+    assert error_shares(done.stdout, summary, page.read_text()) == ("100.00",) * 3
+    assert "150 (100.00%)" in done.stdout
+    assert done.code == 1, "every request failed: errors<60% does not hold"
+    assert "✗ errors<60%: 100.00%" in done.stdout
+
+
+async def test_half_the_answers_404_is_a_50_percent_error_rate_everywhere(tmp_path: Path) -> None:
+    out, page = tmp_path / "out.json", tmp_path / "out.html"
+    async with Missing(2) as server:
+        done = await wk(
+            "loadtest", server.url("/"), "--rate", "150/s", "--duration", "2s",
+            "--slo", "errors<60%,errors>40%", "--json", str(out), "--html", str(page),
+        )  # fmt: skip
+    summary = json.loads(out.read_text())
+    assert summary["errors"] == 150 and summary["error_rate"] == 0.5, summary["error_rate"]
+    assert summary["sent"] == 300, summary
+    assert sum(s["errors"] for s in summary["seconds"]) <= 150
+    assert error_shares(done.stdout, summary, page.read_text()) == ("50.00",) * 3
+    assert done.code == 0, done.stdout + done.stderr
 
 
 async def test_a_load_test_writes_its_summary_and_report_and_passes_its_slo(

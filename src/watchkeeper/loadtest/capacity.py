@@ -25,7 +25,7 @@ from watchkeeper.loadtest import usl
 from watchkeeper.loadtest.generator import Settings, Tally
 from watchkeeper.loadtest.plan import Threshold, constant
 from watchkeeper.loadtest.resources import Sampler, first_saturated
-from watchkeeper.loadtest.results import judge, latency_ms
+from watchkeeper.loadtest.results import error_rate, judge, latency_ms
 from watchkeeper.loadtest.runner import Job, run
 from watchkeeper.loadtest.target import Target
 
@@ -130,11 +130,10 @@ def steady(tally: Tally, warmup: float, seconds: float) -> dict[str, Any]:
             errors += second.errors
             offered += second.offered
     span = max(1, last - first)
-    answered = tally.steady_completed
     return {
         "achieved_rps": round(completed / span, 2),
         "offered_rps": round(offered / span, 2),
-        "error_rate": round(tally.steady_errors / max(1, answered + tally.steady_errors), 6),
+        "error_rate": error_rate(tally.steady_errors, tally.steady_sent),
         "latency_ms": latency_ms(tally.steady),
     }
 

@@ -90,7 +90,11 @@ class Tally:
     """From the actual send: what the server took, queueing in the generator excluded."""
     offered: int = 0
     sent: int = 0
+    """Requests attempted, each once: written to a connection, or given up on while waiting
+    for one (its connection could not be made, or it waited past the timeout). Every error
+    belongs to one of these, so ``errors / sent`` is the error rate."""
     completed: int = 0
+    """Answers, whatever their status (an HTTP error is an answer and an error)."""
     late: int = 0
     max_late: float = 0.0
     dropped: int = 0
@@ -103,6 +107,7 @@ class Tally:
     seconds: dict[int, Second] = field(default_factory=dict)
     steady: HdrHistogram = field(default_factory=histogram)
     """Latency of the requests sent after ``Settings.steady_after``."""
+    steady_sent: int = 0
     steady_completed: int = 0
     steady_errors: int = 0
 
@@ -124,6 +129,7 @@ class Tally:
             "dropped",
             "bytes_in",
             "connections",
+            "steady_sent",
             "steady_completed",
             "steady_errors",
         ):
@@ -337,8 +343,7 @@ class Generator:
             self.tally.late += 1
             if late > self.tally.max_late:
                 self.tally.max_late = late
-        self.tally.sent += 1
-        self._current.sent += 1
+        self._count_sent(now)
         connection.send(self.target.schedule[index][1], intended, now)
 
     async def _open_connection(self) -> None:
@@ -368,14 +373,15 @@ class Generator:
         """A connection could not be made: the arrival waiting for it fails (open model),
         or the user tries again in a moment (closed model)."""
         if self._closed_model:
-            self._count_error(f"connect: {reason}")
+            now = _clock()
+            self.tally.offered += 1
+            self._current.offered += 1
+            self._abandon(f"connect: {reason}", now)
             if not self._stopping:
                 self._loop.call_later(0.1, self._reconnect)
             return
         if self._queue:
-            self._queue.popleft()
-            self._count_error(f"connect: {reason}")
-            self.tally.sent += 1
+            self._abandon(f"connect: {reason}", self._queue.popleft())
             if self._queue and len(self._all) + self._connecting < self.settings.connections:
                 self._loop.call_later(0.05, self._reconnect)
 
@@ -429,7 +435,7 @@ class Generator:
         status = connection.status
         tally.statuses[status] += 1
         if status >= 400:
-            self._count_error(f"HTTP {status}")
+            self._count_error(f"HTTP {status}", connection.sent_at)
         self._ready(connection)
 
     def _failed(self, connection: _Connection, reason: str) -> None:
@@ -437,12 +443,27 @@ class Generator:
         if not connection.busy:
             return
         connection.busy = False
-        self._count_error(reason)
+        self._count_error(reason, connection.sent_at)
 
-    def _count_error(self, reason: str) -> None:
+    # -- the accounting: each request counts once in ``sent``, and at most once in ``errors``
+    def _count_sent(self, at: float) -> None:
+        self.tally.sent += 1
+        self._current.sent += 1
+        if at - self._start >= self._steady_after:
+            self.tally.steady_sent += 1
+
+    def _abandon(self, reason: str, at: float) -> None:
+        """A request that never got onto a connection fails: it counts as sent (it was
+        attempted) and as an error."""
+        self._count_sent(at)
+        self._count_error(reason, at)
+
+    def _count_error(self, reason: str, at: float) -> None:
+        """``at``: when the request was sent (or meant to be), which decides whether it
+        falls in the steady window, as for its answers."""
         self.tally.errors[reason] += 1
         self._current.errors += 1
-        if _clock() - self._start >= self._steady_after:
+        if at - self._start >= self._steady_after:
             self.tally.steady_errors += 1
 
     def _lost(self, connection: _Connection) -> None:
@@ -493,9 +514,7 @@ class Generator:
             # arrivals that waited in line past the timeout fail too (open model)
             queue = self._queue
             while queue and now - queue[0] > limit:
-                queue.popleft()
-                self.tally.sent += 1
-                self._count_error("timeout")
+                self._abandon("timeout", queue.popleft())
 
     async def _drain(self) -> None:
         """Wait for answers in flight (and arrivals in line) up to the timeout."""
@@ -504,9 +523,8 @@ class Generator:
             if not self._queue and not any(c.busy for c in self._all) and not self._connecting:
                 return
             await asyncio.sleep(0.01)
-        for _ in self._queue:
-            self._count_error("timeout")
-        self._queue.clear()
+        while self._queue:
+            self._abandon("timeout", self._queue.popleft())
 
     def _close_all(self) -> None:
         self._stopping = True

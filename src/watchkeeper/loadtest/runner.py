@@ -220,6 +220,7 @@ def _tally_payload(tally: Tally) -> dict[str, Any]:
                 "connections",
                 "cpu_seconds",
                 "wall_seconds",
+                "steady_sent",
                 "steady_completed",
                 "steady_errors",
             )

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watchkeeper.report.html import page, table, tile
-from watchkeeper.report.loadtest import ms
+from watchkeeper.report.loadtest import ms, share
 
 
 def _rate(value: float | None) -> str:
@@ -30,7 +30,7 @@ def terminal(plan: dict[str, Any], target: str) -> RenderableType:
             _rate(step["achieved_rps"]),
             ms(latency["p50"]),
             ms(latency["p99"]),
-            f"{step['error_rate'] * 100:.2f}%",
+            share(step["error_rate"]),
             Text("held", style="green") if step["passed"] else Text("failed", style="red"),
         )
     parts.append(steps)
@@ -86,7 +86,7 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
             _rate(s["achieved_rps"]),
             ms(s["latency_ms"]["p50"]),
             ms(s["latency_ms"]["p99"]),
-            f"{s['error_rate'] * 100:.2f}%",
+            share(s["error_rate"]),
             '<span class="pass">held</span>' if s["passed"] else '<span class="fail">failed</span>',
             html.escape(", ".join(f"{k} {v * 100:.0f}%" for k, v in s["resources"].items())),
         ]

@@ -24,6 +24,11 @@ def ms(value: float | None) -> str:
     return f"{value / 1000:.2f}s"
 
 
+def share(value: float) -> str:
+    """An error rate (from ``results.error_rate``) as every report shows it."""
+    return f"{value * 100:.2f}%"
+
+
 def terminal(summary: dict[str, Any]) -> RenderableType:
     model = "open model" if summary["model"] == "open" else "closed model (latency from send)"
     head = Text()
@@ -37,7 +42,7 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         f"{summary['offered_rps']:,.0f}/s",
         f"{summary['achieved_rps']:,.0f}/s",
         f"{summary['requests']:,}",
-        f"{summary['errors']:,} ({summary['error_rate'] * 100:.2f}%)",
+        f"{summary['errors']:,} ({share(summary['error_rate'])})",
         *(ms(latency[k]) for k in LATENCY_ORDER),
     )
     parts: list[RenderableType] = [head, numbers]
@@ -135,7 +140,7 @@ def summary_html(summary: dict[str, Any]) -> str:
         [
             tile("Offered", f"{summary['offered_rps']:,.0f}/s"),
             tile("Achieved", f"{summary['achieved_rps']:,.0f}/s"),
-            tile("Errors", f"{summary['error_rate'] * 100:.2f}%", error_css),
+            tile("Errors", share(summary["error_rate"]), error_css),
             *(tile(k, ms(latency[k])) for k in ("p50", "p99", "p999", "max")),
         ]
     )
