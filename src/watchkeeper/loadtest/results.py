@@ -68,6 +68,7 @@ def summarize(
         "error_rate": error_rate(errors, tally.sent),
         "errors_by_kind": dict(tally.errors.most_common()),
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "retried": tally.retried,
         "late": tally.late,
         "max_late_ms": round(tally.max_late * 1000, 3),
         "dropped": tally.dropped,

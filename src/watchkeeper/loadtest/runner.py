@@ -213,6 +213,7 @@ def _tally_payload(tally: Tally) -> dict[str, Any]:
                 "offered",
                 "sent",
                 "completed",
+                "retried",
                 "late",
                 "max_late",
                 "dropped",

@@ -54,7 +54,13 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         Text(
             f"server time (from the actual send): p50 {ms(service['p50'])}, "
             f"p99 {ms(service['p99'])}; generator CPU {summary['generator_cpu'] * 100:.0f}% "
-            f"per core; {summary['connections_opened']} connections",
+            f"per core; {summary['connections_opened']} connections"
+            + (
+                f"; {summary['retried']:,} requests sent again on a fresh connection (the "
+                "server had closed the idle one they went out on)"
+                if summary.get("retried")
+                else ""
+            ),
             style="dim",
         )
     )
