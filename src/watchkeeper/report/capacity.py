@@ -139,6 +139,7 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
             "x": [s["rate"] for s in steps],
             "xlabel": "offered req/s",
             "units": {"ms": "ms", "rps": "rps"},
+            "from_zero": True,
             "series": [
                 {"label": "p99", "values": [s["latency_ms"]["p99"] for s in steps], "color": "#f59e0b", "scale": "ms", "points": True, "line": True},
                 {"label": "p50", "values": [s["latency_ms"]["p50"] for s in steps], "color": "#60a5fa", "scale": "ms", "points": True, "line": True},
@@ -166,6 +167,7 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
                 "x": grid,
                 "xlabel": "concurrent requests",
                 "units": {"rps": "rps"},
+                "from_zero": True,
                 "series": [
                     {"label": "measured", "values": [measured.get(n) for n in grid], "color": "#2563eb", "scale": "rps", "points": True},
                     {"label": "USL fit", "values": curve, "color": "#f59e0b", "scale": "rps"},

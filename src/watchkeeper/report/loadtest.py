@@ -101,6 +101,7 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "x": x,
             "xlabel": "second",
             "units": {"ms": "ms"},
+            "from_zero": True,
             "series": [
                 _line(seconds, "p50", "#60a5fa", "ms"),
                 _line(seconds, "p90", "#34d399", "ms"),
@@ -114,6 +115,7 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "x": x,
             "xlabel": "second",
             "units": {"rps": "rps"},
+            "from_zero": True,
             "series": [
                 _line(seconds, "offered", "#94a3b8", "rps", **dashed),
                 _line(seconds, "achieved", "#2563eb", "rps"),
@@ -124,7 +126,8 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "title": "Errors",
             "x": x,
             "xlabel": "second",
-            "units": {"n": ""},
+            "units": {"n": "n"},
+            "from_zero": True,
             "series": [_line(seconds, "errors", "#dc2626", "n")],
         },
     ]
