@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
 import re
 import time
@@ -247,3 +248,46 @@ async def test_capacity_finds_the_limit_and_makes_a_plan(tmp_path: Path) -> None
     assert "instances at 70% utilisation" in plan["plan"]["verdict"]
     assert "Throughput by concurrency" in page.read_text()
     assert "capacity of" in done.stdout and "→" in done.stdout
+
+
+@pytest.mark.timeout(300)
+async def test_capacity_never_sends_faster_than_max_rate(tmp_path: Path) -> None:
+    class Unhurried(ThreadedServer):
+        """10 ms per request, as many at once as come: 100 req/s per user, no limit."""
+
+        def __init__(self) -> None:
+            self.arrivals: list[float] = []
+            super().__init__(self._app)
+
+        def _app(self) -> web.Application:
+            async def answer(request: web.Request) -> web.Response:
+                self.arrivals.append(time.monotonic())
+                await asyncio.sleep(0.010)
+                return web.Response(text="ok")
+
+            app = web.Application()
+            app.router.add_get("/", answer)
+            return app
+
+    out = tmp_path / "plan.json"
+    async with Unhurried() as server:
+        done = await wk(
+            "capacity", server.url("/"), "--slo", "p99<500ms,errors<1%", "--step", "2s",
+            "--sweep", "2s", "--start-rate", "40/s", "--max-rate", "100/s",
+            "--loads", "1,2,4,8,16,32", "--json", str(out),
+            timeout=240,
+        )  # fmt: skip
+    assert done.code == 0, done.stdout + done.stderr
+    times = sorted(server.arrivals)
+    busiest = max(bisect.bisect_left(times, t + 1.0) - i for i, t in enumerate(times))
+    # no second of steps or sweep over the cap (a busy generator catching up on late
+    # arrivals may send a few early in the next second)
+    assert busiest <= 100 * 1.1 + 5, busiest
+    plan = json.loads(out.read_text())
+    assert [s["rate"] for s in plan["steps"]] == [40, 80, 100], "the last step is the cap"
+    # a user gets about 100 req/s: one or two reach the cap, and the sweep stops there
+    sweep = plan["sweep"]
+    assert sweep[-1]["capped"] and len(sweep) <= 2, sweep
+    assert all(p["throughput_rps"] <= 100 for p in sweep), sweep
+    assert plan["usl"] is None and "raise --max-rate" in plan["usl_error"]
+    assert "every step held up to the --max-rate cap" in done.stdout

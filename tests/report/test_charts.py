@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, async_playwright
 
-from watchkeeper.loadtest.capacity import Capacity, Step
+from watchkeeper.loadtest.capacity import Capacity, Point, Step
 from watchkeeper.report.capacity import capacity_html
 from watchkeeper.report.loadtest import loadtest_html
 
@@ -71,7 +71,7 @@ async def test_a_capacity_report_over_flat_throughput_has_ticks_one_can_tell_apa
 ) -> None:
     # every step and every concurrency answered about 99 req/s: a server at its limit
     steps = [_step(100, 99.0, 12.0), _step(101, 99.2, 12.0), _step(102, 99.4, 12.0)]
-    sweep = [(n, 99.0 + (n % 3) * 0.2) for n in (1, 2, 4, 8, 16, 32)]
+    sweep = [Point(n, 99.0 + (n % 3) * 0.2) for n in (1, 2, 4, 8, 16, 32)]
     plan = Capacity(steps, 102.0, None, sweep, None, "no fit", None, None, [], {}).to_json()
     drawn = await axes(browser, capacity_html(plan, "http://127.0.0.1:8080"), tmp_path)
     assert set(drawn) == {"steps", "usl"}

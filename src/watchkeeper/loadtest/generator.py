@@ -256,6 +256,10 @@ class Settings:
     poisson: bool = False
     seed: int = 0
     verify_tls: bool = True
+    max_rate: float = 0.0
+    """Closed model: the most requests per second the users may send together (0: no cap).
+    A user whose turn would go over it waits, so a concurrency sweep stays under
+    ``--max-rate`` however fast the target answers."""
     steady_after: float = 0.0
     """Also count, apart, what is sent from this many seconds into the run (``Tally.steady``):
     a capacity step is judged without its warm-up."""
@@ -298,6 +302,8 @@ class Generator:
         self._seconds_current = Second(-1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._steady_after = settings.steady_after
+        self._interval = 1 / settings.max_rate if settings.max_rate > 0 else 0.0
+        self._next_turn = 0.0
 
     def _spawn(self) -> None:
         """Open one more connection in the background (the task is kept until it ends)."""
@@ -460,6 +466,20 @@ class Generator:
             self._idle.append(connection)
 
     def _user_sends(self, connection: _Connection) -> None:
+        """A user's next request: now, or at its turn when sending now would go over
+        ``Settings.max_rate`` (turns are handed out evenly spaced, in the order asked)."""
+        if connection.closed or self._stopping:
+            return
+        if self._interval:
+            now = _clock()
+            turn = max(self._next_turn, now)
+            self._next_turn = turn + self._interval
+            if turn > now:
+                self._loop.call_later(turn - now, self._user_sends_now, connection)
+                return
+        self._user_sends_now(connection)
+
+    def _user_sends_now(self, connection: _Connection) -> None:
         if connection.closed or self._stopping:
             return
         now = _clock()
