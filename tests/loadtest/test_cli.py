@@ -148,6 +148,30 @@ async def test_a_closed_model_run_is_labelled_and_warns(shop: Shop, tmp_path: Pa
     assert "closed model" in done.stdout
 
 
+async def test_a_closed_model_run_keeps_to_max_rate_too(shop: Shop, tmp_path: Path) -> None:
+    out = tmp_path / "out.json"
+    done = await wk(
+        "loadtest", shop.url("/"), "--users", "8", "--duration", "2s", "--max-rate", "50/s",
+        "--json", str(out),
+    )  # fmt: skip
+    assert done.code == 0, done.stderr
+    summary = json.loads(out.read_text())
+    assert summary["requests"] <= 2 * 50 * 1.05, "8 users would send about 1,600 req/s unheld"
+    assert sum(shop.paths.values()) <= 2 * 50 * 1.05
+
+
+async def test_dash_c_is_config_everywhere_so_the_pool_cap_is_spelled_out(shop: Shop) -> None:
+    for command in ("loadtest", "capacity"):
+        done = await wk(command, shop.url("/"), "-c", "10")
+        assert done.code == 2, (command, done.stdout, done.stderr)
+        said = done.stdout + done.stderr
+        assert "-c means --config" in said and "--connections" in said, said
+        assert "Traceback" not in said and not shop.paths, "nothing was sent"
+    done = await wk("loadtest", shop.url("/"), "--connections", "2", "--rate", "50/s",
+                    "--duration", "1s")  # fmt: skip
+    assert done.code == 0 and "up to 2 connections" in done.stdout, done.stdout + done.stderr
+
+
 async def test_two_workers_merge_their_counts_and_histograms(shop: Shop, tmp_path: Path) -> None:
     out = tmp_path / "out.json"
     done = await wk(
