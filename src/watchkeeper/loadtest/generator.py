@@ -433,9 +433,10 @@ class Generator:
             retry = self._retries.popleft()
             self._count_error(f"connect: {reason}", retry.began)
         elif self._closed_model:
-            self.tally.offered += 1
-            self._current.offered += 1
-            self._abandon(f"connect: {reason}", _clock())
+            if not self._stopping:  # time is up: the user would not have sent again
+                self.tally.offered += 1
+                self._current.offered += 1
+                self._abandon(f"connect: {reason}", _clock())
         elif self._queue:
             self._abandon(f"connect: {reason}", self._queue.popleft())
         if self._closed_model:
