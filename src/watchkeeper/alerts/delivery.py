@@ -120,6 +120,8 @@ class Deliverer:
         self._clock = clock
         self._rng = rng or random.Random()
         self._busy: set[str] = set()
+        self._delivering: dict[str, asyncio.Task[None]] = {}
+        """route → its delivery in flight."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
         self.failed = 0
@@ -129,6 +131,23 @@ class Deliverer:
         """Notifications in the outbox not delivered yet, as of the last step."""
         self.broken: dict[str, float] = {}
         """Routes marked broken by a permanent error, and since when (cleared on success)."""
+
+    def set_routes(
+        self,
+        notifiers: Mapping[str, Notifier],
+        *,
+        timeouts: Mapping[str, float],
+        backoffs: Mapping[str, Backoff],
+    ) -> None:
+        """The routes of a reloaded config (deliveries in flight finish as they began)."""
+        self._notifiers = notifiers
+        self._timeouts = timeouts
+        self._backoffs = dict(backoffs)
+
+    def delivering(self, route: str) -> asyncio.Task[None] | None:
+        """The delivery in flight on ``route``, if any."""
+        task = self._delivering.get(route)
+        return None if task is None or task.done() else task
 
     @property
     def in_flight(self) -> int:
@@ -152,6 +171,7 @@ class Deliverer:
                 continue
             self._busy.add(outgoing.route)
             task = asyncio.create_task(self._deliver(outgoing))
+            self._delivering[outgoing.route] = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1

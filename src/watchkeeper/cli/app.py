@@ -13,6 +13,7 @@ from watchkeeper.cli import (
     init,
     loadtest,
     notify,
+    reload,
     silence,
     slo,
     status,
@@ -50,6 +51,7 @@ app.command("init")(init.init)
 app.command("validate")(validate.validate)
 app.command("check")(check.check)
 app.command("up")(up.up)
+app.command("reload")(reload.reload)
 app.command("loadtest")(loadtest.loadtest)
 app.command("capacity")(loadtest.capacity)
 app.command("status")(status.status)

@@ -59,7 +59,9 @@ def check_safety(target: Target, yes: bool) -> None:
         )
 
 
-def check_caps(seconds: float, rate: float, max_duration: str, max_rate: str) -> None:
+def check_caps(seconds: float, rate: float, max_duration: str, max_rate: str) -> float:
+    """Refuse a test over the duration or rate cap; the rate cap (req/s), which also holds
+    a closed-model run's users back."""
     try:
         duration_cap = parse_duration(max_duration)
         rate_cap = plans.parse_rate(max_rate)
@@ -74,6 +76,20 @@ def check_caps(seconds: float, rate: float, max_duration: str, max_rate: str) ->
         fail(
             f"{rate:,.0f} req/s is over the {rate_cap:,.0f} req/s cap; lift it with --max-rate "
             "(e.g. --max-rate 100000/s)"
+        )
+    return rate_cap
+
+
+NotConfig = Annotated[str | None, typer.Option("-c", hidden=True, show_default=False)]
+"""``-c`` is ``--config`` in every wk command; these two read none, and once took ``-c`` for
+``--connections``: say so instead of running with it."""
+
+
+def refuse_c(command: str, value: str | None) -> None:
+    if value is not None:
+        fail(
+            f"-c means --config in every wk command, and wk {command} reads no config; for "
+            f"the connection pool cap write --connections {value}"
         )
 
 
@@ -126,7 +142,7 @@ def loadtest(
     users: Annotated[
         int | None, typer.Option("--users", "-u", help="Closed model: this many users.")
     ] = None,
-    connections: Annotated[int, typer.Option("--connections", "-c", help="Pool cap.")] = 100,
+    connections: Annotated[int, typer.Option("--connections", help="Pool cap.")] = 100,
     workers: Annotated[str, typer.Option("--workers", "-w", help="auto or a number.")] = "1",
     poisson: Annotated[bool, typer.Option("--poisson", help="Poisson arrivals.")] = False,
     timeout: Annotated[str, typer.Option("--timeout", help="Per request.")] = "10s",
@@ -144,8 +160,10 @@ def loadtest(
     max_duration: Annotated[str, typer.Option("--max-duration")] = MAX_DURATION,
     max_rate: Annotated[str, typer.Option("--max-rate")] = MAX_RATE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    not_config: NotConfig = None,
 ) -> None:
     """Load-test TARGET: open model by default, latency from each request's intended time."""
+    refuse_c("loadtest", not_config)
     try:
         thresholds = plans.parse_slo(slo) if slo else ()
         per_request = parse_duration(timeout)
@@ -169,9 +187,13 @@ def loadtest(
         fail(str(exc))
     chosen = load_target(target, method, header or [])
     check_safety(chosen, yes)
-    check_caps(seconds, peak, max_duration, max_rate)
+    rate_cap = check_caps(seconds, peak, max_duration, max_rate)
     settings = Settings(
-        connections=connections, timeout=per_request, poisson=poisson, verify_tls=not insecure
+        connections=connections,
+        timeout=per_request,
+        poisson=poisson,
+        verify_tls=not insecure,
+        max_rate=rate_cap if profile is None else 0.0,
     )
     job = (
         Job(chosen, settings, profile=profile)
@@ -228,7 +250,7 @@ def capacity(
     loads: Annotated[
         str, typer.Option("--loads", help="Concurrencies to sweep.")
     ] = "1,2,4,8,16,32,64",
-    connections: Annotated[int, typer.Option("--connections", "-c")] = 256,
+    connections: Annotated[int, typer.Option("--connections", help="Pool cap.")] = 256,
     workers: Annotated[str, typer.Option("--workers", "-w")] = "1",
     metrics: Annotated[
         str | None, typer.Option("--metrics", help="A Prometheus endpoint to watch.")
@@ -239,9 +261,13 @@ def capacity(
     header: Annotated[list[str] | None, typer.Option("--header", "-H")] = None,
     insecure: Annotated[bool, typer.Option("--insecure")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Allow a public target.")] = False,
-    max_rate: Annotated[str, typer.Option("--max-rate")] = MAX_RATE,
+    max_rate: Annotated[
+        str, typer.Option("--max-rate", help="No step nor sweep sends faster.")
+    ] = MAX_RATE,
+    not_config: NotConfig = None,
 ) -> None:
     """Find the highest rate that holds the SLO, how it scales, and a plan for the peak."""
+    refuse_c("capacity", not_config)
     from watchkeeper.loadtest.capacity import Options, measure
     from watchkeeper.loadtest.resources import Sampler
     from watchkeeper.report.capacity import capacity_html, terminal

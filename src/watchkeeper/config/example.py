@@ -5,6 +5,7 @@ from __future__ import annotations
 EXAMPLE = """\
 # watchkeeper.yaml — what Watchkeeper watches, and how.
 # Check it with `wk validate`, run every monitor once with `wk check`, start with `wk up`.
+# After an edit, `wk reload` applies it to the running `wk up` (or start it with --watch).
 #
 # Durations: 250ms 30s 5m 1h30m 14d.  Sizes: 512B 64KiB 1MiB.
 # Secrets: ${VAR}, ${VAR:-default} or ${file:/run/secrets/name}; never printed or stored.

@@ -160,6 +160,7 @@ class _Loader(Reporter):
         super().__init__(filename)
         self.env = env
         self.compiled: dict[tuple[str, str, bool], Expectation] = {}
+        self.files: set[str] = set()
 
     # -- the whole file ----------------------------------------------------------------------
     def load(self, text: str) -> Config:
@@ -211,12 +212,13 @@ class _Loader(Reporter):
             secrets=frozenset(self.secrets),
             maintenance=tuple(maintenance),
             status_pages=tuple(pages),
+            files=(os.path.abspath(self.filename), *sorted(self.files)),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:
         if isinstance(value, str):
             try:
-                return interpolate(value, self.env, self.secrets)
+                return interpolate(value, self.env, self.secrets, self.files)
             except InterpolationError as exc:
                 self.problem(str(exc), path)
                 return value

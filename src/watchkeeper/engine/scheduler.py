@@ -59,6 +59,7 @@ class _Entry:
     due: float = 0.0  # when its live heap item is due
     started: float = -math.inf  # when its last run started (loop time)
     rerun: bool = False  # asked to run again while a run was in flight
+    successor: _Entry | None = None  # replaced while its run was in flight: runs after it
     wake: float = math.inf  # a run is owed at or after this moment (run_at), until one starts
 
 
@@ -90,7 +91,8 @@ class Scheduler:
         self.resources = resources or Resources()
         self.stats = SchedulerStats()
         self._on_result = on_result
-        self._secrets = secrets
+        self.secrets = secrets
+        """Values masked in every Result (a reload may bring new ones)."""
         self._rng = rng or random.Random()
         self._spread = startup_spread
         self._limit = concurrency
@@ -111,12 +113,18 @@ class Scheduler:
 
     # -- membership --------------------------------------------------------------------------
     def add(self, monitor: Monitor, *, at: float | None = None) -> None:
-        """Schedule a monitor (its first run is spread unless ``at`` is given)."""
-        if monitor.name in self._entries:
+        """Schedule a monitor (its first run is spread unless ``at`` is given). One that
+        replaces a monitor of its name whose run is in flight runs once that run ends: a
+        monitor never runs twice at once."""
+        previous = self._entries.get(monitor.name)
+        if previous is not None:
             self.remove(monitor.name)
         if monitor.paused:
             return
         entry = _Entry(monitor)
+        if previous is not None and previous.running:
+            entry.running = True  # held until the previous run ends (see ``_run``)
+            previous.successor = entry
         now = self._loop.time()
         first = (
             at
@@ -129,6 +137,13 @@ class Scheduler:
         entry.phase = (share * monitor.interval - time.time() + now) % monitor.interval
         self._entries[monitor.name] = entry
         self._push(first, entry)
+
+    def renew(self, monitor: Monitor) -> None:
+        """Take a definition equal to the scheduled one in all that runs (only where it is
+        written differs): its slot on the grid, and a run in flight, stay as they are."""
+        entry = self._entries.get(monitor.name)
+        if entry is not None:
+            entry.monitor = monitor
 
     def remove(self, name: str) -> None:
         entry = self._entries.pop(name, None)
@@ -167,12 +182,9 @@ class Scheduler:
         return True
 
     def next_run(self, name: str) -> float | None:
-        """When the monitor's next run is due (loop time); None if it is not scheduled or
-        running now."""
+        """When (loop time) a monitor's next run is due; None if it is not scheduled."""
         entry = self._entries.get(name)
-        if entry is None or entry.running:
-            return None
-        return entry.due
+        return None if entry is None else entry.due
 
     @property
     def in_flight(self) -> int:
@@ -277,7 +289,7 @@ class Scheduler:
                 lag = entry.started - due
                 self.stats.lag.record_value(max(1, int(lag * 1e6)))
                 self.stats.started += 1
-                result = await run_check(monitor, self.resources, self._secrets)
+                result = await run_check(monitor, self.resources, self.secrets)
             finally:
                 self._release(host)
             self.stats.completed += 1
@@ -289,6 +301,18 @@ class Scheduler:
             entry.running = False
             if not entry.removed and not self._stopping:
                 self._reschedule(entry, due, confirming)
+            elif entry.successor is not None and not self._stopping:
+                self._release_successor(entry.successor)
+
+    def _release_successor(self, entry: _Entry) -> None:
+        """The run of the monitor ``entry`` replaced ended: ``entry`` may run now (at its
+        due time, or at once if that went by while it was held)."""
+        entry.running = False
+        if entry.removed:
+            if entry.successor is not None:
+                self._release_successor(entry.successor)
+            return
+        self._push(max(entry.due, self._loop.time()), entry)
 
     def _reschedule(self, entry: _Entry, due: float, confirming: bool) -> None:
         now = self._loop.time()

@@ -28,6 +28,15 @@ def latency_ms(histogram: Any) -> dict[str, float | None]:
     return values
 
 
+def error_rate(errors: int, sent: int) -> float:
+    """The share of the requests sent that failed: the one place it is worked out, for the
+    summary, each capacity step and every report. A request counts once: an answer with an
+    error status is both an answer and an error, so answers and errors are never added up
+    to make the denominator."""
+    attempted = max(sent, errors)
+    return round(errors / attempted, 6) if attempted else 0.0
+
+
 def _second_quantiles(second: Any) -> dict[str, float | None]:
     if second.quantiles is None:
         second.close()
@@ -44,7 +53,6 @@ def summarize(
     duration = max(job.duration, 1e-9)
     errors = sum(tally.errors.values())
     answered = tally.completed
-    attempted = max(tally.sent, answered + errors, 1)
     cpu = tally.cpu_seconds / max(tally.wall_seconds, 1e-9) / max(workers, 1)
     summary: dict[str, Any] = {
         "model": job.model,
@@ -54,11 +62,13 @@ def summarize(
         "offered_rps": round(tally.offered / duration, 2),
         "achieved_rps": round(answered / duration, 2),
         "requests": tally.offered,
+        "sent": tally.sent,
         "completed": answered,
         "errors": errors,
-        "error_rate": round(errors / attempted, 6),
+        "error_rate": error_rate(errors, tally.sent),
         "errors_by_kind": dict(tally.errors.most_common()),
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "retried": tally.retried,
         "late": tally.late,
         "max_late_ms": round(tally.max_late * 1000, 3),
         "dropped": tally.dropped,

@@ -24,6 +24,11 @@ def ms(value: float | None) -> str:
     return f"{value / 1000:.2f}s"
 
 
+def share(value: float) -> str:
+    """An error rate (from ``results.error_rate``) as every report shows it."""
+    return f"{value * 100:.2f}%"
+
+
 def terminal(summary: dict[str, Any]) -> RenderableType:
     model = "open model" if summary["model"] == "open" else "closed model (latency from send)"
     head = Text()
@@ -37,7 +42,7 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         f"{summary['offered_rps']:,.0f}/s",
         f"{summary['achieved_rps']:,.0f}/s",
         f"{summary['requests']:,}",
-        f"{summary['errors']:,} ({summary['error_rate'] * 100:.2f}%)",
+        f"{summary['errors']:,} ({share(summary['error_rate'])})",
         *(ms(latency[k]) for k in LATENCY_ORDER),
     )
     parts: list[RenderableType] = [head, numbers]
@@ -49,7 +54,13 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         Text(
             f"server time (from the actual send): p50 {ms(service['p50'])}, "
             f"p99 {ms(service['p99'])}; generator CPU {summary['generator_cpu'] * 100:.0f}% "
-            f"per core; {summary['connections_opened']} connections",
+            f"per core; {summary['connections_opened']} connections"
+            + (
+                f"; {summary['retried']:,} requests sent again on a fresh connection (the "
+                "server had closed the idle one they went out on)"
+                if summary.get("retried")
+                else ""
+            ),
             style="dim",
         )
     )
@@ -90,6 +101,7 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "x": x,
             "xlabel": "second",
             "units": {"ms": "ms"},
+            "from_zero": True,
             "series": [
                 _line(seconds, "p50", "#60a5fa", "ms"),
                 _line(seconds, "p90", "#34d399", "ms"),
@@ -103,6 +115,7 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "x": x,
             "xlabel": "second",
             "units": {"rps": "rps"},
+            "from_zero": True,
             "series": [
                 _line(seconds, "offered", "#94a3b8", "rps", **dashed),
                 _line(seconds, "achieved", "#2563eb", "rps"),
@@ -113,7 +126,8 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "title": "Errors",
             "x": x,
             "xlabel": "second",
-            "units": {"n": ""},
+            "units": {"n": "n"},
+            "from_zero": True,
             "series": [_line(seconds, "errors", "#dc2626", "n")],
         },
     ]
@@ -135,7 +149,7 @@ def summary_html(summary: dict[str, Any]) -> str:
         [
             tile("Offered", f"{summary['offered_rps']:,.0f}/s"),
             tile("Achieved", f"{summary['achieved_rps']:,.0f}/s"),
-            tile("Errors", f"{summary['error_rate'] * 100:.2f}%", error_css),
+            tile("Errors", share(summary["error_rate"]), error_css),
             *(tile(k, ms(latency[k])) for k in ("p50", "p99", "p999", "max")),
         ]
     )

@@ -21,6 +21,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from watchkeeper import __version__
 from watchkeeper.auth import Auth
+from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
@@ -52,6 +53,7 @@ def create_app(
     loopback: bool = True,
     secure_cookies: bool = False,
     demo_login: tuple[str, str] | None = None,
+    reloader: Reloader | None = None,
 ) -> FastAPI:
     metrics = Metrics(engine)
     engine.result_listeners.append(metrics.observe)
@@ -62,6 +64,7 @@ def create_app(
         loopback=loopback,
         secure_cookies=secure_cookies,
         demo_login=demo_login,
+        reloader=reloader,
     )
     app = FastAPI(
         title="Watchkeeper",

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from watchkeeper import __version__
 from watchkeeper.web.context import web_of
 from watchkeeper.web.openapi import build as openapi_document
-from watchkeeper.web.security import require_read
+from watchkeeper.web.security import Writer, require_read
 
 public = APIRouter(tags=["health"])
 router = APIRouter(dependencies=[Depends(require_read)])
@@ -71,6 +71,18 @@ async def states(request: Request) -> dict[str, Any]:
             "reason": status.reason if status else None,
         }
     return {"at": time.time(), "counts": counts, "monitors": monitors}
+
+
+@router.post("/api/v1/reload", tags=["health"])
+async def reload(request: Request, _: Writer) -> JSONResponse:
+    """Reload the config file, as ``SIGHUP`` and ``wk reload`` do, and say what changed
+    (``ok``, ``changes``, ``notes``, ``lines``). 422 with ``errors`` (one file:line line
+    each) when the file is invalid: the running config stays. Needs write access."""
+    reloader = web_of(request).reloader
+    if reloader is None:
+        return JSONResponse({"detail": "this server runs without a config file"}, 409)
+    outcome = await reloader.reload("API")
+    return JSONResponse(outcome.to_json(), 200 if outcome.ok else 422)
 
 
 @router.get("/api/openapi.json", include_in_schema=False)
