@@ -5,9 +5,9 @@ from a CDN), and ``/metrics``."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from watchkeeper import __version__
@@ -17,6 +17,8 @@ from watchkeeper.web.security import require_read
 
 public = APIRouter(tags=["health"])
 router = APIRouter(dependencies=[Depends(require_read)])
+MAX_NAMES = 500
+"""Monitors one ``/api/v1/states`` request may name (a page's worth, and a URL's)."""
 
 
 @public.get("/healthz")
@@ -51,19 +53,30 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/v1/states", tags=["monitors"])
-async def states(request: Request) -> dict[str, Any]:
+async def states(
+    request: Request,
+    name: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_NAMES,
+            description="only these monitors (repeat it); counts still cover every monitor",
+        ),
+    ] = None,
+) -> dict[str, Any]:
     """Every monitor's state in one small document (what the pages poll for live updates):
     ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts per state."""
     engine = web_of(request).engine
     monitors: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    for name in engine.monitors:
-        status = engine.status.get(name)
+    for status in (engine.status.get(n) for n in engine.monitors):
         state = str(status.state) if status else "unknown"
         counts[state] = counts.get(state, 0) + 1
+    wanted = engine.monitors if name is None else [n for n in name if n in engine.monitors]
+    for each in wanted:
+        status = engine.status.get(each)
         last = status.last_result if status else None
-        monitors[name] = {
-            "state": state,
+        monitors[each] = {
+            "state": str(status.state) if status else "unknown",
             "since": status.since if status else None,
             "latency_ms": round(last.latency * 1000, 3) if last and last.latency else None,
             "at": last.started_at if last else None,
