@@ -155,15 +155,11 @@ async def test_a_fleet_of_thousands_is_one_small_page(tmp_path: Path) -> None:
         SwitchableTarget() as target,
         Site(config(target, fleet=5000), tmp_path) as site,
         site.client(site.token("read")) as reader,
+        reader.get("/", headers={"Accept-Encoding": "gzip"}, auto_decompress=False) as answer,
     ):
-        async with reader.get("/", headers={"Accept-Encoding": "gzip"}) as answer:
-            assert answer.headers["content-encoding"] == "gzip"
-            html = await answer.read()
-        async with reader.get(
-            "/", headers={"Accept-Encoding": "gzip"}, auto_decompress=False
-        ) as answer:
-            sent = await answer.read()
-    assert html == gzip.decompress(sent)
+        assert answer.headers["content-encoding"] == "gzip"
+        sent = await answer.read()
+    html = gzip.decompress(sent)
     assert html.count(b"<tr data-name=") == PAGE_ROWS
     assert len(html) < 200_000, len(html)
     assert len(sent) < 30_000, len(sent)
