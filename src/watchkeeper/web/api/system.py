@@ -1,6 +1,5 @@
 """Liveness (public), Watchkeeper's own vitals, the compact live view the pages poll, the
-OpenAPI document (behind authentication: no browsable form, since Swagger UI would load
-from a CDN), and ``/metrics``."""
+OpenAPI document (behind authentication; ``/api/docs`` shows it), and ``/metrics``."""
 
 from __future__ import annotations
 
@@ -63,8 +62,9 @@ async def states(
         ),
     ] = None,
 ) -> dict[str, Any]:
-    """Every monitor's state in one small document (what the pages poll for live updates):
-    ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts per state."""
+    """Every monitor's state in one small document (what the monitor page polls for live
+    updates, with ``name``): ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts
+    per state."""
     engine = web_of(request).engine
     monitors: dict[str, Any] = {}
     counts: dict[str, int] = {}
