@@ -22,7 +22,7 @@ FLEET = 250
 def config(target: SwitchableTarget, fleet: int = FLEET) -> str:
     lines = [
         "storage: sqlite:///wk.db",
-        "defaults: {interval: 300ms, timeout: 250ms, confirm: 1, recover: 1}",
+        "defaults: {interval: 1s, timeout: 1s, confirm: 1, recover: 1}",
         "monitors:",
         f'  - {{name: bad, http: "{target.url("/bad")}", tags: [shop]}}',
     ]

@@ -68,15 +68,16 @@ async def states(
     engine = web_of(request).engine
     monitors: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    for status in (engine.status.get(n) for n in engine.monitors):
+    wanted = None if name is None else set(name)
+    for each in engine.monitors:
+        status = engine.status.get(each)
         state = str(status.state) if status else "unknown"
         counts[state] = counts.get(state, 0) + 1
-    wanted = engine.monitors if name is None else [n for n in name if n in engine.monitors]
-    for each in wanted:
-        status = engine.status.get(each)
+        if wanted is not None and each not in wanted:
+            continue
         last = status.last_result if status else None
         monitors[each] = {
-            "state": str(status.state) if status else "unknown",
+            "state": state,
             "since": status.since if status else None,
             "latency_ms": round(last.latency * 1000, 3) if last and last.latency else None,
             "at": last.started_at if last else None,

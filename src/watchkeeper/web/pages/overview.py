@@ -93,13 +93,17 @@ def choose(web: Web, view: View) -> Chosen:
     by_state = {str(state): found for state, found in every.items()}
     if view.state:
         by_state = {view.state: by_state.get(view.state, [])}
-    if view.tag or needle:
+    if view.tag:
+        by_state = {
+            state: [row for row in found if view.tag in row[0].tags]
+            for state, found in by_state.items()
+        }
+    if needle:
         by_state = {
             state: [
-                (monitor, status)
-                for monitor, status in found
-                if (not view.tag or view.tag in monitor.tags)
-                and (not needle or needle in _searched(monitor))
+                row
+                for row in found
+                if needle in row[0].name.lower() or needle in row[0].target.lower()
             ]
             for state, found in by_state.items()
         }
@@ -119,21 +123,6 @@ def choose(web: Web, view: View) -> Chosen:
         if len(rows) == PAGE_ROWS:
             break
     return Chosen(rows, shown, counts, page, pages)
-
-
-_SEARCHED: dict[int, tuple[Monitor, str]] = {}
-
-
-def _searched(monitor: Monitor) -> str:
-    """What a search looks in (name and target, lower case), kept per monitor definition."""
-    hit = _SEARCHED.get(id(monitor))
-    if hit is not None and hit[0] is monitor:
-        return hit[1]
-    text = f"{monitor.name}\n{monitor.target}".lower()
-    if len(_SEARCHED) > 200_000:  # definitions replaced many times over
-        _SEARCHED.clear()
-    _SEARCHED[id(monitor)] = (monitor, text)
-    return text
 
 
 def _view(q: str, state: str, tag: str, page: int) -> View:
