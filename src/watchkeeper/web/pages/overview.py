@@ -41,7 +41,7 @@ row_template = pages.env.get_template("overview_row.html")
 PAGE_ROWS = 100
 """Rows on one page of the overview: a screenful or two, about 100 KB of HTML."""
 MAX_QUERY = 200
-"""Characters of a search kept (a name or a target is rarely longer)."""
+"""Characters of a search or a tag kept (a name, a target or a tag is rarely longer)."""
 TROUBLE = ("down", "degraded", "flapping")
 
 
@@ -126,7 +126,9 @@ def choose(web: Web, view: View) -> Chosen:
 
 
 def _view(q: str, state: str, tag: str, page: int) -> View:
-    return View(q=q[:MAX_QUERY], state=state if state in STATE_LABELS else "", tag=tag, page=page)
+    """The view asked for, cut to size: an unknown state is no filter."""
+    state = state if state in STATE_LABELS else ""
+    return View(q=q[:MAX_QUERY], state=state, tag=tag[:MAX_QUERY], page=page)
 
 
 def troubled(web: Web, counts: dict[str, int] | None = None) -> int:
