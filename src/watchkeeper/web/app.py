@@ -28,7 +28,7 @@ from watchkeeper.store.database import StoreClosedError, StoreValueError, Transi
 from watchkeeper.web.api import alerting, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
-from watchkeeper.web.pages import account, dashboard, public
+from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
 from watchkeeper.web.security import Gate, is_api
 
 log = logging.getLogger("watchkeeper.web")
@@ -88,7 +88,9 @@ def create_app(
         alerting.router,
         account.router,
         public.router,
+        overview.router,
         dashboard.router,
+        api_docs.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -1,13 +1,12 @@
 """Liveness (public), Watchkeeper's own vitals, the compact live view the pages poll, the
-OpenAPI document (behind authentication: no browsable form, since Swagger UI would load
-from a CDN), and ``/metrics``."""
+OpenAPI document (behind authentication; ``/api/docs`` shows it), and ``/metrics``."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from watchkeeper import __version__
@@ -17,6 +16,8 @@ from watchkeeper.web.security import Writer, require_read
 
 public = APIRouter(tags=["health"])
 router = APIRouter(dependencies=[Depends(require_read)])
+MAX_NAMES = 500
+"""Monitors one ``/api/v1/states`` request may name (a page's worth, and a URL's)."""
 
 
 @public.get("/healthz")
@@ -51,18 +52,31 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/v1/states", tags=["monitors"])
-async def states(request: Request) -> dict[str, Any]:
-    """Every monitor's state in one small document (what the pages poll for live updates):
-    ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts per state."""
+async def states(
+    request: Request,
+    name: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_NAMES,
+            description="only these monitors (repeat it); counts still cover every monitor",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Every monitor's state in one small document (what the monitor page polls for live
+    updates, with ``name``): ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts
+    per state."""
     engine = web_of(request).engine
     monitors: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    for name in engine.monitors:
-        status = engine.status.get(name)
+    wanted = None if name is None else set(name)
+    for each in engine.monitors:
+        status = engine.status.get(each)
         state = str(status.state) if status else "unknown"
         counts[state] = counts.get(state, 0) + 1
+        if wanted is not None and each not in wanted:
+            continue
         last = status.last_result if status else None
-        monitors[name] = {
+        monitors[each] = {
             "state": state,
             "since": status.since if status else None,
             "latency_ms": round(last.latency * 1000, 3) if last and last.latency else None,
