@@ -12,12 +12,11 @@ with ``verify: false`` they are only facts (``tls.chain_valid``, ``tls.hostname_
 
 from __future__ import annotations
 
-import asyncio
 import ssl
+from typing import TYPE_CHECKING
 
 from pydantic import field_validator
 
-from watchkeeper.analysis.forecast import renewal_overdue
 from watchkeeper.checks._address import split_address
 from watchkeeper.checks._net import (
     TLS_SUBJECTS,
@@ -37,6 +36,9 @@ from watchkeeper.checks._resolver import ResolveError
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.units import format_duration
+
+if TYPE_CHECKING:
+    import asyncio
 
 
 class TlsSettings(CheckSettings):
@@ -104,6 +106,8 @@ async def _untimed(
     host: str, port: int, attempt: Attempt
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A second connection that must not add to the measured phases."""
+    import asyncio
+
     if is_ip(host):
         return await asyncio.open_connection(host.strip("[]"), port)
     last: OSError | None = None
@@ -162,6 +166,8 @@ def _renewal(facts: dict[str, object], attempt: Attempt) -> None:
     """The certificate's expiry forecast: a certificate with under a third of its lifetime
     left missed the renewal ACME clients do (certbot: at 30 of 90 days), so say so while
     there is time, instead of waiting for the 7-day expectation."""
+    from watchkeeper.analysis.forecast import renewal_overdue  # numpy: not for loading a config
+
     expires_in, lifetime = facts.get("cert.expires_in"), facts.get("cert.lifetime")
     if not isinstance(expires_in, float) or not isinstance(lifetime, float):
         return

@@ -1,16 +1,19 @@
 """The HTTP plumbing the webhook and Alertmanager notifiers share: one session per route,
-bounded time and response size, and the line between a passing and a permanent failure."""
+bounded time and response size, and the line between a passing and a permanent failure.
+
+aiohttp (and asyncio) are imported by the first delivery: loading a config imports the
+notifier kinds for their settings and sends nothing."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper import __version__
 from watchkeeper.notify.base import TransportError
 from watchkeeper.redact import mask_url, route_origin
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _MAX_RESPONSE = 64 * 1024
 
@@ -26,6 +29,8 @@ class HttpSender:
         A 4xx other than 408/429 is permanent (retrying the same request cannot help); a 5xx,
         a timeout or a refused connection is worth retrying.
         """
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -61,6 +66,8 @@ def _clean(message: str, url: str) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    import aiohttp
+
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
     text: Any = str(exc) or type(exc).__name__
@@ -68,4 +75,6 @@ def _describe(exc: BaseException) -> str:
 
 
 async def gather_ignoring(*coroutines: Any) -> None:
+    import asyncio
+
     await asyncio.gather(*coroutines, return_exceptions=True)
