@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from watchkeeper import __version__
 from watchkeeper.notify.base import TransportError
+from watchkeeper.printable import one_line
 from watchkeeper.redact import mask_url, route_origin
 
 if TYPE_CHECKING:
@@ -48,10 +49,12 @@ class HttpSender:
             raise TransportError(_clean(_describe(exc), url)) from None
         if 200 <= status < 300:
             return text
-        detail = " ".join(text.split())[:200]
+        # the status and the body's first line: a proxy's or framework's error page is
+        # kilobytes of HTML, logged on every retry and kept in the incident's timeline
+        detail = next((line.strip() for line in text.splitlines() if line.strip()), "")
         message = f"HTTP {status}" + (f": {detail}" if detail else "")
         permanent = 400 <= status < 500 and status not in (408, 425, 429)
-        raise TransportError(_clean(message, url), permanent=permanent)
+        raise TransportError(one_line(_clean(message, url)), permanent=permanent)
 
     async def aclose(self) -> None:
         if self._session is not None:
