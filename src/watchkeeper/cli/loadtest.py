@@ -22,7 +22,7 @@ from watchkeeper.loadtest.generator import Second, Settings, Tally
 from watchkeeper.loadtest.results import summarize
 from watchkeeper.loadtest.runner import Job, run, workers_for
 from watchkeeper.loadtest.target import Target, from_scenario, from_url, is_private
-from watchkeeper.units import format_duration, parse_duration
+from watchkeeper.units import format_duration, parse_duration, plural
 
 MAX_DURATION = "10m"
 MAX_RATE = "20000/s"
@@ -178,10 +178,11 @@ def loadtest(
         if profile is not None
         else Job(chosen, settings, users=users or 1, seconds=seconds)
     )
+    closed = f"{plural(users or 1, 'user')} for {format_duration(seconds)}"
     console.print(
         f"load test of {chosen.endpoint.show()}: "
-        + (profile.describe() if profile else f"{users} users for {format_duration(seconds)}")
-        + f", up to {connections} connections, {count} worker(s)",
+        + (profile.describe() if profile else closed)
+        + f", up to {plural(connections, 'connection')}, {plural(count, 'worker')}",
         markup=False,
     )
     with Progress(job, enabled=not quiet and console.is_terminal) as progress:

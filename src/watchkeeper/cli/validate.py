@@ -6,6 +6,7 @@ from collections import Counter
 
 from watchkeeper.cli.common import ConfigOption, load
 from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.units import plural
 
 
 def validate(config: ConfigOption = DEFAULT_FILE) -> None:
@@ -15,4 +16,4 @@ def validate(config: ConfigOption = DEFAULT_FILE) -> None:
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "no monitors"
     paused = sum(1 for m in loaded.monitors if m.paused)
     extra = f", {paused} paused" if paused else ""
-    print(f"{config}: ok — {len(loaded.monitors)} monitors ({summary}{extra})")
+    print(f"{config}: ok — {plural(len(loaded.monitors), 'monitor')} ({summary}{extra})")
