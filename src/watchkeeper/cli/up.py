@@ -234,6 +234,8 @@ def _banner(
         highlight=False,
     )
     if demo:
+        from watchkeeper.demo.config import EXPLAINED
+
         name, password = demo_login or ("", "")
         console.print(
             f"demo: watching {plural(len(config.monitors), 'service')} started in this process.\n"
@@ -242,7 +244,8 @@ def _banner(
             f"  wk status -c {config.path}\n"
             f"  wk token create --scope read -c {config.path}   (then curl -H "
             f"'Authorization: Bearer …' http://{shown}:{port}/api/v1/monitors)\n"
-            "Ctrl-C stops.",
+            + "".join(f"  {name} is {why}\n" for name, why in EXPLAINED.items())
+            + "Ctrl-C stops.",
             markup=False,
         )
 
