@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from watchkeeper.checks._address import is_ip
 from watchkeeper.checks._resolver import Address, NameResolver, ResolveError
 from watchkeeper.checks.base import Attempt, Resources
 
@@ -49,6 +50,9 @@ _VERIFY_REASONS = {
     64: "IP address mismatch",
 }
 
+RUNTIME = ("asyncio", "aiodns", "pycares", "cryptography.x509", "cryptography.x509.oid")
+"""What these helpers (and ``_resolver``) import on first use: for ``CheckKind.runtime``."""
+
 TLS_SUBJECTS = (
     "cert.expires_in",
     "cert.issuer",
@@ -57,14 +61,6 @@ TLS_SUBJECTS = (
     "tls.protocol",
     "tls.cipher",
 )
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def describe_os_error(exc: BaseException) -> str:

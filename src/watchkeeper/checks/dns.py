@@ -12,8 +12,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import field_validator
 
-from watchkeeper.checks._address import split_address
-from watchkeeper.checks._net import is_ip
+from watchkeeper.checks._address import is_ip, split_address
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 
@@ -148,4 +147,5 @@ CHECK = CheckKind(
         "dns.ttl": ValueType.NUMBER,
     },
     probe=probe,
+    runtime=("dns.asyncresolver", "dns.exception", "dns.nameserver", "dns.resolver"),
 )

@@ -256,4 +256,5 @@ CHECK = CheckKind(
         "net.errors": ValueType.NUMBER,
     },
     probe=probe,
+    runtime=("psutil", "watchkeeper.analysis.forecast"),
 )

@@ -21,6 +21,7 @@ from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
 from watchkeeper.checks._net import (
+    RUNTIME,
     TLS_SUBJECTS,
     client_context,
     describe_os_error,
@@ -330,4 +331,5 @@ CHECK = CheckKind(
     },
     probe=probe,
     default_expect=("status < 400",),
+    runtime=(*RUNTIME, "aiohttp", "watchkeeper.checks._http_session"),
 )

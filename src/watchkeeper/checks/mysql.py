@@ -190,4 +190,5 @@ CHECK = CheckKind(
         "mysql.query_time": ValueType.DURATION,
     },
     probe=probe,
+    runtime=("pymysql",),
 )

@@ -166,4 +166,5 @@ CHECK = CheckKind(
         "pg.query_time": ValueType.DURATION,
     },
     probe=probe,
+    runtime=("psycopg", "psycopg.conninfo"),
 )

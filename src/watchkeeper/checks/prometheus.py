@@ -283,4 +283,5 @@ CHECK = CheckKind(
         "metric.*": ValueType.ANY,
     },
     probe=probe,
+    runtime=("asyncio", "aiohttp", "prometheus_client.parser"),
 )

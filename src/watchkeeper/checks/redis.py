@@ -130,4 +130,5 @@ CHECK = CheckKind(
         "redis.replication_offset_lag": ValueType.NUMBER,
     },
     probe=probe,
+    runtime=("redis.asyncio", "redis.exceptions"),
 )

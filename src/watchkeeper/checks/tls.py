@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import field_validator
 
-from watchkeeper.checks._address import split_address
+from watchkeeper.checks._address import is_ip, split_address
 from watchkeeper.checks._net import (
+    RUNTIME,
     TLS_SUBJECTS,
     cert_facts,
     client_context,
@@ -27,7 +28,6 @@ from watchkeeper.checks._net import (
     describe_ssl_error,
     describe_verify_error,
     hostname_matches,
-    is_ip,
     name_resolver,
     open_stream,
     readable_ca_file,
@@ -194,4 +194,5 @@ CHECK = CheckKind(
     },
     probe=probe,
     default_expect=("cert.expires_in > 7d",),
+    runtime=(*RUNTIME, "watchkeeper.analysis.forecast"),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
+from watchkeeper import checks
 from watchkeeper.checks import Resources
 from watchkeeper.config import Monitor
 from watchkeeper.engine.runner import run_check
@@ -20,6 +21,8 @@ async def check_once(
     nameservers: tuple[str, ...] = (),
 ) -> list[Result]:
     """Probe each monitor once, concurrently within limits; Results in the monitors' order."""
+    for monitor in monitors:
+        checks.prepare(monitor.check)  # the drivers, before the probes' timeouts start
     resources = Resources(nameservers=nameservers)
     overall = asyncio.Semaphore(concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}

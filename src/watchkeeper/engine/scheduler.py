@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from watchkeeper import checks
 from watchkeeper.checks import Resources
 from watchkeeper.config import Monitor
 from watchkeeper.engine.runner import run_check
@@ -114,6 +115,7 @@ class Scheduler:
             self.remove(monitor.name)
         if monitor.paused:
             return
+        checks.prepare(monitor.check)  # its drivers, now rather than inside its first probe
         entry = _Entry(monitor)
         now = self._loop.time()
         first = (

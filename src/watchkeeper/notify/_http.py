@@ -1,8 +1,8 @@
 """The HTTP plumbing the webhook and Alertmanager notifiers share: one session per route,
 bounded time and response size, and the line between a passing and a permanent failure.
 
-aiohttp (and asyncio) are imported by the first delivery: loading a config imports the
-notifier kinds for their settings and sends nothing."""
+aiohttp is imported when a route is set up (``HttpSender()``), not when a config loads: that
+imports the notifier kinds for their settings and sends nothing."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ _MAX_RESPONSE = 64 * 1024
 
 class HttpSender:
     def __init__(self, timeout: float) -> None:
+        # aiohttp is imported here, when the route is set up, not by its first delivery:
+        # an import on the event loop would hold up every check in flight
+        import aiohttp  # noqa: F401
+
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
