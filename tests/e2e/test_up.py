@@ -154,6 +154,7 @@ async def test_the_demo_shows_checks_states_and_failures_within_a_minute(tmp_pat
     finally:
         assert await running.stop() == 0
     assert "shop-https unknown → down" in running.stdout
+    assert "shop-https is down on purpose: it serves a self-signed certificate" in running.stdout
     # alone, or grouped with another change inside the route's group_wait (search is slow
     # at times): "[1 DEGRADED, 1 DOWN] search, shop-https" and the reasons below it
     told = [line for line in running.stdout.splitlines() if "📨 inbox: [" in line]

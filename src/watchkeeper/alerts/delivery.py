@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from watchkeeper.lanes import ALERTS
 from watchkeeper.notify.base import Message, Notifier, TransportError
+from watchkeeper.printable import one_line
 from watchkeeper.store import Store
 from watchkeeper.store import alerts as db
 from watchkeeper.units import format_duration
@@ -265,7 +266,7 @@ class Deliverer:
             timeout = self._timeouts.get(route, 10.0) + SEND_GRACE
             await asyncio.wait_for(notifier.send(message), timeout)
         except TransportError as exc:
-            error = str(exc)
+            error = one_line(str(exc))  # what any notifier says, as one short line
             outcome = "failed" if exc.permanent else "retry"
         except TimeoutError:
             outcome, error = "retry", "the receiver did not answer in time"
@@ -274,7 +275,7 @@ class Deliverer:
             raise  # shutting down: the lease expires and it is sent next time
         except Exception as exc:  # a bug in a notifier: retry, loudly
             log.exception("notifier for route %s raised", route)
-            outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+            outcome, error = "retry", one_line(f"{type(exc).__name__}: {exc}")
         if outcome == "retry":
             backoff = self._backoffs.get(route, self._backoff)
             age = self._clock() - outgoing.created_at

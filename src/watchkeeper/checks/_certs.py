@@ -10,23 +10,25 @@ verifies nothing when the verifying one was refused.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 import time
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-
+from watchkeeper.checks._address import is_ip
 from watchkeeper.checks._net import (
     close_stream,
     describe_verify_error,
     hostname_matches,
-    is_ip,
     name_resolver,
     name_text,
     sans,
 )
-from watchkeeper.checks.base import Attempt
 from watchkeeper.units import format_duration
+
+if TYPE_CHECKING:  # imported where used: loading a config reads none of them (checks.prepare)
+    import asyncio
+
+    from watchkeeper.checks.base import Attempt
 
 _NOT_YET_VALID, _EXPIRED = 9, 10
 _NAME_MISMATCH = (62, 64)  # OpenSSL's own hostname and IP checks; judged here instead
@@ -44,6 +46,8 @@ def certificate_problems(
     """Each problem with the certificate ``der`` a server presented for ``name``, given the
     error a verifying handshake gave (None: it verified), in the order chain, dates, name:
     ``["self-signed certificate", "certificate expired 1d ago"]``. Empty: nothing wrong."""
+    from cryptography import x509
+
     code = getattr(error, "verify_code", None) if error is not None else None
     try:
         cert = x509.load_der_x509_certificate(der) if der else None
@@ -87,6 +91,8 @@ async def peer_certificate(
     """The certificate ``host:port`` presents, read in a handshake that verifies nothing, on a
     connection outside the timed phases, within what is left of the monitor's timeout; None
     when it cannot be had (the caller keeps the error it has)."""
+    import asyncio
+
     left = attempt.timeout - (time.time() - attempt.observation.started_at) - _KEPT_BACK
     if left <= 0:
         return None
@@ -111,6 +117,8 @@ async def open_untimed(
     host: str, port: int, attempt: Attempt
 ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     """A second connection that must not add to the measured phases."""
+    import asyncio
+
     if is_ip(host):
         return await asyncio.open_connection(host.strip("[]"), port)
     last: OSError | None = None

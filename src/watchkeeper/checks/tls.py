@@ -18,10 +18,10 @@ import ssl
 
 from pydantic import field_validator
 
-from watchkeeper.analysis.forecast import renewal_overdue
-from watchkeeper.checks._address import split_address
+from watchkeeper.checks._address import is_ip, split_address
 from watchkeeper.checks._certs import certificate_problems, describe, open_untimed
 from watchkeeper.checks._net import (
+    RUNTIME,
     TLS_SUBJECTS,
     cert_facts,
     client_context,
@@ -29,7 +29,6 @@ from watchkeeper.checks._net import (
     describe_os_error,
     describe_ssl_error,
     hostname_matches,
-    is_ip,
     open_stream,
     readable_ca_file,
 )
@@ -141,6 +140,8 @@ def _renewal(facts: dict[str, object], attempt: Attempt) -> None:
     """The certificate's expiry forecast: a certificate with under a third of its lifetime
     left missed the renewal ACME clients do (certbot: at 30 of 90 days), so say so while
     there is time, instead of waiting for the 7-day expectation."""
+    from watchkeeper.analysis.forecast import renewal_overdue  # numpy: not for loading a config
+
     expires_in, lifetime = facts.get("cert.expires_in"), facts.get("cert.lifetime")
     if not isinstance(expires_in, float) or not isinstance(lifetime, float):
         return
@@ -167,4 +168,5 @@ CHECK = CheckKind(
     },
     probe=probe,
     default_expect=("cert.expires_in > 7d",),
+    runtime=(*RUNTIME, "watchkeeper.analysis.forecast"),
 )

@@ -16,7 +16,7 @@ from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load
 from watchkeeper.config import DEFAULT_FILE, Monitor
 from watchkeeper.model import Result, State, StoredState
 from watchkeeper.store import alerts as db
-from watchkeeper.units import format_duration, parse_duration
+from watchkeeper.units import format_duration, parse_duration, plural
 
 _STYLE = {
     "broken": "bold red",
@@ -95,10 +95,9 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
             )
         )
     if open_incidents:
-        count = len(open_incidents)
-        console.print(f"{count} open incident{'s' if count != 1 else ''} (wk incidents --open)")
+        console.print(f"{plural(len(open_incidents), 'open incident')} (wk incidents --open)")
     if outbox:
-        console.print(f"{outbox} notification{'s' if outbox != 1 else ''} waiting to be delivered")
+        console.print(f"{plural(outbox, 'notification')} waiting to be delivered")
 
 
 def _row(
@@ -195,7 +194,7 @@ def history(
     uptime = "n/a" if summary.uptime is None else f"{summary.uptime * 100:.3f}%"
     console.print(
         f"[bold]{escape(name)}[/] over the last {escape(since)}: uptime {uptime} "
-        f"({summary.checks} checks, {summary.failures} failed)"
+        f"({plural(summary.checks, 'check')}, {summary.failures} failed)"
     )
 
     def show(value: float | None) -> str:

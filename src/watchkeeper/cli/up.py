@@ -24,7 +24,7 @@ from watchkeeper.config import split_listen as _split
 from watchkeeper.errors import ConfigError
 from watchkeeper.model import Result, State, Transition
 from watchkeeper.state import MonitorStatus
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_duration, plural
 
 if TYPE_CHECKING:
     from watchkeeper.engine.defined import Defined
@@ -220,7 +220,7 @@ async def _serve(
         unwritten = engine.writer.unwritten if engine.writer else 0
         await asyncio.to_thread(store.close)
         lost = f"; {unwritten} could not be written (the store did not answer)" if unwritten else ""
-        console.print(f"stopped; {written} results written this run{lost}.")
+        console.print(f"stopped; {plural(written, 'result')} written this run{lost}.")
 
 
 def _reloading(engine: Engine, reloader: Reloader, watch: bool) -> list[asyncio.Task[None]]:
@@ -293,7 +293,7 @@ def _banner(
 ) -> None:
     shown = f"[{host}]" if ":" in host else host
     store_url = store_url.removeprefix("sqlite:///")  # a SQLite store is a file: show its path
-    counted = f"{len(config.monitors)} monitors" + (
+    counted = plural(len(config.monitors), "monitor") + (
         f" (+{through_api} defined through the API)" if through_api else ""
     )
     console.print(
@@ -303,15 +303,18 @@ def _banner(
         highlight=False,
     )
     if demo:
+        from watchkeeper.demo.config import EXPLAINED
+
         name, password = demo_login or ("", "")
         console.print(
-            f"demo: watching {len(config.monitors)} services started in this process.\n"
+            f"demo: watching {plural(len(config.monitors), 'service')} started in this process.\n"
             f"  dashboard: http://{shown}:{port}/  (log in as {name}, password {password})\n"
             f"  status page: http://{shown}:{port}/status\n"
             f"  wk status -c {config.path}\n"
             f"  wk token create --scope read -c {config.path}   (then curl -H "
             f"'Authorization: Bearer …' http://{shown}:{port}/api/v1/monitors)\n"
-            "Ctrl-C stops.",
+            + "".join(f"  {name} is {why}\n" for name, why in EXPLAINED.items())
+            + "Ctrl-C stops.",
             markup=False,
         )
 

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from watchkeeper import checks
 from watchkeeper.checks import Resources
 from watchkeeper.checks.heartbeat import Registry
 from watchkeeper.config import Config, Monitor
@@ -54,6 +55,8 @@ async def check_once(
     """Probe each monitor once, concurrently within limits; Results in the monitors' order.
     ``heartbeats``: what the heartbeat monitors' stored pings say (none: each is passive
     here, noted and not judged)."""
+    for monitor in monitors:
+        checks.prepare(monitor.check)  # the drivers, before the probes' timeouts start
     resources = Resources(nameservers=nameservers)
     resources.shared("heartbeat.registry", lambda: heartbeats or Registry(unwatched=UNWATCHED))
     overall = asyncio.Semaphore(concurrency)

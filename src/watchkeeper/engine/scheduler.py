@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from watchkeeper import checks
 from watchkeeper.checks import Resources
 from watchkeeper.config import Monitor
 from watchkeeper.engine.runner import run_check
@@ -121,6 +122,7 @@ class Scheduler:
             self.remove(monitor.name)
         if monitor.paused:
             return
+        checks.prepare(monitor.check)  # its drivers, now rather than inside its first probe
         entry = _Entry(monitor)
         if previous is not None and previous.running:
             entry.running = True  # held until the previous run ends (see ``_run``)

@@ -15,7 +15,7 @@ from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
 from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 _PHASE_ROOTS = {
     "latency": "total",
@@ -161,7 +161,7 @@ def _json_path(observation: Observation, path: tuple[str | int, ...]) -> Any:
             if not isinstance(node, list):
                 return _Absent(f"missing: {walked} is not a list")
             if not -len(node) <= part < len(node):
-                return _Absent(f"missing: {walked} has {len(node)} items")
+                return _Absent(f"missing: {walked} has {plural(len(node), 'item')}")
             node = node[part]
             walked += f"[{part}]"
         else:
@@ -178,7 +178,7 @@ def _json_path(observation: Observation, path: tuple[str | int, ...]) -> Any:
 
 def _json_path_index(node: list[Any], index: int, walked: str) -> Any:
     if not -len(node) <= index < len(node):
-        return _Absent(f"missing: {walked} has {len(node)} items")
+        return _Absent(f"missing: {walked} has {plural(len(node), 'item')}")
     return node[index]
 
 

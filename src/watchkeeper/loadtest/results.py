@@ -10,6 +10,7 @@ from typing import Any
 from watchkeeper.loadtest.generator import Tally
 from watchkeeper.loadtest.plan import Threshold
 from watchkeeper.loadtest.runner import Job
+from watchkeeper.units import plural
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 BUSY_GENERATOR = 0.9
@@ -130,7 +131,7 @@ def warnings(summary: dict[str, Any]) -> list[str]:
     if summary["model"] == "open":
         if summary["late"]:
             found.append(
-                f"{summary['late']} requests went out over 10 ms after their time (up to "
+                f"{plural(summary['late'], 'request')} went out over 10 ms after their time (up to "
                 f"{summary['max_late_ms']:.0f} ms): the connection pool was full or the "
                 "generator was busy; their wait is counted in the latency"
             )

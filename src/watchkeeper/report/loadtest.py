@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watchkeeper.report.html import page, table, tile
+from watchkeeper.units import plural
 
 LATENCY_ORDER = ("p50", "p90", "p95", "p99", "p999", "max")
 
@@ -54,7 +55,7 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         Text(
             f"server time (from the actual send): p50 {ms(service['p50'])}, "
             f"p99 {ms(service['p99'])}; generator CPU {summary['generator_cpu'] * 100:.0f}% "
-            f"per core; {summary['connections_opened']} connections"
+            f"per core; {plural(summary['connections_opened'], 'connection')}"
             + (
                 f"; {summary['retried']:,} requests sent again on a fresh connection (the "
                 "server had closed the idle one they went out on)"
@@ -180,8 +181,9 @@ def loadtest_html(summary: dict[str, Any]) -> str:
     model = "Open model" if summary["model"] == "open" else "Closed model"
     head = (
         f"<h1>Load test: {html.escape(summary['target'])}</h1>"
-        f'<p class="muted">{model}, {summary["workers"]} worker(s), '
-        f"{summary['duration_s']:g} s, {summary['requests']:,} requests. Latency is measured "
+        f'<p class="muted">{model}, {plural(summary["workers"], "worker")}, '
+        f"{summary['duration_s']:g} s, {plural(summary['requests'], 'request')}. Latency is "
+        "measured "
         + (
             "from each request's intended send time (queueing in the generator counts)."
             if summary["model"] == "open"
