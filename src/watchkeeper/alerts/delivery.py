@@ -249,7 +249,9 @@ class Deliverer:
                     connection, route, broken_since=now, last_error=error, last_failure_at=now
                 )
                 text = f"delivery to '{route}' failed for good: {error}"
-            if outcome != "retry" or outgoing.attempts == 1:  # not every retry in the timeline
+            # not every retry in the timeline: the first only (``outgoing`` was read before its
+            # claim counted this attempt, so this one is attempt ``attempts + 1``)
+            if outcome != "retry" or outgoing.attempts == 0:
                 db.add_timeline(
                     connection, [db.TimelineEntry(i, now, "notification", text) for i in incidents]
                 )
@@ -283,7 +285,7 @@ class Deliverer:
                 outcome = "failed"
                 error = f"gave up after {format_duration(age)}: {error}"
             else:
-                retry_in = backoff.delay(outgoing.attempts, self._rng)
+                retry_in = backoff.delay(outgoing.attempts + 1, self._rng)  # this one counted
         self.outcomes[(route, outcome)] += 1
         if outcome == "delivered":
             self.delivered += 1
