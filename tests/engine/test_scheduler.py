@@ -389,6 +389,44 @@ async def test_a_slot_that_comes_during_an_extra_run_is_skipped_not_run_late(
     assert scheduler.stats.skipped >= skipped + 1
 
 
+async def test_run_at_runs_at_that_moment_between_slots_and_leaves_the_grid_alone(
+    fake: FakeChecks,
+) -> None:
+    loop = asyncio.get_running_loop()
+    log = ResultLog()
+    scheduler = Scheduler([fake.monitor("beat", interval=3600)], log, startup_spread=0)
+    async with running(scheduler):
+        await until(lambda: len(log.results) == 1)
+        on_grid = scheduler.next_run("beat")
+        assert on_grid is not None and on_grid > loop.time() + 1000
+        owed = loop.time() + 0.3
+        assert scheduler.run_at("beat", owed)
+        assert scheduler.next_run("beat") == owed
+        assert not scheduler.run_at("nobody", owed)
+        await until(lambda: len(log.results) == 2)  # rescheduled as its result came
+        assert scheduler.next_run("beat") == on_grid, "back to its slot"
+
+    assert fake.starts("beat")[1] >= owed, "not a moment before it"
+
+
+async def test_a_run_owed_while_a_run_is_in_flight_comes_after_it_at_the_newest_moment(
+    fake: FakeChecks,
+) -> None:
+    loop = asyncio.get_running_loop()
+    scheduler = Scheduler(
+        [fake.monitor("beat", interval=3600, gated=True)], ResultLog(), startup_spread=0
+    )
+    async with running(scheduler):
+        await until(lambda: len(fake.starts("beat")) == 1)
+        assert scheduler.run_at("beat", loop.time() + 0.1)
+        owed = loop.time() + 0.3
+        assert scheduler.run_at("beat", owed)  # what the check knows now replaces it
+        fake.gate.set()
+        await until(lambda: len(fake.starts("beat")) == 2)
+
+    assert fake.starts("beat")[1] >= owed
+
+
 async def test_a_removed_monitor_stops_and_the_others_carry_on(fake: FakeChecks) -> None:
     monitors = [
         fake.monitor("kept", interval=0.05),
@@ -413,6 +451,27 @@ async def test_a_removed_monitor_stops_and_the_others_carry_on(fake: FakeChecks)
         # the check in flight when it was removed finished and reported
         assert all(run.ended and not run.cancelled for run in fake.runs if run.monitor == "busy")
         assert [r.monitor for r in results.results].count("busy") == busy_runs
+
+
+async def test_a_monitor_replaced_while_its_check_runs_runs_again_only_after_it(
+    fake: FakeChecks,
+) -> None:
+    """A reload (or an API PUT) replacing a monitor mid-check: the new definition waits for
+    the old one's check, so the monitor never runs twice at once."""
+    scheduler = Scheduler([fake.monitor("api", gated=True)], ResultLog(), startup_spread=0)
+    async with running(scheduler):
+        await until(lambda: len(fake.starts("api")) == 1)
+        loop = asyncio.get_running_loop()
+        scheduler.add(fake.monitor("api", interval=30.0), at=loop.time())
+        scheduler.add(fake.monitor("api", interval=40.0), at=loop.time())  # and again
+        await asyncio.sleep(0.2)
+        assert len(fake.starts("api")) == 1, "held while the first check runs"
+        fake.gate.set()
+        await until(lambda: len(fake.starts("api")) == 2)
+        assert fake.most_per_monitor["api"] == 1
+        assert scheduler.next_run("api") is not None
+        await asyncio.sleep(0.2)
+        assert len(fake.starts("api")) == 2, "the last definition ran once, then waits 40 s"
 
 
 async def test_a_paused_monitor_never_runs(fake: FakeChecks) -> None:

@@ -188,12 +188,12 @@ def test_each_kind_of_value(text: str, expected: str | None) -> None:
         (
             "json.items[1].id == 7",
             observe(),
-            "json.items[1].id missing: json.items has 1 items, expected == 7",
+            "json.items[1].id missing: json.items has 1 item, expected == 7",
         ),
         (
             "json.items[-2].id == 7",
             observe(),
-            "json.items[-2].id missing: json.items has 1 items, expected == 7",
+            "json.items[-2].id missing: json.items has 1 item, expected == 7",
         ),
         ("json.items.0.id == 7", observe(), None),  # the path goes on from the item
         ("json.items.-1.id == 7", observe(), None),
@@ -206,12 +206,12 @@ def test_each_kind_of_value(text: str, expected: str | None) -> None:
         (
             "json.items.1.id == 7",
             observe(),
-            "json.items.1.id missing: json.items has 1 items, expected == 7",
+            "json.items.1.id missing: json.items has 1 item, expected == 7",
         ),
         (
             "json.items.-2.id == 7",
             observe(),
-            "json.items.-2.id missing: json.items has 1 items, expected == 7",
+            "json.items.-2.id missing: json.items has 1 item, expected == 7",
         ),
     ],
 )

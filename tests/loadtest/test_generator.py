@@ -167,12 +167,19 @@ async def test_errors_are_counted_by_kind_and_nothing_hangs() -> None:
             from_url(server.url("/hang")), Settings(connections=5, timeout=0.5)
         ).run_open(constant(20, 1))
     assert failing.errors == {"HTTP 503": 100} and failing.statuses == {503: 100}
+    assert failing.sent == failing.completed == 100, "an error answer is one request, not two"
     assert hanging.errors["timeout"] == 20, hanging.errors
     with_nothing = await Generator(
         from_url("http://127.0.0.1:9/"), Settings(connections=2, timeout=1)
     ).run_open(constant(10, 1))
     assert sum(with_nothing.errors.values()) == 10
     assert all(kind.startswith("connect:") for kind in with_nothing.errors), with_nothing.errors
+    assert with_nothing.sent == 10
+    # a closed-model user whose connection cannot be made has tried a request each time
+    nobody = await Generator(from_url("http://127.0.0.1:9/"), Settings(timeout=1)).run_closed(
+        2, 0.5
+    )
+    assert nobody.errors and nobody.sent == sum(nobody.errors.values()) == nobody.offered
 
 
 async def test_each_finished_second_keeps_a_few_numbers_not_a_histogram(

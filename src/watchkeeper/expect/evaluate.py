@@ -15,7 +15,7 @@ from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
 from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 _PHASE_ROOTS = {
     "latency": "total",
@@ -163,7 +163,7 @@ def _json_path(observation: Observation, path: tuple[str | int, ...]) -> Any:
                 return _Absent(f"missing: {walked} is not a list")
             index = int(part)
             if not -len(node) <= index < len(node):
-                return _Absent(f"missing: {walked} has {len(node)} items")
+                return _Absent(f"missing: {walked} has {plural(len(node), 'item')}")
             node = node[index]
             walked += f"[{part}]" if isinstance(part, int) else f".{part}"
         else:
