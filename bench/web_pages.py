@@ -4,7 +4,8 @@ engine checking all of them (every 30 s, against a local target) while the pages
     python bench/web_pages.py [--monitors 1000] [--requests 200]
 
 Times, from a client on the same machine, over real HTTP with a session token:
-- the overview page (every monitor: state, uptime 24 h / 7 d / 30 d, a sparkline);
+- the overview page (its first page of monitors: state, uptime 24 h / 7 d / 30 d, a
+  sparkline; every monitor counted and filtered);
 - a monitor page (uptime, 90-day bar, recent results, incidents);
 - the 30-day series query (``/api/v1/monitors/{name}/series?since=30d``, 1-hour rollups);
 and, as the baseline in the same run, ``/healthz`` through the same server and gate.
@@ -118,13 +119,13 @@ async def cold_overview(port: int, token: str, count: int = 30) -> list[float]:
     timed from inside the server process: what the first visitor after a change waits."""
     import aiohttp
 
-    from watchkeeper.web.pages import dashboard
+    from watchkeeper.web.pages import overview
 
     headers = {"Authorization": f"Bearer {token}"}
     async with aiohttp.ClientSession(f"http://127.0.0.1:{port}", headers=headers) as session:
         times = []
         for _ in range(count):
-            dashboard._ROWS.clear()
+            overview._ROWS.clear()
             times += await timed(session, "/", 1)
         return times
 

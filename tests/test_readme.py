@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from watchkeeper.config import parse_config
+from watchkeeper.demo.config import demo_yaml
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -46,3 +47,33 @@ def test_the_readme_stack_example_validates(tmp_path: Path) -> None:
     slos = [m for m in config.monitors if m.kind == "slo"]
     assert [m.name for m in slos] == ["api-availability", "api-latency"]
     assert slos[0].notify == ("pager",)
+
+
+_NUMBERS = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+]
+
+
+def test_the_quick_start_counts_the_demos_services_and_activates_the_venv(
+    tmp_path: Path,
+) -> None:
+    text = README.read_text()
+    said = re.search(r"wk up --demo +# watch (\w+) demo services", text)
+    assert said is not None, "the quick start says how many services the demo watches"
+    demo = parse_config(demo_yaml(1, 2, 3), str(tmp_path / "demo.yaml"), env={})
+
+    assert _NUMBERS.index(said[1]) == len(demo.monitors)
+    quick_start = text.split("## 60-second quick start", 1)[1].split("\n## ", 1)[0]
+    assert ". .venv/bin/activate" in quick_start.split("wk up --demo")[0]

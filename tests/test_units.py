@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchkeeper.units import format_duration, format_size, parse_duration, parse_size
+from watchkeeper.units import format_duration, format_size, parse_duration, parse_size, plural
 
 
 @pytest.mark.parametrize(
@@ -76,3 +76,12 @@ def test_milliseconds_and_series_values_read_short() -> None:
     assert format_value(48.0) == "48" and format_value(0.0421) == "0.0421"
     assert format_value(1_050_000.0) == "1.05M" and format_value(250.0) == "250"
     assert format_value(3 * 1024**2, "redis.used_memory") == "3MiB"
+
+
+def test_counts_read_as_a_sentence_says_them() -> None:
+    assert plural(1, "finding") == "1 finding"
+    assert plural(0, "finding") == "0 findings"
+    assert plural(2, "open incident") == "2 open incidents"
+    assert plural(1204, "monitor") == "1,204 monitors"
+    assert plural(3, "success", "successes") == "3 successes"
+    assert plural(1, "success", "successes") == "1 success"

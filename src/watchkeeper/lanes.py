@@ -16,6 +16,8 @@ waits for another lane's threads, so one subsystem's blocking work cannot starve
     web            4   the dashboard's and the API's store reads and writes
     passwords      2   argon2 (CPU and 64 MiB each; run below normal priority)
     diagnosis      2   what the web asks of the diagnosis (a day and more of results)
+    reload         1   live reloads: reading and validating the config, the store reads
+                       they need, and the file watch of ``wk up --watch``
 
 A call that hangs (a hung NFS mount under a disk sample, a MySQL server trickling bytes past
 every read timeout) is abandoned by its caller's deadline but keeps its thread. ``run_one``
@@ -155,3 +157,4 @@ JUDGING = Lane("judging", 2)
 WEB = Lane("web", 4)
 PASSWORDS = Lane("passwords", 2, nice=10)
 DIAGNOSIS = Lane("diagnosis", 2)
+RELOAD = Lane("reload", 1)

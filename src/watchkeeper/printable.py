@@ -16,3 +16,13 @@ def visible(text: str) -> str:
         else (f"\\x{ord(char):02x}" if ord(char) < 256 else f"\\u{ord(char):04x}")
         for char in text
     )
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """The first line of ``text`` with something on it, made visible and cut to ``limit``
+    characters (``…`` marks a cut): what a log line or a timeline entry keeps of an error a
+    peer wrote, such as a receiver's whole HTML error page. Mask secrets before calling it:
+    a cut inside a URL's password would hide the URL from the masking."""
+    line = next((found.strip() for found in text.splitlines() if found.strip()), "")
+    shown = visible(line)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"

@@ -1,4 +1,5 @@
-"""Durations and sizes as users write them (``250ms``, ``1h30m``, ``1MiB``) and as we print them.
+"""Durations and sizes as users write them (``250ms``, ``1h30m``, ``1MiB``) and as we print them,
+and counted things as a sentence has them (``1 finding``, ``3 findings``).
 
 Durations are held as float seconds and sizes as int bytes everywhere inside Watchkeeper.
 """
@@ -101,6 +102,13 @@ def format_value(value: float, name: str = "") -> str:
     if size == 0 or size >= 100:
         return f"{value:,.0f}"
     return f"{value:.3g}"
+
+
+def plural(count: int, noun: str, many: str | None = None) -> str:
+    """A count and its noun as a sentence has them: ``1 finding``, ``0 findings``,
+    ``1,204 monitors``; ``many`` for a noun that does not take an s (``plural(n, "series",
+    "series")``)."""
+    return f"{count:,} {noun if count == 1 else many or noun + 's'}"
 
 
 def format_size(n: float) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from watchkeeper.alerts.incidents import decide, routes_for, severity_of
+from watchkeeper.alerts.incidents import QUIET_FOR, announced, decide, routes_for, severity_of
 from watchkeeper.config import parse_config
 from watchkeeper.model import State, Transition
 from watchkeeper.store.alerts import Incident
@@ -73,3 +73,20 @@ def test_a_cause_is_named_in_the_timeline() -> None:
     transition = Transition("app", 200.0, State.UP, State.DOWN, "refused", cause="db")
     decision = decide(None, transition, DB, ROUTES)
     assert "caused by db" in decision.timeline[0][1]
+
+
+def test_an_incident_is_more_than_a_blip_once_told_or_as_long_as_a_route_would_wait() -> None:
+    def closed(lasted: float, notified: float | None, worst: str = "down") -> Incident:
+        return Incident(
+            1, "db", 100.0, 100.0 + lasted, "up", worst, "x", None, None, None, notified, None, None
+        )
+
+    assert announced(closed(5, notified=101.0), DB, ROUTES), "told: published, however short"
+    assert not announced(closed(3600, notified=None), DB, ROUTES), "it has routes, none told"
+    quiet = parse_config("monitors:\n  - {name: db, tcp: '127.0.0.1:5432'}\n", "wk.yaml", env={})
+    (alone,) = quiet.monitors  # notifies no route: told of nothing, ever
+    assert not announced(closed(QUIET_FOR - 1, notified=None), alone, ())
+    assert announced(closed(QUIET_FOR, notified=None), alone, ())
+    assert not announced(closed(3600, notified=None), None, ()), "a monitor no longer watched"
+    # docs (severity info) reaches only ops, which takes every severity: it had a route
+    assert not announced(closed(3600, notified=None, worst="degraded"), DOCS, ROUTES)

@@ -57,6 +57,16 @@ def test_a_cron_window_keeps_local_time_across_daylight_saving() -> None:
     assert window_active(window, start + 60) and not window_active(window, start + 3660)
 
 
+def test_a_cron_window_holds_from_its_first_second_up_to_not_including_its_last() -> None:
+    (window,) = windows(
+        "maintenance:\n  - {name: nightly, cron: '0 2 * * *', duration: 1h, tz: Europe/Berlin}\n"
+    )
+    assert window_active(window, at(2026, 12, 1, 2, 0, 0)), "it starts on the minute it fires"
+    assert window_active(window, at(2026, 12, 1, 2, 59, 59))
+    assert not window_active(window, at(2026, 12, 1, 3, 0, 0)), "and ends after its duration"
+    assert not window_active(window, at(2026, 12, 1, 1, 59, 59))
+
+
 def test_mutes_name_the_window_or_silence_that_holds_a_monitor() -> None:
     (window,) = windows(
         "maintenance:\n  - {name: data, start: '2026-12-01T00:00:00Z', "
@@ -68,3 +78,17 @@ def test_mutes_name_the_window_or_silence_that_holds_a_monitor() -> None:
     assert mutes.reason("db", ("data",)) == "maintenance window 'data'"
     assert mutes.reason("web", ()) == "silence #4 (deploy)"
     assert Mutes([window], [silence], now + 3 * 86400).reason("web", ()) is None
+
+
+def test_a_window_or_silence_holds_what_it_names_by_monitor_or_by_tag_and_nothing_else() -> None:
+    (window,) = windows(
+        "maintenance:\n  - {name: db-upgrade, start: '2026-12-01T00:00:00Z', "
+        "duration: 1d, monitors: [db]}\n"
+    )
+    now = at(2026, 12, 1, 12, 0)
+    tagged = Silence(5, None, "edge", now - 60, now + 60, None, "bob", now - 60, None)
+    mutes = Mutes([window], [tagged], now)
+    assert mutes.reason("db", ()) == "maintenance window 'db-upgrade'"
+    assert mutes.reason("web", ("edge",)) == "silence #5", "no reason: no parentheses"
+    assert mutes.reason("web", ("core",)) is None
+    assert mutes.reason("cache", ()) is None

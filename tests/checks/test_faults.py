@@ -4,8 +4,13 @@ within the monitor's timeout (plus a generous margin for a busy machine)."""
 from __future__ import annotations
 
 import re
+import ssl
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from watchkeeper.checks._certs import certificate_problems
 
 MARGIN = 0.75  # seconds past the timeout a result may take on a loaded 2-core machine
 
@@ -170,6 +175,65 @@ async def test_the_tls_check_rejects_a_bad_certificate(
     assert result.error.startswith(reason)
     assert "\n" not in result.error
     assert within(result, 2.0)
+
+
+EXPIRED = r"certificate expired 1d(\d+[sm])? ago"
+ELSEWHERE = r"hostname mismatch \(certificate is for wrong\.example\.test, not localhost\)"
+EVERY_PROBLEM = [
+    pytest.param("expired_self_signed", ["self-signed certificate", EXPIRED], id="expired-self"),
+    pytest.param("expired_wrong_host", [EXPIRED, ELSEWHERE], id="expired-wrong-host"),
+    pytest.param(
+        "all_wrong", ["self-signed certificate", EXPIRED, ELSEWHERE], id="self-expired-wrong"
+    ),
+    pytest.param("not_yet_valid", [r"certificate not yet valid \(for another (1d|23h.*)\)"]),
+]
+
+
+def monitor_of(kind: str, port: int, ca_file: object) -> str:
+    if kind == "http":
+        target = f"{{url: 'https://localhost:{port}/health', ca_file: '{ca_file}'}}"
+    else:
+        target = f"{{address: 'localhost:{port}', ca_file: '{ca_file}'}}"
+    return f"""
+        monitors:
+          - name: secure
+            {kind}: {target}
+            timeout: 5s
+        """
+
+
+@pytest.mark.parametrize("kind", ["http", "tls"])
+@pytest.mark.parametrize(("certificate", "problems"), EVERY_PROBLEM)
+async def test_a_certificate_failure_names_every_problem_at_once(
+    check, serve_https, certificates, kind, certificate, problems
+):
+    """OpenSSL stops at its first error (an expired self-signed certificate is only
+    'self-signed'): fixing the one named must not uncover another."""
+    server = await serve_https(getattr(certificates, certificate))
+    result = await check(monitor_of(kind, server.port, certificates.ca_file))
+    assert not result.ok and result.failures == []
+    assert result.error is not None
+    assert re.fullmatch("TLS: " + "; ".join(problems), result.error), result.error
+    shown = result.to_json()  # the --json shape as before: one line of text under "error"
+    assert shown["error"] == result.error and shown["failures"] == []
+    assert server.requests == []
+
+
+def test_an_expired_certificate_in_the_chain_is_told_from_an_expired_server_certificate(
+    certificates,
+):
+    """OpenSSL's 'certificate expired' may be about an intermediate: with the server's own
+    certificate in its dates, the chain is what expired."""
+    error = ssl.SSLCertVerificationError("certificate verify failed")
+    error.verify_code, error.verify_message = 10, "certificate has expired"
+    valid = x509.load_pem_x509_certificate(certificates.valid.cert_file.read_bytes())
+    der = valid.public_bytes(serialization.Encoding.DER)
+    assert certificate_problems(error, der, "localhost") == ["a certificate in the chain expired"]
+    assert certificate_problems(None, der, "localhost") == []
+    error.verify_code = 20
+    assert certificate_problems(error, None, "localhost") == [
+        "untrusted issuer (unable to get local issuer certificate)"
+    ], "no certificate to read: what OpenSSL said"
 
 
 async def test_an_expired_certificate_says_how_long_ago_it_expired(

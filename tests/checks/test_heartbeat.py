@@ -13,11 +13,15 @@ from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
+from hypothesis import given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 from tests.helpers.site import Site
 
-from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, judge, next_due
+from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, judge, late_at, next_due
 from watchkeeper.config import parse_config
 from watchkeeper.errors import ConfigError
+from watchkeeper.model import State, Transition
 from watchkeeper.store import pings
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -66,6 +70,57 @@ def test_a_start_without_a_finish_is_down_after_the_grace() -> None:
     assert beats.record("success", 900.0) == 800.0, "the run's duration, start to finish"
     why, facts = judge(settings, beats, 950)
     assert why is None and facts["heartbeat.duration"] == 800.0
+
+
+def test_the_oldest_open_run_decides_when_a_stuck_run_is_late() -> None:
+    settings = HeartbeatSettings(period="1h", grace="10m")
+    beats = Beats(since=0.0)
+    beats.record("start", 100.0, rid="old")
+    beats.record("start", 500.0, rid="new")
+    assert late_at(settings, beats) == 700.0, "the old run's start plus the grace"
+    assert judge(settings, beats, 699.5)[0] is None
+    why, _ = judge(settings, beats, 700.0)
+    assert why == "a run started 10m ago and has not finished (grace 10m)"
+    beats.record("success", 800.0, rid="old")  # the old run finished; the new one is open
+    assert late_at(settings, beats) == 1100.0
+    assert judge(settings, beats, 1099.5)[0] is None and judge(settings, beats, 1100.0)[0]
+
+
+def test_a_heartbeat_is_late_at_due_plus_grace_whichever_comes_first() -> None:
+    settings = HeartbeatSettings(period="1h", grace="10m")
+    beats = Beats(since=0.0, last_success=0.0)
+    beats.record("start", 3700.0)  # open, but the missed ping comes first
+    assert late_at(settings, beats) == 3600.0 + 600.0
+    assert judge(settings, beats, 4199.5)[0] is None
+    why, facts = judge(settings, beats, 4200.0)
+    assert why == "late: last ping 1h10m ago, due 10m ago (grace 10m)"
+    assert facts["heartbeat.due_in"] == -600.0
+
+
+@examples(max_examples=300, deadline=None)
+@given(
+    period=st.integers(1, 10_000),
+    grace=st.integers(0, 10_000),
+    pings=st.lists(
+        st.tuples(st.sampled_from(["start", "success"]), st.sampled_from(["", "a", "b"])),
+        max_size=6,
+    ),
+    gaps=st.lists(st.integers(1, 5_000), min_size=6, max_size=6),
+)
+def test_judge_turns_late_exactly_at_late_at(
+    period: int, grace: int, pings: list[tuple[str, str]], gaps: list[int]
+) -> None:
+    """The moment the engine runs the check is the moment the check says late: not a
+    moment before (a wasted run and a second one) nor after (a late alert)."""
+    settings = HeartbeatSettings(period=f"{period}s", grace=f"{grace}s")
+    beats = Beats(since=1000.0)
+    at = 1000.0
+    for (kind, rid), gap in zip(pings, gaps, strict=False):
+        at += gap
+        beats.record(kind, at, rid)
+    late = late_at(settings, beats)
+    assert judge(settings, beats, late)[0] is not None
+    assert judge(settings, beats, late - 0.001)[0] is None
 
 
 def test_failures_and_exit_codes() -> None:
@@ -133,6 +188,52 @@ async def test_pings_are_answered_only_once_stored_and_change_the_state(tmp_path
         ]
         assert stored[1].duration is not None and stored[1].duration > 0
         assert stored[1].body is not None and len(stored[1].body) == 10 * 1024, "capped"
+
+
+async def test_a_missed_ping_takes_the_monitor_down_at_due_plus_grace_not_at_its_next_slot(
+    tmp_path: Path,
+) -> None:
+    uuid = "0d6c8a4e-1f2b-4c3d-9e8f-7a6b5c4d3e2f"
+    text = f"""
+storage: sqlite:///wk.db
+monitors:
+  - {{name: beat, heartbeat: {{period: 4s, grace: 2s, uuid: "{uuid}"}}, interval: 1h}}
+"""
+    async with Site(text, tmp_path) as site:
+        engine = site.engine
+        scheduler = engine.scheduler
+        assert scheduler is not None
+        loop = asyncio.get_running_loop()
+        asked: list[float] = []  # the moments the engine had the check run at, wall clock
+        run_at = scheduler.run_at
+
+        def noting(name: str, at: float) -> bool:
+            asked.append(at - loop.time() + time.time())
+            return run_at(name, at)
+
+        scheduler.run_at = noting  # type: ignore[method-assign]
+        results: list[float] = []
+        downs: list[Transition] = []
+        engine.result_listeners.append(lambda monitor, result: results.append(result.started_at))
+        engine.listeners.append(
+            lambda monitor, change, status: (
+                downs.append(change) if change.to_state is State.DOWN else None
+            )
+        )
+        async with aiohttp.ClientSession() as client, client.get(f"{site.url}/ping/{uuid}") as a:
+            assert a.status == 200
+        last = engine.heartbeats.registry.beats["beat"].last_success
+        assert last is not None
+        late = last + 4 + 2
+        deadline = time.monotonic() + 30  # generous: the slot an interval on is an hour away
+        while not downs:
+            assert time.monotonic() < deadline, engine.status["beat"]
+            await asyncio.sleep(0.05)
+        assert any(abs(moment - late) < 0.01 for moment in asked), (asked, late)
+        assert downs[0].at >= late, "not a moment before due plus grace"
+        assert downs[0].reason is not None and downs[0].reason.startswith("late: last ping")
+        before = [at for at in results if at < downs[0].at]
+        assert all(at < late for at in before), "the run at the late moment took it down"
 
 
 async def test_a_thousand_pings_from_concurrent_clients_are_all_stored(tmp_path: Path) -> None:

@@ -99,6 +99,35 @@ def test_malformed_yaml_names_the_line() -> None:
     assert "malformed YAML" in error.message
 
 
+def test_a_syntax_error_names_where_the_unclosed_construct_opened() -> None:
+    """The parser notices an unclosed '[' only where the next construct starts: the line
+    of the failure alone sends the reader to a line with nothing wrong on it."""
+    error = one(
+        "monitors:\n"
+        "  - name: a\n"
+        "    http: http://x/\n"
+        "  - name: b\n"
+        "    expect: [status == 200,\n"
+        "  - name: c\n"
+        "    http: http://y/\n"
+    )
+    assert error.line == 6
+    assert error.message.startswith("malformed YAML: ")  # the parser's words, then ours
+    assert error.message.endswith("(inside the '[' opened at line 5: is its ']' missing?)")
+    error = one("monitors:\n  - {name: a, http: http://x/\n  - name: c\n")
+    assert error.line == 3 and "(inside the '{' opened at line 2: is its '}' missing?)" in (
+        error.message
+    )
+    error = one("monitors:\n  - name: 'a\n    http: http://x/\n  - name: b\n")
+    assert (error.line, error.message) == (
+        5,
+        "malformed YAML: found unexpected end of stream "
+        "(while scanning a quoted scalar started at line 2)",
+    )
+    error = one("monitors:\n  - {name: a, expect: [1, 2], http: [x y}\n")  # all on one line
+    assert error.line == 2 and "opened at" not in error.message
+
+
 def test_an_unknown_key_suggests_the_closest_valid_one() -> None:
     error = one("monitors:\n  - name: api\n    http: http://x/\n    intervall: 30s\n")
     assert (error.line, error.monitor) == (4, "api")
@@ -176,6 +205,27 @@ def test_dependencies_and_routes_must_exist_and_not_loop() -> None:
     )
     assert "dependency cycle" in cycle.message
     assert "not defined" in one("monitors:\n  - {name: a, tcp: 'x:1', notify: [ops]}\n").message
+
+
+def test_an_unknown_route_is_one_located_problem_whether_or_not_routes_are_defined() -> None:
+    monitor = "monitors:\n  - name: api\n    http: http://x/\n    notify: [nope, nope]\n"
+    error = one(monitor)
+    assert (error.line, error.monitor) == (4, "api")
+    assert error.message == "notify route 'nope' is not defined: add it under notify:"
+    error = one("notify: [{name: ops, webhook: 'http://h/'}]\n" + monitor.replace("nope", "opz"))
+    assert error.line == 5 and error.message == (
+        "notify route 'opz' is not defined (did you mean 'ops'?)"
+    )
+    error = one(  # from the defaults: once, where it is written, not once per monitor
+        "defaults:\n  notify: [nope]\n"
+        "monitors:\n  - {name: a, tcp: 'x:1'}\n  - {name: b, tcp: 'x:1'}\n"
+    )
+    assert (error.line, error.monitor) == (2, None) and "'nope' is not defined" in error.message
+    error = one(
+        "monitors:\n  - name: api\n    http: http://x/\n"
+        "    escalate:\n      after: 10m\n      to: [pager]\n"
+    )
+    assert (error.line, error.monitor) == (6, "api") and "'pager' is not defined" in (error.message)
 
 
 def test_timeout_may_not_exceed_interval() -> None:

@@ -43,6 +43,11 @@ CASES = {
         3,
         "is already used by monitor 'nightly' (line 2)",
     ),
+    "unknown-route": (  # and no notify: section at all
+        "monitors:\n  - name: api\n    http: http://x/\n    notify: [nope]\n",
+        4,
+        "notify route 'nope' is not defined: add it under notify:",
+    ),
     "unset-variable": (
         "monitors:\n  - name: api\n    http: http://${NO_SUCH_VAR_WK}/\n",
         3,

@@ -85,7 +85,7 @@ def test_holding_expectations_pass(text: str) -> None:
         ("latency < 500ms", "latency 812ms, expected < 500ms"),
         ("status == 503", "status 200, expected == 503"),
         ("json.status == 'down'", "json.status 'ok', expected == 'down'"),
-        ("json.items[3].id == 1", "json.items has 1 items"),
+        ("json.items[3].id == 1", "json.items has 1 item"),
         ("json.nope == 1", "no key 'nope'"),
         ("json.status < 3", "not a number"),
         ("cert.expires_in > 30d", "cert.expires_in 20d, expected > 30d"),

@@ -50,6 +50,10 @@ class CertificateSet:
     self_signed: IssuedCertificate  # localhost + 127.0.0.1, its own issuer
     expiring_soon: IssuedCertificate  # signed by the CA, expires in 5 days (and a minute)
     not_renewed: IssuedCertificate  # signed by the CA, 90-day life with 20 days left
+    expired_self_signed: IssuedCertificate  # localhost + 127.0.0.1, its own issuer, expired
+    expired_wrong_host: IssuedCertificate  # signed by the CA, wrong.example.test, expired
+    all_wrong: IssuedCertificate  # its own issuer, expired, for wrong.example.test only
+    not_yet_valid: IssuedCertificate  # signed by the CA, valid from tomorrow
 
 
 def make_certificates(directory: Path) -> CertificateSet:
@@ -70,14 +74,14 @@ def make_certificates(directory: Path) -> CertificateSet:
         )
         return _write(directory, name, builder.sign(ca_key, hashes.SHA256()), key)
 
-    self_key = ec.generate_private_key(ec.SECP256R1())
-    self_cert = (
-        _leaf_builder(
-            self_key, LOCAL_NAMES, now - dt.timedelta(hours=1), now + dt.timedelta(days=90)
-        )
-        .issuer_name(_name("localhost"))
-        .sign(self_key, hashes.SHA256())
-    )
+    def self_signed(
+        name: str, hosts: tuple[str, ...], start: dt.datetime, end: dt.datetime
+    ) -> IssuedCertificate:
+        key = ec.generate_private_key(ec.SECP256R1())
+        builder = _leaf_builder(key, hosts, start, end).issuer_name(_name(hosts[0]))
+        return _write(directory, name, builder.sign(key, hashes.SHA256()), key)
+
+    expired = (now - dt.timedelta(days=30), now - dt.timedelta(days=1))
     return CertificateSet(
         ca_file=ca_file,
         valid=signed(
@@ -92,7 +96,9 @@ def make_certificates(directory: Path) -> CertificateSet:
             now - dt.timedelta(hours=1),
             now + dt.timedelta(days=90),
         ),
-        self_signed=_write(directory, "self-signed", self_cert, self_key),
+        self_signed=self_signed(
+            "self-signed", LOCAL_NAMES, now - dt.timedelta(hours=1), now + dt.timedelta(days=90)
+        ),
         expiring_soon=signed(
             "expiring-soon",
             LOCAL_NAMES,
@@ -104,6 +110,12 @@ def make_certificates(directory: Path) -> CertificateSet:
             LOCAL_NAMES,
             now - dt.timedelta(days=70),
             now + dt.timedelta(days=20),
+        ),
+        expired_self_signed=self_signed("expired-self-signed", LOCAL_NAMES, *expired),
+        expired_wrong_host=signed("expired-wrong-host", ("wrong.example.test",), *expired),
+        all_wrong=self_signed("all-wrong", ("wrong.example.test",), *expired),
+        not_yet_valid=signed(
+            "not-yet-valid", LOCAL_NAMES, now + dt.timedelta(days=1), now + dt.timedelta(days=91)
         ),
     )
 

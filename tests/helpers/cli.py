@@ -7,13 +7,13 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from tests.helpers.ports import free_port
 
 WK = [sys.executable, "-m", "watchkeeper"]
 
@@ -42,13 +42,6 @@ async def wk(
     out, err = await asyncio.wait_for(process.communicate(), timeout)
     assert process.returncode is not None
     return Completed(process.returncode, out.decode(), err.decode())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Running:

@@ -33,16 +33,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from tests.helpers.ports import free_port
 
 HOST = "127.0.0.1"
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
-
-
-def _reserve_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass(frozen=True)
@@ -75,7 +69,7 @@ class HookReceiver:
 
     def __init__(self, secret: str | None = None) -> None:
         self.secret = secret
-        self.port = _reserve_port()
+        self.port = free_port()
         self.status = 200
         self.hold = 0.0
         self.requests: list[Request] = []
@@ -281,7 +275,7 @@ class Alertmanager:
 
     def __init__(self, workdir: Path, *, webhook: str | None = None) -> None:
         self.workdir = workdir
-        self.port = _reserve_port()
+        self.port = free_port()
         self.url = f"http://{HOST}:{self.port}"
         self.webhook = webhook
         self._process: asyncio.subprocess.Process | None = None

@@ -20,6 +20,7 @@ import aiohttp
 from watchkeeper.auth import Auth
 from watchkeeper.config import Config, parse_config
 from watchkeeper.engine.defined import api_monitors
+from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.store import Store
 from watchkeeper.web.app import create_app
@@ -27,6 +28,7 @@ from watchkeeper.web.connections import ConnectionLimits
 from watchkeeper.web.server import WebServer
 
 ADMIN, ADMIN_PASSWORD = "alice", "correct horse battery"
+ENV = {"HOOK_SECRET": "hunter2-secret"}
 VIEWER, VIEWER_PASSWORD = "victor", "viewer password 1"
 
 
@@ -57,6 +59,7 @@ class Site:
         self.config: Config
         self.store: Store
         self.engine: Engine
+        self.reloader: Reloader
         self.auth: Auth
         self.server: WebServer
         self.url = ""
@@ -64,7 +67,7 @@ class Site:
     async def __aenter__(self) -> Site:
         path = self.folder / "watchkeeper.yaml"
         path.write_text(self.text)
-        self.config = parse_config(self.text, str(path), env={"HOOK_SECRET": "hunter2-secret"})
+        self.config = parse_config(self.text, str(path), env=ENV)
         self.store = Store.open(self.config.storage)
         self.auth = Auth(self.store)
         if self.seed is not None:
@@ -82,7 +85,10 @@ class Site:
             broken_monitors=tuple(defined.broken),
         )
         await self.engine.start()
-        app = create_app(self.engine, auth=self.auth, loopback=self.loopback)
+        self.reloader = Reloader(self.engine, env=ENV)
+        app = create_app(
+            self.engine, auth=self.auth, loopback=self.loopback, reloader=self.reloader
+        )
         self.app = app
         self.server = WebServer(app, "127.0.0.1", 0, self.limits)
         await self.server.start()

@@ -12,6 +12,7 @@ from watchkeeper.report.findings import (
     _code_html,
     _code_md,
     _value,
+    headline,
     html_report,
     markdown,
     split_fix,
@@ -104,3 +105,14 @@ def test_a_long_text_of_keywords_without_a_semicolon_is_marked_up_in_one_pass() 
     prose = "SELECT " * 300_000 + "x;y"
     assert _code_md(prose) == prose
     assert "<code>" not in _code_html(prose)
+
+
+def test_the_headline_counts_one_as_one() -> None:
+    def some(severity: Severity, n: int) -> list[Finding]:
+        return [Finding("host", severity, f"t{i}", "s", {}, "r") for i in range(n)]
+
+    assert headline(some(Severity.warning, 1)) == "1 warning"
+    assert headline(some(Severity.warning, 2) + some(Severity.critical, 1)) == (
+        "1 critical, 2 warnings"
+    )
+    assert headline([], ["redis"]) == "nothing to report; 1 could not be looked at"

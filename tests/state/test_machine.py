@@ -175,3 +175,99 @@ def test_a_first_sighting_is_not_a_change_that_counts_towards_flapping() -> None
     assert states(seen) == ["up", "down", "up", "down"]
     _, seen = run("uu" + "xxuuxxuu", start=State.UNKNOWN, flapping=policy)
     assert states(seen) == ["up", "down", "up", "down", "flapping"]
+
+
+# -- boundaries: each count and window takes effect exactly where it says ---------------------
+def test_degraded_comes_on_exactly_the_confirm_th_soft_failure() -> None:
+    _, seen = run("uddd", confirm=3)
+    assert states(seen) == ["degraded"] and seen[0].at == 3 * 30.0
+    _, seen = run("udd", confirm=3)
+    assert seen == []
+
+
+def test_a_degraded_monitor_is_up_on_exactly_the_recover_th_clean_result() -> None:
+    _, seen = run("dd" + "uuu", recover=3)
+    assert states(seen) == ["degraded", "up"] and seen[1].at == 4 * 30.0
+    _, seen = run("dd" + "uu", recover=3)
+    assert states(seen) == ["degraded"]
+
+
+def test_a_soft_failure_starts_the_clean_streak_over() -> None:
+    _, seen = run("dd" + "udu" + "u", recover=3)
+    assert states(seen) == ["degraded"], "one clean result after the blip is not three"
+    _, seen = run("dd" + "udu" + "uu", recover=3)
+    assert states(seen) == ["degraded", "up"]
+
+
+def test_a_change_exactly_a_window_old_no_longer_counts_towards_flapping() -> None:
+    policy = FlapPolicy(transitions=2, window=60)
+    _, seen = run("uu" + "xu", confirm=1, recover=1, step=60.0, flapping=policy)
+    assert states(seen) == ["down", "up"]
+    _, seen = run("uu" + "xu", confirm=1, recover=1, step=59.0, flapping=policy)
+    assert states(seen) == ["down", "flapping"]
+
+
+def test_flapping_settles_after_exactly_a_quiet_window_with_no_reason() -> None:
+    policy = FlapPolicy(transitions=2, window=60)
+    status, seen = run("xuu", confirm=1, recover=1, step=30.0, flapping=policy)
+    assert status.state is State.FLAPPING, "30 s still: not yet"
+    _, seen = run("xuuu", confirm=1, recover=1, step=30.0, flapping=policy)
+    assert states(seen) == ["down", "flapping", "up"]
+    assert seen[-1].at == 90.0 and seen[-1].reason is None
+
+
+def test_without_a_policy_a_flapping_monitor_settles_at_once() -> None:
+    """The policy was taken out of the config while the monitor flapped."""
+    status = restore("api", State.FLAPPING, 100.0, "5 state changes in 10m", [shaped("down", 99)])
+    status, transition = advance(status, shaped("down", 101), confirm=2, recover=2)
+    assert transition is not None and transition.to_state is State.DOWN
+    assert status.state is State.DOWN
+
+
+def test_without_a_policy_only_the_latest_change_is_remembered() -> None:
+    status, _ = run("xu" * 4, confirm=1, recover=1, step=0.25)
+    assert status.flips == (7 * 0.25,)
+
+
+def test_a_status_and_its_transitions_name_the_monitor_and_keep_the_latest_result() -> None:
+    status = MonitorStatus("db", State.UP)
+    first, second, third = (shaped("down", at) for at in (1.0, 2.0, 3.0))
+    status, transition = advance(status, first, confirm=2, recover=2)
+    assert transition is None and status.name == "db" and status.last_result is first
+    status, transition = advance(status, second, confirm=2, recover=2)
+    assert transition is not None and transition.monitor == "db"
+    assert status.name == "db" and status.last_result is second
+    status, _ = advance(status, third, confirm=2, recover=2)
+    assert status.last_result is third
+
+
+def test_an_underlying_state_given_explicitly_is_kept() -> None:
+    status = MonitorStatus("api", State.DEGRADED, underlying=State.DOWN)
+    assert status.underlying is State.DOWN
+    assert MonitorStatus("api", State.DEGRADED).underlying is State.DEGRADED
+
+
+def test_restore_counts_each_streak_from_the_newest_result() -> None:
+    recent = [shaped("down", 1), shaped("up", 2), shaped("degraded", 3), shaped("up", 4)]
+    status = restore("api", State.UP, 0.5, None, recent)
+    assert (status.bad, status.down, status.good, status.answered) == (0, 0, 1, 3)
+    assert status.name == "api" and status.state is State.UP and status.underlying is State.UP
+    assert status.since == 0.5 and status.reason is None
+    assert status.last_result is recent[-1] and status.flips == ()
+
+
+def test_restore_resumes_flapping_on_the_newest_result_until_a_quiet_window() -> None:
+    policy = FlapPolicy(transitions=3, window=600)
+    recent = [shaped("down", 1), shaped("up", 2), shaped("degraded", 3), shaped("down", 4)]
+    status = restore("api", State.FLAPPING, 100.0, "3 state changes in 10m", recent)
+    assert status.state is State.FLAPPING and status.underlying is State.DOWN
+    assert status.since == 100.0 and status.reason == "3 state changes in 10m"
+    assert status.last_result is recent[-1]
+    held, transition = advance(status, shaped("down", 699), confirm=2, recover=2, flapping=policy)
+    assert transition is None and held.state is State.FLAPPING
+    settled, transition = advance(
+        status, shaped("down", 700), confirm=2, recover=2, flapping=policy
+    )
+    assert transition is not None and settled.state is State.DOWN
+    assert restore("api", State.FLAPPING, 100.0, None, []).underlying is State.UNKNOWN
+    assert restore("api", State.DOWN, 100.0, None, []).last_result is None

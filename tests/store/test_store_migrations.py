@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from tests.store.workload import HOUR, answers, stored, workload
 
 from watchkeeper.errors import StoreError
@@ -33,6 +34,27 @@ def test_the_migrated_schema_matches_the_metadata(store: Store, peek: sa.Engine)
 def test_a_new_store_is_at_the_head_revision(store: Store, peek: sa.Engine) -> None:
     with peek.connect() as connection:
         assert migrate.current_revision(connection) == migrate.head_revision()
+
+
+def test_the_revisions_read_without_alembic_are_alembics_own(
+    store_url: str, peek: sa.Engine
+) -> None:
+    """``wk status`` reads the revisions from the script names and the version table; Alembic
+    (too heavy to import for a read) must read the very same."""
+    script = ScriptDirectory.from_config(migrate.alembic_config())
+    chain = [revision.revision for revision in reversed(list(script.walk_revisions()))]
+    assert migrate.known_revisions() == chain
+    assert migrate.head_revision() == script.get_current_head()
+
+    def both(connection: sa.Connection) -> tuple[str | None, str | None]:
+        ours = migrate.current_revision(connection)
+        return ours, MigrationContext.configure(connection).get_current_revision()
+
+    with peek.connect() as connection:
+        assert both(connection) == (None, None)
+        for revision in chain:
+            migrate.upgrade(connection, revision)
+            assert both(connection) == (revision, revision)
 
 
 def test_data_written_at_the_first_revision_survives_upgrade_and_reopen(

@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 import aiohttp
 import pytest
 from tests.helpers.certs import CertificateSet
+from tests.helpers.ports import free_port as _free_port
 from tests.helpers.site import Site
 from tests.helpers.web_app import ProbeTargetServer
 
@@ -107,13 +107,6 @@ async def test_promtool_finds_nothing_wrong_with_the_exposition(site: Site) -> N
     out, err = await process.communicate(text.encode())
     assert process.returncode == 0, (out + err).decode()
     assert not (out + err).strip(), (out + err).decode()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @contextlib.asynccontextmanager

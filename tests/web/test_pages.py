@@ -1,38 +1,24 @@
 """The pages in a real browser: Playwright driving Debian's chromium against the app on a real
-port. Each test saves a screenshot (``WK_SCREENSHOTS``, default ``.artifacts/screenshots``)
-so a person can look at what the browser saw."""
+port. Each test saves a screenshot (see ``tests.helpers.browser``) so a person can look at
+what the browser saw."""
 
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, expect
 from tests.helpers.alerting import eventually
-from tests.helpers.site import ADMIN, ADMIN_PASSWORD, Site
+from tests.helpers.browser import logged_in, shot
+from tests.helpers.site import Site
 from tests.helpers.switchable import SwitchableTarget
 
 from watchkeeper.model import Phases, Result
 from watchkeeper.state.maintenance import Mutes
 from watchkeeper.store import Store
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(
-    os.environ.get("WK_SCREENSHOTS") or Path(__file__).parents[2] / ".artifacts" / "screenshots"
-)
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def config(target: SwitchableTarget) -> str:
@@ -84,35 +70,6 @@ async def site(tmp_path: Path, target: SwitchableTarget) -> AsyncIterator[Site]:
     target.fail("checkout")
     async with Site(config(target), tmp_path, seed=history) as running:
         yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
-
-
-async def shot(page: Page, name: str) -> None:
-    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-
-
-async def logged_in(browser: Browser, site: Site, **context: object) -> Page:
-    page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors  # type: ignore[attr-defined]
-    await page.goto(site.url + "/")
-    await expect(page).to_have_url(site.url + "/login?next=%2F")
-    await page.fill("#name", ADMIN)
-    await page.fill("#password", ADMIN_PASSWORD)
-    await page.click("#login")
-    await expect(page).to_have_url(site.url + "/")
-    return page
 
 
 async def test_login_then_the_overview_shows_every_monitor_in_its_state(

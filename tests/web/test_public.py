@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 import xml.etree.ElementTree as ElementTree
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
+from tests.helpers.receivers import HookReceiver
 from tests.helpers.site import Site
 from tests.helpers.switchable import SwitchableTarget
 
@@ -127,3 +129,90 @@ async def test_badges_are_svg_for_public_monitors_and_404_for_the_rest(site: Sit
             assert answer.status == 200, "on a status page: public by being shown there"
         async with anyone.get("/badge/www/uptime.svg?window=1y") as answer:
             assert answer.status == 422
+
+
+def outage_config(target: SwitchableTarget, hook: HookReceiver) -> str:
+    return f"""
+storage: sqlite:///wk.db
+defaults: {{interval: 200ms, timeout: 190ms, confirm: 1, recover: 1, retry_interval: 100ms,
+            public: true}}
+notify:
+  - {{name: slow, webhook: "{hook.url()}", group_wait: 60s}}
+  - {{name: fast, webhook: "{hook.url()}", group_wait: 200ms}}
+monitors:
+  - {{name: blip, http: "{target.url("/blip")}", notify: [slow]}}
+  - {{name: real, http: "{target.url("/real")}", notify: [fast]}}
+  - {{name: flappy, http: "{target.url("/flappy")}", flapping: {{transitions: 2, window: 1h}}}}
+"""
+
+
+def components(html: str) -> dict[str, str]:
+    """Each component's name and the word the page says about it."""
+    found = re.findall(
+        r'<h3>([^<]+)</h3>.*?<span class="state-word [a-z]+">([^<]+)</span>', html, re.S
+    )
+    return dict(found)
+
+
+def past_incidents(html: str) -> list[tuple[str, str]]:
+    if "Past incidents" not in html:
+        return []
+    table = html.split("Past incidents", 1)[1]
+    return re.findall(
+        r'<tr><td><strong>([^<]+)</strong></td><td><span class="state-word [a-z]+">([^<]+)<',
+        table,
+    )
+
+
+async def test_outage_only_while_a_monitor_is_down_and_blips_are_no_past_incidents(
+    tmp_path: Path, target: SwitchableTarget
+) -> None:
+    async with HookReceiver() as hook, Site(outage_config(target, hook), tmp_path) as site:
+
+        async def until(condition: Callable[[], bool], what: str) -> None:
+            deadline = time.monotonic() + 30
+            while not condition():
+                assert time.monotonic() < deadline, what
+                await _tick()
+
+        def state(name: str) -> str:
+            return str(site.engine.status[name].state)
+
+        def told(name: str) -> bool:
+            with site.store.read() as connection:
+                found = db.incidents(connection, open_only=False, limit=10, monitor=name)
+            return any(incident.notified_at is not None for incident in found)
+
+        async def page() -> str:
+            async with site.client() as anyone, anyone.get("/status") as answer:
+                assert answer.status == 200
+                return await answer.text()
+
+        await until(lambda: all(state(n) == "up" for n in ("blip", "real", "flappy")), "up")
+        # a blip: down and up again well within its route's grouping wait, so never told
+        target.fail("blip")
+        await until(lambda: state("blip") == "down", "blip down")
+        target.heal("blip")
+        await until(lambda: state("blip") == "up", "blip up")
+        # a real outage: told on its route, then over
+        target.fail("real")
+        await until(lambda: state("real") == "down", "real down")
+        assert components(await page())["real"] == "Outage"
+        await until(lambda: told("real"), "real told")
+        target.heal("real")
+        await until(lambda: state("real") == "up", "real up")
+        # down, then up again: the second change makes it flapping, up by turns
+        target.fail("flappy")
+        await until(lambda: state("flappy") == "down", "flappy down")
+        target.heal("flappy")
+        await until(lambda: state("flappy") == "flapping", "flappy flapping")
+
+        html = await page()  # within seconds of the page drawn while 'real' was down
+        assert components(html) == {
+            "blip": "Operational",
+            "real": "Operational",
+            "flappy": "Degraded performance",
+        }
+        assert "Outage" not in html.split("Past incidents")[0]
+        assert past_incidents(html) == [("real", "Outage")]
+        assert not told("blip"), "the blip was never announced"

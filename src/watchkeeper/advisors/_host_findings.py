@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from watchkeeper.advisors._host_settings import HostAdviceSettings, Sample
 from watchkeeper.findings import Evidence, Finding, Severity
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 
 def _top(sample: Sample, settings: HostAdviceSettings, by: str) -> Evidence:
@@ -55,7 +55,7 @@ def cpu(sample: Sample, settings: HostAdviceSettings) -> list[Finding]:
                 source="host",
                 severity=Severity.warning,
                 title=f"CPU saturated: {busy:.0f}% busy over {over}, load {per_core:.2f} per "
-                f"core ({sample.cores} cores)",
+                f"core ({plural(sample.cores, 'core')})",
                 subject="cpu",
                 evidence={
                     **evidence,

@@ -32,6 +32,7 @@ from watchkeeper.advisors._pg_common import (
 )
 from watchkeeper.advisors._pg_statements import StatementStats
 from watchkeeper.findings import Evidence, Finding, Severity
+from watchkeeper.units import plural
 
 _PREPARED = "watchkeeper_advisor_statement"
 TABLE_LIMIT = 1000
@@ -537,7 +538,7 @@ def _missing_finding(
     return finding(
         Severity.warning,
         f"Missing index on {table.schema}.{table.name} ({', '.join(candidate.columns)}): "
-        f"{table.seq_scans:,} sequential scans of {table.rows:,} rows",
+        f"{plural(table.seq_scans, 'sequential scan')} of {plural(table.rows, 'row')}",
         f"{table.schema}.{table.name}",
         evidence,
         candidate.create,
@@ -551,7 +552,7 @@ def _unverified_finding(candidate: _Candidate, window_text: str, statements_wind
     return finding(
         Severity.info,
         f"Index on {table.schema}.{table.name} ({columns}) could not be verified with EXPLAIN: "
-        f"{table.seq_scans:,} sequential scans of {table.rows:,} rows",
+        f"{plural(table.seq_scans, 'sequential scan')} of {plural(table.rows, 'row')}",
         f"{table.schema}.{table.name}",
         _candidate_evidence(candidate, window_text, statements_window),
         f"The statements filter {table.quoted} on {columns}, but EXPLAIN could not show that "
@@ -568,8 +569,8 @@ def _seq_scans_finding(table: _Table, explained: int, statements: int, window_te
     if explained:
         return finding(
             Severity.info,
-            f"Sequential scans on {table.schema}.{table.name} ({table.rows} rows), but no "
-            "simple index would make its statements cheaper",
+            f"Sequential scans on {table.schema}.{table.name} ({plural(table.rows, 'row')}), "
+            "but no simple index would make its statements cheaper",
             f"{table.schema}.{table.name}",
             evidence,
             "The statements filtering this table were EXPLAINed: they do not read it "
@@ -586,8 +587,8 @@ def _seq_scans_finding(table: _Table, explained: int, statements: int, window_te
     )
     return finding(
         Severity.info,
-        f"Sequential scans on {table.schema}.{table.name}: {table.seq_scans} scans of "
-        f"{table.rows} rows; the column to index is unknown",
+        f"Sequential scans on {table.schema}.{table.name}: {plural(table.seq_scans, 'scan')} "
+        f"of {plural(table.rows, 'row')}; the column to index is unknown",
         f"{table.schema}.{table.name}",
         evidence,
         f"The advisor cannot tell which column an index on {table.quoted} needs: {why} (or "

@@ -16,7 +16,7 @@ from watchkeeper.advisors._redis_common import db_keys, first_line, integer, sho
 from watchkeeper.advisors._redis_session import Refused, Session
 from watchkeeper.advisors._redis_settings import RedisAdviceSettings
 from watchkeeper.findings import Evidence, Finding, Severity
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 _LENGTH_COMMAND = {
     "list": "LLEN",
@@ -162,7 +162,7 @@ def _partial_sample(sample: _Sample, context: Evidence) -> Finding:
     return Finding(
         source="redis",
         severity=Severity.info,
-        title=f"Redis big-key sample was partial: {sample.keys} keys looked at, none big",
+        title=f"Redis big-key sample was partial: {plural(sample.keys, 'key')} looked at, none big",
         subject="keyspace",
         evidence=context,
         recommendation="The sample " + (sample.partial or "stopped early") + ", so big keys "

@@ -16,7 +16,7 @@ from watchkeeper.advisors._redis_common import (
 )
 from watchkeeper.advisors._redis_settings import RedisAdviceSettings
 from watchkeeper.findings import Evidence, Finding, Severity
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 
 def hit_rate(
@@ -56,7 +56,12 @@ def hit_rate(
                 impact=float(misses),
             )
         ]
-    hint = f" {evicted:,} keys were evicted: a bigger maxmemory keeps more." if evicted else ""
+    were = "was" if evicted == 1 else "were"
+    hint = (
+        f" {plural(evicted, 'key')} {were} evicted: a bigger maxmemory keeps more."
+        if evicted
+        else ""
+    )
     return [
         Finding(
             source="redis",
@@ -97,7 +102,9 @@ def evictions(
         "looks_like": looks_like(cache),
     }
     rate = f"{per_hour:,.0f}" if per_hour >= 10 else f"{per_hour:.2g}"
-    counted = f"{evicted:,} keys since it started {format_duration(uptime)} ago ({rate} an hour)"
+    counted = (
+        f"{plural(evicted, 'key')} since it started {format_duration(uptime)} ago ({rate} an hour)"
+    )
     limit = f"maxmemory {format_size(maxmemory)}, {policy_name}"
     if cache and can_evict(info, policy_name):
         return [

@@ -7,7 +7,7 @@ from typing import Any
 from watchkeeper.advisors._redis_common import integer, persist, server_now, text
 from watchkeeper.advisors._redis_settings import RedisAdviceSettings
 from watchkeeper.findings import Evidence, Finding, Severity
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_duration, plural
 
 
 def clients(
@@ -24,7 +24,8 @@ def clients(
             Finding(
                 source="redis",
                 severity=Severity.warning,
-                title=f"Redis refused {rejected} connections (maxclients {maxclients} reached)",
+                title=f"Redis refused {plural(rejected, 'connection')} "
+                f"(maxclients {maxclients} reached)",
                 subject="clients",
                 evidence={"rejected_connections": rejected, **base},
                 recommendation="Clients got 'max number of clients reached'. Find who holds "
@@ -56,7 +57,8 @@ def clients(
             Finding(
                 source="redis",
                 severity=Severity.warning if many else Severity.info,
-                title=f"{blocked} Redis clients are blocked waiting (BLPOP, XREAD BLOCK, WAIT...)",
+                title=f"{plural(blocked, 'Redis client')} {'is' if blocked == 1 else 'are'} "
+                "blocked waiting (BLPOP, XREAD BLOCK, WAIT...)",
                 subject="clients",
                 evidence={"blocked_clients": blocked, **base},
                 recommendation="Normal for queue consumers waiting for work. If none are "

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 from watchkeeper.lanes import ALERTS
 from watchkeeper.notify.base import Message, Notifier, TransportError
+from watchkeeper.printable import one_line
 from watchkeeper.store import Store
 from watchkeeper.store import alerts as db
 from watchkeeper.units import format_duration
@@ -120,6 +121,8 @@ class Deliverer:
         self._clock = clock
         self._rng = rng or random.Random()
         self._busy: set[str] = set()
+        self._delivering: dict[str, asyncio.Task[None]] = {}
+        """route → its delivery in flight."""
         self._tasks: set[asyncio.Task[None]] = set()
         self.delivered = 0
         self.failed = 0
@@ -129,6 +132,23 @@ class Deliverer:
         """Notifications in the outbox not delivered yet, as of the last step."""
         self.broken: dict[str, float] = {}
         """Routes marked broken by a permanent error, and since when (cleared on success)."""
+
+    def set_routes(
+        self,
+        notifiers: Mapping[str, Notifier],
+        *,
+        timeouts: Mapping[str, float],
+        backoffs: Mapping[str, Backoff],
+    ) -> None:
+        """The routes of a reloaded config (deliveries in flight finish as they began)."""
+        self._notifiers = notifiers
+        self._timeouts = timeouts
+        self._backoffs = dict(backoffs)
+
+    def delivering(self, route: str) -> asyncio.Task[None] | None:
+        """The delivery in flight on ``route``, if any."""
+        task = self._delivering.get(route)
+        return None if task is None or task.done() else task
 
     @property
     def in_flight(self) -> int:
@@ -152,6 +172,7 @@ class Deliverer:
                 continue
             self._busy.add(outgoing.route)
             task = asyncio.create_task(self._deliver(outgoing))
+            self._delivering[outgoing.route] = task
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started += 1
@@ -228,7 +249,9 @@ class Deliverer:
                     connection, route, broken_since=now, last_error=error, last_failure_at=now
                 )
                 text = f"delivery to '{route}' failed for good: {error}"
-            if outcome != "retry" or outgoing.attempts == 1:  # not every retry in the timeline
+            # not every retry in the timeline: the first only (``outgoing`` was read before its
+            # claim counted this attempt, so this one is attempt ``attempts + 1``)
+            if outcome != "retry" or outgoing.attempts == 0:
                 db.add_timeline(
                     connection, [db.TimelineEntry(i, now, "notification", text) for i in incidents]
                 )
@@ -245,7 +268,7 @@ class Deliverer:
             timeout = self._timeouts.get(route, 10.0) + SEND_GRACE
             await asyncio.wait_for(notifier.send(message), timeout)
         except TransportError as exc:
-            error = str(exc)
+            error = one_line(str(exc))  # what any notifier says, as one short line
             outcome = "failed" if exc.permanent else "retry"
         except TimeoutError:
             outcome, error = "retry", "the receiver did not answer in time"
@@ -254,7 +277,7 @@ class Deliverer:
             raise  # shutting down: the lease expires and it is sent next time
         except Exception as exc:  # a bug in a notifier: retry, loudly
             log.exception("notifier for route %s raised", route)
-            outcome, error = "retry", f"{type(exc).__name__}: {exc}"
+            outcome, error = "retry", one_line(f"{type(exc).__name__}: {exc}")
         if outcome == "retry":
             backoff = self._backoffs.get(route, self._backoff)
             age = self._clock() - outgoing.created_at
@@ -262,7 +285,7 @@ class Deliverer:
                 outcome = "failed"
                 error = f"gave up after {format_duration(age)}: {error}"
             else:
-                retry_in = backoff.delay(outgoing.attempts, self._rng)
+                retry_in = backoff.delay(outgoing.attempts + 1, self._rng)  # this one counted
         self.outcomes[(route, outcome)] += 1
         if outcome == "delivered":
             self.delivered += 1

@@ -40,6 +40,23 @@ def routes_for(monitor: Monitor, routes: Sequence[Route], severity: str) -> list
     ]
 
 
+QUIET_FOR = 30.0
+"""How long an incident of a monitor that notifies no route must last to count as more than a
+blip: the grouping wait a route has unless it sets its own (shorter ones stay quiet there)."""
+
+
+def announced(incident: Incident, monitor: Monitor | None, routes: Sequence[Route]) -> bool:
+    """Was this incident more than a blip: announced on a route (a blip shorter than the
+    grouping wait never is), or, for a monitor that notifies no route at its severity, did it
+    last as long as one would have waited? Status pages publish only these."""
+    if incident.notified_at is not None:
+        return True
+    if monitor is None or routes_for(monitor, routes, severity_of(monitor, incident.worst)):
+        return False  # it had routes, and none was told
+    lasted = incident.duration
+    return lasted is None or lasted >= QUIET_FOR
+
+
 @dataclass
 class Decision:
     """What to write for one transition."""

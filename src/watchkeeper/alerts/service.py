@@ -24,7 +24,14 @@ import sqlalchemy as sa
 from watchkeeper.alerts.delivery import DEFAULT_BACKOFF, Backoff, Deliverer
 from watchkeeper.alerts.incidents import PROBLEMS, decide, item_for, routes_for, severity_of
 from watchkeeper.alerts.planner import Context, Group, Plan, plan
-from watchkeeper.config import Config, MaintenanceWindow, Monitor, load_api_maintenance
+from watchkeeper.config import (
+    Config,
+    MaintenanceWindow,
+    Monitor,
+    Route,
+    load_api_maintenance,
+)
+from watchkeeper.config.diff import same_route
 from watchkeeper.errors import ConfigError
 from watchkeeper.lanes import ALERTS
 from watchkeeper.model import State, Transition
@@ -68,14 +75,12 @@ class Alerting:
         self._children: dict[str, list[Monitor]] = {}
         self.set_monitors(config.monitors)
         self.routes = {r.name: r for r in config.routes}
-        dashboard = config.server.public_url
+        self._backoff = backoff
         self.notifiers: dict[str, Notifier] = (
             notifiers
             if notifiers is not None
             else {
-                route.name: route.notifier.create(
-                    route.settings, RouteInfo(route.name, route.timeout, dashboard)
-                )
+                route.name: self._notifier(route, config.server.public_url)
                 for route in config.routes
             }
         )
@@ -84,9 +89,7 @@ class Alerting:
             self.notifiers,
             timeouts={r.name: r.timeout for r in config.routes},
             backoff=backoff,
-            backoffs={
-                r.name: dataclasses.replace(backoff, most=r.retry_max) for r in config.routes
-            },
+            backoffs=self._backoffs(config.routes),
             clock=clock,
         )
         self._queue: asyncio.Queue[tuple[Monitor, Transition, MonitorStatus]] = asyncio.Queue()
@@ -96,6 +99,9 @@ class Alerting:
         self._held_noted: set[int] = set()
         self._refreshed: dict[str, float] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._retired: list[Notifier] = []
+        """Notifiers of routes a reload removed or changed, until they are closed."""
         self.notifications = 0
         self._dirty = True
         """Something may be waiting in the store (set by every write that queues work; the
@@ -110,9 +116,69 @@ class Alerting:
             for parent in monitor.depends_on:
                 self._children.setdefault(parent, []).append(monitor)
 
+    def set_config(self, config: Config) -> None:
+        """A reloaded config: its routes, maintenance windows and links from now on. A route
+        whose definition is unchanged keeps its notifier (and whatever it holds open); the
+        notifier of a route removed or changed is closed once its delivery in flight ends.
+        Notifications queued for a removed route fail as such."""
+        routes = {r.name: r for r in config.routes}
+        dashboard = config.server.public_url
+        links_moved = dashboard != self.config.server.public_url
+
+        def kept(name: str) -> bool:
+            old, new = self.routes.get(name), routes.get(name)
+            return old is not None and new is not None and same_route(old, new)
+
+        fresh = {  # made first: a notifier that cannot be made changes nothing
+            name: self._notifier(route, dashboard)
+            for name, route in routes.items()
+            if links_moved or not kept(name) or name not in self.notifiers
+        }
+        retired = [
+            (n, notifier) for n, notifier in self.notifiers.items() if n not in routes or n in fresh
+        ]
+        self.notifiers = {name: fresh.get(name) or self.notifiers[name] for name in routes}
+        self.config = config
+        self.routes = routes
+        self.deliverer.set_routes(
+            self.notifiers,
+            timeouts={r.name: r.timeout for r in config.routes},
+            backoffs=self._backoffs(config.routes),
+        )
+        for name, notifier in retired:
+            self._retired.append(notifier)
+            task = asyncio.create_task(
+                self._retire(name, notifier, self.deliverer.delivering(name)),
+                name="alerts-retire",
+            )
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    @staticmethod
+    def _notifier(route: Route, dashboard: str | None) -> Notifier:
+        return route.notifier.create(
+            route.settings, RouteInfo(route.name, route.timeout, dashboard)
+        )
+
+    def _backoffs(self, routes: Iterable[Route]) -> dict[str, Backoff]:
+        return {r.name: dataclasses.replace(self._backoff, most=r.retry_max) for r in routes}
+
+    async def _retire(
+        self, route: str, notifier: Notifier, delivery: asyncio.Task[None] | None
+    ) -> None:
+        """Close a notifier no longer used once the ``delivery`` in flight when it was
+        replaced (the only one that can still be using it) ends."""
+        if delivery is not None:
+            await asyncio.wait({delivery})
+        self._retired.remove(notifier)
+        try:
+            await notifier.aclose()
+        except Exception:
+            log.exception("closing the notifier of route %s failed", route)
+
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
-        await ALERTS.run(self._close_orphans)
+        await ALERTS.run(self.close_orphans)
         await ALERTS.run(self._load_route_health)
         await self.refresh_mutes()
         self._tasks = [
@@ -134,7 +200,10 @@ class Alerting:
         except Exception:
             log.exception("the last alerting step failed; the outbox keeps what is left")
         await self.deliverer.drain(grace)
-        for notifier in self.notifiers.values():
+        for task in list(self._retiring):
+            task.cancel()
+        await asyncio.gather(*self._retiring, return_exceptions=True)
+        for notifier in [*self.notifiers.values(), *self._retired]:
             try:
                 await notifier.aclose()
             except Exception:
@@ -291,8 +360,9 @@ class Alerting:
             if state.broken_since is not None and route in self.routes:
                 self.deliverer.broken[route] = state.broken_since
 
-    def _close_orphans(self) -> None:
-        """Incidents of monitors no longer in the config will never recover: close them."""
+    def close_orphans(self) -> None:
+        """Incidents of monitors no longer in the config will never recover: close them.
+        Blocking (at start, and after a reload removed monitors)."""
         now = self._clock()
         with self.store.transaction() as connection:
             for incident in db.incidents(connection, open_only=True, limit=100_000):

@@ -183,14 +183,22 @@ class Detector:
             self._squares -= old * old
         if index < s.warmup:
             return 0.0
-        decades = max(-float(log_ndtr(-z)) / math.log(10.0), 0.0)
-        d0 = s.alarm_decades * (1.0 - s.high) / s.high
-        score = decades / (decades + d0)
+        score = likelihood_score(z, s)
         if index <= self._quiet_until:
             return min(score, s.high) * s.damp
         if score >= s.high:
             self._quiet_until = index + s.quiet
         return score
+
+
+def likelihood_score(z: float, settings: DriftSettings | None = None) -> float:
+    """The score of a present ``z`` spreads above the usual: its Gaussian tail probability in
+    decades ``d`` (``-log10``), as ``d / (d + d0)``, where ``d0`` puts ``alarm_decades`` at
+    exactly ``high``. Rises with ``z``, from 0 (a present far below the usual)."""
+    s = settings or DriftSettings()
+    decades = max(-float(log_ndtr(-z)) / math.log(10.0), 0.0)
+    d0 = s.alarm_decades * (1.0 - s.high) / s.high
+    return decades / (decades + d0)
 
 
 def scores(

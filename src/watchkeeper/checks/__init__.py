@@ -1,7 +1,8 @@
 """Check kinds: one module per kind, one line per kind in ``KINDS``.
 
 The kind string is the module name and the config key (``http: https://...``). Modules are
-imported only when a monitor of that kind is configured, so optional drivers stay optional.
+imported only when a monitor of that kind is configured, so optional drivers stay optional;
+a kind's drivers are imported by ``prepare``, when the engine is about to probe with it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,20 @@ KINDS: dict[str, str] = {
 }
 
 
+_PREPARED: set[str] = set()
+
+
+def prepare(check: CheckKind[Any]) -> None:
+    """Import what the probes of ``check`` import on first use (``CheckKind.runtime``). Call
+    it before probing (the scheduler does, when a monitor is added): once per kind, it may
+    take a few hundred milliseconds, which must not be spent on the event loop inside a
+    probe's timeout while other checks are in flight."""
+    if check.name not in _PREPARED:
+        for module in check.runtime:
+            importlib.import_module(module)
+        _PREPARED.add(check.name)
+
+
 def get(kind: str) -> CheckKind[Any]:
     """The CheckKind registered under ``kind``; KeyError when there is none."""
     module = importlib.import_module(KINDS[kind])
@@ -33,4 +48,4 @@ def get(kind: str) -> CheckKind[Any]:
     return check
 
 
-__all__ = ["KINDS", "Attempt", "CheckKind", "CheckSettings", "Resources", "get"]
+__all__ = ["KINDS", "Attempt", "CheckKind", "CheckSettings", "Resources", "get", "prepare"]

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+
+def is_ip(host: str) -> bool:
+    """An IP address literal (``[::1]`` too), not a name to resolve."""
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
 
 def split_address(value: str, default_port: int | None = None) -> tuple[str, int]:
     """``example.com:25`` / ``[::1]:25`` / ``example.com`` (with a default port) → (host, port).

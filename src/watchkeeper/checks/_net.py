@@ -1,9 +1,12 @@
 """Network helpers shared by the check kinds: name resolution with a DNS phase, one-line
-reasons for socket and TLS failures, and the facts a certificate offers to expectations."""
+reasons for socket and TLS failures, and the facts a certificate offers to expectations.
+
+cryptography is imported when a certificate is read and asyncio when a stream is opened, not
+with this module: the check kinds' settings import it, and loading a config (``wk validate``)
+neither reads a certificate nor connects."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import errno
 import ipaddress
@@ -11,13 +14,16 @@ import socket
 import ssl
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.x509.oid import NameOID
-
+from watchkeeper.checks._address import is_ip
 from watchkeeper.checks._resolver import Address, NameResolver, ResolveError
 from watchkeeper.checks.base import Attempt, Resources
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from cryptography import x509
 
 _ERRNO_REASONS = {
     errno.ECONNREFUSED: "connection refused",
@@ -44,6 +50,9 @@ _VERIFY_REASONS = {
     64: "IP address mismatch",
 }
 
+RUNTIME = ("asyncio", "aiodns", "pycares", "cryptography.x509", "cryptography.x509.oid")
+"""What these helpers (and ``_resolver``) import on first use: for ``CheckKind.runtime``."""
+
 TLS_SUBJECTS = (
     "cert.expires_in",
     "cert.issuer",
@@ -52,14 +61,6 @@ TLS_SUBJECTS = (
     "tls.protocol",
     "tls.cipher",
 )
-
-
-def is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return True
 
 
 def describe_os_error(exc: BaseException) -> str:
@@ -129,6 +130,8 @@ async def open_stream(
 
     Raises OSError (socket.gaierror for names) like asyncio.open_connection does.
     """
+    import asyncio
+
     addresses = await resolve(host, port, attempt)
     last: OSError | None = None
     for family, address in addresses:
@@ -153,6 +156,8 @@ async def open_stream(
 async def close_stream(writer: asyncio.StreamWriter, grace: float = 1.0) -> None:
     """Close a probe's connection: gracefully (TLS close_notify, up to ``grace`` seconds) when
     the probe finished, at once when it is being cancelled, so a timeout is never overrun."""
+    import asyncio
+
     task = asyncio.current_task()
     if task is not None and task.cancelling():
         writer.transport.abort()
@@ -164,6 +169,8 @@ async def close_stream(writer: asyncio.StreamWriter, grace: float = 1.0) -> None
 
 def cert_facts(der: bytes | None, now: float | None = None) -> dict[str, Any]:
     """What a peer certificate tells expectations: expiry, issuer, subject, names."""
+    from cryptography import x509
+
     if not der:
         return {}
     try:
@@ -176,14 +183,16 @@ def cert_facts(der: bytes | None, now: float | None = None) -> dict[str, Any]:
         "cert.expires_in": not_after - now,
         "cert.lifetime": not_after - cert.not_valid_before_utc.timestamp(),
         "cert.not_after": datetime.fromtimestamp(not_after, UTC).isoformat(),
-        "cert.issuer": _name(cert.issuer),
-        "cert.subject": _name(cert.subject),
+        "cert.issuer": name_text(cert.issuer),
+        "cert.subject": name_text(cert.subject),
         "cert.sans": frozenset(sans(cert)),
     }
     return facts
 
 
 def sans(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+
     try:
         extension = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
@@ -195,6 +204,9 @@ def sans(cert: x509.Certificate) -> list[str]:
 
 def hostname_matches(der: bytes, host: str) -> bool:
     """RFC 6125 matching against the SANs (wildcard only as the whole left-most label)."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
     try:
         cert = x509.load_der_x509_certificate(der)
     except ValueError:
@@ -232,7 +244,8 @@ def tls_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any
     return facts
 
 
-def _name(name: x509.Name) -> str:
+def name_text(name: x509.Name) -> str:
+    """A distinguished name as text (RFC 4514, or as it comes if that fails)."""
     try:
         return name.rfc4514_string()
     except ValueError:

@@ -136,3 +136,8 @@ class CheckKind(Generic[S]):
     confirm: int | None = None
     """``confirm``/``recover`` for this kind when the monitor sets none (a heartbeat's
     failure ping is news at once; the engine's default of 2 is for probes that can blip)."""
+    runtime: tuple[str, ...] = ()
+    """The modules its probe imports on first use (the drivers: aiohttp, psycopg...), which
+    ``checks.prepare`` imports before the engine probes: loading a config must not pay for
+    them, and an import inside a probe would hold up the event loop and every check in
+    flight (tests/checks/test_prepare.py keeps this list whole)."""

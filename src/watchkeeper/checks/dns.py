@@ -8,19 +8,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import dns.asyncresolver
-import dns.exception
-import dns.nameserver
-import dns.rdatatype
-import dns.resolver
 from pydantic import field_validator
 
-from watchkeeper.checks._address import split_address
-from watchkeeper.checks._net import is_ip
+from watchkeeper.checks._address import is_ip, split_address
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+
+if TYPE_CHECKING:  # dnspython is imported by the first probe, not by loading a config
+    import dns.asyncresolver
+    import dns.exception
+    import dns.resolver
 
 RecordType = Literal["A", "AAAA", "CNAME", "MX", "NS", "TXT", "SOA", "SRV", "CAA", "PTR"]
 
@@ -57,6 +56,9 @@ class DnsSettings(CheckSettings):
 
 def _resolver_for(settings: DnsSettings, attempt: Attempt) -> dns.asyncresolver.Resolver:
     """The monitor's own resolver, else the engine's ``resolvers``, else the system's."""
+    import dns.asyncresolver
+    import dns.nameserver
+
     servers = (settings.resolver,) if settings.resolver else attempt.resources.nameservers
     if not servers:
         return attempt.resources.shared("dns.system", dns.asyncresolver.Resolver)
@@ -73,6 +75,8 @@ def _resolver_for(settings: DnsSettings, attempt: Attempt) -> dns.asyncresolver.
 
 
 async def probe(settings: DnsSettings, attempt: Attempt) -> None:
+    import dns.exception
+
     attempt.begin("dns")
     try:
         resolver = _resolver_for(settings, attempt)
@@ -102,6 +106,8 @@ async def probe(settings: DnsSettings, attempt: Attempt) -> None:
 
 
 def _fail(settings: DnsSettings, attempt: Attempt, exc: dns.exception.DNSException) -> None:
+    import dns.resolver
+
     facts = attempt.observation.facts
     if isinstance(exc, dns.resolver.NXDOMAIN):
         facts["dns.rcode"] = "NXDOMAIN"
@@ -141,4 +147,5 @@ CHECK = CheckKind(
         "dns.ttl": ValueType.NUMBER,
     },
     probe=probe,
+    runtime=("dns.asyncresolver", "dns.exception", "dns.nameserver", "dns.resolver"),
 )

@@ -20,8 +20,10 @@ and is stored later without its body, coalesced with the others past the limit.
 
 When the next ping is due: after ``period`` since the last success, or at the next time the
 ``cron`` expression fires after it (in ``tz``, so 02:30 stays 02:30 local across daylight
-saving). Late means past due plus ``grace``. The check runs on the monitor's interval and
-reads the ping state in memory; each ping also asks for an immediate run.
+saving). Late means at due plus ``grace`` or after; a run started and not finished is late
+at its start plus ``grace``. The check reads the ping state in memory; it runs on the
+monitor's interval, at once after each ping, and at the moment it turns late (``late_at``),
+so a missed ping takes the monitor down then, not at the next interval.
 """
 
 from __future__ import annotations
@@ -182,10 +184,28 @@ def next_due(settings: HeartbeatSettings, after: float) -> float:
     return following.replace(tzinfo=zone, fold=0).timestamp()
 
 
+def late_at(settings: HeartbeatSettings, beats: Beats) -> float:
+    """The moment the heartbeat is down for want of a ping if none comes first: the next
+    ping's due time plus the grace, or sooner, the oldest open run's start plus the grace.
+    ``judge`` says late from this moment on (the engine runs the check then)."""
+    late = _due(settings, beats) + settings.grace
+    started = _oldest_start(beats)
+    return late if started is None else min(late, started + settings.grace)
+
+
+def _due(settings: HeartbeatSettings, beats: Beats) -> float:
+    return next_due(settings, beats.last_success if beats.last_success is not None else beats.since)
+
+
+def _oldest_start(beats: Beats) -> float | None:
+    """When the run open longest started (the first to outlive the grace)."""
+    return min(beats.starts.values()) if beats.starts else None
+
+
 def judge(
     settings: HeartbeatSettings, beats: Beats, now: float
 ) -> tuple[str | None, dict[str, object]]:
-    """(why the monitor is down, or None; facts)."""
+    """(why the monitor is down, or None; facts). Late from ``late_at`` on."""
     facts: dict[str, object] = {}
     if beats.last_ping is not None:
         facts["heartbeat.last_ping_ago"] = max(0.0, now - beats.last_ping)
@@ -204,18 +224,16 @@ def judge(
             f"the job reported failure{code} {format_duration(now - beats.last_failure)} ago",
             facts,
         )
-    if beats.starts:
-        started = min(beats.starts.values())
-        if now - started > grace:
-            return (
-                f"a run started {format_duration(now - started)} ago and has not finished "
-                f"(grace {format_duration(grace)})",
-                facts,
-            )
-    base = beats.last_success if beats.last_success is not None else beats.since
-    due = next_due(settings, base)
+    started = _oldest_start(beats)
+    if started is not None and now >= started + grace:
+        return (
+            f"a run started {format_duration(now - started)} ago and has not finished "
+            f"(grace {format_duration(grace)})",
+            facts,
+        )
+    due = _due(settings, beats)
     facts["heartbeat.due_in"] = due - now
-    if now > due + grace:
+    if now >= due + grace:
         last = (
             f"last ping {format_duration(now - beats.last_success)} ago"
             if beats.last_success is not None
@@ -230,11 +248,16 @@ def judge(
 
 class Registry:
     """Every heartbeat monitor's Beats, by monitor and by ping UUID (shared by the web's ping
-    handler, which writes, and the check, which reads)."""
+    handler, which writes, and the check, which reads).
 
-    def __init__(self) -> None:
+    ``unwatched``: outside the engine (``wk check``), the note a monitor without ping state
+    gets instead of a failure: nothing here takes its pings, so there is nothing to judge.
+    In the engine (None) a monitor without state is one that was refused its UUID: down."""
+
+    def __init__(self, unwatched: str | None = None) -> None:
         self.beats: dict[str, Beats] = {}
         self.by_uuid: dict[str, str] = {}
+        self.unwatched = unwatched
 
     def add(self, monitor: str, uuid: str, beats: Beats) -> None:
         self.beats[monitor] = beats
@@ -245,7 +268,10 @@ async def probe(settings: HeartbeatSettings, attempt: Attempt) -> None:
     registry: Registry = attempt.resources.shared("heartbeat.registry", Registry)
     beats = registry.beats.get(attempt.monitor)
     if beats is None:
-        attempt.fail("no ping state (the monitor is not registered yet)")
+        if registry.unwatched is not None:
+            attempt.warn(registry.unwatched)
+        else:
+            attempt.fail("no ping state (the monitor is not registered yet)")
         return
     why, facts = judge(settings, beats, time.time())
     attempt.observation.facts.update(facts)

@@ -30,16 +30,15 @@ import asyncio
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import psutil
-
-from watchkeeper.analysis import forecast
-from watchkeeper.analysis.forecast import Trail
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.lanes import CHECKS, Busy
 from watchkeeper.units import format_size
+
+if TYPE_CHECKING:  # psutil and numpy (the forecasts) come with the first probe, not a config
+    from watchkeeper.analysis.forecast import Trail
 
 _SKIP_FS = frozenset({"squashfs", "tmpfs", "devtmpfs", "overlay", "proc", "sysfs", "nsfs"})
 
@@ -102,6 +101,9 @@ def _forecast(
 ) -> None:
     """Follow disks and processes over time; add ``full_in`` / ``growth_per_h`` facts and
     say when a disk is filling up or a process leaks."""
+    from watchkeeper.analysis import forecast
+    from watchkeeper.analysis.forecast import Trail
+
     facts = attempt.observation.facts
     for key, value in facts.items():
         if not key.startswith("disk.") or not isinstance(value, dict):
@@ -152,6 +154,8 @@ def _forecast(
 
 def _processes(names: tuple[str, ...]) -> dict[str, Any]:
     """Resident memory of the processes matching each name (summed over all of them)."""
+    import psutil
+
     found: dict[str, Any] = {f"process.{name}": {"rss": 0, "count": 0} for name in names}
     for process in psutil.process_iter(["name", "cmdline", "memory_info"]):
         info = process.info
@@ -168,6 +172,8 @@ def _processes(names: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _snapshot() -> _Before:
+    import psutil
+
     try:
         io = psutil.disk_io_counters()
     except (OSError, RuntimeError):
@@ -176,6 +182,8 @@ def _snapshot() -> _Before:
 
 
 def _facts(settings: HostSettings, before: _Before, now: _Before) -> dict[str, Any]:
+    import psutil
+
     facts: dict[str, Any] = {}
     elapsed = max(now.at - before.at, 1e-6)
     spent = {
@@ -248,4 +256,5 @@ CHECK = CheckKind(
         "net.errors": ValueType.NUMBER,
     },
     probe=probe,
+    runtime=("psutil", "watchkeeper.analysis.forecast"),
 )

@@ -10,45 +10,39 @@ DNS, connect, TLS, time to first byte and transfer are all measured.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextvars
 import functools
 import json
-import socket
 import ssl
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import aiohappyeyeballs
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import Field, field_validator, model_validator
 from yarl import URL
 
-from watchkeeper import __version__
+from watchkeeper.checks._address import is_ip
+from watchkeeper.checks._certs import certificate_problems, describe, peer_certificate
 from watchkeeper.checks._net import (
+    RUNTIME,
     TLS_SUBJECTS,
     client_context,
     describe_os_error,
     describe_ssl_error,
     describe_verify_error,
-    name_resolver,
     readable_ca_file,
-    tls_facts,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.redact import mask_url
 from watchkeeper.units import Size, format_size
 
+if TYPE_CHECKING:
+    import aiohttp
+
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _DEFAULT_REDIRECT_CAP = 10
 _CREDENTIALS = ("authorization", "cookie", "proxy-authorization")
 _CHUNK = 64 * 1024
-_current: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar(
-    "watchkeeper_http_attempt", default=None
-)
 
 
 class BasicAuth(CheckSettings):
@@ -128,110 +122,28 @@ class HttpSettings(CheckSettings):
         return self.url if self.method == "GET" else f"{self.method} {self.url}"
 
 
-# -- a connector that times DNS, TCP connect and the TLS handshake separately ------------------
-class _TimedResolver(AbstractResolver):
-    """aiohttp's resolver hook, answered by the engine's c-ares resolver (see ``_resolver``)
-    with the ``dns`` phase timed."""
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        attempt = _current.get()
-        assert attempt is not None, "the http session is used by probes only"
-        attempt.begin("dns")
-        try:
-            addresses = await name_resolver(attempt.resources).resolve(host, port, family)
-        except Exception:
-            attempt.end("dns")
-            raise
-        attempt.end("dns")
-        return [
-            {
-                "hostname": host,
-                "host": address[0],
-                "port": address[1],
-                "family": found_family,
-                "proto": 0,
-                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
-            }
-            for found_family, address in addresses
-        ]
-
-    async def close(self) -> None:
-        """The shared resolver is closed with the engine run's resources."""
-
-
-class _TimedConnector(aiohttp.TCPConnector):
-    """TCPConnector whose connection step connects the socket first, then runs the TLS
-    handshake on it, timing each (aiohttp times them only together)."""
-
-    async def _wrap_create_connection(
-        self,
-        *args: Any,
-        addr_infos: list[Any],
-        req: Any,
-        timeout: Any,  # noqa: ASYNC109 - aiohttp's signature; the runner enforces the timeout
-        client_error: type[Exception] = aiohttp.ClientConnectorError,
-        **kwargs: Any,
-    ) -> tuple[asyncio.Transport, Any]:
-        attempt = _current.get()
-        loop = asyncio.get_running_loop()
-        try:
-            if attempt:
-                attempt.begin("connect")
-            sock = await aiohappyeyeballs.start_connection(addr_infos=addr_infos, loop=loop)
-            if attempt:
-                attempt.end("connect")
-                if kwargs.get("ssl"):
-                    attempt.begin("tls")
-            try:
-                transport, protocol = await loop.create_connection(*args, **kwargs, sock=sock)
-            except BaseException:
-                sock.close()
-                raise
-            if attempt:
-                if kwargs.get("ssl"):
-                    attempt.end("tls")
-                    attempt.observation.facts.update(
-                        tls_facts(transport.get_extra_info("ssl_object"))
-                    )
-                attempt.begin("ttfb")
-            return transport, protocol
-        except ssl.SSLCertVerificationError as exc:
-            raise aiohttp.ClientConnectorCertificateError(req.connection_key, exc) from exc
-        except ssl.SSLError as exc:
-            raise aiohttp.ClientConnectorSSLError(req.connection_key, exc) from exc
-        except OSError as exc:
-            raise client_error(req.connection_key, exc) from exc
-
-
-def _new_session() -> aiohttp.ClientSession:
-    connector = _TimedConnector(
-        force_close=True, use_dns_cache=False, limit=0, resolver=_TimedResolver()
-    )
-    return aiohttp.ClientSession(
-        connector=connector,
-        timeout=aiohttp.ClientTimeout(total=None),
-        cookie_jar=aiohttp.DummyCookieJar(),
-        headers={"User-Agent": f"Watchkeeper/{__version__}"},
-    )
-
-
 # -- the probe --------------------------------------------------------------------------------
 async def probe(settings: HttpSettings, attempt: Attempt) -> None:
-    session = attempt.resources.shared("http.session", _new_session)
+    # aiohttp comes with the first probe: loading a config imports this module for its settings
+    import aiohttp
+
+    from watchkeeper.checks._http_session import current_attempt, new_session
+
+    session = attempt.resources.shared("http.session", new_session)
     try:
         tls = _tls(settings, attempt)
     except OSError as exc:  # ssl.SSLError is an OSError too
         attempt.fail(f"cannot load ca_file {settings.ca_file} ({describe_os_error(exc)})")
         return
-    token = _current.set(attempt)
+    token = current_attempt.set(attempt)
     try:
         await _exchange(settings, attempt, session, tls)
     except aiohttp.ClientConnectorCertificateError as exc:
         certificate_error = exc.certificate_error
         if isinstance(certificate_error, ssl.SSLCertVerificationError):
-            attempt.fail(describe_verify_error(certificate_error))
+            attempt.fail(
+                await _certificate_failure(exc.host, exc.port or 443, certificate_error, attempt)
+            )
         else:
             attempt.fail(describe_ssl_error(certificate_error))
     except aiohttp.ClientConnectorSSLError as exc:
@@ -253,7 +165,7 @@ async def probe(settings: HttpSettings, attempt: Attempt) -> None:
     except aiohttp.ClientError as exc:
         attempt.fail(mask_url(f"HTTP error: {exc}")[:200])
     finally:
-        _current.reset(token)
+        current_attempt.reset(token)
 
 
 async def _exchange(
@@ -345,6 +257,16 @@ async def _read_body(
     attempt.observation.facts["body.size"] = size
 
 
+async def _certificate_failure(
+    host: str, port: int, error: ssl.SSLCertVerificationError, attempt: Attempt
+) -> str:
+    """Every problem with the certificate a verifying handshake refused (OpenSSL names only
+    the first): it is read again without verifying, and judged whole."""
+    der = await peer_certificate(host, port, None if is_ip(host) else host, attempt)
+    problems = certificate_problems(error, der, host)
+    return describe(problems) if problems else describe_verify_error(error)
+
+
 def _tls(settings: HttpSettings, attempt: Attempt) -> bool | ssl.SSLContext:
     """aiohttp's ``ssl=``: verify with the system CAs, with ``ca_file``'s CAs, or not at all.
 
@@ -423,4 +345,5 @@ CHECK = CheckKind(
     },
     probe=probe,
     default_expect=("status < 400",),
+    runtime=(*RUNTIME, "aiohttp", "watchkeeper.checks._http_session"),
 )

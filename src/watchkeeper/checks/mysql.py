@@ -18,15 +18,17 @@ from __future__ import annotations
 
 import struct
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-import pymysql
 from pydantic import field_validator
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.lanes import CHECKS, Busy
+
+if TYPE_CHECKING:  # PyMySQL is imported by the first probe, not by loading a config
+    import pymysql
 
 
 class MysqlSettings(CheckSettings):
@@ -72,6 +74,8 @@ async def probe(settings: MysqlSettings, attempt: Attempt) -> None:
 
 
 def _probe(settings: MysqlSettings, attempt: Attempt) -> None:
+    import pymysql
+
     host, port, user, password, database = settings._parts()
     wait = max(1, int(attempt.timeout))
     facts = attempt.observation.facts
@@ -186,4 +190,5 @@ CHECK = CheckKind(
         "mysql.query_time": ValueType.DURATION,
     },
     probe=probe,
+    runtime=("pymysql",),
 )

@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any
-
-import psycopg
-from psycopg import conninfo
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+
+if TYPE_CHECKING:  # psycopg is imported when used, not by loading a config
+    import psycopg
 
 
 class PostgresSettings(CheckSettings):
@@ -33,6 +33,9 @@ class PostgresSettings(CheckSettings):
     query: str | None = None
 
     def _parts(self) -> dict[str, Any]:
+        import psycopg
+        from psycopg import conninfo
+
         try:
             return dict(conninfo.conninfo_to_dict(self.dsn))
         except psycopg.ProgrammingError:
@@ -62,6 +65,8 @@ select current_setting('server_version'),
 
 
 async def probe(settings: PostgresSettings, attempt: Attempt) -> None:
+    import psycopg
+
     facts = attempt.observation.facts
     attempt.begin("connect")
     try:
@@ -161,4 +166,5 @@ CHECK = CheckKind(
         "pg.query_time": ValueType.DURATION,
     },
     probe=probe,
+    runtime=("psycopg", "psycopg.conninfo"),
 )

@@ -20,20 +20,20 @@ body is capped (``max_body``) and parsed with prometheus_client's parser.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-from prometheus_client.parser import text_string_to_metric_families
 from pydantic import Field, field_validator
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
 from watchkeeper.expect.regex import RegexError, compile_regex
 from watchkeeper.units import Size
+
+if TYPE_CHECKING:  # aiohttp and the parser come with the first scrape, not with a config
+    import aiohttp
 
 _SELECTOR = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
@@ -121,6 +121,8 @@ against an older scrape, since a counter over a few milliseconds says nothing.""
 
 
 async def probe(settings: PrometheusSettings, attempt: Attempt) -> None:
+    import asyncio  # with aiohttp (``_scrape``): loading a config that names this kind, no loop
+
     named = {key[len("metric.") :] for key in attempt.wants if key.startswith("metric.")}
     wanted = sorted(named | set(settings.series))
     try:
@@ -184,6 +186,9 @@ async def _scrape(
     selectors: dict[str, tuple[str, list[Matcher]]],
 ) -> dict[str, list[float]] | None:
     """One scrape: the values of the series each selector matches (None: it failed)."""
+    import aiohttp
+    from prometheus_client.parser import text_string_to_metric_families
+
     timeout = aiohttp.ClientTimeout(total=attempt.timeout)
     attempt.begin("ttfb")
     try:
@@ -278,4 +283,5 @@ CHECK = CheckKind(
         "metric.*": ValueType.ANY,
     },
     probe=probe,
+    runtime=("asyncio", "aiohttp", "prometheus_client.parser"),
 )

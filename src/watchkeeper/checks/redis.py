@@ -19,9 +19,7 @@ import contextlib
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis.asyncio as redis_async
 from pydantic import field_validator
-from redis import exceptions as redis_errors
 
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
@@ -50,6 +48,10 @@ class RedisSettings(CheckSettings):
 
 
 async def probe(settings: RedisSettings, attempt: Attempt) -> None:
+    # redis-py is imported by the first probe, not by loading a config
+    import redis.asyncio as redis_async
+    from redis import exceptions as redis_errors
+
     client = redis_async.from_url(
         settings.url,
         socket_connect_timeout=attempt.timeout,
@@ -95,6 +97,8 @@ async def probe(settings: RedisSettings, attempt: Attempt) -> None:
 
 
 def describe(exc: BaseException) -> str:
+    from redis import exceptions as redis_errors
+
     text = str(exc).strip()
     lowered = text.lower()
     if "connection refused" in lowered or ("111" in lowered and "connect" in lowered):
@@ -126,4 +130,5 @@ CHECK = CheckKind(
         "redis.replication_offset_lag": ValueType.NUMBER,
     },
     probe=probe,
+    runtime=("redis.asyncio", "redis.exceptions"),
 )

@@ -13,6 +13,7 @@ from pydantic import field_validator
 
 from watchkeeper.checks._address import split_address
 from watchkeeper.checks._net import (
+    RUNTIME,
     TLS_SUBJECTS,
     client_context,
     close_stream,
@@ -120,4 +121,5 @@ CHECK = CheckKind(
         "cert.sans": ValueType.SET,
     },
     probe=probe,
+    runtime=RUNTIME,
 )

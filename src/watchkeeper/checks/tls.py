@@ -6,30 +6,29 @@ match, days to expiry and the negotiated protocol.
       tls: {address: "10.0.0.5:8443", servername: api.internal, verify: false}
       expect: ["cert.expires_in > 7d", "tls.protocol in ['TLSv1.2', 'TLSv1.3']"]
 
-With ``verify: true`` (the default) an untrusted chain or a hostname mismatch fails the check;
-with ``verify: false`` they are only facts (``tls.chain_valid``, ``tls.hostname_match``).
+With ``verify: true`` (the default) an untrusted chain, a certificate out of its dates or a
+hostname mismatch fails the check, every one of them named in the one failure line
+(``TLS: self-signed certificate; certificate expired 1d ago``); with ``verify: false`` they
+are only facts (``tls.chain_valid``, ``tls.hostname_match``, ``cert.expires_in``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 
 from pydantic import field_validator
 
-from watchkeeper.analysis.forecast import renewal_overdue
-from watchkeeper.checks._address import split_address
+from watchkeeper.checks._address import is_ip, split_address
+from watchkeeper.checks._certs import certificate_problems, describe, open_untimed
 from watchkeeper.checks._net import (
+    RUNTIME,
     TLS_SUBJECTS,
     cert_facts,
     client_context,
     close_stream,
     describe_os_error,
     describe_ssl_error,
-    describe_verify_error,
     hostname_matches,
-    is_ip,
-    name_resolver,
     open_stream,
     readable_ca_file,
 )
@@ -77,7 +76,7 @@ async def _handshake(
     """Connect and shake hands; return (peer certificate DER, protocol, cipher)."""
     host, port = settings.host, settings.port
     servername = settings.servername or (None if is_ip(host) else host)
-    reader, writer = await (open_stream if timed else _untimed)(host, port, attempt)
+    reader, writer = await (open_stream if timed else open_untimed)(host, port, attempt)
     try:
         if timed:
             attempt.begin("tls")
@@ -98,21 +97,6 @@ async def _handshake(
     finally:
         await close_stream(writer)
         del reader
-
-
-async def _untimed(
-    host: str, port: int, attempt: Attempt
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    """A second connection that must not add to the measured phases."""
-    if is_ip(host):
-        return await asyncio.open_connection(host.strip("[]"), port)
-    last: OSError | None = None
-    for _family, address in await name_resolver(attempt.resources).resolve(host, port):
-        try:
-            return await asyncio.open_connection(address[0], port)
-        except OSError as exc:
-            last = exc
-    raise last or OSError(f"no address for {host}")
 
 
 async def probe(settings: TlsSettings, attempt: Attempt) -> None:
@@ -145,15 +129,9 @@ async def probe(settings: TlsSettings, attempt: Attempt) -> None:
     facts["tls.hostname_match"] = bool(der) and hostname_matches(der or b"", name)
     if not settings.verify:
         return
-    if chain_error is not None:
-        reason = describe_verify_error(chain_error)
-        expires_in = facts.get("cert.expires_in")
-        if chain_error.verify_code == 10 and isinstance(expires_in, float):
-            reason += f" {format_duration(-expires_in)} ago"
-        attempt.fail(reason)
-    elif not facts["tls.hostname_match"]:
-        names = ", ".join(sorted(facts.get("cert.sans", ()))) or facts.get("cert.subject", "?")
-        attempt.fail(f"TLS: hostname mismatch (certificate is for {names}, not {name})")
+    problems = certificate_problems(chain_error, der, name)
+    if problems:
+        attempt.fail(describe(problems))
     else:
         _renewal(facts, attempt)
 
@@ -162,6 +140,8 @@ def _renewal(facts: dict[str, object], attempt: Attempt) -> None:
     """The certificate's expiry forecast: a certificate with under a third of its lifetime
     left missed the renewal ACME clients do (certbot: at 30 of 90 days), so say so while
     there is time, instead of waiting for the 7-day expectation."""
+    from watchkeeper.analysis.forecast import renewal_overdue  # numpy: not for loading a config
+
     expires_in, lifetime = facts.get("cert.expires_in"), facts.get("cert.lifetime")
     if not isinstance(expires_in, float) or not isinstance(lifetime, float):
         return
@@ -188,4 +168,5 @@ CHECK = CheckKind(
     },
     probe=probe,
     default_expect=("cert.expires_in > 7d",),
+    runtime=(*RUNTIME, "watchkeeper.analysis.forecast"),
 )

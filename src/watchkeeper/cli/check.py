@@ -1,4 +1,7 @@
-"""``wk check``: run every monitor once, now, and report (exit 0 all pass, 1 any failed)."""
+"""``wk check``: run every monitor once, now, and report (exit 0 all pass, 1 any failed).
+
+It sees what ``wk up`` on the same config watches: the monitors defined through the API
+are read from the config's store, and heartbeats are judged on the pings stored there."""
 
 from __future__ import annotations
 
@@ -17,11 +20,14 @@ from watchkeeper.cli.common import (
     ConfigOption,
     JsonOption,
     console,
+    errors,
     fail,
     load,
 )
-from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.config import DEFAULT_FILE, Config
 from watchkeeper.engine import check_once
+from watchkeeper.engine.once import Known, known_monitors
+from watchkeeper.errors import StoreError
 from watchkeeper.model import Result
 from watchkeeper.units import format_duration
 
@@ -34,17 +40,24 @@ def check(
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run every monitor once now and print the results."""
+    """Run every monitor once now and print the results (those defined through the API
+    too; heartbeats are judged on the pings wk up stored)."""
     loaded = load(config)
-    chosen = [m for m in loaded.monitors if not m.paused]
+    known = _known(loaded)
+    chosen = [m for m in known.monitors if not m.paused]
     if monitor:
-        names = {m.name for m in loaded.monitors}
+        names = {m.name for m in known.monitors}
         for name in monitor:
+            if name in known.broken:
+                fail(
+                    f"{config}: monitor '{name}' defined through the API is not watched: "
+                    f"{known.broken[name]}"
+                )
             if name not in names:
                 close = difflib.get_close_matches(name, sorted(names), n=1)
                 hint = f" (did you mean '{close[0]}'?)" if close else ""
                 fail(f"{config}: no monitor named '{name}'{hint}")
-        chosen = [m for m in loaded.monitors if m.name in monitor]
+        chosen = [m for m in known.monitors if m.name in monitor]
     results = asyncio.run(
         check_once(
             chosen,
@@ -52,6 +65,7 @@ def check(
             per_host=loaded.engine.per_host,
             secrets=loaded.secrets,
             nameservers=loaded.engine.resolvers,
+            heartbeats=known.heartbeats,
         )
     )
     if as_json:
@@ -59,6 +73,31 @@ def check(
     else:
         _table(results)
     raise typer.Exit(EXIT_OK if all(r.ok for r in results) else EXIT_FAILED)
+
+
+def _known(config: Config) -> Known:
+    """What ``wk up`` on this config watches, read from its store. No store yet: the
+    config's monitors; a store that cannot be read: those too, after one line saying so."""
+    from watchkeeper.store import Store
+    from watchkeeper.store.database import StoreMissingError
+
+    try:
+        store = Store.open(config.storage, existing=True)
+    except StoreMissingError:
+        return known_monitors(config, None)
+    except StoreError as exc:
+        errors.print(f"{config.path}: {exc}{_LEFT_OUT}", markup=False)
+        return known_monitors(config, None)
+    try:
+        return known_monitors(config, store)
+    except StoreError as exc:
+        errors.print(f"{config.path}: {exc}{_LEFT_OUT}", markup=False)
+        return known_monitors(config, None)
+    finally:
+        store.close()
+
+
+_LEFT_OUT = " (monitors defined through the API are not checked, heartbeats not judged)"
 
 
 def _ms(seconds: float | None) -> str:

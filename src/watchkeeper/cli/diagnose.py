@@ -31,7 +31,7 @@ from watchkeeper.cli.common import (
     open_store,
 )
 from watchkeeper.config import DEFAULT_FILE
-from watchkeeper.units import format_duration, parse_duration
+from watchkeeper.units import format_duration, parse_duration, plural
 
 if TYPE_CHECKING:
     from watchkeeper.config import Config
@@ -205,7 +205,7 @@ def _emit(found: Diagnosis, output_format: Format, output: Path | None, now: flo
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
         fail(f"{output}: cannot write ({exc.strerror})")
-    console.print(f"{len(found.findings)} findings written to {output}")
+    console.print(f"{plural(len(found.findings), 'finding')} written to {output}")
 
 
 @diagnose_app.command("series")
@@ -235,7 +235,7 @@ def series(
     except OSError as exc:
         fail(f"{out}: cannot write ({exc.strerror})")
     high = int((found >= 0.9).sum())
-    console.print(f"{len(values)} rows scored; {high} at 0.9 or more; written to {out}")
+    console.print(f"{plural(len(values), 'row')} scored; {high} at 0.9 or more; written to {out}")
 
 
 def _epoch(text: str) -> float | None:

@@ -9,8 +9,9 @@ import typer
 
 from watchkeeper.checks.heartbeat import HeartbeatSettings
 from watchkeeper.cli.common import ConfigOption, console, fail, load, open_store
-from watchkeeper.config import DEFAULT_FILE, split_listen
-from watchkeeper.store import pings
+from watchkeeper.config import DEFAULT_FILE, Config, Monitor, split_listen
+from watchkeeper.errors import StoreError
+from watchkeeper.store import Store, pings
 
 heartbeat_app = typer.Typer(help="Heartbeat monitors (cron jobs that ping).", no_args_is_help=True)
 
@@ -20,9 +21,10 @@ def url(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     config: ConfigOption = DEFAULT_FILE,
 ) -> None:
-    """Print the ping URL of heartbeat monitor NAME, and a crontab line to use it."""
+    """Print the ping URL of heartbeat monitor NAME (of the config, or defined through the
+    API), and a crontab line to use it."""
     loaded = load(config)
-    monitor = loaded.monitor(name)
+    monitor = loaded.monitor(name) or _api_defined(loaded, name)
     if monitor is None:
         fail(f"no monitor named '{name}'")
     if monitor.kind != "heartbeat":
@@ -49,3 +51,21 @@ def url(
         markup=False,
         style="dim",
     )
+
+
+def _api_defined(config: Config, name: str) -> Monitor | None:
+    """The monitor ``name`` defined through the API, if the store holds one ``wk up``
+    watches (no store yet: none)."""
+    from watchkeeper.engine.defined import api_monitors
+    from watchkeeper.store.database import StoreMissingError
+
+    try:
+        store = Store.open(config.storage, existing=True)
+    except StoreMissingError:
+        return None
+    except StoreError as exc:
+        fail(f"{config.path}: {exc}")
+    try:
+        return next((m for m in api_monitors(store, config).monitors if m.name == name), None)
+    finally:
+        store.close()

@@ -16,7 +16,7 @@ from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load
 from watchkeeper.config import DEFAULT_FILE, Config
 from watchkeeper.store import Store
 from watchkeeper.store import alerts as db
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_duration, plural
 
 incident_app = typer.Typer(help="One incident: show, acknowledge, export.", no_args_is_help=True)
 
@@ -212,7 +212,8 @@ def postmortem(
         "",
         "## Checks around the incident",
         "",
-        f"{len(around)} checks from 5 minutes before to 5 minutes after; {len(failed)} failed.",
+        f"{plural(len(around), 'check')} from 5 minutes before to 5 minutes after; "
+        f"{len(failed)} failed.",
         "",
         "| time | result | latency | detail |",
         "|---|---|---|---|",

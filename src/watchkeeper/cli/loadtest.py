@@ -22,7 +22,7 @@ from watchkeeper.loadtest.generator import Second, Settings, Tally
 from watchkeeper.loadtest.results import summarize
 from watchkeeper.loadtest.runner import Job, run, workers_for
 from watchkeeper.loadtest.target import Target, from_scenario, from_url, is_private
-from watchkeeper.units import format_duration, parse_duration
+from watchkeeper.units import format_duration, parse_duration, plural
 
 MAX_DURATION = "10m"
 MAX_RATE = "20000/s"
@@ -59,7 +59,9 @@ def check_safety(target: Target, yes: bool) -> None:
         )
 
 
-def check_caps(seconds: float, rate: float, max_duration: str, max_rate: str) -> None:
+def check_caps(seconds: float, rate: float, max_duration: str, max_rate: str) -> float:
+    """Refuse a test over the duration or rate cap; the rate cap (req/s), which also holds
+    a closed-model run's users back."""
     try:
         duration_cap = parse_duration(max_duration)
         rate_cap = plans.parse_rate(max_rate)
@@ -74,6 +76,20 @@ def check_caps(seconds: float, rate: float, max_duration: str, max_rate: str) ->
         fail(
             f"{rate:,.0f} req/s is over the {rate_cap:,.0f} req/s cap; lift it with --max-rate "
             "(e.g. --max-rate 100000/s)"
+        )
+    return rate_cap
+
+
+NotConfig = Annotated[str | None, typer.Option("-c", hidden=True, show_default=False)]
+"""``-c`` is ``--config`` in every wk command; these two read none, and once took ``-c`` for
+``--connections``: say so instead of running with it."""
+
+
+def refuse_c(command: str, value: str | None) -> None:
+    if value is not None:
+        fail(
+            f"-c means --config in every wk command, and wk {command} reads no config; for "
+            f"the connection pool cap write --connections {value}"
         )
 
 
@@ -116,36 +132,51 @@ class Progress:
 def loadtest(
     target: Annotated[str, typer.Argument(metavar="TARGET", help="A URL or a scenario file.")],
     rate: Annotated[
-        str, typer.Option("--rate", "-r", help="Arrivals per second (open model).")
+        str,
+        typer.Option("--rate", "-r", metavar="RATE", help="Arrivals per second (open model)."),
     ] = "100/s",
-    duration: Annotated[str, typer.Option("--duration", "-d", help="e.g. 30s, 5m.")] = "30s",
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", metavar="DURATION", help="e.g. 30s, 5m.")
+    ] = "30s",
     ramp: Annotated[
         str | None,
-        typer.Option("--ramp", help="100/s:2000/s:5m, or stages 100/s:30s,500/s:1m."),
+        typer.Option(
+            "--ramp", metavar="RAMP", help="100/s:2000/s:5m, or stages 100/s:30s,500/s:1m."
+        ),
     ] = None,
     users: Annotated[
         int | None, typer.Option("--users", "-u", help="Closed model: this many users.")
     ] = None,
-    connections: Annotated[int, typer.Option("--connections", "-c", help="Pool cap.")] = 100,
+    connections: Annotated[int, typer.Option("--connections", help="Pool cap.")] = 100,
     workers: Annotated[str, typer.Option("--workers", "-w", help="auto or a number.")] = "1",
     poisson: Annotated[bool, typer.Option("--poisson", help="Poisson arrivals.")] = False,
-    timeout: Annotated[str, typer.Option("--timeout", help="Per request.")] = "10s",
+    timeout: Annotated[
+        str, typer.Option("--timeout", metavar="DURATION", help="Per request.")
+    ] = "10s",
     slo: Annotated[
-        str | None, typer.Option("--slo", help='Thresholds, e.g. "p99<300ms,errors<1%".')
+        str | None,
+        typer.Option("--slo", metavar="SLO", help='Thresholds, e.g. "p99<300ms,errors<1%".'),
     ] = None,
-    json_file: Annotated[Path | None, typer.Option("--json", help="Write the summary.")] = None,
-    html_file: Annotated[Path | None, typer.Option("--html", help="Write the report.")] = None,
-    method: Annotated[str, typer.Option("--method", "-X")] = "GET",
+    json_file: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the summary.")
+    ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", metavar="FILE", help="Write the report.")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", "-X", metavar="METHOD")] = "GET",
     header: Annotated[
-        list[str] | None, typer.Option("--header", "-H", help="'Name: value' (repeatable).")
+        list[str] | None,
+        typer.Option("--header", "-H", metavar="HEADER", help="'Name: value' (repeatable)."),
     ] = None,
     insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify TLS.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Allow a public target.")] = False,
-    max_duration: Annotated[str, typer.Option("--max-duration")] = MAX_DURATION,
-    max_rate: Annotated[str, typer.Option("--max-rate")] = MAX_RATE,
+    max_duration: Annotated[str, typer.Option("--max-duration", metavar="DURATION")] = MAX_DURATION,
+    max_rate: Annotated[str, typer.Option("--max-rate", metavar="RATE")] = MAX_RATE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
+    not_config: NotConfig = None,
 ) -> None:
     """Load-test TARGET: open model by default, latency from each request's intended time."""
+    refuse_c("loadtest", not_config)
     try:
         thresholds = plans.parse_slo(slo) if slo else ()
         per_request = parse_duration(timeout)
@@ -169,19 +200,24 @@ def loadtest(
         fail(str(exc))
     chosen = load_target(target, method, header or [])
     check_safety(chosen, yes)
-    check_caps(seconds, peak, max_duration, max_rate)
+    rate_cap = check_caps(seconds, peak, max_duration, max_rate)
     settings = Settings(
-        connections=connections, timeout=per_request, poisson=poisson, verify_tls=not insecure
+        connections=connections,
+        timeout=per_request,
+        poisson=poisson,
+        verify_tls=not insecure,
+        max_rate=rate_cap if profile is None else 0.0,
     )
     job = (
         Job(chosen, settings, profile=profile)
         if profile is not None
         else Job(chosen, settings, users=users or 1, seconds=seconds)
     )
+    closed = f"{plural(users or 1, 'user')} for {format_duration(seconds)}"
     console.print(
         f"load test of {chosen.endpoint.show()}: "
-        + (profile.describe() if profile else f"{users} users for {format_duration(seconds)}")
-        + f", up to {connections} connections, {count} worker(s)",
+        + (profile.describe() if profile else closed)
+        + f", up to {plural(connections, 'connection')}, {plural(count, 'worker')}",
         markup=False,
     )
     with Progress(job, enabled=not quiet and console.is_terminal) as progress:
@@ -209,39 +245,60 @@ def write_outputs(summary: dict[str, Any], json_file: Path | None, html_file: Pa
 
 def capacity(
     target: Annotated[str, typer.Argument(metavar="TARGET", help="A URL or a scenario file.")],
-    slo: Annotated[str, typer.Option("--slo", help="What must hold.")] = "p99<300ms,errors<1%",
+    slo: Annotated[
+        str, typer.Option("--slo", metavar="SLO", help="What must hold.")
+    ] = "p99<300ms,errors<1%",
     expect: Annotated[
-        str | None, typer.Option("--expect", help="The peak to plan for, e.g. 10x.")
+        str | None,
+        typer.Option("--expect", metavar="FACTOR", help="The peak to plan for, e.g. 10x."),
     ] = None,
     current_rps: Annotated[
-        str | None, typer.Option("--current-rps", help="Today's peak traffic, for --expect.")
+        str | None,
+        typer.Option("--current-rps", metavar="RATE", help="Today's peak traffic, for --expect."),
     ] = None,
-    peak_rps: Annotated[str | None, typer.Option("--peak-rps", help="Plan for this rate.")] = None,
+    peak_rps: Annotated[
+        str | None, typer.Option("--peak-rps", metavar="RATE", help="Plan for this rate.")
+    ] = None,
     quick: Annotated[
         bool, typer.Option("--quick", help="Short steps (5 s), for a first look.")
     ] = False,
-    step: Annotated[str | None, typer.Option("--step", help="Time per step (30s).")] = None,
-    sweep_time: Annotated[
-        str | None, typer.Option("--sweep", help="Time per concurrency (15s).")
+    step: Annotated[
+        str | None, typer.Option("--step", metavar="DURATION", help="Time per step (30s).")
     ] = None,
-    start_rate: Annotated[str, typer.Option("--start-rate")] = "50/s",
+    sweep_time: Annotated[
+        str | None,
+        typer.Option("--sweep", metavar="DURATION", help="Time per concurrency (15s)."),
+    ] = None,
+    start_rate: Annotated[str, typer.Option("--start-rate", metavar="RATE")] = "50/s",
     loads: Annotated[
-        str, typer.Option("--loads", help="Concurrencies to sweep.")
+        str, typer.Option("--loads", metavar="N,N,...", help="Concurrencies to sweep.")
     ] = "1,2,4,8,16,32,64",
-    connections: Annotated[int, typer.Option("--connections", "-c")] = 256,
+    connections: Annotated[int, typer.Option("--connections", help="Pool cap.")] = 256,
     workers: Annotated[str, typer.Option("--workers", "-w")] = "1",
     metrics: Annotated[
-        str | None, typer.Option("--metrics", help="A Prometheus endpoint to watch.")
+        str | None,
+        typer.Option("--metrics", metavar="URL", help="A Prometheus endpoint to watch."),
     ] = None,
-    json_file: Annotated[Path | None, typer.Option("--json")] = None,
-    html_file: Annotated[Path | None, typer.Option("--html")] = None,
-    method: Annotated[str, typer.Option("--method", "-X")] = "GET",
-    header: Annotated[list[str] | None, typer.Option("--header", "-H")] = None,
-    insecure: Annotated[bool, typer.Option("--insecure")] = False,
+    json_file: Annotated[
+        Path | None, typer.Option("--json", metavar="FILE", help="Write the summary.")
+    ] = None,
+    html_file: Annotated[
+        Path | None, typer.Option("--html", metavar="FILE", help="Write the report.")
+    ] = None,
+    method: Annotated[str, typer.Option("--method", "-X", metavar="METHOD")] = "GET",
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", "-H", metavar="HEADER", help="'Name: value' (repeatable)."),
+    ] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", help="Do not verify TLS.")] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Allow a public target.")] = False,
-    max_rate: Annotated[str, typer.Option("--max-rate")] = MAX_RATE,
+    max_rate: Annotated[
+        str, typer.Option("--max-rate", metavar="RATE", help="No step nor sweep sends faster.")
+    ] = MAX_RATE,
+    not_config: NotConfig = None,
 ) -> None:
     """Find the highest rate that holds the SLO, how it scales, and a plan for the peak."""
+    refuse_c("capacity", not_config)
     from watchkeeper.loadtest.capacity import Options, measure
     from watchkeeper.loadtest.resources import Sampler
     from watchkeeper.report.capacity import capacity_html, terminal

@@ -16,7 +16,7 @@ from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load
 from watchkeeper.config import DEFAULT_FILE, Monitor
 from watchkeeper.model import Result, State, StoredState
 from watchkeeper.store import alerts as db
-from watchkeeper.units import format_duration, parse_duration
+from watchkeeper.units import format_duration, parse_duration, plural
 
 _STYLE = {
     "broken": "bold red",
@@ -95,10 +95,9 @@ def status(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> 
             )
         )
     if open_incidents:
-        count = len(open_incidents)
-        console.print(f"{count} open incident{'s' if count != 1 else ''} (wk incidents --open)")
+        console.print(f"{plural(len(open_incidents), 'open incident')} (wk incidents --open)")
     if outbox:
-        console.print(f"{outbox} notification{'s' if outbox != 1 else ''} waiting to be delivered")
+        console.print(f"{plural(outbox, 'notification')} waiting to be delivered")
 
 
 def _row(
@@ -128,15 +127,11 @@ def history(
     ] = "24h",
     as_json: JsonOption = False,
 ) -> None:
-    """Uptime, latency percentiles, state changes and recent failures of one monitor."""
+    """Uptime, latency percentiles, state changes and recent failures of one monitor (of
+    the config, or defined through the API)."""
+    from watchkeeper.engine.defined import api_monitors
+
     loaded = load(config)
-    names = [m.name for m in loaded.monitors]
-    if name not in names:
-        close = difflib.get_close_matches(name, names, n=1)
-        fail(
-            f"{config}: no monitor named '{name}'"
-            + (f" (did you mean '{close[0]}'?)" if close else "")
-        )
     try:
         span = parse_duration(since)
     except ValueError as exc:
@@ -145,6 +140,16 @@ def history(
     start = until - span
     store = open_store(loaded, existing=True)
     try:
+        if loaded.monitor(name) is None:
+            defined = api_monitors(store, loaded)
+            names = [m.name for m in (*loaded.monitors, *defined.monitors)]
+            names += [broken.name for broken in defined.broken]  # its history is there
+            if name not in names:
+                close = difflib.get_close_matches(name, names, n=1)
+                fail(
+                    f"{config}: no monitor named '{name}'"
+                    + (f" (did you mean '{close[0]}'?)" if close else "")
+                )
         summary = store.summary(name, start, until)
         failures = store.results(name, start, until, 10, failed_only=True, newest_first=True)
         failures.reverse()  # shown oldest first
@@ -189,7 +194,7 @@ def history(
     uptime = "n/a" if summary.uptime is None else f"{summary.uptime * 100:.3f}%"
     console.print(
         f"[bold]{escape(name)}[/] over the last {escape(since)}: uptime {uptime} "
-        f"({summary.checks} checks, {summary.failures} failed)"
+        f"({plural(summary.checks, 'check')}, {summary.failures} failed)"
     )
 
     def show(value: float | None) -> str:

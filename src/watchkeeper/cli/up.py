@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import time
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,15 +18,17 @@ from rich.text import Text
 
 from watchkeeper import __version__
 from watchkeeper.cli.common import ConfigOption, console, fail, load, open_store
+from watchkeeper.cli.runfile import RunFiles
 from watchkeeper.config import DEFAULT_FILE, Config, Monitor, is_loopback, parse_config
 from watchkeeper.config import split_listen as _split
 from watchkeeper.errors import ConfigError
 from watchkeeper.model import Result, State, Transition
 from watchkeeper.state import MonitorStatus
-from watchkeeper.units import format_duration
+from watchkeeper.units import format_duration, plural
 
 if TYPE_CHECKING:
     from watchkeeper.engine.defined import Defined
+    from watchkeeper.engine.reload import Outcome, Reloader
     from watchkeeper.engine.service import Engine
     from watchkeeper.store import Store
 
@@ -37,8 +40,15 @@ def up(
         str | None, typer.Option("--listen", metavar="HOST:PORT", help="Overrides server.listen.")
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every result.")] = False,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Reload the config when it (or a ${file:...} it reads) changes."
+        ),
+    ] = False,
 ) -> None:
-    """Run the engine and the web server until interrupted."""
+    """Run the engine and the web server until interrupted. SIGHUP (or wk reload) applies a
+    changed config file without a restart."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(message)s",
@@ -53,7 +63,7 @@ def up(
     if loaded is None and listen is not None and not is_loopback(_split(listen)[0]):
         fail(f"refusing to listen on {listen}: the demo binds loopback only")
     with contextlib.suppress(KeyboardInterrupt):
-        _run(loaded, listen, verbose=verbose or demo)
+        _run(loaded, listen, verbose=verbose or demo, watch=watch and not demo)
 
 
 def _refuse_public_bind(listen: str, store: Store, config: Config) -> None:
@@ -70,16 +80,16 @@ def _refuse_public_bind(listen: str, store: Store, config: Config) -> None:
         )
 
 
-def _run(config: Config | None, listen: str | None, *, verbose: bool) -> None:
+def _run(config: Config | None, listen: str | None, *, verbose: bool, watch: bool) -> None:
     try:
         import uvloop
     except ImportError:  # pragma: no cover - uvloop is a dependency where it builds
-        asyncio.run(_main(config, listen, verbose))
+        asyncio.run(_main(config, listen, verbose, watch))
     else:
-        uvloop.run(_main(config, listen, verbose))
+        uvloop.run(_main(config, listen, verbose, watch))
 
 
-async def _main(config: Config | None, listen: str | None, verbose: bool) -> None:
+async def _main(config: Config | None, listen: str | None, verbose: bool, watch: bool) -> None:
     demo_targets = None
     if config is None:
         from watchkeeper.demo.config import demo_yaml
@@ -91,7 +101,7 @@ async def _main(config: Config | None, listen: str | None, verbose: bool) -> Non
             demo_yaml(demo_targets.http_port, demo_targets.https_port, demo_targets.smtp_port)
         )
     try:
-        await _serve(config, listen, verbose, demo=demo_targets is not None)
+        await _serve(config, listen, verbose, demo=demo_targets is not None, watch=watch)
     finally:
         if demo_targets is not None:
             await demo_targets.stop()
@@ -112,7 +122,10 @@ def _demo_config(text: str) -> Config:
         fail(str(exc))
 
 
-async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) -> None:
+async def _serve(
+    config: Config, listen: str | None, verbose: bool, demo: bool, watch: bool
+) -> None:
+    from watchkeeper.engine.reload import Reloader
     from watchkeeper.engine.runtime import tune_for_long_run
     from watchkeeper.engine.service import Engine
     from watchkeeper.web.app import create_app
@@ -127,13 +140,15 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
     engine = Engine(
         config,
         store,
-        startup_spread=2.0 if demo else 60.0,
+        startup_spread=2.0 if demo else config.engine.startup_spread,
         extra_monitors=tuple(defined.monitors),
         broken_monitors=tuple(defined.broken),
     )
     engine.listeners.append(_print_transition)
     if verbose:
         engine.result_listeners.append(_print_result)
+    run_files = None if demo else RunFiles(config.path)
+    reloader = None if demo else Reloader(engine, on_outcome=partial(_reloaded, run_files))
     app = create_app(
         engine,
         loopback=is_loopback(host),
@@ -141,6 +156,7 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
             config.server.public_url and config.server.public_url.startswith("https")
         ),
         demo_login=demo_login,
+        reloader=reloader,
     )
     server = WebServer(
         app,
@@ -159,9 +175,16 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
             os._exit(130)
         stop.set()
 
+    def on_hangup() -> None:
+        if reloader is None:
+            console.print("SIGHUP: the demo has no config file to reload")
+        elif not stop.is_set():
+            reloader.request("SIGHUP")
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
+    loop.add_signal_handler(signal.SIGHUP, on_hangup)  # asked before we serve: served after
     await engine.start()  # states are restored before the API can be asked about them
     tune_for_long_run()
     try:
@@ -171,7 +194,10 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
         await asyncio.to_thread(store.close)
         fail(f"cannot listen on {host}:{port}: {exc}")
     _banner(config, store.url, host, port, demo, demo_login, len(defined.monitors))
-    ticker = asyncio.create_task(_tick(engine))
+    tasks = [asyncio.create_task(_tick(engine))]
+    if reloader is not None and run_files is not None:
+        tasks += _reloading(engine, reloader, watch)
+        await asyncio.to_thread(_announce, run_files)
     try:
         await stop.wait()
     finally:
@@ -179,17 +205,60 @@ async def _serve(config: Config, listen: str | None, verbose: bool, demo: bool) 
             "stopping: finishing checks in flight and flushing results "
             "(interrupt again to quit at once)…"
         )
-        ticker.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if run_files is not None:
+            await asyncio.to_thread(run_files.withdraw)
         await server.stop()
+        running = engine.config  # as the last reload left it
         await engine.stop(
-            grace=min(10.0, max((m.timeout for m in config.monitors), default=1.0)),
-            flush_timeout=config.engine.flush_timeout,
+            grace=min(10.0, max((m.timeout for m in running.monitors), default=1.0)),
+            flush_timeout=running.engine.flush_timeout,
         )
         written = engine.writer.written if engine.writer else 0
         unwritten = engine.writer.unwritten if engine.writer else 0
         await asyncio.to_thread(store.close)
         lost = f"; {unwritten} could not be written (the store did not answer)" if unwritten else ""
-        console.print(f"stopped; {written} results written this run{lost}.")
+        console.print(f"stopped; {plural(written, 'result')} written this run{lost}.")
+
+
+def _reloading(engine: Engine, reloader: Reloader, watch: bool) -> list[asyncio.Task[None]]:
+    """Serve reloads (SIGHUP, wk reload, the API), and with ``watch`` ask for one whenever
+    the config's files change."""
+    from watchkeeper.engine.filewatch import watch_files
+
+    tasks = [asyncio.create_task(reloader.serve(), name="reload")]
+    if watch:
+        files = watch_files(
+            lambda: engine.config.files or (engine.config.path,),
+            partial(reloader.request, "file changed"),
+        )
+        tasks.append(asyncio.create_task(files, name="config-watch"))
+    return tasks
+
+
+def _announce(run_files: RunFiles) -> None:
+    """Let ``wk reload`` find this process; without it, SIGHUP still reloads."""
+    try:
+        run_files.announce()
+    except OSError as exc:
+        console.print(
+            f"wk reload will not find this server ({run_files.process_file}: "
+            f"{exc.strerror or exc}); SIGHUP still reloads",
+            markup=False,
+        )
+
+
+async def _reloaded(run_files: RunFiles | None, outcome: Outcome) -> None:
+    """Say what a reload did, here and to ``wk reload``."""
+    for line in outcome.lines():
+        console.print(Text(f"{time.strftime('%H:%M:%S')}  {line}"))
+    if run_files is not None:
+        try:
+            await asyncio.to_thread(run_files.record, outcome.to_json())
+        except OSError as exc:
+            console.print(f"cannot tell wk reload what the reload did: {exc}", markup=False)
 
 
 def _api_monitors(store: Store, config: Config) -> Defined:
@@ -224,7 +293,7 @@ def _banner(
 ) -> None:
     shown = f"[{host}]" if ":" in host else host
     store_url = store_url.removeprefix("sqlite:///")  # a SQLite store is a file: show its path
-    counted = f"{len(config.monitors)} monitors" + (
+    counted = plural(len(config.monitors), "monitor") + (
         f" (+{through_api} defined through the API)" if through_api else ""
     )
     console.print(
@@ -234,15 +303,18 @@ def _banner(
         highlight=False,
     )
     if demo:
+        from watchkeeper.demo.config import EXPLAINED
+
         name, password = demo_login or ("", "")
         console.print(
-            f"demo: watching {len(config.monitors)} services started in this process.\n"
+            f"demo: watching {plural(len(config.monitors), 'service')} started in this process.\n"
             f"  dashboard: http://{shown}:{port}/  (log in as {name}, password {password})\n"
             f"  status page: http://{shown}:{port}/status\n"
             f"  wk status -c {config.path}\n"
             f"  wk token create --scope read -c {config.path}   (then curl -H "
             f"'Authorization: Bearer …' http://{shown}:{port}/api/v1/monitors)\n"
-            "Ctrl-C stops.",
+            + "".join(f"  {name} is {why}\n" for name, why in EXPLAINED.items())
+            + "Ctrl-C stops.",
             markup=False,
         )
 

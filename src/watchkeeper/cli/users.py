@@ -60,7 +60,13 @@ def _password(from_stdin: bool) -> str:
 def add_user(
     name: Annotated[str, typer.Argument(metavar="NAME")],
     role: Annotated[
-        str, typer.Option("--role", "-r", help=f"{' or '.join(ROLES)}: admins change things")
+        str,
+        typer.Option(
+            "--role",
+            "-r",
+            metavar="|".join(ROLES),
+            help=f"{' or '.join(ROLES)}: admins change things",
+        ),
     ] = "viewer",
     password_stdin: PasswordStdin = False,
     config: ConfigOption = DEFAULT_FILE,
@@ -127,9 +133,12 @@ def list_users(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False)
 
 @token_app.command("create")
 def create_token(
-    scope: Annotated[str, typer.Option("--scope", "-s", help="read or write")] = "read",
+    scope: Annotated[
+        str, typer.Option("--scope", "-s", metavar="read|write", help="read or write")
+    ] = "read",
     name: Annotated[
-        str | None, typer.Option("--name", "-n", help="What it is for, e.g. prometheus.")
+        str | None,
+        typer.Option("--name", "-n", metavar="NAME", help="What it is for, e.g. prometheus."),
     ] = None,
     config: ConfigOption = DEFAULT_FILE,
     as_json: JsonOption = False,

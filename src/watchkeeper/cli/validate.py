@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from watchkeeper.cli.common import ConfigOption, console, load
+from watchkeeper.cli.common import ConfigOption, load
 from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.units import plural
 
 
 def validate(config: ConfigOption = DEFAULT_FILE) -> None:
@@ -15,6 +16,4 @@ def validate(config: ConfigOption = DEFAULT_FILE) -> None:
     summary = ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "no monitors"
     paused = sum(1 for m in loaded.monitors if m.paused)
     extra = f", {paused} paused" if paused else ""
-    console.print(
-        f"{config}: ok — {len(loaded.monitors)} monitors ({summary}{extra})", markup=False
-    )
+    print(f"{config}: ok — {plural(len(loaded.monitors), 'monitor')} ({summary}{extra})")

@@ -5,6 +5,7 @@ from __future__ import annotations
 EXAMPLE = """\
 # watchkeeper.yaml — what Watchkeeper watches, and how.
 # Check it with `wk validate`, run every monitor once with `wk check`, start with `wk up`.
+# After an edit, `wk reload` applies it to the running `wk up` (or start it with --watch).
 #
 # Durations: 250ms 30s 5m 1h30m 14d.  Sizes: 512B 64KiB 1MiB.
 # Secrets: ${VAR}, ${VAR:-default} or ${file:/run/secrets/name}; never printed or stored.
@@ -25,6 +26,18 @@ defaults:
   confirm: 2                      # failures in a row before a monitor is down
   recover: 2                      # successes in a row before it is up again
   retry_interval: 10s             # re-check sooner while confirming either way
+  # notify: [ops]                 # the routes every monitor tells (a monitor may add its own)
+
+# Where notifications go: named routes. A monitor tells those its notify: names and those in
+# defaults' notify: above. Uncomment, keep each secret in the environment, then try one with
+# wk notify test ops
+# notify:
+#   - name: ops                   # any Apprise URL: Slack, Discord, Teams, e-mail, ntfy...
+#     apprise: "slack://${SLACK_TOKEN}/#ops"
+#     group_wait: 30s             # changes within this time go out as one message
+#   - name: hook                  # a signed JSON POST of each notification
+#     webhook: https://hooks.example.com/watchkeeper
+#     secret: ${HOOK_SECRET}
 
 monitors:
   # HTTP: status, latency (and dns/connect/tls/ttfb), body, json.<path>, header.<name>

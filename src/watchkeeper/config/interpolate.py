@@ -6,6 +6,7 @@ from anything it prints, logs, stores or serves. ``$${`` writes a literal ``${``
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 
@@ -23,15 +24,21 @@ class InterpolationError(ValueError):
     """A reference that cannot be filled; the message names it."""
 
 
-def interpolate(text: str, env: Mapping[str, str], secrets: set[str]) -> str:
-    """Replace references in ``text``; raise InterpolationError naming the bad reference."""
+def interpolate(
+    text: str, env: Mapping[str, str], secrets: set[str], files: set[str] | None = None
+) -> str:
+    """Replace references in ``text``; raise InterpolationError naming the bad reference.
+    ``files`` collects the path of each ``${file:...}`` (read or not)."""
 
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$${":
             return "${"
         inner = match.group(1).strip()
         if inner.startswith("file:"):
-            value = _read_file(inner[5:].strip())
+            path = inner[5:].strip()
+            if files is not None and path:
+                files.add(os.path.abspath(path))
+            value = _read_file(path)
         else:
             name, _, default = inner.partition(":-")
             has_default = ":-" in inner

@@ -160,6 +160,7 @@ class _Loader(Reporter):
         super().__init__(filename)
         self.env = env
         self.compiled: dict[tuple[str, str, bool], Expectation] = {}
+        self.files: set[str] = set()
 
     # -- the whole file ----------------------------------------------------------------------
     def load(self, text: str) -> Config:
@@ -188,6 +189,10 @@ class _Loader(Reporter):
             storage = "sqlite:///watchkeeper.db"
         defaults: Defaults = sections["defaults"] or Defaults()
         routes = load_routes(self, data.get("notify"))
+        names = {route.name for route in routes}
+        self.check_routes(defaults.notify, names, ("defaults", "notify"))
+        if defaults.escalate:
+            self.check_routes(defaults.escalate.to, names, ("defaults", "escalate", "to"))
         monitors = self.load_monitors(data.get("monitors"), defaults, routes)
         monitors += self.load_slos(data.get("slos"), defaults, routes, monitors)
         maintenance = load_maintenance(self, data.get("maintenance"))
@@ -207,12 +212,13 @@ class _Loader(Reporter):
             secrets=frozenset(self.secrets),
             maintenance=tuple(maintenance),
             status_pages=tuple(pages),
+            files=(os.path.abspath(self.filename), *sorted(self.files)),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:
         if isinstance(value, str):
             try:
-                return interpolate(value, self.env, self.secrets)
+                return interpolate(value, self.env, self.secrets, self.files)
             except InterpolationError as exc:
                 self.problem(str(exc), path)
                 return value
@@ -508,6 +514,22 @@ class _Loader(Reporter):
                         ("maintenance", index, "monitors"),
                     )
 
+    def check_routes(
+        self, named: Iterable[str], routes: set[str], path: Path, monitor: str | None = None
+    ) -> None:
+        """One located problem for each route ``named`` (once each) that the config does not
+        define, whether it defines routes or none at all."""
+        known = sorted(routes)
+        for route in dict.fromkeys(named):
+            if route not in routes:
+                self.problem(
+                    unknown("notify route", route, known)
+                    if known
+                    else f"notify route '{route}' is not defined: add it under notify:",
+                    path,
+                    monitor,
+                )
+
     def check_references(
         self, monitors: list[Monitor], routes: set[str], data: Any, section: str = "monitors"
     ) -> None:
@@ -515,7 +537,8 @@ class _Loader(Reporter):
         index_of = {item.get("name"): i for i, item in enumerate(data) if isinstance(item, dict)}
         graph: dict[str, tuple[str, ...]] = {}
         for monitor in monitors:
-            path: Path = (section, index_of.get(monitor.name, 0))
+            index = index_of.get(monitor.name, 0)
+            path: Path = (section, index)
             for parent in monitor.depends_on:
                 if parent == monitor.name:
                     self.problem(
@@ -527,17 +550,13 @@ class _Loader(Reporter):
                         (*path, "depends_on"),
                         monitor.name,
                     )
-            escalation = monitor.escalate.to if monitor.escalate else ()
-            for route in (*monitor.notify, *escalation):
-                if route not in routes:
-                    known = sorted(routes)
-                    self.problem(
-                        unknown("notify route", route, known)
-                        if known
-                        else f"notify route '{route}' is not defined: add it under notify:",
-                        (*path, "notify"),
-                        monitor.name,
-                    )
+            own = data[index] if monitor.name in index_of else {}  # only those written here
+            if "notify" in own:  # else they are the defaults', checked once there
+                self.check_routes(monitor.notify, routes, (*path, "notify"), monitor.name)
+            if "escalate" in own and monitor.escalate:
+                self.check_routes(
+                    monitor.escalate.to, routes, (*path, "escalate", "to"), monitor.name
+                )
             graph[monitor.name] = monitor.depends_on
         cycle = _find_cycle(graph)
         if cycle:

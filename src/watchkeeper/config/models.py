@@ -256,6 +256,10 @@ class EngineConfig(_Strict):
     """At shutdown, how long to keep trying to write queued results to an unreachable store."""
     resolvers: tuple[str, ...] = ()
     """DNS servers (``ip`` or ``ip:port``) that resolve targets; default: /etc/resolv.conf."""
+    startup_spread: Duration = Field(60.0, ge=0.0, le=3600.0)
+    """At start, each monitor's first check comes at random within this (or its interval,
+    if shorter): soon, but not every check at once. Checks a reload starts are spread over
+    at most this too."""
 
     @field_validator("resolvers")
     @classmethod
@@ -517,6 +521,9 @@ class Config:
     maintenance: tuple[MaintenanceWindow, ...] = ()
     status_pages: tuple[StatusPage, ...] = ()
     """As configured; with none, ``/status`` shows every public monitor."""
+    files: tuple[str, ...] = ()
+    """What it was read from: the file itself, then each ``${file:...}`` it read (absolute
+    paths; what ``wk up --watch`` looks at)."""
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
-
 from watchkeeper import notify
 from watchkeeper.config.messages import closest
 from watchkeeper.config.models import Route, RouteFields
@@ -80,6 +77,9 @@ def _load_route(reporter: Reporter, item: Any, path: Path) -> Route | None:
     for name in ("title", "body"):
         template = getattr(fields, name)
         if template is not None:
+            from jinja2 import TemplateSyntaxError  # only a route with its own templates pays
+            from jinja2.sandbox import SandboxedEnvironment
+
             try:
                 SandboxedEnvironment().parse(template)
             except TemplateSyntaxError as exc:

@@ -29,25 +29,62 @@ def load_with_lines(text: str, filename: str) -> tuple[Any, dict[Path, int]]:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         problem = exc.problem or exc.context or "malformed YAML"
-        raise ConfigError(f"malformed YAML: {problem}", file=filename, line=line) from None
+        opened = _opened(exc, builder.stack, line)
+        message = f"malformed YAML: {problem}" + (f" ({opened})" if opened else "")
+        raise ConfigError(message, file=filename, line=line) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", file=filename) from None
     return builder.document, builder.lines
 
 
+_CLOSERS = {"[": "]", "{": "}"}
+
+
+def _opened(exc: yaml.MarkedYAMLError, stack: list[_Frame], failed: int | None) -> str | None:
+    """Where the construct the parser was inside when it failed began, when that is an
+    earlier line than the failure (an unclosed ``[`` is found wanting lines later, where
+    the next construct starts): the innermost of the flow collections still open and the
+    parser's own context (a quoted scalar, a block collection)."""
+    if failed is None:
+        return None
+    found: tuple[int, str] | None = None
+    flow = next((frame for frame in reversed(stack) if frame.bracket), None)
+    if flow is not None and flow.opened < failed:
+        closer = _CLOSERS[flow.bracket]
+        found = (
+            flow.opened,
+            f"inside the '{flow.bracket}' opened at line {flow.opened}: is its '{closer}' missing?",
+        )
+    mark = exc.context_mark
+    if exc.context and mark is not None and mark.line + 1 < failed:
+        started = mark.line + 1
+        if found is None or started > found[0]:  # the innermost names the construct
+            found = (started, f"{exc.context} started at line {started}")
+    return found[1] if found else None
+
+
 class _Frame:
     """A mapping or sequence being filled, with the key waiting for its value."""
 
-    __slots__ = ("anchor", "container", "key", "key_line", "path")
+    __slots__ = ("anchor", "bracket", "container", "key", "key_line", "opened", "path")
 
     def __init__(
-        self, container: dict[Any, Any] | list[Any], path: Path, anchor: str | None
+        self,
+        container: dict[Any, Any] | list[Any],
+        path: Path,
+        anchor: str | None,
+        opened: int = 0,
+        flow: bool = False,
     ) -> None:
         self.container = container
         self.path = path
         self.anchor = anchor
         self.key: Any = _NO_KEY
         self.key_line = 0
+        self.opened = opened
+        """The line it began on."""
+        self.bracket = ("[" if isinstance(container, list) else "{") if flow else ""
+        """``[`` or ``{`` for a flow collection, else empty."""
 
 
 _NO_KEY = object()
@@ -74,9 +111,9 @@ class _Builder:
             if self.documents > 1:
                 raise self.fail("only one YAML document is allowed (remove the '---')", line)
         elif isinstance(event, yaml.MappingStartEvent):
-            self.open({}, event.anchor, line)
+            self.open({}, event.anchor, line, bool(event.flow_style))
         elif isinstance(event, yaml.SequenceStartEvent):
-            self.open([], event.anchor, line)
+            self.open([], event.anchor, line, bool(event.flow_style))
         elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
             frame = self.stack.pop()
             if frame.anchor:
@@ -100,7 +137,9 @@ class _Builder:
             return (*frame.path, len(frame.container))
         return (*frame.path, frame.key)
 
-    def open(self, container: dict[Any, Any] | list[Any], anchor: str | None, line: int) -> None:
+    def open(
+        self, container: dict[Any, Any] | list[Any], anchor: str | None, line: int, flow: bool
+    ) -> None:
         if (
             self.stack
             and isinstance(self.stack[-1].container, dict)
@@ -109,7 +148,7 @@ class _Builder:
             raise self.fail("a key must be plain text, not a mapping or list", line)
         path = self.path_for_child()
         self.lines.setdefault(path, line)
-        self.stack.append(_Frame(container, path, anchor))
+        self.stack.append(_Frame(container, path, anchor, line, flow))
 
     def place(self, value: Any, line: int, complete: bool = False) -> None:
         """Put a finished value into the container being filled (or make it the document)."""

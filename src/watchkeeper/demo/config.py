@@ -38,7 +38,7 @@ monitors:
     tls: {{address: "127.0.0.1:{https}", verify: false}}
     expect: ["cert.expires_in > 14d", "tls.protocol in ['TLSv1.2', 'TLSv1.3']"]
     interval: 15s
-  - name: shop-https
+  - name: shop-https             # down on purpose: see EXPLAINED below
     http: https://127.0.0.1:{https}/health
     expect: ["status == 200"]
     tags: [shop]
@@ -56,6 +56,14 @@ slos:                              # error budgets with the SRE Workbook's burn-
   - {{name: shop-availability, monitor: shop-api, objective: 99.5%, window: 30d}}
   - {{name: search-latency, monitor: search, objective: 90%, latency: 1s, window: 7d}}
 """
+
+
+EXPLAINED = {
+    "shop-https": "down on purpose: it serves a self-signed certificate, and an http check "
+    "verifies certificates (as it should for yours); shop-tls reads the same certificate with "
+    "verify: false, and is up",
+}
+"""What a newcomer would otherwise take for a broken demo, printed when the demo starts."""
 
 
 def demo_yaml(http: int, https: int, smtp: int) -> str:

@@ -23,7 +23,7 @@ from watchkeeper.analysis import change, phases
 from watchkeeper.findings import Chart, Finding, Severity
 from watchkeeper.store import Store
 from watchkeeper.store.series import pick
-from watchkeeper.units import format_duration, format_ms, format_value
+from watchkeeper.units import format_duration, format_ms, format_value, plural
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -262,7 +262,7 @@ def _latency_changes(
             Finding(
                 source="drift",
                 severity=Severity.info,
-                title=f"{monitor}: {len(spikes)} latency spike{'s' if len(spikes) > 1 else ''}"
+                title=f"{monitor}: {plural(len(spikes), 'latency spike')}"
                 f" in the last {_span(window.since)}, worst {format_ms(float(p95[worst]))} at "
                 f"{_clock(float(times[worst]))} (usual p95 {format_ms(baseline)})",
                 subject=monitor,

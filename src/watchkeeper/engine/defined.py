@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper import checks
 from watchkeeper.config import Config, Monitor, load_api_monitor
-from watchkeeper.engine.heartbeats import Claim, Heartbeats
 from watchkeeper.errors import ConfigError
 from watchkeeper.store import Store, definitions, pings
+
+if TYPE_CHECKING:
+    from watchkeeper.engine.heartbeats import Claim, Heartbeats
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,13 @@ from typing import TypeVar
 from sqlalchemy import Connection
 
 from watchkeeper.checks import Resources
-from watchkeeper.checks.heartbeat import Beats, HeartbeatSettings, Registry, is_failure
+from watchkeeper.checks.heartbeat import (
+    Beats,
+    HeartbeatSettings,
+    Registry,
+    is_failure,
+    late_at,
+)
 from watchkeeper.config import Monitor
 from watchkeeper.engine.buckets import TokenBuckets
 from watchkeeper.lanes import HEARTBEATS
@@ -100,6 +106,27 @@ def _newest(table: dict[_K, db.Ping], key: _K, ping: db.Ping) -> None:
         del table[next(iter(table))]
 
 
+def replay(since: float, history: Iterable[db.Ping]) -> Beats:
+    """The state a monitor watched since ``since`` is in after ``history`` (oldest first)."""
+    beats = Beats(since=since)
+    for ping in history:
+        beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
+    return beats
+
+
+def stored_beats(store: Store, monitors: Iterable[Monitor]) -> dict[str, Beats]:
+    """The state of each heartbeat monitor a ``wk up`` took pings for, as its stored pings
+    describe it (what ``wk up`` rebuilds at start), by name; the others are left out. Reads
+    only (no UUID is made): for commands beside a running ``wk up``. Blocking."""
+    names = [m.name for m in monitors if m.kind == "heartbeat"]
+    with store.read() as connection:
+        found = db.watched(connection, names)
+        return {
+            name: replay(held.since, db.recent(connection, held.monitor_id))
+            for name, held in found.items()
+        }
+
+
 class Heartbeats:
     def __init__(self, store: Store, resources: Resources) -> None:
         self.store = store
@@ -166,9 +193,7 @@ class Heartbeats:
 
     def register(self, claim: Claim) -> None:
         """Take pings for a monitor whose claim was committed."""
-        beats = Beats(since=claim.since)
-        for ping in claim.history:
-            beats.record(ping.kind, ping.ts, ping.rid or "", ping.exit_code)
+        beats = replay(claim.since, claim.history)
         for stale in [u for u, name in self.registry.by_uuid.items() if name == claim.name]:
             del self.registry.by_uuid[stale]
         self.registry.add(claim.name, claim.uuid, beats)
@@ -199,6 +224,15 @@ class Heartbeats:
             self._task = None
 
     # -- pings -------------------------------------------------------------------------------
+    def late_at(self, name: str) -> float | None:
+        """The moment heartbeat monitor ``name`` turns late if no ping comes first (see
+        ``checks.heartbeat.late_at``); None if it takes no pings."""
+        beats = self.registry.beats.get(name)
+        settings = self._settings.get(name)
+        if beats is None or settings is None:
+            return None
+        return late_at(settings, beats)
+
     def settings_for(self, uuid: str) -> HeartbeatSettings | None:
         name = self.registry.by_uuid.get(uuid)
         return None if name is None else self._settings.get(name)

@@ -85,6 +85,11 @@ class Ledger:
     def forget(self, monitor: str) -> None:
         self._books.pop(monitor, None)
 
+    def take(self, other: Ledger) -> None:
+        """Adopt the books ``other`` was seeded with (monitors a reload added: seeded in a
+        thread apart, then taken on the event loop, which feeds this one)."""
+        self._books.update(other._books)
+
     # -- reading -----------------------------------------------------------------------------
     def uptime(self, monitor: str, window: float, now: float) -> float | None:
         """Share of good checks over the last ``window`` seconds: hourly up to 48 h, daily

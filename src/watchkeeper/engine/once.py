@@ -1,14 +1,46 @@
-"""Run monitors once, now, without the scheduler or the store (``wk check``)."""
+"""Run monitors once, now, without the scheduler (``wk check``): the config's monitors and
+those defined through the API, the heartbeats judged on what their stored pings say."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
+from watchkeeper import checks
 from watchkeeper.checks import Resources
-from watchkeeper.config import Monitor
+from watchkeeper.checks.heartbeat import Registry
+from watchkeeper.config import Config, Monitor
+from watchkeeper.engine.defined import api_monitors
+from watchkeeper.engine.heartbeats import stored_beats
 from watchkeeper.engine.runner import run_check
 from watchkeeper.model import Result
+from watchkeeper.store import Store
+
+UNWATCHED = "passive: no pings stored for it (wk up takes them), not judged"
+
+
+@dataclass(slots=True)
+class Known:
+    """Every monitor ``wk up`` on this config watches, as a command beside it sees them."""
+
+    monitors: list[Monitor]
+    broken: dict[str, str] = field(default_factory=dict)
+    """Stored API definitions ``wk up`` leaves out: name → why."""
+    heartbeats: Registry = field(default_factory=lambda: Registry(unwatched=UNWATCHED))
+    """The heartbeat monitors' state as their stored pings describe it."""
+
+
+def known_monitors(config: Config, store: Store | None) -> Known:
+    """The config's monitors, then those defined through the API that ``store`` holds, and
+    the stored ping state of the heartbeats among them (``store`` None: the config's only,
+    every heartbeat passive). Blocking; raises StoreError."""
+    if store is None:
+        return Known(list(config.monitors))
+    defined = api_monitors(store, config)
+    known = Known([*config.monitors, *defined.monitors], {b.name: b.reason for b in defined.broken})
+    known.heartbeats.beats.update(stored_beats(store, known.monitors))
+    return known
 
 
 async def check_once(
@@ -18,9 +50,15 @@ async def check_once(
     per_host: int = 20,
     secrets: frozenset[str] = frozenset(),
     nameservers: tuple[str, ...] = (),
+    heartbeats: Registry | None = None,
 ) -> list[Result]:
-    """Probe each monitor once, concurrently within limits; Results in the monitors' order."""
+    """Probe each monitor once, concurrently within limits; Results in the monitors' order.
+    ``heartbeats``: what the heartbeat monitors' stored pings say (none: each is passive
+    here, noted and not judged)."""
+    for monitor in monitors:
+        checks.prepare(monitor.check)  # the drivers, before the probes' timeouts start
     resources = Resources(nameservers=nameservers)
+    resources.shared("heartbeat.registry", lambda: heartbeats or Registry(unwatched=UNWATCHED))
     overall = asyncio.Semaphore(concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
 

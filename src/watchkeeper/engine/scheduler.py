@@ -8,7 +8,8 @@ the slot at least half an interval after it. While a failure (or a recovery) is 
 confirmed, the next run comes after ``retry_interval`` instead. A monitor whose previous run
 is still in flight when its next slot comes skips that slot (counted in ``skipped``): runs
 never pile up. A monitor has at most one live item in the heap; items superseded by
-``run_now`` are left to go stale.
+``run_now`` (or ``run_at``: a run owed at a known moment, between slots) are left to go
+stale.
 
 At most ``concurrency`` checks run at once, and at most ``per_host`` against one target. A due
 check that finds no free slot waits in its host's line (no task is created for it); when a
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from watchkeeper import checks
 from watchkeeper.checks import Resources
 from watchkeeper.config import Monitor
 from watchkeeper.engine.runner import run_check
@@ -58,6 +60,8 @@ class _Entry:
     due: float = 0.0  # when its live heap item is due
     started: float = -math.inf  # when its last run started (loop time)
     rerun: bool = False  # asked to run again while a run was in flight
+    successor: _Entry | None = None  # replaced while its run was in flight: runs after it
+    wake: float = math.inf  # a run is owed at or after this moment (run_at), until one starts
 
 
 @dataclass(slots=True)
@@ -88,7 +92,8 @@ class Scheduler:
         self.resources = resources or Resources()
         self.stats = SchedulerStats()
         self._on_result = on_result
-        self._secrets = secrets
+        self.secrets = secrets
+        """Values masked in every Result (a reload may bring new ones)."""
         self._rng = rng or random.Random()
         self._spread = startup_spread
         self._limit = concurrency
@@ -109,12 +114,19 @@ class Scheduler:
 
     # -- membership --------------------------------------------------------------------------
     def add(self, monitor: Monitor, *, at: float | None = None) -> None:
-        """Schedule a monitor (its first run is spread unless ``at`` is given)."""
-        if monitor.name in self._entries:
+        """Schedule a monitor (its first run is spread unless ``at`` is given). One that
+        replaces a monitor of its name whose run is in flight runs once that run ends: a
+        monitor never runs twice at once."""
+        previous = self._entries.get(monitor.name)
+        if previous is not None:
             self.remove(monitor.name)
         if monitor.paused:
             return
+        checks.prepare(monitor.check)  # its drivers, now rather than inside its first probe
         entry = _Entry(monitor)
+        if previous is not None and previous.running:
+            entry.running = True  # held until the previous run ends (see ``_run``)
+            previous.successor = entry
         now = self._loop.time()
         first = (
             at
@@ -127,6 +139,13 @@ class Scheduler:
         entry.phase = (share * monitor.interval - time.time() + now) % monitor.interval
         self._entries[monitor.name] = entry
         self._push(first, entry)
+
+    def renew(self, monitor: Monitor) -> None:
+        """Take a definition equal to the scheduled one in all that runs (only where it is
+        written differs): its slot on the grid, and a run in flight, stay as they are."""
+        entry = self._entries.get(monitor.name)
+        if entry is not None:
+            entry.monitor = monitor
 
     def remove(self, name: str) -> None:
         entry = self._entries.pop(name, None)
@@ -148,6 +167,26 @@ class Scheduler:
         if entry.due > at or entry.token == 0:
             self._push(at, entry)
         return True
+
+    def run_at(self, name: str, at: float) -> bool:
+        """Have a monitor run at ``at`` (loop time) or soon after, even between its slots: a
+        check whose answer changes at a known moment (a heartbeat turning late) is judged
+        then, not at its next slot. The moment replaces one asked for before (what the
+        check knows now supersedes it); the grid stays. A run in flight, or one due sooner,
+        does not count as it: the run after that comes no later than ``at``. False if the
+        monitor is unknown."""
+        entry = self._entries.get(name)
+        if entry is None:
+            return False
+        entry.wake = at
+        if not entry.running and entry.due > at:
+            self._push(at, entry)
+        return True
+
+    def next_run(self, name: str) -> float | None:
+        """When (loop time) a monitor's next run is due; None if it is not scheduled."""
+        entry = self._entries.get(name)
+        return None if entry is None else entry.due
 
     @property
     def in_flight(self) -> int:
@@ -247,10 +286,12 @@ class Scheduler:
         try:
             try:
                 entry.started = self._loop.time()
+                if entry.wake <= entry.started:  # this run is the one owed
+                    entry.wake = math.inf
                 lag = entry.started - due
                 self.stats.lag.record_value(max(1, int(lag * 1e6)))
                 self.stats.started += 1
-                result = await run_check(monitor, self.resources, self._secrets)
+                result = await run_check(monitor, self.resources, self.secrets)
             finally:
                 self._release(host)
             self.stats.completed += 1
@@ -262,6 +303,18 @@ class Scheduler:
             entry.running = False
             if not entry.removed and not self._stopping:
                 self._reschedule(entry, due, confirming)
+            elif entry.successor is not None and not self._stopping:
+                self._release_successor(entry.successor)
+
+    def _release_successor(self, entry: _Entry) -> None:
+        """The run of the monitor ``entry`` replaced ended: ``entry`` may run now (at its
+        due time, or at once if that went by while it was held)."""
+        entry.running = False
+        if entry.removed:
+            if entry.successor is not None:
+                self._release_successor(entry.successor)
+            return
+        self._push(max(entry.due, self._loop.time()), entry)
 
     def _reschedule(self, entry: _Entry, due: float, confirming: bool) -> None:
         now = self._loop.time()
@@ -276,6 +329,7 @@ class Scheduler:
         if entry.rerun:  # asked for while it ran: what it was asked about came too late
             entry.rerun = False
             next_due = min(next_due, max(now, entry.started + 0.05))
+        next_due = min(next_due, entry.wake)
         self._push(max(next_due, now), entry)
 
     def _advance_grid(self, entry: _Entry, due: float) -> None:

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from watchkeeper.alerts.service import Alerting
@@ -26,12 +27,14 @@ from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.engine.slos import Slos
 from watchkeeper.lanes import STORE_UPKEEP
-from watchkeeper.model import Result, State, Transition
+from watchkeeper.model import Result, State, StoredState, Transition
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
 
 log = logging.getLogger("watchkeeper.engine")
 
+RELOAD_STARTS = 100
+"""Checks per second a reload starts for the monitors it adds or changes, at most."""
 _BACKLOG = 5000
 """Results waiting for the store beyond which rollups wait: they would seal buckets early."""
 
@@ -95,6 +98,8 @@ class Engine:
             secrets=self.config.secrets,
             startup_spread=self._startup_spread,
         )
+        for monitor in self.monitors.values():
+            self._judge_when_late(monitor)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._upkeep(), name="store-upkeep"),
@@ -127,20 +132,7 @@ class Engine:
         self.store.ensure_monitors((m.name, m.kind, m.target) for m in self.monitors.values())
         stored = self.store.states()
         for monitor in self.monitors.values():
-            saved = stored.get(monitor.name)
-            if monitor.paused:
-                self.status[monitor.name] = MonitorStatus(
-                    monitor.name, State.PAUSED, since=time.time()
-                )
-            elif saved is None:
-                self.status[monitor.name] = MonitorStatus(monitor.name, since=time.time())
-            else:
-                recent = self.store.last_results(
-                    monitor.name, max(monitor.confirm, monitor.recover)
-                )
-                self.status[monitor.name] = restore(
-                    monitor.name, saved.state, saved.since, saved.reason, recent
-                )
+            self.status[monitor.name] = self.stored_status(monitor, stored)
         self.heartbeats.load(self.monitors.values())
         self.slos.load(self.monitors.values(), time.time())
         try:
@@ -152,8 +144,26 @@ class Engine:
         except Exception:  # the pages lose history, the checks lose nothing
             log.exception("loading uptime history for the dashboard failed")
 
+    def stored_status(self, monitor: Monitor, stored: dict[str, StoredState]) -> MonitorStatus:
+        """A monitor's status as the store left it (``stored``: ``Store.states()``), with its
+        streaks from its newest results; paused or never seen: from now. Blocking."""
+        saved = stored.get(monitor.name)
+        if monitor.paused:
+            return MonitorStatus(monitor.name, State.PAUSED, since=time.time())
+        if saved is None:
+            return MonitorStatus(monitor.name, since=time.time())
+        recent = self.store.last_results(monitor.name, max(monitor.confirm, monitor.recover))
+        return restore(monitor.name, saved.state, saved.since, saved.reason, recent)
+
     # -- results -----------------------------------------------------------------------------
     async def _handle(self, monitor: Monitor, result: Result) -> bool:
+        if monitor.name not in self.monitors:
+            # a check in flight when its monitor was removed (a reload, the API): its Result
+            # is kept, but nobody watches the monitor's state any more
+            assert self.writer is not None
+            self.writer.offer(result)
+            self._answer_waiters(monitor.name, result)
+            return False
         if monitor.anomaly:
             self.anomalies.judge(monitor, result)
         current = self.status.get(monitor.name) or MonitorStatus(monitor.name)
@@ -167,13 +177,12 @@ class Engine:
             cause=self._cause(monitor),
         )
         self.status[monitor.name] = updated
+        self._judge_when_late(monitor)
         assert self.writer is not None
         self.writer.offer(result)
         self.ledger.record(result)
         self.slos.record(result)
-        for waiter in self._waiters.pop(monitor.name, ()):
-            if not waiter.done():
-                waiter.set_result(result)
+        self._answer_waiters(monitor.name, result)
         if transition is not None:
             self.alerting.on_transition(monitor, transition, updated)
         for result_listener in self.result_listeners:
@@ -188,6 +197,23 @@ class Engine:
                 except Exception:
                     log.exception("transition listener failed")
         return updated.confirming
+
+    def _answer_waiters(self, name: str, result: Result) -> None:
+        for waiter in self._waiters.pop(name, ()):
+            if not waiter.done():
+                waiter.set_result(result)
+
+    def _judge_when_late(self, monitor: Monitor) -> None:
+        """Have a heartbeat monitor checked the moment it turns late (its due time plus its
+        grace), not at its next slot an interval later; each run (each ping asks for one)
+        sets the moment anew. Nothing once it is late: it is judged at its slots then."""
+        if monitor.kind != "heartbeat" or self.scheduler is None:
+            return
+        late = self.heartbeats.late_at(monitor.name)
+        now = time.time()
+        if late is not None and late > now:
+            at = asyncio.get_running_loop().time() + (late - now)
+            self.scheduler.run_at(monitor.name, at)
 
     def _cause(self, monitor: Monitor) -> str | None:
         """A monitor this one depends on that is down now (the likely cause of its trouble)."""
@@ -218,33 +244,82 @@ class Engine:
             if waiters and waiter in waiters:
                 waiters.remove(waiter)
 
-    # -- monitors defined at run time (through the API) ---------------------------------------
+    # -- monitors changed at run time (through the API, or a reload of the config) -----------
     def put_monitor(self, monitor: Monitor) -> None:
-        """Add a monitor, or replace one of the same name (its state and history stay). The
-        caller registers it in the store first (``Store.ensure_monitors``, in a thread)."""
+        """Add a monitor, or replace one of the same name (its state and history stay), and
+        run it now. The caller registers it in the store first (``Store.ensure_monitors``,
+        in a thread)."""
+        self._put(monitor, None, at=asyncio.get_running_loop().time())
+        self.alerting.set_monitors(self.monitors.values())
+
+    def remove_monitor(self, name: str) -> None:
+        """Stop watching a monitor (its results stay in the store)."""
+        self._remove(name)
+        self.alerting.set_monitors(self.monitors.values())
+
+    def change_monitors(
+        self,
+        *,
+        removed: Iterable[str] = (),
+        put: Iterable[Monitor] = (),
+        renewed: Iterable[Monitor] = (),
+        statuses: Mapping[str, MonitorStatus] | None = None,
+    ) -> None:
+        """Many monitors at once (a reload): stop the ``removed``; add or replace the ``put``
+        (state kept, else ``statuses[name]``; their checks start soon); take the
+        ``renewed`` — the same definitions, written elsewhere in the file — without touching
+        their schedule or state."""
+        statuses = statuses or {}
+        for name in removed:
+            self._remove(name)
+        put = list(put)
+        # a few start at once (one changed monitor: its check now); many, at most
+        # RELOAD_STARTS a second, within the start-up spread
+        window = min(self._startup_spread, len(put) / RELOAD_STARTS)
+        now = asyncio.get_running_loop().time()
+        for monitor in put:
+            at = now + random.uniform(0, min(window, monitor.interval))
+            self._put(monitor, statuses.get(monitor.name), at=at)
+        for monitor in renewed:
+            self.monitors[monitor.name] = monitor
+            if self.scheduler is not None:
+                self.scheduler.renew(monitor)
+        self.alerting.set_monitors(self.monitors.values())
+
+    def _put(self, monitor: Monitor, status: MonitorStatus | None, at: float | None) -> None:
         self.monitors[monitor.name] = monitor
         self.anomalies.forget(monitor.name, keep=monitor.anomaly)  # new series start afresh
         if monitor.kind == "slo":  # counts from now; a restart reads the history
             self.slos.add(monitor, time.time(), history=False)
-        if monitor.name not in self.status or monitor.paused:
+        current = self.status.get(monitor.name)
+        if status is not None and (current is None or current.state is State.PAUSED):
+            self.status[monitor.name] = status
+        elif current is None or monitor.paused:
             self.status[monitor.name] = MonitorStatus(
                 monitor.name, State.PAUSED if monitor.paused else State.UNKNOWN, since=time.time()
             )
-        self.alerting.set_monitors(self.monitors.values())
+        elif current.state is State.PAUSED:  # resumed: its state is found afresh
+            self.status[monitor.name] = MonitorStatus(monitor.name, since=time.time())
         if self.scheduler is not None:
-            self.scheduler.add(monitor, at=asyncio.get_running_loop().time())
+            self.scheduler.add(monitor, at=at)
 
-    def remove_monitor(self, name: str) -> None:
-        """Stop watching a monitor (its results stay in the store)."""
+    def _remove(self, name: str) -> None:
         self.monitors.pop(name, None)
         self.status.pop(name, None)
         self.ledger.forget(name)
         self.heartbeats.forget(name)
         self.slos.forget(name)
         self.anomalies.forget(name)
-        self.alerting.set_monitors(self.monitors.values())
         if self.scheduler is not None:
             self.scheduler.remove(name)
+
+    def replace_config(self, config: Config) -> None:
+        """Take a reloaded config's routes, maintenance, status pages, secrets and live
+        settings (its monitors come through ``change_monitors``)."""
+        self.config = config
+        self.alerting.set_config(config)
+        if self.scheduler is not None:
+            self.scheduler.secrets = config.secrets
 
     # -- store upkeep ------------------------------------------------------------------------
     @property
@@ -254,9 +329,9 @@ class Engine:
         return max((m.timeout for m in self.monitors.values()), default=0.0) + 60.0
 
     async def _upkeep(self) -> None:
-        retention = self.config.retention
         last_prune = 0.0
         while True:
+            retention = self.config.retention  # a reload may change it
             await asyncio.sleep(self._rollup_every)
             if self.writer is not None and self.writer.queue_depth > _BACKLOG:
                 continue  # catching up after a store outage: roll up once it is written

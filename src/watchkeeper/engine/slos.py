@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
+from watchkeeper.analysis.slo import Minutes
 from watchkeeper.checks import Resources
 from watchkeeper.checks.slo import SloSettings, Tracked, Tracker
 from watchkeeper.config import Monitor
@@ -46,6 +47,24 @@ class Slos:
             seed(self.store, tracked, now)
         except Exception:  # counting starts now; the checks lose nothing
             log.exception("reading the history of SLO %s failed", monitor.name)
+
+    def counted(self, monitor: Monitor, now: float) -> Tracked:
+        """An SLO monitor's counts as the store holds them, for ``install`` (a reload).
+        Blocking; touches nothing being counted."""
+        settings = monitor.settings
+        assert isinstance(settings, SloSettings)
+        tracked = Tracked(settings, Minutes(settings.window))
+        try:
+            seed(self.store, tracked, now)
+        except Exception:  # counting starts now; the checks lose nothing
+            log.exception("reading the history of SLO %s failed", monitor.name)
+        return tracked
+
+    def install(self, name: str, tracked: Tracked) -> None:
+        """Count for SLO ``name`` from ``counted``'s counts on (on the event loop)."""
+        self.tracker.forget(name)
+        self.tracker.slos[name] = tracked
+        self.tracker.by_target.setdefault(tracked.settings.monitor, []).append(tracked)
 
     def forget(self, name: str) -> None:
         self.tracker.forget(name)

@@ -15,7 +15,7 @@ from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
 from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 _PHASE_ROOTS = {
     "latency": "total",
@@ -157,16 +157,16 @@ def _json_path(observation: Observation, path: tuple[str | int, ...]) -> Any:
         return node
     walked = "json"
     for part in path:
-        if isinstance(part, int):
+        if isinstance(part, int) or (isinstance(node, list) and part.lstrip("-").isdigit()):
+            # json.items[0] and json.items.0 alike; the path goes on from the item
             if not isinstance(node, list):
                 return _Absent(f"missing: {walked} is not a list")
-            if not -len(node) <= part < len(node):
-                return _Absent(f"missing: {walked} has {len(node)} items")
-            node = node[part]
-            walked += f"[{part}]"
+            index = int(part)
+            if not -len(node) <= index < len(node):
+                return _Absent(f"missing: {walked} has {plural(len(node), 'item')}")
+            node = node[index]
+            walked += f"[{part}]" if isinstance(part, int) else f".{part}"
         else:
-            if isinstance(node, list) and part.lstrip("-").isdigit():
-                return _json_path_index(node, int(part), walked)
             if not isinstance(node, dict):
                 return _Absent(f"missing: {walked} is not an object")
             if part not in node:
@@ -174,12 +174,6 @@ def _json_path(observation: Observation, path: tuple[str | int, ...]) -> Any:
             node = node[part]
             walked += f".{part}"
     return node
-
-
-def _json_path_index(node: list[Any], index: int, walked: str) -> Any:
-    if not -len(node) <= index < len(node):
-        return _Absent(f"missing: {walked} has {len(node)} items")
-    return node[index]
 
 
 # -- comparing --------------------------------------------------------------------------------

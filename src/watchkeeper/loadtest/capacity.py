@@ -1,11 +1,14 @@
 """``wk capacity``: the highest arrival rate that holds the SLO, how the target scales, and
 what it takes to meet an expected peak.
 
-1. Steps: open-model runs at doubling rates, each judged over its steady window (the first
-   ``warmup`` seconds left out), until one fails; then bisection between the last rate that
-   held and the first that did not, to within 5 %.
-2. A concurrency sweep (closed model, ≥ 6 points from 1) fitted with the Universal
-   Scalability Law: contention α, coherency β, the peak concurrency N* and X_roof.
+1. Steps: open-model runs at doubling rates up to ``--max-rate``, each judged over its
+   steady window (the first ``warmup`` seconds left out), until one fails; then bisection
+   between the last rate that held and the first that did not, to within 5 %.
+2. A concurrency sweep (closed model, ≥ 6 points from 1, its users held to ``--max-rate``
+   together: a load that reaches the cap is the last) fitted with the Universal Scalability
+   Law: contention α, coherency β, the peak concurrency N* and X_roof. A fit that explains
+   little of the sweep (R² under ``MIN_R_SQUARED``) is no model: it is shown as such, and the
+   verdict falls back to what was measured.
 3. The knee: the first step whose p99 is over twice the lightest step's.
 4. Resources sampled throughout (the local process behind the port, or ``--metrics``): the
    first to pass 80 % as the rate rose is what saturates first.
@@ -25,12 +28,16 @@ from watchkeeper.loadtest import usl
 from watchkeeper.loadtest.generator import Settings, Tally
 from watchkeeper.loadtest.plan import Threshold, constant
 from watchkeeper.loadtest.resources import Sampler, first_saturated
-from watchkeeper.loadtest.results import judge, latency_ms
+from watchkeeper.loadtest.results import error_rate, judge, latency_ms
 from watchkeeper.loadtest.runner import Job, run
 from watchkeeper.loadtest.target import Target
 
 CEILING = 0.7
 """Plan replicas so that each runs at no more than this share of its sustainable rate."""
+MIN_R_SQUARED = 0.8
+"""A USL fit explaining less of the sweep's variance than this gives no scaling verdict."""
+AT_CAP = 0.9
+"""A sweep point within this share of ``--max-rate`` measured the cap, not the target."""
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,22 @@ class Step:
     resources: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One load of the concurrency sweep: its steady throughput (answers per second)."""
+
+    concurrency: int
+    throughput: float
+    capped: bool = False
+    """The users were held to ``--max-rate``: the target may do more than this."""
+
+
 @dataclass
 class Capacity:
     steps: list[Step]
     sustainable: float | None
     first_failing: float | None
-    sweep: list[tuple[int, float]]
+    sweep: list[Point]
     fit: usl.Fit | None
     fit_error: str | None
     knee: float | None
@@ -90,7 +107,13 @@ class Capacity:
                 }
                 for s in self.steps
             ],
-            "sweep": [{"concurrency": n, "throughput_rps": x} for n, x in self.sweep],
+            "sweep": [
+                {"concurrency": p.concurrency, "throughput_rps": p.throughput, "capped": p.capped}
+                for p in self.sweep
+            ],
+            "measured_peak": None
+            if (peak := measured_peak(self.sweep)) is None
+            else {"concurrency": peak.concurrency, "throughput_rps": peak.throughput},
             "usl": None
             if fit is None
             else {
@@ -102,6 +125,7 @@ class Capacity:
                 "peak_throughput_rps": fit.peak_throughput,
                 "roof_rps": None if math.isinf(fit.roof) else fit.roof,
                 "extrapolated": fit.extrapolated,
+                "trusted": trusted(fit),
             },
             "usl_error": self.fit_error,
             "saturates_first": None
@@ -130,11 +154,10 @@ def steady(tally: Tally, warmup: float, seconds: float) -> dict[str, Any]:
             errors += second.errors
             offered += second.offered
     span = max(1, last - first)
-    answered = tally.steady_completed
     return {
         "achieved_rps": round(completed / span, 2),
         "offered_rps": round(offered / span, 2),
-        "error_rate": round(tally.steady_errors / max(1, answered + tally.steady_errors), 6),
+        "error_rate": error_rate(tally.steady_errors, tally.steady_sent),
         "latency_ms": latency_ms(tally.steady),
     }
 
@@ -197,7 +220,7 @@ def measure(
         False when it does not recover in ``cooldown`` seconds."""
         deadline = time.monotonic() + options.cooldown
         while time.monotonic() < deadline:
-            probe = run(Job(target, settings, users=1, seconds=0.5), 1, None)
+            probe = run(Job(target, capped, users=1, seconds=0.5), 1, None)
             p50 = probe.latency.get_value_at_percentile(50) / 1000
             if probe.completed and (not baseline or p50 <= 3 * baseline[0] + 5):
                 return True
@@ -205,14 +228,17 @@ def measure(
         return False
 
     broken: list[float] = []
+    capped = replace(settings, max_rate=options.max_rate)
 
-    rate = options.start_rate
+    rate = min(options.start_rate, options.max_rate)
     best: float | None = None
     failing: float | None = None
-    while rate <= options.max_rate:
+    while True:
         if step(rate).passed:
             best = rate
-            rate *= 2
+            if rate >= options.max_rate:
+                break
+            rate = min(rate * 2, options.max_rate)  # the last step lands on the cap
         else:
             failing = rate
             break
@@ -226,12 +252,20 @@ def measure(
             else:
                 failing = middle
     sweep = concurrency_sweep(target, settings, options, say) if not broken else []
+    below = [p for p in sweep if not p.capped]
     fit: usl.Fit | None = None
     fit_error = None
     try:
-        fit = usl.fit([n for n, _ in sweep], [x for _, x in sweep])
+        fit = usl.fit([p.concurrency for p in below], [p.throughput for p in below])
     except ValueError as exc:
-        fit_error = str(exc) if not broken else "no concurrency sweep: the target had not recovered"
+        fit_error = str(exc)
+        if broken:
+            fit_error = "no concurrency sweep: the target had not recovered"
+        elif len(below) < len(sweep):
+            fit_error += (
+                f" below the --max-rate cap ({options.max_rate:,.0f} req/s), which "
+                f"{sweep[-1].concurrency} concurrent users reached: raise --max-rate"
+            )
     knee = find_knee(steps)
     saturated = first_saturated([(s.rate, s.resources) for s in steps])
     notes = list(sampler.notes) if sampler else []
@@ -250,7 +284,16 @@ def measure(
             f"every step held up to the --max-rate cap ({options.max_rate:,.0f} req/s): the "
             "real limit is higher"
         )
-    if fit is not None and fit.extrapolated:
+    if sweep and sweep[-1].capped:
+        notes.append(
+            f"the concurrency sweep stopped at {sweep[-1].concurrency} users: they reached the "
+            f"--max-rate cap ({options.max_rate:,.0f} req/s), and more would only measure the "
+            "cap"
+        )
+    warning = fit_warning(fit)
+    if warning is not None:
+        notes.append(warning)
+    elif fit is not None and fit.extrapolated:
         notes.append(
             "the concurrency sweep never reached the throughput peak: N* and the peak are "
             "extrapolated (sweep higher --loads)"
@@ -265,24 +308,50 @@ def measure(
         knee=knee,
         saturated=saturated,
         notes=notes,
-        plan=make_plan(best, options, fit),
+        plan=make_plan(best, options, fit, sweep),
     )
 
 
 def concurrency_sweep(
     target: Target, settings: Settings, options: Options, say: Progress
-) -> list[tuple[int, float]]:
+) -> list[Point]:
+    """Throughput at each of ``options.loads`` users (closed model), the users together held
+    to ``options.max_rate``. A load that reaches the cap is the last one run: every higher
+    one would measure the cap too."""
     points = []
+    warm = min(options.warmup, options.sweep_seconds / 3)
+    held = replace(settings, steady_after=warm, max_rate=options.max_rate)
     for users in options.loads:
         say(f"sweep: {users} concurrent users for {options.sweep_seconds:g}s")
-        warm = min(options.warmup, options.sweep_seconds / 3)
-        job = Job(
-            target, replace(settings, steady_after=warm), users=users, seconds=options.sweep_seconds
-        )
+        job = Job(target, held, users=users, seconds=options.sweep_seconds)
         tally = run(job, min(options.workers, users), None)
-        throughput = steady(tally, warm, options.sweep_seconds)["achieved_rps"]
-        points.append((users, float(throughput)))
+        throughput = float(steady(tally, warm, options.sweep_seconds)["achieved_rps"])
+        capped = throughput >= AT_CAP * options.max_rate
+        points.append(Point(users, throughput, capped))
+        if capped:
+            say(f"  {throughput:,.0f} req/s: the --max-rate cap; no higher load is run")
+            break
     return points
+
+
+def measured_peak(sweep: list[Point]) -> Point | None:
+    """The sweep's highest throughput (the first load that reached it)."""
+    return max(sweep, key=lambda p: p.throughput) if sweep else None
+
+
+def trusted(fit: usl.Fit) -> bool:
+    return fit.r_squared >= MIN_R_SQUARED
+
+
+def fit_warning(fit: usl.Fit | None) -> str | None:
+    """What to say about a fit that is no model of the target (None: it is one, or none)."""
+    if fit is None or trusted(fit):
+        return None
+    return (
+        f"the USL fit explains little of the measured throughput (R² {fit.r_squared:.2f}, "
+        f"under {MIN_R_SQUARED:g}): its α, β and peak say nothing about this target; go by "
+        "the measured sweep and the knee"
+    )
 
 
 def find_knee(steps: list[Step]) -> float | None:
@@ -297,7 +366,9 @@ def find_knee(steps: list[Step]) -> float | None:
     return None
 
 
-def make_plan(sustainable: float | None, options: Options, fit: usl.Fit | None) -> dict[str, Any]:
+def make_plan(
+    sustainable: float | None, options: Options, fit: usl.Fit | None, sweep: list[Point]
+) -> dict[str, Any]:
     plan: dict[str, Any] = {"sustainable_rps": sustainable, "utilisation_ceiling": CEILING}
     if sustainable is None:
         plan["verdict"] = "the target did not hold the SLO at any tested rate"
@@ -336,9 +407,17 @@ def make_plan(sustainable: float | None, options: Options, fit: usl.Fit | None) 
         )
     else:
         plan["verdict"] = f"one instance holds {sustainable:,.0f} req/s within the SLO"
-    if fit is not None and fit.peak_n is not None and not fit.extrapolated:
+    highest = measured_peak(sweep)
+    if fit is not None and trusted(fit) and fit.peak_n is not None and not fit.extrapolated:
         plan["scaling"] = (
             f"throughput peaks near {fit.peak_n:.0f} concurrent requests "
             f"({fit.peak_throughput:,.0f} req/s); beyond that more load makes it slower"
+        )
+    elif highest is not None:
+        plan["scaling"] = (
+            f"measured: the most throughput was {highest.throughput:,.0f} req/s at "
+            f"{highest.concurrency} concurrent requests"
+            + (" (the --max-rate cap)" if highest.capped else "")
+            + ("; no model of how it scales fits the sweep" if fit is not None else "")
         )
     return plan

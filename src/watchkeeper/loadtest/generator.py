@@ -11,6 +11,14 @@ Closed model (``users``): each user sends, waits for the answer, thinks, sends a
 latency runs from the actual send, as Locust, k6 VUs and wrk measure; it is offered for
 comparison and labelled as such.
 
+Servers close connections, and that is no error: one that answers HTTP/1.0 or says
+``Connection: close`` gets a new connection for the next request, and an idle connection the
+server closed is simply replaced. Only a request that was sent and got no answer is an error,
+with one exception every browser makes: a request sent on a reused connection that died
+before any byte of its answer came (the server's idle timer fired as it arrived) is sent once
+more, on a fresh connection, if it may be (``Target.replayable``). It still counts as one
+request; ``Tally.retried`` says how many were sent again.
+
 Everything per request is a method call on a Protocol: no task, no future, no parsing in
 Python beyond httptools' callbacks. Latencies go into HDR histograms (microseconds, 3
 significant digits): memory stays bounded however long the test runs.
@@ -90,7 +98,13 @@ class Tally:
     """From the actual send: what the server took, queueing in the generator excluded."""
     offered: int = 0
     sent: int = 0
+    """Requests attempted, each once: written to a connection, or given up on while waiting
+    for one (its connection could not be made, or it waited past the timeout). Every error
+    belongs to one of these, so ``errors / sent`` is the error rate."""
     completed: int = 0
+    """Answers, whatever their status (an HTTP error is an answer and an error)."""
+    retried: int = 0
+    """Requests sent a second time, on a fresh connection (see the module's docstring)."""
     late: int = 0
     max_late: float = 0.0
     dropped: int = 0
@@ -103,6 +117,7 @@ class Tally:
     seconds: dict[int, Second] = field(default_factory=dict)
     steady: HdrHistogram = field(default_factory=histogram)
     """Latency of the requests sent after ``Settings.steady_after``."""
+    steady_sent: int = 0
     steady_completed: int = 0
     steady_errors: int = 0
 
@@ -120,10 +135,12 @@ class Tally:
             "offered",
             "sent",
             "completed",
+            "retried",
             "late",
             "dropped",
             "bytes_in",
             "connections",
+            "steady_sent",
             "steady_completed",
             "steady_errors",
         ):
@@ -143,13 +160,25 @@ class Tally:
                 ours.latency.add(theirs.latency)
 
 
+@dataclass(frozen=True, slots=True)
+class _Retry:
+    """A request waiting for a fresh connection to be sent on once more."""
+
+    pick: int
+    intended: float
+    began: float
+
+
 class _Connection(asyncio.Protocol):
     __slots__ = (
+        "answered",
+        "began",
         "busy",
         "closed",
         "generator",
         "intended",
         "parser",
+        "pick",
         "sent_at",
         "size",
         "status",
@@ -162,7 +191,14 @@ class _Connection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.busy = False
         self.closed = False
+        self.answered = 0
+        """Answers this connection has carried before the request in flight: one that has
+        some is a reused connection."""
+        self.pick = 0
+        """The request in flight: its place in ``Target.schedule``."""
         self.intended = 0.0
+        self.began = 0.0
+        """When the request in flight was first sent (earlier than ``sent_at`` on a retry)."""
         self.sent_at = 0.0
         self.status = 0
         self.size = 0
@@ -182,7 +218,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         if self.busy:
-            self.generator._failed(self, "connection reset" if exc else "connection closed")
+            self.generator._cut_off(self, "connection reset" if exc else "connection closed")
         self.generator._lost(self)
 
     # httptools
@@ -190,14 +226,16 @@ class _Connection(asyncio.Protocol):
         self.status = self.parser.get_status_code()
 
     def on_message_complete(self) -> None:
-        keep = self.parser.should_keep_alive()
+        self.answered += 1
+        if not self.parser.should_keep_alive():
+            self.close()  # before the answer is counted, so nothing is sent on it again
         self.generator._done(self)
-        if not keep:
-            self.close()
 
-    def send(self, request: bytes, intended: float, now: float) -> None:
+    def send(self, pick: int, request: bytes, intended: float, began: float, now: float) -> None:
         self.busy = True
+        self.pick = pick
         self.intended = intended
+        self.began = began
         self.sent_at = now
         self.status = 0
         self.size = 0
@@ -218,6 +256,10 @@ class Settings:
     poisson: bool = False
     seed: int = 0
     verify_tls: bool = True
+    max_rate: float = 0.0
+    """Closed model: the most requests per second the users may send together (0: no cap).
+    A user whose turn would go over it waits, so a concurrency sweep stays under
+    ``--max-rate`` however fast the target answers."""
     steady_after: float = 0.0
     """Also count, apart, what is sent from this many seconds into the run (``Tally.steady``):
     a capacity step is judged without its warm-up."""
@@ -241,6 +283,7 @@ class Generator:
         self._all: set[_Connection] = set()
         self._connecting = 0
         self._queue: collections.deque[float] = collections.deque()
+        self._retries: collections.deque[_Retry] = collections.deque()
         self._next = 0
         self._loop = asyncio.get_running_loop()
         self._start = 0.0
@@ -253,9 +296,18 @@ class Generator:
                 self._ssl.check_hostname = False
                 self._ssl.verify_mode = ssl.CERT_NONE
         self._stopping = False
+        """No new requests (closed model, time is up); those in flight may finish."""
+        self._closing = False
+        """The run is over: every connection is being closed, none is opened."""
         self._seconds_current = Second(-1)
         self._tasks: set[asyncio.Task[None]] = set()
         self._steady_after = settings.steady_after
+        self._interval = 1 / settings.max_rate if settings.max_rate > 0 else 0.0
+        self._next_turn = 0.0
+        self._user_next: Callable[[_Connection], None] = (
+            self._user_sends_in_turn if self._interval else self._user_sends
+        )
+        """What a closed-model user does when ready: send, or wait its turn under a cap."""
 
     def _spawn(self) -> None:
         """Open one more connection in the background (the task is kept until it ends)."""
@@ -332,14 +384,23 @@ class Generator:
     def _send(self, connection: _Connection, intended: float, now: float) -> None:
         index = self._next
         self._next = (index + 1) % len(self.target.schedule)
+        tally = self.tally
         late = now - intended
         if late > LATE:
-            self.tally.late += 1
-            if late > self.tally.max_late:
-                self.tally.max_late = late
-        self.tally.sent += 1
+            tally.late += 1
+            if late > tally.max_late:
+                tally.max_late = late
+        tally.sent += 1  # as _count_sent, inline: this is the path every request takes
         self._current.sent += 1
-        connection.send(self.target.schedule[index][1], intended, now)
+        if now - self._start >= self._steady_after:
+            tally.steady_sent += 1
+        connection.send(index, self.target.schedule[index][1], intended, now, now)
+
+    def _send_again(self, connection: _Connection, retry: _Retry, now: float) -> None:
+        """A request cut off on a reused connection, sent once more (not counted again)."""
+        self.tally.retried += 1
+        request = self.target.schedule[retry.pick][1]
+        connection.send(retry.pick, request, retry.intended, retry.began, now)
 
     async def _open_connection(self) -> None:
         self._connecting += 1
@@ -365,41 +426,67 @@ class Generator:
         self._ready(connection)
 
     def _connect_failed(self, reason: str) -> None:
-        """A connection could not be made: the arrival waiting for it fails (open model),
-        or the user tries again in a moment (closed model)."""
+        """A connection could not be made: the request waiting to be sent again on it fails,
+        or else the arrival waiting for it (open model), or the user's next request (closed
+        model, which tries again in a moment)."""
+        if self._retries:
+            retry = self._retries.popleft()
+            self._count_error(f"connect: {reason}", retry.began)
+        elif self._closed_model:
+            if not self._stopping:  # time is up: the user would not have sent again
+                self.tally.offered += 1
+                self._current.offered += 1
+                self._abandon(f"connect: {reason}", _clock())
+        elif self._queue:
+            self._abandon(f"connect: {reason}", self._queue.popleft())
         if self._closed_model:
-            self._count_error(f"connect: {reason}")
-            if not self._stopping:
+            if not self._stopping or self._retries:
                 self._loop.call_later(0.1, self._reconnect)
-            return
-        if self._queue:
-            self._queue.popleft()
-            self._count_error(f"connect: {reason}")
-            self.tally.sent += 1
-            if self._queue and len(self._all) + self._connecting < self.settings.connections:
-                self._loop.call_later(0.05, self._reconnect)
+        elif (self._queue or self._retries) and self._room():
+            self._loop.call_later(0.05, self._reconnect)
 
     def _reconnect(self) -> None:
-        if not self._stopping:
+        if not self._stopping or self._retries:
             self._spawn()
 
+    def _room(self) -> bool:
+        return len(self._all) + self._connecting < self.settings.connections
+
     def _ready(self, connection: _Connection) -> None:
-        """A connection is free: give it the next waiting arrival, or keep it idle."""
+        """A connection is free: give it a request to send again if it is fresh, else the
+        next waiting arrival (or the user's next request), or keep it idle."""
         if connection.closed:
             return
         now = _clock()
+        if self._retries and not connection.answered:
+            self._send_again(connection, self._retries.popleft(), now)
+            return
         if self._closed_model:
             if self._stopping:
                 connection.close()
             elif self._think > 0:
-                self._loop.call_later(self._think, self._user_sends, connection)
+                self._loop.call_later(self._think, self._user_next, connection)
             else:
-                self._user_sends(connection)
+                self._user_next(connection)
             return
         if self._queue:
             self._send(connection, self._queue.popleft(), now)
         else:
             self._idle.append(connection)
+
+    def _user_sends_in_turn(self, connection: _Connection) -> None:
+        """A user's next request under ``Settings.max_rate``: now, or at its turn when
+        sending now would go over (turns are handed out evenly spaced, in the order asked).
+        ``_user_next`` when there is a cap."""
+        if connection.closed or self._stopping:
+            return
+        now = _clock()
+        turn = max(self._next_turn, now)
+        self._next_turn = turn + self._interval
+        if turn > now:
+            self._loop.call_later(turn - now, self._user_sends, connection)
+        else:
+            self._user_sends(connection)
 
     def _user_sends(self, connection: _Connection) -> None:
         if connection.closed or self._stopping:
@@ -422,14 +509,14 @@ class Generator:
             current.record_value(elapsed)
         tally.completed += 1
         self._current.completed += 1
-        if connection.sent_at - self._start >= self._steady_after:
+        if connection.began - self._start >= self._steady_after:
             tally.steady.record_value(elapsed)
             tally.steady_completed += 1
         tally.bytes_in += connection.size
         status = connection.status
         tally.statuses[status] += 1
         if status >= 400:
-            self._count_error(f"HTTP {status}")
+            self._count_error(f"HTTP {status}", connection.began)
         self._ready(connection)
 
     def _failed(self, connection: _Connection, reason: str) -> None:
@@ -437,23 +524,58 @@ class Generator:
         if not connection.busy:
             return
         connection.busy = False
-        self._count_error(reason)
+        self._count_error(reason, connection.began)
 
-    def _count_error(self, reason: str) -> None:
+    def _cut_off(self, connection: _Connection, reason: str) -> None:
+        """The connection died with a request in flight. If it was a reused connection and
+        not a byte of the answer came, the server most likely closed it as idle before the
+        request arrived: send it once more on a fresh connection (``_lost`` opens one). Only
+        fresh connections take such a request, so it is never sent a third time."""
+        if (
+            connection.busy
+            and connection.answered
+            and not connection.size
+            and self.target.replayable[self.target.schedule[connection.pick][0]]
+        ):
+            connection.busy = False
+            self._retries.append(_Retry(connection.pick, connection.intended, connection.began))
+            return
+        self._failed(connection, reason)
+
+    # -- the accounting: each request counts once in ``sent``, and at most once in ``errors``
+    def _count_sent(self, at: float) -> None:
+        self.tally.sent += 1
+        self._current.sent += 1
+        if at - self._start >= self._steady_after:
+            self.tally.steady_sent += 1
+
+    def _abandon(self, reason: str, at: float) -> None:
+        """A request that never got onto a connection fails: it counts as sent (it was
+        attempted) and as an error."""
+        self._count_sent(at)
+        self._count_error(reason, at)
+
+    def _count_error(self, reason: str, at: float) -> None:
+        """``at``: when the request was sent (or meant to be), which decides whether it
+        falls in the steady window, as for its answers."""
         self.tally.errors[reason] += 1
         self._current.errors += 1
-        if _clock() - self._start >= self._steady_after:
+        if at - self._start >= self._steady_after:
             self.tally.steady_errors += 1
 
     def _lost(self, connection: _Connection) -> None:
+        """A connection is gone (the server closed it, idle or after its answer, or we did):
+        a user carries on with a new one; an arrival waiting in line gets one."""
         self._all.discard(connection)
         if connection in self._idle:
             self._idle.remove(connection)
-        if self._stopping:
+        if self._closing:
             return
-        if self._closed_model or (
-            self._queue and len(self._all) + self._connecting < self.settings.connections
-        ):
+        if self._retries and (self._closed_model or self._room()):
+            self._spawn()
+        elif self._stopping:
+            return
+        elif self._closed_model or (self._queue and self._room()):
             self._spawn()
 
     # -- housekeeping ------------------------------------------------------------------------
@@ -493,23 +615,30 @@ class Generator:
             # arrivals that waited in line past the timeout fail too (open model)
             queue = self._queue
             while queue and now - queue[0] > limit:
-                queue.popleft()
-                self.tally.sent += 1
-                self._count_error("timeout")
+                self._abandon("timeout", queue.popleft())
+            retries = self._retries
+            while retries and now - retries[0].began > limit:
+                self._count_error("timeout", retries.popleft().began)
 
     async def _drain(self) -> None:
         """Wait for answers in flight (and arrivals in line) up to the timeout."""
         deadline = _clock() + self.settings.timeout + 0.5
         while _clock() < deadline:
-            if not self._queue and not any(c.busy for c in self._all) and not self._connecting:
+            if (
+                not self._queue
+                and not self._retries
+                and not any(c.busy for c in self._all)
+                and not self._connecting
+            ):
                 return
             await asyncio.sleep(0.01)
-        for _ in self._queue:
-            self._count_error("timeout")
-        self._queue.clear()
+        while self._queue:
+            self._abandon("timeout", self._queue.popleft())
+        while self._retries:
+            self._count_error("timeout", self._retries.popleft().began)
 
     def _close_all(self) -> None:
-        self._stopping = True
+        self._stopping = self._closing = True
         for connection in list(self._all):
             connection.close()
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
+from watchkeeper.units import plural
+
 SATURATED = 0.8
 _MEMORY = ("node_memory_MemAvailable_bytes", "node_memory_MemTotal_bytes")
 
@@ -66,7 +68,7 @@ class Sampler:
                 with contextlib.suppress(psutil.Error):
                     cores = _cores_for(process)
                     share = process.cpu_percent(None) / 100 / cores
-                    values[f"target process CPU ({cores} core{'s' if cores > 1 else ''})"] = share
+                    values[f"target process CPU ({plural(cores, 'core')})"] = share
                     memory = psutil.virtual_memory()
                     values["machine memory"] = memory.percent / 100
             if self.metrics_url:

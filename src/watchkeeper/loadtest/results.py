@@ -10,6 +10,7 @@ from typing import Any
 from watchkeeper.loadtest.generator import Tally
 from watchkeeper.loadtest.plan import Threshold
 from watchkeeper.loadtest.runner import Job
+from watchkeeper.units import plural
 
 PERCENTILES = {"p50": 50.0, "p90": 90.0, "p95": 95.0, "p99": 99.0, "p999": 99.9}
 BUSY_GENERATOR = 0.9
@@ -28,6 +29,15 @@ def latency_ms(histogram: Any) -> dict[str, float | None]:
     return values
 
 
+def error_rate(errors: int, sent: int) -> float:
+    """The share of the requests sent that failed: the one place it is worked out, for the
+    summary, each capacity step and every report. A request counts once: an answer with an
+    error status is both an answer and an error, so answers and errors are never added up
+    to make the denominator."""
+    attempted = max(sent, errors)
+    return round(errors / attempted, 6) if attempted else 0.0
+
+
 def _second_quantiles(second: Any) -> dict[str, float | None]:
     if second.quantiles is None:
         second.close()
@@ -44,7 +54,6 @@ def summarize(
     duration = max(job.duration, 1e-9)
     errors = sum(tally.errors.values())
     answered = tally.completed
-    attempted = max(tally.sent, answered + errors, 1)
     cpu = tally.cpu_seconds / max(tally.wall_seconds, 1e-9) / max(workers, 1)
     summary: dict[str, Any] = {
         "model": job.model,
@@ -54,11 +63,13 @@ def summarize(
         "offered_rps": round(tally.offered / duration, 2),
         "achieved_rps": round(answered / duration, 2),
         "requests": tally.offered,
+        "sent": tally.sent,
         "completed": answered,
         "errors": errors,
-        "error_rate": round(errors / attempted, 6),
+        "error_rate": error_rate(errors, tally.sent),
         "errors_by_kind": dict(tally.errors.most_common()),
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
+        "retried": tally.retried,
         "late": tally.late,
         "max_late_ms": round(tally.max_late * 1000, 3),
         "dropped": tally.dropped,
@@ -120,7 +131,7 @@ def warnings(summary: dict[str, Any]) -> list[str]:
     if summary["model"] == "open":
         if summary["late"]:
             found.append(
-                f"{summary['late']} requests went out over 10 ms after their time (up to "
+                f"{plural(summary['late'], 'request')} went out over 10 ms after their time (up to "
                 f"{summary['max_late_ms']:.0f} ms): the connection pool was full or the "
                 "generator was busy; their wait is counted in the latency"
             )

@@ -14,7 +14,7 @@ import os
 import queue as queues
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from watchkeeper.loadtest.generator import Generator, Second, Settings, Tally, histogram
@@ -42,14 +42,11 @@ class Job:
 
     def share(self, index: int, workers: int) -> Job:
         """Worker ``index``'s part: the rate, users and connections split evenly."""
-        settings = Settings(
+        settings = replace(
+            self.settings,
             connections=max(1, _part(self.settings.connections, index, workers)),
-            timeout=self.settings.timeout,
-            max_queue=self.settings.max_queue,
-            poisson=self.settings.poisson,
             seed=self.settings.seed + index,
-            verify_tls=self.settings.verify_tls,
-            steady_after=self.settings.steady_after,
+            max_rate=self.settings.max_rate / workers,
         )
         if self.profile is not None:
             return Job(self.target, settings, profile=self.profile.scaled(1 / workers))
@@ -213,6 +210,7 @@ def _tally_payload(tally: Tally) -> dict[str, Any]:
                 "offered",
                 "sent",
                 "completed",
+                "retried",
                 "late",
                 "max_late",
                 "dropped",
@@ -220,6 +218,7 @@ def _tally_payload(tally: Tally) -> dict[str, Any]:
                 "connections",
                 "cpu_seconds",
                 "wall_seconds",
+                "steady_sent",
                 "steady_completed",
                 "steady_errors",
             )

@@ -100,8 +100,13 @@ class Target:
     weights: list[float]
     think: float = 0.0
     schedule: list[tuple[int, bytes]] = field(default_factory=list)
+    replayable: list[bool] = field(default_factory=list)
+    """Per request: whether it may be sent again when a reused connection dies before any
+    byte of its answer. Only an idempotent method, or a request with an Idempotency-Key,
+    may be (RFC 9110 9.2.2): a POST the server did get must not be made twice."""
 
     def __post_init__(self) -> None:
+        self.replayable = [_replayable(forms[0]) for forms in self.variants]
         rng = random.Random(1)
         picks = rng.choices(range(len(self.names)), weights=self.weights, k=SCHEDULE)
         counters = [0] * len(self.names)
@@ -109,6 +114,14 @@ class Target:
             forms = self.variants[index]
             self.schedule.append((index, forms[counters[index] % len(forms)]))
             counters[index] += 1
+
+
+_IDEMPOTENT = (b"get", b"head", b"options", b"put", b"delete")
+
+
+def _replayable(request: bytes) -> bool:
+    head = request.split(b"\r\n\r\n", 1)[0].lower()
+    return head.split(b" ", 1)[0] in _IDEMPOTENT or b"\r\nidempotency-key:" in head
 
 
 def parse_endpoint(url: str) -> tuple[Endpoint, str]:

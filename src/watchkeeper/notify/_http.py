@@ -1,22 +1,30 @@
 """The HTTP plumbing the webhook and Alertmanager notifiers share: one session per route,
-bounded time and response size, and the line between a passing and a permanent failure."""
+bounded time and response size, and the line between a passing and a permanent failure.
+
+aiohttp is imported when a route is set up (``HttpSender()``), not when a config loads: that
+imports the notifier kinds for their settings and sends nothing."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper import __version__
 from watchkeeper.notify.base import TransportError
+from watchkeeper.printable import one_line
 from watchkeeper.redact import mask_url, route_origin
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _MAX_RESPONSE = 64 * 1024
 
 
 class HttpSender:
     def __init__(self, timeout: float) -> None:
+        # aiohttp is imported here, when the route is set up, not by its first delivery:
+        # an import on the event loop would hold up every check in flight
+        import aiohttp  # noqa: F401
+
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
@@ -26,6 +34,8 @@ class HttpSender:
         A 4xx other than 408/429 is permanent (retrying the same request cannot help); a 5xx,
         a timeout or a refused connection is worth retrying.
         """
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self._timeout),
@@ -43,10 +53,12 @@ class HttpSender:
             raise TransportError(_clean(_describe(exc), url)) from None
         if 200 <= status < 300:
             return text
-        detail = " ".join(text.split())[:200]
+        # the status and the body's first line: a proxy's or framework's error page is
+        # kilobytes of HTML, logged on every retry and kept in the incident's timeline
+        detail = next((line.strip() for line in text.splitlines() if line.strip()), "")
         message = f"HTTP {status}" + (f": {detail}" if detail else "")
         permanent = 400 <= status < 500 and status not in (408, 425, 429)
-        raise TransportError(_clean(message, url), permanent=permanent)
+        raise TransportError(one_line(_clean(message, url)), permanent=permanent)
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -61,6 +73,8 @@ def _clean(message: str, url: str) -> str:
 
 
 def _describe(exc: BaseException) -> str:
+    import aiohttp
+
     if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
     text: Any = str(exc) or type(exc).__name__
@@ -68,4 +82,6 @@ def _describe(exc: BaseException) -> str:
 
 
 async def gather_ignoring(*coroutines: Any) -> None:
+    import asyncio
+
     await asyncio.gather(*coroutines, return_exceptions=True)

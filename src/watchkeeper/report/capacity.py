@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watchkeeper.report.html import page, table, tile
-from watchkeeper.report.loadtest import ms
+from watchkeeper.report.loadtest import ms, share
 
 
 def _rate(value: float | None) -> str:
@@ -30,12 +30,22 @@ def terminal(plan: dict[str, Any], target: str) -> RenderableType:
             _rate(step["achieved_rps"]),
             ms(latency["p50"]),
             ms(latency["p99"]),
-            f"{step['error_rate'] * 100:.2f}%",
+            share(step["error_rate"]),
             Text("held", style="green") if step["passed"] else Text("failed", style="red"),
         )
     parts.append(steps)
     fit = plan["usl"]
-    if fit is not None:
+    if plan["sweep"]:
+        parts.append(Text(f"sweep (concurrent → req/s): {_sweep(plan['sweep'])}"))
+    if fit is not None and not fit["trusted"]:
+        parts.append(
+            Text(
+                f"scalability: no model — the USL fit explains little (R² "
+                f"{fit['r_squared']:.3f}); the measured sweep above and the knee are the facts",
+                style="yellow",
+            )
+        )
+    elif fit is not None:
         peak = fit["peak_concurrency"]
         parts.append(
             Text(
@@ -69,6 +79,13 @@ def terminal(plan: dict[str, Any], target: str) -> RenderableType:
     return Group(*parts)
 
 
+def _sweep(sweep: list[dict[str, Any]]) -> str:
+    return ", ".join(
+        f"{p['concurrency']} → {p['throughput_rps']:,.0f}" + (" (cap)" if p["capped"] else "")
+        for p in sweep
+    )
+
+
 def capacity_html(plan: dict[str, Any], target: str) -> str:
     steps = plan["steps"]
     info = plan["plan"]
@@ -86,15 +103,22 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
             _rate(s["achieved_rps"]),
             ms(s["latency_ms"]["p50"]),
             ms(s["latency_ms"]["p99"]),
-            f"{s['error_rate'] * 100:.2f}%",
+            share(s["error_rate"]),
             '<span class="pass">held</span>' if s["passed"] else '<span class="fail">failed</span>',
             html.escape(", ".join(f"{k} {v * 100:.0f}%" for k, v in s["resources"].items())),
         ]
         for s in steps
     ]
     fit = plan["usl"]
+    trusted = fit is not None and fit["trusted"]
     facts = []
-    if fit is not None:
+    if fit is not None and not trusted:
+        facts.append(
+            f"No scalability model: the USL fit explains little of the measured throughput "
+            f"(R² {fit['r_squared']:.3f}), so it is not drawn; the measured sweep and the knee "
+            "are the facts."
+        )
+    elif fit is not None:
         facts.append(
             f"USL fit (R² {fit['r_squared']:.3f}): α = {fit['alpha']:.4f}, β = {fit['beta']:.6f}, "
             f"γ = {fit['gamma']:.1f} req/s per concurrent request; N* = "
@@ -111,6 +135,14 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
         if info.get(key):
             facts.append(info[key])
     notes = "".join(f'<li class="warn">{html.escape(n)}</li>' for n in plan["notes"])
+    sweep_rows = [
+        [
+            str(p["concurrency"]),
+            _rate(p["throughput_rps"]),
+            "the --max-rate cap" if p["capped"] else "",
+        ]
+        for p in plan["sweep"]
+    ]
     body = (
         f"<h1>Capacity plan: {html.escape(target)}</h1>"
         f'<p class="muted">Steps at rising arrival rates (open model), each judged over its '
@@ -127,6 +159,13 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
         )
         + "</section>"
         + (
+            '<section class="card"><h2>Concurrency sweep (measured)</h2>'
+            + table(["concurrent", "throughput", ""], sweep_rows, {0, 1})
+            + "</section>"
+            if sweep_rows
+            else ""
+        )
+        + (
             f'<section class="card"><h2>Read this first</h2><ul>{notes}</ul></section>'
             if notes
             else ""
@@ -139,6 +178,7 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
             "x": [s["rate"] for s in steps],
             "xlabel": "offered req/s",
             "units": {"ms": "ms", "rps": "rps"},
+            "from_zero": True,
             "series": [
                 {"label": "p99", "values": [s["latency_ms"]["p99"] for s in steps], "color": "#f59e0b", "scale": "ms", "points": True, "line": True},
                 {"label": "p50", "values": [s["latency_ms"]["p50"] for s in steps], "color": "#60a5fa", "scale": "ms", "points": True, "line": True},
@@ -149,27 +189,30 @@ def capacity_html(plan: dict[str, Any], target: str) -> str:
     sweep = plan["sweep"]
     if sweep:
         loads = [p["concurrency"] for p in sweep]
-        top = max(loads[-1], (fit["peak_concurrency"] or 0) * 1.5 if fit else 0)
+        # the curve runs on past its peak, when it has a trusted one near the measured loads
+        peak = (fit["peak_concurrency"] or 0) if trusted else 0
+        top = max(loads[-1], min(peak * 1.5, 4 * loads[-1]))
         grid = sorted({*loads, *[round(1 + i * (top - 1) / 40, 2) for i in range(41)]})
         measured = {p["concurrency"]: p["throughput_rps"] for p in sweep}
-        curve: list[float | None] = []
-        for n in grid:
-            if fit is None:
-                curve.append(None)
-                continue
-            value = fit["gamma"] * n / (1 + fit["alpha"] * (n - 1) + fit["beta"] * n * (n - 1))
-            curve.append(None if math.isnan(value) else round(value, 2))
+        series = [
+            {"label": "measured", "values": [measured.get(n) for n in grid], "color": "#2563eb", "scale": "rps", "points": True},
+        ]  # fmt: skip
+        if trusted:
+            curve: list[float | None] = []
+            for n in grid:
+                value = fit["gamma"] * n / (1 + fit["alpha"] * (n - 1) + fit["beta"] * n * (n - 1))
+                curve.append(None if math.isnan(value) else round(value, 2))
+            series.append({"label": "USL fit", "values": curve, "color": "#f59e0b", "scale": "rps"})
         charts.append(
             {
                 "id": "usl",
-                "title": "Throughput by concurrency: measured and the USL fit",
+                "title": "Throughput by concurrency: measured"
+                + (" and the USL fit" if trusted else ""),
                 "x": grid,
                 "xlabel": "concurrent requests",
                 "units": {"rps": "rps"},
-                "series": [
-                    {"label": "measured", "values": [measured.get(n) for n in grid], "color": "#2563eb", "scale": "rps", "points": True},
-                    {"label": "USL fit", "values": curve, "color": "#f59e0b", "scale": "rps"},
-                ],
+                "from_zero": True,
+                "series": series,
             }
         )  # fmt: skip
     return page(f"Capacity plan {target}", body, charts)

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from watchkeeper.findings import Finding, Severity
 from watchkeeper.report.html import page
-from watchkeeper.units import format_size
+from watchkeeper.units import format_size, plural
 
 _MARK = {"critical": "✖", "warning": "▲", "info": "•"}
 _STYLE = {"critical": "bold red", "warning": "bold yellow", "info": "cyan"}
@@ -32,7 +32,7 @@ def counts(findings: Sequence[Finding]) -> dict[str, int]:
 def headline(findings: Sequence[Finding], errors: Sequence[str] = ()) -> str:
     n = counts(findings)
     parts = [
-        f"{n[s]} {s}{'s' if s == 'warning' and n[s] > 1 else ''}"
+        plural(n[s], s, s if s != "warning" else None)  # "1 critical, 2 warnings, 3 info"
         for s in ("critical", "warning", "info")
         if n[s]
     ]

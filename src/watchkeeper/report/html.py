@@ -67,9 +67,11 @@ def page(
 ) -> str:
     """A whole HTML document: ``body`` (trusted markup, escaped by the caller) and
     ``charts``, each ``{"id", "title", "x": [...], "series": [{"label", "values", "color",
-    "scale"?}], "time": bool, "units": {scale: "ms"|"rps"|""}}``; a chart with ``"inline":
-    true`` is drawn into the element of its id that ``body`` holds, the others each in a card
-    of their own after ``body``."""
+    "scale"?}], "time": bool, "units": {scale: "ms"|"rps"|"n"|"%"|""}, "from_zero": bool}``
+    ("n" is a count: whole ticks; ``from_zero``: each y axis starts at 0, for quantities a
+    small wobble in should not look large); a chart with ``"inline": true`` is drawn into the
+    element of its id that ``body`` holds, the others each in a card of their own after
+    ``body``. Each chart's accessible label tells its axes' ticks."""
     data = json.dumps(charts, separators=(",", ":")).replace("<", "\\u003c")
     blocks = "".join(
         f'<section class="card"><h2>{html.escape(c["title"])}</h2><div id="{c["id"]}"></div>'
@@ -100,18 +102,74 @@ def page(
       return (Math.round(v * 100) / 100).toLocaleString();
     }};
   }}
+  // decimals that tell ticks `step` apart (0 for whole steps)
+  function places(step) {{
+    for (var p = 0; p < 6; p++) {{
+      var scaled = step * Math.pow(10, p);
+      if (Math.abs(scaled - Math.round(scaled)) < 1e-6 * Math.max(1, Math.abs(scaled))) return p;
+    }}
+    return 6;
+  }}
+  // an axis's tick labels: one unit for the whole axis, as many decimals as its step needs,
+  // never two alike (a flat series must not read "99/s 99/s 99/s")
+  function ticks(unit, splits, step) {{
+    var top = 0;
+    splits.forEach(function (v) {{ if (v !== null) top = Math.max(top, Math.abs(v)); }});
+    var factor = 1, suffix = "";
+    if (unit === "ms") {{
+      if (top < 1) {{ factor = 1000; suffix = "µs"; }}
+      else if (top >= 1000) {{ factor = 0.001; suffix = "s"; }}
+      else suffix = "ms";
+    }} else if (unit === "rps") suffix = "/s";
+    else if (unit === "%") {{ factor = 100; suffix = "%"; }}
+    function show(p) {{
+      return splits.map(function (v) {{
+        if (v === null) return "";
+        return (v * factor).toLocaleString(undefined,
+          {{ minimumFractionDigits: p, maximumFractionDigits: p }}) + suffix;
+      }});
+    }}
+    var p = places((step || 1) * factor), out = show(p);
+    while (p < 6 && new Set(out).size < out.length) out = show(++p);
+    return out;
+  }}
+  var WHOLE = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5, 2e5, 5e5,
+    1e6, 2e6, 5e6, 1e7];
+  // a y range from zero (rates, latencies, counts: not a tiny wobble magnified)
+  function fromZero(u, min, max) {{
+    if (min === null || max === null) return [0, 1];
+    var lo = Math.min(0, min), hi = Math.max(max, lo);
+    if (hi === lo) hi = lo + 1;
+    return [lo, hi + (hi - lo) * 0.05];
+  }}
+  // one x value (a one-step plan, a one-second test) still gets an axis around it
+  function aroundOne(u, min, max) {{
+    if (min === null || max === null) return [0, 1];
+    if (min !== max) return [min, max];
+    return [min >= 0 ? Math.max(0, min - 1) : min - 1, max + 1];
+  }}
   charts.forEach(function (chart) {{
     var holder = document.getElementById(chart.id);
-    var scales = {{ x: {{ time: !!chart.time }} }};
-    var axes = [{{ label: chart.xlabel || "" }}];
+    var drawn = {{}};  // the tick labels of each axis, told in the chart's accessible label
+    function axisValues(name, unit) {{
+      return function (u, splits, axis, space, step) {{
+        return (drawn[name] = ticks(unit, splits, step));
+      }};
+    }}
+    var whole = chart.x.every(function (v) {{ return v === null || Number.isInteger(v); }});
+    var scales = {{ x: chart.time ? {{ time: true }} : {{ time: false, range: aroundOne }} }};
+    var xname = chart.xlabel || "";
+    var axes = [chart.time ? {{ label: xname }} : {{ label: xname,
+      values: axisValues(xname || "x", ""), incrs: whole ? WHOLE : undefined }}];
     var units = chart.units || {{}};
     Object.keys(units).forEach(function (scale, i) {{
-      scales[scale] = {{ auto: true }};
+      scales[scale] = chart.from_zero ? {{ auto: true, range: fromZero }} : {{ auto: true }};
       axes.push({{ scale: scale, side: i === 0 ? 3 : 1, size: 70,
-        values: function (u, vals) {{ return vals.map(function (v) {{ return fmt(units[scale])(u, v); }}); }},
+        values: axisValues(scale, units[scale]),
+        incrs: units[scale] === "n" ? WHOLE : undefined,
         grid: {{ show: i === 0 }} }});
     }});
-    var series = [{{ label: chart.xlabel || "t" }}].concat(chart.series.map(function (s) {{
+    var series = [{{ label: xname || "t" }}].concat(chart.series.map(function (s) {{
       return {{ label: s.label, stroke: s.color, width: s.width || 1.6, scale: s.scale,
         fill: s.fill || undefined, dash: s.dash || undefined,
         points: {{ show: !!s.points, size: 6, fill: s.color }},
@@ -119,8 +177,17 @@ def page(
         value: function (u, v) {{ return fmt(units[s.scale])(u, v); }} }};
     }}));
     var columns = [chart.x].concat(chart.series.map(function (s) {{ return s.values; }}));
+    function describe() {{
+      var parts = Object.keys(drawn).map(function (name) {{
+        return name + " axis " + drawn[name].join(", ");
+      }});
+      holder.setAttribute("aria-label", chart.title + " — " + parts.join("; "));
+    }}
+    holder.setAttribute("data-chart", "");
+    holder.setAttribute("role", "img");
     new uPlot({{ width: Math.max(320, holder.clientWidth || 900), height: 300, series: series,
-      scales: scales, axes: axes, legend: {{ live: true }} }}, columns, holder);
+      scales: scales, axes: axes, legend: {{ live: true }}, hooks: {{ draw: [describe] }} }},
+      columns, holder);
   }});
 }})();
 </script>

@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from watchkeeper.report.html import page, table, tile
+from watchkeeper.units import plural
 
 LATENCY_ORDER = ("p50", "p90", "p95", "p99", "p999", "max")
 
@@ -22,6 +23,11 @@ def ms(value: float | None) -> str:
     if value < 1000:
         return f"{value:.1f}ms" if value < 100 else f"{value:.0f}ms"
     return f"{value / 1000:.2f}s"
+
+
+def share(value: float) -> str:
+    """An error rate (from ``results.error_rate``) as every report shows it."""
+    return f"{value * 100:.2f}%"
 
 
 def terminal(summary: dict[str, Any]) -> RenderableType:
@@ -37,7 +43,7 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         f"{summary['offered_rps']:,.0f}/s",
         f"{summary['achieved_rps']:,.0f}/s",
         f"{summary['requests']:,}",
-        f"{summary['errors']:,} ({summary['error_rate'] * 100:.2f}%)",
+        f"{summary['errors']:,} ({share(summary['error_rate'])})",
         *(ms(latency[k]) for k in LATENCY_ORDER),
     )
     parts: list[RenderableType] = [head, numbers]
@@ -49,7 +55,13 @@ def terminal(summary: dict[str, Any]) -> RenderableType:
         Text(
             f"server time (from the actual send): p50 {ms(service['p50'])}, "
             f"p99 {ms(service['p99'])}; generator CPU {summary['generator_cpu'] * 100:.0f}% "
-            f"per core; {summary['connections_opened']} connections",
+            f"per core; {plural(summary['connections_opened'], 'connection')}"
+            + (
+                f"; {summary['retried']:,} requests sent again on a fresh connection (the "
+                "server had closed the idle one they went out on)"
+                if summary.get("retried")
+                else ""
+            ),
             style="dim",
         )
     )
@@ -90,6 +102,7 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "x": x,
             "xlabel": "second",
             "units": {"ms": "ms"},
+            "from_zero": True,
             "series": [
                 _line(seconds, "p50", "#60a5fa", "ms"),
                 _line(seconds, "p90", "#34d399", "ms"),
@@ -103,6 +116,7 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "x": x,
             "xlabel": "second",
             "units": {"rps": "rps"},
+            "from_zero": True,
             "series": [
                 _line(seconds, "offered", "#94a3b8", "rps", **dashed),
                 _line(seconds, "achieved", "#2563eb", "rps"),
@@ -113,7 +127,8 @@ def charts(summary: dict[str, Any], prefix: str = "") -> list[dict[str, Any]]:
             "title": "Errors",
             "x": x,
             "xlabel": "second",
-            "units": {"n": ""},
+            "units": {"n": "n"},
+            "from_zero": True,
             "series": [_line(seconds, "errors", "#dc2626", "n")],
         },
     ]
@@ -135,7 +150,7 @@ def summary_html(summary: dict[str, Any]) -> str:
         [
             tile("Offered", f"{summary['offered_rps']:,.0f}/s"),
             tile("Achieved", f"{summary['achieved_rps']:,.0f}/s"),
-            tile("Errors", f"{summary['error_rate'] * 100:.2f}%", error_css),
+            tile("Errors", share(summary["error_rate"]), error_css),
             *(tile(k, ms(latency[k])) for k in ("p50", "p99", "p999", "max")),
         ]
     )
@@ -166,8 +181,9 @@ def loadtest_html(summary: dict[str, Any]) -> str:
     model = "Open model" if summary["model"] == "open" else "Closed model"
     head = (
         f"<h1>Load test: {html.escape(summary['target'])}</h1>"
-        f'<p class="muted">{model}, {summary["workers"]} worker(s), '
-        f"{summary['duration_s']:g} s, {summary['requests']:,} requests. Latency is measured "
+        f'<p class="muted">{model}, {plural(summary["workers"], "worker")}, '
+        f"{summary['duration_s']:g} s, {plural(summary['requests'], 'request')}. Latency is "
+        "measured "
         + (
             "from each request's intended send time (queueing in the generator counts)."
             if summary["model"] == "open"

@@ -37,7 +37,6 @@ class Mutes:
     def __init__(
         self, windows: Sequence[MaintenanceWindow], silences: Iterable[Silence], now: float
     ) -> None:
-        self.now = now
         self._windows = [w for w in windows if window_active(w, now)]
         self._silences = [s for s in silences if s.active(now)]
 

@@ -199,11 +199,21 @@ def incidents(
     monitor: str | None = None,
     offset: int = 0,
     since: float | None = None,
+    told_or_lasting: float | None = None,
 ) -> list[Incident]:
-    """Newest first; ``since``: only those open at some time after it."""
+    """Newest first; ``since``: only those open at some time after it; ``told_or_lasting``:
+    only closed ones that were notified or lasted at least that many seconds (no blips)."""
     query = _incident_query()
     if open_only:
         query = query.where(_I.c.closed_at.is_(None))
+    if told_or_lasting is not None:
+        query = query.where(
+            _I.c.closed_at.is_not(None),
+            sa.or_(
+                _I.c.notified_at.is_not(None),
+                _I.c.closed_at - _I.c.opened_at >= told_or_lasting,
+            ),
+        )
     if monitor is not None:
         query = query.where(_M.c.name == monitor)
     if since is not None:

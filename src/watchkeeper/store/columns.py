@@ -1,8 +1,10 @@
 """Raw results column by column: what reads of both tiers gather rows and chunks into.
 
-:class:`Raw` holds checks as numpy columns (what rollups and charts compute on) plus the
-per-check status, texts and series; :class:`Gather` collects ``results`` rows and decoded
-chunks as plain lists and makes one Raw of them at the end (numpy once, not per chunk).
+:class:`Raw` holds checks as plain lists (reading a Result or a state needs no numpy: ``wk
+status`` does not load it), and hands out numpy arrays to what computes on them (rollups,
+summaries); :class:`Gather` collects ``results`` rows and decoded chunks, then makes one Raw.
+A phase reads as ``nanoseconds / 1e9`` seconds, and ``seconds * 1000.0`` milliseconds, the
+same arithmetic in Python and numpy, so every path gives the same floats.
 """
 
 from __future__ import annotations
@@ -11,18 +13,17 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.model import Result
 from watchkeeper.store import chunks, codec, schema
 from watchkeeper.store.chunks import Texts
 
-IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
-BoolArray = npt.NDArray[np.bool_]
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
 
 _NO_TEXTS: Texts = (None, [], [])
 
@@ -32,61 +33,67 @@ class Raw:
     """Checks of one or more monitors, column by column, sorted by monitor, time and write
     order."""
 
-    monitor_id: IntArray
-    ts: FloatArray
-    ok: BoolArray
-    nanoseconds: IntArray
-    """``(n, 6)``, phases in :data:`chunks.PHASES` order; 0 where not ``present``."""
-    present: BoolArray
+    monitor_id: list[int]
+    ts: list[float]
+    ok: list[bool]
+    phases: list[list[int | None]]
+    """One column per phase in :data:`chunks.PHASES` order, whole nanoseconds."""
     status: list[int | None]
     texts: list[Texts] | None
     metrics: list[dict[str, float]] | None
 
     def __len__(self) -> int:
-        return int(self.ts.shape[0])
+        return len(self.ts)
 
-    def seconds(self) -> FloatArray:
-        """``(n, 6)`` phases in seconds, NaN where not applicable."""
-        out: FloatArray = self.nanoseconds / 1e9
-        out[~self.present] = np.nan
-        return out
+    def take(self, positions: Sequence[int]) -> Raw:
+        return Raw(
+            monitor_id=[self.monitor_id[i] for i in positions],
+            ts=[self.ts[i] for i in positions],
+            ok=[self.ok[i] for i in positions],
+            phases=[[column[i] for i in positions] for column in self.phases],
+            status=[self.status[i] for i in positions],
+            texts=None if self.texts is None else [self.texts[i] for i in positions],
+            metrics=None if self.metrics is None else [self.metrics[i] for i in positions],
+        )
+
+    def milliseconds_of(self, index: int) -> list[float | None]:
+        """Phase ``index`` (of :data:`chunks.PHASES`) of each check in milliseconds."""
+        return [None if v is None else v / 1e9 * 1000.0 for v in self.phases[index]]
 
     def milliseconds(self) -> FloatArray:
         """``(n, 6)`` phases in milliseconds (what rollups and charts count in), NaN where not
         applicable."""
-        out: FloatArray = self.seconds() * 1000.0
+        import numpy as np
+
+        count = len(self)
+        nanoseconds = np.array(
+            [[0 if v is None else v for v in column] for column in self.phases], dtype=np.int64
+        ).T.reshape(count, len(chunks.PHASES))
+        present = np.array(
+            [[v is not None for v in column] for column in self.phases], dtype=np.bool_
+        ).T.reshape(count, len(chunks.PHASES))
+        out: FloatArray = nanoseconds / 1e9 * 1000.0
+        out[~present] = np.nan
         return out
 
     def matrix(self) -> FloatArray:
         """One row per check: the ``aggregate.RAW_COLUMNS`` (monitor, time, ok, then the
         rolled-up phases in milliseconds), what rollups are computed from."""
+        import numpy as np
+
         rolled = len(schema.ROLLUP_PHASES)
         assert chunks.PHASES[:rolled] == schema.ROLLUP_PHASES
         return np.column_stack(
             [
-                self.monitor_id.astype(np.float64),
-                self.ts,
-                self.ok.astype(np.float64),
+                np.array(self.monitor_id, dtype=np.float64),
+                np.array(self.ts, dtype=np.float64),
+                np.array(self.ok, dtype=np.float64),
                 self.milliseconds()[:, :rolled],
             ]
         )
 
-    def take(self, index: IntArray | slice) -> Raw:
-        positions = np.arange(len(self))[index]
-        return Raw(
-            monitor_id=self.monitor_id[positions],
-            ts=self.ts[positions],
-            ok=self.ok[positions],
-            nanoseconds=self.nanoseconds[positions],
-            present=self.present[positions],
-            status=[self.status[i] for i in positions.tolist()],
-            texts=None if self.texts is None else [self.texts[i] for i in positions.tolist()],
-            metrics=None if self.metrics is None else [self.metrics[i] for i in positions.tolist()],
-        )
-
     def results(self, monitor: str, kind: str) -> list[Result]:
         """The checks as Results (read with ``texts``)."""
-        seconds = self.seconds().tolist()
         texts = self.texts or [_NO_TEXTS] * len(self)
         return [
             codec.result_from(
@@ -95,11 +102,11 @@ class Raw:
                 ts,
                 ok,
                 status,
-                [None if value != value else value for value in phases],
+                [None if v is None else v / 1e9 for v in phases],
                 text,
             )
-            for ts, ok, status, phases, text in zip(
-                self.ts.tolist(), self.ok.tolist(), self.status, seconds, texts, strict=True
+            for ts, ok, status, text, *phases in zip(
+                self.ts, self.ok, self.status, texts, *self.phases, strict=True
             )
         ]
 
@@ -124,10 +131,10 @@ class Gather:
         if not rows:
             return
         columns = list(zip(*rows, strict=True))
-        self.monitor_id += columns[2]
-        self.ts += columns[3]
+        self.monitor_id += [int(value) for value in columns[2]]
+        self.ts += [float(value) for value in columns[3]]
         self.ok += [bool(value) for value in columns[4]]
-        self.status += columns[5]
+        self.status += [None if value is None else int(value) for value in columns[5]]
         for index, column in enumerate(columns[6:12]):
             self.phases[index] += [codec.nanoseconds(value) for value in column]
         at = 12
@@ -180,21 +187,11 @@ class Gather:
             self.series += columns.metrics
 
     def build(self) -> Raw:
-        count = len(self.ts)
-        shape = (count, len(chunks.PHASES))
-        present = np.array(
-            [[value is not None for value in column] for column in self.phases], dtype=np.bool_
-        ).T.reshape(shape)
-        nanoseconds = np.array(
-            [[0 if value is None else value for value in column] for column in self.phases],
-            dtype=np.int64,
-        ).T.reshape(shape)
         return Raw(
-            monitor_id=np.array(self.monitor_id, dtype=np.int64),
-            ts=np.array(self.ts, dtype=np.float64),
-            ok=np.array(self.ok, dtype=np.bool_),
-            nanoseconds=nanoseconds,
-            present=present,
+            monitor_id=self.monitor_id,
+            ts=self.ts,
+            ok=self.ok,
+            phases=self.phases,
             status=self.status,
             texts=self.text_rows if self.texts else None,
             metrics=None if self.metrics is False else self.series,

@@ -36,6 +36,11 @@ class StoreValueError(StoreError):
     caller's input, not the store, is at fault."""
 
 
+class StoreMissingError(StoreError):
+    """A reader found no store where the config points (no file, or no tables): ``wk up``
+    has not run there yet, so there is nothing to read."""
+
+
 class StoreClosedError(StoreError):
     """The Store was used after ``close()``: a shutdown-order bug, never worth a retry."""
 

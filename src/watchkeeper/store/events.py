@@ -7,7 +7,8 @@ give passing and failing checks only.
 
 from __future__ import annotations
 
-import numpy as np
+import math
+
 import sqlalchemy as sa
 
 from watchkeeper.store import raw, schema
@@ -29,18 +30,14 @@ def minute_counts(
         return []
     monitor_id = found[0]
     checks = raw.read(connection, [monitor_id], since, until)
-    good = checks.ok.copy()
-    if latency is not None:
-        good &= checks.milliseconds()[:, 0] <= latency * 1000.0
-    minutes = np.floor(checks.ts / 60).astype(np.int64)
-    starts, group = np.unique(minutes, return_inverse=True)
-    totals = np.bincount(group, minlength=starts.size)
-    goods = np.bincount(group, weights=good, minlength=starts.size)
-    out: list[MinuteCount] = [
-        (int(m) * 60.0, int(g), int(n))
-        for m, g, n in zip(starts.tolist(), goods.tolist(), totals.tolist(), strict=True)
-    ]
-    oldest_raw = float(checks.ts.min()) if len(checks) else until
+    totals = checks.milliseconds_of(0)
+    minutes: dict[int, list[int]] = {}
+    for ts, ok, total in zip(checks.ts, checks.ok, totals, strict=True):
+        tally = minutes.setdefault(math.floor(ts / 60), [0, 0])
+        tally[0] += ok and (latency is None or (total is not None and total <= latency * 1000.0))
+        tally[1] += 1
+    out: list[MinuteCount] = [(m * 60.0, good, n) for m, (good, n) in sorted(minutes.items())]
+    oldest_raw = min(checks.ts) if len(checks) else until
     rollup = schema.rollup_1m
     older = connection.execute(
         sa.select(rollup.c.bucket, rollup.c.checks, rollup.c.failures)

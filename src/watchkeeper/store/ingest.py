@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 
 from watchkeeper.model import Transition
 from watchkeeper.store import schema
@@ -179,7 +178,12 @@ def _ids_of(connection: sa.Connection, names: Iterable[str]) -> dict[str, int]:
 
 
 def dialect_insert(connection: sa.Connection, table: sa.Table) -> Any:
-    """The dialect's INSERT, which knows ``ON CONFLICT`` (same syntax on both)."""
+    """The dialect's INSERT, which knows ``ON CONFLICT`` (same syntax on both). Imported here:
+    the engine has loaded its own dialect, and the other one costs a SQLite store 50 ms."""
     if connection.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
         return sqlite.insert(table)
+    from sqlalchemy.dialects import postgresql
+
     return postgresql.insert(table)

@@ -2,10 +2,17 @@
 
 ``upgrade`` brings a database to a revision (``head`` by default) on a connection the caller
 owns; upgrading keeps data, so a newer Watchkeeper opens an older store in place.
+
+Only ``upgrade`` needs Alembic (a quarter of a second to import). Which revision a store is at
+is one row of ``alembic_version``, and which revisions exist is the script names: a script is
+``versions/NNNN_name.py`` with ``revision = "NNNN"``, each revising the one before
+(tests/store checks this against Alembic's own reading), so ``wk status`` reads a store without
+importing Alembic.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -33,21 +40,26 @@ def upgrade(connection: sa.Connection, revision: str = "head") -> None:
     connection.commit()
 
 
-def current_revision(connection: sa.Connection) -> str | None:
-    from alembic.runtime.migration import MigrationContext
+_VERSIONS = Path(__file__).parent / "migrations" / "versions"
+_VERSION_TABLE = sa.table("alembic_version", sa.column("version_num", sa.String))
 
-    return MigrationContext.configure(connection).get_current_revision()
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """The revision the store is at; None before the first migration."""
+    if not sa.inspect(connection).has_table("alembic_version"):
+        return None
+    found = connection.execute(sa.select(_VERSION_TABLE.c.version_num)).scalars().all()
+    if len(found) > 1:  # Alembic's own reading refuses this too
+        raise RuntimeError(f"the store is at several revisions at once: {sorted(found)}")
+    return found[0] if found else None
+
+
+def known_revisions() -> list[str]:
+    """Every revision this Watchkeeper ships, oldest first."""
+    names = (path.name for path in _VERSIONS.glob("[0-9][0-9][0-9][0-9]_*.py"))
+    return sorted(name[:4] for name in names)
 
 
 def head_revision() -> str | None:
-    from alembic.script import ScriptDirectory
-
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
-
-
-def known_revisions() -> set[str]:
-    """Every revision this Watchkeeper ships."""
-    from alembic.script import ScriptDirectory
-
-    script = ScriptDirectory.from_config(alembic_config())
-    return {revision.revision for revision in script.walk_revisions()}
+    known = known_revisions()
+    return known[-1] if known else None

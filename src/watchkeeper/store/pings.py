@@ -98,6 +98,27 @@ def holders(connection: sa.Connection) -> dict[str, str]:
     return {str(row.uuid): str(row.name) for row in rows}
 
 
+@dataclass(frozen=True, slots=True)
+class Watched:
+    """A heartbeat monitor a ``wk up`` has taken pings for: its id and since when."""
+
+    monitor_id: int
+    since: float
+
+
+def watched(connection: sa.Connection, names: Collection[str]) -> dict[str, Watched]:
+    """Those of ``names`` that have a ping UUID (a ``wk up`` watched them), by name. Reads
+    only: a name without one gets none here."""
+    if not names:
+        return {}
+    rows = connection.execute(
+        sa.select(_M.c.name, _H.c.monitor_id, _H.c.created_at)
+        .join(_M, _M.c.id == _H.c.monitor_id)
+        .where(_M.c.name.in_(list(names)))
+    ).all()
+    return {str(row.name): Watched(int(row.monitor_id), float(row.created_at)) for row in rows}
+
+
 def add(connection: sa.Connection, pings: list[Ping]) -> None:
     if pings:
         connection.execute(

@@ -82,11 +82,10 @@ def phase_rows(
     if found is None or limit <= 0:
         return out
     checks = raw.read(connection, [found[0]], since, until, limit=limit, newest=True)
-    out["ts"] = checks.ts.tolist()
-    out["ok"] = checks.ok.astype(float).tolist()
-    milliseconds = checks.milliseconds()
+    out["ts"] = list(checks.ts)
+    out["ok"] = [1.0 if ok else 0.0 for ok in checks.ok]
     for index, name in enumerate(names):
-        out[name] = [None if value != value else value for value in milliseconds[:, index].tolist()]
+        out[name] = checks.milliseconds_of(index)
     return out
 
 

@@ -9,10 +9,10 @@ twice: one statement sees one snapshot, and a Store reads inside one snapshot an
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from watchkeeper.store import chunks, schema
@@ -55,8 +55,8 @@ def read(
         rows.add_chunk(int(row[2]), row[-1], since, until, failed_only)
     rows.add_hot(hot_rows)
     raw = rows.build()
-    order = np.argsort(raw.ts, kind="stable")
-    order = order[np.argsort(raw.monitor_id[order], kind="stable")]
+    monitors, times = raw.monitor_id, raw.ts
+    order = sorted(range(len(raw)), key=lambda i: (monitors[i], times[i]))  # stable
     if limit is not None:
         order = order[-limit:] if newest else order[:limit]
     return raw.take(order)
@@ -93,21 +93,14 @@ def hourly_counts(
 ) -> list[tuple[int, int, int, int]]:
     """``(monitor id, hour, checks, failures)`` of the checks of ``ids`` from ``since`` on,
     hours as epoch hours, a few hundred monitors at a time."""
-    out: list[tuple[int, int, int, int]] = []
+    counts: dict[tuple[int, int], list[int]] = {}
     for first in range(0, len(ids), _ID_CHUNK):
         checks = read(connection, ids[first : first + _ID_CHUNK], since)
-        if not len(checks):
-            continue
-        keys = np.stack([checks.monitor_id, np.floor(checks.ts / 3600).astype(np.int64)], axis=1)
-        groups, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        totals = np.bincount(inverse, minlength=len(groups))
-        failed = np.bincount(inverse, weights=~checks.ok, minlength=len(groups))
-        out.extend(
-            (int(m), int(h), int(n), int(f))
-            for (m, h), n, f in zip(groups.tolist(), totals.tolist(), failed.tolist(), strict=True)
-        )
-    return out
+        for monitor_id, ts, ok in zip(checks.monitor_id, checks.ts, checks.ok, strict=True):
+            tally = counts.setdefault((monitor_id, math.floor(ts / 3600)), [0, 0])
+            tally[0] += 1
+            tally[1] += not ok
+    return [(m, h, n, f) for (m, h), (n, f) in counts.items()]
 
 
 def newest(connection: sa.Connection) -> dict[int, Raw]:
@@ -144,7 +137,7 @@ def newest(connection: sa.Connection) -> dict[int, Raw]:
         rows = Gather(True, False)
         rows.add_chunk(int(monitor_id), data, None, None, False)
         chunk = rows.build()
-        found[int(monitor_id)] = chunk.take(np.arange(len(chunk) - 1, len(chunk)))
+        found[int(monitor_id)] = chunk.take([len(chunk) - 1])
     return found
 
 

@@ -96,7 +96,7 @@ def _raw(connection: sa.Connection, ids: list[int], start: float, end: float) ->
         found = [
             (monitor_id, name, ts, value)
             for monitor_id, ts, series in zip(
-                checks.monitor_id.tolist(), checks.ts.tolist(), checks.metrics or (), strict=True
+                checks.monitor_id, checks.ts, checks.metrics or (), strict=True
             )
             for name, value in series.items()
         ]

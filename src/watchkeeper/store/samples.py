@@ -40,7 +40,7 @@ def latest(connection: sa.Connection, monitor: str, since: float) -> list[Latest
         return []
     checks = raw.read(connection, [found[0]], since, metrics=True)
     newest: dict[str, Latest] = {}
-    for ts, series in zip(checks.ts.tolist(), checks.metrics or (), strict=True):
+    for ts, series in zip(checks.ts, checks.metrics or (), strict=True):
         for name, value in series.items():
             newest[name] = Latest(name, ts, value)
     return [newest[name] for name in sorted(newest)]
@@ -114,7 +114,7 @@ def first_time(
     ids = [found[0]]
     if name is None:
         first = raw.read(connection, ids, since, limit=1)
-        return float(first.ts[0]) if len(first) else None
+        return first.ts[0] if len(first) else None
     start, span = raw.earliest(connection, ids, since, metrics=True), 3600.0
     while start is not None:  # a window at a time, each twice as long, until one has it
         values = _values(connection, ids[0], name, start, start + span)
@@ -131,6 +131,6 @@ def _values(
     checks = raw.read(connection, [monitor_id], since, until, metrics=name)
     return [
         (ts, series[name])
-        for ts, series in zip(checks.ts.tolist(), checks.metrics or (), strict=True)
+        for ts, series in zip(checks.ts, checks.metrics or (), strict=True)
         if name in series
     ]

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from watchkeeper.store import aggregate, raw, schema
+from watchkeeper.store import aggregate, chunks, raw, schema
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import HOUR, MINUTE, Resolution, watermark
 
@@ -70,10 +70,10 @@ def _raw_points(
     connection: sa.Connection, monitor_id: int, since: float, until: float, limit: int
 ) -> list[Point]:
     checks = raw.read(connection, [monitor_id], since, until, limit=limit)
-    milliseconds = checks.milliseconds().tolist()
+    milliseconds = [checks.milliseconds_of(index) for index in range(len(chunks.PHASES))]
     points = []
-    for ts, ok, row in zip(checks.ts.tolist(), checks.ok.tolist(), milliseconds, strict=True):
-        total, dns, connect, tls, ttfb, transfer = (None if v != v else v for v in row)
+    for ts, ok, *row in zip(checks.ts, checks.ok, *milliseconds, strict=True):
+        total, dns, connect, tls, ttfb, transfer = row
         points.append(
             Point(
                 at=ts,

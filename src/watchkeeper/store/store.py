@@ -10,28 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from watchkeeper.errors import StoreError
 from watchkeeper.model import Result, StoredState, Transition
-from watchkeeper.store import (
-    compaction,
-    database,
-    events,
-    ingest,
-    migrate,
-    queries,
-    retention,
-    rollups,
-    sample_rollups,
-    series,
-)
-from watchkeeper.store import samples as sample_queries
+from watchkeeper.store import database, events, ingest, migrate, queries
 from watchkeeper.store.codec import result_row
-from watchkeeper.store.series import Point
-from watchkeeper.store.summary import HistorySummary, summarize
+
+if TYPE_CHECKING:
+    # the series, rollups and summaries work on numpy arrays: imported by the methods that
+    # use them, so reading states (``wk status``) does not pay for numpy
+    from watchkeeper.store import samples as sample_queries
+    from watchkeeper.store.series import Point
+    from watchkeeper.store.summary import HistorySummary
 
 
 class Store:
@@ -65,7 +59,7 @@ class Store:
         if existing:
             path = database.sqlite_path(parsed) if parsed.get_backend_name() == "sqlite" else None
             if path is not None and not path.exists():
-                raise StoreError(f"no store at {path} yet: wk up creates it")
+                raise database.StoreMissingError(f"no store at {path} yet: wk up creates it")
         engine: sa.Engine | None = None
         try:
             engine = database.create_engine(parsed)
@@ -182,11 +176,15 @@ class Store:
     ) -> list[Point]:
         """Chart points of ``monitor`` over ``[since, until)`` at ``resolution`` (``raw``,
         ``1m`` or ``1h``; see :func:`watchkeeper.store.series.pick`)."""
+        from watchkeeper.store import series
+
         with self._reading() as connection:
             return series.series(connection, monitor, since, until, resolution, limit)
 
     def sample_names(self, monitor: str, since: float) -> list[sample_queries.Latest]:
         """Each series of ``monitor`` seen since ``since`` with its newest value."""
+        from watchkeeper.store import samples as sample_queries
+
         with self._reading() as connection:
             return sample_queries.latest(connection, monitor, since)
 
@@ -204,6 +202,8 @@ class Store:
         """The series ``name`` of ``monitor`` over ``[since, until)`` at ``resolution``
         (``raw``, ``1m`` or ``1h``), oldest first; past ``limit``, the oldest are kept, or
         with ``newest`` (raw) the newest."""
+        from watchkeeper.store import samples as sample_queries
+
         with self._reading() as connection:
             return sample_queries.points(
                 connection, monitor, name, since, until, resolution, limit, newest
@@ -211,6 +211,8 @@ class Store:
 
     def first_time(self, monitor: str, since: float, metric: str | None = None) -> float | None:
         """The first result (or sample of ``metric``) of ``monitor`` at or after ``since``."""
+        from watchkeeper.store import samples as sample_queries
+
         with self._reading() as connection:
             return sample_queries.first_time(connection, monitor, since, metric)
 
@@ -223,20 +225,29 @@ class Store:
 
     def summary(self, monitor: str, since: float, until: float) -> HistorySummary:
         """Checks, uptime and latency over ``[since, until)``; see :class:`HistorySummary`."""
+        from watchkeeper.store.summary import summarize
+
         with self._reading() as connection:
             return summarize(connection, monitor, since, until)
 
-    def rollup(self, now: float, *, grace: float = rollups.GRACE) -> int:
-        """Roll up the 1-minute and 1-hour buckets closed ``grace`` seconds before ``now``
-        (results may still arrive until then); returns rows written."""
+    def rollup(self, now: float, *, grace: float | None = None) -> int:
+        """Roll up the 1-minute and 1-hour buckets closed ``grace`` seconds (default
+        ``rollups.GRACE``) before ``now`` (results may still arrive until then); returns rows
+        written."""
+        from watchkeeper.store import rollups, sample_rollups
+
+        grace = rollups.GRACE if grace is None else grace
         with self._failures("roll up"):
             written = rollups.roll_up(self._live_engine(), now, grace)
             return written + sample_rollups.roll_up(self._live_engine(), now, grace)
 
-    def compact(self, now: float, *, grace: float = rollups.GRACE) -> int:
-        """Pack raw results older than ``grace`` seconds before ``now`` into chunks, as much
-        as one call's budget allows (the next call goes on); returns results packed. See
-        :mod:`watchkeeper.store.compaction`."""
+    def compact(self, now: float, *, grace: float | None = None) -> int:
+        """Pack raw results older than ``grace`` seconds (default ``rollups.GRACE``) before
+        ``now`` into chunks, as much as one call's budget allows (the next call goes on);
+        returns results packed. See :mod:`watchkeeper.store.compaction`."""
+        from watchkeeper.store import compaction, rollups
+
+        grace = rollups.GRACE if grace is None else grace
         with self._failures("compact"):
             packed, self._compacted_after = compaction.compact(
                 self._live_engine(), now, grace, self._compacted_after
@@ -245,6 +256,8 @@ class Store:
 
     def prune(self, now: float, *, raw: float, minute: float, hour: float) -> int:
         """Delete rows past their retention (seconds); returns how many."""
+        from watchkeeper.store import retention
+
         with self._failures("prune"):
             return retention.prune(self._live_engine(), now, raw=raw, minute=minute, hour=hour)
 
@@ -351,7 +364,7 @@ def _check_current(connection: sa.Connection, shown: str) -> None:
     current = migrate.current_revision(connection)
     connection.rollback()
     if current is None:
-        raise StoreError(f"the store {shown} has no tables yet: wk up creates them")
+        raise database.StoreMissingError(f"the store {shown} has no tables yet: wk up creates them")
     if current != migrate.head_revision():
         raise StoreError(
             f"the store {shown} has schema {current}, this Watchkeeper reads "

@@ -83,7 +83,8 @@ def _raw_statistics(
     checks = raw.read(connection, [monitor_id], since, until)
     if not len(checks):
         return aggregate.Statistics(0, 0, None, None, None, None)
-    return aggregate.describe(checks.milliseconds()[:, 0], ok=checks.ok.astype(np.float64))
+    ok = np.array(checks.ok, dtype=np.float64)
+    return aggregate.describe(checks.milliseconds()[:, 0], ok=ok)
 
 
 def _rollup_statistics(

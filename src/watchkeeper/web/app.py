@@ -21,13 +21,14 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from watchkeeper import __version__
 from watchkeeper.auth import Auth
+from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
 from watchkeeper.web.api import alerting, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
-from watchkeeper.web.pages import account, dashboard, public
+from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
 from watchkeeper.web.security import Gate, is_api
 
 log = logging.getLogger("watchkeeper.web")
@@ -52,6 +53,7 @@ def create_app(
     loopback: bool = True,
     secure_cookies: bool = False,
     demo_login: tuple[str, str] | None = None,
+    reloader: Reloader | None = None,
 ) -> FastAPI:
     metrics = Metrics(engine)
     engine.result_listeners.append(metrics.observe)
@@ -62,6 +64,7 @@ def create_app(
         loopback=loopback,
         secure_cookies=secure_cookies,
         demo_login=demo_login,
+        reloader=reloader,
     )
     app = FastAPI(
         title="Watchkeeper",
@@ -76,6 +79,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.web = web
+    public.follow_states(web)
     for router in (
         system.public,
         pings.router,
@@ -84,7 +88,9 @@ def create_app(
         alerting.router,
         account.router,
         public.router,
+        overview.router,
         dashboard.router,
+        api_docs.router,
     ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -14,6 +14,7 @@ from fastapi import Request
 from watchkeeper.auth import Auth, LoginThrottle
 from watchkeeper.auth.throttle import Slots
 from watchkeeper.config import Config
+from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.lanes import PASSWORDS, WEB
 from watchkeeper.web.metrics import Metrics
@@ -38,6 +39,8 @@ class Web:
     """(name, password) of the demo's admin, shown on the demo's login page."""
     diagnosing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(2))
     """Monitor diagnoses at once (each reads a day and more of results)."""
+    reloader: Reloader | None = None
+    """Reloads the config file (None: the server runs without one, like the demo)."""
 
     @property
     def config(self) -> Config:

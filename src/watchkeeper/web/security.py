@@ -33,6 +33,9 @@ from watchkeeper.lanes import WEB
 SESSION_COOKIE = "wk_session"
 PUBLIC_PREFIXES = ("/status", "/badge/", "/static/", "/ping/")
 PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico"})
+PAGES_UNDER_API = frozenset({"/api/docs"})
+"""Pages whose address is under ``/api/``: an anonymous visitor goes to the login, and errors
+are pages, as for every other page."""
 ANY_HOST_PATHS = ("/healthz", "/ping/")
 """Answered whatever Host a request names, even before anybody exists."""
 
@@ -48,7 +51,7 @@ def is_public(path: str) -> bool:
 
 
 def is_api(path: str) -> bool:
-    return path.startswith("/api/") or path == "/metrics"
+    return (path.startswith("/api/") and path not in PAGES_UNDER_API) or path == "/metrics"
 
 
 class Gate:

@@ -1,22 +1,23 @@
 """Liveness (public), Watchkeeper's own vitals, the compact live view the pages poll, the
-OpenAPI document (behind authentication: no browsable form, since Swagger UI would load
-from a CDN), and ``/metrics``."""
+OpenAPI document (behind authentication; ``/api/docs`` shows it), and ``/metrics``."""
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from watchkeeper import __version__
 from watchkeeper.web.context import web_of
 from watchkeeper.web.openapi import build as openapi_document
-from watchkeeper.web.security import require_read
+from watchkeeper.web.security import Writer, require_read
 
 public = APIRouter(tags=["health"])
 router = APIRouter(dependencies=[Depends(require_read)])
+MAX_NAMES = 500
+"""Monitors one ``/api/v1/states`` request may name (a page's worth, and a URL's)."""
 
 
 @public.get("/healthz")
@@ -51,18 +52,31 @@ async def health(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/v1/states", tags=["monitors"])
-async def states(request: Request) -> dict[str, Any]:
-    """Every monitor's state in one small document (what the pages poll for live updates):
-    ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts per state."""
+async def states(
+    request: Request,
+    name: Annotated[
+        list[str] | None,
+        Query(
+            max_length=MAX_NAMES,
+            description="only these monitors (repeat it); counts still cover every monitor",
+        ),
+    ] = None,
+) -> dict[str, Any]:
+    """Every monitor's state in one small document (what the monitor page polls for live
+    updates, with ``name``): ``{name: {state, since, latency_ms, at, ok, reason}}`` and counts
+    per state."""
     engine = web_of(request).engine
     monitors: dict[str, Any] = {}
     counts: dict[str, int] = {}
-    for name in engine.monitors:
-        status = engine.status.get(name)
+    wanted = None if name is None else set(name)
+    for each in engine.monitors:
+        status = engine.status.get(each)
         state = str(status.state) if status else "unknown"
         counts[state] = counts.get(state, 0) + 1
+        if wanted is not None and each not in wanted:
+            continue
         last = status.last_result if status else None
-        monitors[name] = {
+        monitors[each] = {
             "state": state,
             "since": status.since if status else None,
             "latency_ms": round(last.latency * 1000, 3) if last and last.latency else None,
@@ -71,6 +85,18 @@ async def states(request: Request) -> dict[str, Any]:
             "reason": status.reason if status else None,
         }
     return {"at": time.time(), "counts": counts, "monitors": monitors}
+
+
+@router.post("/api/v1/reload", tags=["health"])
+async def reload(request: Request, _: Writer) -> JSONResponse:
+    """Reload the config file, as ``SIGHUP`` and ``wk reload`` do, and say what changed
+    (``ok``, ``changes``, ``notes``, ``lines``). 422 with ``errors`` (one file:line line
+    each) when the file is invalid: the running config stays. Needs write access."""
+    reloader = web_of(request).reloader
+    if reloader is None:
+        return JSONResponse({"detail": "this server runs without a config file"}, 409)
+    outcome = await reloader.reload("API")
+    return JSONResponse(outcome.to_json(), 200 if outcome.ok else 422)
 
 
 @router.get("/api/openapi.json", include_in_schema=False)

@@ -1,6 +1,6 @@
-"""The dashboard: overview, monitor page, incidents, silences and maintenance, and the forms
-they post. Server-rendered from memory (live state and the ledger) plus a few indexed store
-reads; the pages then poll ``/api/v1/states`` for live updates.
+"""The dashboard: monitor page, incidents, silences and maintenance, and the forms they post
+(the overview is ``overview``). Server-rendered from memory (live state and the ledger) plus a
+few indexed store reads; the monitor page then polls ``/api/v1/states`` for live updates.
 
 Forms post here (not to the API) so they work without JavaScript; every one carries the
 session's CSRF token, checked by ``require_write``.
@@ -14,10 +14,8 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup
 
 from watchkeeper.alerts import actions
-from watchkeeper.config import Monitor
 from watchkeeper.engine import defined
 from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
@@ -26,88 +24,15 @@ from watchkeeper.store import alerts as db
 from watchkeeper.units import parse_duration
 from watchkeeper.web.api.monitors import source_of
 from watchkeeper.web.api.shapes import RowId, window_json
-from watchkeeper.web.context import Web, web_of
+from watchkeeper.web.context import web_of
+from watchkeeper.web.pages.overview import troubled
 from watchkeeper.web.pages.public import day_css, is_public
-from watchkeeper.web.pages.render import (
-    STATE_LABELS,
-    STATE_ORDER,
-    Pages,
-    clock,
-    ms,
-    pct,
-    sparkline,
-    uptime_class,
-)
+from watchkeeper.web.pages.render import Pages
 from watchkeeper.web.security import Reader, Writer
 
 router = APIRouter(include_in_schema=False)
 pages = Pages()
-row_template = pages.env.get_template("overview_row.html")
 PAGE_SIZE = 50
-
-
-def _troubled(web: Web) -> int:
-    return sum(
-        1 for s in web.engine.status.values() if str(s.state) in ("down", "degraded", "flapping")
-    )
-
-
-@router.get("/")
-async def overview(
-    request: Request,
-    user: Reader,
-    state: str = "",
-    tag: str = "",
-    q: str = "",
-) -> Response:
-    web = web_of(request)
-    engine = web.engine
-    now = time.time()
-    minute = int(now // 60)
-    rows: list[tuple[int, str]] = []
-    counts: dict[str, int] = {}
-    needle = q.strip().lower()
-    for monitor in engine.monitors.values():
-        status = engine.status.get(monitor.name) or MonitorStatus(monitor.name)
-        current = str(status.state)
-        counts[current] = counts.get(current, 0) + 1
-        if (
-            (state and current != state)
-            or (tag and tag not in monitor.tags)
-            or (
-                needle
-                and needle not in monitor.name.lower()
-                and needle not in monitor.target.lower()
-            )
-        ):
-            continue
-        rows.append((STATE_ORDER.get(current, 9), _row(web, monitor, status, minute, now)))
-    rows.sort(key=lambda row: row[0])  # trouble first; stable, so config order within
-    problems = sum(counts.get(s, 0) for s in ("down", "flapping", "degraded"))
-    tags = sorted({t for m in engine.monitors.values() for t in m.tags})
-    return pages.render(
-        "overview.html",
-        section="monitors",
-        user=user,
-        rows=[Markup(html) for _, html in rows],
-        total=len(engine.monitors),
-        counts=counts,
-        problems=problems,
-        shown=len(rows),
-        filtered=bool(state or tag or needle),
-        tags=tags,
-        selected_state=state,
-        selected_tag=tag,
-        query=q,
-        open_incidents=_troubled(web),
-        broken=[
-            {"name": b.name, "kind": b.kind, "reason": b.reason, "link": quote(b.name, safe="")}
-            for b in engine.definitions.broken.values()
-        ],
-        notice=request.query_params.get("notice"),
-        notice_kind=request.query_params.get("kind", ""),
-        now=now,
-    )
 
 
 @router.post("/definitions/{name}/delete")
@@ -122,62 +47,6 @@ async def delete_definition_form(request: Request, name: str, user: Writer) -> R
         await web.run(defined.remove, web.engine.store, name)
         kept.broken.pop(name, None)
     return _back("/", f"The broken definition of '{name}' was removed.", "ok")
-
-
-_ROWS: dict[int, dict[str, tuple[Monitor, tuple[Any, ...], str]]] = {}
-"""Per app: each monitor's overview row as last drawn, and what it was drawn from."""
-
-
-def _row(web: Web, monitor: Monitor, status: MonitorStatus, minute: int, now: float) -> str:
-    """One overview row, drawn again only when something it shows may have changed (a new
-    result, a state change, another minute for the uptime and sparkline)."""
-    last = status.last_result
-    key = (
-        str(status.state),
-        status.reason,
-        last.started_at if last else None,
-        minute,
-        web.engine.ledger.version(monitor.name),
-    )
-    cache = _ROWS.setdefault(id(web), {})
-    hit = cache.get(monitor.name)
-    if hit is not None and hit[0] is monitor and hit[1] == key:
-        return hit[2]
-    ledger = web.engine.ledger
-    state = key[0]
-    uptimes = [ledger.uptime(monitor.name, span, now) for span in (86400, 7 * 86400, 30 * 86400)]
-    reason = status.reason if state in ("down", "degraded", "flapping") and status.reason else ""
-    html = row_template.render(
-        r={
-            "name": monitor.name,
-            "link": quote(monitor.name, safe=""),
-            "state": state,
-            "label": STATE_LABELS.get(state, state),
-            "tags": " ".join(monitor.tags),
-            "tag_list": monitor.tags,
-            "search": f"{monitor.name} {monitor.target}".lower(),
-            "kind": monitor.kind,
-            "target": monitor.target,
-            "reason": reason if len(reason) <= 80 else reason[:77] + "...",
-            "reason_class": " warn" if state == "degraded" else "",
-            "u1": pct(uptimes[0]),
-            "u1c": uptime_class(uptimes[0]),
-            "u7": pct(uptimes[1]),
-            "u7c": uptime_class(uptimes[1]),
-            "u30": pct(uptimes[2]),
-            "u30c": uptime_class(uptimes[2]),
-            "spark": sparkline(ledger.sparkline(monitor.name, now)),
-            "latency": ms(last.latency * 1000 if last and last.latency is not None else None),
-            "at": last.started_at if last else "",
-            "clock": clock(last.started_at) if last else "",
-            "clock_short": clock(last.started_at, "%H:%M:%S") if last else "never",
-        }
-    )
-    cache[monitor.name] = (monitor, key, html)
-    if len(cache) > 2 * len(web.engine.monitors) + 100:  # monitors were removed
-        for name in [n for n in cache if n not in web.engine.monitors]:
-            del cache[name]
-    return html
 
 
 @router.get("/monitors/{name}")
@@ -237,7 +106,7 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         passive=monitor.kind in ("slo", "heartbeat"),
         dependants=sorted(m.name for m in engine.monitors.values() if name in m.depends_on),
         public=is_public(web, monitor),
-        open_incidents=_troubled(web),
+        open_incidents=troubled(web),
         notice=notice,
         notice_kind=request.query_params.get("kind", ""),
         now=now,
@@ -297,7 +166,7 @@ async def incidents_page(
         monitor=monitor,
         page=page,
         pages=max(1, -(-total // PAGE_SIZE)),
-        open_incidents=_troubled(web),
+        open_incidents=troubled(web),
     )
 
 
@@ -329,7 +198,7 @@ async def incident_page(request: Request, incident_id: RowId, user: Reader) -> R
             db.TimelineEntry(e.incident_id, e.at, e.kind, redact(e.text, secrets)) for e in timeline
         ],
         runbook=monitor.runbook if monitor else None,
-        open_incidents=_troubled(web),
+        open_incidents=troubled(web),
         notice=request.query_params.get("notice"),
         notice_kind=request.query_params.get("kind", ""),
     )
@@ -367,7 +236,7 @@ async def silences_page(request: Request, user: Reader) -> Response:
         windows=windows,
         monitor_names=sorted(engine.monitors),
         tags=sorted({t for m in engine.monitors.values() for t in m.tags}),
-        open_incidents=_troubled(web),
+        open_incidents=troubled(web),
         notice=request.query_params.get("notice"),
         notice_kind=request.query_params.get("kind", ""),
         now=now,

@@ -3,8 +3,12 @@ public monitor) and SVG badges for public monitors.
 
 Both show states, uptime and incident times only — never targets, hostnames, expectations
 or error texts — and both come from memory, except the past incidents of a status page (one
-indexed read, and the rendered page is kept for ``CACHE_FOR`` seconds, so a crowd reloading
-the page during an outage costs one render every few seconds).
+indexed read, and the rendered page is kept for ``CACHE_FOR`` seconds or until a state
+changes, so a crowd reloading the page during an outage costs one render every few seconds).
+
+A component is an "Outage" only while a monitor of it is down (a flapping one is degraded:
+it is up by turns), and a past incident is published only if it was more than a blip (told
+on a route, or as long as a route would have waited: ``alerts.incidents.announced``).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from watchkeeper.alerts.incidents import QUIET_FOR, announced
 from watchkeeper.config import Monitor, StatusComponent, StatusPage
 from watchkeeper.state.maintenance import window_active
 from watchkeeper.store import alerts as db
@@ -92,8 +97,8 @@ def _public_state(web: Web, monitor: Monitor, now: float) -> str:
         w.covers(monitor.name, monitor.tags) and window_active(w, now) for w in windows
     ):
         return "maintenance"
-    if state == "flapping":
-        return "down"
+    if state == "flapping":  # up and down by turns: not an outage while it is up
+        return "degraded"
     if state == "paused":
         return "unknown"
     return state
@@ -103,9 +108,25 @@ def _public_state(web: Web, monitor: Monitor, now: float) -> str:
 class _Cached:
     at: float
     body: str
+    changes: int
+    """The server's count of state changes when it was drawn."""
 
 
 _cache: dict[tuple[int, str], _Cached] = {}
+_changes: dict[int, int] = {}
+
+
+def follow_states(web: Web) -> None:
+    """Count this server's state changes, so a rendered page is drawn anew after one: a
+    page never shows a state that is over (a blip's "Outage" for ``CACHE_FOR`` after it
+    passed). A crowd still costs one render per change or per ``CACHE_FOR``."""
+    key = id(web)
+    _changes[key] = 0
+
+    def changed(*_: object) -> None:
+        _changes[key] += 1
+
+    web.engine.listeners.append(changed)
 
 
 @router.get("/status")
@@ -118,9 +139,10 @@ async def status_page(request: Request, slug: str | None = None) -> Response:
         return Response("no such status page", status_code=404, media_type="text/plain")
     key = (id(web), path)
     now = time.time()
+    changes = _changes.get(id(web), 0)
     cached = _cache.get(key)
-    if cached is None or now - cached.at > CACHE_FOR:
-        cached = _Cached(now, await _render(web, page, now))
+    if cached is None or now - cached.at > CACHE_FOR or cached.changes != changes:
+        cached = _Cached(now, await _render(web, page, now), changes)
         _cache[key] = cached
     return Response(
         cached.body,
@@ -209,17 +231,24 @@ async def _render(web: Web, page: StatusPage, now: float) -> str:
 
 def _recent(web: Web, owner: dict[str, str], now: float) -> list[dict[str, Any]]:
     """Resolved incidents of the page's monitors in the last 14 days, one line per
-    component and incident, newest first (no reasons: those are internal)."""
+    component and incident, newest first (no reasons: those are internal). Blips are left
+    out: an incident no route was told of (it ended within the grouping wait) is not
+    published either (see ``alerts.incidents.announced``)."""
     if not owner:
         return []
     with web.engine.store.read() as connection:
-        found = db.incidents(connection, open_only=False, limit=200, since=now - RECENT)
+        found = db.incidents(
+            connection, open_only=False, limit=200, since=now - RECENT, told_or_lasting=QUIET_FOR
+        )
+    routes = web.config.routes
     lines = []
     for incident in found:
         component = owner.get(incident.monitor)
         if component is None or incident.closed_at is None:
             continue
-        worst = "down" if incident.worst in ("down", "flapping") else "degraded"
+        if not announced(incident, web.engine.monitors.get(incident.monitor), routes):
+            continue
+        worst = "down" if incident.worst == "down" else "degraded"
         lines.append(
             {
                 "component": component,

@@ -13,7 +13,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
 from watchkeeper import __version__
-from watchkeeper.units import format_duration, format_size
+from watchkeeper.units import format_duration, format_size, plural
 
 STATE_LABELS = {
     "up": "Up",
@@ -154,6 +154,7 @@ def environment() -> Environment:
         observed=observed,
         uptime_class=uptime_class,
         sparkline=sparkline,
+        plural=plural,
         state_label=lambda state: STATE_LABELS.get(str(state), str(state).title()),
     )
     env.globals["version"] = __version__

@@ -45,12 +45,12 @@
     return before !== null;
   }
 
-  function poll(apply) {
+  function poll(name, apply) {
     var busy = false;
     function tick() {
       if (busy || document.hidden) return;
       busy = true;
-      fetch("/api/v1/states", { credentials: "same-origin", headers: { Accept: "application/json" } })
+      fetch("/api/v1/states?name=" + encodeURIComponent(name), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { if (r.status === 401) { location.reload(); } return r.ok ? r.json() : null; })
         .then(function (data) { if (data) apply(data); })
         .catch(function () {})
@@ -61,96 +61,145 @@
   }
 
   // -- overview ------------------------------------------------------------------------------
+  // The server filters and pages (it holds every monitor; the page holds one page of rows).
+  // Changing a filter or a page asks /overview/rows for that view; every 5 s it is asked
+  // again, so states, counts and which monitors are on the page follow the fleet live.
   function overview() {
     var table = document.getElementById("monitors");
     if (!table) return;
-    var rows = Array.prototype.slice.call(table.tBodies[0].rows);
+    var body = table.tBodies[0];
     var search = document.getElementById("search");
     var tagSelect = document.getElementById("tag-filter");
     var stateField = document.getElementById("state-field");
-    var chips = document.querySelectorAll("#state-chips .chip");
-    var tiles = document.querySelectorAll("[data-state-filter]");
+    var pager = document.getElementById("pager");
     var empty = document.getElementById("no-match");
-    rows.forEach(function (row) {
-      var pill = row.querySelector("[data-role=state]");
-      if (pill) pill.setAttribute("data-current", row.getAttribute("data-state"));
+    var view = new URLSearchParams(location.search);
+    var drawn = {};  // name -> the row's HTML as the server last sent it
+    var asked = 0, shown = 0, searchTimer = null;
+
+    Array.prototype.slice.call(body.childNodes).forEach(function (node) {
+      if (node.nodeType !== 1) body.removeChild(node);
     });
+    Array.prototype.forEach.call(body.rows, function (row) { drawn[row.getAttribute("data-name")] = row.outerHTML; });
 
-    var serverFiltered = table.getAttribute("data-filtered") === "1";
-    var reloadTimer = null;
-
-    function query() {
-      var params = new URLSearchParams();
-      if ((search.value || "").trim()) params.set("q", search.value.trim());
-      if (stateField.value) params.set("state", stateField.value);
-      if (tagSelect && tagSelect.value) params.set("tag", tagSelect.value);
-      var text = params.toString();
-      return text ? "/?" + text : "/";
+    function params() {
+      var out = new URLSearchParams();
+      var q = (search.value || "").trim();
+      if (q) out.set("q", q);
+      if (stateField.value) out.set("state", stateField.value);
+      if (tagSelect && tagSelect.value) out.set("tag", tagSelect.value);
+      var page = view.get("page");
+      if (page && page !== "1") out.set("page", page);
+      return out;
     }
 
-    function apply() {
-      if (serverFiltered) {  // the server left rows out: ask it again
-        clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(function () { location.href = query(); }, 350);
-        return;
-      }
-      var needle = (search.value || "").trim().toLowerCase();
-      var state = stateField.value;
-      var tag = tagSelect ? tagSelect.value : "";
-      var shown = 0;
-      rows.forEach(function (row) {
-        var ok = (!needle || row.getAttribute("data-search").indexOf(needle) >= 0) &&
-          (!state || row.getAttribute("data-state") === state) &&
-          (!tag || (" " + row.getAttribute("data-tags") + " ").indexOf(" " + tag + " ") >= 0);
-        row.classList.toggle("hidden", !ok);
-        if (ok) shown++;
+    function rowsFrom(html) {
+      var holder = document.createElement("template");
+      holder.innerHTML = "<table><tbody>" + html + "</tbody></table>";
+      return Array.prototype.slice.call(holder.content.querySelectorAll("tbody > tr"));
+    }
+
+    function draw(data) {
+      var old = {};
+      Array.prototype.forEach.call(body.rows, function (row) { old[row.getAttribute("data-name")] = row; });
+      var fresh = rowsFrom(data.rows), next = {}, nodes = [];
+      fresh.forEach(function (row) {
+        var name = row.getAttribute("data-name"), html = row.outerHTML, kept = old[name];
+        next[name] = html;
+        if (kept && drawn[name] === html) { nodes.push(kept); return; }
+        if (kept && kept.getAttribute("data-state") !== row.getAttribute("data-state")) row.classList.add("flash");
+        nodes.push(document.importNode(row, true));
       });
+      var cursor = body.firstChild;  // move rows only where they changed (keeps focus and hover)
+      nodes.forEach(function (node) {
+        if (node === cursor) { cursor = cursor.nextSibling; } else { body.insertBefore(node, cursor); }
+      });
+      while (cursor) { var after = cursor.nextSibling; body.removeChild(cursor); cursor = after; }
+      drawn = next;
+      pager.innerHTML = data.pager;
+      document.getElementById("summary-line").innerHTML = data.summary;
+      shown = data.shown;
       empty.classList.toggle("hidden", shown > 0);
-      chips.forEach(function (chip) { chip.classList.toggle("on", chip.getAttribute("data-state") === state); });
-      tiles.forEach(function (tile) { tile.classList.toggle("selected", tile.getAttribute("data-state-filter") === state); });
-      history.replaceState(null, "", query());
-    }
-    function pickState(state) { stateField.value = stateField.value === state ? "" : state; apply(); }
-    search.addEventListener("input", apply);
-    if (tagSelect) tagSelect.addEventListener("change", apply);
-    chips.forEach(function (chip) {
-      chip.addEventListener("click", function () { stateField.value = chip.getAttribute("data-state"); apply(); });
-    });
-    tiles.forEach(function (tile) {
-      tile.addEventListener("click", function (event) { event.preventDefault(); pickState(tile.getAttribute("data-state-filter")); });
-    });
-    document.getElementById("filters").addEventListener("submit", function (event) { event.preventDefault(); apply(); });
-    document.addEventListener("keydown", function (event) {
-      if (event.key === "/" && document.activeElement !== search) { event.preventDefault(); search.focus(); }
-    });
-
-    var byName = {};
-    rows.forEach(function (row) { byName[row.getAttribute("data-name")] = row; });
-    poll(function (data) {
-      Object.keys(data.monitors).forEach(function (name) {
-        var row = byName[name], m = data.monitors[name];
-        if (!row) return;
-        row.setAttribute("data-state", m.state);
-        if (setState(row.querySelector("[data-role=state]"), m.state)) {
-          row.classList.remove("flash"); void row.offsetWidth; row.classList.add("flash");
-        }
-        var reason = row.querySelector("[data-role=reason]");
-        if (reason) {
-          var bad = m.state === "down" || m.state === "degraded" || m.state === "flapping";
-          reason.textContent = bad && m.reason ? (m.reason.length > 80 ? m.reason.slice(0, 77) + "..." : m.reason) : "";
-          reason.classList.toggle("warn", m.state === "degraded");
-        }
-        var latency = row.querySelector("[data-role=latency]");
-        if (latency) latency.textContent = ms(m.latency_ms);
-        var ago = row.querySelector("[data-role=ago]");
-        if (ago && m.at) ago.setAttribute("data-at", m.at);
-      });
       document.querySelectorAll("[data-count]").forEach(function (el) {
         el.textContent = data.counts[el.getAttribute("data-count")] || 0;
       });
+      var troubled = document.getElementById("troubled-count");
+      if (troubled) troubled.textContent = data.open_incidents;
       refreshAgo();
-      if (!serverFiltered) apply();
+    }
+
+    function marks() {
+      var state = stateField.value;
+      document.querySelectorAll("#state-chips .chip").forEach(function (chip) {
+        chip.classList.toggle("on", chip.getAttribute("data-state") === state);
+      });
+      document.querySelectorAll("[data-state-filter]").forEach(function (tile) {
+        tile.classList.toggle("selected", tile.getAttribute("data-state-filter") === state);
+      });
+    }
+
+    function load(live) {
+      var query = params().toString(), mine = ++asked;
+      return fetch("/overview/rows" + (query ? "?" + query : ""), {
+        credentials: "same-origin", headers: { Accept: "application/json" }
+      })
+        .then(function (r) {
+          var json = (r.headers.get("content-type") || "").indexOf("application/json") === 0;
+          if (r.status === 401 || (r.ok && !json)) { location.reload(); return null; }  // logged out
+          return r.ok ? r.json() : null;
+        })
+        .then(function (data) {
+          if (!data || mine !== asked) return;  // a newer view was asked for meanwhile
+          draw(data);
+          if (!live) history.replaceState(null, "", data.address);
+          view = new URLSearchParams(data.address.split("?")[1] || "");
+        })
+        .catch(function () {});
+    }
+
+    function change() { view.delete("page"); marks(); load(false); }
+    search.addEventListener("input", function () {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(change, 200);
     });
+    if (tagSelect) tagSelect.addEventListener("change", change);
+    document.querySelectorAll("#state-chips .chip").forEach(function (chip) {
+      chip.addEventListener("click", function (event) {
+        event.preventDefault();
+        stateField.value = chip.getAttribute("data-state");
+        change();
+      });
+    });
+    document.querySelectorAll("[data-state-filter]").forEach(function (tile) {
+      tile.addEventListener("click", function (event) {
+        event.preventDefault();
+        var state = tile.getAttribute("data-state-filter");
+        stateField.value = stateField.value === state ? "" : state;
+        change();
+      });
+    });
+    pager.addEventListener("click", function (event) {
+      var link = event.target.closest("a[data-page]");
+      if (!link) return;
+      event.preventDefault();
+      view.set("page", link.getAttribute("data-page"));
+      load(false).then(function () { table.scrollIntoView({ block: "start" }); });
+    });
+    document.getElementById("filters").addEventListener("submit", function (event) {
+      event.preventDefault();
+      clearTimeout(searchTimer);
+      change();
+    });
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "/" && document.activeElement !== search) { event.preventDefault(); search.focus(); }
+    });
+    var busy = false;
+    setInterval(function () {
+      if (busy || document.hidden) return;
+      busy = true;
+      load(true).then(function () { busy = false; });
+    }, 5000);
+    document.addEventListener("visibilitychange", function () { if (!document.hidden) load(true); });
   }
 
   // -- monitor page --------------------------------------------------------------------------
@@ -361,7 +410,7 @@
     if (!pill) return;
     var name = pill.getAttribute("data-name");
     pill.setAttribute("data-current", (pill.className.match(/\b(up|down|degraded|flapping|paused|unknown)\b/) || ["unknown"])[0]);
-    poll(function (data) {
+    poll(name, function (data) {
       var m = data.monitors[name];
       if (!m) return;
       setState(pill, m.state);
@@ -394,10 +443,10 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
+    var page = document.body.dataset.page;
+    if (page === "overview") overview();  // first: it keeps the rows as the server drew them
     refreshAgo();
     setInterval(refreshAgo, 5000);
-    var page = document.body.dataset.page;
-    if (page === "overview") overview();
     if (page === "monitor") { monitorPage(); chart(); metricChart(); diagnosis(); }
     if (page === "status") setTimeout(function () { location.reload(); }, 60000);
   });
