@@ -311,9 +311,10 @@ async def test_capacity_never_sends_faster_than_max_rate(tmp_path: Path) -> None
     assert busiest <= 100 * 1.1 + 5, busiest
     plan = json.loads(out.read_text())
     assert [s["rate"] for s in plan["steps"]] == [40, 80, 100], "the last step is the cap"
-    # a user gets about 100 req/s: one or two reach the cap, and the sweep stops there
+    # a user gets about 100 req/s: one or two reach the cap (more on a loaded machine), and
+    # the sweep stops at the first that does
     sweep = plan["sweep"]
-    assert sweep[-1]["capped"] and len(sweep) <= 2, sweep
+    assert sweep[-1]["capped"] and not any(p["capped"] for p in sweep[:-1]), sweep
     assert all(p["throughput_rps"] <= 100 for p in sweep), sweep
     assert plan["usl"] is None and "raise --max-rate" in plan["usl_error"]
     assert "every step held up to the --max-rate cap" in done.stdout
