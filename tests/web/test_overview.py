@@ -116,7 +116,7 @@ async def test_the_rows_json_follows_the_fleet_live(
     assert data["counts"] == {"down": 1, "up": 1, "paused": FLEET}
     assert re.findall(r'data-name="([^"]+)"', data["rows"])[0] == "fleet-0100"
     assert "101–200 of 250" in data["pager"]
-    assert "1 need attention" in data["summary"]
+    assert "1 needs attention" in data["summary"]
 
     target.fail("late")  # far down the list while up: now on the first page, live
 
