@@ -213,13 +213,13 @@ def _metrics(reader: _Reader, count: int, wanted: bool | str) -> list[dict[str, 
 
 
 # -- columns ------------------------------------------------------------------------------------
-def _integers(out: bytearray, values: Sequence[int]) -> None:
+def _integers(out: bytearray, values: list[int]) -> None:
     """Non-negative integers below 2**64: nothing when there are none, ``0`` and a varint when
     all are equal, else the number of byte planes and the planes."""
     if not values:
         return
     first = values[0]
-    if all(value == first for value in values):
+    if values.count(first) == len(values):
         out.append(0)
         _varint(out, first)
         return

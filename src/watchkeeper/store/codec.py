@@ -106,7 +106,7 @@ def check_from_row(row: Sequence[Any]) -> Check:
         error,
         json.loads(failures) if failures else [],
         json.loads(warnings) if warnings else [],
-        tuple(nanoseconds(value) for value in phases),
+        tuple([nanoseconds(value) for value in phases]),
         json.loads(metrics, parse_int=float) if metrics else {},
     )
 

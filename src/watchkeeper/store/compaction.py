@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from watchkeeper.store import chunks, codec, rollups, sample_rollups, schema
 from watchkeeper.store.chunks import Check
@@ -134,12 +135,20 @@ def _pack(
         chunk_rows.extend(chunk_row(monitor_id, part) for part in split(everything))
     for first in range(0, len(chunk_rows), 2000):
         connection.execute(packed.insert(), chunk_rows[first : first + 2000])
-    done = [row[0] for row in rows]
-    for first in range(0, len(done), _DELETE_CHUNK):
-        connection.execute(
-            table.delete().where(table.c.id.in_(done[first : first + _DELETE_CHUNK]))
-        )
+    _delete_rows(connection, [int(row[0]) for row in rows])
     return len(rows), (int(rows[-1][1]) if len(rows) >= max(budget, PACK_CHECKS) else None)
+
+
+def _delete_rows(connection: sa.Connection, ids: list[int]) -> None:
+    """Delete ``results`` rows by id: one array on PostgreSQL (thousands of parameters
+    take it longer to parse and plan than to delete), a few thousand at a time on SQLite."""
+    table = schema.results
+    if connection.dialect.name == "postgresql":
+        array = sa.bindparam("ids", ids, type_=postgresql.ARRAY(sa.BigInteger))
+        connection.execute(table.delete().where(table.c.id == sa.any_(array)))
+        return
+    for first in range(0, len(ids), _DELETE_CHUNK):
+        connection.execute(table.delete().where(table.c.id.in_(ids[first : first + _DELETE_CHUNK])))
 
 
 def _overlapping(
