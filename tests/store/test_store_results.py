@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -228,6 +230,26 @@ def test_it_refuses_to_work_once_closed(store_url: str) -> None:
 
     with pytest.raises(StoreError, match="closed"):
         store.results("api", since=0)
+
+
+def test_a_connection_in_use_when_the_store_closes_is_closed_on_return(
+    store_url: str,
+) -> None:
+    # wk up stopping while a worker thread still reads: the pool is disposed under it
+    store = Store.open(store_url)
+    in_use = store._engine.connect()  # what a worker thread holds
+    in_use.execute(sa.text("SELECT 1"))
+    raw = in_use.connection.dbapi_connection
+    store.close()
+    in_use.close()  # the worker finishes after the close
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del store, in_use
+        gc.collect()
+    assert [str(w.message) for w in caught if w.category is ResourceWarning] == []
+    assert raw is not None
+    if hasattr(raw, "closed"):  # psycopg: the server connection itself is gone
+        assert raw.closed
 
 
 def test_the_newest_results_can_come_first(store: Store, make_result: ResultFactory) -> None:

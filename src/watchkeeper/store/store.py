@@ -82,9 +82,15 @@ class Store:
         return cls(engine, parsed)
 
     def close(self) -> None:
-        """Close every pooled connection; safe to call twice."""
+        """Close every pooled connection; safe to call twice.
+
+        A connection still checked out (a read or an upkeep step in a worker thread when
+        ``wk up`` stops) is closed when it comes back: the pool's dispose would otherwise
+        leave it open in a pool nobody holds, for the garbage collector to find.
+        """
         if not self._closed:
             self._closed = True
+            sa.event.listen(self._engine.pool, "checkin", _close_on_return)
             self._engine.dispose()
 
     def ensure_monitors(self, monitors: Iterable[tuple[str, str, str]]) -> dict[str, int]:
@@ -370,3 +376,9 @@ def _check_current(connection: sa.Connection, shown: str) -> None:
             f"the store {shown} has schema {current}, this Watchkeeper reads "
             f"{migrate.head_revision()}: run wk up (it upgrades the store) first"
         )
+
+
+def _close_on_return(dbapi_connection: object, _record: object) -> None:
+    """Pool ``checkin`` hook of a closed store: the connection goes back closed."""
+    if dbapi_connection is not None:
+        dbapi_connection.close()  # type: ignore[attr-defined]
