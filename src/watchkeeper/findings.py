@@ -50,9 +50,21 @@ class Finding:
     impact: float = 0.0
     """Order within a severity: larger first (time spent, bytes, share of a limit)."""
     chart: Chart | None = None
+    rule: str = ""
+    """A stable name of the test that produced it ("csp-not-implemented", "tls-1.0-offered"),
+    the same from run to run while the title's numbers change: SARIF's ruleId is
+    ``source/rule``, and a monitor compares runs by it. Empty: derived from the title."""
+
+    @property
+    def rule_id(self) -> str:
+        """``source/rule``, or ``source/`` and the title's words without numbers."""
+        if self.rule:
+            return f"{self.source}/{self.rule}"
+        words = "".join(c.lower() if c.isalpha() else " " for c in self.title).split()
+        return f"{self.source}/{'-'.join(words[:8]) or 'finding'}"
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "source": self.source,
             "severity": self.severity.value,
             "title": self.title,
@@ -60,6 +72,9 @@ class Finding:
             "evidence": dict(self.evidence),
             "recommendation": self.recommendation,
         }
+        if self.rule:
+            out["rule"] = self.rule
+        return out
 
 
 def ranked(findings: Iterable[Finding]) -> list[Finding]:
