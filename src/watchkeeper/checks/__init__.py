@@ -24,6 +24,7 @@ KINDS: dict[str, str] = {
     "prometheus": "watchkeeper.checks.prometheus",
     "heartbeat": "watchkeeper.checks.heartbeat",
     "slo": "watchkeeper.checks.slo",
+    "audit": "watchkeeper.checks.audit",
 }
 
 

@@ -133,6 +133,10 @@ class CheckKind(Generic[S]):
     subjects: SubjectTable
     probe: Probe[S]
     default_expect: tuple[str, ...] = ()
+    interval: float | None = None
+    """Seconds between checks when the monitor and ``defaults`` set none (an audit: daily)."""
+    timeout: float | None = None
+    """Seconds a check may take when the monitor and ``defaults`` set none."""
     confirm: int | None = None
     """``confirm``/``recover`` for this kind when the monitor sets none (a heartbeat's
     failure ping is news at once; the engine's default of 2 is for probes that can blip)."""

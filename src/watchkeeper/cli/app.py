@@ -90,6 +90,10 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.diagnose:diagnose_app",
         "Why is it getting slower? Drift, latency phases, Postgres/Redis/host advisors.",
     ),
+    "audit": Entry(
+        "watchkeeper.cli.audit:audit",
+        "Audit sites: Observatory grade, TLS, exposure and delivery, each problem with its fix.",
+    ),
 }
 
 

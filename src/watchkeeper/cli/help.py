@@ -34,6 +34,8 @@ class _Argument(TyperArgument):
 def tidy(command: C, ctx: Context) -> C:
     """Give ``command``'s parameters (and its subcommands', for a group) readable names."""
     tidy_params(command.get_params(ctx), ctx)  # get_params also makes the --help option
+    if command.help:
+        command.help = reflow(command.help)
     if isinstance(command, TyperGroup):
         for sub in command.commands.values():
             tidy(sub, ctx)
@@ -60,3 +62,17 @@ def _value_name(option: TyperOption, ctx: Context) -> str:
     if "|" in label:
         return f"[{label}]"
     return _NAMES.get(label, label.upper() or "VALUE")
+
+
+def reflow(text: str) -> str:
+    """Join the lines of each prose paragraph of a docstring, so that the terminal, not the
+    source file's line length, decides where help lines break (Rich keeps single newlines).
+    A paragraph with an indented or bulleted line (an example, a list) is kept as written."""
+    paragraphs = []
+    for paragraph in text.strip().split("\n\n"):
+        lines = paragraph.splitlines()
+        if any(line.startswith((" ", "\t", "- ", "* ")) for line in lines[1:]):
+            paragraphs.append(paragraph)
+        else:
+            paragraphs.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(paragraphs)

@@ -380,8 +380,9 @@ class _Loader(Reporter):
         if expectations is not None:
             seen = {e.subject.key for e in expectations}
             expectations += [e for e in defaults_for_kind if e.subject.key not in seen]
-        interval = fields.interval if fields.interval is not None else defaults.interval
-        timeout = fields.timeout if fields.timeout is not None else defaults.timeout
+        # the monitor's own, else its kind's (an audit runs daily, not every 30 s), else defaults
+        interval = _first(fields.interval, check.interval, defaults.interval)
+        timeout = _first(fields.timeout, check.timeout, defaults.timeout)
         retry = (
             fields.retry_interval
             if fields.retry_interval is not None
@@ -635,3 +636,8 @@ def _anomaly(value: bool | tuple[str, ...]) -> tuple[str, ...]:
     if value is False:
         return ()
     return tuple(dict.fromkeys(s.strip() for s in value))
+
+
+def _first(*values: float | None) -> float:
+    """The first value that is not None (the last one never is)."""
+    return next(value for value in values if value is not None)

@@ -125,10 +125,12 @@ def print_text(
     findings: Sequence[Finding],
     errors: Sequence[str],
     looked_at: Sequence[str],
+    *,
+    title: str = "wk diagnose",
 ) -> None:
     """Each finding: a mark and its title, then its evidence and what to do."""
     console.print(
-        f"[bold]wk diagnose[/]: {escape(headline(findings, errors))} "
+        f"[bold]{escape(title)}[/]: {escape(headline(findings, errors))} "
         f"[dim](looked at {len(looked_at)}: {escape(', '.join(looked_at)) or 'nothing'})[/]"
     )
     for error in errors:
@@ -148,13 +150,24 @@ def print_text(
         console.print(Group(*lines))
 
 
-def markdown(findings: Sequence[Finding], errors: Sequence[str], looked_at: Sequence[str]) -> str:
+def markdown(
+    findings: Sequence[Finding],
+    errors: Sequence[str],
+    looked_at: Sequence[str],
+    *,
+    title: str = "wk diagnose",
+    before: str = "",
+) -> str:
+    """The report as Markdown; ``before`` (Markdown) goes between the headline and the
+    findings."""
     out = [
-        "# wk diagnose",
+        f"# {title}",
         "",
         f"**{headline(findings, errors)}** (looked at: {', '.join(looked_at) or 'nothing'})",
         "",
     ]
+    if before:
+        out += [before.rstrip(), ""]
     for error in errors:
         out.append(f"- cannot look at {error}")
     if errors:
@@ -194,7 +207,10 @@ def html_report(
     looked_at: Sequence[str],
     *,
     generated: float,
+    title: str = "wk diagnose",
+    before: str = "",
 ) -> str:
+    """One self-contained page; ``before`` (trusted markup) goes above the findings."""
     when = dt.datetime.fromtimestamp(generated).astimezone().strftime("%Y-%m-%d %H:%M %Z")
     n = counts(findings)
     tiles = "".join(
@@ -203,11 +219,13 @@ def html_report(
         for s in ("critical", "warning", "info")
     )
     parts = [
-        "<h1>wk diagnose</h1>",
+        f"<h1>{html.escape(title)}</h1>",
         f'<p class="muted">{html.escape(when)} · looked at '
         f"{html.escape(', '.join(looked_at) or 'nothing')}</p>",
         f'<div class="tiles">{tiles}</div>',
     ]
+    if before:
+        parts.append(before)
     if errors:
         parts.append(
             '<section class="card"><h2>Could not look at</h2><ul>'
@@ -246,7 +264,7 @@ def html_report(
             + "</section>"
         )
     return page(
-        "wk diagnose",
+        title,
         "\n".join(parts),
         charts,
         note="Charts show local time; the onset of a change is marked.",
