@@ -64,6 +64,9 @@ class Observation:
     warnings: list[str] = field(default_factory=list)
     """What a check itself found not well (an SLO's ticket-level burn): the monitor is
     degraded, as with a failed ``warn:`` expectation."""
+    detail: dict[str, Any] | None = None
+    """A kind's structured report of this run (an audit's grade, tests and findings), kept
+    in the store's ``reports`` beside the result; None for most kinds."""
 
 
 @dataclass(slots=True)
@@ -85,6 +88,8 @@ class Result:
     metrics: dict[str, float] = field(default_factory=dict)
     """The check's numeric observations by subject (``pg.connections``, ``disk./.used_pct``,
     ``metric.up.value``): stored as series beside the result."""
+    detail: dict[str, Any] | None = None
+    """The Observation's ``detail`` (a JSON-able report), stored in ``reports``."""
 
     @property
     def latency(self) -> float | None:

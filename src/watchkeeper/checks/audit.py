@@ -110,6 +110,7 @@ async def probe(settings: AuditSettings, attempt: Attempt) -> None:
         return
     facts = attempt.observation.facts
     facts.update(_facts(report))
+    attempt.observation.detail = report.as_json()
     critical = frozenset(f.rule_id for f in report.findings if f.severity.value == "critical")
     before = _last.get(attempt.monitor)
     _last[attempt.monitor] = (report.grade, critical)

@@ -182,6 +182,7 @@ def judge(
             observation.started_at + expires_in if isinstance(expires_in, int | float) else None
         ),
         metrics=numeric_facts(observation.facts),
+        detail=observation.detail,
     )
 
 

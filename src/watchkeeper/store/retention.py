@@ -29,8 +29,9 @@ _FIRST_SLICE = 3600.0
 
 def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: float) -> int:
     """Delete raw results (and their series) and pings older than ``raw`` seconds (but see
-    ``_prune_pings``), 1-minute rollups older than ``minute``, 1-hour rollups and state
-    changes older than ``hour``. Returns rows deleted, counting each check of a chunk."""
+    ``_prune_pings``), 1-minute rollups older than ``minute``, 1-hour rollups, state
+    changes and reports older than ``hour``. Returns rows deleted, counting each check of a
+    chunk."""
     horizons = (
         (schema.results, schema.results.c.ts, now - raw),
         (schema.rollup_1m, schema.rollup_1m.c.bucket, now - minute),
@@ -49,7 +50,12 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
     for first in range(0, len(ids), _ID_CHUNK):
         deleted += _prune_chunks(engine, ids[first : first + _ID_CHUNK], now - raw)
         deleted += _prune_pings(engine, ids[first : first + _ID_CHUNK], now - raw)
-    return deleted
+    # reports come one per run of the few kinds that make them (a daily audit): one delete
+    with writing(engine).begin() as connection:
+        gone = connection.execute(
+            sa.delete(schema.reports).where(schema.reports.c.ts < now - hour)
+        ).rowcount
+    return deleted + max(gone, 0)
 
 
 def _prune_chunks(engine: sa.Engine, ids: list[int], cutoff: float) -> int:

@@ -290,6 +290,17 @@ pings = sa.Table(
     sa.Index(None, "monitor_id", "ts"),
 )
 
+# -- reports: a kind's structured report of one run (an audit's grade, tests and findings) ----
+reports = sa.Table(
+    "reports",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("monitor_id", sa.Integer, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index(None, "monitor_id", "ts"),
+)
+
 # -- series: the rollups of every check's numeric observations (the raw ones ride with results) --
 SAMPLE_STATISTICS = ("count", "min", "max", "mean", "last")
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     # the series, rollups and summaries work on numpy arrays: imported by the methods that
     # use them, so reading states (``wk status``) does not pay for numpy
     from watchkeeper.store import samples as sample_queries
+    from watchkeeper.store.reports import Report
     from watchkeeper.store.series import Point
     from watchkeeper.store.summary import HistorySummary
 
@@ -111,6 +112,17 @@ class Store:
         with self._failures("write"), self._writing.begin() as connection:
             ids, new = self._resolve(connection, results, transitions)
             ingest.insert_results(connection, [result_row(r, ids[r.monitor]) for r in results])
+            detailed = [r for r in results if r.detail is not None]
+            if detailed:
+                from watchkeeper.store import reports
+
+                reports.insert(
+                    connection,
+                    [
+                        (ids[r.monitor], r.started_at, reports.encode(r.detail or {}))
+                        for r in detailed
+                    ],
+                )
             ingest.record_transitions(connection, transitions, ids)
         self._ids.update(new)
 
@@ -186,6 +198,20 @@ class Store:
 
         with self._reading() as connection:
             return series.series(connection, monitor, since, until, resolution, limit)
+
+    def latest_reports(self, monitors: Iterable[str]) -> dict[str, Report]:
+        """The newest structured report (``Result.detail``) of each of ``monitors``."""
+        from watchkeeper.store import reports
+
+        with self._reading() as connection:
+            return reports.latest(connection, monitors)
+
+    def reports(self, monitor: str, limit: int = 30) -> list[Report]:
+        """The newest ``limit`` structured reports of ``monitor``, newest first."""
+        from watchkeeper.store import reports
+
+        with self._reading() as connection:
+            return reports.history(connection, monitor, limit)
 
     def sample_names(self, monitor: str, since: float) -> list[sample_queries.Latest]:
         """Each series of ``monitor`` seen since ``since`` with its newest value."""
