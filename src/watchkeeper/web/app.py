@@ -25,10 +25,11 @@ from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
-from watchkeeper.web.api import alerting, monitors, pings, system
+from watchkeeper.web.api import alerting, audits, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
+from watchkeeper.web.pages import audits as audit_pages
 from watchkeeper.web.security import Gate, is_api
 
 log = logging.getLogger("watchkeeper.web")
@@ -86,10 +87,12 @@ def create_app(
         system.router,
         monitors.router,
         alerting.router,
+        audits.router,
         account.router,
         public.router,
         overview.router,
         dashboard.router,
+        audit_pages.router,
         api_docs.router,
     ):
         app.include_router(router)
