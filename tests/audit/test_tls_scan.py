@@ -281,6 +281,27 @@ async def test_the_hand_made_hello_agrees_with_openssl_on_every_class_nginx_serv
     assert answers["aead"] == (Support.not_offered, Support.not_offered)
 
 
+async def test_what_nothing_here_can_offer_is_not_testable_never_not_offered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # an OpenSSL built without TLS 1.3 (no hand-made hello covers 1.3), and a class of suites
+    # that neither it nor the hello knows
+    monkeypatch.setattr(tls_probes, "can_offer", lambda name: name != "TLSv1.3")
+    unknown_class = suites.CipherClass("imaginary", "imaginary suites", "NO-SUCH-CIPHER")
+    with site(tmp_path) as server:
+        report = await scan(server.address, server.https_port, ca_file=str(server.ca_file))
+        target = tls_probes.Target(server.address, server.https_port, None, 5)
+        imaginary = await tls_probes.cipher_class(target, unknown_class)
+    tls13 = report.protocol("TLSv1.3")
+    assert tls13 is not None and tls13.support is Support.untestable
+    assert "cannot offer it" in tls13.detail
+    assert imaginary.support is Support.untestable
+    assert report.tls13_suite is None and not report.offers("TLSv1.3")
+    info = [t for t in titles(report, Severity.info) if "gave no answer" in t]
+    assert len(info) == 1 and "TLSv1.3 (not testable here" in info[0]
+    assert not any("TLS 1.3 is not offered" in t for t in titles(report))
+
+
 async def _legacy_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
     """A server of 2010: TLS 1.0 and SSLv3 with RC4-SHA only. It answers a ClientHello with a
     ServerHello and stops there (enough for a hello's verdict; OpenSSL gets an alert)."""

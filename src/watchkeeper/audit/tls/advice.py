@@ -85,7 +85,7 @@ _BROKEN_PROTOCOLS = {"SSLv2": "RFC 6176", "SSLv3": "RFC 7568, POODLE"}
 _OLD_PROTOCOLS = {"TLSv1": "TLS 1.0", "TLSv1.1": "TLS 1.1"}
 _CRITICAL_CLASSES = {
     "null": "traffic is sent unencrypted",
-    "anonymous": "no server authentication: anyone in the path can impersonate the server",
+    "anonymous": "no server authentication, anyone in the path can impersonate the server",
     "export": "40/56-bit keys, broken in minutes (FREAK, Logjam)",
     "rc4": "RC4 is prohibited (RFC 7465): its biases leak plaintext",
     "des": "56-bit DES is brute-forced in hours",
@@ -189,7 +189,7 @@ def _cipher_findings(report: TlsReport, finding: Make) -> list[Finding]:
             found.append(
                 finding(
                     Severity.critical,
-                    f"{result.title} accepted: {why}",
+                    f"{result.title[0].upper()}{result.title[1:]} accepted: {why}",
                     CIPHERS_FIX,
                     {"class": name, "cipher": result.cipher},
                     impact=8,

@@ -106,7 +106,8 @@ def _wait(sock: socket.socket, deadline: float, *, write: bool) -> None:
 async def verification(target: Target, ca_file: str | None) -> ssl.SSLCertVerificationError | None:
     """None when the chain verifies against the system's CAs (or ``ca_file``), else OpenSSL's
     verification error. Raises other failures (OSError, TimeoutError, ssl.SSLError)."""
-    context = suites.context(ciphers="ALL", verify=True, ca_file=ca_file)
+    # loading the system's CAs reads files: not on the event loop
+    context = await asyncio.to_thread(suites.context, ciphers="ALL", verify=True, ca_file=ca_file)
     try:
         async with target.slot():
             await handshake(target, context)

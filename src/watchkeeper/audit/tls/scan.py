@@ -32,7 +32,11 @@ async def scan(
 ) -> TlsReport:
     """Scan the TLS endpoint ``host:port`` (SNI ``server_name``, else ``host`` unless it is
     an IP address). Each handshake is bounded by ``timeout``; a server that cannot be scanned
-    gives a report whose ``error`` is one line. ``hsts=False`` skips the HTTP request."""
+    gives a report whose ``error`` is one line. ``hsts=False`` skips the HTTP request.
+
+    A port that hangs or is not TLS costs one handshake: the first decides whether there is
+    anything to scan. After it, about twenty run at most ``CONCURRENCY`` at a time, so a
+    server that stalls every one of them still ends the scan within four timeouts."""
     started = time.monotonic()
 
     def report(**fields: Any) -> TlsReport:
