@@ -10,8 +10,9 @@ import ssl
 import time
 from typing import Any
 
-from watchkeeper.audit.tls import certificate, hsts, probes, suites
-from watchkeeper.audit.tls.model import ProtocolResult, Support, TlsReport
+from watchkeeper.audit.tls import certificate, probes, suites
+from watchkeeper.audit.tls.hsts import fetch as fetch_hsts
+from watchkeeper.audit.tls.model import Support, TlsReport
 from watchkeeper.checks._address import is_ip
 from watchkeeper.checks._net import describe_os_error, readable_ca_file
 
@@ -86,19 +87,22 @@ async def scan(
             return report(error=f"{where}: {describe_os_error(exc)}", handshakes=target.handshakes)
         first_failure = describe_os_error(exc)
 
-    protocol_tasks = [probes.protocol(target, name) for name in PROTOCOLS]
-    class_tasks = [probes.cipher_class(target, c) for c in suites.CLASSES]
     host_header = (server_name or (f"[{host}]" if ":" in host else host)) + (
         "" if port == 443 else f":{port}"
     )
-    served_task = asyncio.ensure_future(_served(target))
-    verify_task = asyncio.ensure_future(_verification(target, ca_file))
-    hsts_task = asyncio.ensure_future(hsts_fetch(target, host_header) if hsts else _none())
-    protocols = await asyncio.gather(*protocol_tasks)
-    classes = await asyncio.gather(*class_tasks)
-    served, served_error = await served_task
-    verify_error, verify_failure = await verify_task
-    hsts_result = await hsts_task
+    (
+        protocols,
+        classes,
+        (served, served_error),
+        (verify_error, verify_failure),
+        hsts_result,
+    ) = await asyncio.gather(
+        asyncio.gather(*(probes.protocol(target, name) for name in PROTOCOLS)),
+        asyncio.gather(*(probes.cipher_class(target, c) for c in suites.CLASSES)),
+        _served(target),
+        _verification(target, ca_file),
+        fetch_hsts(target, host_header) if hsts else _nothing(),
+    )
 
     error = None
     if not any(p.support is Support.offered for p in protocols):
@@ -126,10 +130,7 @@ async def scan(
     )
 
 
-hsts_fetch = hsts.fetch
-
-
-async def _none() -> None:
+async def _nothing() -> None:
     return None
 
 
@@ -170,6 +171,3 @@ async def _verification(
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]
-
-
-__all__ = ["PROTOCOLS", "ProtocolResult", "scan"]
