@@ -11,7 +11,8 @@ loopback address of its own, started and stopped by the test.
         site.url("/")                     # http://127.77.x.y:PORT/
 
 Placeholders: ``{address}`` (the site's loopback address), ``{http_port}``, ``{https_port}``,
-``{cert}``/``{key}`` (a certificate for the address, signed by ``ca_file``), ``{root}`` (an
+``{cert}``/``{key}`` (a certificate for the address, signed by ``ca_file``, whose key is
+``ca_key_file``), ``{root}`` (an
 empty document root the test may fill; ``site.root``). Literal braces in nginx syntax are
 written doubled, as in ``str.format``.
 
@@ -75,6 +76,8 @@ class Nginx:
         self.ca_file, self.cert_file, self.key_file = _certificates(
             self.directory, self.address, rsa_bits
         )
+        self.ca_key_file = self.directory / "ca-key.pem"
+        """The CA's key, for a test that signs more with it (an OCSP response)."""
         self._servers = servers
         self._http_extra = http_extra
         self._process: subprocess.Popen[bytes] | None = None
@@ -240,6 +243,13 @@ def _certificates(directory: Path, address: str, rsa_bits: int | None) -> tuple[
     cert_file = directory / "cert.pem"
     key_file = directory / "key.pem"
     ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    (directory / "ca-key.pem").write_bytes(
+        ca_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
     # the chain nginx sends: the leaf, then the CA (trust still comes from ca_file)
     cert_file.write_bytes(
         leaf.public_bytes(serialization.Encoding.PEM) + ca.public_bytes(serialization.Encoding.PEM)
