@@ -7,8 +7,9 @@ lets in. When one of them, or the URL's own credentials, gets in, ``mysql.user``
 accounts have no password at all (an empty ``authentication_string``, and an empty
 ``Password`` where that column exists, for a plugin that takes passwords: ``unix_socket``
 and the like are not password logins) and from which hosts. An account for hosts other
-than loopback is critical unless ``bind_address`` keeps the server on loopback (then info);
-a loopback-only account is a warning (every local user and container is root).
+than loopback is critical unless ``bind_address`` keeps the server on loopback; an account
+usable from loopback only is a warning (every local user and container is root). A login
+that succeeds from one of this machine's non-loopback addresses is critical.
 
 PyMySQL blocks: each login runs on the ``checks`` thread lane, one at a time per server, with
 connect, read and write timeouts.
@@ -198,9 +199,9 @@ def _severity(accounts: list[tuple[str, str]], seen: Seen, observed: bool) -> Se
         return Severity.warning if is_loopback(seen.address) else Severity.critical
     if not is_loopback(seen.address) and seen.logins:
         return Severity.critical
-    if any(_remote(host) for _, host in accounts):
-        return Severity.info if _bound_to_loopback(seen.bind) else Severity.critical
-    return Severity.warning
+    if any(_remote(host) for _, host in accounts) and not _bound_to_loopback(seen.bind):
+        return Severity.critical
+    return Severity.warning  # loopback only ('%' matches loopback too: never less)
 
 
 def _names(accounts: list[tuple[str, str]]) -> str:

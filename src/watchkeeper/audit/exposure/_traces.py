@@ -62,7 +62,7 @@ SIGNATURES: tuple[Signature, ...] = (
     Signature(
         "PHP error",
         (" on line ",),
-        r"(?:Fatal error|Parse error|Warning|Notice|Deprecated)(?:</b>)?:\s[^\n]{0,600}? in "
+        r"(?:Fatal error|Parse error|Warning|Notice|Deprecated)(?:</b>)?:\s(?s:.{0,1000}?) in "
         r"(?:<b>)?[^\s<]{1,400}\.php(?:</b>)? on line (?:<b>)?\d+",
         fix="In php.ini: display_errors = Off and log_errors = On",
     ),
