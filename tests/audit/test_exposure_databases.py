@@ -49,9 +49,12 @@ class Postgres:
     async def hba(self, *lines: str) -> None:
         (self.server.data / "pg_hba.conf").write_text("\n".join(["local all all trust", *lines]))
         with psycopg.connect(
-            host=str(self.server.directory), port=self.server.port, user="postgres",
-            dbname="postgres", autocommit=True,
-        ) as db:  # fmt: skip
+            host=str(self.server.directory),
+            port=self.server.port,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+        ) as db:
             db.execute("select pg_reload_conf()")
         await asyncio.sleep(0.3)  # the postmaster rereads it on SIGHUP
 
@@ -70,9 +73,11 @@ def postgres(certificates: CertificateSet) -> Iterator[Postgres]:
             os.chown(path, owner.pw_uid, owner.pw_gid)
     listen = "127.0.0.1" + (f",{OUTSIDE}" if OUTSIDE else "")
     server.start(
-        f"listen_addresses='{listen}'", "ssl=on", f"ssl_cert_file='{cert}'",
+        f"listen_addresses='{listen}'",
+        "ssl=on",
+        f"ssl_cert_file='{cert}'",
         f"ssl_key_file='{key}'",
-    )  # fmt: skip
+    )
     with psycopg.connect(server.url, autocommit=True) as db:
         db.execute(f"alter role postgres password '{PASSWORD}'")
     try:
