@@ -8,8 +8,8 @@ exact fix (``findings``).
 
 Modules: ``suites`` (cipher classes), ``hello`` (hand-made ClientHellos for what the local
 OpenSSL cannot offer), ``probes`` (one handshake per question), ``certificate`` (chain,
-trust, stapling), ``hsts``, ``scan`` (the whole scan), ``advice`` (findings) with ``fixes`` (the nginx and Caddy
-lines they recommend), ``model``.
+trust, stapling), ``hsts``, ``scan`` (the whole scan), ``advice`` (findings) with ``fixes``
+(the nginx and Caddy lines they recommend), ``model``.
 """
 
 from __future__ import annotations
