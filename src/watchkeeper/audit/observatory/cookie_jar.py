@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from watchkeeper.audit.observatory.domains import cookie_domain_suffix, is_ip
+from watchkeeper.audit.observatory.jsstring import trim
 
 MAX_COOKIES = 3000
 """A jar stops taking cookies past this many (a hostile site could send thousands)."""
@@ -60,7 +61,7 @@ class Cookie:
 
 def parse_set_cookie(header: str) -> Cookie | None:
     """One Set-Cookie value, or None when it has no usable name=value pair."""
-    text = header.strip()
+    text = trim(header)
     if not text:
         return None
     semicolon = text.find(";")
@@ -72,20 +73,20 @@ def parse_set_cookie(header: str) -> Cookie | None:
     equals = pair.find("=")
     if equals <= 0:
         return None
-    name = pair[:equals].strip()
-    value = pair[equals + 1 :].strip()
+    name = trim(pair[:equals])
+    value = trim(pair[equals + 1 :])
     if any(char in _CONTROL for char in name) or any(char in _CONTROL for char in value):
         return None
     cookie: dict[str, Any] = {"name": name, "value": value}
     extensions: list[str] = []
     if semicolon != -1:
         for raw in text[semicolon + 1 :].split(";"):
-            attribute = raw.strip()
+            attribute = trim(raw)
             if not attribute:
                 continue
             key, has_value, rest = attribute.partition("=")
-            key = key.strip().lower()
-            given = rest.strip() if has_value else ""
+            key = trim(key).lower()
+            given = trim(rest) if has_value else ""
             _apply_attribute(cookie, extensions, key, given, attribute)
     if extensions:
         cookie["extensions"] = tuple(extensions)
@@ -103,8 +104,7 @@ def _apply_attribute(
         if digits and digits.isascii() and digits.isdigit():
             cookie["max_age"] = int(value)
     elif key == "domain":
-        domain = value.strip()
-        domain = domain[1:] if domain.startswith(".") else domain
+        domain = value[1:] if value.startswith(".") else value
         if domain:
             cookie["domain"] = domain.lower()
     elif key == "path":
@@ -123,12 +123,12 @@ def _apply_attribute(
 def invalid_same_site(header: str) -> bool:
     """Whether a raw Set-Cookie carries a SameSite attribute with no value or an unknown one
     (the scanner looks at the raw header for this, before any parsing)."""
-    for part in header.strip().split(";"):
-        pieces = part.strip().split("=")
-        if pieces[0].strip().lower() != "samesite":
+    for part in trim(header).split(";"):
+        pieces = trim(part).split("=")
+        if trim(pieces[0]).lower() != "samesite":
             continue
         value = pieces[1] if len(pieces) > 1 else ""
-        if not value or value.strip().lower() not in ("lax", "strict", "none"):
+        if not value or trim(value).lower() not in ("lax", "strict", "none"):
             return True
     return False
 

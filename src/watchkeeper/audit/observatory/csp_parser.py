@@ -28,6 +28,10 @@ SHORTEST_POLICY = len("img-src") - 1
 """A policy shorter than this is invalid."""
 META_FORBIDDEN = ("frame-ancestors", "report-uri", "sandbox")
 REPEATABLE = frozenset({"report-uri", "report-to"})
+MAX_POLICIES = 64
+"""Policies merged at most; later ones are ignored. Each merge can keep every source the
+previous ones kept, so a page of thousands of meta policies would cost time quadratic in
+their number (the scanner has no such limit; no real page comes near it)."""
 DUPLICATES = "_observatory_duplicate_key_warnings"
 """Key under which the repeated report directives are listed (the scanner's own name)."""
 
@@ -50,7 +54,7 @@ class _Source:
 def parse_csp(policies: Iterable[str]) -> Policy:
     """The effective policy of ``policies`` (each one header value or meta content), directive
     to its sources, in the order directives were first seen. Raises CspError."""
-    raw = list(policies)
+    raw = list(policies)[:MAX_POLICIES]
     cleaned = [trim(policy.replace("\r", "").replace("\n", "")) for policy in raw]
     if not cleaned:
         return {}

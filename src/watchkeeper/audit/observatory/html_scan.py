@@ -19,6 +19,7 @@ _RAW_TEXT = frozenset(
 )
 _SPACE = "\t\n\f\r "
 _NAME_END = _SPACE + "/>"
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,7 @@ def start_tags(page: str) -> Iterator[Tag]:
     position = 0
     length = len(page)
     template_depth = 0
+    lowered = page.translate(_ASCII_LOWER)  # same length, for case-blind searches
     while True:
         opening = page.find("<", position)
         if opening == -1 or opening + 1 >= length:
@@ -98,8 +100,10 @@ def start_tags(page: str) -> Iterator[Tag]:
                 template_depth += 1
             elif not template_depth:
                 yield tag
-            if tag.name in _RAW_TEXT:
-                position = _skip_raw_text(page, position, tag.name)
+            if tag.name == "script":
+                position = _skip_script(page, lowered, position)
+            elif tag.name in _RAW_TEXT:
+                position = _skip_raw_text(page, lowered, position, tag.name)
             elif tag.name == "plaintext":
                 return
         else:
@@ -179,17 +183,79 @@ def _start_tag(page: str, start: int) -> tuple[Tag, int] | None:
             attributes[attribute] = html.unescape(value) if "&" in value else value
 
 
-def _skip_raw_text(page: str, position: int, name: str) -> int:
+def _skip_raw_text(page: str, lowered: str, position: int, name: str) -> int:
     """Past the element's end tag (``</name`` followed by a blank, ``/`` or ``>``)."""
-    lowered_name = name.lower()
     index = position
     length = len(page)
+    pattern = "</" + name
     while True:
-        found = page.find("</", index)
+        found = lowered.find(pattern, index)
         if found == -1:
             return length
-        candidate = page[found + 2 : found + 2 + len(lowered_name)]
-        after = found + 2 + len(lowered_name)
-        if candidate.lower() == lowered_name and (after >= length or page[after] in _NAME_END):
+        after = found + len(pattern)
+        if after >= length or page[after] in _NAME_END:
             return _after(page, ">", after)
         index = found + 2
+
+
+def _skip_script(page: str, lowered: str, position: int) -> int:
+    """Past a script element's end tag, as the HTML tokenizer finds it: after ``<!--`` a
+    ``<script`` starts a stretch where ``</script>`` does not end the element until ``-->``.
+    Each pattern's next position is searched once and reused until passed: linear."""
+    length = len(page)
+    state = "data"
+    index = position
+    next_at: dict[str, int] = {}
+
+    def seek(pattern: str, start: int) -> int:
+        cached = next_at.get(pattern)
+        if cached is None or (cached != -1 and cached < start):
+            cached = lowered.find(pattern, start)
+            next_at[pattern] = cached
+        return length if cached == -1 else cached
+
+    def tag_end(at: int, pattern: str) -> bool:
+        after = at + len(pattern)
+        return after >= length or page[after] in _NAME_END
+
+    while index < length:
+        if state == "data":
+            comment = seek("<!--", index)
+            end = seek("</script", index)
+            if end < comment:
+                if tag_end(end, "</script"):
+                    return _after(page, ">", end + len("</script"))
+                index = end + 2
+                continue
+            if comment >= length:
+                return length
+            state, index = "escaped", comment + 2  # "-->" may share the dashes
+        elif state == "escaped":
+            close = seek("-->", index)
+            end = seek("</script", index)
+            start = seek("<script", index)
+            first = min(close, end, start)
+            if first >= length:
+                return length
+            if first == close:
+                state, index = "data", close + 3
+            elif first == end:
+                if tag_end(end, "</script"):
+                    return _after(page, ">", end + len("</script"))
+                index = end + 2
+            elif tag_end(start, "<script"):
+                state, index = "double", start + len("<script")
+            else:
+                index = start + 1
+        else:
+            close = seek("-->", index)
+            end = seek("</script", index)
+            if close <= end:
+                if close >= length:
+                    return length
+                state, index = "data", close + 3
+            elif tag_end(end, "</script"):
+                state, index = "escaped", end + len("</script")
+            else:
+                index = end + 2
+    return length

@@ -42,27 +42,19 @@ class NodeHeaders(Mapping[str, str | list[str]]):
     """Header name (lower case) to its folded value, in the order first seen."""
 
     def __init__(self, raw: Iterable[tuple[str, str]]) -> None:
-        folded: dict[str, str | list[str]] = {}
+        gathered: dict[str, list[str]] = {}
         for name, value in raw:
             key = name.strip().lower()
             if not key:
                 continue
-            clean = _sanitize(value)
-            existing = folded.get(key)
-            if key == "set-cookie":
-                if isinstance(existing, list):
-                    existing.append(clean)
-                else:
-                    folded[key] = [clean]
-            elif existing is None:
-                folded[key] = clean
-            elif key in FIRST_ONLY:
+            values = gathered.setdefault(key, [])
+            if values and key in FIRST_ONLY:
                 continue
-            elif key == "cookie":
-                folded[key] = f"{existing}; {clean}"
-            else:
-                folded[key] = f"{existing}, {clean}"
-        self._folded = folded
+            values.append(_sanitize(value))
+        self._folded: dict[str, str | list[str]] = {
+            key: values if key == "set-cookie" else ("; " if key == "cookie" else ", ").join(values)
+            for key, values in gathered.items()
+        }
 
     def __getitem__(self, name: str) -> str | list[str]:
         return self._folded[name.lower()]
