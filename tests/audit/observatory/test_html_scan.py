@@ -105,10 +105,13 @@ def test_hostile_pages_are_scanned_in_linear_time() -> None:
         "end tags in script": lambda n: "<script>" + "</scrip" * n,
         "less-than signs": lambda n: "<" * n,
         "quotes": lambda n: "<a b='" + "'" * n,
+        "many scripts": lambda n: "<script src=a.js></script>" * n,
+        "script escapes": lambda n: "<script>" + "<!--<script>" * n,
+        "scripts in comments": lambda n: "<script><!--" + "<script></script>" * n,
     }
     for name, shape in shapes.items():
         assert_linear(lambda size, shape=shape: list(start_tags(shape(size))), [2_000, 8_000])
-        list(start_tags(shape(400_000)))  # and finishes on a big one
+        list(start_tags(shape(100_000)))  # and finishes on a big one (work in C too)
         assert name
 
 

@@ -28,10 +28,11 @@ SHORTEST_POLICY = len("img-src") - 1
 """A policy shorter than this is invalid."""
 META_FORBIDDEN = ("frame-ancestors", "report-uri", "sandbox")
 REPEATABLE = frozenset({"report-uri", "report-to"})
-MAX_POLICIES = 64
+MAX_POLICIES = 8
 """Policies merged at most; later ones are ignored. Each merge can keep every source the
-previous ones kept, so a page of thousands of meta policies would cost time quadratic in
-their number (the scanner has no such limit; no real page comes near it)."""
+previous ones kept, so a page of many meta policies costs time quadratic in their number
+(the scanner has no such limit). Node folds every CSP header into one policy, so only meta
+tags add more: real pages have one or two."""
 DUPLICATES = "_observatory_duplicate_key_warnings"
 """Key under which the repeated report directives are listed (the scanner's own name)."""
 
@@ -43,12 +44,14 @@ class CspError(ValueError):
 
 
 class _Source:
-    __slots__ = ("index", "keep", "source")
+    __slots__ = ("index", "keep", "order", "source")
 
     def __init__(self, source: str, index: int, keep: bool) -> None:
         self.source = source
         self.index = index
         self.keep = keep
+        self.order = collation_key(source)
+        """Computed once: a source is sorted again at every later policy's merge."""
 
 
 def parse_csp(policies: Iterable[str]) -> Policy:
@@ -82,7 +85,7 @@ def parse_csp(policies: Iterable[str]) -> Policy:
             if not values and directive.endswith("-src"):
                 values = [_Source("'none'", index, first)]
             combined = values if first else [*merged.get(directive, []), *values]
-            combined.sort(key=lambda item: collation_key(item.source))
+            combined.sort(key=lambda item: item.order)
             for position in range(1, len(combined)):
                 current = combined[position]
                 previous = combined[position - 1]

@@ -78,6 +78,7 @@ def start_tags(page: str) -> Iterator[Tag]:
     length = len(page)
     template_depth = 0
     lowered = page.translate(_ASCII_LOWER)  # same length, for case-blind searches
+    next_at: dict[str, int] = {}
     while True:
         opening = page.find("<", position)
         if opening == -1 or opening + 1 >= length:
@@ -101,7 +102,7 @@ def start_tags(page: str) -> Iterator[Tag]:
             elif not template_depth:
                 yield tag
             if tag.name == "script":
-                position = _skip_script(page, lowered, position)
+                position = _skip_script(page, lowered, position, next_at)
             elif tag.name in _RAW_TEXT:
                 position = _skip_raw_text(page, lowered, position, tag.name)
             elif tag.name == "plaintext":
@@ -198,14 +199,14 @@ def _skip_raw_text(page: str, lowered: str, position: int, name: str) -> int:
         index = found + 2
 
 
-def _skip_script(page: str, lowered: str, position: int) -> int:
+def _skip_script(page: str, lowered: str, position: int, next_at: dict[str, int]) -> int:
     """Past a script element's end tag, as the HTML tokenizer finds it: after ``<!--`` a
     ``<script`` starts a stretch where ``</script>`` does not end the element until ``-->``.
-    Each pattern's next position is searched once and reused until passed: linear."""
+    Each pattern's next position is searched once and reused until passed, across all the
+    page's scripts (``next_at``; positions only grow): linear in the page."""
     length = len(page)
     state = "data"
     index = position
-    next_at: dict[str, int] = {}
 
     def seek(pattern: str, start: int) -> int:
         cached = next_at.get(pattern)
