@@ -131,6 +131,9 @@ def test_findings_name_the_fix_with_header_nginx_and_caddy_lines() -> None:
     xfo = found["x-frame-options"].recommendation
     assert "Header: X-Frame-Options: DENY" in xfo
     assert found["redirection"].title == "Redirection: http:// does not redirect (-20)"
+    assert "Caddy: http://example.com { redir https://{host}{uri} permanent }" in (
+        found["redirection"].recommendation
+    )
 
 
 def test_a_repeated_report_directive_is_only_an_info_finding() -> None:

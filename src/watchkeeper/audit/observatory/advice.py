@@ -285,10 +285,11 @@ def _finding(card: Scorecard, test: TestOutcome, fix: Fix, subject: str) -> Find
         lines.append(f"Header: {fix.header}")
     if fix.html:
         lines.append(f"HTML: {fix.html}")
+    host = card.host or "HOST"  # the site's own name in the server blocks
     if fix.nginx:
-        lines.append(f"nginx: {fix.nginx}")
+        lines.append(f"nginx: {fix.nginx.replace('HOST', host)}")
     if fix.caddy:
-        lines.append(f"Caddy: {fix.caddy}")
+        lines.append(f"Caddy: {fix.caddy.replace('HOST', host)}")
     return Finding(
         source=SOURCE,
         severity=severity,
