@@ -17,8 +17,9 @@ PASSING = frozenset({Result.cors_public, Result.cors_restricted, EXPECTATION})
 REQUEST_ORIGIN_VISIBLE = False
 """Whether the scanner can see the Origin it sent when it compares. Scanner 1.4.8 looks for it
 on the request object, where its HTTP library keeps no such field, so it never finds it and
-never reports universal access; we do the same, to grade as it grades. Findings still flag a
-reflected Origin with credentials (see ``reflects_origin_with_credentials``)."""
+never reports universal access; we do the same, to grade as it grades.
+``reflects_origin_with_credentials`` tells whether a site does it all the same (the grade
+does not use it)."""
 
 
 def run(retrieval: Retrieval) -> Outcome:
