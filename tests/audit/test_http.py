@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from aiohttp import web
+from tests.helpers.certs import CertificateSet
 from tests.helpers.servers import RawServer, WebServer
 
 from watchkeeper.audit._http import Fetcher, FetchError
@@ -111,3 +112,28 @@ async def test_it_refuses_hosts_it_was_not_given() -> None:
             await fetch.get("http://192.0.2.1/")
         with pytest.raises(FetchError, match="not an http"):
             await fetch.get("ftp://127.0.0.1/")
+
+
+async def test_a_certificate_that_does_not_verify_is_told_apart_and_can_be_skipped(
+    certificates: CertificateSet,
+) -> None:
+    async def secret(request: web.Request) -> web.Response:
+        return web.Response(text="secret")
+
+    app = web.Application()
+    app.router.add_get("/", secret)
+    context = certificates.wrong_host.server_context()
+    async with WebServer(app, ssl_context=context) as server, Fetcher(timeout=5) as fetch:
+        with pytest.raises(FetchError) as refused:
+            await fetch.get(server.url("/"))
+        answer = await fetch.get(server.url("/"), verify=False)
+    assert refused.value.certificate is True
+    assert answer.body == b"secret"
+
+
+async def test_a_host_the_audit_was_not_given_is_refused_as_such() -> None:
+    async with Fetcher(timeout=5, allowed_hosts=frozenset({"127.0.0.1"})) as fetch:
+        with pytest.raises(FetchError) as refused:
+            await fetch.get("http://elsewhere.example/")
+    assert refused.value.refused is True
+    assert refused.value.certificate is False

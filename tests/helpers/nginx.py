@@ -48,10 +48,25 @@ _block = int(_worker[2:]) if _worker[2:].isdigit() else 0
 _hosts = itertools.count(1 + (os.getpid() % 50))
 
 
-def next_address() -> str:
-    """A loopback address of 127.77.0.0/16 that no other worker hands out."""
-    n = next(_hosts) % 250 + 1
-    return f"127.77.{_block % 250}.{n}"
+def next_address(ports: tuple[int, ...] = ()) -> str:
+    """A loopback address of 127.77.0.0/16 that no other worker of this run hands out (one
+    block each) and where ``ports`` are free now: another test run on the machine (a second
+    pytest) uses the same blocks, so an address whose ports are taken is passed over."""
+    for _ in range(250):
+        address = f"127.77.{_block % 250}.{next(_hosts) % 250 + 1}"
+        if all(_bindable(address, port) for port in ports):
+            return address
+    raise RuntimeError(f"no address of 127.77.{_block % 250}.0/24 has ports {ports} free")
+
+
+def _bindable(address: str, port: int) -> bool:
+    """Whether nothing holds ``address:port`` (listening, or a recent connection)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind((address, port))
+        except OSError:
+            return False
+    return True
 
 
 class Nginx:
@@ -68,11 +83,13 @@ class Nginx:
     ) -> None:
         self.directory = directory / f"nginx-{next(_ids)}"
         self.directory.mkdir(parents=True)
-        self.address = next_address()
+        self.standard_ports = standard_ports
+        self.address = next_address((80, 443) if standard_ports else ())
         self.http_port = 80 if standard_ports else free_port()
         self.https_port = 443 if standard_ports else free_port()
         self.root = self.directory / "root"
         self.root.mkdir()
+        self._rsa_bits = rsa_bits
         self.ca_file, self.cert_file, self.key_file = _certificates(
             self.directory, self.address, rsa_bits
         )
@@ -122,6 +139,20 @@ http {{
 """
 
     def __enter__(self) -> Nginx:
+        for attempt in range(3):
+            try:
+                return self._start()
+            except _AddressTaken:
+                if not self.standard_ports or attempt == 2:
+                    raise
+                # another run took the address between the check and the start: move on
+                self.address = next_address((80, 443))
+                self.ca_file, self.cert_file, self.key_file = _certificates(
+                    self.directory, self.address, self._rsa_bits
+                )
+        raise AssertionError("unreachable")
+
+    def _start(self) -> Nginx:
         conf = self.directory / "nginx.conf"
         conf.write_text(self.config())
         check = subprocess.run(
@@ -148,6 +179,9 @@ http {{
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 error = self._process.stderr.read().decode() if self._process.stderr else ""
+                self._process = None
+                if "Address already in use" in error:
+                    raise _AddressTaken(error.strip())
                 raise RuntimeError(f"nginx exited at start: {error.strip()}")
             if all(_listening(self.address, port) for port in ports):
                 return self
@@ -175,6 +209,10 @@ http {{
 
 
 _ids = itertools.count()
+
+
+class _AddressTaken(RuntimeError):
+    pass
 
 
 def _listening(address: str, port: int) -> bool:

@@ -34,10 +34,17 @@ MAX_REDIRECTS = 10
 class FetchError(Exception):
     """A request that got no HTTP answer: the one-line reason is the message."""
 
-    def __init__(self, url: str, reason: str) -> None:
+    def __init__(
+        self, url: str, reason: str, *, certificate: bool = False, refused: bool = False
+    ) -> None:
         super().__init__(f"{url}: {reason}")
         self.url = url
         self.reason = reason
+        self.certificate = certificate
+        """True when the answer was refused because the certificate did not verify (a caller
+        may try again with ``verify=False``, as the Observatory does, to grade the rest)."""
+        self.refused = refused
+        """True when the request was not sent: its host is not one this audit may visit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +166,10 @@ class Fetcher:
         method: str = "GET",
         headers: Mapping[str, str] | None = None,
         max_body: int | None = None,
+        verify: bool = True,
     ) -> Response:
-        """One request, no redirect followed. Raises FetchError with a one-line reason."""
+        """One request, no redirect followed. Raises FetchError with a one-line reason.
+        ``verify=False`` accepts any certificate for this request only."""
         import aiohttp
 
         if self._session is None:
@@ -169,7 +178,9 @@ class Fetcher:
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise FetchError(url, "not an http(s) URL")
         if self.allowed_hosts is not None and parsed.host.lower() not in self.allowed_hosts:
-            raise FetchError(url, f"host {parsed.host} is not one this audit was given")
+            raise FetchError(
+                url, f"host {parsed.host} is not one this audit was given", refused=True
+            )
         cap = self.max_body if max_body is None else max_body
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -181,6 +192,7 @@ class Fetcher:
                     headers=dict(headers or {}),
                     allow_redirects=False,
                     timeout=aiohttp.ClientTimeout(total=None),
+                    ssl=verify,  # True: the connector's trust; False: any certificate
                 ) as answer:
                     body, truncated, wire = await _read_capped(answer, cap)
                     return Response(
@@ -201,7 +213,9 @@ class Fetcher:
         except TimeoutError:
             raise FetchError(url, f"no complete answer within {self.timeout:g}s") from None
         except aiohttp.ClientConnectorCertificateError as exc:
-            raise FetchError(url, f"certificate not trusted ({_first_line(exc)})") from None
+            raise FetchError(
+                url, f"certificate not trusted ({_first_line(exc)})", certificate=True
+            ) from None
         except aiohttp.ClientConnectorError as exc:
             raise FetchError(url, _connect_reason(exc)) from None
         except aiohttp.ClientResponseError as exc:
@@ -211,7 +225,11 @@ class Fetcher:
         except aiohttp.ClientError as exc:
             raise FetchError(url, _first_line(exc) or type(exc).__name__) from None
         except (ssl.SSLError, OSError) as exc:
-            raise FetchError(url, _first_line(exc) or type(exc).__name__) from None
+            raise FetchError(
+                url,
+                _first_line(exc) or type(exc).__name__,
+                certificate=isinstance(exc, ssl.SSLCertVerificationError),
+            ) from None
 
     async def follow(
         self,
