@@ -89,8 +89,8 @@ def audit(
     F); TLS protocols, ciphers and certificate, well-known leaks (/.git, /.env, directory
     listings, stack traces), and delivery (HTTP/2, compression, caching, page weight) add
     findings. Without URLs, every audit monitor of the config is audited. Exit 0 when all is
-    well, 1 when a grade is below --fail-under or a finding is critical, 2 on bad input or a
-    site that cannot be reached.
+    well; 1 when a finding is worth a warning (with --fail-under: when a grade is below it or
+    a finding is critical); 2 on bad input or a site that cannot be reached.
     """
     from watchkeeper.audit.run import PARTS, Options
     from watchkeeper.audit.target import Target, TargetError
@@ -131,12 +131,14 @@ def audit(
         raise typer.Exit(EXIT_USAGE)
     from watchkeeper.audit.run import below
 
-    floor = fail_under.upper() if fail_under else None
-    failing = any(
-        (floor is not None and below(r.grade, floor))
-        or any(f.severity.value == "critical" for f in r.findings)
-        for r in reports
-    )
+    if fail_under:  # a CI gate: the grade, and only critical findings besides
+        floor = fail_under.upper()
+        failing = any(
+            below(r.grade, floor) or any(f.severity.value == "critical" for f in r.findings)
+            for r in reports
+        )
+    else:  # as wk diagnose: anything worth a warning is something to act on
+        failing = any(f.severity.value != "info" for r in reports for f in r.findings)
     raise typer.Exit(EXIT_FAILED if failing else EXIT_OK)
 
 
