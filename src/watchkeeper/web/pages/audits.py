@@ -68,6 +68,9 @@ async def security_site_page(request: Request, name: str, user: Reader) -> Respo
         site=summary(web, name, body, newest.at if newest else None),
         findings=findings,
         tests=tests,
+        algorithm=(((body or {}).get("observatory") or {}).get("scan") or {}).get(
+            "algorithmVersion", ""
+        ),
         history=[(r.at, r.body.get("grade"), r.body.get("score")) for r in reports],
         scores=[r.body.get("score") for r in reversed(reports)],
         now=time.time(),
