@@ -155,3 +155,29 @@ async def test_an_audit_monitor_stores_its_grade_and_the_security_page_shows_it(
     assert status == 200 and item["grade"] in page and "shop-audit" in page
     assert status_site == 200 and "content-security-policy" in site_page
     assert "audit.score" in {m["name"] for m in metrics["items"]}
+
+
+async def test_the_config_names_the_sites_and_bad_options_get_one_line(tmp_path: Path) -> None:
+    with _site(tmp_path, BARE) as site:
+        config = tmp_path / "watchkeeper.yaml"
+        config.write_text(
+            "monitors:\n"
+            f'  - {{name: shop, audit: {{url: "{site.url("/", https=True)}", '
+            f'ca_file: "{site.ca_file}", tls: false}}}}\n'
+            '  - {name: port, tcp: "127.0.0.1:9"}\n'
+        )
+        done = await wk("audit", "-c", str(config), "--format", "json", "--only", "headers")
+    assert done.code == 1, done.stderr
+    assert [s["target"] for s in done.json()["sites"]] == [site.url("/", https=True)]
+
+    plain = tmp_path / "plain.yaml"
+    plain.write_text('monitors:\n  - {name: port, tcp: "127.0.0.1:9"}\n')
+    for args, message in (
+        (("-c", str(plain)), "no audit monitors"),
+        (("--only", "nope", "example.test"), "no part named nope"),
+        (("--fail-under", "Z", "example.test"), "not a grade"),
+        (("--timeout", "soon", "example.test"), "--timeout"),
+    ):
+        refused = await wk("audit", *args)
+        assert refused.code == 2, (args, refused.stdout, refused.stderr)
+        assert message in refused.stderr and refused.stderr.strip().count("\n") == 0, args
