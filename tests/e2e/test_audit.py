@@ -177,6 +177,7 @@ async def test_the_config_names_the_sites_and_bad_options_get_one_line(tmp_path:
         (("--only", "nope", "example.test"), "no part named nope"),
         (("--fail-under", "Z", "example.test"), "not a grade"),
         (("--timeout", "soon", "example.test"), "--timeout"),
+        (("--hsts-preload", str(plain), "example.test"), "not JSON"),
     ):
         refused = await wk("audit", *args)
         assert refused.code == 2, (args, refused.stdout, refused.stderr)

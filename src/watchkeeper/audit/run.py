@@ -41,6 +41,8 @@ class Options:
     """Database URLs (postgresql://, mysql://, redis://) to check for open doors."""
     ca_file: str | None = None
     """A private CA to trust besides the system's (an internal site)."""
+    preload: Any = None
+    """An ``observatory.HstsPreload`` (the HSTS preload list the grade consults), or None."""
 
     def tls_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -141,7 +143,7 @@ async def _headers(target: Target, options: Options, report: SiteReport) -> None
             https_port=target.port if target.https else (443 if target.port == 80 else None),
             path=target.path,
         )
-    card = observatory.grade(retrieval)
+    card = observatory.grade(retrieval, preload=options.preload)
     report.scorecard = card
     report.findings += observatory.findings(card, target.url)
 

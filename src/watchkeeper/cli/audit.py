@@ -82,6 +82,15 @@ def audit(
     timeout: Annotated[
         str, typer.Option(metavar="DURATION", help="For one request or handshake.")
     ] = "10s",
+    hsts_preload: Annotated[
+        Path | None,
+        typer.Option(
+            "--hsts-preload",
+            metavar="JSON",
+            help="The HSTS preload list to grade against (the Observatory's "
+            "conf/hsts-preload.json or Chromium's format); none is bundled.",
+        ),
+    ] = None,
 ) -> None:
     """Audit sites: Observatory grade, TLS, exposure and delivery, each problem with its fix.
 
@@ -108,12 +117,21 @@ def audit(
         fail(f"--only: no part named {', '.join(unknown)} (parts: {', '.join(PARTS)})")
     if ca_file is not None and not os.access(ca_file, os.R_OK):
         fail(f"--ca-file: cannot read {ca_file}")
+    preload = None
+    if hsts_preload is not None:
+        from watchkeeper.audit.observatory import HstsPreload
+
+        try:
+            preload = HstsPreload.from_file(hsts_preload)
+        except ValueError as exc:
+            fail(f"--hsts-preload: {exc}")
     base = Options(
         timeout=per_request,
         deadline=max(60.0, per_request * 6),
         parts=parts,
         ports=ports,
         ca_file=str(ca_file) if ca_file else None,
+        preload=preload,
     )
     jobs: list[tuple[Target, Options]] = []
     if targets:
