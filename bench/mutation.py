@@ -88,7 +88,14 @@ AREAS: dict[str, Area] = {
     ),
     "retention": Area(
         ("src/watchkeeper/store/retention.py",),
-        ("tests/store/test_store_retention.py",),
+        (
+            "tests/store/test_store_retention.py",
+            # chunks and raw series are pruned with the results: their tests live beside
+            # compaction's and the series'
+            "tests/store/test_store_compaction.py::"
+            "test_packed_results_past_their_retention_are_deleted_and_no_others",
+            "tests/store/test_store_samples.py::test_old_samples_are_pruned_with_the_raw_results",
+        ),
         note="what each horizon deletes (SQLite and PostgreSQL)",
     ),
     "loadtest": Area(
@@ -148,6 +155,35 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
     "watchkeeper.loadtest.results.x_observed__mutmut_21": (
         'float("INF")',
         'float() reads "inf" in any case: float("INF") is the same infinity',
+    ),
+    "watchkeeper.store.retention.x__prune_slices__mutmut_6": (
+        "where(owned, )",
+        "without the horizon the probe still finds the oldest owned row: one older than the "
+        "cutoff is the same minimum, and one at or after it starts no slice (start < cutoff)",
+    ),
+    "watchkeeper.store.retention.x__prune_slices__mutmut_9": (
+        "time_column <= cutoff)",
+        "a row exactly at the cutoff found by the probe starts no slice (start < cutoff), and "
+        "the DELETEs ask time < end <= cutoff",
+    ),
+    "watchkeeper.store.retention.x__prune_slices__mutmut_30": (
+        'weighed = ""',
+        "weighed is read only when a weight is given, and then set first",
+    ),
+    "watchkeeper.store.retention.x__prune_chunks__mutmut_24": (
+        ")",
+        "a chunk spans at most MAX_SPAN, so first_ts < cutoff <= last_ts already means "
+        "first_ts >= cutoff - MAX_SPAN: the bound only lets the index stop early",
+    ),
+    "watchkeeper.store.retention.x__prune_chunks__mutmut_66": (
+        "whole = sa.and_(owned, )",
+        "the chunks across the cutoff have just been rewritten to start at it, so every owned "
+        "chunk starting before it also ends before it: last_ts < cutoff changes nothing",
+    ),
+    "watchkeeper.store.retention.x__prune_chunks__mutmut_67": (
+        "table.c.last_ts <= cutoff)",
+        "a chunk ending exactly at the cutoff reaches it, so it has just been rewritten to "
+        "start there: no chunk starting before the cutoff ends at it",
     ),
     "watchkeeper.expect.evaluate.x__compare__mutmut_82": (
         "return True  # pragma: no cover",
