@@ -7,6 +7,7 @@
     python bench/mutation.py --source src/watchkeeper/store/rollups.py \\
         --tests tests/store/test_store_rollups.py  # any module, with the tests that cover it
     python bench/mutation.py --list             # the areas, their sources and tests
+    python bench/mutation.py --recheck-timeouts 10 retention  # the last run's timeouts again
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation]'``: mutmut). It is no part of the
 test run: a run takes minutes per area on two cores, and the score is a figure to read, not a
@@ -22,9 +23,14 @@ draw 10 examples, the same each run (``bench/mutation_pytest.py``), so a score i
 
 A mutant is *killed* when a test fails, *timeout* when the tests ran 5× longer than clean
 (an infinite loop: also caught), *survived* when every test passed, *no tests* when no test
-of the area reached the function at all. Score = (killed + timeout) / (mutants − equivalent),
-per source file and per area. Tests that reach the code only through a ``wk`` subprocess do
-not count: the child imports the unmutated package (the load-test CLI tests, for one).
+of the area reached the function at all. Score = (killed + timeout) / (mutants −
+equivalent), per source file and per area. Tests that reach the code only through a ``wk``
+subprocess do not count: the child imports the unmutated package.
+
+The 5× is wall-clock time: mutmut allows (the tests' clean time + 1 s) × 5, so on a machine
+busy with other work, mutants with quick tests time out without being slow at all.
+``--recheck-timeouts SECONDS`` runs the last run's timeouts again, allowed (clean time +
+SECONDS) × 5 (mutmut keeps every other verdict): what still times out is slow.
 
 ``EQUIVALENT`` lists mutants that behave exactly as the original (no test can kill them), each
 with the line it produces and why; they leave the denominator while that line still matches,
@@ -231,9 +237,32 @@ def prepare(name: str, area: Area) -> Path:
     return work
 
 
-def run(work: Path, area: Area, jobs: int) -> int:
+def allow(work: Path, seconds: float) -> None:
+    """Give each mutant's tests ``seconds`` more before they count as a timeout (mutmut's
+    ``timeout_constant``: the limit is (their clean time + it) × 5); mutmut then runs again
+    only the mutants that timed out, and keeps every other verdict."""
+    settings = work / "pyproject.toml"
+    text = settings.read_text()
+    kept = [line for line in text.splitlines() if not line.startswith("timeout_constant = ")]
+    settings.write_text("\n".join(kept) + f"\ntimeout_constant = {seconds!r}\n")
+
+
+def timeouts(work: Path, area: Area) -> list[str]:
+    """The mutants of the area's last run that timed out."""
+    found = []
+    for meta in sorted((work / "mutants").glob("src/**/*.py.meta")):
+        for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            counted = not area.functions or any(fnmatch.fnmatch(key, g) for g in area.functions)
+            if counted and STATUS.get(code) == "timeout":
+                found.append(key)
+    return found
+
+
+def run(work: Path, area: Area, jobs: int, mutants: list[str] | None = None) -> int:
+    """mutmut on ``work``: the area's mutants, or just ``mutants`` when given."""
     mutmut = Path(sys.executable).with_name("mutmut")
-    command = [str(mutmut), "run", "--max-children", str(jobs), *area.functions]
+    chosen = area.functions if mutants is None else tuple(mutants)
+    command = [str(mutmut), "run", "--max-children", str(jobs), *chosen]
     with (work / "mutmut.log").open("w") as log:
         done = subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
     if done.returncode != 0:
@@ -338,6 +367,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (2)")
     parser.add_argument("--survivors", action="store_true", help="print surviving mutants")
     parser.add_argument("--report-only", action="store_true", help="read the last run again")
+    parser.add_argument(
+        "--recheck-timeouts",
+        type=float,
+        metavar="SECONDS",
+        help="run the last run's timeouts again, each allowed SECONDS more (a busy machine)",
+    )
     parser.add_argument("--fail-under", type=float, help="exit 1 if an area scores below (%%)")
     parser.add_argument("--list", action="store_true", help="print the areas and stop")
     options = parser.parse_args()
@@ -362,11 +397,19 @@ def main() -> int:
     low = []
     for name, area in chosen.items():
         work = SCRATCH / name
-        if not options.report_only:
+        again = None
+        if options.recheck_timeouts is not None:
+            if not (work / "mutants").exists():
+                parser.error(f"no last run of '{name}' to recheck: run it first")
+            allow(work, options.recheck_timeouts)
+            again = timeouts(work, area)
+            print(f"{name}: {len(again)} timeouts to run again")
+        elif not options.report_only:
             work = prepare(name, area)
-            if run(work, area, options.jobs) != 0:
-                print(f"{name}: mutmut failed, see {work / 'mutmut.log'}", file=sys.stderr)
-                return 2
+        ran = options.report_only or again == [] or run(work, area, options.jobs, again) == 0
+        if not ran:
+            print(f"{name}: mutmut failed, see {work / 'mutmut.log'}", file=sys.stderr)
+            return 2
         per_file, stale = collect(work, area)
         total = report(name, per_file, options.survivors)
         for key in stale:
