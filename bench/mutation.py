@@ -7,6 +7,7 @@
     python bench/mutation.py --source src/watchkeeper/store/rollups.py \\
         --tests tests/store/test_store_rollups.py  # any module, with the tests that cover it
     python bench/mutation.py --list             # the areas, their sources and tests
+    python bench/mutation.py --recheck-timeouts 10 retention  # the last run's timeouts again
 
 Needs the ``mutation`` extra (``pip install -e '.[mutation]'``: mutmut). It is no part of the
 test run: a run takes minutes per area on two cores, and the score is a figure to read, not a
@@ -22,9 +23,14 @@ draw 10 examples, the same each run (``bench/mutation_pytest.py``), so a score i
 
 A mutant is *killed* when a test fails, *timeout* when the tests ran 5× longer than clean
 (an infinite loop: also caught), *survived* when every test passed, *no tests* when no test
-of the area reached the function at all. Score = (killed + timeout) / (mutants − equivalent),
-per source file and per area. Tests that reach the code only through a ``wk`` subprocess do
-not count: the child imports the unmutated package (the load-test CLI tests, for one).
+of the area reached the function at all. Score = (killed + timeout) / (mutants −
+equivalent), per source file and per area. Tests that reach the code only through a ``wk``
+subprocess do not count: the child imports the unmutated package.
+
+The 5× is wall-clock time: mutmut allows (the tests' clean time + 1 s) × 5, so on a machine
+busy with other work, mutants with quick tests time out without being slow at all.
+``--recheck-timeouts SECONDS`` runs the last run's timeouts again, allowed (clean time +
+SECONDS) × 5 (mutmut keeps every other verdict): what still times out is slow.
 
 ``EQUIVALENT`` lists mutants that behave exactly as the original (no test can kill them), each
 with the line it produces and why; they leave the denominator while that line still matches,
@@ -88,18 +94,27 @@ AREAS: dict[str, Area] = {
     ),
     "retention": Area(
         ("src/watchkeeper/store/retention.py",),
-        ("tests/store/test_store_retention.py",),
+        (
+            "tests/store/test_store_retention.py",
+            # chunks and raw series are pruned with the results: their tests live beside
+            # compaction's and the series'
+            "tests/store/test_store_compaction.py::"
+            "test_packed_results_past_their_retention_are_deleted_and_no_others",
+            "tests/store/test_store_samples.py::test_old_samples_are_pruned_with_the_raw_results",
+        ),
         note="what each horizon deletes (SQLite and PostgreSQL)",
     ),
     "loadtest": Area(
         ("src/watchkeeper/loadtest/results.py", "src/watchkeeper/loadtest/generator.py"),
-        ("tests/loadtest/test_generator.py", "tests/loadtest/test_cli.py"),
+        ("tests/loadtest/test_accounting.py",),
         functions=(
             "watchkeeper.loadtest.results.*",
+            # mutmut names a method xǁClassǁname__mutmut_N; "?Generator?_failed" leaves
+            # _connect_failed (reconnect scheduling, reached only over real sockets) out
             "*?Tally?merge__mutmut_*",
-            "*?_done__mutmut_*",
-            "*?_failed__mutmut_*",
-            "*?_count_error__mutmut_*",
+            "*?Generator?_done__mutmut_*",
+            "*?Generator?_failed__mutmut_*",
+            "*?Generator?_count_error__mutmut_*",
         ),
         note="accounting: answers, errors and statuses counted, merged and summarised",
     ),
@@ -111,6 +126,70 @@ EQUIVALENT: dict[str, tuple[str, str]] = {
         "+ timedelta(seconds=2)",
         "looking back from 2 s later instead of 1 s finds the same firing unless the schedule "
         "fires twice within 2 s (a cron with a seconds field, every second): no window does",
+    ),
+    "watchkeeper.loadtest.generator.xǁGeneratorǁ_done__mutmut_2": (
+        "connection.busy = None",
+        "busy is only ever read as a truth value (if, and, any): None and False read the same",
+    ),
+    "watchkeeper.loadtest.generator.xǁGeneratorǁ_failed__mutmut_2": (
+        "connection.busy = None",
+        "busy is only ever read as a truth value (if, and, any): None and False read the same",
+    ),
+    "watchkeeper.loadtest.results.x_latency_ms__mutmut_16": (
+        "/ 1000, 4)",
+        "an HDR percentile is a whole number of microseconds: in milliseconds it has at most "
+        "3 decimals, so rounding to 3 or to 4 gives the same float",
+    ),
+    "watchkeeper.loadtest.results.x_latency_ms__mutmut_26": (
+        "/ 1000, 4)",
+        "the histogram's max is a whole number of microseconds: 3 decimals of a millisecond "
+        "at most, so rounding to 3 or to 4 gives the same float",
+    ),
+    "watchkeeper.loadtest.results.x__second_quantiles__mutmut_9": (
+        "round(v, 4)",
+        "a second's quantiles are whole microseconds over 1000 (Second.close): 3 decimals "
+        "at most, so rounding to 3 or to 4 gives the same float",
+    ),
+    "watchkeeper.loadtest.results.x_judge__mutmut_17": (
+        'float("INF")',
+        'float() reads "inf" in any case: float("INF") is the same infinity',
+    ),
+    "watchkeeper.loadtest.results.x_judge__mutmut_26": (
+        'float("INF")',
+        'float() reads "inf" in any case: float("INF") is the same infinity',
+    ),
+    "watchkeeper.loadtest.results.x_observed__mutmut_21": (
+        'float("INF")',
+        'float() reads "inf" in any case: float("INF") is the same infinity',
+    ),
+    "watchkeeper.store.retention.x__prune_slices__mutmut_6": (
+        "where(owned, )",
+        "without the horizon the probe still finds the oldest owned row: one older than the "
+        "cutoff is the same minimum, and one at or after it starts no slice (start < cutoff)",
+    ),
+    "watchkeeper.store.retention.x__prune_slices__mutmut_9": (
+        "time_column <= cutoff)",
+        "a row exactly at the cutoff found by the probe starts no slice (start < cutoff), and "
+        "the DELETEs ask time < end <= cutoff",
+    ),
+    "watchkeeper.store.retention.x__prune_slices__mutmut_30": (
+        'weighed = ""',
+        "weighed is read only when a weight is given, and then set first",
+    ),
+    "watchkeeper.store.retention.x__prune_chunks__mutmut_24": (
+        ")",
+        "a chunk spans at most MAX_SPAN, so first_ts < cutoff <= last_ts already means "
+        "first_ts >= cutoff - MAX_SPAN: the bound only lets the index stop early",
+    ),
+    "watchkeeper.store.retention.x__prune_chunks__mutmut_66": (
+        "whole = sa.and_(owned, )",
+        "the chunks across the cutoff have just been rewritten to start at it, so every owned "
+        "chunk starting before it also ends before it: last_ts < cutoff changes nothing",
+    ),
+    "watchkeeper.store.retention.x__prune_chunks__mutmut_67": (
+        "table.c.last_ts <= cutoff)",
+        "a chunk ending exactly at the cutoff reaches it, so it has just been rewritten to "
+        "start there: no chunk starting before the cutoff ends at it",
     ),
     "watchkeeper.expect.evaluate.x__compare__mutmut_82": (
         "return True  # pragma: no cover",
@@ -158,9 +237,32 @@ def prepare(name: str, area: Area) -> Path:
     return work
 
 
-def run(work: Path, area: Area, jobs: int) -> int:
+def allow(work: Path, seconds: float) -> None:
+    """Give each mutant's tests ``seconds`` more before they count as a timeout (mutmut's
+    ``timeout_constant``: the limit is (their clean time + it) × 5); mutmut then runs again
+    only the mutants that timed out, and keeps every other verdict."""
+    settings = work / "pyproject.toml"
+    text = settings.read_text()
+    kept = [line for line in text.splitlines() if not line.startswith("timeout_constant = ")]
+    settings.write_text("\n".join(kept) + f"\ntimeout_constant = {seconds!r}\n")
+
+
+def timeouts(work: Path, area: Area) -> list[str]:
+    """The mutants of the area's last run that timed out."""
+    found = []
+    for meta in sorted((work / "mutants").glob("src/**/*.py.meta")):
+        for key, code in json.loads(meta.read_text())["exit_code_by_key"].items():
+            counted = not area.functions or any(fnmatch.fnmatch(key, g) for g in area.functions)
+            if counted and STATUS.get(code) == "timeout":
+                found.append(key)
+    return found
+
+
+def run(work: Path, area: Area, jobs: int, mutants: list[str] | None = None) -> int:
+    """mutmut on ``work``: the area's mutants, or just ``mutants`` when given."""
     mutmut = Path(sys.executable).with_name("mutmut")
-    command = [str(mutmut), "run", "--max-children", str(jobs), *area.functions]
+    chosen = area.functions if mutants is None else tuple(mutants)
+    command = [str(mutmut), "run", "--max-children", str(jobs), *chosen]
     with (work / "mutmut.log").open("w") as log:
         done = subprocess.run(command, cwd=work, stdout=log, stderr=subprocess.STDOUT)
     if done.returncode != 0:
@@ -265,6 +367,12 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants tested at once (2)")
     parser.add_argument("--survivors", action="store_true", help="print surviving mutants")
     parser.add_argument("--report-only", action="store_true", help="read the last run again")
+    parser.add_argument(
+        "--recheck-timeouts",
+        type=float,
+        metavar="SECONDS",
+        help="run the last run's timeouts again, each allowed SECONDS more (a busy machine)",
+    )
     parser.add_argument("--fail-under", type=float, help="exit 1 if an area scores below (%%)")
     parser.add_argument("--list", action="store_true", help="print the areas and stop")
     options = parser.parse_args()
@@ -289,11 +397,19 @@ def main() -> int:
     low = []
     for name, area in chosen.items():
         work = SCRATCH / name
-        if not options.report_only:
+        again = None
+        if options.recheck_timeouts is not None:
+            if not (work / "mutants").exists():
+                parser.error(f"no last run of '{name}' to recheck: run it first")
+            allow(work, options.recheck_timeouts)
+            again = timeouts(work, area)
+            print(f"{name}: {len(again)} timeouts to run again")
+        elif not options.report_only:
             work = prepare(name, area)
-            if run(work, area, options.jobs) != 0:
-                print(f"{name}: mutmut failed, see {work / 'mutmut.log'}", file=sys.stderr)
-                return 2
+        ran = options.report_only or again == [] or run(work, area, options.jobs, again) == 0
+        if not ran:
+            print(f"{name}: mutmut failed, see {work / 'mutmut.log'}", file=sys.stderr)
+            return 2
         per_file, stale = collect(work, area)
         total = report(name, per_file, options.survivors)
         for key in stale:
