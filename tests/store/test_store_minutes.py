@@ -132,3 +132,18 @@ def test_a_minute_horizon_shorter_than_the_raw_one_still_hides_older_minutes(
 
     assert len(store.results("api", 0, limit=10**6)) == 121
     assert [row[1] for row in _rows(store)["checks"]] == [HOUR + 60 * m for m in range(30, 60)]
+
+
+def test_prunes_that_take_an_hour_of_raw_results_bit_by_bit_keep_its_minutes_whole(
+    store: Store,
+) -> None:
+    store.write(workload(("api", "db"), 120))
+    store.rollup(HOUR + 2 * 3600, grace=GRACE)
+    every = _rows(store)
+
+    for minute in range(0, 75, 7):  # as the engine prunes: every few minutes
+        store.prune(HOUR + 14 * DAY + minute * 60 + 13.5, raw=14 * DAY, minute=90 * DAY, hour=10**9)
+        assert _rows(store) == every
+
+    assert store.results("api", 0) == []
+    assert _count(store, "rollup_1m") == 2

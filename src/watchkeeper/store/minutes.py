@@ -288,14 +288,15 @@ def pack_before_prune(
     marks: Watermarks,
 ) -> int:
     """Pack the minutes of ``ids`` (whose first raw result is at ``earliest`` or later) in
-    the hours that overlap ``[since, until)``, as far as each tier has rolled them up and
-    not packed them yet: before retention deletes the raw results older than ``until``
-    (minutes older than ``since`` go too). Returns rows written."""
-    limits = {tier: min(until, mark) for tier, mark in marks.items() if mark is not None}
+    the hours that overlap ``[since, until)``, whole (as far as each tier has rolled them
+    up), where not packed yet: before retention deletes the raw results older than
+    ``until`` (minutes older than ``since`` go too). The hour that ``until`` falls in is
+    packed whole while all its raw results are there. Returns rows written."""
+    limits = {tier: mark for tier, mark in marks.items() if mark is not None}
     if not limits:
         return 0
     hour = math.floor(max(earliest, since) / HOUR) * HOUR
-    end = math.ceil(max(limits.values()) / HOUR) * HOUR
+    end = min(math.ceil(until / HOUR) * HOUR, math.ceil(max(limits.values()) / HOUR) * HOUR)
     written = 0
     while hour < end:
         with engine.connect() as connection:
