@@ -113,14 +113,14 @@ rollup_1h = _rollup_table("rollup_1h")
 
 def _packed_minutes_table(name: str) -> sa.Table:
     """Minutes of one monitor and hour, packed (see :mod:`watchkeeper.store.minutes`): only
-    where raw results cannot stand in for them."""
+    where raw results cannot stand in for them. A rowid table on SQLite: WITHOUT ROWID keeps
+    a row of more than about a kilobyte mostly on an overflow page of its own."""
     return sa.Table(
         name,
         metadata,
         sa.Column("monitor_id", sa.Integer, primary_key=True),
         sa.Column("hour", sa.BigInteger, primary_key=True),
         sa.Column("data", sa.LargeBinary, nullable=False),
-        sqlite_with_rowid=False,
     )
 
 

@@ -4,7 +4,7 @@ Revision ID: 0007
 Revises: 0006
 Create Date: 2027-02-01
 
-``rollup_1m`` and ``sample_1m`` become ``(monitor_id, hour, data)`` (WITHOUT ROWID on SQLite):
+``rollup_1m`` and ``sample_1m`` become ``(monitor_id, hour, data)``:
 ``data`` holds a monitor's minutes of one hour (see ``store/packed_minutes.py``). The rows
 kept so far are carried over as they are, every statistic bit for bit, in the blob form that
 holds any float (its format byte 3: JSON, raw-deflated), saying how many minutes of their
@@ -48,7 +48,6 @@ def _packed_table(name: str) -> None:
         sa.Column("hour", sa.BigInteger, nullable=False),
         sa.Column("data", sa.LargeBinary, nullable=False),
         sa.PrimaryKeyConstraint("monitor_id", "hour", name=f"pk_{name}"),
-        sqlite_with_rowid=False,
     )
 
 
