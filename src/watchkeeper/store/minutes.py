@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -311,7 +311,7 @@ def pack_before_prune(
 
 
 def _pack_hours(
-    engine: sa.Engine, ids: list[int], hour: int, end: int, limits: dict[Tier, float]
+    engine: sa.Engine, ids: list[int], hour: int, end: int, limits: Mapping[Tier, float]
 ) -> int:
     """Pack the hour of ``ids`` starting at ``hour``, in each tier up to its limit, where
     its packed row does not stand for that much of it yet."""
@@ -345,7 +345,9 @@ def _pack_hours(
         if rows:
             with writing(engine).begin() as connection:
                 for tier in TIERS:
-                    _replace(connection, tier.table, [r for t, r in rows if t is tier])
+                    mine = [row for t, row in rows if t is tier]
+                    had = {m for t, _, known, _, _ in work if t is tier for m in known}
+                    _replace(connection, tier.table, mine, had)
             written += len(rows)
         time.sleep(0)
     return written
@@ -441,15 +443,22 @@ def _merge_series(
     return packed_minutes.pack_series_rows(merged, hour, minutes)
 
 
-def _replace(connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+def _replace(
+    connection: sa.Connection, table: sa.Table, rows: list[dict[str, Any]], kept: set[int]
+) -> None:
+    """Write packed ``rows``, in place of those of the monitors ``kept`` had one."""
     if not rows:
         return
-    connection.execute(
-        table.delete().where(
-            table.c.monitor_id == sa.bindparam("m"), table.c.hour == sa.bindparam("h")
-        ),
-        [{"m": row["monitor_id"], "h": row["hour"]} for row in rows],
-    )
+    stale = [
+        {"m": row["monitor_id"], "h": row["hour"]} for row in rows if row["monitor_id"] in kept
+    ]
+    if stale:
+        connection.execute(
+            table.delete().where(
+                table.c.monitor_id == sa.bindparam("m"), table.c.hour == sa.bindparam("h")
+            ),
+            stale,
+        )
     for first in range(0, len(rows), 2000):
         connection.execute(table.insert(), rows[first : first + 2000])
 

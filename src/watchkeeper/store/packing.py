@@ -13,6 +13,9 @@ import struct
 from collections.abc import Sequence
 
 _MASK = (1 << 64) - 1
+_WIDTHS = {1: 1, 2: 2, 3: 4, 4: 4, 5: 8, 6: 8, 7: 8, 8: 8}
+"""The machine word (bytes) that holds a number of byte planes."""
+_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
 
 
 def integers(out: bytearray, values: list[int]) -> None:
@@ -27,9 +30,13 @@ def integers(out: bytearray, values: list[int]) -> None:
         return
     planes = max((max(values).bit_length() + 7) // 8, 1)
     out.append(planes)
+    if planes == 1:
+        out += bytes(values)
+        return
+    size = _WIDTHS[planes]  # each value in a machine word, the planes taken apart from those
+    words = struct.pack(f"<{len(values)}{_CODES[size]}", *values)
     for plane in range(planes):
-        shift = plane * 8
-        out += bytes((value >> shift) & 0xFF for value in values)
+        out += words[plane::size]
 
 
 def floats(out: bytearray, values: Sequence[float]) -> None:
@@ -78,15 +85,13 @@ class Reader:
             return [self.varint()] * count
         start = self._at
         self._at += planes * count
-        values = list(self._data[start : start + count])
-        for plane in range(1, planes):
-            shift = plane * 8
-            begin = start + plane * count
-            values = [
-                value | (byte << shift)
-                for value, byte in zip(values, self._data[begin : begin + count], strict=True)
-            ]
-        return values
+        if planes == 1:
+            return list(self._data[start : self._at])
+        size = _WIDTHS[planes]
+        words = bytearray(size * count)
+        for plane in range(planes):
+            words[plane::size] = self._data[start + plane * count : start + (plane + 1) * count]
+        return list(struct.unpack(f"<{count}{_CODES[size]}", words))
 
     def floats(self, count: int) -> list[float]:
         if count == 0:
