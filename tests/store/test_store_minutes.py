@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from tests.store.workload import HOUR, workload
 
 from watchkeeper.model import Result
-from watchkeeper.store import Store, minutes, rollups, sample_rollups
+from watchkeeper.store import Store, minute_packing, minutes, rollups, sample_rollups
 
 DAY = 86400.0
 GRACE = 70.0
@@ -74,7 +74,7 @@ def test_a_busy_monitor_has_its_minutes_packed_with_its_hour_and_they_read_the_s
     sample_rollups.roll_up(engine, now, GRACE)
     computed, answers = _rows(store), _answers(store, ("api", "busy"), now)
 
-    assert minutes.pack_dense(engine) == 2  # its checks and its series, not api's
+    assert minute_packing.pack_dense(engine) == 2  # its checks and its series, not api's
     assert (_count(store, "rollup_1m"), _count(store, "sample_1m")) == (1, 1)
     assert _rows(store) == computed
     assert _answers(store, ("api", "busy"), now) == answers

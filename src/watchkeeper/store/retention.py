@@ -8,7 +8,7 @@ queries at any fleet size). Slices grow or shrink to keep each transaction near
 
 Raw results go at the raw horizon in both tiers, and their series with them: rows, whole
 chunks, and the older checks of a chunk that reaches past it (rewritten with the rest). The
-1-minute tier first packs what it still reads from them (``minutes.pack_before_prune``); its
+1-minute tier first packs what it still reads from them (``minute_packing.pack_before_prune``); its
 minutes go at the minute horizon (unread from then on, their packed hours deleted once whole).
 Heartbeat pings go at the raw horizon too, except each monitor's newest ``pings.RECENT``:
 see ``_prune_pings``.
@@ -21,7 +21,7 @@ import time
 
 import sqlalchemy as sa
 
-from watchkeeper.store import chunks, compaction, minutes, pings, schema
+from watchkeeper.store import chunks, compaction, minute_packing, minutes, pings, schema
 from watchkeeper.store import raw as raw_results
 from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
@@ -75,7 +75,7 @@ def _prune_raw(
         earliest = raw_results.earliest(connection, ids, None)
     if earliest is None or earliest >= cutoff:  # the usual case, in one query
         return 0
-    minutes.pack_before_prune(engine, ids, earliest, minute_cutoff, cutoff, marks)
+    minute_packing.pack_before_prune(engine, ids, earliest, minute_cutoff, cutoff, marks)
     table = schema.results
     owned = table.c.monitor_id.in_(ids)
     deleted = _prune_slices(engine, table, table.c.ts, owned, cutoff)
