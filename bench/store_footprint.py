@@ -13,13 +13,17 @@ stands in for autovacuum, which an hour compressed into minutes would outrun.
 
 Then it measures what the store grew by, per table and index: SQLite's pages in use
 (``dbstat``; pages on the freelist are reused, not grown) and the file itself, PostgreSQL's
-``pg_total_relation_size``. Each figure is divided by the checks written.
+``pg_total_relation_size``. Each figure is divided by the checks written. It measures twice
+more: once the hour is over (the upkeep run once more, after the grace: every tier holds the
+hour, the 1-hour rollups too), and once its raw results are past their retention (a prune 14
+days later: what is left of the hour are its minutes and hours); the seconds these two
+upkeep runs took are shown too.
 
 With ``--old SRC`` the same run is made first with the store of another checkout
 (``PYTHONPATH=SRC``, e.g. a worktree of main) in a child process, the two are printed side by
 side, and the answers both give through the public Store API (results, summaries, series,
-samples, minute counts, states) for a sample of monitors are compared: they must be
-identical.
+samples, minute counts, states) for a sample of monitors are compared, after the hour and
+again once the raw results are gone: they must be identical.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ HOUR_START = 1_767_225_600.0  # 2026-01-01T00:00:00Z, a multiple of 3600
 GRACE = 70.0  # what the engine uses with 10 s timeouts: the longest check plus a minute
 TIMEOUT = 10.0
 SAMPLED = 25  # monitors whose answers are compared
+RAW = 14 * 86400.0  # the default raw retention
 
 
 # -- the workload ---------------------------------------------------------------------------
@@ -205,10 +210,7 @@ async def run(url: str, monitors: int, minutes: int, https: float) -> dict[str, 
             await writer.flush()
             now = HOUR_START + (minute + 1) * 60.0
             began = time.perf_counter()
-            store.rollup(now, grace=GRACE)
-            compact = getattr(store, "compact", None)
-            if compact is not None:
-                compact(now, grace=GRACE)
+            upkeep_once(store, now)
             upkeep += time.perf_counter() - began
             if engine.dialect.name == "postgresql":
                 vacuum(engine)
@@ -216,6 +218,20 @@ async def run(url: str, monitors: int, minutes: int, https: float) -> dict[str, 
         elapsed = time.perf_counter() - started
         grown = measure(engine)
         answers = collect_answers(store, monitors, minutes)
+        end = HOUR_START + minutes * 60.0
+        began = time.perf_counter()
+        upkeep_once(store, end + GRACE)  # the hour is over: every tier holds it
+        closing = time.perf_counter() - began
+        if engine.dialect.name == "postgresql":
+            vacuum(engine)
+        closed = measure(engine)
+        began = time.perf_counter()
+        store.prune(end + RAW, raw=RAW, minute=90 * 86400.0, hour=3 * 365 * 86400.0)
+        pruning = time.perf_counter() - began
+        if engine.dialect.name == "postgresql":
+            vacuum(engine)
+        expired = measure(engine)
+        expired_answers = collect_answers(store, monitors, minutes)
     finally:
         store.close()
         engine.dispose()
@@ -223,10 +239,23 @@ async def run(url: str, monitors: int, minutes: int, https: float) -> dict[str, 
         "checks": checks,
         "seconds": elapsed,
         "upkeep_seconds": upkeep,
+        "closing_seconds": closing,
+        "prune_seconds": pruning,
         "empty": empty,
         "grown": grown,
+        "closed": closed,
+        "expired": expired,
         "answers": answers,
+        "expired_answers": expired_answers,
     }
+
+
+def upkeep_once(store: Store, now: float) -> None:
+    """What the engine runs every minute: rollups, and on a store that has it, compaction."""
+    store.rollup(now, grace=GRACE)
+    compact = getattr(store, "compact", None)
+    if compact is not None:
+        compact(now, grace=GRACE)
 
 
 def vacuum(engine: sa.Engine) -> None:
@@ -360,9 +389,9 @@ def child(options: argparse.Namespace, backend: str) -> dict[str, Any]:
     return report
 
 
-def per_check(report: dict[str, Any]) -> tuple[dict[str, float], float, float]:
+def per_check(report: dict[str, Any], moment: str) -> tuple[dict[str, float], float, float]:
     checks = report["checks"]
-    empty, grown = report["empty"], report["grown"]
+    empty, grown = report["empty"], report[moment]
     parts = {
         name: (size - empty["parts"].get(name, 0)) / checks
         for name, size in grown["parts"].items()
@@ -373,43 +402,54 @@ def per_check(report: dict[str, Any]) -> tuple[dict[str, float], float, float]:
     return parts, in_use, file
 
 
+MOMENTS = {
+    "grown": "after the hour",
+    "closed": "the hour over (every tier holds it)",
+    "expired": "its raw results past their retention",
+}
+
+
 def show(backend: str, before: dict[str, Any] | None, after: dict[str, Any]) -> None:
     runs = [("before", before), ("after", after)] if before is not None else [("after", after)]
     print(f"\n{backend}: {after['checks']:,} checks, bytes per check")
-    figures = {label: per_check(report) for label, report in runs if report is not None}
-    names = sorted({name for parts, _, _ in figures.values() for name in parts})
-    header = "".join(f"{label:>10}" for label, _ in runs)
-    print(f"  {'table / index':<38}{header}")
-    for name in names:
-        cells = "".join(f"{figures[label][0].get(name, 0.0):>10.1f}" for label, _ in runs)
-        print(f"  {name:<38}{cells}")
-    in_use = "".join(f"{figures[label][1]:>10.1f}" for label, _ in runs)
-    file = "".join(f"{figures[label][2]:>10.1f}" for label, _ in runs)
-    print(f"  {'all, in use':<38}{in_use}")
-    if backend == "sqlite":
-        print(f"  {'all, file (with freelist)':<38}{file}")
-    if before is not None:
-        ratio = figures["after"][1] / figures["before"][1]
-        print(f"  after / before (in use)               {ratio:>10.2f}")
-        for label, report in runs:
-            assert report is not None
-            rate = report["checks"] / report["seconds"]
-            print(
-                f"  {label}: {rate:,.0f} checks/s through writer and upkeep "
-                f"(upkeep {report['upkeep_seconds']:.1f} s)"
-            )
-        different = sorted(
-            key
-            for key in set(before["answers"]) | set(after["answers"])
-            if before["answers"].get(key) != after["answers"].get(key)
+    for moment, title in MOMENTS.items():
+        figures = {label: per_check(report, moment) for label, report in runs if report is not None}
+        names = sorted({name for parts, _, _ in figures.values() for name in parts})
+        header = "".join(f"{label:>10}" for label, _ in runs)
+        print(f"  {title:<38}{header}")
+        for name in names:
+            cells = "".join(f"{figures[label][0].get(name, 0.0):>10.1f}" for label, _ in runs)
+            print(f"    {name:<36}{cells}")
+        in_use = "".join(f"{figures[label][1]:>10.1f}" for label, _ in runs)
+        print(f"    {'all, in use':<36}{in_use}")
+        if backend == "sqlite":
+            file = "".join(f"{figures[label][2]:>10.1f}" for label, _ in runs)
+            print(f"    {'all, file (with freelist)':<36}{file}")
+        if before is not None:
+            ratio = figures["after"][1] / figures["before"][1]
+            print(f"    {'after / before (in use)':<36}{ratio:>10.2f}")
+    for label, report in runs:
+        assert report is not None
+        rate = report["checks"] / report["seconds"]
+        print(
+            f"  {label}: {rate:,.0f} checks/s through writer and upkeep (upkeep "
+            f"{report['upkeep_seconds']:.1f} s; at the hour's end {report['closing_seconds']:.1f}"
+            f" s; the prune past the raw horizon {report['prune_seconds']:.1f} s)"
         )
-        if different:
-            print(f"  answers DIFFER in {len(different)} queries, e.g. {different[:5]}")
-            key = different[0]
-            print(f"    before: {str(before['answers'].get(key))[:600]}")
-            print(f"    after:  {str(after['answers'].get(key))[:600]}")
-        else:
-            print(f"  answers identical in all {len(after['answers'])} queries")
+    if before is not None:
+        for key, title in (("answers", "after the hour"), ("expired_answers", "raw expired")):
+            compare(before[key], after[key], title)
+
+
+def compare(before: dict[str, Any], after: dict[str, Any], title: str) -> None:
+    different = sorted(key for key in set(before) | set(after) if before.get(key) != after.get(key))
+    if different:
+        print(f"  {title}: answers DIFFER in {len(different)} queries, e.g. {different[:5]}")
+        key = different[0]
+        print(f"    before: {str(before.get(key))[:600]}")
+        print(f"    after:  {str(after.get(key))[:600]}")
+    else:
+        print(f"  {title}: answers identical in all {len(after)} queries")
 
 
 async def main(argv: list[str]) -> None:

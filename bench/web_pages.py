@@ -38,7 +38,7 @@ def build_store(url: str, monitors: int, now: float) -> None:
     written straight into the tables (as 30 days of wk up would have left them)."""
     import sqlalchemy as sa
 
-    from watchkeeper.store import Store, schema
+    from watchkeeper.store import Store, packed_minutes, schema
     from watchkeeper.store.ingest import set_meta
 
     store = Store.open(url)
@@ -78,11 +78,26 @@ def build_store(url: str, monitors: int, now: float) -> None:
                 )
         return out
 
+    def packed(minutes: list[dict[str, object]], mark: int) -> list[dict[str, object]]:
+        """Minute rows as the store keeps them: packed, a row per monitor and hour."""
+        hours: dict[tuple[object, int], list[tuple[object, ...]]] = {}
+        for row in minutes:
+            key = (row["monitor_id"], int(row["bucket"]) // 3600 * 3600)  # type: ignore[call-overload]
+            hours.setdefault(key, []).append(tuple(row[n] for n in names))
+        return [
+            {
+                "monitor_id": monitor_id,
+                "hour": hour,
+                "data": packed_minutes.pack_check_rows(found, hour, min(60, (mark - hour) // 60)),
+            }
+            for (monitor_id, hour), found in hours.items()
+        ]
+
     with store.transaction() as connection:
         hourly = rows(3600, hour_mark - 30 * DAY, hour_mark)
         for first in range(0, len(hourly), 20_000):
             connection.execute(schema.rollup_1h.insert(), hourly[first : first + 20_000])
-        minutely = rows(60, minute_mark - DAY, minute_mark)
+        minutely = packed(rows(60, minute_mark - DAY, minute_mark), minute_mark)
         for first in range(0, len(minutely), 20_000):
             connection.execute(schema.rollup_1m.insert(), minutely[first : first + 20_000])
         set_meta(connection, "rollup_1h_watermark", str(hour_mark))

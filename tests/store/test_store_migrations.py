@@ -7,6 +7,7 @@ import json
 import math
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,7 +19,7 @@ from tests.store.workload import HOUR, answers, stored, workload
 
 from watchkeeper.errors import StoreError
 from watchkeeper.model import Phases, Result, State, Transition
-from watchkeeper.store import Store, migrate, schema
+from watchkeeper.store import Store, codec, migrate, minutes, schema
 
 T0 = 1_700_000_000.0
 
@@ -249,3 +250,148 @@ def test_a_store_goes_back_to_the_previous_revision_until_it_packed_results(
         store.close()
     with pytest.raises(RuntimeError, match="packed in chunks"):
         _downgrade(peek, "0005")
+
+
+_ROLLUP_COLUMNS = ["monitor_id", "bucket", "checks", "failures", *schema.ROLLUP_VALUE_COLUMNS]
+_MINUTE_MARK = int(HOUR + 1800)  # the 0006 store had rolled up half of the hour
+
+
+def _as_0006_kept_it(peek: sa.Engine, written: list[Result], minutes_of: Store) -> list[Any]:
+    """A store at revision 0006 holding ``written`` as rows, and its minutes up to
+    ``_MINUTE_MARK`` a row per monitor and minute (and per series): the numbers 0006's
+    rollups computed, which are the minutes ``minutes_of`` (a store with the same results)
+    computes from raw results with the same code. Returns the minute rows."""
+    with peek.connect() as connection:
+        migrate.upgrade(connection, "0006")
+    with minutes_of.read() as connection:
+        rows = minutes.check_rows(connection, [1, 2], 0, _MINUTE_MARK)
+        series = [
+            (monitor_id, name, *row)
+            for monitor_id in (1, 2)
+            for name in ("body.size", "ratio", "sometimes", "inf")
+            for row in minutes.series_rows(connection, monitor_id, name, 0, _MINUTE_MARK)
+        ]
+    assert rows and series
+    with peek.begin() as connection:
+        for number, name in enumerate(("api", "db"), start=1):
+            connection.execute(
+                sa.text(
+                    "INSERT INTO monitors (id, name, kind, target) VALUES (:i, :n, 'http', '')"
+                ),
+                {"i": number, "n": name},
+            )
+        if connection.dialect.name == "postgresql":  # ids given: the sequence goes on after
+            connection.execute(
+                sa.text("SELECT setval(pg_get_serial_sequence('monitors', 'id'), 2)")
+            )
+        ids = {"api": 1, "db": 2}
+        connection.execute(
+            sa.text(
+                f"INSERT INTO results ({', '.join(codec.RESULT_COLUMNS)}) "
+                f"VALUES ({', '.join(':' + c for c in codec.RESULT_COLUMNS)})"
+            ),
+            [
+                dict(zip(codec.RESULT_COLUMNS, codec.result_row(r, ids[r.monitor]), strict=True))
+                for r in written
+            ],
+        )
+        connection.execute(
+            sa.text(
+                f"INSERT INTO rollup_1m ({', '.join(_ROLLUP_COLUMNS)}) "
+                f"VALUES ({', '.join(':' + c for c in _ROLLUP_COLUMNS)})"
+            ),
+            [dict(zip(_ROLLUP_COLUMNS, row, strict=True)) for row in rows],
+        )
+        connection.execute(
+            sa.text(
+                "INSERT INTO sample_1m (monitor_id, name, bucket, count, min, max, mean, last) "
+                "VALUES (:m, :n, :b, :c, :lo, :hi, :mean, :last)"
+            ),
+            [
+                dict(zip(["m", "n", "b", "c", "lo", "hi", "mean", "last"], row, strict=True))
+                for row in series
+            ],
+        )
+        for key in ("rollup_1m_watermark", "samples_1m_watermark"):
+            connection.execute(
+                sa.text("INSERT INTO meta (key, value) VALUES (:k, :v)"),
+                {"k": key, "v": str(_MINUTE_MARK)},
+            )
+    return rows
+
+
+def _minute_answers(store: Store, until: float) -> dict[str, Any]:
+    return {
+        name: {
+            "1m": store.series(name, HOUR - 3600, until, "1m"),
+            "summary": store.summary(name, until - 3 * 86400, until),
+            "body.size 1m": store.samples(name, "body.size", HOUR, until, "1m"),
+            "inf 1m": store.samples(name, "inf", HOUR, until, "1m"),
+            "minutes": store.minute_counts(name, HOUR, until),
+        }
+        for name in ("api", "db")
+    }
+
+
+def test_a_store_of_the_previous_revision_keeps_its_minute_rollups_bit_for_bit(
+    store_url: str, peek: sa.Engine, tmp_path: Path
+) -> None:
+    written = workload(("api", "db"), 120)
+    written[5] = dataclasses.replace(written[5], metrics=dict(ODD_SERIES))
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh.write(written)
+    fresh.rollup(_MINUTE_MARK + 70, grace=70)
+    kept = _as_0006_kept_it(peek, written, fresh)
+    now = HOUR + 2 * 3600
+
+    upgraded = Store.open(store_url)
+    try:
+        with upgraded.read() as connection:
+            assert minutes.check_rows(connection, [1, 2], 0, HOUR + 86400) == kept
+        for store in (upgraded, fresh):
+            store.rollup(now, grace=70)
+        assert answers(upgraded, ("api", "db"), now) == answers(fresh, ("api", "db"), now)
+        before = _minute_answers(fresh, now)
+        for store in (upgraded, fresh):  # the raw results go, the minutes are packed first
+            store.prune(HOUR + 15 * 86400, raw=14 * 86400, minute=90 * 86400, hour=10**9)
+            assert store.results("api", 0) == []
+            assert _minute_answers(store, now) == before
+    finally:
+        upgraded.close()
+        fresh.close()
+
+
+def test_a_store_goes_back_to_minute_rows_until_minutes_are_packed_from_raw_results(
+    store_url: str, peek: sa.Engine, tmp_path: Path
+) -> None:
+    written = workload(("api", "db"), 120)
+    fresh = Store.open(f"sqlite:///{tmp_path / 'fresh.db'}")
+    fresh.write(written)
+    fresh.rollup(_MINUTE_MARK + 70, grace=70)
+    kept = _as_0006_kept_it(peek, written, fresh)
+    fresh.close()
+    Store.open(store_url).close()
+
+    _downgrade(peek, "0006")
+
+    with peek.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                f"SELECT {', '.join(_ROLLUP_COLUMNS)} FROM rollup_1m ORDER BY monitor_id, bucket"
+            )
+        ).all()
+        marks = dict(connection.execute(sa.text("SELECT key, value FROM meta")).all())
+    assert [tuple(row) for row in rows] == kept
+    first = min(r.started_at for r in written)
+    assert marks["rollup_1m_watermark"] == str(int(first // 60 * 60)), "0006 rolls up the rest"
+    store = Store.open(store_url)  # up again; a busy monitor's hour gets packed: no way back
+    try:
+        busy = workload(("busy",), 120, twin=False)
+        store.write(
+            [dataclasses.replace(r, started_at=r.started_at + s) for r in busy for s in (0, 15)]
+        )
+        store.rollup(HOUR + 7200 + 70, grace=70)
+    finally:
+        store.close()
+    with pytest.raises(RuntimeError, match="minutes are packed"):
+        _downgrade(peek, "0006")

@@ -13,7 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from watchkeeper.model import Phases, Result
-from watchkeeper.store import Store
+from watchkeeper.store import Store, minutes
+from watchkeeper.store.schema import ROLLUP_VALUE_COLUMNS
 
 ResultFactory = Callable[..., Result]
 
@@ -81,6 +82,24 @@ def _expected(results: list[Result], width: int) -> dict[tuple[str, int], dict[s
     return expected
 
 
+def _minute_rows(store: Store) -> dict[tuple[str, int], dict[str, Any]]:
+    """The 1-minute rollup rows as every reader gets them (packed or from raw results)."""
+    with store.read() as connection:
+        names = {
+            int(i): str(n) for i, n in connection.execute(sa.text("SELECT id, name FROM monitors"))
+        }
+        rows = minutes.check_rows(connection, sorted(names), 0, 4e9)
+    columns = ["checks", "failures", *ROLLUP_VALUE_COLUMNS]
+    return {
+        (names[int(row[0])], int(row[1])): dict(zip(columns, row[2:], strict=True)) for row in rows
+    }
+
+
+def _packed(peek: sa.Engine, table: str = "rollup_1m") -> int:
+    with peek.connect() as connection:
+        return int(connection.scalar(sa.text(f"SELECT count(*) FROM {table}")) or 0)
+
+
 def _rollup_rows(peek: sa.Engine, table: str) -> dict[tuple[str, int], dict[str, Any]]:
     with peek.connect() as connection:
         rows = connection.execute(
@@ -112,12 +131,12 @@ def test_it_rolls_up_closed_minutes_and_hours_matching_independent_percentiles(
     results = _random_results(seed=7, minutes=3, per_minute=25)
     store.write(results)
 
-    minutes_written = store.rollup(now=HOUR_START + 180 + 30)
+    assert store.rollup(now=HOUR_START + 180 + 30) == 0  # minutes: read from raw results
+    assert len(_minute_rows(store)) == 6
     hours_written = store.rollup(now=HOUR_START + 3600 + 30)
 
-    assert minutes_written == 6
     assert hours_written == 2
-    assert _rollup_rows(peek, "rollup_1m") == _approx(_expected(results, 60))
+    assert _minute_rows(store) == _approx(_expected(results, 60))
     assert _rollup_rows(peek, "rollup_1h") == _approx(_expected(results, 3600))
 
 
@@ -125,13 +144,13 @@ def test_it_writes_the_same_rollups_when_run_again(store: Store, peek: sa.Engine
     store.write(_random_results(seed=3, minutes=5, per_minute=5))
     now = HOUR_START + 2 * 3600
     first = store.rollup(now)
-    rows = (_rollup_rows(peek, "rollup_1m"), _rollup_rows(peek, "rollup_1h"))
+    rows = (_minute_rows(store), _rollup_rows(peek, "rollup_1h"))
 
     assert store.rollup(now) == 0
     with peek.begin() as connection:
         connection.execute(sa.text("DELETE FROM meta"))
     assert store.rollup(now) == first
-    assert (_rollup_rows(peek, "rollup_1m"), _rollup_rows(peek, "rollup_1h")) == rows
+    assert (_minute_rows(store), _rollup_rows(peek, "rollup_1h")) == rows
 
 
 def test_it_counts_results_that_arrive_late_within_the_grace(
@@ -140,11 +159,12 @@ def test_it_counts_results_that_arrive_late_within_the_grace(
     minute = HOUR_START + 600
     store.write([make_result(at=minute + 10)])
 
-    assert store.rollup(now=minute + 70) == 0  # the minute ended 10 s ago: still open
+    store.rollup(now=minute + 70)
+    assert _minute_rows(store) == {}  # the minute ended 10 s ago: still open
     store.write([make_result(at=minute + 59.5, ok=False)])  # late, within the grace
-    assert store.rollup(now=minute + 90) == 1
+    store.rollup(now=minute + 90)
 
-    rows = _rollup_rows(peek, "rollup_1m")
+    rows = _minute_rows(store)
     assert rows[("api", int(minute))]["checks"] == 2
     assert rows[("api", int(minute))]["failures"] == 1
 
@@ -162,7 +182,7 @@ def test_it_picks_up_monitors_that_appear_after_the_first_rollup(
 
     store.rollup(now=HOUR_START + 210)
 
-    assert ("new", int(HOUR_START + 120)) in _rollup_rows(peek, "rollup_1m")
+    assert ("new", int(HOUR_START + 120)) in _minute_rows(store)
 
 
 @pytest.mark.parametrize(

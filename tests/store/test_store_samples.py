@@ -49,16 +49,21 @@ def test_series_are_stored_with_results_and_read_back_raw_and_rolled_up(
     raw = store.samples("db", "pg.connections", T0, T0 + 180, "raw")
     assert [p.last for p in raw] == [float(i) for i in range(180)]
     # before any rollup the minute points come from raw samples, after it from the rollup
+    # (from raw samples still), and once the hour is rolled up from the minutes packed then
+    # (180 checks in an hour are more than raw samples should stand in for)
     before = store.samples("db", "pg.connections", T0, T0 + 180, "1m")
-    assert store.rollup(T0 + 180 + 31, grace=30) > 0
+    store.rollup(T0 + 180 + 31, grace=30)
     after = store.samples("db", "pg.connections", T0, T0 + 180, "1m")
     assert before == after
+    hour_end = T0 - T0 % 3600 + 3600
+    assert store.rollup(hour_end + 31, grace=30) > 0
+    assert store.samples("db", "pg.connections", T0, T0 + 180, "1m") == after
     assert [(p.at, p.count, p.min, p.max, p.mean, p.last) for p in after] == [
         (T0, 60, 0.0, 59.0, 29.5, 59.0),
         (T0 + 60, 60, 60.0, 119.0, 89.5, 119.0),
         (T0 + 120, 60, 120.0, 179.0, 149.5, 179.0),
     ]
-    assert store.rollup(T0 + 180 + 31, grace=30) == 0, "a second run writes nothing new"
+    assert store.rollup(hour_end + 31, grace=30) == 0, "a second run writes nothing new"
     hourly = store.samples("db", "pg.connections", T0 - 3600, T0 + 3600, "1h")
     assert sum(p.count for p in hourly) == 180
     assert min(p.min for p in hourly) == 0.0 and max(p.max for p in hourly) == 179.0

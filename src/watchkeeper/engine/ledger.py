@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from watchkeeper.model import Result
-from watchkeeper.store import Store, raw, schema
+from watchkeeper.store import Store, minutes, raw, schema
 from watchkeeper.store.rollups import HOUR, MINUTE, watermark
 
 HOURS_KEPT = 48
 DAYS_KEPT = 90
 MINUTES_KEPT = 30
+_TOTAL_P50 = schema.ROLLUP_VALUE_COLUMNS.index("total_p50")
 
 
 @dataclass(slots=True)
@@ -174,36 +175,29 @@ class Ledger:
                 .order_by(hourly.c.monitor_id)
             ):
                 self._add(ids.get(int(monitor_id)), int(bucket), int(checks), int(failures))
-            minutely = schema.rollup_1m
-            hour_of = (minutely.c.bucket // 3600).label("hour")
-            for monitor_id, hour, checks, failures in connection.execute(
-                sa.select(
-                    minutely.c.monitor_id,
-                    hour_of,
-                    sa.func.sum(minutely.c.checks),
-                    sa.func.sum(minutely.c.failures),
-                )
-                .where(
-                    minutely.c.bucket >= max(hour_mark, since_day),
-                    minutely.c.bucket < minute_mark,
-                )
-                .group_by(minutely.c.monitor_id, hour_of)
-            ):
-                self._add(ids.get(int(monitor_id)), int(hour) * 3600, int(checks), int(failures))
+            recent = (int(now // 60) - MINUTES_KEPT) * 60
+            counted_from = max(hour_mark, since_day)
+            found = minutes.check_rows(
+                connection, sorted(ids), min(counted_from, recent), minute_mark
+            )
+            counted: dict[tuple[int, int], list[int]] = {}
+            for monitor_id, bucket, checks, failures, *values in found:
+                if bucket >= counted_from:  # type: ignore[operator]
+                    tally = counted.setdefault((int(monitor_id), int(bucket) // 3600), [0, 0])  # type: ignore[arg-type]
+                    tally[0] += int(checks)  # type: ignore[arg-type]
+                    tally[1] += int(failures)  # type: ignore[arg-type]
+                p50 = values[_TOTAL_P50]
+                if bucket >= recent and p50 is not None:  # type: ignore[operator]
+                    name = ids.get(int(monitor_id))  # type: ignore[arg-type]
+                    if name is not None:
+                        book = self._books.setdefault(name, _Book())
+                        book.seeded_minutes[int(bucket) // 60] = float(p50)  # type: ignore[arg-type]
+            for (monitor_id, hour), (checks, failures) in counted.items():
+                self._add(ids.get(monitor_id), hour * 3600, checks, failures)
             for monitor_id, hour, checks, failures in raw.hourly_counts(
                 connection, sorted(ids), max(minute_mark, hour_mark, since_day)
             ):
                 self._add(ids.get(monitor_id), hour * 3600, checks, failures)
-            for monitor_id, bucket, p50 in connection.execute(
-                sa.select(minutely.c.monitor_id, minutely.c.bucket, minutely.c.total_p50).where(
-                    minutely.c.bucket >= (int(now // 60) - MINUTES_KEPT) * 60,
-                    minutely.c.total_p50.is_not(None),
-                )
-            ):
-                name = ids.get(int(monitor_id))
-                if name is not None:
-                    book = self._books.setdefault(name, _Book())
-                    book.seeded_minutes[int(bucket) // 60] = float(p50)
         for book in self._books.values():
             _forget_before(book.hours, since_hour // 3600)
 

@@ -22,13 +22,13 @@ chunks, :mod:`watchkeeper.store.raw` reads them.
 
 from __future__ import annotations
 
-import itertools
 import json
-import struct
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
+
+from watchkeeper.store import packing
 
 PHASES = ("total", "dns", "connect", "tls", "ttfb", "transfer")
 """Phase order in a :class:`Check` and in a chunk (``total`` first, as in ``results``)."""
@@ -40,7 +40,6 @@ reach into a window through ``(monitor_id, first_ts)`` with it. Never lower it."
 _PLAIN, _DEFLATED = 1, 2  # the first byte of a chunk: its format
 _OK, _STATUS, _ERROR, _FAILURES, _WARNINGS = 1, 2, 4, 8, 16
 _TEXTS = _ERROR | _FAILURES | _WARNINGS
-_MASK = (1 << 64) - 1
 
 Texts = tuple[str | None, list[str], list[str]]
 _NO_TEXTS: Texts = (None, [], [])
@@ -78,8 +77,8 @@ def encode(checks: Sequence[Check]) -> bytes:
     """One chunk of ``checks`` (in the order they are to be read back)."""
     count = len(checks)
     out = bytearray()
-    _varint(out, count)
-    _floats(out, [c.ts for c in checks])
+    packing.varint(out, count)
+    packing.floats(out, [c.ts for c in checks])
     flags = [
         (_OK if c.ok else 0)
         | (0 if c.status is None else _STATUS)
@@ -88,15 +87,19 @@ def encode(checks: Sequence[Check]) -> bytes:
         | (_WARNINGS if c.warnings else 0)
         for c in checks
     ]
-    _integers(out, flags)
-    _integers(out, [sum(1 << i for i, v in enumerate(c.phases) if v is not None) for c in checks])
-    _integers(out, [_zigzag(c.status) for c in checks if c.status is not None])
+    packing.integers(out, flags)
+    packing.integers(
+        out, [sum(1 << i for i, v in enumerate(c.phases) if v is not None) for c in checks]
+    )
+    packing.integers(out, [packing.zigzag(c.status) for c in checks if c.status is not None])
     for index in range(1, len(PHASES)):
-        _integers(out, [_zigzag(v) for c in checks if (v := c.phases[index]) is not None])
-    _integers(
+        packing.integers(
+            out, [packing.zigzag(v) for c in checks if (v := c.phases[index]) is not None]
+        )
+    packing.integers(
         out,
         [
-            _zigzag(total - sum(v for v in c.phases[1:] if v is not None))
+            packing.zigzag(total - sum(v for v in c.phases[1:] if v is not None))
             for c in checks
             if (total := c.phases[0]) is not None
         ],
@@ -106,15 +109,15 @@ def encode(checks: Sequence[Check]) -> bytes:
         for c in checks
         if c.error is not None or c.failures or c.warnings
     ]
-    _bytes(out, json.dumps(texts, ensure_ascii=False).encode() if texts else b"")
+    packing.put_bytes(out, json.dumps(texts, ensure_ascii=False).encode() if texts else b"")
     names = sorted({name for c in checks for name in c.metrics})
-    _varint(out, len(names))
+    packing.varint(out, len(names))
     for name in names:
-        _bytes(out, name.encode("utf-8", "surrogatepass"))
+        packing.put_bytes(out, name.encode("utf-8", "surrogatepass"))
         column = bytearray()
-        _integers(column, [1 if name in c.metrics else 0 for c in checks])
-        _floats(column, [c.metrics[name] for c in checks if name in c.metrics])
-        _bytes(out, bytes(column))
+        packing.integers(column, [1 if name in c.metrics else 0 for c in checks])
+        packing.floats(column, [c.metrics[name] for c in checks if name in c.metrics])
+        packing.put_bytes(out, bytes(column))
     body = bytes(out)
     deflated = zlib.compress(body, 9, -15) if count > 1 else body
     if len(deflated) < len(body):
@@ -132,7 +135,7 @@ def decode(blob: bytes, *, texts: bool = False, metrics: bool | str = False) -> 
         body = blob[1:]
     else:
         raise ValueError(f"unknown chunk format {kind}")
-    reader = _Reader(body)
+    reader = packing.Reader(body)
     count = reader.varint()
     ts = reader.floats(count)
     flags = reader.integers(count)
@@ -174,7 +177,7 @@ def unpack(blob: bytes) -> list[Check]:
     ]
 
 
-def _spread(flags: list[int], bit: int, reader: _Reader) -> list[int | None]:
+def _spread(flags: list[int], bit: int, reader: packing.Reader) -> list[int | None]:
     """The integer column of the checks whose flag has ``bit``, None for the others."""
     present = sum(1 for flag in flags if flag & bit)
     values: list[int | None] = [(v >> 1) ^ -(v & 1) for v in reader.integers(present)]
@@ -196,133 +199,17 @@ def _texts(flags: list[int], raw: bytes) -> list[Texts]:
     return out
 
 
-def _metrics(reader: _Reader, count: int, wanted: bool | str) -> list[dict[str, float]]:
+def _metrics(reader: packing.Reader, count: int, wanted: bool | str) -> list[dict[str, float]]:
     out: list[dict[str, float]] = [{} for _ in range(count)]
     for _ in range(reader.varint()):
         name = reader.bytes().decode("utf-8", "surrogatepass")
         column = reader.bytes()
         if wanted is not True and name != wanted:
             continue
-        inner = _Reader(column)
+        inner = packing.Reader(column)
         present = inner.integers(count)
         values = iter(inner.floats(sum(present)))
         for position, there in enumerate(present):
             if there:
                 out[position][name] = next(values)
     return out
-
-
-# -- columns ------------------------------------------------------------------------------------
-def _integers(out: bytearray, values: list[int]) -> None:
-    """Non-negative integers below 2**64: nothing when there are none, ``0`` and a varint when
-    all are equal, else the number of byte planes and the planes."""
-    if not values:
-        return
-    first = values[0]
-    if values.count(first) == len(values):
-        out.append(0)
-        _varint(out, first)
-        return
-    planes = max((max(values).bit_length() + 7) // 8, 1)
-    out.append(planes)
-    for plane in range(planes):
-        shift = plane * 8
-        out += bytes((value >> shift) & 0xFF for value in values)
-
-
-def _floats(out: bytearray, values: Sequence[float]) -> None:
-    """Floats bit for bit: the first one's bits, then the first difference of the bit patterns
-    (a varint), then the second differences as an integer column (wrapping: exact)."""
-    count = len(values)
-    if count == 0:
-        return
-    bits = struct.unpack(f"<{count}Q", struct.pack(f"<{count}d", *values))
-    out += struct.pack("<Q", bits[0])
-    if count == 1:
-        return
-    first = [(later - earlier) & _MASK for earlier, later in itertools.pairwise(bits)]
-    second = [(later - earlier) & _MASK for earlier, later in itertools.pairwise(first)]
-    _varint(out, _zigzag(_signed(first[0])))
-    _integers(out, [_zigzag(_signed(value)) for value in second])
-
-
-class _Reader:
-    def __init__(self, data: bytes) -> None:
-        self._data = data
-        self._at = 0
-
-    def varint(self) -> int:
-        value, shift = 0, 0
-        while True:
-            byte = self._data[self._at]
-            self._at += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-            shift += 7
-
-    def bytes(self) -> bytes:
-        size = self.varint()
-        start = self._at
-        self._at += size
-        return self._data[start : self._at]
-
-    def integers(self, count: int) -> list[int]:
-        if count == 0:
-            return []
-        planes = self._data[self._at]
-        self._at += 1
-        if planes == 0:
-            return [self.varint()] * count
-        start = self._at
-        self._at += planes * count
-        values = list(self._data[start : start + count])
-        for plane in range(1, planes):
-            shift = plane * 8
-            begin = start + plane * count
-            values = [
-                value | (byte << shift)
-                for value, byte in zip(values, self._data[begin : begin + count], strict=True)
-            ]
-        return values
-
-    def floats(self, count: int) -> list[float]:
-        if count == 0:
-            return []
-        (bits,) = struct.unpack_from("<Q", self._data, self._at)
-        self._at += 8
-        out = [bits]
-        if count > 1:
-            step = _unzigzag(self.varint()) & _MASK
-            bits = (bits + step) & _MASK
-            out.append(bits)
-            for second in self.integers(count - 2):
-                step = (step + _unzigzag(second)) & _MASK
-                bits = (bits + step) & _MASK
-                out.append(bits)
-        return list(struct.unpack(f"<{count}d", struct.pack(f"<{count}Q", *out)))
-
-
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-def _bytes(out: bytearray, data: bytes) -> None:
-    _varint(out, len(data))
-    out += data
-
-
-def _signed(value: int) -> int:
-    """A 64-bit pattern read as a two's complement integer."""
-    return value - (1 << 64) if value >> 63 else value
-
-
-def _zigzag(value: int) -> int:
-    return value << 1 if value >= 0 else ((-value) << 1) - 1
-
-
-def _unzigzag(value: int) -> int:
-    return value >> 1 if not value & 1 else -((value + 1) >> 1)

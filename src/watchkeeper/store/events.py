@@ -11,7 +11,7 @@ import math
 
 import sqlalchemy as sa
 
-from watchkeeper.store import raw, schema
+from watchkeeper.store import raw
 from watchkeeper.store.queries import find_monitor
 
 MinuteCount = tuple[float, int, int]
@@ -31,22 +31,20 @@ def minute_counts(
     monitor_id = found[0]
     checks = raw.read(connection, [monitor_id], since, until)
     totals = checks.milliseconds_of(0)
-    minutes: dict[int, list[int]] = {}
+    tallies: dict[int, list[int]] = {}
     for ts, ok, total in zip(checks.ts, checks.ok, totals, strict=True):
-        tally = minutes.setdefault(math.floor(ts / 60), [0, 0])
+        tally = tallies.setdefault(math.floor(ts / 60), [0, 0])
         tally[0] += ok and (latency is None or (total is not None and total <= latency * 1000.0))
         tally[1] += 1
-    out: list[MinuteCount] = [(m * 60.0, good, n) for m, (good, n) in sorted(minutes.items())]
+    out: list[MinuteCount] = [(m * 60.0, good, n) for m, (good, n) in sorted(tallies.items())]
     oldest_raw = min(checks.ts) if len(checks) else until
-    rollup = schema.rollup_1m
-    older = connection.execute(
-        sa.select(rollup.c.bucket, rollup.c.checks, rollup.c.failures)
-        .where(
-            rollup.c.monitor_id == monitor_id,
-            rollup.c.bucket >= since,
-            rollup.c.bucket + 60 <= oldest_raw,
-        )
-        .order_by(rollup.c.bucket)
+    from watchkeeper.store import minutes  # numpy: not for reading states (wk status)
+
+    older = minutes.check_rows(
+        connection,
+        [monitor_id],
+        minutes.bucket_after(since, inclusive=True),
+        minutes.bucket_after(oldest_raw - 60),  # the minutes that end by the oldest raw result
     )
-    earlier = [(float(b), int(c) - int(f), int(c)) for b, c, f in older]
+    earlier = [(float(b), int(c) - int(f), int(c)) for _, b, c, f, *_ in older]  # type: ignore[arg-type]
     return earlier + out

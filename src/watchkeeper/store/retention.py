@@ -7,18 +7,22 @@ queries at any fleet size). Slices grow or shrink to keep each transaction near
 ``BATCH_ROWS`` rows, so the writer never waits long, even after a long outage.
 
 Raw results go at the raw horizon in both tiers, and their series with them: rows, whole
-chunks, and the older checks of a chunk that reaches past it (rewritten with the rest).
+chunks, and the older checks of a chunk that reaches past it (rewritten with the rest). The
+1-minute tier first packs what it still reads from them (``minute_packing.pack_before_prune``); its
+minutes go at the minute horizon (unread from then on, their packed hours deleted once whole).
 Heartbeat pings go at the raw horizon too, except each monitor's newest ``pings.RECENT``:
 see ``_prune_pings``.
 """
 
 from __future__ import annotations
 
+import math
 import time
 
 import sqlalchemy as sa
 
-from watchkeeper.store import chunks, compaction, pings, schema
+from watchkeeper.store import chunks, compaction, minute_packing, minutes, pings, schema
+from watchkeeper.store import raw as raw_results
 from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
 
@@ -31,24 +35,29 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
     """Delete raw results (and their series) and pings older than ``raw`` seconds (but see
     ``_prune_pings``), 1-minute rollups older than ``minute``, 1-hour rollups, state
     changes and reports older than ``hour``. Returns rows deleted, counting each check of a
-    chunk."""
+    chunk (and a packed hour of minutes as one)."""
+    whole_hours = math.floor(now - minute) - minutes.HOUR + 1  # packed hours ending by then
     horizons = (
-        (schema.results, schema.results.c.ts, now - raw),
-        (schema.rollup_1m, schema.rollup_1m.c.bucket, now - minute),
+        (schema.rollup_1m, schema.rollup_1m.c.hour, whole_hours),
         (schema.rollup_1h, schema.rollup_1h.c.bucket, now - hour),
         (schema.state_changes, schema.state_changes.c.at, now - hour),
-        (schema.sample_1m, schema.sample_1m.c.bucket, now - minute),
+        (schema.sample_1m, schema.sample_1m.c.hour, whole_hours),
         (schema.sample_1h, schema.sample_1h.c.bucket, now - hour),
     )
     with engine.connect() as connection:
         ids = monitor_ids(connection)
+        marks = minutes.watermarks(connection)
+    with writing(engine).begin() as connection:
+        minutes.set_floor(connection, now - minute)
     deleted = 0
+    for first in range(0, len(ids), _ID_CHUNK):
+        group = ids[first : first + _ID_CHUNK]
+        deleted += _prune_raw(engine, group, now - raw, now - minute, marks)
     for table, time_column, cutoff in horizons:
         for first in range(0, len(ids), _ID_CHUNK):
             owned = table.c.monitor_id.in_(ids[first : first + _ID_CHUNK])
             deleted += _prune_slices(engine, table, time_column, owned, cutoff)
     for first in range(0, len(ids), _ID_CHUNK):
-        deleted += _prune_chunks(engine, ids[first : first + _ID_CHUNK], now - raw)
         deleted += _prune_pings(engine, ids[first : first + _ID_CHUNK], now - raw)
     # reports come one per run of the few kinds that make them (a daily audit): one delete
     with writing(engine).begin() as connection:
@@ -56,6 +65,26 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
             sa.delete(schema.reports).where(schema.reports.c.ts < now - hour)
         ).rowcount
     return deleted + max(gone, 0)
+
+
+def _prune_raw(
+    engine: sa.Engine,
+    ids: list[int],
+    cutoff: float,
+    minute_cutoff: float,
+    marks: minutes.Watermarks,
+) -> int:
+    """Delete the raw results of ``ids`` older than ``cutoff``, rows and chunks, once the
+    minutes still read from them are packed."""
+    with engine.connect() as connection:
+        earliest = raw_results.earliest(connection, ids, None)
+    if earliest is None or earliest >= cutoff:  # the usual case, in one query
+        return 0
+    minute_packing.pack_before_prune(engine, ids, earliest, minute_cutoff, cutoff, marks)
+    table = schema.results
+    owned = table.c.monitor_id.in_(ids)
+    deleted = _prune_slices(engine, table, table.c.ts, owned, cutoff)
+    return deleted + _prune_chunks(engine, ids, cutoff)
 
 
 def _prune_chunks(engine: sa.Engine, ids: list[int], cutoff: float) -> int:

@@ -2,15 +2,19 @@
 
 A bucket ``[b, b + width)`` is closed when ``b + width <= now - GRACE``: results that arrive up
 to ``GRACE`` seconds after their bucket ended still count. A watermark per resolution in the
-``meta`` table records where the closed, rolled-up buckets end; each run rolls up from there
-in chunks, replacing (delete + insert) the chunk's rows and moving the watermark in the same
-transaction, so running it twice, or after a crash, writes the same rows.
+``meta`` table records where the closed, rolled-up buckets end; each run rolls up the hours
+from there in chunks, replacing (delete + insert) the chunk's rows and moving the watermark in
+the same transaction, so running it twice, or after a crash, writes the same rows.
+
+The minutes are only closed here (their watermark moves): what is kept of them, and when, is
+:mod:`watchkeeper.store.minutes`' business.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -30,7 +34,8 @@ _ID_CHUNK = 500
 class Resolution:
     name: str
     width: int
-    table: sa.Table
+    table: sa.Table | None
+    """Where a roll-up writes its rows (None: it only moves the watermark)."""
     chunk: int
     """Seconds of raw results read per step (a multiple of ``width``)."""
     of: str = "rollup"
@@ -41,7 +46,7 @@ class Resolution:
         return f"{self.of}_{self.name}_watermark"
 
 
-MINUTE = Resolution("1m", 60, schema.rollup_1m, 15 * 60)
+MINUTE = Resolution("1m", 60, None, 15 * 60)
 HOUR = Resolution("1h", 3600, schema.rollup_1h, 3600)
 RESOLUTIONS = (MINUTE, HOUR)
 
@@ -59,7 +64,40 @@ def watermark(connection: sa.Connection, resolution: Resolution) -> int | None:
     return None if value is None else int(value)
 
 
+def close(
+    engine: sa.Engine,
+    resolution: Resolution,
+    now: float,
+    grace: float,
+    first: Callable[[sa.Connection], float | None],
+) -> None:
+    """Move the watermark of ``resolution`` (whose roll-up writes nothing) to where its
+    closed buckets end, once there is anything to roll up (``first`` finds when)."""
+    width = resolution.width
+    closed_until = math.floor((now - grace) / width) * width
+    with engine.connect() as connection:
+        start = watermark(connection, resolution)
+        if start is None:
+            found = first(connection)
+            if found is None:
+                return
+            start = math.floor(found / width) * width
+    if start < closed_until:
+        with writing(engine).begin() as connection:
+            set_meta(connection, resolution.watermark_key, str(closed_until))
+
+
 def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float) -> int:
+    table = resolution.table
+    if table is None:
+        close(
+            engine,
+            resolution,
+            now,
+            grace,
+            lambda connection: _next_result_time(connection, monitor_ids(connection), None),
+        )
+        return 0
     width = resolution.width
     closed_until = math.floor((now - grace) / width) * width
     with engine.connect() as connection:
@@ -84,7 +122,7 @@ def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float
                     else min(max(end, math.floor(following / width) * width), closed_until)
                 )
         with writing(engine).begin() as connection:
-            _replace(connection, resolution.table, ids, start, end, rows)
+            _replace(connection, table, ids, start, end, rows)
             set_meta(connection, resolution.watermark_key, str(end))
         written += len(rows)
         start = end

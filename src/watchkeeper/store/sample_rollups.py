@@ -3,7 +3,8 @@
 Same rules as the result rollups (:mod:`watchkeeper.store.rollups`): a bucket is rolled up
 once it closed ``grace`` seconds ago, from a watermark kept in ``meta``, chunk by chunk, each
 chunk replaced (delete + insert) and the watermark moved in one transaction, so a second
-run or a run after a crash writes the same rows.
+run or a run after a crash writes the same rows. Minutes are only closed here (see
+:mod:`watchkeeper.store.minutes`).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from watchkeeper.store import raw, schema
 from watchkeeper.store.database import writing
 from watchkeeper.store.ingest import set_meta
 from watchkeeper.store.queries import monitor_ids
-from watchkeeper.store.rollups import Resolution, watermark
+from watchkeeper.store.rollups import Resolution, close, watermark
 
-MINUTE = Resolution("1m", 60, schema.sample_1m, 15 * 60, of="samples")
+MINUTE = Resolution("1m", 60, None, 15 * 60, of="samples")
 HOUR = Resolution("1h", 3600, schema.sample_1h, 3600, of="samples")
 RESOLUTIONS = (MINUTE, HOUR)
 
@@ -34,6 +35,16 @@ def roll_up(engine: sa.Engine, now: float, grace: float) -> int:
 
 
 def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float) -> int:
+    target = resolution.table
+    if target is None:
+        close(
+            engine,
+            resolution,
+            now,
+            grace,
+            lambda connection: _earliest(connection, monitor_ids(connection), None),
+        )
+        return 0
     width = resolution.width
     closed_until = math.floor((now - grace) / width) * width
     with engine.connect() as connection:
@@ -56,7 +67,6 @@ def _roll_up(engine: sa.Engine, resolution: Resolution, now: float, grace: float
                 else:
                     end = min(max(end, math.floor(following / width) * width), closed_until)
         with writing(engine).begin() as connection:
-            target = resolution.table
             connection.execute(
                 target.delete().where(target.c.bucket >= start, target.c.bucket < end)
             )

@@ -6,11 +6,13 @@ the rollup watermark are computed from raw samples, so a series reaches up to no
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from watchkeeper.store import raw
+from watchkeeper.store import minutes, raw
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import watermark
 from watchkeeper.store.sample_rollups import HOUR, MINUTE, buckets
@@ -70,9 +72,13 @@ def points(
     rollup = chosen.table
     mark = watermark(connection, chosen)
     rolled_until = until if mark is None else min(until, float(mark))
-    out = [
-        SamplePoint(float(b), int(c), float(lo), float(hi), float(mean), float(last))
-        for b, c, lo, hi, mean, last in connection.execute(
+    if rollup is None:
+        first = minutes.bucket_after(since - chosen.width)
+        rows: Sequence[Sequence[Any]] = minutes.series_rows(
+            connection, monitor_id, name, first, rolled_until, limit
+        )
+    else:
+        rows = connection.execute(
             sa.select(
                 rollup.c.bucket,
                 rollup.c.count,
@@ -89,7 +95,10 @@ def points(
             )
             .order_by(rollup.c.bucket)
             .limit(limit)
-        )
+        ).all()
+    out = [
+        SamplePoint(float(b), int(c), float(lo), float(hi), float(mean), float(last))
+        for b, c, lo, hi, mean, last in rows
     ]
     tail_since = since if mark is None else max(since, float(mark))
     if tail_since < until and len(out) < limit:

@@ -108,8 +108,24 @@ def _rollup_table(name: str) -> sa.Table:
     )
 
 
-rollup_1m = _rollup_table("rollup_1m")
 rollup_1h = _rollup_table("rollup_1h")
+
+
+def _packed_minutes_table(name: str) -> sa.Table:
+    """Minutes of one monitor and hour, packed (see :mod:`watchkeeper.store.minutes`): only
+    where raw results cannot stand in for them. A rowid table on SQLite: WITHOUT ROWID keeps
+    a row of more than about a kilobyte mostly on an overflow page of its own."""
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("monitor_id", sa.Integer, primary_key=True),
+        sa.Column("hour", sa.BigInteger, primary_key=True),
+        sa.Column("data", sa.LargeBinary, nullable=False),
+    )
+
+
+rollup_1m = _packed_minutes_table("rollup_1m")
+"""Each minute's checks, failures and latency statistics (``ROLLUP_VALUE_COLUMNS``)."""
 
 meta = sa.Table(
     "meta",
@@ -304,22 +320,19 @@ reports = sa.Table(
 # -- series: the rollups of every check's numeric observations (the raw ones ride with results) --
 SAMPLE_STATISTICS = ("count", "min", "max", "mean", "last")
 
+sample_1m = _packed_minutes_table("sample_1m")
+"""Each minute's ``SAMPLE_STATISTICS`` of each series."""
 
-def _sample_rollup_table(name: str) -> sa.Table:
-    return sa.Table(
-        name,
-        metadata,
-        sa.Column("monitor_id", sa.Integer, primary_key=True),
-        sa.Column("name", sa.Text, primary_key=True),
-        sa.Column("bucket", sa.BigInteger, primary_key=True),
-        sa.Column("count", sa.Integer, nullable=False),
-        sa.Column("min", sa.Double, nullable=False),
-        sa.Column("max", sa.Double, nullable=False),
-        sa.Column("mean", sa.Double, nullable=False),
-        sa.Column("last", sa.Double, nullable=False),
-        sa.Index(None, "monitor_id", "bucket"),
-    )
-
-
-sample_1m = _sample_rollup_table("sample_1m")
-sample_1h = _sample_rollup_table("sample_1h")
+sample_1h = sa.Table(
+    "sample_1h",
+    metadata,
+    sa.Column("monitor_id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("bucket", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("min", sa.Double, nullable=False),
+    sa.Column("max", sa.Double, nullable=False),
+    sa.Column("mean", sa.Double, nullable=False),
+    sa.Column("last", sa.Double, nullable=False),
+    sa.Index(None, "monitor_id", "bucket"),
+)

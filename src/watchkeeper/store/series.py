@@ -9,11 +9,13 @@ reaches up to now. Latencies are milliseconds; each phase is its bucket's median
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 
-from watchkeeper.store import aggregate, chunks, raw, schema
+from watchkeeper.store import aggregate, chunks, minutes, raw, schema
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import HOUR, MINUTE, Resolution, watermark
 
@@ -102,32 +104,37 @@ def _rollup_points(
     until: float,
     limit: int,
 ) -> list[Point]:
-    table = resolution.table
     width = resolution.width
     mark = watermark(connection, resolution)
     rolled_until = until if mark is None else min(until, float(mark))
-    columns = [
-        table.c.bucket,
-        table.c.checks,
-        table.c.failures,
-        table.c.total_p50,
-        table.c.total_p95,
-        table.c.total_max,
-        *(table.c[f"{phase}_p50"] for phase in PHASES),
-    ]
-    rows = [
-        tuple(row)
-        for row in connection.execute(
-            sa.select(*columns)
-            .where(
-                table.c.monitor_id == monitor_id,
-                table.c.bucket > since - width,
-                table.c.bucket < rolled_until,
+    if resolution.table is None:
+        first = minutes.bucket_after(since - width)  # the buckets that overlap the window
+        found = minutes.check_rows(connection, [monitor_id], first, rolled_until, limit)
+        rows: list[tuple[Any, ...]] = [_chosen(row[1:]) for row in found]
+    else:
+        table = resolution.table
+        columns = [
+            table.c.bucket,
+            table.c.checks,
+            table.c.failures,
+            table.c.total_p50,
+            table.c.total_p95,
+            table.c.total_max,
+            *(table.c[f"{phase}_p50"] for phase in PHASES),
+        ]
+        rows = [
+            tuple(row)
+            for row in connection.execute(
+                sa.select(*columns)
+                .where(
+                    table.c.monitor_id == monitor_id,
+                    table.c.bucket > since - width,
+                    table.c.bucket < rolled_until,
+                )
+                .order_by(table.c.bucket)
+                .limit(limit)
             )
-            .order_by(table.c.bucket)
-            .limit(limit)
-        )
-    ]
+        ]
     tail_since = since if mark is None else max(since, float(mark))
     if tail_since < until and len(rows) < limit:
         rows.extend(_tail(connection, monitor_id, tail_since, until, width))
@@ -145,6 +152,19 @@ def _rollup_points(
     ]
 
 
+_NAMES = list(schema.ROLLUP_VALUE_COLUMNS)
+_CHOSEN = [
+    _NAMES.index(name)
+    for name in ("total_p50", "total_p95", "total_max", *(f"{phase}_p50" for phase in PHASES))
+]
+
+
+def _chosen(row: Sequence[float | int | None]) -> tuple[float | int | None, ...]:
+    """``(bucket, checks, failures, total p50, p95, max, each phase's p50)`` of a rollup row
+    without its monitor."""
+    return (row[0], row[1], row[2], *(row[3 + index] for index in _CHOSEN))
+
+
 def _tail(
     connection: sa.Connection, monitor_id: int, since: float, until: float, width: int
 ) -> list[tuple[float | int | None, ...]]:
@@ -152,20 +172,4 @@ def _tail(
     matrix = raw.read(connection, [monitor_id], since, until).matrix()
     if matrix.shape[0] == 0:
         return []
-    # (monitor, bucket, checks, failures, then p50 p95 p99 max per phase in ROLLUP_PHASES)
-    names = list(schema.ROLLUP_VALUE_COLUMNS)
-    out = []
-    for row in aggregate.buckets(matrix, width):
-        values = dict(zip(names, row[4:], strict=True))
-        out.append(
-            (
-                row[1],
-                row[2],
-                row[3],
-                values["total_p50"],
-                values["total_p95"],
-                values["total_max"],
-                *(values[f"{phase}_p50"] for phase in PHASES),
-            )
-        )
-    return out
+    return [_chosen(row[1:]) for row in aggregate.buckets(matrix, width)]

@@ -266,12 +266,14 @@ class Store:
         """Roll up the 1-minute and 1-hour buckets closed ``grace`` seconds (default
         ``rollups.GRACE``) before ``now`` (results may still arrive until then); returns rows
         written."""
-        from watchkeeper.store import rollups, sample_rollups
+        from watchkeeper.store import minute_packing, rollups, sample_rollups
 
         grace = rollups.GRACE if grace is None else grace
         with self._failures("roll up"):
-            written = rollups.roll_up(self._live_engine(), now, grace)
-            return written + sample_rollups.roll_up(self._live_engine(), now, grace)
+            engine = self._live_engine()
+            written = rollups.roll_up(engine, now, grace)
+            written += sample_rollups.roll_up(engine, now, grace)
+            return written + minute_packing.pack_dense(engine)
 
     def compact(self, now: float, *, grace: float | None = None) -> int:
         """Pack raw results older than ``grace`` seconds (default ``rollups.GRACE``) before

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
-from watchkeeper.store import aggregate, raw
+from watchkeeper.store import aggregate, minutes, raw
 from watchkeeper.store.queries import find_monitor
 from watchkeeper.store.rollups import HOUR, MINUTE, Resolution, watermark
+from watchkeeper.store.schema import ROLLUP_VALUE_COLUMNS
 
 RAW_SPAN = 2 * 86400.0
 MINUTE_SPAN = 30 * 86400.0
@@ -94,24 +95,30 @@ def _rollup_statistics(
     since: float,
     until: float,
 ) -> aggregate.Statistics:
-    table = resolution.table
     mark = watermark(connection, resolution)
     rolled_until = until if mark is None else min(until, float(mark))
-    query = sa.select(
-        table.c.checks,
-        table.c.failures,
-        table.c.total_p50,
-        table.c.total_p95,
-        table.c.total_p99,
-        table.c.total_max,
-    ).where(
-        table.c.monitor_id == monitor_id,
-        table.c.bucket > since - resolution.width,
-        table.c.bucket < rolled_until,
-    )
+    table = resolution.table
+    if table is None:
+        first = minutes.bucket_after(since - resolution.width)
+        found = minutes.check_rows(connection, [monitor_id], first, rolled_until)
+        rows = [(row[2], row[3], *(row[4 + index] for index in _TOTAL)) for row in found]
+    else:
+        query = sa.select(
+            table.c.checks,
+            table.c.failures,
+            table.c.total_p50,
+            table.c.total_p95,
+            table.c.total_p99,
+            table.c.total_max,
+        ).where(
+            table.c.monitor_id == monitor_id,
+            table.c.bucket > since - resolution.width,
+            table.c.bucket < rolled_until,
+        )
+        rows = [tuple(row) for row in connection.execute(query)]
     parts = [
-        aggregate.Statistics(int(checks), int(failures), p50, p95, p99, maximum)
-        for checks, failures, p50, p95, p99, maximum in connection.execute(query)
+        aggregate.Statistics(int(checks), int(failures), p50, p95, p99, maximum)  # type: ignore[arg-type]
+        for checks, failures, p50, p95, p99, maximum in rows
     ]
     tail_since = since if mark is None else max(since, float(mark))
     if tail_since < until:
@@ -119,6 +126,12 @@ def _rollup_statistics(
         if tail.checks:
             parts.append(tail)
     return aggregate.combine(parts)
+
+
+_TOTAL = [
+    list(ROLLUP_VALUE_COLUMNS).index(f"total_{statistic}")
+    for statistic in ("p50", "p95", "p99", "max")
+]
 
 
 def _seconds(milliseconds: float | None) -> float | None:
