@@ -64,6 +64,18 @@ def pack_dense(engine: sa.Engine) -> int:
     hour = int(first)
     while hour + HOUR <= limit:
         with engine.connect() as connection:
+            # straight to the next hour with a dense monitor: hours without one cost nothing
+            # (a store whose history has gaps, or whose monitors are all 30 s ones)
+            found = connection.scalar(
+                sa.select(sa.func.min(table.c.bucket)).where(
+                    table.c.bucket >= hour,
+                    table.c.bucket <= limit - HOUR,
+                    table.c.checks > DENSE,
+                )
+            )
+            if found is None:
+                break
+            hour = int(found)
             dense = sorted(
                 int(monitor_id)
                 for monitor_id in connection.scalars(
@@ -72,11 +84,14 @@ def pack_dense(engine: sa.Engine) -> int:
                     )
                 )
             )
-        if dense:
-            written += _pack_hours(engine, dense, hour, hour + HOUR, dict.fromkeys(TIERS, limit))
+        written += _pack_hours(engine, dense, hour, hour + HOUR, dict.fromkeys(TIERS, limit))
         hour += HOUR
         with writing(engine).begin() as connection:
             set_meta(connection, _PACKED_KEY, str(hour))
+    done = hour + max(0, (int(limit) - hour) // HOUR) * HOUR  # every whole hour up to limit
+    if done != hour or start is None or int(start) != done:
+        with writing(engine).begin() as connection:
+            set_meta(connection, _PACKED_KEY, str(done))
     return written
 
 
