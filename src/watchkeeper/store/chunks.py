@@ -143,7 +143,12 @@ def decode(blob: bytes, *, texts: bool = False, metrics: bool | str = False) -> 
     status = _spread(flags, _STATUS, reader)
     phases: list[list[int | None]] = [[None] * count]
     phases += [_spread(mask, 1 << i, reader) for i in range(1, len(PHASES))]
-    others = [sum(v for v in row if v is not None) for row in zip(*phases[1:], strict=True)]
+    others = [0] * count  # what the other phases add up to, column by column
+    for column in phases[1:]:
+        if None not in column:
+            others = [a + b for a, b in zip(others, column, strict=True)]  # type: ignore[operator]
+        elif column.count(None) < count:
+            others = [a if b is None else a + b for a, b in zip(others, column, strict=True)]
     phases[0] = [
         None if residual is None else residual + other
         for residual, other in zip(_spread(mask, 1, reader), others, strict=True)
@@ -179,7 +184,11 @@ def unpack(blob: bytes) -> list[Check]:
 
 def _spread(flags: list[int], bit: int, reader: packing.Reader) -> list[int | None]:
     """The integer column of the checks whose flag has ``bit``, None for the others."""
-    present = sum(1 for flag in flags if flag & bit)
+    first = flags[0] if flags else 0
+    if flags.count(first) == len(flags):  # the usual case: every check alike
+        present = len(flags) if first & bit else 0
+    else:
+        present = sum(1 for flag in flags if flag & bit)
     values: list[int | None] = [(v >> 1) ^ -(v & 1) for v in reader.integers(present)]
     if present == len(flags):
         return values
