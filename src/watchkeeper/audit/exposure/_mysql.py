@@ -155,7 +155,7 @@ def _accounts(connection: Any) -> tuple[list[tuple[str, str]] | None, str | None
                 cursor.execute("select @@bind_address")
                 row = cursor.fetchone()
                 bind = str(row[0]) if row and row[0] is not None else None
-            except pymysql.Error:
+            except pymysql.Error:  # older servers have no @@bind_address: bind stays unknown
                 pass
             return accounts, bind
     except pymysql.Error:

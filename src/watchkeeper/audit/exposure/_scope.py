@@ -50,7 +50,7 @@ async def resolve(host: str, wait: float) -> str:
     try:
         ipaddress.ip_address(bare)
         return bare
-    except ValueError:
+    except ValueError:  # not an address: a host name, resolved below
         pass
     loop = asyncio.get_running_loop()
     try:

@@ -65,7 +65,7 @@ class _Session:
 
 
 class _CertificateRejected(Exception):
-    pass
+    """The https answer came only with certificate checks off (the scanner's 'verified')."""
 
 
 async def retrieve(
