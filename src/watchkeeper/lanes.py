@@ -18,6 +18,8 @@ waits for another lane's threads, so one subsystem's blocking work cannot starve
     diagnosis      2   what the web asks of the diagnosis (a day and more of results)
     reload         1   live reloads: reading and validating the config, the store reads
                        they need, and the file watch of ``wk up --watch``
+    backups        2   backup monitors and drills: listing folders, reading file heads,
+                       the drill's verification queries on a MariaDB scratch database
 
 A call that hangs (a hung NFS mount under a disk sample, a MySQL server trickling bytes past
 every read timeout) is abandoned by its caller's deadline but keeps its thread. ``run_one``
@@ -158,3 +160,4 @@ WEB = Lane("web", 4)
 PASSWORDS = Lane("passwords", 2, nice=10)
 DIAGNOSIS = Lane("diagnosis", 2)
 RELOAD = Lane("reload", 1)
+BACKUPS = Lane("backups", 2)
