@@ -84,11 +84,17 @@ def classify(head: bytes) -> str:
     return "unknown"
 
 
-async def detect(path: str, declared: str = "auto", *, timeout: float = 10.0) -> Detected:
+async def detect(
+    path: str,
+    declared: str = "auto",
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 - zstd's bound, killed at its end
+) -> Detected:
     """Read the head of ``path`` and say what it is. A ``declared`` format (not ``auto``)
     is believed for the format; the compression is still read from the bytes."""
-    if os.path.isdir(path):
-        if os.path.exists(os.path.join(path, "toc.dat")):
+    folder = await lanes.BACKUPS.run(_folder_kind, path)
+    if folder is not None:
+        if folder:
             return Detected("pg_directory")
         return Detected(declared if declared != "auto" else "unknown")
     raw = await lanes.BACKUPS.run(_read_head, path, HEAD)
@@ -105,6 +111,13 @@ async def detect(path: str, declared: str = "auto", *, timeout: float = 10.0) ->
     return Detected(classify(head), compression)
 
 
+def _folder_kind(path: str) -> bool | None:
+    """None for a file; for a folder, whether it holds a directory-format dump."""
+    if not os.path.isdir(path):
+        return None
+    return os.path.exists(os.path.join(path, "toc.dat"))
+
+
 def _read_head(path: str, size: int) -> bytes:
     with open(path, "rb") as handle:
         return handle.read(size)
@@ -119,7 +132,7 @@ def _gunzip_head(raw: bytes) -> bytes:
         return b""
 
 
-async def _unzstd_head(path: str, timeout: float) -> bytes:
+async def _unzstd_head(path: str, timeout: float) -> bytes:  # noqa: ASYNC109 - see detect
     """The first HEAD bytes that ``zstd -dc`` writes; the tool is stopped once they came."""
     try:
         process = await asyncio.create_subprocess_exec(
