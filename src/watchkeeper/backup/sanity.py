@@ -55,6 +55,9 @@ class Sanity:
     """What could not be checked, or looks odd without being wrong."""
     checked: bool = True
     """False when no tool looked at the contents (an unknown format, a missing tool)."""
+    retry: bool = False
+    """The verdict is about this machine, not the file (a tool missing or too old): not
+    worth caching, the next check may do better."""
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -171,6 +174,7 @@ async def check(
     except MissingTool as exc:
         judge.warn(f"cannot check the format: {exc}")
         judge.sanity.checked = False
+        judge.sanity.retry = True
     return judge.sanity
 
 
@@ -236,6 +240,7 @@ async def _postgres(judge: _Judge, seconds: float) -> None:
                 "install the postgresql-client of the server's major version"
             )
             judge.sanity.checked = False
+            judge.sanity.retry = True
             return
         if not judge.decompressed_ok(listed):
             return
@@ -374,6 +379,7 @@ async def _redis(judge: _Judge, seconds: float) -> None:
             "install the redis-tools of the server's version"
         )
         judge.sanity.checked = False
+        judge.sanity.retry = True
         return
     if not judge.decompressed_ok(outcome):
         return

@@ -25,6 +25,7 @@ KINDS: dict[str, str] = {
     "heartbeat": "watchkeeper.checks.heartbeat",
     "slo": "watchkeeper.checks.slo",
     "audit": "watchkeeper.checks.audit",
+    "backup": "watchkeeper.checks.backup",
 }
 
 
