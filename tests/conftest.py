@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 from tests.helpers.certs import CertificateSet, make_certificates
+from tests.helpers.dumps import Dumps, make_dumps
 from tests.helpers.postgres import PrivatePostgres
 
 
@@ -13,6 +14,14 @@ from tests.helpers.postgres import PrivatePostgres
 def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
     """A test CA and the leaves it signed (valid, expired, wrong host, ...), made once."""
     return make_certificates(tmp_path_factory.mktemp("certificates"))
+
+
+@pytest.fixture(scope="session")
+def dumps(tmp_path_factory: pytest.TempPathFactory) -> Dumps:
+    """Real backups of throwaway databases on the machine's PostgreSQL, MariaDB and a private
+    Redis (pg_dump in four formats, mariadb-dump, an RDB), made once per worker; treat them
+    as read-only (copy before damaging or moving one)."""
+    return make_dumps(tmp_path_factory.mktemp("dumps"))
 
 
 @pytest.fixture

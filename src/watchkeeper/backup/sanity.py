@@ -124,14 +124,30 @@ class _Judge:
             self.sanity.checked = False
         return outcome.timed_out
 
-    def decompressed_ok(self, outcome: Outcome) -> bool:
-        """Did the decompressor in front (if any) read its whole input without error?"""
+    async def stream_whole(self, outcome: Outcome, seconds: float) -> bool:
+        """Was the compressed stream in front of the tool (if any) whole? A decompressor
+        stopped by SIGPIPE was cut off by the tool quitting: fine when the tool was done
+        (``--list`` reads only the head), but when the tool failed, garbage from a damaged
+        stream may be why (pg_restore then says "out of memory"), so the decompressor's own
+        test decides whom to blame."""
         if len(outcome.exits) < 2:
             return True
         first = outcome.exits[0]
-        if first.code == -signal.SIGPIPE:  # the reader stopped early, and says why
-            return True
+        if first.code == -signal.SIGPIPE:
+            return outcome.last.code == 0 or await self.integrity(seconds)
         return self.stream_ok(first)
+
+    async def integrity(self, seconds: float) -> bool:
+        """``gzip -t`` / ``zstd -t`` of the file; a problem when it fails."""
+        command = self.detected.compression
+        test = [command, "-tq" if command == "zstd" else "-t", "--", self.file.path]
+        outcome = await pipeline([test], seconds=seconds)
+        if self.timed_out(outcome, seconds):
+            return False
+        if self.stream_ok(outcome.last):
+            self.sanity.evidence["integrity"] = f"{command} -t passed"
+            return True
+        return False
 
     def stream_ok(self, ended: Exit) -> bool:
         """Judge a decompressor's exit: 0 is whole; gzip's 2 with "trailing garbage" is a
@@ -242,9 +258,8 @@ async def _postgres(judge: _Judge, seconds: float) -> None:
             judge.sanity.checked = False
             judge.sanity.retry = True
             return
-        if not judge.decompressed_ok(listed):
-            return
-        judge.problem(f"pg_restore --list failed: {line}")
+        if await judge.stream_whole(listed, clock.left()):
+            judge.problem(f"pg_restore --list failed: {line}")
         return
     evidence.update(toc.header)
     evidence["entries"] = toc.entries
@@ -259,7 +274,7 @@ async def _postgres(judge: _Judge, seconds: float) -> None:
     read = await pipeline([*source, ["pg_restore", "-f", "/dev/null", *path]], seconds=clock.left())
     if judge.timed_out(read, seconds):
         return
-    if not judge.decompressed_ok(read):
+    if not await judge.stream_whole(read, clock.left()):
         return
     if read.last.code != 0:
         judge.problem(f"pg_restore could not read the data: {judge.said(read.last)}")
@@ -281,7 +296,7 @@ async def _tar_members(judge: _Judge, toc: _Toc, clock: _Clock) -> None:
     if judge.timed_out(listed, clock.total):
         return
     judge.sanity.evidence["tar_members"] = count[0]
-    if not judge.decompressed_ok(listed):
+    if not await judge.stream_whole(listed, clock.left()):
         return
     if listed.last.code != 0:
         judge.problem(f"the tar archive is damaged: {judge.said(listed.last)}")
@@ -381,7 +396,7 @@ async def _redis(judge: _Judge, seconds: float) -> None:
         judge.sanity.checked = False
         judge.sanity.retry = True
         return
-    if not judge.decompressed_ok(outcome):
+    if not await judge.stream_whole(outcome, seconds):
         return
     if outcome.last.code != 0 or report.error or not report.looks_ok:
         reason = report.error or judge.said(outcome.last)
@@ -390,10 +405,4 @@ async def _redis(judge: _Judge, seconds: float) -> None:
 
 # -- anything compressed --------------------------------------------------------------------------
 async def _compressed(judge: _Judge, seconds: float) -> None:
-    command = judge.detected.compression
-    test = [command, "-tq" if command == "zstd" else "-t", "--", judge.file.path]
-    outcome = await pipeline([test], seconds=seconds)
-    if judge.timed_out(outcome, seconds):
-        return
-    if judge.stream_ok(outcome.last):
-        judge.sanity.evidence["integrity"] = f"{command} -t passed"
+    await judge.integrity(seconds)

@@ -6,7 +6,9 @@ kills its whole process group. What they print is read as it comes and never kep
 callback sees stdout line by line (each line cut at ``MAX_LINE``), the last ``tail`` bytes
 of stdout are kept, and of stderr only its last ``MAX_STDERR`` bytes — a tool that writes a
 gigabyte costs kilobytes. A decompressor feeds the next command through a pipe the two
-share directly, so the bytes of a dump never pass through Python unless asked for.
+share directly, so the bytes of a dump never pass through Python unless asked for. Each
+tool's address space is capped (``MAX_MEMORY``): a damaged dump may announce a block of
+any length, and the tool would try to allocate it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from dataclasses import dataclass, field
 
 from watchkeeper.printable import one_line
 
+MAX_MEMORY = 4 * 1024**3
+"""Address space each tool may take (``prlimit --as``, where util-linux has it): a damaged
+dump can announce a block of any length, and pg_restore then allocates it."""
 MAX_LINE = 4096
 """Bytes of one stdout line a line callback sees (the rest of a longer line is dropped)."""
 MAX_STDERR = 4096
@@ -115,6 +120,7 @@ async def pipeline(
     killed (``timed_out``). Raises MissingTool."""
     for argv in commands:
         which(argv[0])
+    limit = ["prlimit", f"--as={MAX_MEMORY}", "--"] if shutil.which("prlimit") else []
     exits = [Exit(argv) for argv in commands]
     processes: list[asyncio.subprocess.Process] = []
     outcome = Outcome(exits)
@@ -127,6 +133,7 @@ async def pipeline(
                 next_read, write_end = os.pipe()
             try:
                 process = await asyncio.create_subprocess_exec(
+                    *limit,
                     *argv,
                     stdin=read_end if read_end is not None else asyncio.subprocess.DEVNULL,
                     stdout=asyncio.subprocess.PIPE if last else write_end,
