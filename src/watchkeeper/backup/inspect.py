@@ -10,6 +10,10 @@ over for the newest one before it; and the file whose format was checked is look
 afterwards: if its size or time changed meanwhile, the verdict is dropped (and not cached),
 and the next check judges it.
 
+An unrecognised newest file is a warning on its own (a format Watchkeeper cannot read), but
+a failure when the backup before it was a recognised dump: zeros written after a full disk,
+an error page saved as the backup.
+
 Reading a large dump takes a while (a GiB through ``pg_restore`` is seconds of CPU), so a
 verdict is cached per monitor and file (path, size, modification time): a backup is read
 once, not every interval.
@@ -148,7 +152,7 @@ def _settled(found: Inspection, listing: Listing, now: float, *, local: bool) ->
     if not local:  # an object appears whole when its upload completes
         return listing[0]
     for file in listing:
-        if 0.0 <= now - file.mtime < SETTLE:
+        if abs(now - file.mtime) < SETTLE:  # also just after ``now``: written meanwhile
             found.writing.append(file)
             continue
         if found.writing:
@@ -228,6 +232,8 @@ async def _judge_format(
                 f"{judged.name} changed while it was being checked: judged at the next check"
             )
             return
+        if detected.format == "unknown" and spec.format == "auto":
+            await _unlike_before(found, judged, sanity)
         if not sanity.retry:
             cache[key] = (detected, sanity)
             while len(cache) > CACHE_SIZE:
@@ -236,6 +242,28 @@ async def _judge_format(
     found.facts["backup.format"] = detected.format
     found.facts["backup.compression"] = detected.compression
     for problem in sanity.problems:
-        found.failures.append(f"newest backup {judged.name}: {problem}")
+        joiner = " " if problem.startswith("is ") else ": "
+        found.failures.append(f"newest backup {judged.name}{joiner}{problem}")
     for warning in sanity.warnings:
         found.warnings.append(f"{judged.name}: {warning}")
+
+
+async def _unlike_before(found: Inspection, judged: BackupFile, sanity: Sanity) -> None:
+    """An unrecognised newest file where the one before it was a dump (zeros after a full
+    disk, an error page saved as the backup, a wrong file rotated in) is a failure, not the
+    warning an unknown format alone gets."""
+    index = found.files.index(judged)
+    before = found.files[index + 1] if index + 1 < len(found.files) else None
+    if before is None:
+        return
+    try:
+        earlier = await detect(before.path)
+    except OSError:
+        return
+    if earlier.format in ("unknown", "file"):
+        return
+    sanity.ok = False
+    sanity.problems.append(
+        f"is not recognised, though {before.name} before it is a {earlier.describe()}"
+    )
+    sanity.warnings = [w for w in sanity.warnings if not w.startswith("format not recognised")]
