@@ -49,6 +49,18 @@ def test_the_readme_stack_example_validates(tmp_path: Path) -> None:
     assert slos[0].notify == ("pager",)
 
 
+def test_the_readme_backup_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "backup:" in block and "s3:" in block)
+    env = {"S3_KEY": "AKIDEXAMPLE", "S3_SECRET": "s3cret"}
+
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env=env)
+
+    assert [m.kind for m in config.monitors] == ["backup"] * 3
+    assert [m.interval for m in config.monitors] == [300.0] * 3
+    assert "s3cret" in config.secrets
+
+
 _NUMBERS = [
     "zero",
     "one",
