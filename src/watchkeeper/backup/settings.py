@@ -39,7 +39,9 @@ FORMATS = (
 """``auto`` reads the file's first bytes (and through gzip or zstd); ``file`` checks only age,
 size and count (any format Watchkeeper cannot read, e.g. a restic repository's export)."""
 
-Format = Literal["auto", "pg_custom", "pg_directory", "pg_tar", "pg_plain", "mysql", "redis", "file"]
+Format = Literal[
+    "auto", "pg_custom", "pg_directory", "pg_tar", "pg_plain", "mysql", "redis", "file"
+]
 
 _TABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?")
 """A table name as drills accept it: ``orders`` or ``schema.orders`` (quoted when used)."""

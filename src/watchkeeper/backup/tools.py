@@ -1,0 +1,276 @@
+"""Running the restore tools (pg_restore, psql, mariadb, redis-server, gzip, sed...): as child
+processes in sessions of their own, chained by pipes without Watchkeeper in the data path,
+each killed with its session on a deadline or a cancellation, their output kept only as a
+capped tail (a tool that prints a gigabyte of errors costs a few kilobytes).
+
+Every process started is announced to ``on_start`` (the drill's ledger records it), so a
+restart after ``kill -9`` of Watchkeeper can find and stop what was left running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+TAIL = 16 * 1024
+"""Bytes of a tool's stderr (and captured stdout) kept."""
+
+
+class ToolMissing(Exception):
+    """A tool the restore needs is not installed (the message names its Debian package)."""
+
+
+PACKAGES = {
+    "pg_restore": "postgresql-client",
+    "psql": "postgresql-client",
+    "initdb": "postgresql",
+    "postgres": "postgresql",
+    "mariadb": "mariadb-client",
+    "redis-server": "redis-server",
+    "redis-check-rdb": "redis-tools",
+    "zstd": "zstd",
+    "gzip": "gzip",
+    "sed": "sed",
+}
+
+
+def which(name: str, *, extra: Sequence[str] = ()) -> str:
+    """The path of tool ``name`` (looked for on PATH, then in ``extra`` folders)."""
+    for folder in extra:
+        candidate = os.path.join(folder, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found is None:
+        package = PACKAGES.get(name, name)
+        raise ToolMissing(f"{name} is not installed (Debian package {package})")
+    return found
+
+
+@dataclass(slots=True)
+class Outcome:
+    """How one process of a run ended."""
+
+    argv: list[str]
+    code: int | None = None
+    """Exit status; negative: killed by that signal; None: still running (timed out)."""
+    stderr: bytes = b""
+    """The tail of what it wrote to stderr."""
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.argv[0])
+
+    def last_lines(self, lines: int = 5) -> list[str]:
+        text = self.stderr.decode("utf-8", "replace").strip()
+        return [line.strip() for line in text.splitlines()[-lines:] if line.strip()]
+
+
+@dataclass(slots=True)
+class Run:
+    """What a pipeline did: each process's outcome, the tail of the last one's stdout
+    (when captured) and the time it took."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    stdout: bytes = b""
+    elapsed: float = 0.0
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and all(o.code == 0 for o in self.outcomes)
+
+    def failure(self) -> str | None:
+        """One line saying which tool failed and how (its last error line), or None."""
+        if self.timed_out:
+            running = [o.name for o in self.outcomes if o.code is None]
+            return f"timed out after {self.elapsed:.0f}s ({', '.join(running) or 'tools'})"
+        for outcome in self.outcomes:
+            if outcome.code != 0:
+                lines = outcome.last_lines(3)
+                said = f": {_first_error(lines)}" if lines else ""
+                how = (
+                    f"killed by signal {-outcome.code}"
+                    if outcome.code is not None and outcome.code < 0
+                    else f"exited with {outcome.code}"
+                )
+                return f"{outcome.name} {how}{said}"
+        return None
+
+
+def _first_error(lines: list[str]) -> str:
+    for line in lines:
+        if "error" in line.lower() or "fatal" in line.lower():
+            return line[:300]
+    return lines[-1][:300]
+
+
+OnStart = Callable[[int], None]
+
+
+async def pipeline(
+    commands: Sequence[Sequence[str]],
+    *,
+    limit: float,
+    capture: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    on_start: OnStart | None = None,
+    user: str | None = None,
+) -> Run:
+    """Run ``commands`` as ``a | b | c``: each one's stdout feeds the next one's stdin
+    through a pipe between them (the data never passes through this process); the first
+    reads nothing on stdin (tools are given their files as arguments). The last one's stdout
+    is kept (a tail) when ``capture``, else discarded. Everything is killed after ``limit``
+    seconds or when the caller is cancelled."""
+    started = time.perf_counter()
+    run = Run()
+    processes: list[asyncio.subprocess.Process] = []
+    readers: list[asyncio.Task[bytes]] = []
+    previous_read: int | None = None
+    try:
+        for index, argv in enumerate(commands):
+            last = index == len(commands) - 1
+            read_end, write_end = (None, None) if last else os.pipe()
+            if index == 0:
+                source: int | object = asyncio.subprocess.DEVNULL
+            else:
+                source = previous_read
+            target: int | object
+            if last:
+                target = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
+            else:
+                target = write_end
+            try:
+                process = await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=source,  # type: ignore[arg-type]
+                    stdout=target,  # type: ignore[arg-type]
+                    stderr=asyncio.subprocess.PIPE,
+                    env=env,
+                    cwd=cwd,
+                    start_new_session=True,
+                    **({"user": user} if user else {}),
+                )
+            except FileNotFoundError:
+                raise ToolMissing(
+                    f"{argv[0]} is not installed (Debian package "
+                    f"{PACKAGES.get(os.path.basename(argv[0]), argv[0])})"
+                ) from None
+            finally:
+                # the child holds its own copies; ours must close, or the reader never
+                # sees the end of its input
+                if previous_read is not None:
+                    os.close(previous_read)
+                if write_end is not None:
+                    os.close(write_end)
+            previous_read = read_end
+            processes.append(process)
+            run.outcomes.append(Outcome(list(argv)))
+            if on_start is not None:
+                on_start(process.pid)
+            assert process.stderr is not None
+            readers.append(asyncio.create_task(_tail(process.stderr)))
+        out_reader = (
+            asyncio.create_task(_tail(processes[-1].stdout))
+            if capture and processes and processes[-1].stdout is not None
+            else None
+        )
+        try:
+            async with asyncio.timeout(limit):
+                for process in processes:
+                    await process.wait()
+                if out_reader is not None:
+                    run.stdout = await out_reader
+        except TimeoutError:
+            run.timed_out = True
+    finally:
+        if previous_read is not None:
+            os.close(previous_read)
+        running = [process.returncode is None for process in processes]
+        for process in processes:
+            if process.returncode is None:
+                kill_session(process.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_reap(processes))
+        run.elapsed = time.perf_counter() - started
+        for outcome, process, reader, killed in zip(
+            run.outcomes, processes, readers, running, strict=False
+        ):
+            outcome.code = None if killed else process.returncode
+            if reader.done() and not reader.cancelled():
+                outcome.stderr = reader.result()
+            else:
+                reader.cancel()
+    return run
+
+
+async def run_tool(
+    argv: Sequence[str],
+    *,
+    limit: float,
+    capture: bool = True,
+    env: dict[str, str] | None = None,
+    on_start: OnStart | None = None,
+    user: str | None = None,
+) -> Run:
+    """One tool, its stdout's tail captured."""
+    return await pipeline(
+        [argv], limit=limit, capture=capture, env=env, on_start=on_start, user=user
+    )
+
+
+async def _tail(stream: asyncio.StreamReader | None) -> bytes:
+    """Read ``stream`` to its end, keeping the last ``TAIL`` bytes."""
+    if stream is None:
+        return b""
+    kept = bytearray()
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            return bytes(kept)
+        kept += chunk
+        if len(kept) > TAIL:
+            del kept[: len(kept) - TAIL]
+
+
+async def _reap(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.wait_for(process.wait(), 10.0)
+
+
+def kill_session(pid: int) -> None:
+    """SIGKILL the session (process group) ``pid`` leads, and ``pid`` itself."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if there
+    is no such process: with the pid, it names one process even after pids wrap."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count after its end
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def alive(pid: int, started: int | None) -> bool:
+    """Is process ``pid`` the one that started at ``started`` still running?"""
+    now = start_time(pid)
+    return now is not None and (started is None or now == started)
