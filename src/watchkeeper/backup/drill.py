@@ -134,6 +134,11 @@ async def drill(
         record.fail(str(exc))
     except ScratchError as exc:
         record.fail(str(exc))
+    except (OSError, ValueError) as exc:  # a file that vanished, a folder not writable...
+        record.fail(f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # a bug: the drill fails with it, the scratch still goes
+        log.exception("drill %s of %s", record.id, monitor)
+        record.fail(f"internal error ({type(exc).__name__}: {exc}); see the log")
     finally:
         cleanup_started = time.monotonic()
         holder = _Holder(scratch)
@@ -208,7 +213,7 @@ async def _run(
     record.rpo = max(0.0, time.time() - file.mtime)
     step = time.monotonic()
     restored = await scratch.restore(
-        file.path, detected, jobs=plan.jobs, timeout=max(1.0, deadline - step)
+        file.path, detected, jobs=plan.jobs, limit=max(1.0, deadline - step)
     )
     record.timings["restore"] = time.monotonic() - step
     for line in restored.notes:
