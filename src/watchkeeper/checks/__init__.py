@@ -25,7 +25,11 @@ KINDS: dict[str, str] = {
     "heartbeat": "watchkeeper.checks.heartbeat",
     "slo": "watchkeeper.checks.slo",
     "audit": "watchkeeper.checks.audit",
+    "drill": "watchkeeper.checks.drill",
 }
+
+WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
+"""The kinds a monitor is written with (a drill comes with its ``backup:`` monitor)."""
 
 
 _PREPARED: set[str] = set()
@@ -49,4 +53,13 @@ def get(kind: str) -> CheckKind[Any]:
     return check
 
 
-__all__ = ["KINDS", "Attempt", "CheckKind", "CheckSettings", "Resources", "get", "prepare"]
+__all__ = [
+    "KINDS",
+    "WRITTEN",
+    "Attempt",
+    "CheckKind",
+    "CheckSettings",
+    "Resources",
+    "get",
+    "prepare",
+]
