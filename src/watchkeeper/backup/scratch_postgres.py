@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import glob
+import grp
 import os
 import pwd
 import shutil
@@ -21,6 +22,7 @@ import socket
 import time
 from typing import Any
 
+from watchkeeper import lanes
 from watchkeeper.backup import tools
 from watchkeeper.backup.formats import Detected, decompressor
 from watchkeeper.backup.ledger import Entry
@@ -381,6 +383,12 @@ class PostgresCluster(PostgresDatabase):
                 raise ScratchError(
                     "a private cluster cannot run as root and there is no postgres user"
                 ) from None
+            blocked = await lanes.BACKUPS.run(_closed_to, account, self.workdir)
+            if blocked is not None:
+                raise ScratchError(
+                    f"the private cluster runs as postgres, which cannot enter {blocked}: "
+                    "set drill: {workdir: ...} to a folder it can reach"
+                )
             os.chown(self.folder, account.pw_uid, account.pw_gid)
             self.user = "postgres"
         data = os.path.join(self.folder, "data")
@@ -424,8 +432,6 @@ class PostgresCluster(PostgresDatabase):
             os.close(log_file)
         self.entry.add_process(self.process.pid)
         socket_path = os.path.join(self.folder, f".s.PGSQL.{self.port}")
-        from watchkeeper import lanes
-
         while not await lanes.BACKUPS.run(os.path.exists, socket_path):
             if self.process.returncode is not None or time.monotonic() > deadline:
                 raise ScratchError(f"the private cluster did not start: {await self._log()}")
@@ -459,6 +465,38 @@ def _tail_of(path: str, size: int = 4096) -> bytes:
             return handle.read()
     except OSError:
         return b""
+
+
+def _closed_to(account: pwd.struct_passwd, path: str) -> str | None:
+    """The first folder on the way to ``path`` that ``account`` may not pass through."""
+    import stat
+
+    groups = {account.pw_gid} | {
+        g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem
+    }
+    current = os.path.abspath(path)
+    chain = []
+    while True:
+        chain.append(current)
+        parent = os.path.dirname(current)
+        if parent == current:
+            break
+        current = parent
+    for folder in reversed(chain):
+        try:
+            info = os.stat(folder)
+        except OSError:
+            return folder
+        mode = info.st_mode
+        if info.st_uid == account.pw_uid:
+            allowed = bool(mode & stat.S_IXUSR)
+        elif info.st_gid in groups:
+            allowed = bool(mode & stat.S_IXGRP)
+        else:
+            allowed = bool(mode & stat.S_IXOTH)
+        if not allowed:
+            return folder
+    return None
 
 
 def _c_locale() -> dict[str, str]:

@@ -1,8 +1,9 @@
 """A throwaway redis-server that loads an RDB snapshot (``into: redis``).
 
 The snapshot is copied (or decompressed) into a folder of the drill's own, and a
-redis-server of the newest installed version starts on a free loopback port with that
-folder as its ``dir``, persistence off, so it reads the file and never writes it. The
+redis-server of the newest installed version starts with that
+folder as its ``dir``, persistence off, listening on a Unix socket in that folder only
+(no TCP port to collide with or to expose), so it reads the file and never writes it. The
 restore is done when the server answers PING instead of LOADING; a snapshot it cannot read
 stops it, and its log's last line says why. Verification "queries" are Redis commands
 (``DBSIZE``, ``EXISTS config:flags``), inventory is the keys per database.
@@ -14,7 +15,6 @@ import asyncio
 import os
 import shlex
 import shutil
-import socket
 import time
 from typing import Any
 
@@ -32,13 +32,13 @@ class RedisServer(Scratch):
     def __init__(self, entry: Entry, workdir: str) -> None:
         super().__init__(entry, workdir)
         self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
-        self.port = _free_port()
+        self.socket = os.path.join(self.folder, "redis.sock")
         self.process: asyncio.subprocess.Process | None = None
         self.client: Any = None
 
     @property
     def label(self) -> str:
-        return f"redis-server in {self.folder} (port {self.port})"
+        return f"redis-server in {self.folder}"
 
     @property
     def local(self) -> bool:
@@ -63,9 +63,9 @@ class RedisServer(Scratch):
         log_path = os.path.join(self.folder, "redis.log")
         server = [
             tools.which("redis-server"),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--protected-mode", "yes",
+            "--port", "0",
+            "--unixsocket", self.socket,
+            "--unixsocketperm", "700",
             "--dir", self.folder,
             "--dbfilename", "dump.rdb",
             "--save", "",
@@ -101,7 +101,7 @@ class RedisServer(Scratch):
 
         assert self.process is not None
         self.client = aioredis.Redis(
-            host="127.0.0.1", port=self.port, socket_timeout=10, socket_connect_timeout=2
+            unix_socket_path=self.socket, socket_timeout=10, socket_connect_timeout=2
         )
         while True:
             if self.process.returncode is not None:
@@ -111,7 +111,7 @@ class RedisServer(Scratch):
             try:
                 if await self.client.ping():
                     return None
-            except (BusyLoadingError, ConnectionError, OSError):
+            except (BusyLoadingError, ConnectionError, TimeoutError, OSError):
                 pass
             except RedisError as exc:
                 return str(exc)
@@ -178,9 +178,3 @@ def _last_line(path: str) -> str:
             return line.split(" # ", 1)[-1].strip()[:300]
     return lines[-1].split(" # ", 1)[-1].strip()[:300] if lines else ""
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port

@@ -256,7 +256,8 @@ def kill_session(pid: int) -> None:
 
 def start_time(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot, from /proc), or None if there
-    is no such process: with the pid, it names one process even after pids wrap."""
+    is no such process (or only its zombie, which nobody has reaped): with the pid, it names
+    one process even after pids wrap."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
             stat = handle.read()
@@ -265,6 +266,8 @@ def start_time(pid: int) -> int | None:
     # the command name (field 2) may hold spaces and parentheses: count after its end
     fields = stat[stat.rfind(b")") + 2 :].split()
     try:
+        if fields[0] in (b"Z", b"X"):
+            return None
         return int(fields[19])
     except (IndexError, ValueError):
         return None
