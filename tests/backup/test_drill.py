@@ -22,8 +22,8 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
-
 from tests.helpers.redis_server import PrivateRedis
+
 from watchkeeper.backup import ledger
 from watchkeeper.backup.drill import DrillRecord, drill, scratch_servers, sweep
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
@@ -336,11 +336,15 @@ async def test_missed_objectives_are_warnings(dumps: dict[str, Path], tmp_path: 
     assert record.warnings[1].endswith("above the RPO of 1d")
 
 
-async def test_not_enough_space_fails_before_restoring(tmp_path: Path, workdir: Path) -> None:
-    huge = tmp_path / "huge.dump"
-    with open(huge, "wb") as handle:  # sparse: a TiB that takes no room
+def _sparse(path: Path, size: int) -> Path:
+    with open(path, "wb") as handle:
         handle.write(b"PGDMP")
-        handle.truncate(1024**4)
+        handle.truncate(size)
+    return path
+
+
+async def test_not_enough_space_fails_before_restoring(tmp_path: Path, workdir: Path) -> None:
+    huge = _sparse(tmp_path / "huge.dump", 1024**4)  # a TiB that takes no room
     record = await _drill(huge)
     assert not record.ok
     assert record.failures[0].startswith(f"not enough space in {workdir}")
@@ -374,6 +378,12 @@ def mariadb_dump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
     connection.close()
 
 
+def _unzstd(path: Path) -> str:
+    return subprocess.run(
+        ["zstd", "-dcq", str(path)], capture_output=True, text=True, check=True
+    ).stdout
+
+
 def _mariadb_scratch() -> list[str]:
     connection = pymysql.connect(host="127.0.0.1", port=3306, user="root")
     try:
@@ -388,12 +398,7 @@ async def test_a_mariadb_dump_restores_into_a_scratch_database_not_its_source(
     mariadb_dump: tuple[Path, str],
 ) -> None:
     path, source = mariadb_dump
-    assert (
-        f"USE `{source}`"
-        in subprocess.run(
-            ["zstd", "-dcq", str(path)], capture_output=True, text=True, check=True
-        ).stdout
-    )
+    assert f"USE `{source}`" in _unzstd(path)
     record = await _drill(
         path, into=MY, tables=["orders"], verify=["select count(*) = 3000 from orders"]
     )
@@ -441,8 +446,7 @@ async def test_a_redis_snapshot_loads_into_a_throwaway_server(snapshot: Path) ->
 async def test_a_corrupt_snapshot_fails_with_the_servers_reason(
     snapshot: Path, tmp_path: Path
 ) -> None:
-    cut = tmp_path / "dump.rdb"
-    cut.write_bytes(snapshot.read_bytes()[:400])
+    cut = _cut(snapshot, tmp_path / "dump.rdb", 400)
     record = await _drill(cut)
     assert not record.ok
     assert record.failures[0].startswith("restore failed: redis-server exited")
@@ -458,6 +462,15 @@ async def test_a_verification_may_not_send_commands_that_write(snapshot: Path) -
 
 
 # -- whatever happens, nothing is left behind ---------------------------------------------
+def _cut(source: Path, target: Path, size: int) -> Path:
+    target.write_bytes(source.read_bytes()[:size])
+    return target
+
+
+def _scratch_folders(workdir: Path) -> list[Path]:
+    return list(workdir.glob("wk-drill-*"))
+
+
 def _slow(folder: Path) -> tuple[Path, str]:
     """A "dump" whose restore sleeps a minute; its query names a token of its own."""
     token = f"slow_{secrets.token_hex(4)}"
@@ -493,7 +506,7 @@ async def test_a_cancelled_drill_removes_its_scratch_target(tmp_path: Path, work
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert list(workdir.glob("wk-drill-*")) == []
+    assert _scratch_folders(workdir) == []
     assert os.listdir(ledger.folder()) == []
 
 
@@ -546,6 +559,13 @@ KILLED_DRILL = textwrap.dedent(
 )
 
 
+def _start(script: str, *args: str, state: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-c", script, *args],
+        env={**os.environ, "WATCHKEEPER_STATE": str(state)},
+    )
+
+
 @pytest.mark.parametrize("into", [PG, "cluster"])
 async def test_the_sweep_removes_what_a_killed_drill_left(
     tmp_path: Path, state: Path, workdir: Path, into: str
@@ -553,10 +573,7 @@ async def test_the_sweep_removes_what_a_killed_drill_left(
     """kill -9 mid-restore: the psql, the scratch database (or the private cluster and its
     server) stay; the next sweep finds them in the ledger and removes them all."""
     slow, token = _slow(tmp_path)
-    child = subprocess.Popen(
-        [sys.executable, "-c", KILLED_DRILL, str(slow), into, str(workdir)],
-        env={**os.environ, "WATCHKEEPER_STATE": str(state)},
-    )
+    child = _start(KILLED_DRILL, str(slow), into, str(workdir), state=state)
     try:
         for _ in range(600):
             if _sessions_of(token) or _cluster_running(workdir, token):
@@ -576,7 +593,7 @@ async def test_the_sweep_removes_what_a_killed_drill_left(
     assert len(cleaned) == 1 and cleaned[0].startswith("shop backup: killed ")
     assert os.listdir(ledger.folder()) == []
     assert not any(ledger.tools.alive(pid, started) for pid, started in entry.processes)
-    assert list(workdir.glob("wk-drill-*")) == []
+    assert _scratch_folders(workdir) == []
     assert not [n for n in _scratch_databases() if entry.id in n]
     assert not _sessions_of(token)
 
