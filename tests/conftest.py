@@ -17,7 +17,7 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertificateSet:
 
 
 @pytest.fixture(scope="session")
-def dumps(tmp_path_factory: pytest.TempPathFactory) -> Dumps:
+def backup_dumps(tmp_path_factory: pytest.TempPathFactory) -> Dumps:
     """Real backups of throwaway databases on the machine's PostgreSQL, MariaDB and a private
     Redis (pg_dump in four formats, mariadb-dump, an RDB), made once per worker; treat them
     as read-only (copy before damaging or moving one)."""

@@ -105,11 +105,11 @@ async def test_one_file_is_itself(tmp_path: Path) -> None:
 
 
 async def test_a_directory_format_dump_is_one_backup_sized_as_its_files(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     now = time.time()
     copy = tmp_path / "orders-2.dir"
-    shutil.copytree(dumps.pg_directory, copy)
+    shutil.copytree(backup_dumps.pg_directory, copy)
     os.utime(copy / "toc.dat", (now - DAY, now - DAY))
     _write(tmp_path / "orders-1.dump", 5, 2 * DAY, now)
     writing = tmp_path / "orders-3.dir"  # pg_dump -Fd still at work: no toc.dat yet

@@ -23,24 +23,24 @@ KINDS = {
 @pytest.mark.parametrize("kind", sorted(KINDS))
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 async def test_every_dump_is_recognised_plain_and_through_compression(
-    dumps: Dumps, kind: str, compression: str
+    backup_dumps: Dumps, kind: str, compression: str
 ) -> None:
-    path: Path = getattr(dumps, kind)
+    path: Path = getattr(backup_dumps, kind)
     if compression != "none":
-        path = dumps.compressed(path, compression)
+        path = backup_dumps.compressed(path, compression)
 
     found = await detect(str(path))
 
     assert found == Detected(KINDS[kind], compression)
 
 
-async def test_a_directory_format_dump_is_recognised_by_its_toc(dumps: Dumps) -> None:
-    assert await detect(str(dumps.pg_directory)) == Detected("pg_directory")
+async def test_a_directory_format_dump_is_recognised_by_its_toc(backup_dumps: Dumps) -> None:
+    assert await detect(str(backup_dumps.pg_directory)) == Detected("pg_directory")
 
 
-async def test_the_name_is_not_trusted(dumps: Dumps, tmp_path: Path) -> None:
+async def test_the_name_is_not_trusted(backup_dumps: Dumps, tmp_path: Path) -> None:
     misnamed = tmp_path / "backup.sql.gz"  # a custom-format dump, named like a gzip'd SQL one
-    misnamed.write_bytes(dumps.pg_custom.read_bytes())
+    misnamed.write_bytes(backup_dumps.pg_custom.read_bytes())
 
     assert await detect(str(misnamed)) == Detected("pg_custom", "none")
 
@@ -56,8 +56,8 @@ async def test_unknown_bytes_and_an_empty_file_are_unknown(tmp_path: Path) -> No
 
 
 async def test_a_declared_format_is_believed_and_the_compression_still_read(
-    dumps: Dumps,
+    backup_dumps: Dumps,
 ) -> None:
-    zipped = dumps.compressed(dumps.mysql, "gzip")
+    zipped = backup_dumps.compressed(backup_dumps.mysql, "gzip")
 
     assert await detect(str(zipped), "pg_plain") == Detected("pg_plain", "gzip")

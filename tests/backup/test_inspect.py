@@ -32,10 +32,10 @@ def _place(source: Path, target: Path, age: float, now: float) -> Path:
     return target
 
 
-def _nightly(dumps: Dumps, folder: Path, now: float, nights: int = 3) -> list[Path]:
+def _nightly(backup_dumps: Dumps, folder: Path, now: float, nights: int = 3) -> list[Path]:
     """One custom-format dump a night, the newest a day old."""
     return [
-        _place(dumps.pg_custom, folder / f"orders-{n}.dump", (nights - n + 1) * DAY, now)
+        _place(backup_dumps.pg_custom, folder / f"orders-{n}.dump", (nights - n + 1) * DAY, now)
         for n in range(1, nights + 1)
     ]
 
@@ -45,14 +45,16 @@ async def _inspect(path: Path, now: float, cache: Any = None, **settings: Any) -
     return await inspect(spec, now=now, timeout=60, cache={} if cache is None else cache)
 
 
-async def test_good_nightly_dumps_pass_with_their_facts(dumps: Dumps, tmp_path: Path) -> None:
+async def test_good_nightly_dumps_pass_with_their_facts(
+    backup_dumps: Dumps, tmp_path: Path
+) -> None:
     now = time.time()
-    _nightly(dumps, tmp_path, now)
+    _nightly(backup_dumps, tmp_path, now)
 
     found = await _inspect(tmp_path, now, keep=3)
 
     assert found.failures == [] and found.warnings == [], found
-    size = dumps.pg_custom.stat().st_size
+    size = backup_dumps.pg_custom.stat().st_size
     assert found.facts == {
         "backup.count": 3,
         "backup.newest": "orders-3.dump",
@@ -69,13 +71,13 @@ async def test_good_nightly_dumps_pass_with_their_facts(dumps: Dumps, tmp_path: 
         "orders-1.dump",
     ]
     assert report["format"]["evidence"]["tables"] == 2
-    assert report["format"]["evidence"]["dbname"] == dumps.database
+    assert report["format"]["evidence"]["dbname"] == backup_dumps.database
     assert report["median_size"] == size
 
 
-async def test_a_stale_backup_fails_with_its_age(dumps: Dumps, tmp_path: Path) -> None:
+async def test_a_stale_backup_fails_with_its_age(backup_dumps: Dumps, tmp_path: Path) -> None:
     now = time.time()
-    _place(dumps.pg_custom, tmp_path / "orders.dump", 3 * DAY + 2 * 3600, now)
+    _place(backup_dumps.pg_custom, tmp_path / "orders.dump", 3 * DAY + 2 * 3600, now)
 
     found = await _inspect(tmp_path, now)
 
@@ -94,10 +96,10 @@ async def test_an_empty_file_fails_on_min_size_and_is_not_read(tmp_path: Path) -
     assert found.sanity is None
 
 
-async def test_a_truncated_newest_dump_fails_naming_it(dumps: Dumps, tmp_path: Path) -> None:
+async def test_a_truncated_newest_dump_fails_naming_it(backup_dumps: Dumps, tmp_path: Path) -> None:
     now = time.time()
-    paths = _nightly(dumps, tmp_path, now)
-    truncated(dumps.pg_custom, paths[-1], 0.9)
+    paths = _nightly(backup_dumps, tmp_path, now)
+    truncated(backup_dumps.pg_custom, paths[-1], 0.9)
     os.utime(paths[-1], (now - DAY, now - DAY))
 
     found = await _inspect(tmp_path, now)
@@ -110,11 +112,11 @@ async def test_a_truncated_newest_dump_fails_naming_it(dumps: Dumps, tmp_path: P
 
 
 async def test_a_backup_half_the_size_of_the_recent_ones_warns(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     # the nights before held three times the SQL: valid dumps, padded with comments
     now = time.time()
-    text = dumps.pg_plain.read_bytes()
+    text = backup_dumps.pg_plain.read_bytes()
     middle = len(text) // 2
     padding = b"-- padding\n" * (2 * len(text) // 11)
     padded = tmp_path / "padded.sql"
@@ -122,7 +124,7 @@ async def test_a_backup_half_the_size_of_the_recent_ones_warns(
     for night in range(1, 6):
         _place(padded, tmp_path / f"orders-{night}.sql", (7 - night) * DAY, now)
     padded.unlink()
-    _place(dumps.pg_plain, tmp_path / "orders-6.sql", DAY, now)
+    _place(backup_dumps.pg_plain, tmp_path / "orders-6.sql", DAY, now)
 
     found = await _inspect(tmp_path, now)
 
@@ -136,9 +138,9 @@ async def test_a_backup_half_the_size_of_the_recent_ones_warns(
     assert found.warnings[0].endswith(" over the 5 before it)")
 
 
-async def test_fewer_backups_than_keep_warns(dumps: Dumps, tmp_path: Path) -> None:
+async def test_fewer_backups_than_keep_warns(backup_dumps: Dumps, tmp_path: Path) -> None:
     now = time.time()
-    _nightly(dumps, tmp_path, now, nights=2)
+    _nightly(backup_dumps, tmp_path, now, nights=2)
 
     found = await _inspect(tmp_path, now, keep=7)
 
@@ -157,10 +159,10 @@ async def test_a_missing_folder_and_an_empty_one_fail_in_one_line(tmp_path: Path
     assert empty.facts == {"backup.count": 0}
 
 
-async def test_the_file_being_written_is_passed_over(dumps: Dumps, tmp_path: Path) -> None:
+async def test_the_file_being_written_is_passed_over(backup_dumps: Dumps, tmp_path: Path) -> None:
     now = time.time()
-    _nightly(dumps, tmp_path, now, nights=2)
-    writing = truncated(dumps.pg_custom, tmp_path / "orders-3.dump", 0.2)  # pg_dump at work
+    _nightly(backup_dumps, tmp_path, now, nights=2)
+    writing = truncated(backup_dumps.pg_custom, tmp_path / "orders-3.dump", 0.2)  # pg_dump at work
     os.utime(writing, (now - 5, now - 5))
 
     found = await _inspect(tmp_path, now)
@@ -175,10 +177,10 @@ async def test_the_file_being_written_is_passed_over(dumps: Dumps, tmp_path: Pat
 
 
 async def test_a_lone_file_being_written_is_not_judged_on_its_format(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     now = time.time()
-    writing = truncated(dumps.pg_custom, tmp_path / "orders-1.dump", 0.2)
+    writing = truncated(backup_dumps.pg_custom, tmp_path / "orders-1.dump", 0.2)
     os.utime(writing, (now - 5, now - 5))
 
     found = await _inspect(tmp_path, now)
@@ -188,12 +190,12 @@ async def test_a_lone_file_being_written_is_not_judged_on_its_format(
 
 
 async def test_a_file_that_changed_since_it_was_listed_is_judged_later(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     # the listing saw it a moment ago, smaller: it grew while being checked (a tool that
     # keeps the old mtime, such as a copy with cp -p still running)
     now = time.time()
-    growing = _place(dumps.pg_plain, tmp_path / "orders.sql", DAY, now)
+    growing = _place(backup_dumps.pg_plain, tmp_path / "orders.sql", DAY, now)
     info = growing.stat()
     listed = BackupFile(str(growing), growing.name, info.st_size - 100, info.st_mtime)
     found = Inspection(where=str(tmp_path), files=[listed], total=1, judged=listed)
@@ -208,9 +210,11 @@ async def test_a_file_that_changed_since_it_was_listed_is_judged_later(
     assert cache == {}
 
 
-async def test_the_verdict_is_cached_until_the_file_changes(dumps: Dumps, tmp_path: Path) -> None:
+async def test_the_verdict_is_cached_until_the_file_changes(
+    backup_dumps: Dumps, tmp_path: Path
+) -> None:
     now = time.time()
-    newest = _nightly(dumps, tmp_path, now)[-1]
+    newest = _nightly(backup_dumps, tmp_path, now)[-1]
     cache: dict[Any, Any] = {}
 
     first = await _inspect(tmp_path, now, cache=cache)
@@ -231,9 +235,9 @@ async def test_the_verdict_is_cached_until_the_file_changes(dumps: Dumps, tmp_pa
     assert len(cache) == 2
 
 
-async def test_the_cache_is_bounded(dumps: Dumps, tmp_path: Path) -> None:
+async def test_the_cache_is_bounded(backup_dumps: Dumps, tmp_path: Path) -> None:
     now = time.time()
-    _nightly(dumps, tmp_path, now, nights=1)
+    _nightly(backup_dumps, tmp_path, now, nights=1)
     cache: dict[Any, Any] = {
         ("other", f"/x/{n}", n, 0.0, "auto"): (Detected("file"), Sanity(ok=True))
         for n in range(CACHE_SIZE)
@@ -267,10 +271,10 @@ async def test_an_unrecognised_file_warns_and_a_declared_format_fails(tmp_path: 
     assert plain_file.failures == [] and plain_file.warnings == [] and plain_file.sanity is None
 
 
-async def test_check_format_off_reads_nothing(dumps: Dumps, tmp_path: Path) -> None:
+async def test_check_format_off_reads_nothing(backup_dumps: Dumps, tmp_path: Path) -> None:
     now = time.time()
-    newest = _nightly(dumps, tmp_path, now, nights=1)[0]
-    truncated(dumps.pg_custom, newest, 0.5)
+    newest = _nightly(backup_dumps, tmp_path, now, nights=1)[0]
+    truncated(backup_dumps.pg_custom, newest, 0.5)
     os.utime(newest, (now - DAY, now - DAY))
 
     found = await _inspect(tmp_path, now, check_format=False)

@@ -28,13 +28,15 @@ async def _check(path: Path, declared: str = "auto") -> tuple[Detected, Sanity]:
 
 # -- good dumps ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["pg_custom", "pg_tar", "pg_directory"])
-async def test_postgres_archives_pass_with_their_table_of_contents(dumps: Dumps, kind: str) -> None:
-    detected, sanity = await _check(getattr(dumps, kind))
+async def test_postgres_archives_pass_with_their_table_of_contents(
+    backup_dumps: Dumps, kind: str
+) -> None:
+    detected, sanity = await _check(getattr(backup_dumps, kind))
 
     assert detected.format == kind
     assert sanity.ok and sanity.problems == [] and sanity.warnings == [], sanity
     evidence = sanity.evidence
-    assert evidence["dbname"] == dumps.database
+    assert evidence["dbname"] == backup_dumps.database
     assert evidence["tables"] == 2 and evidence["table_data"] == 2
     assert isinstance(evidence["entries"], int) and evidence["entries"] >= 4
     assert str(evidence["pg_dump_version"]).startswith(("15.", "16.", "17.", "18."))
@@ -43,9 +45,11 @@ async def test_postgres_archives_pass_with_their_table_of_contents(dumps: Dumps,
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
 @pytest.mark.parametrize("kind", ["pg_custom", "pg_tar"])
 async def test_compressed_archives_are_read_through_their_decompressor(
-    dumps: Dumps, kind: str, compression: str
+    backup_dumps: Dumps, kind: str, compression: str
 ) -> None:
-    detected, sanity = await _check(dumps.compressed(getattr(dumps, kind), compression))
+    detected, sanity = await _check(
+        backup_dumps.compressed(getattr(backup_dumps, kind), compression)
+    )
 
     assert detected == Detected(kind, compression)
     assert sanity.ok and sanity.warnings == [], sanity
@@ -55,25 +59,29 @@ async def test_compressed_archives_are_read_through_their_decompressor(
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 @pytest.mark.parametrize("kind", ["pg_plain", "mysql"])
 async def test_sql_dumps_pass_on_their_completion_footer(
-    dumps: Dumps, kind: str, compression: str
+    backup_dumps: Dumps, kind: str, compression: str
 ) -> None:
-    path: Path = getattr(dumps, kind)
+    path: Path = getattr(backup_dumps, kind)
     if compression != "none":
-        path = dumps.compressed(path, compression)
+        path = backup_dumps.compressed(path, compression)
 
     _, sanity = await _check(path)
 
     assert sanity.ok and sanity.warnings == [], sanity
     assert "completion" not in " ".join(sanity.problems)
     if compression != "none":  # the whole stream went through the decompressor
-        assert sanity.evidence["uncompressed"] == getattr(dumps, kind).stat().st_size
+        assert sanity.evidence["uncompressed"] == getattr(backup_dumps, kind).stat().st_size
 
 
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 async def test_an_rdb_passes_redis_check_rdb_with_its_key_count(
-    dumps: Dumps, compression: str
+    backup_dumps: Dumps, compression: str
 ) -> None:
-    path = dumps.redis if compression == "none" else dumps.compressed(dumps.redis, compression)
+    path = (
+        backup_dumps.redis
+        if compression == "none"
+        else backup_dumps.compressed(backup_dumps.redis, compression)
+    )
 
     _, sanity = await _check(path)
 
@@ -84,9 +92,9 @@ async def test_an_rdb_passes_redis_check_rdb_with_its_key_count(
 
 # -- damaged dumps ------------------------------------------------------------------------------
 async def test_a_truncated_custom_dump_fails_although_its_table_of_contents_reads(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
-    cut = truncated(dumps.pg_custom, tmp_path / "orders.dump", 0.6)
+    cut = truncated(backup_dumps.pg_custom, tmp_path / "orders.dump", 0.6)
 
     _, sanity = await _check(cut)
 
@@ -100,10 +108,10 @@ async def test_a_truncated_custom_dump_fails_although_its_table_of_contents_read
 
 
 async def test_a_custom_dump_cut_inside_its_table_of_contents_fails_the_listing(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     cut = tmp_path / "orders.dump"
-    cut.write_bytes(dumps.pg_custom.read_bytes()[:200])
+    cut.write_bytes(backup_dumps.pg_custom.read_bytes()[:200])
 
     _, sanity = await _check(cut)
 
@@ -113,9 +121,9 @@ async def test_a_custom_dump_cut_inside_its_table_of_contents_fails_the_listing(
 
 
 async def test_a_truncated_tar_dump_fails_where_pg_restore_alone_would_pass(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
-    cut = truncated(dumps.pg_tar, tmp_path / "orders.tar", 0.6)
+    cut = truncated(backup_dumps.pg_tar, tmp_path / "orders.tar", 0.6)
 
     _, sanity = await _check(cut)
 
@@ -124,13 +132,13 @@ async def test_a_truncated_tar_dump_fails_where_pg_restore_alone_would_pass(
 
 
 async def test_a_tar_dump_cut_between_members_fails_on_its_missing_restore_sql(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     import tarfile
 
     cut = tmp_path / "orders.tar"
     with (
-        tarfile.open(dumps.pg_tar) as whole,
+        tarfile.open(backup_dumps.pg_tar) as whole,
         tarfile.open(cut, "w", format=tarfile.USTAR_FORMAT) as part,
     ):
         for member in whole.getmembers():
@@ -142,9 +150,11 @@ async def test_a_tar_dump_cut_between_members_fails_on_its_missing_restore_sql(
     assert sanity.problems == ["truncated: the tar has no restore.sql (pg_dump writes it last)"]
 
 
-async def test_a_directory_dump_missing_a_data_file_fails(dumps: Dumps, tmp_path: Path) -> None:
+async def test_a_directory_dump_missing_a_data_file_fails(
+    backup_dumps: Dumps, tmp_path: Path
+) -> None:
     copy = tmp_path / "orders.dir"
-    shutil.copytree(dumps.pg_directory, copy)
+    shutil.copytree(backup_dumps.pg_directory, copy)
     data = sorted(p for p in copy.iterdir() if p.name != "toc.dat")
     data[0].unlink()
 
@@ -158,12 +168,12 @@ async def test_a_directory_dump_missing_a_data_file_fails(dumps: Dumps, tmp_path
 @pytest.mark.parametrize("kind", ["pg_plain", "mysql"])
 @pytest.mark.parametrize("compression", ["none", "gzip", "zstd"])
 async def test_sql_dumps_without_their_last_lines_fail_for_want_of_a_footer(
-    dumps: Dumps, tmp_path: Path, kind: str, compression: str
+    backup_dumps: Dumps, tmp_path: Path, kind: str, compression: str
 ) -> None:
-    source: Path = getattr(dumps, kind)
+    source: Path = getattr(backup_dumps, kind)
     cut = without_last_lines(source, tmp_path / source.name, 8)
     if compression != "none":
-        cut = dumps.compressed(cut, compression)
+        cut = backup_dumps.compressed(cut, compression)
 
     _, sanity = await _check(cut)
 
@@ -174,19 +184,23 @@ async def test_sql_dumps_without_their_last_lines_fail_for_want_of_a_footer(
 
 
 async def test_the_footer_is_looked_for_in_the_last_bytes_only(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
     # a footer followed by more SQL than TAIL is not the end of the dump
     padded = tmp_path / "orders.sql"
-    padded.write_bytes(dumps.pg_plain.read_bytes() + b"-- more\n" * (TAIL // 4))
+    padded.write_bytes(backup_dumps.pg_plain.read_bytes() + b"-- more\n" * (TAIL // 4))
 
     _, sanity = await _check(padded)
 
     assert not sanity.ok
 
 
-async def test_a_corrupt_gzip_fails_with_gzip_s_own_words(dumps: Dumps, tmp_path: Path) -> None:
-    rotten = flipped(dumps.compressed(dumps.pg_plain, "gzip"), tmp_path / "orders.sql.gz")
+async def test_a_corrupt_gzip_fails_with_gzip_s_own_words(
+    backup_dumps: Dumps, tmp_path: Path
+) -> None:
+    rotten = flipped(
+        backup_dumps.compressed(backup_dumps.pg_plain, "gzip"), tmp_path / "orders.sql.gz"
+    )
 
     detected, sanity = await _check(rotten)
 
@@ -197,8 +211,10 @@ async def test_a_corrupt_gzip_fails_with_gzip_s_own_words(dumps: Dumps, tmp_path
     assert str(tmp_path) not in sanity.problems[0]
 
 
-async def test_a_truncated_zstd_stream_fails(dumps: Dumps, tmp_path: Path) -> None:
-    cut = truncated(dumps.compressed(dumps.mysql, "zstd"), tmp_path / "shop.sql.zst", 0.5)
+async def test_a_truncated_zstd_stream_fails(backup_dumps: Dumps, tmp_path: Path) -> None:
+    cut = truncated(
+        backup_dumps.compressed(backup_dumps.mysql, "zstd"), tmp_path / "shop.sql.zst", 0.5
+    )
 
     _, sanity = await _check(cut)
 
@@ -206,9 +222,11 @@ async def test_a_truncated_zstd_stream_fails(dumps: Dumps, tmp_path: Path) -> No
 
 
 async def test_a_corrupt_custom_dump_inside_gzip_names_the_gzip_damage(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
-    rotten = flipped(dumps.compressed(dumps.pg_custom, "gzip"), tmp_path / "orders.dump.gz")
+    rotten = flipped(
+        backup_dumps.compressed(backup_dumps.pg_custom, "gzip"), tmp_path / "orders.dump.gz"
+    )
 
     _, sanity = await _check(rotten)
 
@@ -218,11 +236,13 @@ async def test_a_corrupt_custom_dump_inside_gzip_names_the_gzip_damage(
 
 @pytest.mark.parametrize("damage", ["truncated", "flipped"])
 async def test_a_damaged_rdb_fails_redis_check_rdb(
-    dumps: Dumps, tmp_path: Path, damage: str
+    backup_dumps: Dumps, tmp_path: Path, damage: str
 ) -> None:
     target = tmp_path / "cache.rdb"
     broken = (
-        truncated(dumps.redis, target) if damage == "truncated" else flipped(dumps.redis, target)
+        truncated(backup_dumps.redis, target)
+        if damage == "truncated"
+        else flipped(backup_dumps.redis, target)
     )
 
     _, sanity = await _check(broken)
@@ -233,9 +253,9 @@ async def test_a_damaged_rdb_fails_redis_check_rdb(
 
 
 async def test_a_damaged_rdb_inside_gzip_is_read_through_the_pipe(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
-    broken = dumps.compressed(truncated(dumps.redis, tmp_path / "cache.rdb"), "gzip")
+    broken = backup_dumps.compressed(truncated(backup_dumps.redis, tmp_path / "cache.rdb"), "gzip")
 
     _, sanity = await _check(broken)
 
@@ -287,7 +307,7 @@ async def test_format_file_reads_nothing(tmp_path: Path) -> None:
 
 
 async def test_a_missing_tool_is_one_line_naming_its_package(
-    dumps: Dumps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    backup_dumps: Dumps, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # a PATH without redis-check-rdb: this machine as it would be without redis-tools
     only = tmp_path / "bin"
@@ -296,16 +316,17 @@ async def test_a_missing_tool_is_one_line_naming_its_package(
         (only / tool).symlink_to(shutil.which(tool) or tool)
     monkeypatch.setenv("PATH", str(only))
 
-    _, sanity = await _check(dumps.redis)
+    _, sanity = await _check(backup_dumps.redis)
 
     assert sanity.ok and not sanity.checked and sanity.retry
     assert sanity.warnings == [
-        "cannot check the format: redis-check-rdb is not installed "
-        "(Debian: apt-get install redis-tools)"
+        "cannot check the format: redis-check-rdb is not installed (Debian package redis-tools)"
     ]
 
 
-async def test_a_check_past_its_timeout_is_killed_and_said(dumps: Dumps, tmp_path: Path) -> None:
+async def test_a_check_past_its_timeout_is_killed_and_said(
+    backup_dumps: Dumps, tmp_path: Path
+) -> None:
     # a FIFO no one writes to: pg_restore would wait on it forever
     fifo = tmp_path / "stuck.dump"
     os.mkfifo(fifo)

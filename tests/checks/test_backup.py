@@ -21,13 +21,13 @@ from watchkeeper.model import Result
 DAY = 86400.0
 
 
-def _nightly(dumps: Dumps, folder: Path, nights: int = 3) -> list[Path]:
+def _nightly(backup_dumps: Dumps, folder: Path, nights: int = 3) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     now = time.time()
     placed = []
     for night in range(1, nights + 1):
         target = folder / f"orders-{night}.dump"
-        shutil.copyfile(dumps.pg_custom, target)
+        shutil.copyfile(backup_dumps.pg_custom, target)
         age = (nights - night + 1) * DAY - 3600  # the newest 23 hours old
         os.utime(target, (now - age, now - age))
         placed.append(target)
@@ -48,8 +48,8 @@ def test_the_kind_is_registered_with_its_defaults() -> None:
     assert BackupSettings.expand("/var/backups/db") == {"path": "/var/backups/db"}
 
 
-async def test_good_backups_give_facts_and_a_report(dumps: Dumps, tmp_path: Path) -> None:
-    _nightly(dumps, tmp_path)
+async def test_good_backups_give_facts_and_a_report(backup_dumps: Dumps, tmp_path: Path) -> None:
+    _nightly(backup_dumps, tmp_path)
 
     attempt = await _probe(BackupSettings(path=str(tmp_path), keep=3), "orders-backup")
 
@@ -67,14 +67,14 @@ async def test_good_backups_give_facts_and_a_report(dumps: Dumps, tmp_path: Path
         "orders-1.dump",
     ]
     assert detail["format"]["evidence"]["tables"] == 2
-    assert detail["format"]["evidence"]["dbname"] == dumps.database
+    assert detail["format"]["evidence"]["dbname"] == backup_dumps.database
 
 
 async def test_a_stale_damaged_backup_is_down_with_every_reason_in_the_report(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
-    newest = _nightly(dumps, tmp_path, nights=1)[-1]
-    truncated(dumps.pg_custom, newest, 0.7)
+    newest = _nightly(backup_dumps, tmp_path, nights=1)[-1]
+    truncated(backup_dumps.pg_custom, newest, 0.7)
     os.utime(newest, (time.time() - 3 * DAY, time.time() - 3 * DAY))
 
     attempt = await _probe(BackupSettings(path=str(tmp_path)), "stale-backup")
@@ -90,10 +90,12 @@ async def test_a_stale_damaged_backup_is_down_with_every_reason_in_the_report(
     )
 
 
-async def test_a_shrunken_backup_degrades(dumps: Dumps, tmp_path: Path) -> None:
-    newest = _nightly(dumps, tmp_path, nights=4)[-1]
+async def test_a_shrunken_backup_degrades(backup_dumps: Dumps, tmp_path: Path) -> None:
+    newest = _nightly(backup_dumps, tmp_path, nights=4)[-1]
     stamp = newest.stat().st_mtime
-    truncated(dumps.pg_custom, newest, 0.3)  # the size alone is judged here (no format check)
+    truncated(
+        backup_dumps.pg_custom, newest, 0.3
+    )  # the size alone is judged here (no format check)
     os.utime(newest, (stamp, stamp))
 
     attempt = await _probe(BackupSettings(path=str(tmp_path), check_format=False), "shrunk")
@@ -105,9 +107,9 @@ async def test_a_shrunken_backup_degrades(dumps: Dumps, tmp_path: Path) -> None:
 
 
 async def test_expectations_on_the_facts(
-    dumps: Dumps, tmp_path: Path, check: Callable[[str], Awaitable[Result]]
+    backup_dumps: Dumps, tmp_path: Path, check: Callable[[str], Awaitable[Result]]
 ) -> None:
-    _nightly(dumps, tmp_path / "db")
+    _nightly(backup_dumps, tmp_path / "db")
     yaml = """
         monitors:
           - name: orders-backup
@@ -125,14 +127,14 @@ async def test_expectations_on_the_facts(
 
 
 async def test_wk_check_json_reports_ok_and_failed_backup_monitors(
-    dumps: Dumps, tmp_path: Path
+    backup_dumps: Dumps, tmp_path: Path
 ) -> None:
-    _nightly(dumps, tmp_path / "good")
-    damaged = _nightly(dumps, tmp_path / "damaged")[-1]
+    _nightly(backup_dumps, tmp_path / "good")
+    damaged = _nightly(backup_dumps, tmp_path / "damaged")[-1]
     stamp = damaged.stat().st_mtime
-    truncated(dumps.pg_custom, damaged, 0.7)
+    truncated(backup_dumps.pg_custom, damaged, 0.7)
     os.utime(damaged, (stamp, stamp))
-    shutil.copyfile(dumps.redis, tmp_path / "cache.rdb")
+    shutil.copyfile(backup_dumps.redis, tmp_path / "cache.rdb")
     config = tmp_path / "watchkeeper.yaml"
     config.write_text(
         f"""

@@ -84,20 +84,15 @@ def classify(head: bytes) -> str:
     return "unknown"
 
 
-async def detect(
-    path: str,
-    declared: str = "auto",
-    *,
-    timeout: float = 10.0,  # noqa: ASYNC109 - zstd's bound, killed at its end
-) -> Detected:
+async def detect(path: str, declared: str = "auto", *, limit: float = 10.0) -> Detected:
     """Read the head of ``path`` and say what it is. A ``declared`` format (not ``auto``)
-    is believed for the format; the compression is still read from the bytes."""
-    folder = await lanes.BACKUPS.run(_folder_kind, path)
+    is believed for the format; the compression is still read from the bytes. ``limit``
+    bounds the seconds a zstd file's head may take to decompress."""
+    folder, raw = await lanes.BACKUPS.run(_read_head, path, HEAD)
     if folder is not None:
         if folder:
             return Detected("pg_directory")
         return Detected(declared if declared != "auto" else "unknown")
-    raw = await lanes.BACKUPS.run(_read_head, path, HEAD)
     compression = "none"
     head = raw
     if raw.startswith(GZIP_MAGIC):
@@ -105,22 +100,18 @@ async def detect(
         head = _gunzip_head(raw)
     elif raw.startswith(ZSTD_MAGIC):
         compression = "zstd"
-        head = await _unzstd_head(path, timeout)
+        head = await _unzstd_head(path, limit)
     if declared not in ("auto", ""):
         return Detected(declared, compression)
     return Detected(classify(head), compression)
 
 
-def _folder_kind(path: str) -> bool | None:
-    """None for a file; for a folder, whether it holds a directory-format dump."""
-    if not os.path.isdir(path):
-        return None
-    return os.path.exists(os.path.join(path, "toc.dat"))
-
-
-def _read_head(path: str, size: int) -> bytes:
+def _read_head(path: str, size: int) -> tuple[bool | None, bytes]:
+    """(None, the first ``size`` bytes) of a file; (holds toc.dat?, b"") of a folder."""
+    if os.path.isdir(path):
+        return os.path.exists(os.path.join(path, "toc.dat")), b""
     with open(path, "rb") as handle:
-        return handle.read(size)
+        return None, handle.read(size)
 
 
 def _gunzip_head(raw: bytes) -> bytes:
@@ -132,7 +123,7 @@ def _gunzip_head(raw: bytes) -> bytes:
         return b""
 
 
-async def _unzstd_head(path: str, timeout: float) -> bytes:  # noqa: ASYNC109 - see detect
+async def _unzstd_head(path: str, limit: float) -> bytes:
     """The first HEAD bytes that ``zstd -dc`` writes; the tool is stopped once they came."""
     try:
         process = await asyncio.create_subprocess_exec(
@@ -150,7 +141,7 @@ async def _unzstd_head(path: str, timeout: float) -> bytes:  # noqa: ASYNC109 - 
     chunks: list[bytes] = []
     size = 0
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit):
             while size < HEAD:
                 chunk = await process.stdout.read(HEAD - size)
                 if not chunk:

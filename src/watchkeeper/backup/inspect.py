@@ -217,7 +217,7 @@ async def _judge_format(
             return
         started = time.monotonic()
         try:
-            detected = await detect(judged.path, spec.format, timeout=min(10.0, seconds))
+            detected = await detect(judged.path, spec.format, limit=min(10.0, seconds))
             left = seconds - (time.monotonic() - started)
             sanity = await check(judged, detected, timeout=max(0.1, left))
         except FileNotFoundError:

@@ -28,17 +28,20 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from watchkeeper import lanes
 from watchkeeper.backup.files import BackupFile
 from watchkeeper.backup.formats import Detected, decompressor
-from watchkeeper.backup.tools import Exit, MissingTool, Outcome, pipeline
+from watchkeeper.backup.tools import Outcome, Run, ToolMissing, pipeline
 from watchkeeper.printable import one_line
 from watchkeeper.units import format_duration, format_size
 
 TAIL = 4096
 """Bytes at the end of a SQL dump where its completion footer must be."""
+MAX_MEMORY = 4 * 1024**3
+"""Address space each tool may take: a damaged dump may announce a block of any length."""
 
 Evidence = dict[str, str | int | float]
 
@@ -69,6 +72,39 @@ class Sanity:
         }
 
 
+async def _run(
+    commands: list[list[str]],
+    seconds: float,
+    *,
+    on_line: Callable[[bytes], None] | None = None,
+    capture: bool = False,
+) -> Run:
+    return await pipeline(
+        commands, limit=seconds, on_line=on_line, capture=capture, memory=MAX_MEMORY
+    )
+
+
+def _last(run: Run) -> Outcome:
+    return run.outcomes[-1]
+
+
+def _said(outcome: Outcome, hide: str) -> str:
+    """The first line a tool wrote to stderr (where tools say what went wrong first; later
+    lines are consequences: "Error is not recoverable: exiting now"), visible and cut, without
+    ``hide`` (the file's path, which the user knows)."""
+    for line in outcome.stderr.decode("utf-8", "replace").splitlines():
+        if not line.strip():
+            continue
+        line = line.replace(f"{hide}: ", "").replace(f'"{hide}"', "the file")
+        shown, colon, rest = line.partition(" : ")  # zstd: "<name, maybe cut> : <what>"
+        if colon and shown.strip() and hide.endswith(shown.strip()):
+            line = rest
+        return one_line(line)
+    if outcome.code is not None and outcome.code < 0:
+        return f"killed by signal {-outcome.code}"
+    return f"exit code {outcome.code}"
+
+
 class _Clock:
     """What is left of one timeout shared by several commands."""
 
@@ -90,9 +126,9 @@ class _Judge:
         self.sanity.evidence["format"] = detected.format
         self.sanity.evidence["compression"] = detected.compression
 
-    def said(self, ended: Exit) -> str:
+    def said(self, ended: Outcome) -> str:
         """What a tool said went wrong, in one line, without the file's path."""
-        return ended.error_line(hide=self.file.path)
+        return _said(ended, self.file.path)
 
     def problem(self, text: str) -> None:
         self.sanity.problems.append(text)
@@ -115,7 +151,7 @@ class _Judge:
             return source, [self.file.path]
         return source, [stdin] if stdin else []
 
-    def timed_out(self, outcome: Outcome, timeout: float) -> bool:
+    def timed_out(self, outcome: Run, timeout: float) -> bool:
         if outcome.timed_out:
             self.warn(
                 f"the format check of {format_size(self.file.size)} did not finish in "
@@ -124,38 +160,38 @@ class _Judge:
             self.sanity.checked = False
         return outcome.timed_out
 
-    async def stream_whole(self, outcome: Outcome, seconds: float) -> bool:
+    async def stream_whole(self, outcome: Run, seconds: float) -> bool:
         """Was the compressed stream in front of the tool (if any) whole? A decompressor
         stopped by SIGPIPE was cut off by the tool quitting: fine when the tool was done
         (``--list`` reads only the head), but when the tool failed, garbage from a damaged
         stream may be why (pg_restore then says "out of memory"), so the decompressor's own
         test decides whom to blame."""
-        if len(outcome.exits) < 2:
+        if len(outcome.outcomes) < 2:
             return True
-        first = outcome.exits[0]
+        first = outcome.outcomes[0]
         if first.code == -signal.SIGPIPE:
-            return outcome.last.code == 0 or await self.integrity(seconds)
+            return _last(outcome).code == 0 or await self.integrity(seconds)
         return self.stream_ok(first)
 
     async def integrity(self, seconds: float) -> bool:
         """``gzip -t`` / ``zstd -t`` of the file; a problem when it fails."""
         command = self.detected.compression
         test = [command, "-tq" if command == "zstd" else "-t", "--", self.file.path]
-        outcome = await pipeline([test], seconds=seconds)
+        outcome = await _run([test], seconds)
         if self.timed_out(outcome, seconds):
             return False
-        if self.stream_ok(outcome.last):
+        if self.stream_ok(_last(outcome)):
             self.sanity.evidence["integrity"] = f"{command} -t passed"
             return True
         return False
 
-    def stream_ok(self, ended: Exit) -> bool:
+    def stream_ok(self, ended: Outcome) -> bool:
         """Judge a decompressor's exit: 0 is whole; gzip's 2 with "trailing garbage" is a
         whole stream with bytes after it (a warning); anything else a damaged stream."""
         if ended.code == 0:
             return True
-        if ended.code == 2 and "trailing garbage" in ended.stderr:
-            self.warn(f"{ended.tool}: {self.said(ended)}")
+        if ended.code == 2 and b"trailing garbage" in ended.stderr:
+            self.warn(f"{ended.name}: {self.said(ended)}")
             return True
         self.problem(f"{self.detected.compression} stream is damaged: {self.said(ended)}")
         return False
@@ -187,7 +223,7 @@ async def check(
         else:
             judge.warn("format not recognised (set format: to have it checked)")
             judge.sanity.checked = False
-    except MissingTool as exc:
+    except ToolMissing as exc:
         judge.warn(f"cannot check the format: {exc}")
         judge.sanity.checked = False
         judge.sanity.retry = True
@@ -241,15 +277,13 @@ async def _postgres(judge: _Judge, seconds: float) -> None:
     clock = _Clock(seconds)
     source, path = judge.input(None)
     toc = _Toc()
-    listed = await pipeline(
-        [*source, ["pg_restore", "--list", *path]], seconds=clock.left(), on_line=toc.line
-    )
+    listed = await _run([*source, ["pg_restore", "--list", *path]], clock.left(), on_line=toc.line)
     if judge.timed_out(listed, seconds):
         return
     evidence = judge.sanity.evidence
-    if listed.last.code != 0:
-        line = judge.said(listed.last)
-        too_new = _TOO_NEW.search(listed.last.stderr)
+    if _last(listed).code != 0:
+        line = judge.said(_last(listed))
+        too_new = _TOO_NEW.search(_last(listed).stderr.decode("utf-8", "replace"))
         if too_new:
             judge.warn(
                 f"this pg_restore cannot read archive version {too_new.group(1)}: "
@@ -271,13 +305,13 @@ async def _postgres(judge: _Judge, seconds: float) -> None:
         await _tar_members(judge, toc, clock)
         if not judge.sanity.ok or not judge.sanity.checked:
             return
-    read = await pipeline([*source, ["pg_restore", "-f", "/dev/null", *path]], seconds=clock.left())
+    read = await _run([*source, ["pg_restore", "-f", "/dev/null", *path]], clock.left())
     if judge.timed_out(read, seconds):
         return
     if not await judge.stream_whole(read, clock.left()):
         return
-    if read.last.code != 0:
-        judge.problem(f"pg_restore could not read the data: {judge.said(read.last)}")
+    if _last(read).code != 0:
+        judge.problem(f"pg_restore could not read the data: {judge.said(_last(read))}")
 
 
 async def _tar_members(judge: _Judge, toc: _Toc, clock: _Clock) -> None:
@@ -292,14 +326,14 @@ async def _tar_members(judge: _Judge, toc: _Toc, clock: _Clock) -> None:
             members.add(raw)
 
     source, path = judge.input("-")
-    listed = await pipeline([*source, ["tar", "-tf", *path]], seconds=clock.left(), on_line=member)
+    listed = await _run([*source, ["tar", "-tf", *path]], clock.left(), on_line=member)
     if judge.timed_out(listed, clock.total):
         return
     judge.sanity.evidence["tar_members"] = count[0]
     if not await judge.stream_whole(listed, clock.left()):
         return
-    if listed.last.code != 0:
-        judge.problem(f"the tar archive is damaged: {judge.said(listed.last)}")
+    if _last(listed).code != 0:
+        judge.problem(f"the tar archive is damaged: {judge.said(_last(listed))}")
         return
     missing = [n for n in toc.data_ids if f"{n}.dat".encode() not in members]
     if missing:
@@ -322,13 +356,13 @@ async def _footer(judge: _Judge, footer: re.Pattern[bytes], words: str, seconds:
     """The last TAIL bytes of the plain stream end with the dump's completion footer."""
     source = judge.source()
     if source:
-        outcome = await pipeline(source, seconds=seconds, tail=TAIL)
+        outcome = await _run(source, seconds, capture=True)
         if judge.timed_out(outcome, seconds):
             return
         judge.sanity.evidence["uncompressed"] = outcome.stdout_bytes
-        if not judge.stream_ok(outcome.last):
+        if not judge.stream_ok(_last(outcome)):
             return
-        ending, total = outcome.tail, outcome.stdout_bytes
+        ending, total = outcome.stdout[-TAIL:], outcome.stdout_bytes
     else:
         ending = await lanes.BACKUPS.run(_read_tail, judge.file.path, TAIL)
         total = judge.file.size
@@ -380,14 +414,11 @@ class _RdbReport:
 async def _redis(judge: _Judge, seconds: float) -> None:
     report = _RdbReport(judge.sanity.evidence)
     source, path = judge.input("/dev/stdin")
-    outcome = await pipeline(
-        [*source, ["redis-check-rdb", *path]], seconds=seconds, on_line=report.line, tail=TAIL
-    )
+    outcome = await _run([*source, ["redis-check-rdb", *path]], seconds, on_line=report.line)
     if judge.timed_out(outcome, seconds):
         return
-    too_new = _RDB_TOO_NEW.search(outcome.last.stderr) or _RDB_TOO_NEW.search(
-        outcome.tail.decode("utf-8", "replace")
-    )
+    said = _last(outcome).stderr + b"\n" + outcome.stdout
+    too_new = _RDB_TOO_NEW.search(said.decode("utf-8", "replace"))
     if too_new:
         judge.warn(
             f"this redis-check-rdb cannot read RDB version {too_new.group(1)}: "
@@ -398,8 +429,8 @@ async def _redis(judge: _Judge, seconds: float) -> None:
         return
     if not await judge.stream_whole(outcome, seconds):
         return
-    if outcome.last.code != 0 or report.error or not report.looks_ok:
-        reason = report.error or judge.said(outcome.last)
+    if _last(outcome).code != 0 or report.error or not report.looks_ok:
+        reason = report.error or judge.said(_last(outcome))
         judge.problem(f"redis-check-rdb found the RDB damaged: {reason}")
 
 

@@ -1,14 +1,15 @@
-"""Running the tools that read a backup (``pg_restore``, ``gzip``, ``zstd``, ``tar``,
-``redis-check-rdb``), alone or behind a decompressor, without trusting them or the file.
+"""Running the restore tools (pg_restore, psql, mariadb, redis-server, gzip, sed...): as child
+processes in sessions of their own, chained by pipes without Watchkeeper in the data path,
+each killed with its session on a deadline or a cancellation, their output kept only as a
+capped tail (a tool that prints a gigabyte of errors costs a few kilobytes).
 
-Each command runs in a session of its own, so a timeout (or the probe being cancelled)
-kills its whole process group. What they print is read as it comes and never kept whole: a
-callback sees stdout line by line (each line cut at ``MAX_LINE``), the last ``tail`` bytes
-of stdout are kept, and of stderr only its last ``MAX_STDERR`` bytes — a tool that writes a
-gigabyte costs kilobytes. A decompressor feeds the next command through a pipe the two
-share directly, so the bytes of a dump never pass through Python unless asked for. Each
-tool's address space is capped (``MAX_MEMORY``): a damaged dump may announce a block of
-any length, and the tool would try to allocate it.
+A backup monitor reads dumps with the same pipelines: ``on_line`` hands it the last tool's
+stdout a line at a time (each cut at ``MAX_LINE``: ``pg_restore --list`` of a large schema is
+counted, never held), and ``memory`` caps each tool's address space (``prlimit --as``), since
+a damaged dump may announce a block of any length and the tool would try to allocate it.
+
+Every process started is announced to ``on_start`` (the drill's ledger records it), so a
+restart after ``kill -9`` of Watchkeeper can find and stop what was left running.
 """
 
 from __future__ import annotations
@@ -18,188 +19,263 @@ import contextlib
 import os
 import shutil
 import signal
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from watchkeeper.printable import one_line
-
-MAX_MEMORY = 4 * 1024**3
-"""Address space each tool may take (``prlimit --as``, where util-linux has it): a damaged
-dump can announce a block of any length, and pg_restore then allocates it."""
+TAIL = 16 * 1024
+"""Bytes of a tool's stderr (and captured stdout) kept."""
 MAX_LINE = 4096
-"""Bytes of one stdout line a line callback sees (the rest of a longer line is dropped)."""
-MAX_STDERR = 4096
-"""Bytes of each command's stderr kept (its end, where the error is)."""
-CHUNK = 64 * 1024
+"""Bytes of one stdout line ``on_line`` sees (the rest of a longer line is dropped)."""
+
+
+class ToolMissing(Exception):
+    """A tool the restore needs is not installed (the message names its Debian package)."""
+
 
 PACKAGES = {
     "pg_restore": "postgresql-client",
-    "gzip": "gzip",
-    "zstd": "zstd",
-    "tar": "tar",
+    "psql": "postgresql-client",
+    "initdb": "postgresql",
+    "postgres": "postgresql",
+    "mariadb": "mariadb-client",
+    "redis-server": "redis-server",
     "redis-check-rdb": "redis-tools",
+    "zstd": "zstd",
+    "gzip": "gzip",
+    "sed": "sed",
+    "tar": "tar",
 }
-"""The Debian package that installs each tool (for the line that says it is missing)."""
 
 
-class MissingTool(Exception):
-    """A tool is not installed; ``str`` is the line that says which and where from."""
-
-    def __init__(self, tool: str) -> None:
-        package = PACKAGES.get(tool, tool)
-        super().__init__(f"{tool} is not installed (Debian: apt-get install {package})")
-        self.tool = tool
-
-
-@dataclass
-class Exit:
-    """How one command of a pipeline ended."""
-
-    argv: list[str]
-    code: int | None = None
-    """Its exit code; negative for a signal (-13: SIGPIPE, the next command stopped
-    reading); None when it was killed for the timeout."""
-    stderr: str = ""
-    """The end of what it wrote to stderr, decoded."""
-
-    @property
-    def tool(self) -> str:
-        return os.path.basename(self.argv[0])
-
-    def error_line(self, *, hide: str = "") -> str:
-        """The first line of its stderr (where tools say what went wrong first; later lines
-        are consequences: "Error is not recoverable: exiting now"), visible and cut. ``hide``
-        (the file's path, which the user knows) is left out to keep the line short."""
-        for line in self.stderr.splitlines():
-            if line.strip():
-                if hide:
-                    line = line.replace(f"{hide}: ", "").replace(f'"{hide}"', "the file")
-                    shown, colon, rest = line.partition(" : ")  # zstd: "<name> : <what>"
-                    if colon and shown.strip() and hide.endswith(shown.strip()):
-                        line = rest
-                return one_line(line)
-        if self.code is not None and self.code < 0:
-            return f"killed by signal {-self.code}"
-        return f"exit code {self.code}"
-
-
-@dataclass
-class Outcome:
-    exits: list[Exit]
-    timed_out: bool = False
-    tail: bytes = b""
-    """The last ``tail`` bytes of the last command's stdout."""
-    stdout_bytes: int = 0
-    """How many bytes the last command wrote to stdout."""
-    lines_cut: int = 0
-    """Lines longer than MAX_LINE (cut before the callback saw them)."""
-    extra: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def last(self) -> Exit:
-        return self.exits[-1]
-
-
-def which(tool: str) -> str:
-    """The tool's path; MissingTool when it is not installed."""
-    found = shutil.which(tool)
+def which(name: str, *, extra: Sequence[str] = ()) -> str:
+    """The path of tool ``name`` (looked for on PATH, then in ``extra`` folders)."""
+    for folder in extra:
+        candidate = os.path.join(folder, name)
+        if os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
     if found is None:
-        raise MissingTool(tool)
+        package = PACKAGES.get(name, name)
+        raise ToolMissing(f"{name} is not installed (Debian package {package})")
     return found
 
 
+@dataclass(slots=True)
+class Outcome:
+    """How one process of a run ended."""
+
+    argv: list[str]
+    code: int | None = None
+    """Exit status; negative: killed by that signal; None: still running (timed out)."""
+    stderr: bytes = b""
+    """The tail of what it wrote to stderr."""
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.argv[0])
+
+    def last_lines(self, lines: int = 5) -> list[str]:
+        text = self.stderr.decode("utf-8", "replace").strip()
+        return [line.strip() for line in text.splitlines()[-lines:] if line.strip()]
+
+
+@dataclass(slots=True)
+class Run:
+    """What a pipeline did: each process's outcome, the tail of the last one's stdout
+    (when captured) and the time it took."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+    stdout: bytes = b""
+    stdout_bytes: int = 0
+    """How many bytes the last one wrote to stdout (when captured)."""
+    elapsed: float = 0.0
+    timed_out: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.timed_out and all(o.code == 0 for o in self.outcomes)
+
+    def failure(self) -> str | None:
+        """One line saying which tool failed and how (its last error line), or None."""
+        if self.timed_out:
+            running = [o.name for o in self.outcomes if o.code is None]
+            return f"timed out after {self.elapsed:.0f}s ({', '.join(running) or 'tools'})"
+        for outcome in self.outcomes:
+            if outcome.code != 0:
+                lines = outcome.last_lines(3)
+                said = f": {_first_error(lines)}" if lines else ""
+                how = (
+                    f"killed by signal {-outcome.code}"
+                    if outcome.code is not None and outcome.code < 0
+                    else f"exited with {outcome.code}"
+                )
+                return f"{outcome.name} {how}{said}"
+        return None
+
+
+def _first_error(lines: list[str]) -> str:
+    for line in lines:
+        if "error" in line.lower() or "fatal" in line.lower():
+            return line[:300]
+    return lines[-1][:300]
+
+
+OnStart = Callable[[int], None]
+
+
 async def pipeline(
-    commands: list[list[str]],
+    commands: Sequence[Sequence[str]],
     *,
-    seconds: float,
+    limit: float,
+    capture: bool = False,
+    env: dict[str, str] | None = None,
+    cwd: str | None = None,
+    on_start: OnStart | None = None,
+    user: str | None = None,
     on_line: Callable[[bytes], None] | None = None,
-    tail: int = 0,
-) -> Outcome:
-    """Run ``commands`` as a pipeline (each one's stdout the next one's stdin; the first reads
-    nothing), read the last one's stdout, wait for all of them; past ``seconds`` every one is
-    killed (``timed_out``). Raises MissingTool."""
-    for argv in commands:
-        which(argv[0])
-    limit = ["prlimit", f"--as={MAX_MEMORY}", "--"] if shutil.which("prlimit") else []
-    exits = [Exit(argv) for argv in commands]
+    memory: int | None = None,
+) -> Run:
+    """Run ``commands`` as ``a | b | c``: each one's stdout feeds the next one's stdin
+    through a pipe between them (the data never passes through this process); the first
+    reads nothing on stdin (tools are given their files as arguments). The last one's stdout
+    is kept (a tail) when ``capture`` or ``on_line``, else discarded; ``on_line`` also sees
+    it line by line. ``memory`` caps each tool's address space in bytes (where util-linux's
+    ``prlimit`` is installed). Everything is killed after ``limit`` seconds or when the
+    caller is cancelled."""
+    capture = capture or on_line is not None
+    cap = (
+        ["prlimit", f"--as={memory}", "--"]
+        if memory is not None and shutil.which("prlimit")
+        else []
+    )
+    started = time.perf_counter()
+    run = Run()
     processes: list[asyncio.subprocess.Process] = []
-    outcome = Outcome(exits)
-    read_end: int | None = None
+    readers: list[asyncio.Task[bytes]] = []
+    previous_read: int | None = None
     try:
         for index, argv in enumerate(commands):
             last = index == len(commands) - 1
-            write_end: int | None = None
-            if not last:
-                next_read, write_end = os.pipe()
+            read_end, write_end = (None, None) if last else os.pipe()
+            if index == 0:
+                source: int | object = asyncio.subprocess.DEVNULL
+            else:
+                source = previous_read
+            target: int | object
+            if last:
+                target = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
+            else:
+                target = write_end
             try:
+                if cap:
+                    which(argv[0])  # prlimit would say it, less clearly
                 process = await asyncio.create_subprocess_exec(
-                    *limit,
+                    *cap,
                     *argv,
-                    stdin=read_end if read_end is not None else asyncio.subprocess.DEVNULL,
-                    stdout=asyncio.subprocess.PIPE if last else write_end,
+                    stdin=source,  # type: ignore[arg-type]
+                    stdout=target,  # type: ignore[arg-type]
                     stderr=asyncio.subprocess.PIPE,
+                    env=env,
+                    cwd=cwd,
                     start_new_session=True,
+                    **({"user": user} if user else {}),
                 )
+            except FileNotFoundError:
+                raise ToolMissing(
+                    f"{argv[0]} is not installed (Debian package "
+                    f"{PACKAGES.get(os.path.basename(argv[0]), argv[0])})"
+                ) from None
             finally:
-                for fd in (read_end, write_end):
-                    if fd is not None:
-                        os.close(fd)
-                read_end = None
+                # the child holds its own copies; ours must close, or the reader never
+                # sees the end of its input
+                if previous_read is not None:
+                    os.close(previous_read)
+                if write_end is not None:
+                    os.close(write_end)
+            previous_read = read_end
             processes.append(process)
-            if not last:
-                read_end = next_read
-        async with asyncio.timeout(seconds):
-            readers = [_stderr(p, e) for p, e in zip(processes, exits, strict=True)]
-            await asyncio.gather(_stdout(processes[-1], outcome, on_line, tail), *readers)
-            for process, ended in zip(processes, exits, strict=True):
-                ended.code = await process.wait()
-    except TimeoutError:
-        outcome.timed_out = True
+            run.outcomes.append(Outcome(list(argv)))
+            if on_start is not None:
+                on_start(process.pid)
+            assert process.stderr is not None
+            readers.append(asyncio.create_task(_tail(process.stderr)))
+        out_reader = (
+            asyncio.create_task(_stdout(processes[-1].stdout, run, on_line))
+            if capture and processes and processes[-1].stdout is not None
+            else None
+        )
+        try:
+            async with asyncio.timeout(limit):
+                for process in processes:
+                    await process.wait()
+                if out_reader is not None:
+                    run.stdout = await out_reader
+        except TimeoutError:
+            run.timed_out = True
     finally:
-        if read_end is not None:
-            os.close(read_end)
+        if previous_read is not None:
+            os.close(previous_read)
+        running = [process.returncode is None for process in processes]
         for process in processes:
             if process.returncode is None:
-                _kill(process)
-        for process in processes:
-            with contextlib.suppress(ProcessLookupError):
-                await process.wait()
-    return outcome
+                kill_session(process.pid)
+        with contextlib.suppress(Exception):
+            await asyncio.shield(_reap(processes))
+        run.elapsed = time.perf_counter() - started
+        for outcome, process, reader, killed in zip(
+            run.outcomes, processes, readers, running, strict=False
+        ):
+            outcome.code = None if killed else process.returncode
+            if reader.done() and not reader.cancelled():
+                outcome.stderr = reader.result()
+            else:
+                reader.cancel()
+    return run
 
 
-def _kill(process: asyncio.subprocess.Process) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        process.kill()
+async def run_tool(
+    argv: Sequence[str],
+    *,
+    limit: float,
+    capture: bool = True,
+    env: dict[str, str] | None = None,
+    on_start: OnStart | None = None,
+    user: str | None = None,
+) -> Run:
+    """One tool, its stdout's tail captured."""
+    return await pipeline(
+        [argv], limit=limit, capture=capture, env=env, on_start=on_start, user=user
+    )
 
 
-async def _stderr(process: asyncio.subprocess.Process, ended: Exit) -> None:
-    assert process.stderr is not None
+async def _tail(stream: asyncio.StreamReader | None) -> bytes:
+    """Read ``stream`` to its end, keeping the last ``TAIL`` bytes."""
+    if stream is None:
+        return b""
     kept = bytearray()
-    while chunk := await process.stderr.read(CHUNK):
+    while True:
+        chunk = await stream.read(65536)
+        if not chunk:
+            return bytes(kept)
         kept += chunk
-        if len(kept) > MAX_STDERR:
-            del kept[: len(kept) - MAX_STDERR]
-    ended.stderr = kept.decode("utf-8", "replace")
+        if len(kept) > TAIL:
+            del kept[: len(kept) - TAIL]
 
 
 async def _stdout(
-    process: asyncio.subprocess.Process,
-    outcome: Outcome,
-    on_line: Callable[[bytes], None] | None,
-    tail: int,
-) -> None:
-    assert process.stdout is not None
+    stream: asyncio.StreamReader, run: Run, on_line: Callable[[bytes], None] | None
+) -> bytes:
+    """Read the last tool's stdout to its end: count it, keep its last ``TAIL`` bytes, and
+    hand ``on_line`` each line (cut at ``MAX_LINE``)."""
     kept = bytearray()
     partial = bytearray()
     cutting = False
-    while chunk := await process.stdout.read(CHUNK):
-        outcome.stdout_bytes += len(chunk)
-        if tail:
-            kept += chunk
-            if len(kept) > tail:
-                del kept[: len(kept) - tail]
+    while chunk := await stream.read(65536):
+        run.stdout_bytes += len(chunk)
+        kept += chunk
+        if len(kept) > TAIL:
+            del kept[: len(kept) - TAIL]
         if on_line is None:
             continue
         start = 0
@@ -209,9 +285,7 @@ async def _stdout(
             if not cutting:
                 room = MAX_LINE - len(partial)
                 partial += piece[:room]
-                if len(piece) > room:
-                    cutting = True
-                    outcome.lines_cut += 1
+                cutting = len(piece) > room
             if end < 0:
                 break
             on_line(bytes(partial))
@@ -220,4 +294,43 @@ async def _stdout(
             start = end + 1
     if on_line is not None and partial:
         on_line(bytes(partial))
-    outcome.tail = bytes(kept)
+    return bytes(kept)
+
+
+async def _reap(processes: list[asyncio.subprocess.Process]) -> None:
+    for process in processes:
+        with contextlib.suppress(ProcessLookupError):
+            await asyncio.wait_for(process.wait(), 10.0)
+
+
+def kill_session(pid: int) -> None:
+    """SIGKILL the session (process group) ``pid`` leads, and ``pid`` itself."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def start_time(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if there
+    is no such process (or only its zombie, which nobody has reaped): with the pid, it names
+    one process even after pids wrap."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: count after its end
+    fields = stat[stat.rfind(b")") + 2 :].split()
+    try:
+        if fields[0] in (b"Z", b"X"):
+            return None
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def alive(pid: int, started: int | None) -> bool:
+    """Is process ``pid`` the one that started at ``started`` still running?"""
+    now = start_time(pid)
+    return now is not None and (started is None or now == started)

@@ -26,7 +26,11 @@ KINDS: dict[str, str] = {
     "slo": "watchkeeper.checks.slo",
     "audit": "watchkeeper.checks.audit",
     "backup": "watchkeeper.checks.backup",
+    "drill": "watchkeeper.checks.drill",
 }
+
+WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
+"""The kinds a monitor is written with (a drill comes with its ``backup:`` monitor)."""
 
 
 _PREPARED: set[str] = set()
@@ -50,4 +54,13 @@ def get(kind: str) -> CheckKind[Any]:
     return check
 
 
-__all__ = ["KINDS", "Attempt", "CheckKind", "CheckSettings", "Resources", "get", "prepare"]
+__all__ = [
+    "KINDS",
+    "WRITTEN",
+    "Attempt",
+    "CheckKind",
+    "CheckSettings",
+    "Resources",
+    "get",
+    "prepare",
+]

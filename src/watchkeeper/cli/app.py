@@ -94,6 +94,11 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.audit:audit",
         "Audit sites: Observatory grade, TLS, exposure and delivery, each problem with its fix.",
     ),
+    "drill": Entry(
+        "watchkeeper.cli.drill:drill",
+        "Restore a backup into a scratch target, verify it and remove it (or show the drills "
+        "on record).",
+    ),
 }
 
 

@@ -264,6 +264,18 @@ class _Loader(Reporter):
                 uuids[uuid] = monitor
             first_line[monitor.name] = monitor.line
             monitors.append(monitor)
+            drill = drill_monitor(monitor)
+            if drill is not None:
+                if drill.name in first_line:
+                    self.problem(
+                        f"its drill is named '{drill.name}', which is taken "
+                        f"(line {first_line[drill.name]})",
+                        (*path, "backup", "drill"),
+                        monitor.name,
+                    )
+                    continue
+                first_line[drill.name] = monitor.line
+                monitors.append(drill)
         self.check_references(monitors, {route.name for route in routes}, data)
         return monitors
 
@@ -342,12 +354,12 @@ class _Loader(Reporter):
         )
         if not kinds:
             if not any(
-                closest(str(k), list(checks.KINDS))
+                closest(str(k), list(checks.WRITTEN))
                 for k in common
                 if k not in MonitorFields.model_fields
             ):
                 self.problem(
-                    f"no check kind: add one of {', '.join(checks.KINDS)} "
+                    f"no check kind: add one of {', '.join(checks.WRITTEN)} "
                     "(e.g. http: https://example.com/health)",
                     path,
                     who,
@@ -361,6 +373,13 @@ class _Loader(Reporter):
             )
             return None
         kind = kinds[0]
+        if kind == "drill":
+            self.problem(
+                "drill: goes inside a backup monitor: backup: {path: ..., drill: {every: 7d}}",
+                (*path, kind),
+                who,
+            )
+            return None
         check = checks.get(kind)
         short = (check.settings.shorthand_field, kind) if isinstance(item[kind], str) else None
         settings = self.validate(
@@ -586,6 +605,43 @@ def _inherit(own: T | Literal[False] | None, default: T | Literal[False] | None)
     """A monitor's setting, else the default; ``false`` switches it off."""
     chosen = default if own is None else own
     return None if chosen is False else chosen
+
+
+def drill_monitor(backup: Monitor) -> Monitor | None:
+    """The drill monitor a ``backup:`` monitor with ``drill:`` settings brings: named
+    ``<name> drill``, run every ``drill.every`` with the drill's timeout (and a minute to
+    clean up), notifying where the backup monitor does."""
+    plan = getattr(backup.settings, "drill", None) if backup.kind == "backup" else None
+    if plan is None:
+        return None
+    from dataclasses import replace
+
+    from watchkeeper.checks.drill import CLEANUP_MARGIN, DrillSettings
+
+    check = checks.get("drill")
+    settings = DrillSettings(monitor=backup.name, backup=backup.settings)
+    return replace(
+        backup,
+        name=f"{backup.name} drill",
+        kind="drill",
+        check=check,
+        settings=settings,
+        interval=plan.every,
+        timeout=min(plan.every, plan.timeout + CLEANUP_MARGIN),
+        confirm=1,
+        recover=1,
+        retry_interval=plan.every,
+        expectations=(),
+        expect_texts=(),
+        warnings=(),
+        warn_texts=(),
+        wants=frozenset(),
+        host_key=settings.host_key(),
+        target=mask_url(settings.target()),
+        description=f"Restore drill of {backup.name}",
+        anomaly=(),
+        depends_on=(),
+    )
 
 
 def resolve_storage(storage: str, filename: str) -> str:

@@ -22,6 +22,8 @@ from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
 from watchkeeper.engine.anomalies import Anomalies
 from watchkeeper.engine.defined import ApiDefinitions, Broken
+from watchkeeper.engine.drills import DrillHistory, first_due
+from watchkeeper.engine.drills import sweep as sweep_drills
 from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
@@ -76,6 +78,9 @@ class Engine:
         self.heartbeats = Heartbeats(store, self._resources)
         self.slos = Slos(store, self._resources)
         self.anomalies = Anomalies()
+        self.drills = DrillHistory(store)
+        self._resources.shared("drill.history", lambda: self.drills)
+        self._drills_last: dict[str, float] = {}
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
@@ -98,12 +103,22 @@ class Engine:
             secrets=self.config.secrets,
             startup_spread=self._startup_spread,
         )
+        now = time.time()
         for monitor in self.monitors.values():
             self._judge_when_late(monitor)
+            if monitor.kind == "drill" and not monitor.paused:
+                # a weekly drill is due a week after the last one, restarts or not
+                wait = first_due(monitor.interval, self._drills_last.get(monitor.name), now)
+                if wait is not None:
+                    self.scheduler.add(monitor, at=asyncio.get_running_loop().time() + wait)
         self._tasks = [
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._upkeep(), name="store-upkeep"),
         ]
+        if any(m.kind == "drill" for m in self.monitors.values()):
+            self._tasks.append(
+                asyncio.create_task(sweep_drills(list(self.monitors.values())), name="drills")
+            )
 
     async def stop(self, grace: float = 10.0, flush_timeout: float = 30.0) -> None:
         """Stop scheduling, let in-flight checks finish (up to ``grace``), flush every Result
@@ -135,6 +150,10 @@ class Engine:
             self.status[monitor.name] = self.stored_status(monitor, stored)
         self.heartbeats.load(self.monitors.values())
         self.slos.load(self.monitors.values(), time.time())
+        try:
+            self._drills_last = self.drills.last_runs(self.monitors.values())
+        except Exception:  # the drills run at once instead: nothing is lost
+            log.exception("reading when the drills last ran failed")
         try:
             self.anomalies.seed(self.store, self.monitors.values())
         except Exception:  # the detectors start blind, the checks lose nothing

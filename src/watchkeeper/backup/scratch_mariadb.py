@@ -1,0 +1,226 @@
+"""A scratch database on a MariaDB/MySQL server the config names (``into: mysql://...``).
+
+The dump is fed to the ``mariadb`` client (``mysql`` where that is what is installed)
+through the decompressor and the safety filter (``scratch.MARIADB_FILTER``) by pipes, with
+``--database`` naming the scratch database. The password goes in a 0600 option file in the
+work folder, never on a command line. PyMySQL (on the backups lane) creates, counts, runs
+the verification queries and drops. The scratch database carries the drill's mark in its
+comment (MariaDB 10.5 and later; elsewhere its name, which holds the drill's id).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from watchkeeper import lanes
+from watchkeeper.backup import tools
+from watchkeeper.backup.formats import Detected, decompressor
+from watchkeeper.backup.ledger import Entry
+from watchkeeper.backup.scratch import (
+    MARIADB_FILTER,
+    MARK,
+    Inventory,
+    Restored,
+    Scratch,
+    ScratchError,
+    sed,
+)
+
+MAX_COUNTED = 2000
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+class MariadbDatabase(Scratch):
+    engine = "mariadb"
+
+    def __init__(self, entry: Entry, workdir: str, url: str) -> None:
+        super().__init__(entry, workdir)
+        parts = urlsplit(url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 3306
+        self.user = unquote(parts.username or "root")
+        self.password = unquote(parts.password or "")
+        self.server = f"{self.host}:{self.port}"
+        self.created = False
+        self.options = os.path.join(workdir, f"{self.name}.cnf")
+
+    @property
+    def label(self) -> str:
+        return f"database {self.name} on {self.server}"
+
+    def _connect(self, deadline: float, database: str | None = None) -> Any:
+        import pymysql
+
+        timeout = max(1, min(30, int(deadline - time.monotonic())))
+        try:
+            return pymysql.connect(
+                host=self.host,
+                port=self.port,
+                user=self.user,
+                password=self.password,
+                database=database,
+                connect_timeout=timeout,
+                read_timeout=max(1, int(deadline - time.monotonic())),
+                write_timeout=timeout,
+                autocommit=True,
+            )
+        except pymysql.MySQLError as exc:
+            raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
+
+    async def create(self, deadline: float) -> None:
+        self.entry.set_database("mariadb", self.name, self.server)
+        await lanes.BACKUPS.run(self._create, deadline)
+
+    def _create(self, deadline: float) -> None:
+        import pymysql
+
+        connection = self._connect(deadline)
+        try:
+            with connection.cursor() as cursor:
+                try:
+                    cursor.execute(
+                        f"create database {_quote(self.name)} comment %s",
+                        (MARK + self.entry.id,),
+                    )
+                except pymysql.err.ProgrammingError:  # before MariaDB 10.5: no comments
+                    cursor.execute(f"create database {_quote(self.name)}")
+                self.created = True
+        except pymysql.MySQLError as exc:
+            raise ScratchError(
+                f"cannot create a scratch database on {self.server}: {_describe(exc)}"
+            ) from None
+        finally:
+            connection.close()
+
+    def _client(self) -> list[str]:
+        try:
+            client = tools.which("mariadb")
+        except tools.ToolMissing:
+            client = tools.which("mysql")
+        with open(os.open(self.options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write("[client]\n")
+            f.write(f"host={self.host}\nport={self.port}\nuser={self.user}\n")
+            if self.password:
+                escaped = self.password.replace("\\", "\\\\").replace('"', '\\"')
+                f.write(f'password="{escaped}"\n')
+        return [
+            client,
+            f"--defaults-extra-file={self.options}",
+            "--protocol=TCP",
+            "--batch",
+            "--silent",
+            f"--database={self.name}",
+        ]
+
+    async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
+        commands: list[list[str]] = []
+        unpack = decompressor(detected.compression)
+        if unpack is not None:
+            commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
+        commands.append([*sed(MARIADB_FILTER), *([] if unpack else ["--", path])])
+        commands.append(self._client())
+        try:
+            run = await tools.pipeline(commands, limit=limit, on_start=self.entry.add_process)
+        finally:
+            _unlink(self.options)
+        return Restored(run)
+
+    async def inventory(self, deadline: float) -> Inventory:
+        return await lanes.BACKUPS.run(self._inventory, deadline)
+
+    def _inventory(self, deadline: float) -> Inventory:
+        import pymysql
+
+        found = Inventory()
+        connection = self._connect(deadline, self.name)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "select table_name from information_schema.tables "
+                    "where table_schema = %s and table_type = 'BASE TABLE' order by 1",
+                    (self.name,),
+                )
+                tables = [str(row[0]) for row in cursor.fetchall()]
+                for index, table in enumerate(tables):
+                    if index >= MAX_COUNTED:
+                        found.uncounted = len(tables) - MAX_COUNTED
+                        break
+                    cursor.execute(f"select count(*) from {_quote(table)}")
+                    row = cursor.fetchone()
+                    found.counts[table] = int(row[0]) if row else 0
+        except pymysql.MySQLError as exc:
+            raise ScratchError(f"counting rows: {_describe(exc)}") from None
+        finally:
+            connection.close()
+        return found
+
+    async def query(self, text: str, deadline: float) -> Any:
+        return await lanes.BACKUPS.run(self._query, text, deadline)
+
+    def _query(self, text: str, deadline: float) -> Any:
+        import pymysql
+
+        connection = self._connect(deadline, self.name)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("set session transaction read only")
+                left = max(1.0, deadline - time.monotonic())
+                with contextlib.suppress(pymysql.MySQLError):  # MySQL has no such variable
+                    cursor.execute(f"set session max_statement_time = {left:.0f}")
+                cursor.execute(text)
+                row = cursor.fetchone() if cursor.description else None
+        except pymysql.MySQLError as exc:
+            raise ScratchError(_describe(exc)) from None
+        finally:
+            connection.close()
+        return None if not row else row[0]
+
+    async def drop(self) -> None:
+        _unlink(self.options)
+        if self.created:
+            await lanes.BACKUPS.run(drop_marked, self, self.name, self.entry.id)
+
+
+def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
+    """Drop ``name`` if it is this drill's (its comment, or its name, holds the drill's id)."""
+    import pymysql
+
+    connection = target._connect(time.monotonic() + 60)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "select * from information_schema.schemata where schema_name = %s", (name,)
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return True
+            columns = [d[0].lower() for d in cursor.description or ()]
+            comment = row[columns.index("schema_comment")] if "schema_comment" in columns else None
+            if comment not in (None, "", MARK + drill_id) or not name.endswith(drill_id):
+                return False
+            cursor.execute(f"drop database if exists {_quote(name)}")
+    except pymysql.MySQLError as exc:
+        raise ScratchError(f"dropping {name}: {_describe(exc)}") from None
+    finally:
+        connection.close()
+    return True
+
+
+def _describe(exc: BaseException) -> str:
+    args = getattr(exc, "args", ())
+    if len(args) >= 2 and isinstance(args[1], str):
+        return args[1].splitlines()[0] if args[1] else type(exc).__name__
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
