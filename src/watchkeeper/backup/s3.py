@@ -6,8 +6,9 @@ Requests are path-style (``https://endpoint/bucket?list-type=2``), which every
 S3-compatible server answers, signed with AWS Signature Version 4 as the S3 API reference
 describes it ("Authenticating Requests: Using the Authorization Header"); without
 ``access_key`` they go unsigned (a public bucket). The answer is hostile input: each page is
-read up to ``MAX_PAGE`` bytes, parsed by expat with every DOCTYPE refused (so no entity can
-be declared, let alone expanded), and at most ``MAX_PAGES`` pages are asked for.
+read up to ``MAX_PAGE`` bytes, parsed by expat (on the backups lane) with every DOCTYPE
+refused, so no entity can be declared, let alone expanded; at most ``MAX_PAGES`` pages are
+asked for.
 """
 
 from __future__ import annotations
@@ -21,16 +22,22 @@ import xml.parsers.expat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit
 
+from watchkeeper import lanes
 from watchkeeper.backup.files import BackupFile, Listing, ListingError, is_candidate
 from watchkeeper.backup.settings import S3Spec
 
 MAX_PAGE = 8 * 1024 * 1024
 """Bytes of one ListObjectsV2 answer (1,000 keys take about 300 KiB)."""
 MAX_PAGES = 1000
-"""Pages asked for at most (a million objects); past them the count says "at least"."""
+"""Pages asked for at most (a million objects at 1,000 a page); objects past them are
+neither listed nor counted."""
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+if TYPE_CHECKING:
+    from aiohttp import StreamReader
 
 
 # -- Signature Version 4 -------------------------------------------------------------------------
@@ -216,7 +223,7 @@ async def list_objects(
             except aiohttp.ClientError as exc:
                 reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
                 raise ListingError(f"{where}: cannot reach {spec.endpoint}: {reason}") from None
-            page = parse_page(body) if body.strip() else Page()
+            page = await lanes.BACKUPS.run(parse_page, body) if body.strip() else Page()
             if status != 200 or page.error_code:
                 detail = page.error_code or "no error code"
                 if page.error_message:
@@ -262,11 +269,8 @@ def _headers(spec: S3Spec, host: str, path: str, params: list[tuple[str, str]]) 
     return headers
 
 
-async def _read_capped(content: object) -> bytes:
+async def _read_capped(content: StreamReader) -> bytes:
     """The answer's body, refused past MAX_PAGE bytes."""
-    from aiohttp import StreamReader
-
-    assert isinstance(content, StreamReader)
     chunks: list[bytes] = []
     size = 0
     while True:
