@@ -9,6 +9,7 @@ session's CSRF token, checked by ``require_write``.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.alerts import actions
+from watchkeeper.config import Monitor
 from watchkeeper.engine import defined
 from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
@@ -65,13 +67,18 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
     now = time.time()
     status = engine.status.get(name) or MonitorStatus(name)
 
-    def read() -> tuple[list[Any], list[db.Incident], list[Any]]:
+    drill_name = _drill_of(engine.monitors, monitor)
+
+    def read() -> tuple[list[Any], list[db.Incident], list[Any], list[dict[str, Any]] | None]:
         results = engine.store.results(name, now - 7 * 86400, None, 20, newest_first=True)
         with engine.store.read() as connection:
             found = db.incidents(connection, open_only=False, limit=10, monitor=name)
-        return results, found, engine.store.sample_names(name, now - 86400)[:300]
+        drills = None
+        if drill_name is not None:
+            drills = [r.body for r in engine.store.reports(drill_name, DRILLS_SHOWN)]
+        return results, found, engine.store.sample_names(name, now - 86400)[:300], drills
 
-    results, incidents, observations = await web.run(read)
+    results, incidents, observations, drills = await web.run(read)
     bars = engine.ledger.days(name, 90, now)
     days = [
         {"start": bar.start, "checks": bar.checks, "uptime": bar.uptime, "css": day_css(bar.uptime)}
@@ -109,8 +116,22 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         open_incidents=troubled(web),
         notice=notice,
         notice_kind=request.query_params.get("kind", ""),
+        drills=drills,
+        drill_name=drill_name,
         now=now,
     )
+
+
+DRILLS_SHOWN = 10
+
+
+def _drill_of(monitors: Mapping[str, Monitor], monitor: Monitor) -> str | None:
+    """The drill monitor whose drills a monitor's page shows: its own, or its backup's."""
+    if monitor.kind == "drill":
+        return monitor.name
+    if monitor.kind == "backup" and f"{monitor.name} drill" in monitors:
+        return f"{monitor.name} drill"
+    return None
 
 
 _LEADING_SERIES = {

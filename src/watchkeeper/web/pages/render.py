@@ -81,8 +81,11 @@ def seconds_text(value: float | None) -> str:
     return "–" if value is None else format_duration(value)
 
 
-_SIZE_WORDS = ("bytes", "memory", "rss", ".used", ".free", ".total", "available")
-_TIME_WORDS = ("lag", "expires_in", "full_in", "lifetime", "duration", "due_in", "_ago", "time")
+_SIZE_WORDS = ("bytes", "memory", "rss", ".used", ".free", ".total", "available", "backup.size")
+_TIME_WORDS = (
+    "lag", "expires_in", "full_in", "lifetime", "duration", "due_in", "_ago", "time",
+    "backup.age", "drill.rto", "drill.rpo", "drill.seconds",
+)  # fmt: skip
 
 
 def observed(value: float | None, name: str) -> str:
