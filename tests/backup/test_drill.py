@@ -229,7 +229,20 @@ async def test_a_plain_dump_cut_in_its_data_fails(dumps: dict[str, Path], tmp_pa
     cut.write_bytes(text[: text.index(b"\torder 2500\n")])  # in the middle of a row
     record = await _drill(cut)
     assert not record.ok
-    assert record.failures[0].startswith("restore failed: psql exited with 3")
+    assert record.failures[0].startswith("format: ")  # no footer: never restored
+
+
+async def test_a_plain_dump_cut_between_rows_fails_its_format_check(
+    dumps: dict[str, Path], tmp_path: Path
+) -> None:
+    """psql ends a COPY at the end of its input without a word: cut between two rows, the
+    restore "works" with half the rows. The completion footer is checked first."""
+    cut = _cut(dumps["plain"], tmp_path / "cut.sql", dumps["plain"].read_bytes().index(b"2500\t"))
+    record = await _drill(cut)
+    assert not record.ok
+    assert record.failures[0].startswith("format: ")
+    assert "footer" in record.failures[0] or "complete" in record.failures[0]
+    assert "restore" not in record.timings  # not restored at all
 
 
 async def test_a_corrupt_gzip_fails(dumps: dict[str, Path], tmp_path: Path) -> None:
@@ -471,11 +484,14 @@ def _scratch_folders(workdir: Path) -> list[Path]:
     return list(workdir.glob("wk-drill-*"))
 
 
+FOOTER = "--\n-- PostgreSQL database dump complete\n--\n"
+
+
 def _slow(folder: Path) -> tuple[Path, str]:
     """A "dump" whose restore sleeps a minute; its query names a token of its own."""
     token = f"slow_{secrets.token_hex(4)}"
     path = folder / "slow.sql"
-    path.write_text(f"select pg_sleep(60) as {token};\n")
+    path.write_text(f"select pg_sleep(60) as {token};\n\n{FOOTER}")
     return path, token
 
 

@@ -38,10 +38,16 @@ CLEANUP_TIMEOUT = 60.0
 
 
 class BackupLike(Protocol):
-    path: str
-    name: str
-    size: int
-    mtime: float
+    """What a drill reads of a backup (``files.BackupFile`` is one)."""
+
+    @property
+    def path(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def mtime(self) -> float: ...
 
 
 @dataclass(slots=True)
@@ -191,6 +197,14 @@ async def _run(
         f"{format_duration(age)} old"
     )
     record.timings["pick"] = time.monotonic() - step
+    if detected.format in CHECKED_FIRST:
+        step = time.monotonic()
+        verdict = await _format_check(file, detected, deadline)
+        record.timings["format"] = time.monotonic() - step
+        if verdict is not None:
+            record.fail(f"format: {verdict}")
+            return None
+        record.note(f"format checked in {format_duration(record.timings['format'])}")
     workdir = plan.workdir or tempfile.gettempdir()
     scratch = make_scratch(entry, plan, detected, workdir)
     _CURRENT[entry.id] = scratch
@@ -249,6 +263,23 @@ async def _run(
         record.note(f"{'ok' if check.ok else 'FAILED'} {check.check}: {check.detail}")
     record.failures.extend(verification.failures)
     return scratch
+
+
+CHECKED_FIRST = frozenset({"pg_plain", "mysql", "pg_tar"})
+"""Formats whose restore can end well on a file cut short (psql and mariadb stop at the
+end of the input, pg_restore reads a tar cut mid-table as a shorter table): their format
+check (the completion footer, tar's own listing) runs first. A custom or directory dump
+needs none: pg_restore --exit-on-error fails on every damaged block it reads."""
+
+
+async def _format_check(file: BackupLike, detected: Detected, deadline: float) -> str | None:
+    """Why the format check fails ``file``, or None."""
+    from watchkeeper.backup.files import BackupFile
+    from watchkeeper.backup.sanity import check
+
+    backup = BackupFile(path=file.path, name=file.name, size=file.size, mtime=file.mtime)
+    sanity = await check(backup, detected, timeout=max(1.0, deadline - time.monotonic()))
+    return sanity.problems[0] if sanity.problems else None
 
 
 async def _clean(record: DrillRecord, entry: ledger.Entry, holder: _Holder) -> None:

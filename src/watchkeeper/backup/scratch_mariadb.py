@@ -202,7 +202,10 @@ def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
             if row is None:
                 return True
             columns = [d[0].lower() for d in cursor.description or ()]
-            comment = row[columns.index("schema_comment")] if "schema_comment" in columns else None
+            values: list[Any] = list(row)
+            comment = (
+                values[columns.index("schema_comment")] if "schema_comment" in columns else None
+            )
             if comment not in (None, "", MARK + drill_id) or not name.endswith(drill_id):
                 return False
             cursor.execute(f"drop database if exists {_quote(name)}")
@@ -214,7 +217,7 @@ def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
 
 
 def _describe(exc: BaseException) -> str:
-    args = getattr(exc, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(exc, "args", ()))
     if len(args) >= 2 and isinstance(args[1], str):
         return args[1].splitlines()[0] if args[1] else type(exc).__name__
     text = str(exc).strip().splitlines()

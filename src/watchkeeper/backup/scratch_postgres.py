@@ -420,13 +420,13 @@ class PostgresCluster(PostgresDatabase):
         log_file = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:
             self.process = await asyncio.create_subprocess_exec(
+                *tools.as_user(self.user),
                 *argv,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=log_file,
                 stderr=log_file,
                 start_new_session=True,
                 env=_c_locale(),
-                **({"user": self.user} if self.user else {}),
             )
         finally:
             os.close(log_file)
@@ -471,9 +471,7 @@ def _closed_to(account: pwd.struct_passwd, path: str) -> str | None:
     """The first folder on the way to ``path`` that ``account`` may not pass through."""
     import stat
 
-    groups = {account.pw_gid} | {
-        g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem
-    }
+    groups = {account.pw_gid} | {g.gr_gid for g in grp.getgrall() if account.pw_name in g.gr_mem}
     current = os.path.abspath(path)
     chain = []
     while True:

@@ -177,4 +177,3 @@ def _last_line(path: str) -> str:
         if "#" in line and any(word in lowered for word in ("error", "fatal", "short")):
             return line.split(" # ", 1)[-1].strip()[:300]
     return lines[-1].split(" # ", 1)[-1].strip()[:300] if lines else ""
-

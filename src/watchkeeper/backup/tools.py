@@ -22,6 +22,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 TAIL = 16 * 1024
 """Bytes of a tool's stderr (and captured stdout) kept."""
@@ -45,6 +46,7 @@ PACKAGES = {
     "gzip": "gzip",
     "sed": "sed",
     "tar": "tar",
+    "setpriv": "util-linux",
 }
 
 
@@ -141,8 +143,8 @@ async def pipeline(
     reads nothing on stdin (tools are given their files as arguments). The last one's stdout
     is kept (a tail) when ``capture`` or ``on_line``, else discarded; ``on_line`` also sees
     it line by line. ``memory`` caps each tool's address space in bytes (where util-linux's
-    ``prlimit`` is installed). Everything is killed after ``limit`` seconds or when the
-    caller is cancelled."""
+    ``prlimit`` is installed). ``user``: run as that account (``as_user``). Everything is
+    killed after ``limit`` seconds or when the caller is cancelled."""
     capture = capture or on_line is not None
     cap = (
         ["prlimit", f"--as={memory}", "--"]
@@ -159,10 +161,10 @@ async def pipeline(
             last = index == len(commands) - 1
             read_end, write_end = (None, None) if last else os.pipe()
             if index == 0:
-                source: int | object = asyncio.subprocess.DEVNULL
+                source: Any = asyncio.subprocess.DEVNULL
             else:
                 source = previous_read
-            target: int | object
+            target: Any
             if last:
                 target = asyncio.subprocess.PIPE if capture else asyncio.subprocess.DEVNULL
             else:
@@ -171,15 +173,15 @@ async def pipeline(
                 if cap:
                     which(argv[0])  # prlimit would say it, less clearly
                 process = await asyncio.create_subprocess_exec(
+                    *as_user(user),
                     *cap,
                     *argv,
-                    stdin=source,  # type: ignore[arg-type]
-                    stdout=target,  # type: ignore[arg-type]
+                    stdin=source,
+                    stdout=target,
                     stderr=asyncio.subprocess.PIPE,
                     env=env,
                     cwd=cwd,
                     start_new_session=True,
-                    **({"user": user} if user else {}),
                 )
             except FileNotFoundError:
                 raise ToolMissing(
@@ -301,6 +303,15 @@ async def _reap(processes: list[asyncio.subprocess.Process]) -> None:
     for process in processes:
         with contextlib.suppress(ProcessLookupError):
             await asyncio.wait_for(process.wait(), 10.0)
+
+
+def as_user(user: str | None) -> list[str]:
+    """The prefix that runs a command as ``user`` (none for None): util-linux's
+    ``setpriv``, which execs the command in its own place (same pid, so the ledger's pid is
+    the tool's). Not ``user=`` of the subprocess call: uvloop's loop does not take it."""
+    if user is None:
+        return []
+    return [which("setpriv"), f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
 
 
 def kill_session(pid: int) -> None:

@@ -164,6 +164,7 @@ def _from_config(path: str, base: Options) -> list[tuple[Target, Options]]:
     from dataclasses import replace
 
     from watchkeeper.audit.target import Target
+    from watchkeeper.checks.audit import AuditSettings
 
     loaded = load(path)
     jobs = []
@@ -171,6 +172,7 @@ def _from_config(path: str, base: Options) -> list[tuple[Target, Options]]:
         if monitor.kind != "audit":
             continue
         settings = monitor.settings
+        assert isinstance(settings, AuditSettings)
         jobs.append(
             (
                 Target.parse(settings.url),

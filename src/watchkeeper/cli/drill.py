@@ -74,9 +74,12 @@ def drill(
     ] = HISTORY_DEFAULT,
 ) -> None:
     """Restore a backup into a scratch target, verify it and remove it (or show the drills
-    on record). The target is a private PostgreSQL cluster, a scratch database on the
-    server the monitor's drill names, or a throwaway redis-server, made for the drill and
-    always removed."""
+    on record).
+
+    The target is a private PostgreSQL cluster, a scratch database on the server the
+    monitor's drill names, or a throwaway redis-server, made for the drill and always
+    removed. Exit 0: passed (report: every backup proven within its objectives); 1: a
+    drill failed or missed an objective; 2: bad input."""
     loaded = load(config)
     action, name = _action(words)
     if action == "report":
@@ -92,7 +95,7 @@ def _action(words: list[str]) -> tuple[str, str]:
         return "report", ""
     if len(words) == 2 and words[0] in ("history", "run"):
         return words[0], words[1]
-    if len(words) == 1:
+    if len(words) == 1 and words[0] not in ("history", "run"):
         return "run", words[0]
     fail("usage: wk drill NAME | wk drill history NAME | wk drill report")
 

@@ -137,12 +137,12 @@ def print_text(
         console.print(f"[red]cannot look at[/] {escape(error)}")
     for finding in findings:
         severity = finding.severity.value
-        title = Text.assemble(
+        heading = Text.assemble(
             (f"{_MARK[severity]} {severity:<8} ", _STYLE[severity]),
             (f"[{finding.source}] ", "dim"),
             finding.title,
         )
-        lines: list[Text] = [title]
+        lines: list[Text] = [heading]
         if finding.evidence:
             lines.append(Text("           " + _evidence_text(finding.evidence), style="dim"))
         if finding.recommendation:
