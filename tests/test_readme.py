@@ -61,6 +61,24 @@ def test_the_readme_backup_example_validates(tmp_path: Path) -> None:
     assert "s3cret" in config.secrets
 
 
+def test_the_readme_drill_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "drill:" in block)
+
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env={})
+
+    assert [(m.name, m.kind) for m in config.monitors] == [
+        ("orders-backup", "backup"),
+        ("orders-backup drill", "drill"),
+        ("shop-mariadb", "backup"),
+        ("shop-mariadb drill", "drill"),
+        ("sessions", "backup"),
+        ("sessions drill", "drill"),
+    ]
+    drill = config.monitor("orders-backup drill")
+    assert drill is not None and drill.interval == 7 * 86400
+
+
 _NUMBERS = [
     "zero",
     "one",
