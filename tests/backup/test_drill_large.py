@@ -52,13 +52,21 @@ def big_dump() -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+def _leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.name.startswith("wk-drill-")]
+
+
+def _file(path: Path) -> BackupFile:
+    stat = path.stat()
+    return BackupFile(str(path), path.name, stat.st_size, stat.st_mtime)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(900)
 async def test_a_drill_of_a_1_gb_database_reports_its_rto(
     big_dump: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("WATCHKEEPER_STATE", str(tmp_path / "state"))
-    stat = big_dump.stat()
     spec = BackupSpec(
         path=str(big_dump),
         drill=DrillSpec(
@@ -69,10 +77,10 @@ async def test_a_drill_of_a_1_gb_database_reports_its_rto(
             timeout="30m",
         ),
     )
-    backup = BackupFile(str(big_dump), big_dump.name, stat.st_size, stat.st_mtime)
+    backup = _file(big_dump)
     record = await drill("events backup", spec, file=backup)
     assert record.ok, record.failures
     assert record.counts == {"events": ROWS}
     assert record.rto is not None and 0 < record.rto < record.timings["total"]
     assert record.warnings == []
-    assert [p for p in big_dump.parent.iterdir() if p.name.startswith("wk-drill-")] == []
+    assert _leftovers(big_dump.parent) == []
