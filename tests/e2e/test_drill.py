@@ -104,6 +104,10 @@ async def test_wk_drill_records_its_drills_for_history_and_the_report(
     assert record["ok"] is False and record["backup"]["name"] == "shop-2.dump"
     assert record["failures"][0].startswith("restore failed: pg_restore exited with 1")
 
+    status = await wk("status", "-c", config, "--json", env=env)
+    states = {m["monitor"]: m["state"] for m in status.json()}
+    assert states["shop drill"] == "down"  # wk up starts from the state the drill left
+
     history = await wk("drill", "history", "shop", "-c", config, "--format", "json", env=env)
     assert history.code == 0, history.stderr
     drills = history.json()["drills"]

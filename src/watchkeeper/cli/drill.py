@@ -202,7 +202,7 @@ def _previous(store: Store, monitor: str) -> dict[str, int] | None:
 def _record(store: Store, monitor: Monitor, record: Any) -> None:
     from watchkeeper.checks.drill import facts
     from watchkeeper.errors import StoreError
-    from watchkeeper.model import Phases, Result
+    from watchkeeper.model import Phases, Result, State, Transition
 
     numbers = {k: float(v) for k, v in facts(record).items()}
     result = Result(
@@ -219,7 +219,14 @@ def _record(store: Store, monitor: Monitor, record: Any) -> None:
     )
     try:
         store.ensure_monitors([(monitor.name, monitor.kind, monitor.target)])
-        store.write([result])
+        stored = store.states().get(monitor.name)
+        before = stored.state if stored is not None else State.UNKNOWN
+        changed = (
+            [Transition(monitor.name, record.started_at, before, result.health, result.reason)]
+            if before != result.health
+            else []
+        )
+        store.write([result], changed)
     except StoreError as exc:
         errors.print(f"the drill was not recorded: {exc}", markup=False)
 

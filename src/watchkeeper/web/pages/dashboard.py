@@ -76,8 +76,12 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         drills = None
         if drill_name is not None:
             drills = [r.body for r in engine.store.reports(drill_name, DRILLS_SHOWN)]
+        if monitor.kind == "backup":
+            newest = engine.store.reports(name, 1)
+            backups.update(newest[0].body if newest else {})
         return results, found, engine.store.sample_names(name, now - 86400)[:300], drills
 
+    backups: dict[str, Any] = {}
     results, incidents, observations, drills = await web.run(read)
     bars = engine.ledger.days(name, 90, now)
     days = [
@@ -110,7 +114,7 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         incidents=incidents,
         observations=observations,
         first_series=_first_series(monitor.kind, [o.name for o in observations]),
-        passive=monitor.kind in ("slo", "heartbeat"),
+        passive=monitor.kind in ("slo", "heartbeat", "backup", "drill"),
         dependants=sorted(m.name for m in engine.monitors.values() if name in m.depends_on),
         public=is_public(web, monitor),
         open_incidents=troubled(web),
@@ -118,6 +122,7 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         notice_kind=request.query_params.get("kind", ""),
         drills=drills,
         drill_name=drill_name,
+        backups=backups if monitor.kind == "backup" else None,
         now=now,
     )
 
@@ -135,6 +140,8 @@ def _drill_of(monitors: Mapping[str, Monitor], monitor: Monitor) -> str | None:
 
 
 _LEADING_SERIES = {
+    "backup": "backup.size",
+    "drill": "drill.rto",
     "host": "cpu.used_pct",
     "postgres": "pg.connections_used_pct",
     "mysql": "mysql.connections_used_pct",
