@@ -170,8 +170,12 @@ async def test_a_failing_drill_in_wk_up_notifies_its_route(
             assert alert["reason"].startswith("restore failed: pg_restore exited with 1")
             page = await running.request("GET", "/monitors/shop%20drill")
             assert page[0] == 200 and "Restore drills" in page[1]
-            reports = await running.get("/api/v1/monitors/shop%20drill/results?order=desc")
-            assert reports
+            listed = await running.get("/api/v1/drills")
+            assert [(b["backup"], b["status"]) for b in listed["backups"]] == [("shop", "failing")]
+            mine = await running.get("/api/v1/drills/shop")
+            assert mine["drill"] == "shop drill" and not mine["drills"][0]["ok"]
+            missing = await running.request("GET", "/api/v1/drills/nope")
+            assert missing[0] == 404
         finally:
             await running.stop()
     assert _scratch_folders(workdir) == []

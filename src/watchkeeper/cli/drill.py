@@ -35,7 +35,6 @@ from watchkeeper.cli.common import (
 from watchkeeper.config import DEFAULT_FILE, Config, Monitor
 
 if TYPE_CHECKING:
-    from watchkeeper.report.drills import Evidence
     from watchkeeper.store import Store
 
 
@@ -294,39 +293,13 @@ def _history(
     raise typer.Exit(EXIT_OK)
 
 
-def evidence(config: Config, store: Store, look_back: int = 200) -> list[Evidence]:
-    """Each drill monitor's standing, from its stored drills."""
-    from watchkeeper.report.drills import Evidence
-
-    rows: list[Evidence] = []
-    for monitor in config.monitors:
-        if monitor.kind != "drill":
-            continue
-        settings: Any = monitor.settings
-        plan = settings.backup.drill
-        records = [r.body for r in store.reports(monitor.name, look_back)]
-        rows.append(
-            Evidence(
-                backup=settings.monitor,
-                drill=monitor.name,
-                every=plan.every,
-                rto_objective=plan.rto,
-                rpo_objective=plan.rpo,
-                latest=records[0] if records else None,
-                last_success=next((r for r in records if r.get("ok")), None),
-                drills=len(records),
-                passed=sum(1 for r in records if r.get("ok")),
-            )
-        )
-    return rows
-
-
 def _report(config: Config, output_format: Format, output: Path | None) -> None:
+    from watchkeeper.backup.evidence import evidence
     from watchkeeper.report import drills as render
 
     store = _stored(config)
     try:
-        rows = evidence(config, store)
+        rows = evidence(config.monitors, store)
     finally:
         store.close()
     if output_format is Format.text and output is None:
@@ -340,4 +313,4 @@ def _report(config: Config, output_format: Format, output: Path | None) -> None:
     raise typer.Exit(EXIT_OK if rows and all(r.status == "ok" for r in rows) else EXIT_FAILED)
 
 
-__all__ = ["drill", "evidence"]
+__all__ = ["drill"]

@@ -14,13 +14,13 @@ import json
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from watchkeeper.backup.evidence import Evidence
 from watchkeeper.report.html import page, table, tile
 from watchkeeper.units import format_duration, format_size
 
@@ -253,52 +253,6 @@ def history_html(name: str, records: Sequence[dict[str, Any]]) -> str:
 
 
 # -- the evidence report ----------------------------------------------------------------
-@dataclass(slots=True)
-class Evidence:
-    """One backup's drills, as the report states them."""
-
-    backup: str
-    drill: str
-    every: float
-    rto_objective: float | None
-    rpo_objective: float | None
-    latest: dict[str, Any] | None
-    last_success: dict[str, Any] | None
-    drills: int
-    passed: int
-
-    @property
-    def status(self) -> str:
-        """``ok``, ``never drilled``, ``failing``, ``overdue`` or ``objective missed``."""
-        if self.latest is None:
-            return "never drilled"
-        if not self.latest.get("ok"):
-            return "failing"
-        success = self.last_success or {}
-        if time.time() - float(success.get("started_at") or 0) > self.every * 1.5:
-            return "overdue"
-        if self.latest.get("warnings"):
-            return "objective missed"
-        return "ok"
-
-    def as_json(self) -> dict[str, Any]:
-        success = self.last_success or {}
-        return {
-            "backup": self.backup,
-            "drill": self.drill,
-            "status": self.status,
-            "every_s": self.every,
-            "objectives": {"rto_s": self.rto_objective, "rpo_s": self.rpo_objective},
-            "last_drill_at": (self.latest or {}).get("started_at"),
-            "last_success_at": success.get("started_at"),
-            "last_success_backup": (success.get("backup") or {}).get("name"),
-            "rto_s": success.get("rto_s"),
-            "rpo_s": success.get("rpo_s"),
-            "drills": self.drills,
-            "passed": self.passed,
-        }
-
-
 def _met(value: float | None, objective: float | None) -> str:
     if value is None:
         return "—"
