@@ -245,6 +245,40 @@ async def test_a_plain_dump_cut_between_rows_fails_its_format_check(
     assert "restore" not in record.timings  # not restored at all
 
 
+async def test_a_dump_cannot_run_psql_backslash_commands(tmp_path: Path) -> None:
+    """psql runs the drill's restore restricted: a crafted plain dump's \\! (a shell) or
+    \\o (a file) fails the restore instead of running."""
+    marker = tmp_path / "ran"
+    crafted = tmp_path / "crafted.sql"
+    crafted.write_text(
+        "create table orders (id int);\n"
+        f"\\! touch {marker}\n"
+        f"\\o {marker}\n"
+        "--\n-- PostgreSQL database dump complete\n--\n"
+    )
+    record = await _drill(crafted, into=PG)
+    assert not record.ok
+    assert "backslash commands are restricted" in record.failures[0]
+    assert not marker.exists()
+
+
+async def test_a_dump_cannot_run_mariadb_client_commands(tmp_path: Path) -> None:
+    """The mariadb client runs in its sandbox: a crafted dump's system command fails."""
+    marker = tmp_path / "ran"
+    crafted = tmp_path / "crafted.sql"
+    crafted.write_text(
+        "-- MariaDB dump 10.19\n"
+        "CREATE TABLE orders (id int);\n"
+        f"system touch {marker}\n"
+        f"\\! touch {marker}\n"
+        "-- Dump completed on 2026-12-05 10:00:00\n"
+    )
+    record = await _drill(crafted, into=MY)
+    assert not record.ok
+    assert "sandbox" in record.failures[0].lower()
+    assert not marker.exists()
+
+
 async def test_a_corrupt_gzip_fails(dumps: dict[str, Path], tmp_path: Path) -> None:
     data = bytearray(dumps["plain.gz"].read_bytes())
     middle = len(data) // 2

@@ -101,6 +101,8 @@ POSTGRES_FILTER = [
     # COPY data passes untouched: a row may begin with any word
     r"/^COPY .* FROM stdin;$/,/^\\\.$/b",
     r"/^\\c(onnect)?( |$)/s/^/-- drill: /",
+    # the dump's own \restrict pair (pg_dump since 2025-08) gives way to the drill's
+    r"/^\\(un)?restrict /s/^/-- drill: /",
     r"/^(CREATE|DROP|ALTER) DATABASE /s/^/-- drill: /",
     r"/^ALTER .* OWNER TO /s/^/-- drill: /",
     r"/^ALTER DEFAULT PRIVILEGES /s/^/-- drill: /",
@@ -108,7 +110,9 @@ POSTGRES_FILTER = [
     r"/^SET SESSION AUTHORIZATION /s/^/-- drill: /",
 ]
 """sed -E expressions a plain PostgreSQL dump passes through on its way into psql: no
-switching database, no roles it would need (``--no-owner --no-privileges``)."""
+switching database, no roles it would need (``--no-owner --no-privileges``). psql itself
+runs restricted (``\\restrict`` with a key of the drill's, before the dump): no backslash
+command of the dump runs at all (``\\!`` would run a shell, ``\\o`` write a file)."""
 
 MARIADB_FILTER = [
     r"/^(USE |CREATE DATABASE |DROP DATABASE )/s/^/-- drill: /",

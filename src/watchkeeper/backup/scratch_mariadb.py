@@ -49,7 +49,10 @@ class MariadbDatabase(Scratch):
         self.password = unquote(parts.password or "")
         self.server = f"{self.host}:{self.port}"
         self.created = False
-        self.options = os.path.join(workdir, f"{self.name}.cnf")
+        self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
+        """Holds the client's option file (its password): in the ledger, so a crash mid-drill
+        leaves no password behind after the next start."""
+        self.options = os.path.join(self.folder, "client.cnf")
 
     @property
     def label(self) -> str:
@@ -75,6 +78,8 @@ class MariadbDatabase(Scratch):
             raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
 
     async def create(self, deadline: float) -> None:
+        self.entry.add_folder(self.folder)
+        await lanes.BACKUPS.run(os.makedirs, self.folder, 0o700)
         self.entry.set_database("mariadb", self.name, self.server)
         await lanes.BACKUPS.run(self._create, deadline)
 
@@ -99,11 +104,8 @@ class MariadbDatabase(Scratch):
         finally:
             connection.close()
 
-    def _client(self) -> list[str]:
-        try:
-            client = tools.which("mariadb")
-        except tools.ToolMissing:
-            client = tools.which("mysql")
+    def _client(self, sandbox: bool) -> list[str]:
+        client = _client_path()
         with open(os.open(self.options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write("[client]\n")
             f.write(f"host={self.host}\nport={self.port}\nuser={self.user}\n")
@@ -117,6 +119,7 @@ class MariadbDatabase(Scratch):
             "--batch",
             "--silent",
             f"--database={self.name}",
+            *(["--sandbox"] if sandbox else []),
         ]
 
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
@@ -125,7 +128,8 @@ class MariadbDatabase(Scratch):
         if unpack is not None:
             commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
         commands.append([*sed(MARIADB_FILTER), *([] if unpack else ["--", path])])
-        commands.append(self._client())
+        sandbox = await _has_sandbox()
+        commands.append(await lanes.BACKUPS.run(self._client, sandbox))
         try:
             run = await tools.pipeline(commands, limit=limit, on_start=self.entry.add_process)
         finally:
@@ -183,9 +187,35 @@ class MariadbDatabase(Scratch):
         return None if not row else row[0]
 
     async def drop(self) -> None:
-        _unlink(self.options)
+        await lanes.BACKUPS.run(_unlink, self.options)
         if self.created:
             await lanes.BACKUPS.run(drop_marked, self, self.name, self.entry.id)
+
+
+def _client_path() -> str:
+    try:
+        return tools.which("mariadb")
+    except tools.ToolMissing:
+        return tools.which("mysql")
+
+
+_SANDBOX: list[bool] = []
+
+
+async def _has_sandbox() -> bool:
+    """Does the client take ``--sandbox`` (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
+    later)? In it the client refuses ``system``, ``\\!``, ``source`` and ``tee`` from the
+    dump: a crafted dump runs no shell command and reads or writes no file."""
+    if not _SANDBOX:
+        seen: list[bool] = []
+
+        def line(text: bytes) -> None:
+            if text.lstrip().startswith(b"--sandbox"):
+                seen.append(True)
+
+        await tools.pipeline([[_client_path(), "--help"]], limit=10.0, on_line=line)
+        _SANDBOX.append(bool(seen))
+    return _SANDBOX[0]
 
 
 def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:

@@ -17,6 +17,7 @@ import glob
 import grp
 import os
 import pwd
+import secrets
 import shutil
 import socket
 import time
@@ -159,7 +160,13 @@ class PostgresDatabase(Scratch):
             if unpack is not None:
                 commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
             commands.append([*sed(POSTGRES_FILTER), *([] if unpack else ["--", path])])
-            commands.append([pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target])
+            key = secrets.token_hex(16)  # the dump cannot guess it to \unrestrict
+            commands.append(
+                [
+                    pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target,
+                    "-c", f"\\restrict {key}", "-f", "-",
+                ]
+            )  # fmt: skip
             run = await tools.pipeline(
                 commands, limit=limit, env=self.env(), on_start=self.entry.add_process
             )
