@@ -410,6 +410,12 @@ def mariadb_dump(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
         cursor.execute(
             f"insert into {name}.orders select seq, concat('order ', seq) from seq_1_to_3000"
         )
+        # a view and a trigger: the dump writes them with DEFINER=`root`@`localhost`
+        cursor.execute("create view big_orders as select * from orders where id > 10")
+        cursor.execute(
+            "create trigger orders_note before insert on orders "
+            "for each row set new.note = coalesce(new.note, 'none')"
+        )
     folder = tmp_path_factory.mktemp("mariadb")
     plain = folder / "shop.sql"
     with open(plain, "wb") as out:
@@ -447,11 +453,66 @@ async def test_a_mariadb_dump_restores_into_a_scratch_database_not_its_source(
     path, source = mariadb_dump
     assert f"USE `{source}`" in _unzstd(path)
     record = await _drill(
-        path, into=MY, tables=["orders"], verify=["select count(*) = 3000 from orders"]
+        path,
+        into=MY,
+        tables=["orders"],
+        verify=["select count(*) = 2990 from big_orders"],  # the view, as the drill's user
     )
     assert record.ok, record.failures
     assert record.counts == {"orders": 3000}
     assert not [n for n in _mariadb_scratch() if record.id in n]
+
+
+async def test_sql_in_a_dump_cannot_reach_beyond_the_scratch_database(
+    dumps: dict[str, Path], tmp_path: Path
+) -> None:
+    """The restore runs as a role of the drill's own: a crafted dump that drops another
+    database or runs a program on the server fails, and touches nothing."""
+    source = dumps["source"].name
+    marker = tmp_path / "ran"
+    ids = []
+    for text in (
+        f"create table t (id int);\ndrop database {source};\n",
+        f"create table t (id int);\ncopy t from program 'touch {marker}';\n",
+    ):
+        crafted = tmp_path / "crafted.sql"
+        crafted.write_text(text + "--\n-- PostgreSQL database dump complete\n--\n")
+        for into in (PG, "cluster"):  # (the cluster does not hold the source at all)
+            record = await _drill(crafted, into=into)
+            ids.append(record.id)
+            assert not record.ok, (text, into)
+            said = record.failures[0]
+            assert "must be" in said or "permission denied" in said or "does not exist" in said
+    assert _pg_value(source, "select count(*) from orders") == 5000
+    assert not marker.exists()
+    with psycopg.connect(PG, autocommit=True) as c:
+        roles = [r[0] for r in c.execute("select rolname from pg_roles").fetchall()]
+    assert not [role for role in roles if any(role.endswith(i) for i in ids)]
+
+
+async def test_sql_in_a_mariadb_dump_cannot_reach_beyond_the_scratch_database(
+    mariadb_dump: tuple[Path, str], tmp_path: Path
+) -> None:
+    _, source = mariadb_dump
+    crafted = tmp_path / "crafted.sql"
+    crafted.write_text(
+        "-- MariaDB dump 10.19\n"
+        "CREATE TABLE t (id int);\n"
+        f"drop table {source}.orders;\n"
+        "-- Dump completed on 2026-12-05 10:00:00\n"
+    )
+    record = await _drill(crafted, into=MY)
+    assert not record.ok
+    assert "denied" in record.failures[0]
+    connection = pymysql.connect(host="127.0.0.1", port=3306, user="root")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"select count(*) from {source}.orders")
+            assert cursor.fetchone() == (3000,)
+            cursor.execute("select user from mysql.user where user like 'wk\\_drill\\_%'")
+            assert cursor.fetchall() == ()
+    finally:
+        connection.close()
 
 
 async def test_a_mariadb_dump_needs_a_server_to_restore_into(
@@ -553,6 +614,7 @@ async def test_a_cancelled_drill_removes_its_scratch_target(tmp_path: Path, work
             break
     else:
         pytest.fail("the drill never reached its restore")
+    assert not task.done(), task.result().failures
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

@@ -342,14 +342,14 @@ def make_scratch(entry: ledger.Entry, plan: DrillSpec, detected: Detected, workd
         from watchkeeper.backup.scratch_postgres import PostgresCluster, PostgresDatabase
 
         if into == "cluster":
-            return PostgresCluster(entry, workdir)
-        return PostgresDatabase(entry, workdir, into)
+            return PostgresCluster(entry, workdir, isolate=plan.isolate)
+        return PostgresDatabase(entry, workdir, into, isolate=plan.isolate)
     if into.startswith(("mysql://", "mariadb://")):
         if fmt != "mysql":
             raise ScratchError(f"a {detected.describe()} cannot be restored into MariaDB")
         from watchkeeper.backup.scratch_mariadb import MariadbDatabase
 
-        return MariadbDatabase(entry, workdir, into)
+        return MariadbDatabase(entry, workdir, into, isolate=plan.isolate)
     if fmt != "redis":
         raise ScratchError(f"a {detected.describe()} cannot be loaded by redis-server")
     from watchkeeper.backup.scratch_redis import RedisServer

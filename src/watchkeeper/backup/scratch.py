@@ -121,6 +121,10 @@ MARIADB_FILTER = [
 """sed -E expressions for a MariaDB/MySQL dump: ``--databases`` dumps carry ``CREATE
 DATABASE`` and ``USE``, which would restore into the source's database."""
 
+NO_DEFINER = [r"s/DEFINER=`([^`]|``)*`@`([^`]|``)*`//g"]
+"""Views, triggers and routines restored as the drill's own user: their ``DEFINER=`` would
+need rights on other accounts (the restored objects are defined by the drill's user)."""
+
 
 def sed(expressions: list[str]) -> list[str]:
     argv = [tools.which("sed"), "-E"]

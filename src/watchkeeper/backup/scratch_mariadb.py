@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import time
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -23,6 +24,7 @@ from watchkeeper.backup.ledger import Entry
 from watchkeeper.backup.scratch import (
     MARIADB_FILTER,
     MARK,
+    NO_DEFINER,
     Inventory,
     Restored,
     Scratch,
@@ -40,8 +42,12 @@ def _quote(name: str) -> str:
 class MariadbDatabase(Scratch):
     engine = "mariadb"
 
-    def __init__(self, entry: Entry, workdir: str, url: str) -> None:
+    def __init__(self, entry: Entry, workdir: str, url: str, *, isolate: bool = True) -> None:
         super().__init__(entry, workdir)
+        self.isolate = isolate
+        """Restore as a user of the drill's own with rights on the scratch database only
+        (``DEFINER=`` clauses, which would need more, are left out of the dump)."""
+        self.role_password = secrets.token_urlsafe(24)
         parts = urlsplit(url)
         self.host = parts.hostname or "127.0.0.1"
         self.port = parts.port or 3306
@@ -89,6 +95,7 @@ class MariadbDatabase(Scratch):
         connection = self._connect(deadline)
         try:
             with connection.cursor() as cursor:
+                self.created = True  # from here on, drop() looks for what exists
                 try:
                     cursor.execute(
                         f"create database {_quote(self.name)} comment %s",
@@ -96,7 +103,13 @@ class MariadbDatabase(Scratch):
                     )
                 except pymysql.err.ProgrammingError:  # before MariaDB 10.5: no comments
                     cursor.execute(f"create database {_quote(self.name)}")
-                self.created = True
+                if self.isolate:
+                    cursor.execute(
+                        "create user %s@'%%' identified by %s", (self.name, self.role_password)
+                    )
+                    cursor.execute(
+                        f"grant all privileges on {_quote(self.name)}.* to %s@'%%'", (self.name,)
+                    )
         except pymysql.MySQLError as exc:
             raise ScratchError(
                 f"cannot create a scratch database on {self.server}: {_describe(exc)}"
@@ -108,9 +121,12 @@ class MariadbDatabase(Scratch):
         client = _client_path()
         with open(os.open(self.options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write("[client]\n")
-            f.write(f"host={self.host}\nport={self.port}\nuser={self.user}\n")
-            if self.password:
-                escaped = self.password.replace("\\", "\\\\").replace('"', '\\"')
+            user, password = (
+                (self.name, self.role_password) if self.isolate else (self.user, self.password)
+            )
+            f.write(f"host={self.host}\nport={self.port}\nuser={user}\n")
+            if password:
+                escaped = password.replace("\\", "\\\\").replace('"', '\\"')
                 f.write(f'password="{escaped}"\n')
         return [
             client,
@@ -127,7 +143,8 @@ class MariadbDatabase(Scratch):
         unpack = decompressor(detected.compression)
         if unpack is not None:
             commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
-        commands.append([*sed(MARIADB_FILTER), *([] if unpack else ["--", path])])
+        expressions = MARIADB_FILTER + (NO_DEFINER if self.isolate else [])
+        commands.append([*sed(expressions), *([] if unpack else ["--", path])])
         sandbox = await _has_sandbox()
         commands.append(await lanes.BACKUPS.run(self._client, sandbox))
         try:
@@ -230,6 +247,8 @@ def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
             )
             row = cursor.fetchone()
             if row is None:
+                if name.endswith(drill_id):
+                    cursor.execute("drop user if exists %s@'%%'", (name,))
                 return True
             columns = [d[0].lower() for d in cursor.description or ()]
             values: list[Any] = list(row)
@@ -239,6 +258,9 @@ def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
             if comment not in (None, "", MARK + drill_id) or not name.endswith(drill_id):
                 return False
             cursor.execute(f"drop database if exists {_quote(name)}")
+        with connection.cursor() as cursor:
+            if name.endswith(drill_id):  # the drill's user, named as its database
+                cursor.execute("drop user if exists %s@'%%'", (name,))
     except pymysql.MySQLError as exc:
         raise ScratchError(f"dropping {name}: {_describe(exc)}") from None
     finally:

@@ -84,9 +84,15 @@ class PostgresDatabase(Scratch):
 
     engine = "postgres"
 
-    def __init__(self, entry: Entry, workdir: str, url: str) -> None:
+    def __init__(self, entry: Entry, workdir: str, url: str, *, isolate: bool = True) -> None:
         super().__init__(entry, workdir)
         from psycopg import conninfo
+
+        self.isolate = isolate
+        """Restore as a role of the drill's own (no superuser, owner of the scratch database
+        only): SQL in a dump cannot drop another database, read files or run programs
+        (``COPY ... FROM PROGRAM``) on the server."""
+        self.role_password = secrets.token_urlsafe(24)
 
         self.params: dict[str, Any] = dict(conninfo.conninfo_to_dict(url))
         self.password: str | None = self.params.pop("password", None)
@@ -125,6 +131,17 @@ class PostgresDatabase(Scratch):
         except psycopg.Error as exc:
             raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
 
+    def restore_target(self) -> tuple[str, dict[str, str]]:
+        """The connection string and environment the restore tools use."""
+        from psycopg import conninfo
+
+        env = self.env()
+        if not self.isolate:
+            return self.conninfo(self.name), env
+        env["PGPASSWORD"] = self.role_password
+        target = conninfo.make_conninfo(**{**self.params, "dbname": self.name, "user": self.name})
+        return target, env
+
     async def create(self, deadline: float) -> None:
         import psycopg
         from psycopg import sql
@@ -133,13 +150,27 @@ class PostgresDatabase(Scratch):
         connection = await self.connect(admin_db, deadline)
         async with connection:
             self.entry.set_database("postgres", self.name, self.server)
+            self.created = True  # from here on, drop() looks for what exists
             try:
+                owner = sql.SQL("")
+                if self.isolate:
+                    await connection.execute(
+                        sql.SQL(
+                            "create role {} login password {} nosuperuser nocreatedb "
+                            "nocreaterole noreplication"
+                        ).format(sql.Identifier(self.name), sql.Literal(self.role_password))
+                    )
+                    await connection.execute(
+                        sql.SQL("comment on role {} is {}").format(
+                            sql.Identifier(self.name), sql.Literal(MARK + self.entry.id)
+                        )
+                    )
+                    owner = sql.SQL(" owner {}").format(sql.Identifier(self.name))
                 await connection.execute(
-                    sql.SQL("create database {} template template0").format(
-                        sql.Identifier(self.name)
+                    sql.SQL("create database {} template template0{}").format(
+                        sql.Identifier(self.name), owner
                     )
                 )
-                self.created = True
                 await connection.execute(
                     sql.SQL("comment on database {} is {}").format(
                         sql.Identifier(self.name), sql.Literal(MARK + self.entry.id)
@@ -153,7 +184,7 @@ class PostgresDatabase(Scratch):
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
         started = time.monotonic()
         notes: list[str] = []
-        target = self.conninfo(self.name)
+        target, env = self.restore_target()
         if detected.format == "pg_plain":
             commands: list[list[str]] = []
             unpack = decompressor(detected.compression)
@@ -168,7 +199,7 @@ class PostgresDatabase(Scratch):
                 ]
             )  # fmt: skip
             run = await tools.pipeline(
-                commands, limit=limit, env=self.env(), on_start=self.entry.add_process
+                commands, limit=limit, env=env, on_start=self.entry.add_process
             )
             return Restored(run, notes)
         source = path
@@ -190,7 +221,7 @@ class PostgresDatabase(Scratch):
         argv += ["--", source]
         left = max(1.0, limit - (time.monotonic() - started))
         run = await tools.run_tool(
-            argv, limit=left, capture=False, env=self.env(), on_start=self.entry.add_process
+            argv, limit=left, capture=False, env=env, on_start=self.entry.add_process
         )
         return Restored(run, notes)
 
@@ -292,29 +323,36 @@ class PostgresDatabase(Scratch):
 
 
 async def drop_marked(target: PostgresDatabase, name: str, drill_id: str) -> bool:
-    """Drop database ``name`` if its comment is this drill's mark; True when it is gone."""
+    """Drop database ``name`` and the role of that name if each is this drill's (its
+    comment is the drill's mark, or it has no comment yet — a create killed before its
+    comment — and the drill's id in its name); True when both are gone."""
     from psycopg import sql
 
     deadline = time.monotonic() + 60
     admin_db = str(target.params.get("dbname") or "postgres")
     connection = await target.connect(admin_db, deadline)
+    gone = True
     async with connection:
-        row = await (
-            await connection.execute(
-                "select shobj_description(oid, 'pg_database') from pg_database where datname = %s",
-                (name,),
-            )
-        ).fetchone()
-        if row is None:
-            return True  # never made, or gone already
-        # ours: it bears this drill's mark, or no mark yet (a create killed before its
-        # comment) and the drill's id in its name
-        if row[0] != MARK + drill_id and (row[0] is not None or not name.endswith(drill_id)):
-            return False
-        await connection.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-        )
-    return True
+        for catalog, column, statement in (
+            ("pg_database", "datname", "drop database if exists {} with (force)"),
+            ("pg_authid", "rolname", "drop role if exists {}"),
+        ):
+            table = "pg_roles" if catalog == "pg_authid" else catalog
+            row = await (
+                await connection.execute(
+                    sql.SQL("select shobj_description(oid, {}) from {} where {} = %s").format(
+                        sql.Literal(catalog), sql.Identifier(table), sql.Identifier(column)
+                    ),
+                    (name,),
+                )
+            ).fetchone()
+            if row is None:
+                continue  # never made, or gone already
+            if row[0] != MARK + drill_id and (row[0] is not None or not name.endswith(drill_id)):
+                gone = False  # not ours: left alone
+                continue
+            await connection.execute(sql.SQL(statement).format(sql.Identifier(name)))
+    return gone
 
 
 async def _statement_timeout(connection: Any, deadline: float) -> None:
@@ -359,13 +397,14 @@ class PostgresCluster(PostgresDatabase):
     ``postgres`` on a free port with its socket in that folder and no TCP listener. Run as
     the ``postgres`` user when Watchkeeper runs as root (PostgreSQL refuses root)."""
 
-    def __init__(self, entry: Entry, workdir: str) -> None:
+    def __init__(self, entry: Entry, workdir: str, *, isolate: bool = True) -> None:
         self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
         self.port = _free_port()
         super().__init__(
             entry,
             workdir,
             f"postgresql://postgres@/postgres?host={self.folder}&port={self.port}",
+            isolate=isolate,
         )
         self.server = f"private cluster on port {self.port}"
         self.user: str | None = None
@@ -443,7 +482,29 @@ class PostgresCluster(PostgresDatabase):
             if self.process.returncode is not None or time.monotonic() > deadline:
                 raise ScratchError(f"the private cluster did not start: {await self._log()}")
             await asyncio.sleep(0.05)
+        await self._accepting(deadline)
         await super().create(deadline)
+
+    async def _accepting(self, deadline: float) -> None:
+        """Wait until the server takes connections (its socket comes before the end of its
+        start-up: "the database system is starting up")."""
+        import psycopg
+
+        while True:
+            try:
+                connection = await psycopg.AsyncConnection.connect(
+                    self.conninfo("postgres"), connect_timeout=5
+                )
+            except psycopg.OperationalError as exc:
+                assert self.process is not None
+                if self.process.returncode is not None or time.monotonic() > deadline:
+                    raise ScratchError(
+                        f"the private cluster did not start: {_describe(exc)}"
+                    ) from None
+                await asyncio.sleep(0.05)
+                continue
+            await connection.close()
+            return
 
     async def _log(self) -> str:
         from watchkeeper import lanes

@@ -85,6 +85,11 @@ class DrillSpec(_Strict):
     rpo: Duration | None = None
     """The restored backup must be younger than this when restored (recovery point
     objective)."""
+    isolate: bool = True
+    """Restore as a user of the drill's own, made for it (no superuser; owner of the
+    scratch database only), so SQL in a dump cannot touch anything else on the server.
+    Off: as the user ``into`` names (a dump that creates an untrusted extension, such as
+    PostGIS, or MariaDB routines under binary logging, needs it)."""
     jobs: int = Field(2, ge=1, le=32)
     """Parallel jobs for ``pg_restore`` (custom and directory formats)."""
     workdir: str | None = None
