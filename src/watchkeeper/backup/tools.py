@@ -103,7 +103,10 @@ class Run:
         if self.timed_out:
             running = [o.name for o in self.outcomes if o.code is None]
             return f"timed out after {self.elapsed:.0f}s ({', '.join(running) or 'tools'})"
-        for outcome in self.outcomes:
+        failed = [o for o in self.outcomes if o.code != 0]
+        # a tool killed by SIGPIPE only saw the next one stop reading: the next one says why
+        causes = [o for o in failed if o.code != -signal.SIGPIPE] or failed
+        for outcome in causes[:1]:
             if outcome.code != 0:
                 lines = outcome.last_lines(3)
                 said = f": {_first_error(lines)}" if lines else ""
