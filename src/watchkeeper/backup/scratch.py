@@ -13,6 +13,7 @@ in, and ownership and grants are left out as ``pg_restore --no-owner --no-privil
 from __future__ import annotations
 
 import abc
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,21 +49,27 @@ class Scratch(abc.ABC):
 
     engine: str = ""
     """``postgres``, ``mariadb`` or ``redis``: the kind of data it holds."""
+    local: bool = False
+    """Does the restored data land in ``workdir`` (so its free space is checked)?"""
 
     def __init__(self, entry: Entry, workdir: str) -> None:
         self.entry = entry
         self.workdir = workdir
         self.name = scratch_name(entry)
+        self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
+        """The drill's own folder in ``workdir`` (a cluster, a copy, a client's options)."""
+
+    async def make_folder(self) -> None:
+        """Make ``folder`` (private to this user), in the ledger before it exists."""
+        from watchkeeper import lanes
+
+        self.entry.add_folder(self.folder)
+        await lanes.BACKUPS.run(os.makedirs, self.folder, 0o700)
 
     @property
     @abc.abstractmethod
     def label(self) -> str:
         """What it is, for the drill's log: ``database wk_drill_... on 127.0.0.1:5432``."""
-
-    @property
-    def local(self) -> bool:
-        """Does the restored data land in ``workdir`` (so its free space is checked)?"""
-        return False
 
     @abc.abstractmethod
     async def create(self, deadline: float) -> None: ...

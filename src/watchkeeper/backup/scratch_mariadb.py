@@ -55,9 +55,8 @@ class MariadbDatabase(Scratch):
         self.password = unquote(parts.password or "")
         self.server = f"{self.host}:{self.port}"
         self.created = False
-        self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
-        """Holds the client's option file (its password): in the ledger, so a crash mid-drill
-        leaves no password behind after the next start."""
+        # the client's option file (its password) in the drill's folder: in the ledger, so
+        # a crash mid-drill leaves no password behind after the next start
         self.options = os.path.join(self.folder, "client.cnf")
 
     @property
@@ -84,8 +83,7 @@ class MariadbDatabase(Scratch):
             raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
 
     async def create(self, deadline: float) -> None:
-        self.entry.add_folder(self.folder)
-        await lanes.BACKUPS.run(os.makedirs, self.folder, 0o700)
+        await self.make_folder()
         self.entry.set_database("mariadb", self.name, self.server)
         await lanes.BACKUPS.run(self._create, deadline)
 

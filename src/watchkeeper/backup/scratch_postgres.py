@@ -23,6 +23,8 @@ import socket
 import time
 from typing import Any
 
+from psycopg.conninfo import make_conninfo
+
 from watchkeeper import lanes
 from watchkeeper.backup import tools
 from watchkeeper.backup.formats import Detected, decompressor
@@ -152,7 +154,7 @@ class PostgresDatabase(Scratch):
             self.entry.set_database("postgres", self.name, self.server)
             self.created = True  # from here on, drop() looks for what exists
             try:
-                owner = sql.SQL("")
+                owner: sql.Composable = sql.SQL("")
                 if self.isolate:
                     await connection.execute(
                         sql.SQL(
@@ -397,13 +399,20 @@ class PostgresCluster(PostgresDatabase):
     ``postgres`` on a free port with its socket in that folder and no TCP listener. Run as
     the ``postgres`` user when Watchkeeper runs as root (PostgreSQL refuses root)."""
 
+    local = True
+
     def __init__(self, entry: Entry, workdir: str, *, isolate: bool = True) -> None:
-        self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
         self.port = _free_port()
         super().__init__(
             entry,
             workdir,
-            f"postgresql://postgres@/postgres?host={self.folder}&port={self.port}",
+            # key=value, quoted: a workdir may hold spaces or & that a URL would misread
+            make_conninfo(
+                host=os.path.join(workdir, f"wk-drill-{entry.id}"),
+                port=str(self.port),
+                user="postgres",
+                dbname="postgres",
+            ),
             isolate=isolate,
         )
         self.server = f"private cluster on port {self.port}"
@@ -415,13 +424,8 @@ class PostgresCluster(PostgresDatabase):
     def label(self) -> str:
         return f"private PostgreSQL cluster in {self.folder} (port {self.port})"
 
-    @property
-    def local(self) -> bool:
-        return True
-
     async def create(self, deadline: float) -> None:
-        self.entry.add_folder(self.folder)
-        os.makedirs(self.folder, mode=0o700, exist_ok=False)
+        await self.make_folder()
         if os.geteuid() == 0:
             try:
                 account = pwd.getpwnam("postgres")

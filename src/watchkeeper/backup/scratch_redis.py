@@ -31,7 +31,6 @@ class RedisServer(Scratch):
 
     def __init__(self, entry: Entry, workdir: str) -> None:
         super().__init__(entry, workdir)
-        self.folder = os.path.join(workdir, f"wk-drill-{entry.id}")
         self.socket = os.path.join(self.folder, "redis.sock")
         self.process: asyncio.subprocess.Process | None = None
         self.client: Any = None
@@ -40,13 +39,10 @@ class RedisServer(Scratch):
     def label(self) -> str:
         return f"redis-server in {self.folder}"
 
-    @property
-    def local(self) -> bool:
-        return True
+    local = True
 
     async def create(self, deadline: float) -> None:
-        self.entry.add_folder(self.folder)
-        os.makedirs(self.folder, mode=0o700, exist_ok=False)
+        await self.make_folder()
 
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
         started = time.monotonic()
