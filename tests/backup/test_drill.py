@@ -472,7 +472,8 @@ async def test_sql_in_a_dump_cannot_reach_beyond_the_scratch_database(
     marker = tmp_path / "ran"
     ids = []
     for text in (
-        f"create table t (id int);\ndrop database {source};\n",
+        # mid-line, past the filter's reach: only the role's rights stop it
+        f"create table t (id int);\nselect 1; drop database {source};\n",
         f"create table t (id int);\ncopy t from program 'touch {marker}';\n",
     ):
         crafted = tmp_path / "crafted.sql"
@@ -711,8 +712,8 @@ async def test_the_sweep_removes_what_a_killed_drill_left(
 
 
 async def test_the_sweep_never_drops_a_database_it_did_not_create(state: Path) -> None:
-    """A ledger entry (of a dead process) naming a database that is not marked as that
-    drill's: the database stays, and so does the entry."""
+    """A ledger entry (of a dead process) naming a database that is not the one that drill
+    made (another oid): the database stays, and so does the entry."""
     entry = ledger.open_entry("shop backup")
     name = f"wk_drill_shop_backup_{entry.id}"
     _pg("postgres", f"create database {name}")
@@ -720,6 +721,7 @@ async def test_the_sweep_never_drops_a_database_it_did_not_create(state: Path) -
         _pg("postgres", f"comment on database {name} is 'the real thing'")
         entry.owner, entry.owner_started = 999_999_999, None  # a process that is gone
         entry.set_database("postgres", name, "127.0.0.1:5432")
+        entry.database_oid(1)  # the one it made, since replaced by another of that name
         cleaned = await sweep(scratch_servers([DrillSpec(into=PG)]))
         assert cleaned == ["shop backup: nothing left (database kept: retried later)"]
         assert name in _scratch_databases()
@@ -736,3 +738,47 @@ async def test_the_sweep_leaves_drills_whose_process_still_runs(state: Path) -> 
     assert await sweep({}) == []
     assert folder.exists()
     entry.close()
+
+
+async def test_functions_a_dump_defines_never_run_with_the_checks_rights(
+    dumps: dict[str, Path], tmp_path: Path
+) -> None:
+    """A dump (owner of its database) defines a bt_index_check that psycopg's int2 oid
+    would match before amcheck's own, and a search_path for its database that puts its own
+    functions first: amcheck is called by its schema's name, the counts are pg_catalog's,
+    and everything runs as the drill's role."""
+    marker = tmp_path / "ran"
+    crafted = tmp_path / "crafted.sql"
+    crafted.write_text(
+        "create table public.orders (id int primary key);\n"
+        "insert into public.orders values (1), (2);\n"
+        "create function public.bt_index_check(smallint) returns void language sql as\n"
+        f"  $$ copy (select 1) to program 'touch {marker}' $$;\n"
+        "create function public.bt_index_check(integer) returns void language sql as\n"
+        f"  $$ copy (select 1) to program 'touch {marker}' $$;\n"
+        "do $$ begin execute format('alter database %I set search_path = public, pg_catalog',"
+        " current_database()); end $$;\n"
+        "--\n-- PostgreSQL database dump complete\n--\n"
+    )
+    for into in (PG, "cluster"):
+        record = await _drill(crafted, into=into, tables=["orders"])
+        assert record.ok, (into, record.failures)
+        amcheck = next(c["detail"] for c in record.checks if c["check"] == "amcheck")
+        assert amcheck == "1 B-tree indexes checked, none corrupt"
+    assert not marker.exists()
+
+
+def test_a_process_whose_start_was_not_read_is_never_taken_for_a_live_one() -> None:
+    import os as _os
+
+    assert not ledger.tools.alive(_os.getpid(), None)
+    assert ledger.tools.alive(_os.getpid(), ledger.tools.start_time(_os.getpid()))
+
+
+async def test_file_names_are_shown_not_obeyed(dumps: dict[str, Path], tmp_path: Path) -> None:
+    odd = tmp_path / "shop\x1b[2J.dump"
+    shutil.copy(dumps["custom"], odd)
+    record = await _drill(odd)
+    assert record.ok, record.failures
+    assert any("shop\\x1b[2J.dump" in line for line in record.log)
+    assert not any("\x1b" in line for line in record.log)

@@ -111,3 +111,21 @@ def test_the_drills_name_may_not_be_taken() -> None:
     )
     assert len(found) == 1
     assert "its drill is named 'b drill', which is taken (line 2)" in found[0]
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://drill:p%ss@db/postgres", "mysql://root:pa ss@db/", "ftp://u:s3cr%et@x"]
+)
+def test_a_url_the_drivers_cannot_read_is_refused_without_quoting_its_password(url: str) -> None:
+    found = _problems(
+        "monitors:\n  - name: b\n    backup:\n      path: /backups\n"
+        f'      drill: {{into: "{url}"}}\n'
+    )
+    assert len(found) == 1 and found[0].startswith("wk.yaml:5: monitor 'b': drill.into: ")
+    password = url.split(":")[2].split("@")[0]
+    assert password not in found[0]
+    source = _problems(
+        "monitors:\n  - name: b\n    backup:\n      path: /backups\n"
+        f'      drill: {{compare: source, source: "{url.replace("ftp", "postgresql")}"}}\n'
+    )
+    assert len(source) == 1 and password not in source[0]

@@ -18,7 +18,9 @@ the restore works, but not within what was promised.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import re
 import shutil
 import tempfile
 import time
@@ -29,11 +31,16 @@ from watchkeeper.backup import ledger, tools
 from watchkeeper.backup.formats import Detected, detect
 from watchkeeper.backup.scratch import Scratch, ScratchError
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
+from watchkeeper.printable import visible
 from watchkeeper.units import format_duration, format_size
 
 log = logging.getLogger("watchkeeper.backup")
 
 LOG_LINES = 200
+
+_QUOTES_DATA = re.compile(r"^(DETAIL|CONTEXT|LINE \d+|HINT|QUERY|\s*\^)[: ]")
+"""Lines of psql's and pg_restore's errors that quote the data (a row of COPY, a key's
+value): kept out of the record, which readers of the dashboard and API see."""
 CLEANUP_TIMEOUT = 60.0
 
 
@@ -74,6 +81,7 @@ class DrillRecord:
     log: list[str] = field(default_factory=list)
 
     def note(self, line: str) -> None:
+        line = visible(line)  # file and table names, tool output: never a terminal command
         stamp = time.strftime("%H:%M:%S", time.gmtime())
         if len(self.log) < LOG_LINES:
             self.log.append(f"{stamp} {line}")
@@ -81,8 +89,26 @@ class DrillRecord:
             self.log.append(f"{stamp} (log cut at {LOG_LINES} lines)")
 
     def fail(self, reason: str) -> None:
+        reason = visible(reason)
         self.failures.append(reason)
         self.note(f"FAILED: {reason}")
+
+    def scrub(self, secrets: list[str]) -> None:
+        """Replace each of ``secrets`` wherever the record quotes it."""
+        if not secrets:
+            return
+
+        def clean(text: str) -> str:
+            for secret in secrets:
+                text = text.replace(secret, "***")
+            return text
+
+        self.failures = [clean(t) for t in self.failures]
+        self.warnings = [clean(t) for t in self.warnings]
+        self.log = [clean(t) for t in self.log]
+        self.target = clean(self.target)
+        for check in self.checks:
+            check["detail"] = clean(str(check.get("detail", "")))
 
     @property
     def reason(self) -> str | None:
@@ -124,7 +150,12 @@ async def drill(
     a server can do (the record says what went wrong). ``limit``: seconds, instead of the
     drill's ``timeout``."""
     plan = spec.drill or DrillSpec()
-    entry = ledger.open_entry(monitor)
+    try:
+        entry = await ledger.open_entry_async(monitor)
+    except OSError as exc:  # nothing made yet: nothing to clean
+        record = DrillRecord(monitor=monitor, id="", started_at=time.time())
+        record.fail(f"cannot write the drill ledger in {ledger.folder()}: {exc.strerror}")
+        return record
     record = DrillRecord(monitor=monitor, id=entry.id, started_at=time.time())
     record.objectives = {"rto_s": plan.rto, "rpo_s": plan.rpo}
     limit = limit if limit is not None else plan.timeout
@@ -154,7 +185,26 @@ async def drill(
     _objectives(record, plan)
     record.ok = not record.failures
     record.note("drill passed" if record.ok else "drill failed")
+    record.scrub(_secrets(plan, scratch or _CURRENT.get(entry.id)))
     return record
+
+
+def _secrets(plan: DrillSpec, scratch: Scratch | None) -> list[str]:
+    """Passwords a record must never show: of ``into`` and ``source``, and the drill's own
+    user's (a tool or server may quote a connection string in an error)."""
+    found: list[str] = []
+    for url in (plan.into, plan.source):
+        if url and "://" in url:
+            from urllib.parse import unquote, urlsplit
+
+            with contextlib.suppress(ValueError):
+                password = urlsplit(url).password
+                if password:
+                    found += [password, unquote(password)]
+    own = getattr(scratch, "role_password", None)
+    if isinstance(own, str):
+        found.append(own)
+    return [s for s in found if s]
 
 
 @dataclass(slots=True)
@@ -236,7 +286,8 @@ async def _run(
     if failure is not None:
         for outcome in restored.run.outcomes:
             for line in outcome.last_lines(10):
-                record.note(f"{outcome.name}: {line}")
+                if not _QUOTES_DATA.match(line):
+                    record.note(f"{outcome.name}: {line}")
         record.fail(f"restore failed: {failure}")
         return scratch
     record.rto = record.timings["restore"]
@@ -283,24 +334,37 @@ async def _format_check(file: BackupLike, detected: Detected, deadline: float) -
 
 
 async def _clean(record: DrillRecord, entry: ledger.Entry, holder: _Holder) -> None:
+    """Remove what the drill made, each step on its own (one that fails does not keep the
+    others from running): the scratch target, then any process the ledger lists still
+    running, then its folders. Anything left keeps the ledger entry for the next sweep."""
     scratch = holder.scratch or _CURRENT.get(entry.id)
     _CURRENT.pop(entry.id, None)
-    try:
-        async with asyncio.timeout(CLEANUP_TIMEOUT):
-            if scratch is not None:
+    problems: list[str] = []
+    started = time.monotonic()
+    if scratch is not None:
+        try:
+            async with asyncio.timeout(CLEANUP_TIMEOUT):
                 await scratch.drop()
-                record.note(f"removed {scratch.label}")
-            # anything the ledger still lists (processes, folders) goes the sweep's way
-            for pid, started in entry.processes:
-                if tools.alive(pid, started):
-                    tools.kill_session(pid)
-            for path in entry.folders:
+            record.note(f"removed {scratch.label}")
+        except Exception as exc:
+            problems.append(str(exc) or type(exc).__name__)
+    for pid, began in entry.processes:
+        if tools.alive(pid, began):
+            tools.kill_session(pid)
+    for path in entry.folders:
+        try:
+            left = max(1.0, CLEANUP_TIMEOUT - (time.monotonic() - started))
+            async with asyncio.timeout(left):
                 await ledger.remove_tree(path)
+        except Exception as exc:
+            problems.append(f"{path}: {str(exc) or type(exc).__name__}")
+    if not problems:
         entry.close()
-    except Exception as exc:  # kept in the ledger: the next start's sweep removes it
-        log.warning("drill %s of %s: clean-up incomplete: %s", entry.id, entry.monitor, exc)
-        record.warnings.append(f"clean-up incomplete ({exc}); the next start removes it")
-        record.note(f"clean-up incomplete: {exc}")
+        return
+    said = "; ".join(problems)
+    log.warning("drill %s of %s: clean-up incomplete: %s", entry.id, entry.monitor, said)
+    record.warnings.append(f"clean-up incomplete ({said}); the next start removes it")
+    record.note(f"clean-up incomplete: {said}")
 
 
 def _objectives(record: DrillRecord, plan: DrillSpec) -> None:
@@ -376,7 +440,7 @@ async def sweep(servers: dict[str, str]) -> list[str]:
         database = entry.database or {}
         server = database.get("server", "")
         name = database.get("name", "")
-        if server.startswith("private"):
+        if database.get("engine") == "postgres-cluster":
             return True  # inside the cluster's folder, removed with it
         url = servers.get(server)
         if url is None or not name:
@@ -384,7 +448,7 @@ async def sweep(servers: dict[str, str]) -> list[str]:
         if database.get("engine") == "postgres":
             from watchkeeper.backup.scratch_postgres import PostgresDatabase, drop_marked
 
-            return await drop_marked(PostgresDatabase(entry, "", url), name, entry.id)
+            return await drop_marked(PostgresDatabase(entry, "", url), name, entry)
         from watchkeeper import lanes
         from watchkeeper.backup.scratch_mariadb import MariadbDatabase
         from watchkeeper.backup.scratch_mariadb import drop_marked as drop_mariadb

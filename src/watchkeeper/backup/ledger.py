@@ -89,6 +89,12 @@ class Entry:
         self.database = {"engine": engine, "name": name, "server": server}
         self.save()
 
+    def database_oid(self, oid: int) -> None:
+        """The scratch database's oid once made: the sweep drops only that very one."""
+        if self.database is not None:
+            self.database["oid"] = str(oid)
+            self.save()
+
     def close(self) -> None:
         """The drill cleaned up after itself: forget it."""
         with contextlib.suppress(FileNotFoundError):
@@ -110,6 +116,13 @@ def open_entry(monitor: str) -> Entry:
     )
     entry.save()
     return entry
+
+
+async def open_entry_async(monitor: str) -> Entry:
+    """``open_entry`` on the backups lane (the state folder may be slow to write)."""
+    from watchkeeper import lanes
+
+    return await lanes.BACKUPS.run(open_entry, monitor)
 
 
 def load(path: str) -> Entry | None:

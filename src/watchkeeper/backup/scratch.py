@@ -110,7 +110,8 @@ POSTGRES_FILTER = [
     r"/^\\c(onnect)?( |$)/s/^/-- drill: /",
     # the dump's own \restrict pair (pg_dump since 2025-08) gives way to the drill's
     r"/^\\(un)?restrict /s/^/-- drill: /",
-    r"/^(CREATE|DROP|ALTER) DATABASE /s/^/-- drill: /",
+    r"/^[[:space:]]*(CREATE|DROP|ALTER) (DATABASE|ROLE|USER|GROUP|TABLESPACE) /Is/^/-- drill: /",
+    r"/^[[:space:]]*(COMMENT|SECURITY LABEL) ON DATABASE /Is/^/-- drill: /",
     r"/^ALTER .* OWNER TO /s/^/-- drill: /",
     r"/^ALTER DEFAULT PRIVILEGES /s/^/-- drill: /",
     r"/^(GRANT|REVOKE) /s/^/-- drill: /",

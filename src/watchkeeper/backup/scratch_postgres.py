@@ -17,8 +17,10 @@ import glob
 import grp
 import os
 import pwd
+import re
 import secrets
 import shutil
+import signal
 import socket
 import time
 from typing import Any
@@ -38,6 +40,9 @@ from watchkeeper.backup.scratch import (
     ScratchError,
     sed,
 )
+
+MAX_MEMORY = 4 * 1024**3
+"""Address space each restore tool may take (a damaged dump may announce any length)."""
 
 MAX_COUNTED = 2000
 """Tables counted exactly (``count(*)``); past this many, the rest are not counted."""
@@ -82,21 +87,27 @@ def _describe(exc: BaseException) -> str:
 
 class PostgresDatabase(Scratch):
     """A scratch database on the server at ``url`` (the URL's database is where it connects
-    to create and drop the scratch one: ``postgres`` usually)."""
+    to create and drop the scratch one: ``postgres`` usually).
+
+    With ``isolate`` (the default) the restore, the counts, the user's queries and amcheck
+    all run as a role of the drill's own: no superuser, owner of the scratch database only,
+    on connections that pin ``search_path`` to ``pg_catalog`` first. SQL in a dump (or a
+    function it defines, such as a ``public.count``) then cannot reach anything beyond the
+    scratch database: not drop another database, not read a file, not run a program."""
 
     engine = "postgres"
+    ledger_engine = "postgres"
 
     def __init__(self, entry: Entry, workdir: str, url: str, *, isolate: bool = True) -> None:
         super().__init__(entry, workdir)
         from psycopg import conninfo
 
         self.isolate = isolate
-        """Restore as a role of the drill's own (no superuser, owner of the scratch database
-        only): SQL in a dump cannot drop another database, read files or run programs
-        (``COPY ... FROM PROGRAM``) on the server."""
         self.role_password = secrets.token_urlsafe(24)
-
-        self.params: dict[str, Any] = dict(conninfo.conninfo_to_dict(url))
+        try:
+            self.params: dict[str, Any] = dict(conninfo.conninfo_to_dict(url))
+        except Exception:  # its text may quote the password: never shown
+            raise ScratchError("into is not a PostgreSQL URL psycopg can read") from None
         self.password: str | None = self.params.pop("password", None)
         self.server = f"{self.params.get('host', 'localhost')}:{self.params.get('port', 5432)}"
         self.created = False
@@ -105,44 +116,45 @@ class PostgresDatabase(Scratch):
     def label(self) -> str:
         return f"database {self.name} on {self.server}"
 
-    def conninfo(self, dbname: str) -> str:
+    def conninfo(self, dbname: str, *, as_role: bool = False, pinned: bool = False) -> str:
+        """``pinned``: ``search_path`` set at connection (over any default the dump gave its
+        database or role), ``pg_catalog`` first: our own queries into what the dump made."""
         from psycopg import conninfo
 
-        return conninfo.make_conninfo(**{**self.params, "dbname": dbname})
+        params = {**self.params, "dbname": dbname}
+        if as_role and self.isolate:
+            params["user"] = self.name
+        if pinned:
+            params["options"] = "-c search_path=pg_catalog,public,pg_temp"
+        return conninfo.make_conninfo(**params)
 
-    def env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-        if self.password:
-            env["PGPASSWORD"] = self.password
+    def env(self, *, as_role: bool = False) -> dict[str, str]:
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith("PG") or k.startswith("PGSSL")
+        }
+        password = self.role_password if as_role and self.isolate else self.password
+        if password:
+            env["PGPASSWORD"] = password
         env["PGAPPNAME"] = "watchkeeper-drill"
         env["PGCONNECT_TIMEOUT"] = "10"
         return env
 
-    async def connect(self, dbname: str, deadline: float) -> Any:
+    async def connect(self, dbname: str, deadline: float, *, as_role: bool = False) -> Any:
+        """A connection for our own queries (into the scratch database: ``pinned``)."""
         import psycopg
 
         timeout = max(1, min(30, int(deadline - time.monotonic())))
+        password = self.role_password if as_role and self.isolate else self.password
         try:
             return await psycopg.AsyncConnection.connect(
-                self.conninfo(dbname),
-                password=self.password,
+                self.conninfo(dbname, as_role=as_role, pinned=dbname == self.name),
+                password=password,
                 connect_timeout=timeout,
                 autocommit=True,
                 application_name="watchkeeper-drill",
             )
         except psycopg.Error as exc:
             raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
-
-    def restore_target(self) -> tuple[str, dict[str, str]]:
-        """The connection string and environment the restore tools use."""
-        from psycopg import conninfo
-
-        env = self.env()
-        if not self.isolate:
-            return self.conninfo(self.name), env
-        env["PGPASSWORD"] = self.role_password
-        target = conninfo.make_conninfo(**{**self.params, "dbname": self.name, "user": self.name})
-        return target, env
 
     async def create(self, deadline: float) -> None:
         import psycopg
@@ -151,8 +163,9 @@ class PostgresDatabase(Scratch):
         admin_db = str(self.params.get("dbname") or "postgres")
         connection = await self.connect(admin_db, deadline)
         async with connection:
-            self.entry.set_database("postgres", self.name, self.server)
+            self.entry.set_database(self.ledger_engine, self.name, self.server)
             self.created = True  # from here on, drop() looks for what exists
+            role = sql.Identifier(self.name)
             try:
                 owner: sql.Composable = sql.SQL("")
                 if self.isolate:
@@ -160,19 +173,23 @@ class PostgresDatabase(Scratch):
                         sql.SQL(
                             "create role {} login password {} nosuperuser nocreatedb "
                             "nocreaterole noreplication"
-                        ).format(sql.Identifier(self.name), sql.Literal(self.role_password))
+                        ).format(role, sql.Literal(_verifier(self.name, self.role_password)))
                     )
-                    await connection.execute(
-                        sql.SQL("comment on role {} is {}").format(
-                            sql.Identifier(self.name), sql.Literal(MARK + self.entry.id)
-                        )
-                    )
-                    owner = sql.SQL(" owner {}").format(sql.Identifier(self.name))
+                    with contextlib.suppress(psycopg.Error):  # PostgreSQL 16+: to own with it
+                        await connection.execute(sql.SQL("grant {} to current_user").format(role))
+                    owner = sql.SQL(" owner {}").format(role)
                 await connection.execute(
                     sql.SQL("create database {} template template0{}").format(
                         sql.Identifier(self.name), owner
                     )
                 )
+                row = await (
+                    await connection.execute(
+                        "select oid from pg_database where datname = %s", (self.name,)
+                    )
+                ).fetchone()
+                if row is not None:
+                    self.entry.database_oid(int(row[0]))
                 await connection.execute(
                     sql.SQL("comment on database {} is {}").format(
                         sql.Identifier(self.name), sql.Literal(MARK + self.entry.id)
@@ -183,21 +200,31 @@ class PostgresDatabase(Scratch):
                     f"cannot create a scratch database on {self.server}: {_describe(exc)}"
                 ) from None
 
+    def restore_target(self) -> tuple[str, dict[str, str]]:
+        """The connection string and environment the restore tools use."""
+        return self.conninfo(self.name, as_role=True), self.env(as_role=True)
+
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
         started = time.monotonic()
         notes: list[str] = []
         target, env = self.restore_target()
+        memory = ["prlimit", f"--as={MAX_MEMORY}", "--"] if shutil.which("prlimit") else []
         if detected.format == "pg_plain":
+            await _restrict_supported()
             commands: list[list[str]] = []
             unpack = decompressor(detected.compression)
             if unpack is not None:
                 commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
             commands.append([*sed(POSTGRES_FILTER), *([] if unpack else ["--", path])])
-            key = secrets.token_hex(16)  # the dump cannot guess it to \unrestrict
+            # psql restricted before the dump's first line, with a key the dump cannot know
+            # (from the environment: a command line is visible to every local user)
+            env["WK_DRILL_KEY"] = secrets.token_hex(16)
             commands.append(
                 [
-                    pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", target,
-                    "-c", f"\\restrict {key}", "-f", "-",
+                    *memory, pg_tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+                    "-v", "VERBOSITY=terse", "-d", target,
+                    "-c", "\\getenv wk_drill_key WK_DRILL_KEY", "-c", "\\restrict :wk_drill_key",
+                    "-f", "-",
                 ]
             )  # fmt: skip
             run = await tools.pipeline(
@@ -211,6 +238,7 @@ class PostgresDatabase(Scratch):
                 return Restored(unpacked, notes)
             notes.append(f"decompressed in {unpacked.elapsed:.1f}s")
         argv = [
+            *memory,
             pg_tool("pg_restore"),
             "--no-owner",
             "--no-privileges",
@@ -228,31 +256,34 @@ class PostgresDatabase(Scratch):
         return Restored(run, notes)
 
     async def _unpack(self, path: str, detected: Detected, limit: float) -> tuple[str, Any]:
+        """Decompress a custom or tar dump into the drill's folder (pg_restore cannot read
+        through gzip), within the folder's free space: a bomb stops at the disk's end."""
         unpack = decompressor(detected.compression)
         assert unpack is not None
-        folder = os.path.join(self.workdir, f"{self.name}.unpacked")
-        os.makedirs(folder, exist_ok=True)
-        self.entry.add_folder(folder)
+        folder = os.path.join(self.folder, "unpacked")
+        self.entry.add_folder(self.folder)
+        await lanes.BACKUPS.run(os.makedirs, folder, 0o700)
         target = os.path.join(folder, "dump")
         shell = [tools.which(unpack[0]), *unpack[1:], "--", path]
-        run = await _write_to(shell, target, limit, self.entry)
+        free = (await lanes.BACKUPS.run(shutil.disk_usage, folder)).free
+        run = await _write_to(shell, target, limit, self.entry, most=int(free * 0.9))
         return target, run
 
     async def inventory(self, deadline: float) -> Inventory:
         import psycopg
         from psycopg import sql
 
-        connection = await self.connect(self.name, deadline)
+        connection = await self.connect(self.name, deadline, as_role=True)
         found = Inventory()
         async with connection:
             await _statement_timeout(connection, deadline)
             rows = await (
                 await connection.execute(
-                    "select n.nspname, c.relname from pg_class c "
-                    "join pg_namespace n on n.oid = c.relnamespace "
+                    "select n.nspname, c.relname from pg_catalog.pg_class c "
+                    "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
                     "where c.relkind in ('r', 'p') and not c.relispartition "
                     "and n.nspname not in ('pg_catalog', 'information_schema') "
-                    "and n.nspname not like 'pg_toast%' order by 1, 2"
+                    "and n.nspname not like 'pg\\_toast%' order by 1, 2"
                 )
             ).fetchall()
             for index, (schema, table) in enumerate(rows):
@@ -262,7 +293,7 @@ class PostgresDatabase(Scratch):
                 await _statement_timeout(connection, deadline)
                 try:
                     cursor = await connection.execute(
-                        sql.SQL("select count(*) from {}.{}").format(
+                        sql.SQL("select pg_catalog.count(*) from {}.{}").format(
                             sql.Identifier(schema), sql.Identifier(table)
                         )
                     )
@@ -276,7 +307,7 @@ class PostgresDatabase(Scratch):
     async def query(self, text: str, deadline: float) -> Any:
         import psycopg
 
-        connection = await self.connect(self.name, deadline)
+        connection = await self.connect(self.name, deadline, as_role=True)
         async with connection:
             await _statement_timeout(connection, deadline)
             try:
@@ -289,31 +320,54 @@ class PostgresDatabase(Scratch):
         return None if not row else row[0]
 
     async def amcheck(self, deadline: float) -> tuple[int, list[str], str | None]:
+        """Every B-tree index through ``bt_index_check``: the extension is made (by the
+        admin user) in a schema of the drill's own with a random name, its function called
+        by that schema's name, by the drill's role (granted it), so nothing the dump defined
+        can stand in for it or run with more rights than the dump's own."""
         import psycopg
+        from psycopg import sql
 
-        connection = await self.connect(self.name, deadline)
-        async with connection:
+        schema = f"wk_amcheck_{secrets.token_hex(4)}"
+        admin = await self.connect(self.name, deadline)
+        async with admin:
             try:
-                await connection.execute("create extension if not exists amcheck")
+                await admin.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
+                await admin.execute(
+                    sql.SQL("create extension amcheck schema {}").format(sql.Identifier(schema))
+                )
+                if self.isolate:
+                    await admin.execute(
+                        sql.SQL("grant usage on schema {} to {}").format(
+                            sql.Identifier(schema), sql.Identifier(self.name)
+                        )
+                    )
+                    await admin.execute(
+                        sql.SQL(
+                            "grant execute on function {}.bt_index_check(pg_catalog.regclass) to {}"
+                        ).format(sql.Identifier(schema), sql.Identifier(self.name))
+                    )
             except psycopg.Error as exc:
                 return 0, [], f"amcheck is not available: {_describe(exc)}"
+        connection = await self.connect(self.name, deadline, as_role=True)
+        async with connection:
             indexes = await (
                 await connection.execute(
-                    "select c.oid, n.nspname || '.' || c.relname from pg_index i "
-                    "join pg_class c on c.oid = i.indexrelid "
-                    "join pg_namespace n on n.oid = c.relnamespace "
-                    "join pg_am a on a.oid = c.relam "
+                    "select c.oid, n.nspname || '.' || c.relname from pg_catalog.pg_index i "
+                    "join pg_catalog.pg_class c on c.oid = i.indexrelid "
+                    "join pg_catalog.pg_namespace n on n.oid = c.relnamespace "
+                    "join pg_catalog.pg_am a on a.oid = c.relam "
                     "where a.amname = 'btree' and i.indisvalid and i.indisready "
                     "and c.relpersistence != 't' "
                     "and n.nspname not in ('pg_catalog', 'information_schema') "
-                    "and n.nspname not like 'pg_toast%'"
+                    "and n.nspname not like 'pg\\_toast%'"
                 )
             ).fetchall()
             problems: list[str] = []
+            check = sql.SQL("select {}.bt_index_check(%s::pg_catalog.oid::pg_catalog.regclass)")
             for oid, name in indexes:
                 await _statement_timeout(connection, deadline)
                 try:
-                    await connection.execute("select bt_index_check(%s)", (oid,))
+                    await connection.execute(check.format(sql.Identifier(schema)), (int(oid),))
                 except psycopg.Error as exc:
                     problems.append(f"index {name}: {_describe(exc)}")
             return len(indexes), problems, None
@@ -321,40 +375,93 @@ class PostgresDatabase(Scratch):
     async def drop(self) -> None:
         if not self.created:
             return
-        await drop_marked(self, self.name, self.entry.id)
+        if not await drop_marked(self, self.name, self.entry):
+            raise ScratchError(f"{self.name} on {self.server} could not be dropped")
 
 
-async def drop_marked(target: PostgresDatabase, name: str, drill_id: str) -> bool:
-    """Drop database ``name`` and the role of that name if each is this drill's (its
-    comment is the drill's mark, or it has no comment yet — a create killed before its
-    comment — and the drill's id in its name); True when both are gone."""
+SCRATCH_NAME = re.compile(r"wk_drill_[a-z0-9_]*_[0-9]{14}[0-9a-f]{6}")
+"""What every scratch database (and role) is named: ``scratch.scratch_name``."""
+
+
+async def drop_marked(target: PostgresDatabase, name: str, entry: Entry) -> bool:
+    """Drop the scratch database ``name`` and the role of that name, which ``entry`` (the
+    drill's ledger entry) made: only a name of the scratch pattern that ends with the
+    entry's id, and a database whose oid is the one recorded when it was made (a comment
+    would not do: the dump, owner of the database, could change it). True when both are
+    gone."""
     from psycopg import sql
 
+    if not SCRATCH_NAME.fullmatch(name) or not name.endswith(entry.id):
+        return False
+    recorded = (entry.database or {}).get("oid")
     deadline = time.monotonic() + 60
     admin_db = str(target.params.get("dbname") or "postgres")
     connection = await target.connect(admin_db, deadline)
-    gone = True
     async with connection:
-        for catalog, column, statement in (
-            ("pg_database", "datname", "drop database if exists {} with (force)"),
-            ("pg_authid", "rolname", "drop role if exists {}"),
-        ):
-            table = "pg_roles" if catalog == "pg_authid" else catalog
-            row = await (
-                await connection.execute(
-                    sql.SQL("select shobj_description(oid, {}) from {} where {} = %s").format(
-                        sql.Literal(catalog), sql.Identifier(table), sql.Identifier(column)
-                    ),
-                    (name,),
-                )
-            ).fetchone()
-            if row is None:
-                continue  # never made, or gone already
-            if row[0] != MARK + drill_id and (row[0] is not None or not name.endswith(drill_id)):
-                gone = False  # not ours: left alone
-                continue
-            await connection.execute(sql.SQL(statement).format(sql.Identifier(name)))
-    return gone
+        row = await (
+            await connection.execute("select oid from pg_database where datname = %s", (name,))
+        ).fetchone()
+        if row is not None:
+            if recorded is not None and int(row[0]) != int(recorded):
+                return False  # another database of that name: not the one this drill made
+            await connection.execute(
+                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+            )
+        role = await (
+            await connection.execute("select 1 from pg_roles where rolname = %s", (name,))
+        ).fetchone()
+        if role is not None:
+            await connection.execute(sql.SQL("drop owned by {}").format(sql.Identifier(name)))
+            await connection.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+    return True
+
+
+def _verifier(role: str, password: str) -> str:
+    """The SCRAM verifier of ``password``: what ``create role`` is sent, so a server that
+    logs DDL logs no password."""
+    import base64
+    import hashlib
+    import hmac
+
+    salt = secrets.token_bytes(16)
+    iterations = 4096
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", "sha256").digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", "sha256").digest()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+_RESTRICT: list[bool] = []
+
+
+async def _restrict_supported() -> None:
+    """psql's ``\\restrict`` came with 17.6, 16.10, 15.14, 14.19 and 13.22 (August 2025):
+    an older psql cannot be kept from running a dump's backslash commands, so it is not
+    used at all."""
+    if not _RESTRICT:
+        run = await tools.run_tool([pg_tool("psql"), "--version"], limit=10.0)
+        if run.timed_out or not run.ok:
+            raise ScratchError("psql --version did not answer")
+        _RESTRICT.append(_restrict_in(run.stdout.decode("utf-8", "replace")))
+    if not _RESTRICT[0]:
+        raise ScratchError(
+            "this psql cannot restrict a dump's backslash commands (\\restrict needs psql "
+            "17.6, 16.10, 15.14, 14.19, 13.22 or later): a plain dump is not restored with it"
+        )
+
+
+def _restrict_in(version: str) -> bool:
+    match = re.search(r"(\d+)\.(\d+)", version)
+    if match is None:
+        return False
+    major, minor = int(match.group(1)), int(match.group(2))
+    needed = {13: 22, 14: 19, 15: 14, 16: 10, 17: 6}
+    return major >= 18 or (major in needed and minor >= needed[major])
 
 
 async def _statement_timeout(connection: Any, deadline: float) -> None:
@@ -362,8 +469,13 @@ async def _statement_timeout(connection: Any, deadline: float) -> None:
     await connection.execute(f"set statement_timeout = {left}")
 
 
-async def _write_to(argv: list[str], target: str, limit: float, entry: Entry) -> tools.Run:
-    """Run ``argv`` with its stdout written to the file ``target``."""
+async def _write_to(
+    argv: list[str], target: str, limit: float, entry: Entry, *, most: int | None = None
+) -> tools.Run:
+    """Run ``argv`` with its stdout written to the file ``target`` — at most ``most`` bytes
+    of it (``prlimit --fsize``: a decompression bomb stops there, not at the disk's end)."""
+    if most is not None and shutil.which("prlimit"):
+        argv = ["prlimit", f"--fsize={max(1, most)}", "--", *argv]
     descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         process = await asyncio.create_subprocess_exec(
@@ -400,6 +512,7 @@ class PostgresCluster(PostgresDatabase):
     the ``postgres`` user when Watchkeeper runs as root (PostgreSQL refuses root)."""
 
     local = True
+    ledger_engine = "postgres-cluster"
 
     def __init__(self, entry: Entry, workdir: str, *, isolate: bool = True) -> None:
         self.port = _free_port()
@@ -466,8 +579,11 @@ class PostgresCluster(PostgresDatabase):
         argv = [pg_tool("postgres"), "-D", data, "-p", str(self.port), "-k", self.folder]
         for setting in _CLUSTER_SETTINGS:
             argv += ["-c", setting]
-        # its log goes to a file: a pipe nobody drains would stop the server when full
-        log_file = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        # its log goes to a file: a pipe nobody drains would stop the server when full;
+        # made by root before the server starts, never through a link planted in the folder
+        log_file = os.open(
+            self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW, 0o600
+        )
         try:
             self.process = await asyncio.create_subprocess_exec(
                 *tools.as_user(self.user),
@@ -521,12 +637,17 @@ class PostgresCluster(PostgresDatabase):
         return f"exit status {code}"
 
     async def drop(self) -> None:
+        """Stop the server (SIGQUIT: an immediate shutdown that still frees its shared
+        memory; SIGKILL after a few seconds) and remove its folder."""
         if self.process is not None and self.process.returncode is None:
-            tools.kill_session(self.process.pid)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.process.wait(), 10.0)
-        from watchkeeper import lanes
-
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGQUIT)
+            try:
+                await asyncio.wait_for(self.process.wait(), 5.0)
+            except TimeoutError:
+                tools.kill_session(self.process.pid)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.process.wait(), 10.0)
         await lanes.BACKUPS.run(shutil.rmtree, self.folder, True)
 
 
@@ -570,9 +691,9 @@ def _closed_to(account: pwd.struct_passwd, path: str) -> str | None:
 
 
 def _c_locale() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LC_", "PG"))}
-    env["LANG"] = "C"
-    return env
+    """The whole environment of initdb and the private server (run as postgres, which could
+    read Watchkeeper's own, ``${VAR}`` secrets included, in /proc)."""
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C", "LC_ALL": "C"}
 
 
 def _free_port() -> int:

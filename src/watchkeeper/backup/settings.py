@@ -127,11 +127,23 @@ class DrillSpec(_Strict):
         if value in ("auto", "cluster", "redis"):
             return value
         if value.startswith(("postgresql://", "postgres://", "mysql://", "mariadb://")):
-            return value
+            return server_url(value, "into")
         raise ValueError(
-            f"into '{value}' must be cluster, redis, auto or a server URL "
+            f"into '{_shown(value)}' must be cluster, redis, auto or a server URL "
             "(postgresql://user@host/postgres, mysql://root@host)"
         )
+
+    @field_validator("source")
+    @classmethod
+    def _source_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.startswith(("postgresql://", "postgres://", "mysql://", "mariadb://")):
+            raise ValueError(
+                f"source '{_shown(value)}' must be the live database's URL "
+                "(postgresql://user@host/db, mysql://user@host/db)"
+            )
+        return server_url(value, "source")
 
     @model_validator(mode="after")
     def _source(self) -> DrillSpec:
@@ -140,6 +152,37 @@ class DrillSpec(_Strict):
         if self.timeout > self.every:
             raise ValueError("timeout cannot exceed every")
         return self
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _shown(value: str) -> str:
+    """``value`` with any password in it masked (a message must never quote one)."""
+    from watchkeeper.redact import mask_url
+
+    return mask_url(value)
+
+
+def server_url(value: str, key: str) -> str:
+    """``value`` if it is a server URL the drivers read (a port that is a number, percent
+    escapes that are whole, no spaces); else a message that never quotes the password."""
+    from urllib.parse import urlsplit
+
+    problem = None
+    try:
+        parts = urlsplit(value)
+        _ = parts.port
+        if not parts.hostname and not value.startswith(("postgresql:///", "postgres:///")):
+            problem = "names no host"
+    except ValueError:
+        problem = "has a port that is not a number"
+    netloc = value.split("://", 1)[1].split("/", 1)[0]
+    if problem is None and (_BAD_ESCAPE.search(netloc) or " " in netloc):
+        problem = "has a space or a broken %-escape in its user or password (write %25 for %)"
+    if problem is not None:
+        raise ValueError(f"the {key} URL {problem}")
+    return value
 
 
 class S3Spec(_Strict):

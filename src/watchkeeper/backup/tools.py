@@ -75,7 +75,11 @@ class Outcome:
 
     @property
     def name(self) -> str:
-        return os.path.basename(self.argv[0])
+        """The tool's name, past the wrappers that exec it (prlimit, setpriv)."""
+        argv = self.argv
+        while os.path.basename(argv[0]) in ("prlimit", "setpriv") and "--" in argv:
+            argv = argv[argv.index("--") + 1 :]
+        return os.path.basename(argv[0]) if argv else "?"
 
     def last_lines(self, lines: int = 5) -> list[str]:
         text = self.stderr.decode("utf-8", "replace").strip()
@@ -345,6 +349,9 @@ def start_time(pid: int) -> int | None:
 
 
 def alive(pid: int, started: int | None) -> bool:
-    """Is process ``pid`` the one that started at ``started`` still running?"""
-    now = start_time(pid)
-    return now is not None and (started is None or now == started)
+    """Is process ``pid`` the one that started at ``started`` still running? A process whose
+    start was never read (it had ended before it was recorded) is never taken for a live
+    one: the pid may be another process's by now."""
+    if started is None:
+        return False
+    return start_time(pid) == started
