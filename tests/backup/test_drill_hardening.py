@@ -5,6 +5,9 @@ throwaway redis-server), real files (FIFOs, links to /dev/zero)."""
 
 from __future__ import annotations
 
+import html
+import io
+import json
 import os
 import shutil
 import tempfile
@@ -16,11 +19,14 @@ from typing import Any
 
 import pymysql
 import pytest
+from apprise.conversion.format import markdown_to_html
+from rich.console import Console
 
 from watchkeeper.backup import ledger
 from watchkeeper.backup.drill import DrillRecord, drill
 from watchkeeper.backup.evidence import Evidence
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
+from watchkeeper.report import drills as render
 
 MY = "mysql://root@127.0.0.1:3306/"
 HEAD = "-- MariaDB dump 10.19\n"
@@ -112,6 +118,72 @@ def _nothing_left(record: DrillRecord, workdir: Path) -> None:
     assert os.listdir(ledger.folder()) == []
 
 
+# -- reports of hostile records ---------------------------------------------------------------
+HOSTILE = "orders\n# x\x1b[2J ``` `"
+
+
+def _hostile_record() -> dict[str, Any]:
+    return {
+        "kind": "drill",
+        "monitor": "shop backup",
+        "id": "20260101000000abcdef",
+        "started_at": 1_700_000_000.0,
+        "ok": False,
+        "failures": [f"restore failed: mariadb exited with 1: table {HOSTILE}"],
+        "warnings": [f"clean-up incomplete ({HOSTILE}); the next start removes it"],
+        "backup": {
+            "name": f"shop{HOSTILE}.sql",
+            "path": "/backups/x",
+            "size": 10,
+            "mtime": 1_700_000_000.0,
+            "format": "mysql",
+            "compression": "none",
+        },
+        "target": f"database wk_drill_x on {HOSTILE}",
+        "rto_s": None,
+        "rpo_s": 5.0,
+        "objectives": {},
+        "timings": {"pick": 0.1},
+        "counts": {HOSTILE: 3},
+        "checks": [{"check": "tables", "ok": False, "detail": f"table {HOSTILE} is missing"}],
+        "reference": None,
+        "log": [f"10:00:00 mariadb: ERROR at line 3: {HOSTILE}", "```", "`````` x"],
+    }
+
+
+def test_a_hostile_record_stays_inert_in_markdown() -> None:
+    text = render.drill_markdown(_hostile_record())
+    assert "\x1b" not in text
+    assert "\\x1b[2J" in text
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("#")] == [
+        "# Restore drill of shop backup: failed",
+        "## Log",
+    ]
+    log = lines[lines.index("## Log") + 2 :]
+    assert log[0] == "```````text" and log[-1] == "```````"  # longer than any run inside
+    assert log[1] == "10:00:00 mariadb: ERROR at line 3: orders\\x0a# x\\x1b[2J ``` `"
+    page = markdown_to_html(text)
+    assert page.count("<h1") == 1 and page.count("<h2") == 1  # no heading of the record's
+    assert page.count("<pre>") == 1 and page.rstrip().endswith("</code></pre>")
+
+
+def test_a_hostile_record_stays_inert_in_the_terminal() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=400, color_system=None, force_terminal=False)
+    render.print_drill(console, _hostile_record())
+    render.print_history(console, "shop backup", [_hostile_record()])
+    text = out.getvalue()
+    assert "\x1b" not in text
+    assert "\\x1b[2J" in text
+    assert not [line for line in text.splitlines() if line.lstrip().startswith("# x")]
+
+
+def test_a_hostile_record_is_escaped_in_html() -> None:
+    text = render.drill_html(_hostile_record())
+    assert f"shop{html.escape(HOSTILE)}.sql" in text
+
+
 # -- evidence -----------------------------------------------------------------------------
 def _evidence(warnings: list[str]) -> Evidence:
     latest = {"ok": True, "started_at": time.time(), "warnings": warnings}
@@ -133,8 +205,10 @@ def test_only_a_missed_rto_or_rpo_is_an_objective_missed() -> None:
     row = _evidence([cleanup])
     assert row.status == "ok"
     assert row.as_json()["warnings"] == [cleanup]
+    assert f"shop: {render.md(cleanup)}" in render.evidence_markdown([row])
     for missed in (
         "restore took 2m, above the RTO of 1m",
         "the restored backup was 2d old, above the RPO of 1d",
     ):
         assert _evidence([cleanup, missed]).status == "objective missed"
+    assert json.loads(render.evidence_json([row]))["backups"][0]["status"] == "ok"
