@@ -26,6 +26,7 @@ from watchkeeper.backup import ledger
 from watchkeeper.backup.drill import DrillRecord, drill
 from watchkeeper.backup.evidence import Evidence
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
+from watchkeeper.backup.verify import MANIFEST_BYTES, read_manifest
 from watchkeeper.report import drills as render
 
 MY = "mysql://root@127.0.0.1:3306/"
@@ -116,6 +117,38 @@ def _nothing_left(record: DrillRecord, workdir: Path) -> None:
     assert _users(record.id) == []
     assert list(workdir.glob(f"*{record.id}*")) == []
     assert os.listdir(ledger.folder()) == []
+
+
+# -- the manifest ---------------------------------------------------------------------------
+async def test_a_manifest_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    """Opened blocking, a FIFO without a writer would hold the read forever."""
+    os.mkfifo(tmp_path / "shop.dump.manifest.json")
+    said = await read_manifest(str(tmp_path / "shop.dump"))
+    assert said == "shop.dump.manifest.json is not a regular file"
+
+
+async def test_a_manifest_that_links_to_dev_zero_is_refused(tmp_path: Path) -> None:
+    """/dev/zero has no size and no end: followed, it would be read until memory ran out."""
+    os.symlink("/dev/zero", tmp_path / "shop.dump.manifest.json")
+    said = await read_manifest(str(tmp_path / "shop.dump"))
+    assert said == (
+        "shop.dump.manifest.json is a symbolic link: the manifest must be a file of its own"
+    )
+
+
+async def test_a_manifest_nested_too_deeply_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "shop.dump.manifest.json").write_text("[" * 100_000 + "]" * 100_000)
+    said = await read_manifest(str(tmp_path / "shop.dump"))
+    assert said == "shop.dump.manifest.json cannot be read: its JSON is nested too deeply"
+
+
+async def test_a_manifest_too_large_is_refused(tmp_path: Path) -> None:
+    padding = " " * MANIFEST_BYTES
+    (tmp_path / "shop.dump.manifest.json").write_text('{"tables": {"orders": 1}}' + padding)
+    said = await read_manifest(str(tmp_path / "shop.dump"))
+    assert said == "shop.dump.manifest.json is larger than 1 MiB"
+    (tmp_path / "shop.dump.manifest.json").write_text('{"tables": {"orders": 1}}')
+    assert await read_manifest(str(tmp_path / "shop.dump")) == {"orders": 1}
 
 
 # -- reports of hostile records ---------------------------------------------------------------
