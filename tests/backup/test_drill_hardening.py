@@ -21,6 +21,7 @@ import pymysql
 import pytest
 from apprise.conversion.format import markdown_to_html
 from rich.console import Console
+from tests.helpers.redis_server import PrivateRedis
 
 from watchkeeper.backup import ledger
 from watchkeeper.backup.drill import DrillRecord, drill
@@ -117,6 +118,59 @@ def _nothing_left(record: DrillRecord, workdir: Path) -> None:
     assert _users(record.id) == []
     assert list(workdir.glob(f"*{record.id}*")) == []
     assert os.listdir(ledger.folder()) == []
+
+
+# -- Redis ----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    server = PrivateRedis().start()
+    try:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        for i in range(50):
+            client.set(f"session:{i}", "x" * 20)
+        client.save()
+        client.close()
+        target = tmp_path_factory.mktemp("redis") / "dump.rdb"
+        shutil.copy(Path(server.directory) / "dump.rdb", target)
+        yield target
+    finally:
+        server.destroy()
+
+
+@pytest.mark.parametrize(
+    ("command", "refused"),
+    [
+        ("FLUSHALL", "FLUSHALL"),
+        ("FCALL_RO wipe 0", "FCALL_RO"),
+        ("FCALL wipe 0", "FCALL"),
+        ("EVAL_RO 'return 1' 0", "EVAL_RO"),
+        ("MEMORY DOCTOR", "MEMORY DOCTOR"),
+        ("CLIENT LIST", "CLIENT"),
+        ("ACL LIST", "ACL"),
+    ],
+)
+async def test_a_verification_sends_only_read_only_commands(
+    snapshot: Path, workdir: Path, command: str, refused: str
+) -> None:
+    record = await _drill(snapshot, workdir, verify=["DBSIZE", command])
+    assert record.failures == [
+        f"verify: {command!r} failed: {refused} is not allowed in a verification "
+        "(read-only commands only: DBSIZE, EXISTS, GET, MGET, TYPE, TTL, PTTL, STRLEN, "
+        "GETRANGE, HGET, HMGET, HLEN, HEXISTS, HKEYS, HGETALL, LLEN, LINDEX, LRANGE, SCARD, "
+        "SISMEMBER, SMEMBERS, ZCARD, ZSCORE, ZRANGE, ZCOUNT, XLEN, INFO, PING, SCAN, KEYS, "
+        "RANDOMKEY, OBJECT, MEMORY USAGE)"
+    ]
+
+
+async def test_read_only_commands_are_allowed(snapshot: Path, workdir: Path) -> None:
+    record = await _drill(
+        snapshot,
+        workdir,
+        verify=["memory usage session:1", "OBJECT ENCODING session:1", "strlen session:2"],
+    )
+    assert record.ok, record.failures
 
 
 # -- the manifest ---------------------------------------------------------------------------

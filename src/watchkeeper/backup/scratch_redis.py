@@ -6,7 +6,8 @@ folder as its ``dir``, persistence off, listening on a Unix socket in that folde
 (no TCP port to collide with or to expose), so it reads the file and never writes it. The
 restore is done when the server answers PING instead of LOADING; a snapshot it cannot read
 stops it, and its log's last line says why. Verification "queries" are Redis commands
-(``DBSIZE``, ``EXISTS config:flags``), inventory is the keys per database.
+(``DBSIZE``, ``EXISTS config:flags``), read-only ones only (``READS``); inventory is the keys
+per database.
 """
 
 from __future__ import annotations
@@ -131,8 +132,12 @@ class RedisServer(Scratch):
             raise ScratchError(f"cannot read the command: {exc}") from None
         if not words:
             raise ScratchError("empty command")
-        if words[0].lower() in _WRITES:
-            raise ScratchError(f"{words[0]} is not allowed in a verification")
+        if not _allowed(words):
+            shown = " ".join(words[:2]) if words[0].lower() == "memory" else words[0]
+            raise ScratchError(
+                f"{shown} is not allowed in a verification (read-only commands only: "
+                f"{', '.join(READS_SHOWN)})"
+            )
         try:
             async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
                 return await self.client.execute_command(*words)
@@ -149,15 +154,23 @@ class RedisServer(Scratch):
         await lanes.BACKUPS.run(shutil.rmtree, self.folder, True)
 
 
-_WRITES = frozenset(
-    (
-        "shutdown", "save", "bgsave", "bgrewriteaof", "config", "debug", "flushall",
-        "flushdb", "module", "script", "eval", "evalsha", "function", "replicaof",
-        "slaveof", "migrate",
-    )
+READS_SHOWN = (
+    "DBSIZE", "EXISTS", "GET", "MGET", "TYPE", "TTL", "PTTL", "STRLEN", "GETRANGE", "HGET",
+    "HMGET", "HLEN", "HEXISTS", "HKEYS", "HGETALL", "LLEN", "LINDEX", "LRANGE", "SCARD",
+    "SISMEMBER", "SMEMBERS", "ZCARD", "ZSCORE", "ZRANGE", "ZCOUNT", "XLEN", "INFO", "PING",
+    "SCAN", "KEYS", "RANDOMKEY", "OBJECT", "MEMORY USAGE",
 )  # fmt: skip
-"""Commands a verification may not send (it reads; the scratch server is thrown away, but
-a command that writes files or talks to other servers has no place in a check)."""
+"""The commands a verification may send: they read. Anything else is refused, so no
+command that writes, runs code (``EVAL_RO`` runs Lua, ``FCALL_RO`` the snapshot's own
+functions), writes files or talks to other servers reaches the scratch server."""
+READS = frozenset(name.lower() for name in READS_SHOWN if " " not in name)
+
+
+def _allowed(words: list[str]) -> bool:
+    command = words[0].lower()
+    if command == "memory":  # MEMORY USAGE only (not DOCTOR, PURGE, MALLOC-STATS...)
+        return len(words) > 1 and words[1].lower() == "usage"
+    return command in READS
 
 
 def _last_line(path: str) -> str:
