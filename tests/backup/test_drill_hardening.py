@@ -5,10 +5,12 @@ throwaway redis-server), real files (FIFOs, links to /dev/zero)."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import io
 import json
 import os
+import pwd
 import shutil
 import tempfile
 import time
@@ -26,6 +28,9 @@ from tests.helpers.redis_server import PrivateRedis
 from watchkeeper.backup import ledger
 from watchkeeper.backup.drill import DrillRecord, drill
 from watchkeeper.backup.evidence import Evidence
+from watchkeeper.backup.formats import detect
+from watchkeeper.backup.scratch import ScratchError
+from watchkeeper.backup.scratch_redis import RedisServer
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
 from watchkeeper.backup.verify import MANIFEST_BYTES, read_manifest
 from watchkeeper.report import drills as render
@@ -137,6 +142,72 @@ def snapshot(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield target
     finally:
         server.destroy()
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def _proc_status(pid: int) -> dict[str, str]:
+    lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return {k: v.strip() for k, _, v in (line.partition(":") for line in lines)}
+
+
+async def test_redis_server_runs_unprivileged_with_a_bare_environment(
+    snapshot: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As root, the server that loads a hostile snapshot (its FUNCTION libraries run Lua
+    at load) runs as the redis account, owner of the drill's folder, without Watchkeeper's
+    environment (it may hold the config's secrets)."""
+    assert os.geteuid() == 0, "the tests run as root on this machine"
+    account = pwd.getpwnam("redis")
+    monkeypatch.setenv("WK_TEST_SECRET", "hunter2")
+    entry = ledger.open_entry("cache backup")
+    server = RedisServer(entry, str(workdir))
+    try:
+        await server.create(time.monotonic() + 60)
+        restored = await server.restore(
+            str(snapshot), await detect(str(snapshot)), jobs=1, limit=60.0
+        )
+        assert restored.run.ok, restored.run.failure()
+        assert server.process is not None
+        status = _proc_status(server.process.pid)
+        assert status["Uid"].split() == [str(account.pw_uid)] * 4
+        assert status["Gid"].split() == [str(account.pw_gid)] * 4
+        # redis-server writes its process title over its environment (zeros); the area
+        # keeps the size of what it was given: two variables, not Watchkeeper's
+        given = b"PATH=/usr/local/bin:/usr/bin:/bin\0LANG=C\0"
+        environ = await asyncio.to_thread(_read, f"/proc/{server.process.pid}/environ")
+        assert len(environ) == len(given) and environ in (given, bytes(len(given)))
+        for name in ("", "dump.rdb", "redis.log"):
+            owner = (await asyncio.to_thread(os.lstat, os.path.join(server.folder, name))).st_uid
+            assert owner == account.pw_uid, name
+        assert await server.query("DBSIZE", time.monotonic() + 10) == 50
+    finally:
+        await server.drop()
+        entry.close()
+    assert not await asyncio.to_thread(os.path.exists, server.folder)
+
+
+async def test_redis_log_is_made_new_never_through_a_link(
+    snapshot: Path, workdir: Path, tmp_path: Path
+) -> None:
+    """A ``redis.log`` already in the drill's folder (a link to a file elsewhere) is not
+    followed: the restore stops in one line and the file it points at is never made."""
+    victim = tmp_path / "victim"
+    entry = ledger.open_entry("cache backup")
+    server = RedisServer(entry, str(workdir))
+    try:
+        await server.create(time.monotonic() + 60)
+        os.symlink(victim, os.path.join(server.folder, "redis.log"))
+        with pytest.raises(ScratchError) as raised:
+            await server.restore(str(snapshot), await detect(str(snapshot)), jobs=1, limit=60.0)
+        assert str(raised.value) == f"cannot create redis.log in {server.folder}: File exists"
+        assert not victim.exists() and not victim.is_symlink()
+    finally:
+        await server.drop()
+        entry.close()
 
 
 @pytest.mark.parametrize(
