@@ -30,6 +30,7 @@ from watchkeeper.backup.drill import DrillRecord, drill
 from watchkeeper.backup.evidence import Evidence
 from watchkeeper.backup.formats import detect
 from watchkeeper.backup.scratch import ScratchError
+from watchkeeper.backup.scratch_mariadb import sandboxed_client
 from watchkeeper.backup.scratch_redis import RedisServer
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
 from watchkeeper.backup.verify import MANIFEST_BYTES, read_manifest
@@ -123,6 +124,87 @@ def _nothing_left(record: DrillRecord, workdir: Path) -> None:
     assert _users(record.id) == []
     assert list(workdir.glob(f"*{record.id}*")) == []
     assert os.listdir(ledger.folder()) == []
+
+
+# -- MariaDB: the client's sandbox ----------------------------------------------------------
+HELP_WITHOUT_SANDBOX = """\
+mysql  Ver 8.0.36 for Linux on x86_64 (MySQL Community Server - GPL)
+Usage: mysql [OPTIONS] [database]
+  -?, --help          Display this help and exit.
+  -B, --batch         Don't use history file. Disable interactive behavior.
+  --local-infile      Enable/disable LOAD DATA LOCAL INFILE.
+  -D, --database=name Database to use.
+"""
+
+
+def _fake_client(folder: Path, body: str) -> Path:
+    """A ``mariadb`` of a version not installed here (the Oracle client, an older MariaDB):
+    a script that records how it was called, then does ``body``."""
+    folder.mkdir(exist_ok=True)
+    client = folder / "mariadb"
+    calls = folder / "calls"
+    client.write_text(f'#!/bin/sh\necho "$@" >> {calls}\n{body}\n')
+    client.chmod(0o755)
+    return client
+
+
+async def test_a_client_without_sandbox_is_refused_before_anything_is_made(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fake: a client whose --help lists no --sandbox (MySQL 8's, MariaDB before 10.5.25).
+    The drill refuses in one line and never hands it the dump."""
+    (tmp_path / "help.txt").write_text(HELP_WITHOUT_SANDBOX)
+    client = _fake_client(tmp_path / "bin", f"cat {tmp_path / 'help.txt'}")
+    monkeypatch.setenv("PATH", f"{client.parent}:{os.environ['PATH']}")
+    dump = _crafted(tmp_path, "CREATE TABLE t (id int);\n")
+    record = await _drill(dump, workdir, into=MY)
+    assert record.failures == [
+        f"{client} has no --sandbox, so a dump's shell and file commands would run: restoring "
+        "needs the mariadb client of MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 or later "
+        "(the Oracle mysql client has none)"
+    ]
+    assert (tmp_path / "bin" / "calls").read_text() == "--help\n"  # asked, never fed
+    assert "create" not in record.timings
+    _nothing_left(record, workdir)
+
+
+async def test_a_failed_sandbox_probe_is_asked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A probe that fails says so and is not remembered as "no sandbox": the next drill
+    asks again (a client busy being upgraded, a probe past its time)."""
+    client = _fake_client(tmp_path / "bin", "exit 1")
+    monkeypatch.setenv("PATH", f"{client.parent}:{os.environ['PATH']}")
+    with pytest.raises(ScratchError, match=r"^cannot tell whether .* has --sandbox: mariadb"):
+        await sandboxed_client()
+    (tmp_path / "help.txt").write_text(
+        HELP_WITHOUT_SANDBOX + "  --sandbox           Disallow commands that access the file\n"
+    )
+    client.write_text(f"#!/bin/sh\ncat {tmp_path / 'help.txt'}\n")
+    assert await sandboxed_client() == str(client)
+
+
+async def test_a_dump_cannot_read_files_with_load_data_local(
+    tmp_path: Path, workdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sandbox leaves LOAD DATA LOCAL INFILE alone: an option file that enables it
+    (an admin's ~/.my.cnf) would let a dump read Watchkeeper's files into the scratch
+    database. --local-infile=0 on the command line wins over every option file."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / ".my.cnf").write_text("[client]\nlocal-infile=1\n")
+    monkeypatch.setenv("HOME", str(home))
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("token: hunter2\n")
+    dump = _crafted(
+        tmp_path,
+        f"CREATE TABLE t (line text);\nLOAD DATA LOCAL INFILE '{secret}' INTO TABLE t;\n",
+    )
+    record = await _drill(dump, workdir, into=MY)
+    assert not record.ok
+    assert "local infile" in record.failures[0], record.failures
+    assert record.counts == {}
+    _nothing_left(record, workdir)
 
 
 # -- Redis ----------------------------------------------------------------------------------

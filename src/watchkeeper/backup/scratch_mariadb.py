@@ -6,6 +6,10 @@ through the decompressor and the safety filter (``scratch.MARIADB_FILTER``) by p
 work folder, never on a command line. PyMySQL (on the backups lane) creates, counts, runs
 the verification queries and drops. The scratch database carries the drill's mark in its
 comment (MariaDB 10.5 and later; elsewhere its name, which holds the drill's id).
+
+The client runs in its ``--sandbox`` (no ``system``, ``\\!``, ``source`` or ``tee`` from the
+dump) and with ``--local-infile=0`` (no ``LOAD DATA LOCAL`` reading Watchkeeper's files): a
+client without ``--sandbox`` is refused, never used.
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from watchkeeper.backup.scratch import (
 
 MAX_COUNTED = 2000
 
+SANDBOX_VERSIONS = "MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 or later"
+
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
@@ -55,6 +61,8 @@ class MariadbDatabase(Scratch):
         self.password = unquote(parts.password or "")
         self.server = f"{self.host}:{self.port}"
         self.created = False
+        self.client: str | None = None
+        """The sandboxed client (its path), found by ``create``."""
         # the client's option file (its password) in the drill's folder: in the ledger, so
         # a crash mid-drill leaves no password behind after the next start
         self.options = os.path.join(self.folder, "client.cnf")
@@ -83,6 +91,8 @@ class MariadbDatabase(Scratch):
             raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
 
     async def create(self, deadline: float) -> None:
+        # refused before anything is made: a dump never meets an unsandboxed client
+        self.client = await sandboxed_client()
         await self.make_folder()
         self.entry.set_database("mariadb", self.name, self.server)
         await lanes.BACKUPS.run(self._create, deadline)
@@ -115,8 +125,7 @@ class MariadbDatabase(Scratch):
         finally:
             connection.close()
 
-    def _client(self, sandbox: bool) -> list[str]:
-        client = _client_path()
+    def _client(self, client: str) -> list[str]:
         with open(os.open(self.options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write("[client]\n")
             user, password = (
@@ -133,7 +142,8 @@ class MariadbDatabase(Scratch):
             "--batch",
             "--silent",
             f"--database={self.name}",
-            *(["--sandbox"] if sandbox else []),
+            "--sandbox",
+            "--local-infile=0",
         ]
 
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
@@ -143,8 +153,8 @@ class MariadbDatabase(Scratch):
             commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
         expressions = MARIADB_FILTER + (NO_DEFINER if self.isolate else [])
         commands.append([*sed(expressions), *([] if unpack else ["--", path])])
-        sandbox = await _has_sandbox()
-        commands.append(await lanes.BACKUPS.run(self._client, sandbox))
+        client = self.client or await sandboxed_client()
+        commands.append(await lanes.BACKUPS.run(self._client, client))
         try:
             run = await tools.pipeline(commands, limit=limit, on_start=self.entry.add_process)
         finally:
@@ -214,23 +224,39 @@ def _client_path() -> str:
         return tools.which("mysql")
 
 
-_SANDBOX: list[bool] = []
+_SANDBOX: dict[str, bool] = {}
+"""Does the client at this path take ``--sandbox``? Only a definite answer (its ``--help``
+ran to the end) is kept: a probe that failed or timed out is asked again next time."""
 
 
-async def _has_sandbox() -> bool:
-    """Does the client take ``--sandbox`` (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
-    later)? In it the client refuses ``system``, ``\\!``, ``source`` and ``tee`` from the
-    dump: a crafted dump runs no shell command and reads or writes no file."""
-    if not _SANDBOX:
+async def sandboxed_client() -> str:
+    """The path of a client that takes ``--sandbox`` (MariaDB 10.5.25, 10.6.18, 10.11.8,
+    11.0.6 and later). In it the client refuses ``system``, ``\\!``, ``source`` and ``tee``
+    from the dump: a crafted dump runs no shell command and reads or writes no file.
+    ScratchError when the client has none (the Oracle mysql client has none) or cannot
+    say: a dump is never run through a client without it."""
+    client = await lanes.BACKUPS.run(_client_path)
+    if client not in _SANDBOX:
         seen: list[bool] = []
 
         def line(text: bytes) -> None:
             if text.lstrip().startswith(b"--sandbox"):
                 seen.append(True)
 
-        await tools.pipeline([[_client_path(), "--help"]], limit=10.0, on_line=line)
-        _SANDBOX.append(bool(seen))
-    return _SANDBOX[0]
+        run = await tools.pipeline([[client, "--help"]], limit=10.0, on_line=line)
+        if not run.ok:
+            raise ScratchError(
+                f"cannot tell whether {client} has --sandbox: {run.failure()}; a dump is "
+                "restored only through a client in its sandbox"
+            )
+        _SANDBOX[client] = bool(seen)
+    if not _SANDBOX[client]:
+        raise ScratchError(
+            f"{client} has no --sandbox, so a dump's shell and file commands would run: "
+            f"restoring needs the mariadb client of {SANDBOX_VERSIONS} "
+            "(the Oracle mysql client has none)"
+        )
+    return client
 
 
 def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
