@@ -509,7 +509,7 @@ async def test_sql_in_a_mariadb_dump_cannot_reach_beyond_the_scratch_database(
         with connection.cursor() as cursor:
             cursor.execute(f"select count(*) from {source}.orders")
             assert cursor.fetchone() == (3000,)
-            cursor.execute("select user from mysql.user where user like 'wk\\_drill\\_%'")
+            cursor.execute("select user from mysql.user where user = %s", (f"wkd_{record.id}",))
             assert cursor.fetchall() == ()
     finally:
         connection.close()

@@ -30,7 +30,7 @@ from watchkeeper.backup.drill import DrillRecord, drill
 from watchkeeper.backup.evidence import Evidence
 from watchkeeper.backup.formats import detect
 from watchkeeper.backup.scratch import ScratchError
-from watchkeeper.backup.scratch_mariadb import sandboxed_client
+from watchkeeper.backup.scratch_mariadb import MariadbDatabase, drop_marked, sandboxed_client
 from watchkeeper.backup.scratch_redis import RedisServer
 from watchkeeper.backup.settings import BackupSpec, DrillSpec
 from watchkeeper.backup.verify import MANIFEST_BYTES, read_manifest
@@ -205,6 +205,151 @@ async def test_a_dump_cannot_read_files_with_load_data_local(
     assert "local infile" in record.failures[0], record.failures
     assert record.counts == {}
     _nothing_left(record, workdir)
+
+
+# -- MariaDB: the drill's user and database ---------------------------------------------------
+async def test_the_drills_user_is_named_within_mysqls_32_characters(
+    tmp_path: Path, workdir: Path
+) -> None:
+    dump = _crafted(tmp_path, "CREATE TABLE who AS SELECT current_user() AS u;\n")
+    record = await _drill(dump, workdir, into=MY, verify=["select u from who"])
+    assert record.ok, record.failures
+    user = f"wkd_{record.id}"
+    assert len(user) == 24
+    assert record.checks[-1]["detail"] == f"'select u from who' returned '{user}@%'"
+    _nothing_left(record, workdir)
+
+
+async def test_a_dump_that_rewrites_the_comment_is_still_dropped(
+    tmp_path: Path, workdir: Path
+) -> None:
+    """The restored dump may change the scratch database's comment (its own database):
+    the clean-up goes by the name, and drops it."""
+    dump = _crafted(
+        tmp_path,
+        "CREATE TABLE t (id int);\nINSERT INTO t VALUES (1);\n"
+        "ALTER DATABASE COMMENT = 'the real thing: keep';\n",
+    )
+    record = await _drill(dump, workdir, into=MY)
+    try:
+        assert record.ok, record.failures
+        assert record.warnings == []
+        _nothing_left(record, workdir)
+    finally:
+        _forget(record.id)
+
+
+async def test_only_a_database_named_as_the_drills_is_dropped(state: Path) -> None:
+    entry = ledger.open_entry("shop backup")
+    target = MariadbDatabase(entry, "", MY)
+    other = f"keep_{entry.id}"  # ends with the id, not a drill's name
+    connection = _root()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute(f"create database {other}")
+        assert not await asyncio.to_thread(drop_marked, target, other, entry.id)
+        assert not await asyncio.to_thread(drop_marked, target, target.name, "")
+        assert not await asyncio.to_thread(drop_marked, target, target.name, entry.id[1:])
+        assert _databases(other) == [other]
+        entry.set_database("mariadb", other, target.server)
+        target.name = other  # a ledger entry naming what the drill did not make
+        with pytest.raises(ScratchError, match=f"^{other} was not dropped: its name is not"):
+            await target.drop()
+        assert _databases(other) == [other]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"drop database if exists {other}")
+        connection.close()
+        entry.close()
+
+
+class GatedProxy:
+    """A TCP proxy in front of the machine's MariaDB that holds every connection until
+    ``gate`` is set: a server slow to answer."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.open = 0
+        self.closed = asyncio.Condition()
+        self.server: asyncio.Server | None = None
+        self.port = 0
+
+    async def start(self) -> GatedProxy:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self.server.sockets[0].getsockname()[1]
+        return self
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.open += 1
+        self.connected.set()
+        try:
+            await self.gate.wait()
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", 3306)
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        finally:
+            writer.close()
+            async with self.closed:
+                self.open -= 1
+                self.closed.notify_all()
+
+    async def idle(self) -> None:
+        async with self.closed:
+            await self.closed.wait_for(lambda: self.open == 0)
+
+    async def close(self) -> None:
+        self.gate.set()
+        if self.server is not None:
+            self.server.close()
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except OSError:
+        pass
+    finally:
+        writer.close()
+
+
+async def test_a_database_created_after_a_cancellation_is_still_dropped(
+    tmp_path: Path, workdir: Path
+) -> None:
+    """The drill is cancelled while its scratch database is being created (on a lane
+    thread, which goes on): the clean-up waits for the creation and drops what it made,
+    instead of deciding at once that nothing was made."""
+    proxy = await GatedProxy().start()
+    dump = _crafted(tmp_path, "CREATE TABLE t (id int);\n")
+    spec = BackupSpec(
+        path=str(dump),
+        drill=DrillSpec(into=f"mysql://root@127.0.0.1:{proxy.port}/", workdir=str(workdir)),
+    )
+    task = asyncio.create_task(drill("shop backup", spec, file=File.at(dump)))
+    drill_id = ""
+    try:
+        await asyncio.wait_for(proxy.connected.wait(), 60)  # creating, held at the proxy
+        (entry_file,) = os.listdir(ledger.folder())
+        drill_id = entry_file.removesuffix(".json")
+        task.cancel()
+        # (a bound, not a measure: the clean-up either ends without waiting for the
+        # creation, or waits for it until the gate opens)
+        await asyncio.wait([task], timeout=2.0)
+        proxy.gate.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.wait_for(proxy.idle(), 60)  # the creation's connection has ended
+        assert _databases(drill_id) == []
+        assert _users(drill_id) == []
+        assert os.listdir(ledger.folder()) == []
+        assert await asyncio.to_thread(os.listdir, workdir) == []
+    finally:
+        await proxy.close()
+        if not task.done():
+            task.cancel()
+        if drill_id:
+            _forget(drill_id)
 
 
 # -- Redis ----------------------------------------------------------------------------------
