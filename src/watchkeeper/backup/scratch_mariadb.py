@@ -4,14 +4,24 @@ The dump is fed to the ``mariadb`` client (``mysql`` where that is what is insta
 through the decompressor and the safety filter (``scratch.MARIADB_FILTER``) by pipes, with
 ``--database`` naming the scratch database. The password goes in a 0600 option file in the
 work folder, never on a command line. PyMySQL (on the backups lane) creates, counts, runs
-the verification queries and drops. The scratch database carries the drill's mark in its
-comment (MariaDB 10.5 and later; elsewhere its name, which holds the drill's id).
+the verification queries and drops.
+
+The client runs in its ``--sandbox`` (no ``system``, ``\\!``, ``source`` or ``tee`` from the
+dump) and with ``--local-infile=0`` (no ``LOAD DATA LOCAL`` reading Watchkeeper's files): a
+client without ``--sandbox`` is refused, never used. The restore runs as a user of the
+drill's own, ``wkd_<drill id>`` (24 characters: MySQL allows 32).
+
+A scratch database is the drill's when its name says so: ``wk_drill_<slug>_<drill id>``,
+the id of the ledger entry that names it. Its comment repeats the mark as a label only: the
+restored dump may rewrite it (``ALTER DATABASE ... COMMENT``), so nothing trusts it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import re
 import secrets
 import time
 from typing import Any
@@ -34,6 +44,13 @@ from watchkeeper.backup.scratch import (
 
 MAX_COUNTED = 2000
 
+SCRATCH_NAME = re.compile(r"^wk_drill_[a-z0-9_]*_[0-9]{14}[0-9a-f]{6}$")
+"""The name of a drill's scratch database (``scratch.scratch_name``)."""
+DRILL_ID = re.compile(r"^[0-9]{14}[0-9a-f]{6}$")
+"""A ledger entry's id: UTC time to the second, then six hex digits."""
+
+SANDBOX_VERSIONS = "MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 or later"
+
 
 def _quote(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
@@ -54,7 +71,14 @@ class MariadbDatabase(Scratch):
         self.user = unquote(parts.username or "root")
         self.password = unquote(parts.password or "")
         self.server = f"{self.host}:{self.port}"
-        self.created = False
+        self.role = role_name(entry.id)
+        """The drill's own user (``wkd_<drill id>``; a database name would pass MySQL's
+        32-character limit on user names)."""
+        self.client: str | None = None
+        """The sandboxed client (its path), found by ``create``."""
+        self._creating: asyncio.Future[None] | None = None
+        """``_create`` on the backups lane: it runs on after a cancellation, so the clean-up
+        waits for it before it drops what it made."""
         # the client's option file (its password) in the drill's folder: in the ledger, so
         # a crash mid-drill leaves no password behind after the next start
         self.options = os.path.join(self.folder, "client.cnf")
@@ -83,9 +107,12 @@ class MariadbDatabase(Scratch):
             raise ScratchError(f"cannot connect to {self.server}: {_describe(exc)}") from None
 
     async def create(self, deadline: float) -> None:
+        # refused before anything is made: a dump never meets an unsandboxed client
+        self.client = await sandboxed_client()
         await self.make_folder()
         self.entry.set_database("mariadb", self.name, self.server)
-        await lanes.BACKUPS.run(self._create, deadline)
+        self._creating = asyncio.ensure_future(lanes.BACKUPS.run(self._create, deadline))
+        await asyncio.shield(self._creating)
 
     def _create(self, deadline: float) -> None:
         import pymysql
@@ -93,7 +120,6 @@ class MariadbDatabase(Scratch):
         connection = self._connect(deadline)
         try:
             with connection.cursor() as cursor:
-                self.created = True  # from here on, drop() looks for what exists
                 try:
                     cursor.execute(
                         f"create database {_quote(self.name)} comment %s",
@@ -103,10 +129,10 @@ class MariadbDatabase(Scratch):
                     cursor.execute(f"create database {_quote(self.name)}")
                 if self.isolate:
                     cursor.execute(
-                        "create user %s@'%%' identified by %s", (self.name, self.role_password)
+                        "create user %s@'%%' identified by %s", (self.role, self.role_password)
                     )
                     cursor.execute(
-                        f"grant all privileges on {_quote(self.name)}.* to %s@'%%'", (self.name,)
+                        f"grant all privileges on {_quote(self.name)}.* to %s@'%%'", (self.role,)
                     )
         except pymysql.MySQLError as exc:
             raise ScratchError(
@@ -115,12 +141,11 @@ class MariadbDatabase(Scratch):
         finally:
             connection.close()
 
-    def _client(self, sandbox: bool) -> list[str]:
-        client = _client_path()
+    def _client(self, client: str) -> list[str]:
         with open(os.open(self.options, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
             f.write("[client]\n")
             user, password = (
-                (self.name, self.role_password) if self.isolate else (self.user, self.password)
+                (self.role, self.role_password) if self.isolate else (self.user, self.password)
             )
             f.write(f"host={self.host}\nport={self.port}\nuser={user}\n")
             if password:
@@ -133,7 +158,8 @@ class MariadbDatabase(Scratch):
             "--batch",
             "--silent",
             f"--database={self.name}",
-            *(["--sandbox"] if sandbox else []),
+            "--sandbox",
+            "--local-infile=0",
         ]
 
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
@@ -143,8 +169,8 @@ class MariadbDatabase(Scratch):
             commands.append([tools.which(unpack[0]), *unpack[1:], "--", path])
         expressions = MARIADB_FILTER + (NO_DEFINER if self.isolate else [])
         commands.append([*sed(expressions), *([] if unpack else ["--", path])])
-        sandbox = await _has_sandbox()
-        commands.append(await lanes.BACKUPS.run(self._client, sandbox))
+        client = self.client or await sandboxed_client()
+        commands.append(await lanes.BACKUPS.run(self._client, client))
         try:
             run = await tools.pipeline(commands, limit=limit, on_start=self.entry.add_process)
         finally:
@@ -202,9 +228,18 @@ class MariadbDatabase(Scratch):
         return None if not row else row[0]
 
     async def drop(self) -> None:
+        """Drop the database and the user; ScratchError when they could not be (the ledger
+        entry is then kept for the next sweep)."""
         await lanes.BACKUPS.run(_unlink, self.options)
-        if self.created:
-            await lanes.BACKUPS.run(drop_marked, self, self.name, self.entry.id)
+        if self._creating is not None:
+            # still creating after a cancellation: what it makes is dropped after it
+            await asyncio.wait([self._creating])
+            if not self._creating.cancelled():
+                self._creating.exception()  # the drill has reported it already
+        if self.entry.database is None:  # nothing was (or is being) made
+            return
+        if not await lanes.BACKUPS.run(drop_marked, self, self.name, self.entry.id):
+            raise ScratchError(f"{self.name} was not dropped: its name is not this drill's")
 
 
 def _client_path() -> str:
@@ -214,51 +249,69 @@ def _client_path() -> str:
         return tools.which("mysql")
 
 
-_SANDBOX: list[bool] = []
+_SANDBOX: dict[str, bool] = {}
+"""Does the client at this path take ``--sandbox``? Only a definite answer (its ``--help``
+ran to the end) is kept: a probe that failed or timed out is asked again next time."""
 
 
-async def _has_sandbox() -> bool:
-    """Does the client take ``--sandbox`` (MariaDB 10.5.25, 10.6.18, 10.11.8, 11.0.6 and
-    later)? In it the client refuses ``system``, ``\\!``, ``source`` and ``tee`` from the
-    dump: a crafted dump runs no shell command and reads or writes no file."""
-    if not _SANDBOX:
+async def sandboxed_client() -> str:
+    """The path of a client that takes ``--sandbox`` (MariaDB 10.5.25, 10.6.18, 10.11.8,
+    11.0.6 and later). In it the client refuses ``system``, ``\\!``, ``source`` and ``tee``
+    from the dump: a crafted dump runs no shell command and reads or writes no file.
+    ScratchError when the client has none (the Oracle mysql client has none) or cannot
+    say: a dump is never run through a client without it."""
+    client = await lanes.BACKUPS.run(_client_path)
+    if client not in _SANDBOX:
         seen: list[bool] = []
 
         def line(text: bytes) -> None:
             if text.lstrip().startswith(b"--sandbox"):
                 seen.append(True)
 
-        await tools.pipeline([[_client_path(), "--help"]], limit=10.0, on_line=line)
-        _SANDBOX.append(bool(seen))
-    return _SANDBOX[0]
+        run = await tools.pipeline([[client, "--help"]], limit=10.0, on_line=line)
+        if not run.ok:
+            raise ScratchError(
+                f"cannot tell whether {client} has --sandbox: {run.failure()}; a dump is "
+                "restored only through a client in its sandbox"
+            )
+        _SANDBOX[client] = bool(seen)
+    if not _SANDBOX[client]:
+        raise ScratchError(
+            f"{client} has no --sandbox, so a dump's shell and file commands would run: "
+            f"restoring needs the mariadb client of {SANDBOX_VERSIONS} "
+            "(the Oracle mysql client has none)"
+        )
+    return client
+
+
+def role_name(drill_id: str) -> str:
+    """The drill's own user: ``wkd_<drill id>``."""
+    return f"wkd_{drill_id}"
+
+
+def is_scratch(name: str, drill_id: str) -> bool:
+    """Is ``name`` the scratch database of drill ``drill_id``? By its name alone (the
+    comment is the restored dump's to change)."""
+    return (
+        DRILL_ID.match(drill_id) is not None
+        and SCRATCH_NAME.match(name) is not None
+        and name.endswith(f"_{drill_id}")
+    )
 
 
 def drop_marked(target: MariadbDatabase, name: str, drill_id: str) -> bool:
-    """Drop ``name`` if it is this drill's (its comment, or its name, holds the drill's id)."""
+    """Drop ``name`` and the user ``wkd_<drill id>`` if ``name`` is drill ``drill_id``'s
+    scratch database; False (nothing touched) when it is not. ``name`` and ``drill_id``
+    come from the drill's own ledger entry."""
     import pymysql
 
+    if not is_scratch(name, drill_id):
+        return False
     connection = target._connect(time.monotonic() + 60)
     try:
         with connection.cursor() as cursor:
-            cursor.execute(
-                "select * from information_schema.schemata where schema_name = %s", (name,)
-            )
-            row = cursor.fetchone()
-            if row is None:
-                if name.endswith(drill_id):
-                    cursor.execute("drop user if exists %s@'%%'", (name,))
-                return True
-            columns = [d[0].lower() for d in cursor.description or ()]
-            values: list[Any] = list(row)
-            comment = (
-                values[columns.index("schema_comment")] if "schema_comment" in columns else None
-            )
-            if comment not in (None, "", MARK + drill_id) or not name.endswith(drill_id):
-                return False
             cursor.execute(f"drop database if exists {_quote(name)}")
-        with connection.cursor() as cursor:
-            if name.endswith(drill_id):  # the drill's user, named as its database
-                cursor.execute("drop user if exists %s@'%%'", (name,))
+            cursor.execute("drop user if exists %s@'%%'", (role_name(drill_id),))
     except pymysql.MySQLError as exc:
         raise ScratchError(f"dropping {name}: {_describe(exc)}") from None
     finally:

@@ -6,15 +6,23 @@ folder as its ``dir``, persistence off, listening on a Unix socket in that folde
 (no TCP port to collide with or to expose), so it reads the file and never writes it. The
 restore is done when the server answers PING instead of LOADING; a snapshot it cannot read
 stops it, and its log's last line says why. Verification "queries" are Redis commands
-(``DBSIZE``, ``EXISTS config:flags``), inventory is the keys per database.
+(``DBSIZE``, ``EXISTS config:flags``), read-only ones only (``READS``); inventory is the keys
+per database.
+
+The snapshot is hostile: a Redis 7 RDB carries FUNCTION libraries whose Lua runs while it
+loads. So the server never runs as root: when Watchkeeper does, it runs as the ``redis``
+account (``nobody`` where there is none), owner of the drill's folder and nothing else, with
+an environment of two variables (Watchkeeper's own may hold the config's secrets).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import shlex
 import shutil
+import stat
 import time
 from typing import Any
 
@@ -23,7 +31,10 @@ from watchkeeper.backup import tools
 from watchkeeper.backup.formats import Detected, decompressor
 from watchkeeper.backup.ledger import Entry
 from watchkeeper.backup.scratch import Inventory, Restored, Scratch, ScratchError
-from watchkeeper.backup.scratch_postgres import _write_to
+from watchkeeper.backup.scratch_postgres import _closed_to, _write_to
+
+SERVER_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C"}
+"""All the environment redis-server gets."""
 
 
 class RedisServer(Scratch):
@@ -34,6 +45,8 @@ class RedisServer(Scratch):
         self.socket = os.path.join(self.folder, "redis.sock")
         self.process: asyncio.subprocess.Process | None = None
         self.client: Any = None
+        self.account: pwd.struct_passwd | None = None
+        """Whom the server runs as (None: as Watchkeeper, which is not root)."""
 
     @property
     def label(self) -> str:
@@ -42,12 +55,23 @@ class RedisServer(Scratch):
     local = True
 
     async def create(self, deadline: float) -> None:
+        if os.geteuid() == 0:
+            self.account = unprivileged_account()
+            blocked = await lanes.BACKUPS.run(_closed_to, self.account, self.workdir)
+            if blocked is not None:
+                raise ScratchError(
+                    f"the scratch redis-server runs as {self.account.pw_name}, which cannot "
+                    f"enter {blocked}: set drill: {{workdir: ...}} to a folder it can reach"
+                )
         await self.make_folder()
 
     async def restore(self, path: str, detected: Detected, *, jobs: int, limit: float) -> Restored:
         started = time.monotonic()
         deadline = started + limit
         target = os.path.join(self.folder, "dump.rdb")
+        log_path = os.path.join(self.folder, "redis.log")
+        # both made here, new (no link followed), before the folder is the server's
+        await lanes.BACKUPS.run(_make_files, self.folder, (target, log_path))
         unpack = decompressor(detected.compression)
         if unpack is not None:
             argv = [tools.which(unpack[0]), *unpack[1:], "--", path]
@@ -56,7 +80,8 @@ class RedisServer(Scratch):
         copied = await _write_to(argv, target, limit, self.entry)
         if not copied.ok:
             return Restored(copied)
-        log_path = os.path.join(self.folder, "redis.log")
+        if self.account is not None:
+            await lanes.BACKUPS.run(_hand_over, self.folder, (target, log_path), self.account)
         server = [
             tools.which("redis-server"),
             "--port", "0",
@@ -70,11 +95,13 @@ class RedisServer(Scratch):
             "--logfile", log_path,
         ]  # fmt: skip
         self.process = await asyncio.create_subprocess_exec(
+            *_as_account(self.account),
             *server,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
             start_new_session=True,
+            env=dict(SERVER_ENV),
         )
         self.entry.add_process(self.process.pid)
         load = tools.Outcome(server)
@@ -101,7 +128,8 @@ class RedisServer(Scratch):
         )
         while True:
             if self.process.returncode is not None:
-                return _last_line(log_path) or f"redis-server exited ({self.process.returncode})"
+                said = await lanes.BACKUPS.run(_last_line, log_path)
+                return said or f"redis-server exited ({self.process.returncode})"
             if time.monotonic() > deadline:
                 return "timeout"
             try:
@@ -131,8 +159,12 @@ class RedisServer(Scratch):
             raise ScratchError(f"cannot read the command: {exc}") from None
         if not words:
             raise ScratchError("empty command")
-        if words[0].lower() in _WRITES:
-            raise ScratchError(f"{words[0]} is not allowed in a verification")
+        if not _allowed(words):
+            shown = " ".join(words[:2]) if words[0].lower() == "memory" else words[0]
+            raise ScratchError(
+                f"{shown} is not allowed in a verification (read-only commands only: "
+                f"{', '.join(READS_SHOWN)})"
+            )
         try:
             async with asyncio.timeout(max(1.0, deadline - time.monotonic())):
                 return await self.client.execute_command(*words)
@@ -149,24 +181,85 @@ class RedisServer(Scratch):
         await lanes.BACKUPS.run(shutil.rmtree, self.folder, True)
 
 
-_WRITES = frozenset(
-    (
-        "shutdown", "save", "bgsave", "bgrewriteaof", "config", "debug", "flushall",
-        "flushdb", "module", "script", "eval", "evalsha", "function", "replicaof",
-        "slaveof", "migrate",
-    )
+READS_SHOWN = (
+    "DBSIZE", "EXISTS", "GET", "MGET", "TYPE", "TTL", "PTTL", "STRLEN", "GETRANGE", "HGET",
+    "HMGET", "HLEN", "HEXISTS", "HKEYS", "HGETALL", "LLEN", "LINDEX", "LRANGE", "SCARD",
+    "SISMEMBER", "SMEMBERS", "ZCARD", "ZSCORE", "ZRANGE", "ZCOUNT", "XLEN", "INFO", "PING",
+    "SCAN", "KEYS", "RANDOMKEY", "OBJECT", "MEMORY USAGE",
 )  # fmt: skip
-"""Commands a verification may not send (it reads; the scratch server is thrown away, but
-a command that writes files or talks to other servers has no place in a check)."""
+"""The commands a verification may send: they read. Anything else is refused, so no
+command that writes, runs code (``EVAL_RO`` runs Lua, ``FCALL_RO`` the snapshot's own
+functions), writes files or talks to other servers reaches the scratch server."""
+READS = frozenset(name.lower() for name in READS_SHOWN if " " not in name)
+
+
+def _allowed(words: list[str]) -> bool:
+    command = words[0].lower()
+    if command == "memory":  # MEMORY USAGE only (not DOCTOR, PURGE, MALLOC-STATS...)
+        return len(words) > 1 and words[1].lower() == "usage"
+    return command in READS
+
+
+def unprivileged_account() -> pwd.struct_passwd:
+    """Whom a scratch redis-server runs as when Watchkeeper is root: ``redis``, else
+    ``nobody``."""
+    for name in ("redis", "nobody"):
+        try:
+            return pwd.getpwnam(name)
+        except KeyError:
+            continue
+    raise ScratchError("the scratch redis-server cannot run as root and there is no redis user")
+
+
+def _as_account(account: pwd.struct_passwd | None) -> list[str]:
+    """The prefix that runs the server as ``account`` (none for None): ``setpriv`` with its
+    numeric ids, as ``tools.as_user`` does by name (Debian's ``nobody`` has no group of that
+    name: its group is ``nogroup``)."""
+    if account is None:
+        return []
+    return [
+        tools.which("setpriv"),
+        f"--reuid={account.pw_uid}",
+        f"--regid={account.pw_gid}",
+        "--init-groups",
+        "--",
+    ]
+
+
+def _make_files(folder: str, paths: tuple[str, ...]) -> None:
+    """Create each of ``paths`` (empty, 0600): never through a link, never one that exists."""
+    for path in paths:
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except OSError as exc:
+            raise ScratchError(
+                f"cannot create {os.path.basename(path)} in {folder}: {exc.strerror}"
+            ) from None
+
+
+def _hand_over(folder: str, paths: tuple[str, ...], account: pwd.struct_passwd) -> None:
+    """Give the files, then the folder, to ``account`` (links are not followed)."""
+    for path in (*paths, folder):
+        os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
 
 
 def _last_line(path: str) -> str:
+    """The line of the server's log that says why it stopped. The log is in a folder the
+    server owns: a link or a FIFO put in its place is not read."""
     try:
-        with open(path, "rb") as handle:
-            handle.seek(max(0, os.path.getsize(path) - 4096))
-            text = handle.read().decode("utf-8", "replace")
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return ""
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            return ""
+        os.lseek(descriptor, max(0, info.st_size - 4096), os.SEEK_SET)
+        text = os.read(descriptor, 4096).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(descriptor)
     lines = [line for line in text.strip().splitlines() if line.strip()]
     for line in reversed(lines):
         lowered = line.lower()

@@ -13,8 +13,10 @@ An empty restore (no tables, no keys) fails on its own: a backup that holds noth
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -128,7 +130,7 @@ async def _reference(
             return None
         return "previous drill", {_name(k): int(v) for k, v in previous.items()}
     if spec.compare == "manifest":
-        manifest = read_manifest(backup_path)
+        manifest = await read_manifest(backup_path)
         if isinstance(manifest, str):
             result.add("compare", False, manifest)
             return None
@@ -172,24 +174,54 @@ def _compare(
         )
 
 
-def read_manifest(backup_path: str) -> dict[str, int] | str:
+async def read_manifest(backup_path: str) -> dict[str, int] | str:
     """``<backup>.manifest.json``: ``{"tables": {"orders": 1234, ...}}``; a string says why
-    it cannot be used."""
+    it cannot be used. Read on the backups lane (a file on a hung mount hangs a thread, not
+    the loop)."""
+    from watchkeeper import lanes
+
+    return await lanes.BACKUPS.run(_read_manifest, backup_path)
+
+
+def _read_manifest(backup_path: str) -> dict[str, int] | str:
+    """The manifest is as hostile as the backup beside it: only a regular file is read (a
+    FIFO would block, a link to ``/dev/zero`` never end), at most ``MANIFEST_BYTES``."""
     path = f"{backup_path.rstrip('/')}.manifest.json"
+    name = os.path.basename(path)
     try:
-        if os.path.getsize(path) > MANIFEST_BYTES:
-            return f"{os.path.basename(path)} is larger than 1 MiB"
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except FileNotFoundError:
-        return f"no manifest: {os.path.basename(path)} is not beside the backup"
-    except (OSError, ValueError) as exc:
-        return f"{os.path.basename(path)} cannot be read: {exc}"
+        return f"no manifest: {name} is not beside the backup"
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return f"{name} is a symbolic link: the manifest must be a file of its own"
+        return f"{name} cannot be read: {exc.strerror}"
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            return f"{name} is not a regular file"
+        raw = bytearray()
+        while len(raw) <= MANIFEST_BYTES:
+            chunk = os.read(descriptor, MANIFEST_BYTES + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+    except OSError as exc:
+        return f"{name} cannot be read: {exc.strerror}"
+    finally:
+        os.close(descriptor)
+    if len(raw) > MANIFEST_BYTES:
+        return f"{name} is larger than {MANIFEST_BYTES // 1024 // 1024} MiB"
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except RecursionError:
+        return f"{name} cannot be read: its JSON is nested too deeply"
+    except ValueError as exc:  # not UTF-8, not JSON
+        return f"{name} cannot be read: {str(exc).splitlines()[0] if str(exc) else exc!r}"
     tables = data.get("tables") if isinstance(data, dict) else None
     if not isinstance(tables, dict) or not all(
         isinstance(v, int) and not isinstance(v, bool) for v in tables.values()
     ):
-        return f'{os.path.basename(path)} must hold {{"tables": {{"name": rows, ...}}}}'
+        return f'{name} must hold {{"tables": {{"name": rows, ...}}}}'
     return {_name(str(k)): int(v) for k, v in tables.items()}
 
 

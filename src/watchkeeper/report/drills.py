@@ -3,8 +3,11 @@
 the last successful restore of each backup, its RTO and RPO against the objectives).
 
 Everything shown comes from a drill's record (``DrillRecord.as_json``), which quotes file
-names, tool output and server errors: text from outside, escaped for each format (Rich
-markup is never interpreted, Markdown specials are backslashed, HTML is escaped).
+names, tool output and server errors: text from outside, escaped for each format. In the
+terminal and in Markdown its control characters are shown, never sent (``printable.visible``:
+an ESC sequence or a newline in a file or table name stays one inert line); Rich markup is
+never interpreted, Markdown specials are backslashed and the log sits in a fence longer than
+any run of backticks in it; HTML is escaped.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from watchkeeper.backup.evidence import Evidence
+from watchkeeper.backup.evidence import Evidence, missed_objective
+from watchkeeper.printable import visible
 from watchkeeper.report.html import page, table, tile
 from watchkeeper.units import format_duration, format_size
 
@@ -28,8 +32,31 @@ _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+\-.!|~])")
 
 
 def md(text: object) -> str:
-    """``text`` as literal Markdown (every special character backslashed, one line)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text)).replace("\r", " ").replace("\n", " ")
+    """``text`` as literal Markdown: control characters shown as escapes (so it is one
+    line), every special character backslashed."""
+    return _MD_SPECIAL.sub(r"\\\1", shown(text))
+
+
+def shown(text: object) -> str:
+    """``text`` from a record, fit for a terminal: its control characters made visible."""
+    return visible(str(text))
+
+
+_BACKTICKS = re.compile(r"`+")
+
+
+def fenced(lines: Sequence[object]) -> list[str]:
+    """``lines`` as a fenced code block that none of them can end: each made visible (one
+    line each), the fence one backtick longer than the longest run of them in the text."""
+    texts = [shown(line) for line in lines]
+    longest = max((len(run) for text in texts for run in _BACKTICKS.findall(text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}text", *texts, fence]
+
+
+def _warning_kind(warning: object) -> str:
+    """``objective`` for a missed RTO or RPO, ``warning`` for anything else (a clean-up)."""
+    return "objective" if missed_objective(str(warning)) else "warning"
 
 
 def _when(epoch: float | None) -> str:
@@ -44,7 +71,7 @@ def _seconds(value: float | None) -> str:
 
 def _format(backup: dict[str, Any]) -> str:
     packed = backup.get("compression")
-    return str(backup.get("format")) + ("" if packed in (None, "none") else f", {packed}")
+    return shown(backup.get("format")) + ("" if packed in (None, "none") else f", {shown(packed)}")
 
 
 def _mark(ok: object) -> str:
@@ -64,19 +91,19 @@ def print_drill(console: Console, record: dict[str, Any]) -> None:
         "bold green" if ok and not record.get("warnings") else "bold yellow" if ok else "bold red"
     )
     head = Text()
-    head.append(f"{record.get('monitor')}: ", style="bold")
+    head.append(f"{shown(record.get('monitor'))}: ", style="bold")
     head.append(verdict(record), style=style)
     console.print(head)
     backup = record.get("backup") or {}
     if backup:
         console.print(
             Text(
-                f"  backup   {backup.get('name')} ({_format(backup)}"
+                f"  backup   {shown(backup.get('name'))} ({_format(backup)}"
                 f", {format_size(backup.get('size') or 0)}), made {_when(backup.get('mtime'))}"
             )
         )
     if record.get("target"):
-        console.print(Text(f"  into     {record['target']}"))
+        console.print(Text(f"  into     {shown(record['target'])}"))
     objectives = record.get("objectives") or {}
     console.print(
         Text(
@@ -100,19 +127,19 @@ def print_drill(console: Console, record: dict[str, Any]) -> None:
     )
     timings = record.get("timings") or {}
     if timings:
-        shown = ", ".join(f"{k} {format_duration(v)}" for k, v in timings.items())
-        console.print(Text(f"  timings  {shown}", style="dim"))
+        steps = ", ".join(f"{shown(k)} {format_duration(v)}" for k, v in timings.items())
+        console.print(Text(f"  timings  {steps}", style="dim"))
     for check in record.get("checks") or []:
         mark = Text(
             "  ✓ " if check.get("ok") else "  ✗ ", style="green" if check.get("ok") else "red"
         )
-        mark.append(f"{check.get('check')}: {check.get('detail')}")
+        mark.append(f"{shown(check.get('check'))}: {shown(check.get('detail'))}")
         console.print(mark)
     for failure in record.get("failures") or []:
         if not any(failure.endswith(str(c.get("detail"))) for c in record.get("checks") or []):
-            console.print(Text(f"  ✗ {failure}", style="red"))
+            console.print(Text(f"  ✗ {shown(failure)}", style="red"))
     for warning in record.get("warnings") or []:
-        console.print(Text(f"  ! {warning}", style="yellow"))
+        console.print(Text(f"  ! {shown(warning)}", style="yellow"))
 
 
 def drill_markdown(record: dict[str, Any]) -> str:
@@ -141,7 +168,7 @@ def drill_markdown(record: dict[str, Any]) -> str:
     for failure in record.get("failures") or []:
         lines.append(f"| drill | FAIL | {md(failure)} |")
     for warning in record.get("warnings") or []:
-        lines.append(f"| objective | warning | {md(warning)} |")
+        lines.append(f"| {_warning_kind(warning)} | warning | {md(warning)} |")
     counts = record.get("counts") or {}
     if counts:
         lines += ["", "| table | rows |", "|---|---:|"]
@@ -149,7 +176,7 @@ def drill_markdown(record: dict[str, Any]) -> str:
     log = record.get("log") or []
     if log:
         lines += ["", "## Log", ""]
-        lines += [f"    {line}" for line in log]
+        lines += fenced(log)
     return "\n".join(lines) + "\n"
 
 
@@ -182,7 +209,7 @@ def _drill_card(record: dict[str, Any]) -> str:
         if not any(str(f).endswith(str(c.get("detail"))) for c in record.get("checks") or [])
     ]
     rows += [
-        ['<span class="warn">!</span>', "objective", html.escape(str(w))]
+        ['<span class="warn">!</span>', _warning_kind(w), html.escape(str(w))]
         for w in record.get("warnings") or []
     ]
     about = (
@@ -214,9 +241,11 @@ def drill_html(record: dict[str, Any]) -> str:
 # -- history ----------------------------------------------------------------------------
 def print_history(console: Console, name: str, records: Sequence[dict[str, Any]]) -> None:
     if not records:
-        console.print(Text(f"{name}: no drill recorded yet (wk drill {name} runs one now)"))
+        console.print(
+            Text(f"{shown(name)}: no drill recorded yet (wk drill {shown(name)} runs one now)")
+        )
         return
-    grid = Table(title=Text(f"Drills of {name}"), show_edge=False)
+    grid = Table(title=Text(f"Drills of {shown(name)}"), show_edge=False)
     for column in ("when", "result", "backup", "RTO", "RPO", "rows", "reason"):
         grid.add_column(column, justify="right" if column in ("RTO", "RPO", "rows") else "left")
     for record in records:
@@ -225,11 +254,11 @@ def print_history(console: Console, name: str, records: Sequence[dict[str, Any]]
         grid.add_row(
             _when(record.get("started_at")),
             Text(verdict(record), style="green" if record.get("ok") else "red"),
-            Text(str((record.get("backup") or {}).get("name", "—"))),
+            Text(shown((record.get("backup") or {}).get("name", "—"))),
             _seconds(record.get("rto_s")),
             _seconds(record.get("rpo_s")),
             f"{sum(counts.values()):,}" if counts else "—",
-            Text(str(reason)),
+            Text(shown(reason)),
         )
     console.print(grid)
 
@@ -272,7 +301,7 @@ def print_evidence(console: Console, rows: Sequence[Evidence]) -> None:
     for row in rows:
         data = row.as_json()
         grid.add_row(
-            Text(row.backup),
+            Text(shown(row.backup)),
             Text(row.status, style="green" if row.status == "ok" else "red"),
             _when(data["last_success_at"]),
             _met(data["rto_s"], row.rto_objective),
@@ -280,6 +309,9 @@ def print_evidence(console: Console, rows: Sequence[Evidence]) -> None:
             f"{row.passed}/{row.drills}",
         )
     console.print(grid)
+    for row in rows:
+        for warning in row.warnings:
+            console.print(Text(f"  ! {shown(row.backup)}: {shown(warning)}", style="yellow"))
 
 
 def evidence_markdown(rows: Sequence[Evidence], *, generated: float | None = None) -> str:
@@ -301,6 +333,10 @@ def evidence_markdown(rows: Sequence[Evidence], *, generated: float | None = Non
             f"{_met(data['rto_s'], row.rto_objective)} | "
             f"{_met(data['rpo_s'], row.rpo_objective)} | {row.passed}/{row.drills} |"
         )
+    warned = [(row, warning) for row in rows for warning in row.warnings]
+    if warned:
+        lines += ["", "Warnings of the latest drills:", ""]
+        lines += [f"- {md(row.backup)}: {md(warning)}" for row, warning in warned]
     return "\n".join(lines) + "\n"
 
 
