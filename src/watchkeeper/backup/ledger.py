@@ -8,8 +8,10 @@ by default ``~/.local/state/watchkeeper/drills``; ``WATCHKEEPER_STATE`` override
 whole path). A file names the process that owns it (pid and start time): a drill whose
 owner still runs is never touched, so ``wk drill`` beside ``wk up`` is safe.
 
-A scratch database is dropped only when it carries the drill's own mark (its comment holds
-the drill's id): nothing here ever drops a database that a drill did not create.
+A scratch database (and the drill's own user or role) is dropped only when its name has the
+scratch pattern and ends with the entry's id (and, on PostgreSQL, it has the oid recorded
+when it was made): a comment would not do, the restored dump owns its database and could
+rewrite it. Nothing here ever drops a database that a drill did not create.
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ class MariadbDatabase(Scratch):
                 password=self.password,
                 database=database,
                 connect_timeout=timeout,
-                read_timeout=max(1, int(deadline - time.monotonic())),
+                # a statement that hangs must not hold up the clean-up that waits for it
+                read_timeout=max(1, min(300, int(deadline - time.monotonic()))),
                 write_timeout=timeout,
                 autocommit=True,
             )
@@ -153,7 +154,9 @@ class MariadbDatabase(Scratch):
                 f.write(f'password="{escaped}"\n')
         return [
             client,
-            f"--defaults-extra-file={self.options}",
+            # only the drill's own options: not /etc/mysql nor ~/.my.cnf (which may turn
+            # on what the sandbox leaves alone, or name another server or database)
+            f"--defaults-file={self.options}",
             "--protocol=TCP",
             "--batch",
             "--silent",

@@ -95,7 +95,7 @@ class RedisServer(Scratch):
             "--logfile", log_path,
         ]  # fmt: skip
         self.process = await asyncio.create_subprocess_exec(
-            *_as_account(self.account),
+            *tools.as_user(self.account.pw_name if self.account else None),
             *server,
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
@@ -209,21 +209,6 @@ def unprivileged_account() -> pwd.struct_passwd:
         except KeyError:
             continue
     raise ScratchError("the scratch redis-server cannot run as root and there is no redis user")
-
-
-def _as_account(account: pwd.struct_passwd | None) -> list[str]:
-    """The prefix that runs the server as ``account`` (none for None): ``setpriv`` with its
-    numeric ids, as ``tools.as_user`` does by name (Debian's ``nobody`` has no group of that
-    name: its group is ``nogroup``)."""
-    if account is None:
-        return []
-    return [
-        tools.which("setpriv"),
-        f"--reuid={account.pw_uid}",
-        f"--regid={account.pw_gid}",
-        "--init-groups",
-        "--",
-    ]
 
 
 def _make_files(folder: str, paths: tuple[str, ...]) -> None:

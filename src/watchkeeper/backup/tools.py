@@ -318,7 +318,16 @@ def as_user(user: str | None) -> list[str]:
     the tool's). Not ``user=`` of the subprocess call: uvloop's loop does not take it."""
     if user is None:
         return []
-    return [which("setpriv"), f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+    import pwd
+
+    account = pwd.getpwnam(user)  # its own group by number: Debian's nobody has no "nobody"
+    return [
+        which("setpriv"),
+        f"--reuid={account.pw_uid}",
+        f"--regid={account.pw_gid}",
+        "--init-groups",
+        "--",
+    ]
 
 
 def kill_session(pid: int) -> None:
