@@ -293,20 +293,39 @@ async def _run(
     record.rto = record.timings["restore"]
     record.note(f"restored in {record.rto:.1f}s")
     step = time.monotonic()
-    inventory = await scratch.inventory(deadline)
+    # amcheck reads the indexes while the counts read the tables: one pass of each, side by
+    # side, on their own connections (the verification is most of a drill's own cost)
+    indexes = (
+        asyncio.ensure_future(scratch.amcheck(deadline))
+        if plan.amcheck and scratch.engine == "postgres"
+        else None
+    )
+    try:
+        inventory = await scratch.inventory(deadline)
+    except BaseException:
+        if indexes is not None:
+            indexes.cancel()
+            await asyncio.gather(indexes, return_exceptions=True)
+        raise
     record.counts = dict(inventory.counts)
     if inventory.uncounted:
         record.note(f"{inventory.uncounted} tables past the first 2000 were not counted")
     from watchkeeper.backup.verify import verify
 
-    verification = await verify(
-        scratch,
-        inventory,
-        plan,
-        deadline=deadline,
-        previous=previous,
-        backup_path=file.path,
-    )
+    try:
+        verification = await verify(
+            scratch,
+            inventory,
+            plan,
+            deadline=deadline,
+            previous=previous,
+            backup_path=file.path,
+            indexes=indexes,
+        )
+    finally:
+        if indexes is not None and not indexes.done():
+            indexes.cancel()
+            await asyncio.gather(indexes, return_exceptions=True)
     record.timings["verify"] = time.monotonic() - step
     record.checks = [check.as_json() for check in verification.checks]
     record.reference = verification.reference

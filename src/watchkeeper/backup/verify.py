@@ -18,6 +18,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -64,7 +65,9 @@ async def verify(
     deadline: float,
     previous: dict[str, int] | None,
     backup_path: str,
+    indexes: Awaitable[tuple[int, list[str], str | None]] | None = None,
 ) -> Verification:
+    """``indexes``: amcheck already under way (else it runs here, at the end)."""
     result = Verification()
     counts = {_name(k): v for k, v in inventory.counts.items()}
     noun = "keys" if scratch.engine == "redis" else "tables"
@@ -101,8 +104,10 @@ async def verify(
             result.add("verify", False, f"{text!r} failed: {exc}")
             continue
         result.add("verify", _truthy(value), f"{text!r} returned {_show(value)}")
-    if spec.amcheck and scratch.engine == "postgres":
-        checked, problems, unavailable = await scratch.amcheck(deadline)
+    if indexes is None and spec.amcheck and scratch.engine == "postgres":
+        indexes = scratch.amcheck(deadline)
+    if indexes is not None:
+        checked, problems, unavailable = await indexes
         if unavailable:
             result.add("amcheck", True, f"skipped: {unavailable}")
         elif problems:
