@@ -79,4 +79,13 @@ monitors:
     tcp: mail.example.com:25
     expect: ["tcp.banner contains 'ESMTP'"]
     paused: true                  # kept in the file, not checked
+
+  # Backups: the newest file's age, size and format (pg_restore --list, gzip -t, ...), and
+  # a weekly restore drill into a scratch PostgreSQL cluster that is always removed after
+  # (`wk drill app-db-backup` runs one now; `wk drill report` is the evidence)
+  # - name: app-db-backup
+  #   backup:
+  #     path: /var/backups/app/*.dump
+  #     max_age: 26h
+  #     drill: {every: 7d, tables: [orders], rto: 30m}
 """
