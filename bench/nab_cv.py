@@ -1,0 +1,264 @@
+"""Leave-one-category-out cross-validation of the drift detector on the NAB subset: what its
+settings score on data they were not chosen on (the in-sample score of ``bench/nab.py`` only
+says how well they fit the files they were tuned on).
+
+For each of the 4 categories: every candidate of ``GRID`` is scored on the other 3 (NAB
+standard profile, the threshold optimised over those files, as the scorer does); the best
+one's settings *and its threshold* then score the left-out category. Two ways to set the
+left-out category's threshold, both reported:
+
+- *fixed* (the headline): the threshold chosen on the 3 training categories, as a shipped
+  detector meets new data with a threshold it already has;
+- *own*: the scorer optimises it again over the left-out category alone (kinder: it is how a
+  held-out group of files is scored by the scorer run on that group; a category without
+  windows then detects nothing at all).
+
+The cross-validated score is the scorer's over all 27 files, each file's scores from its
+fold's settings and each file's detections at its fold's threshold (fixed, or own).
+``in-sample`` is the best candidate scored on all 27 (the settings that ship). Scoring is the
+scorer's own code (``../shared/tools/nab_score.py``, imported: ``point_weights`` and
+``corpus_score``), on the scores rounded as ``bench/nab.py`` writes them, so a candidate's
+in-sample score here equals ``bench/nab.py``'s.
+
+    python bench/nab_cv.py [--write bench/results/nab_cv.md] [--only 0,3]
+
+A category with no labelled window (artificialNoAnomaly) has no normalised score of its own
+(NAB divides by its windows): its line gives the raw score, the false positives' cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import multiprocessing
+import sys
+import time
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from nab import CORPUS, SCORER, epoch
+from watchkeeper.analysis.drift import DriftSettings, scores
+
+CATEGORIES = (
+    "artificialNoAnomaly",
+    "artificialWithAnomaly",
+    "realAWSCloudwatch",
+    "realKnownCause",
+)
+
+GRID: list[dict[str, Any]] = [
+    {},
+    {"channels": ((8, 0), (16, 0))},
+    {"channels": ((8, 0), (16, 0), (4, 12))},
+    {"margin": 0.0},
+    {"margin": 0.25},
+    {"warmup": 750},
+    {"familiar": 2.0},
+    {"short": 2},
+    {"short": 4},
+    {"min_spread": 0.015},
+    {"min_spread": 0.02},
+    {"min_spread": 0.03},
+    {"alarm_decades": 7.0},
+    {"alarm_decades": 14.0},
+    {"quiet": 100},
+    {"quiet": 400},
+    {"part_seen": 10},
+    {"part_seen": 25},
+    {"part_seen": 100},
+]
+"""Candidates: overrides of the ``DriftSettings`` defaults, the defaults first (ties go to the
+earlier candidate). The record of the sweep is ``bench/results/nab_cv.md``."""
+
+
+def _scorer() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("nab_score", SCORER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    name: str  # category/file.csv, as windows.json names it
+    category: str
+    values: np.ndarray
+    times: np.ndarray
+    points: list[tuple[Any, float]]  # the scorer's point weights (probation dropped)
+
+
+def load() -> list[Series]:
+    scorer = _scorer()
+    weights = scorer.PROFILES["standard"]
+    windows = json.loads((CORPUS / "windows.json").read_text())
+    out = []
+    for name in sorted(windows):
+        rows = (CORPUS / "data" / name).read_text().splitlines()[1:]
+        stamps = [row.split(",")[0] for row in rows if row]
+        values = np.array([float(row.split(",")[1]) for row in rows if row])
+        times = np.array([epoch(stamp) for stamp in stamps])
+        points = scorer.point_weights(stamps, windows[name], weights)
+        out.append(Series(name, name.split("/")[0], values, times, points))
+    return out
+
+
+_SERIES: list[Series] = []
+
+
+def _run(overrides: dict[str, Any]) -> tuple[list[list[float]], float, int]:
+    """Every file's scores with these settings (rounded as bench/nab.py writes them)."""
+    settings = replace(DriftSettings(), **overrides)
+    started = time.perf_counter()
+    out = []
+    rows = 0
+    for series in _SERIES:
+        found = scores(series.values, settings, times=series.times)
+        out.append([float(f"{s:.6f}") for s in found])
+        rows += len(found)
+    return out, time.perf_counter() - started, rows
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    normalised: float | None  # None when the files hold no window
+    raw: float
+    threshold: float
+
+
+def score(
+    scorer: ModuleType, chosen: list[tuple[Series, list[float]]], threshold: float | None
+) -> Score:
+    weights = scorer.PROFILES["standard"]
+    files = [(series.points, found) for series, found in chosen]
+    (raw, level, _), null, windows = scorer.corpus_score(files, weights, threshold)
+    perfect = windows * weights["tp"]
+    normalised = 100.0 * (raw - null) / (perfect - null) if perfect != null else None
+    return Score(normalised, raw, level)
+
+
+def _text(result: Score) -> str:
+    if result.normalised is None:
+        return f"raw {result.raw:.2f}"
+    return f"{result.normalised:.2f}"
+
+
+def cross_validate(grid: list[dict[str, Any]], workers: int = 2) -> dict[str, Any]:
+    global _SERIES
+    _SERIES = load()
+    scorer = _scorer()
+    started = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(min(workers, 2)) as pool:
+        runs = pool.map(_run, grid)
+    sweep_seconds = time.perf_counter() - started
+    found = [run[0] for run in runs]
+    per_point_us = runs[0][1] / runs[0][2] * 1e6  # the defaults' (the first candidate)
+    everything = list(range(len(_SERIES)))
+
+    def on(candidate: int, files: list[int], threshold: float | None = None) -> Score:
+        return score(scorer, [(_SERIES[k], found[candidate][k]) for k in files], threshold)
+
+    table = []  # per candidate: in-sample, and on each fold's training files
+    for c in range(len(grid)):
+        row = {"all": on(c, everything)}
+        for category in CATEGORIES:
+            train = [k for k, s in enumerate(_SERIES) if s.category != category]
+            row[category] = on(c, train)
+        table.append(row)
+    best = max(range(len(grid)), key=lambda c: (table[c]["all"].raw, -c))
+    folds = {}
+    own_scores: list[list[float]] = [[] for _ in _SERIES]
+    fixed_scores: list[list[float]] = [[] for _ in _SERIES]
+    for category in CATEGORIES:
+        test = [k for k, s in enumerate(_SERIES) if s.category == category]
+        pick = max(range(len(grid)), key=lambda c: (table[c][category].raw, -c))
+        threshold = table[pick][category].threshold
+        folds[category] = {
+            "candidate": pick,
+            "threshold": threshold,
+            "train": table[pick][category],
+            "own": on(pick, test),
+            "fixed": on(pick, test, threshold),
+        }
+        for k in test:
+            level = folds[category]["own"].threshold
+            own_scores[k] = [1.0 if s >= level else 0.0 for s in found[pick][k]]
+            fixed_scores[k] = [1.0 if s >= threshold else 0.0 for s in found[pick][k]]
+    own = score(scorer, list(zip(_SERIES, own_scores, strict=True)), 0.5)
+    fixed = score(scorer, list(zip(_SERIES, fixed_scores, strict=True)), 0.5)
+    return {
+        "grid": grid,
+        "table": table,
+        "best": best,
+        "folds": folds,
+        "own": own,
+        "fixed": fixed,
+        "us_per_point": per_point_us,
+        "seconds": sweep_seconds,
+    }
+
+
+def report(result: dict[str, Any]) -> str:
+    grid, table, folds = result["grid"], result["table"], result["folds"]
+    best = result["best"]
+    lines = [
+        "# NAB subset: leave-one-category-out cross-validation (bench/nab_cv.py)",
+        "",
+        f"- cross-validated, fixed thresholds (headline): **{_text(result['fixed'])}**",
+        f"- cross-validated, each left-out category's own threshold: {_text(result['own'])}",
+        f"- in-sample (the best candidate, {best}): {_text(table[best]['all'])}"
+        f" (threshold {table[best]['all'].threshold})",
+        f"- detector: {result['us_per_point']:.1f} µs per point (batch, the defaults, while"
+        " another worker runs);"
+        f" sweep of {len(grid)} candidates in {result['seconds']:.0f} s",
+        "",
+        "| left out | chosen | threshold | train | held out, fixed | held out, own |",
+        "|---|---|---|---|---|---|",
+    ]
+    for category, fold in folds.items():
+        lines.append(
+            f"| {category} | {fold['candidate']} | {fold['threshold']} | {_text(fold['train'])}"
+            f" | {_text(fold['fixed'])} | {_text(fold['own'])} |"
+        )
+    lines += [
+        "",
+        "Candidates (overrides of the defaults) and their scores: on all 27 files, and on each"
+        " fold's training files (all but the category named).",
+        "",
+        "| # | overrides | all | " + " | ".join(f"w/o {c}" for c in CATEGORIES) + " |",
+        "|---|---|---|" + "---|" * len(CATEGORIES),
+    ]
+    for c, overrides in enumerate(grid):
+        cells = " | ".join(_text(table[c][category]) for category in CATEGORIES)
+        lines.append(f"| {c} | `{json.dumps(overrides)}` | {_text(table[c]['all'])} | {cells} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--write", type=Path, help="also write the report (Markdown) here")
+    parser.add_argument("--only", help="comma-separated candidate numbers (a quick check)")
+    args = parser.parse_args()
+    if not CORPUS.is_dir() or not SCORER.is_file():
+        raise SystemExit(f"needs the NAB subset and its scorer under {CORPUS.parent.parent}")
+    names = {f.name for f in fields(DriftSettings)}
+    for overrides in GRID:
+        unknown = set(overrides) - names
+        if unknown:
+            raise SystemExit(f"unknown settings in the grid: {sorted(unknown)}")
+    grid = GRID if not args.only else [GRID[int(k)] for k in args.only.split(",")]
+    text = report(cross_validate(grid))
+    print(text)
+    if args.write:
+        args.write.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
