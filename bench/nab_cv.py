@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import itertools
 import json
 import multiprocessing
 import sys
@@ -54,21 +53,79 @@ CATEGORIES = (
     "realKnownCause",
 )
 
-SEASONS: tuple[dict[str, Any], ...] = (
-    {"part_seen": 50, "season_span": 2 * DAY},
-    {"part_seen": 10, "season_span": 2 * DAY},
-    {"part_seen": 3, "season_span": 3 * DAY},
-    {"part_seen": 3, "season_span": 4 * DAY},
-)
-GRID: list[dict[str, Any]] = [
-    season | {"min_spread": spread, "alarm_decades": decades}
-    for season, spread, decades in itertools.product(
-        SEASONS, (0.025, 0.02, 0.03), (10.0, 8.0, 12.0)
-    )
-] + [season | {"season_share": 0.05} for season in SEASONS]
-"""Candidates: overrides of the ``DriftSettings`` defaults (ties go to the earlier
-candidate). The record of the sweep is ``bench/results/nab_cv.md``; ``settle`` is not in it
-(on the subset the probation is longer than any warm-up it would pick)."""
+BEFORE: list[dict[str, Any]] = [
+    {},
+    {"channels": ((8, 0), (16, 0))},
+    {"channels": ((8, 0), (16, 0), (4, 12))},
+    {"margin": 0.0},
+    {"margin": 0.25},
+    {"warmup": 750},
+    {"familiar": 2.0},
+    {"short": 2},
+    {"short": 4},
+    {"min_spread": 0.015},
+    {"min_spread": 0.02},
+    {"min_spread": 0.03},
+    {"alarm_decades": 7.0},
+    {"alarm_decades": 14.0},
+    {"quiet": 100},
+    {"quiet": 400},
+    {"part_seen": 10},
+    {"part_seen": 25},
+    {"part_seen": 100},
+]
+"""The grid of the detector before issue 16 (main at e7b4ee2: the one-field-at-a-time
+variations its notes recorded): ``--grid before`` with that code on the path gives
+``bench/results/nab_cv_before.md``."""
+
+BASE: dict[str, Any] = {
+    "channels": ((8, 0), (16, 0), (4, 24)),
+    "margin": 0.5,
+    "learn_least": 100,
+    "learn_span": DAY,
+    "familiar": 1.0,
+    "short": 3,
+    "min_spread": 0.03,
+    "alarm_decades": 8.0,
+    "quiet": 200,
+    "part_seen": 10,
+    "season_span": 2 * DAY,
+    "season_share": 0.0,
+}
+"""The centre of the sweep: the defaults as they were when it ran (the fields it moves)."""
+
+MOVES: list[dict[str, Any]] = [
+    {},
+    {"part_seen": 3},
+    {"part_seen": 25},
+    {"part_seen": 50},
+    {"season_span": 1 * DAY},
+    {"season_span": 3 * DAY},
+    {"season_span": 4 * DAY},
+    {"season_share": 0.05},
+    {"learn_span": DAY / 2},
+    {"learn_span": 2 * DAY},
+    {"learn_least": 50},
+    {"learn_least": 200},
+    {"min_spread": 0.02},
+    {"min_spread": 0.025},
+    {"min_spread": 0.035},
+    {"alarm_decades": 7.0},
+    {"alarm_decades": 10.0},
+    {"alarm_decades": 12.0},
+    {"quiet": 100},
+    {"quiet": 400},
+    {"short": 2},
+    {"short": 4},
+    {"margin": 0.25},
+    {"familiar": 2.0},
+    {"channels": ((8, 0), (16, 0))},
+    {"channels": ((8, 0), (16, 0), (4, 12))},
+]
+GRID: list[dict[str, Any]] = [BASE | move for move in MOVES]
+"""Candidates: ``BASE``, and each field moved alone (as ``BEFORE``; ties go to the
+earlier candidate). The record of the sweep is ``bench/results/nab_cv.md``; ``settle`` is not
+in it (on the subset the probation is longer than any warm-up it would pick)."""
 
 
 def _scorer() -> ModuleType:
@@ -198,17 +255,19 @@ def _text(result: Score) -> str:
     return f"{result.normalised:.2f}"
 
 
-def cross_validate(grid: list[dict[str, Any]], workers: int = 2) -> dict[str, Any]:
+def cross_validate(
+    grid: list[dict[str, Any]], workers: int = 2, *, stress_check: bool = True
+) -> dict[str, Any]:
     global _SERIES
     raw = read()
-    _SERIES = series(raw) + series(shapes(raw))
+    _SERIES = series(raw) + (series(shapes(raw)) if stress_check else [])
     scorer = _scorer()
     started = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(min(workers, 2)) as pool:
         runs = pool.map(_run, grid)
     sweep_seconds = time.perf_counter() - started
     found = [run[0] for run in runs]
-    per_point_us = runs[0][1] / runs[0][2] * 1e6  # the defaults' (the first candidate)
+    per_point_us = runs[0][1] / runs[0][2] * 1e6  # the first candidate's
     everything = [k for k, s in enumerate(_SERIES) if s.category in CATEGORIES]
     stress = {
         shape: [k for k, s in enumerate(_SERIES) if s.category == shape]
@@ -279,7 +338,11 @@ def cross_validate(grid: list[dict[str, Any]], workers: int = 2) -> dict[str, An
     }
 
 
-def report(result: dict[str, Any]) -> str:
+_NONE = object()
+
+
+def report(result: dict[str, Any], base: dict[str, Any]) -> str:
+    """The sweep in Markdown (each candidate shown as its difference from ``base``)."""
     grid, table, folds = result["grid"], result["table"], result["folds"]
     best = result["best"]
     lines = [
@@ -292,7 +355,7 @@ def report(result: dict[str, Any]) -> str:
         f" {_text(result['high'])}",
         f"- in-sample (the best candidate, {best}): {_text(table[best]['all'])}"
         f" (threshold {table[best]['all'].threshold})",
-        f"- detector: {result['us_per_point']:.1f} µs per point (batch, the defaults, while"
+        f"- detector: {result['us_per_point']:.1f} µs per point (batch, the first candidate, while"
         " another worker runs);"
         f" sweep of {len(grid)} candidates in {result['seconds']:.0f} s",
         "",
@@ -321,7 +384,8 @@ def report(result: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        "Candidates (overrides of the defaults) and their scores: on all 27 files, and on each"
+        "Candidates (overrides of the defaults; in the sweep after issue 16, the moves from"
+        " `BASE`) and their scores: on all 27 files, and on each"
         " fold's training files (all but the category named).",
         "",
         "| # | overrides | all | "
@@ -329,7 +393,8 @@ def report(result: dict[str, Any]) -> str:
         + " | w/o each, at high | shapes (short, coarse, gappy) |",
         "|---|---|---|" + "---|" * (len(CATEGORIES) + 2),
     ]
-    for c, overrides in enumerate(grid):
+    for c, candidate in enumerate(grid):
+        overrides = {k: v for k, v in candidate.items() if base.get(k, _NONE) != v}
         cells = " | ".join(_text(table[c][category]) for category in CATEGORIES)
         at = ", ".join(_text(table[c][f"{category}@high"]) for category in CATEGORIES)
         shaped = ", ".join(_text(table[c][shape]) for shape in ("short", "coarse", "gappy"))
@@ -344,16 +409,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--write", type=Path, help="also write the report (Markdown) here")
     parser.add_argument("--only", help="comma-separated candidate numbers (a quick check)")
+    parser.add_argument("--grid", choices=("after", "before"), default="after")
     args = parser.parse_args()
     if not CORPUS.is_dir() or not SCORER.is_file():
         raise SystemExit(f"needs the NAB subset and its scorer under {CORPUS.parent.parent}")
     names = {f.name for f in fields(DriftSettings)}
-    for overrides in GRID:
+    full = GRID if args.grid == "after" else BEFORE
+    for overrides in full:
         unknown = set(overrides) - names
         if unknown:
             raise SystemExit(f"unknown settings in the grid: {sorted(unknown)}")
-    grid = GRID if not args.only else [GRID[int(k)] for k in args.only.split(",")]
-    text = report(cross_validate(grid))
+    grid = full if not args.only else [full[int(k)] for k in args.only.split(",")]
+    text = report(cross_validate(grid), BASE if args.grid == "after" else {})
     print(text)
     if args.write:
         args.write.write_text(text)
