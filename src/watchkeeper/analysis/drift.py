@@ -1,11 +1,13 @@
 """Anomalies in a series, online: how new is what the series does now, against what it has
 done before, and how unusual is that newness for this series.
 
-1. Values are put in bins (the range of the first ``learn`` points split into ``bins``,
-   shifted half a bin down; a value outside that range gets a bin of its own). Each
-   *channel* counts how often each bin was seen among the last ``memory`` points; one channel
-   also keys the bin by the hour of the day, so a value that is usual at noon but not at
-   3 a.m. is new at 3 a.m.
+1. Values are put in bins (the range of the first day of points, ``learn_least`` to
+   ``learn`` of them, split into ``bins``, shifted half a bin down; a value outside that
+   range gets a bin of its own). Each *channel* counts how often each bin was seen among the
+   last ``memory`` points; one channel also keys the bin by the hour of the day (from the
+   timestamps), so a value that is usual at noon but not at 3 a.m. is new at 3 a.m.; it
+   counts once ``season_span`` of data is seen. Nothing reads the spacing of the points, so
+   gaps and uneven sampling are not new in themselves.
 2. A point's *novelty* is the mean over the channels of ``1 / (1 + count / familiar)``: 1 for
    a bin never seen, near 0 for a common one. A spike lands in an empty bin; after a level
    shift every point does, until the new level becomes familiar.
