@@ -189,7 +189,8 @@ class Detector:
                 channels += 1
             counts[key] += 1
             seen[part] += 1
-            if parts:
+            share = parts and s.season_share > 0  # the sums are read only then
+            if share:
                 self._add(k, part, place, 1)
             ring.append((key[0], part, place))
             if len(ring) > s.memory:
@@ -199,7 +200,7 @@ class Detector:
                 seen[old_part] -= 1
                 if counts[old] == 0:
                     del counts[old]
-                if parts:
+                if share:
                     self._add(k, old_part, old_place, -1)
         return total / channels if channels else 0.0
 
