@@ -384,6 +384,10 @@ def report(result: dict[str, Any], base: dict[str, Any]) -> str:
         " another worker runs);"
         f" sweep of {len(grid)} candidates in {result['seconds']:.0f} s",
         "",
+        "How this grid came to be (two factorial grids were swept first, and cross-validated"
+        " worse): the note on `GRID` in bench/nab_cv.py. Before issue 16:"
+        " bench/results/nab_cv_before.md.",
+        "",
         "| left out | chosen | threshold | train | held out, fixed | held out, own"
         " | chosen at high | train at high | held out at high |",
         "|---|---|---|---|---|---|---|---|---|",
