@@ -5,6 +5,9 @@ writes the scores where ``../shared/tools/nab_score.py`` reads them, and prints 
 Gaussian 12.6, random about 5.
 
     python bench/nab.py [--json]
+
+This is the in-sample score (the settings were chosen on these files); ``bench/nab_cv.py``
+gives the cross-validated one, the figure to quote.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib.util
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -24,17 +25,23 @@ from watchkeeper.analysis.drift import (
 )
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "nab.py"
-NAB_FLOOR = 73.0
-"""Measured 76.77 on the subset (HTM 65.7, Windowed Gaussian 12.6, random ~5)."""
+CV_BENCH = BENCH.with_name("nab_cv.py")
+NAB_FLOOR = 74.0
+"""The floor on the cross-validated NAB score (leave one category out, each left-out
+category at the threshold chosen on the other three): measured 76.57 (in-sample 79.04;
+HTM 65.7 on the subset, Windowed Gaussian 12.6, random ~5)."""
+IN_SAMPLE_FLOOR = 77.0
+"""The floor on the shipped defaults' score on the whole subset: measured 79.04."""
 START = 1_400_000_000.0
 """Epoch seconds of the synthetic series' first point (they are 5 minutes apart)."""
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("nab_bench", BENCH)
+def _bench(path: Path = BENCH) -> ModuleType:
+    name = f"wk_{path.stem}"
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     bench = importlib.util.module_from_spec(spec)
-    sys.modules["nab_bench"] = bench
+    sys.modules[name] = bench
     spec.loader.exec_module(bench)
     return bench
 
@@ -60,7 +67,8 @@ def test_scores_use_only_the_past() -> None:
     cut = scores(values[:1200], times=times[:1200])
     assert np.array_equal(full[:1200], cut), "a later point changed an earlier score"
     assert ((full >= 0) & (full <= 1)).all()
-    assert (full[: DriftSettings().warmup] == 0).all()
+    warm = 288 + 1 + DriftSettings().settle  # bins set on the first day's 289 points
+    assert (full[:warm] == 0).all() and full[warm] > 0
 
 
 def z_of(decades: float) -> float:
@@ -68,13 +76,13 @@ def z_of(decades: float) -> float:
     return -float(ndtri(10.0**-decades))
 
 
-def test_a_detection_is_a_present_as_rare_as_one_in_ten_billion_and_not_10_percent_less() -> None:
-    """The sensitivity as documented: a present whose Gaussian tail probability is 10^-10
-    (6.4 spreads above the usual) scores exactly ``high``, 0.9, and is a detection; one a
-    tenth less rare in decades (10^-9) is not, a tenth rarer (10^-11) is."""
-    assert DriftSettings().high == 0.9
-    assert likelihood_score(z_of(10.0)) == pytest.approx(0.9, abs=1e-9)
-    assert likelihood_score(z_of(9.0)) < 0.9 < likelihood_score(z_of(11.0))
+def test_a_detection_is_a_present_as_rare_as_one_in_a_hundred_million_and_not_less() -> None:
+    """The sensitivity as documented: a present whose Gaussian tail probability is 10^-8
+    (5.6 spreads above the usual) scores exactly ``high``, 0.9, and is a detection; one a
+    tenth less rare in decades (10^-7.2) is not, a tenth rarer (10^-8.8) is."""
+    assert DriftSettings().high == 0.9 and DriftSettings().alarm_decades == 8.0
+    assert likelihood_score(z_of(8.0)) == pytest.approx(0.9, abs=1e-9)
+    assert likelihood_score(z_of(7.2)) < 0.9 < likelihood_score(z_of(8.8))
     rising = [likelihood_score(z) for z in np.linspace(-8.0, 12.0, 81)]
     assert rising == sorted(rising) and rising[0] < 1e-9 and rising[-1] < 1.0
 
@@ -163,7 +171,115 @@ def test_the_nab_score_stays_above_its_floor() -> None:
     if not bench.CORPUS.is_dir():
         pytest.skip(f"the NAB subset is not at {bench.CORPUS} (../shared is absent)")
     result = bench.nab_score_of_detector()
-    assert result["score"] >= NAB_FLOOR, result
+    assert result["score"] >= IN_SAMPLE_FLOOR, result
+
+
+def test_the_cross_validated_nab_score_stays_above_its_floor_and_the_defaults_are_its_pick() -> (
+    None
+):
+    """Leave one category out, as bench/nab_cv.py does, over the candidates its sweep picked
+    (the best of the whole grid in every fold, so the best of these too): the same figures
+    as the record while the detector is the same, and the floor follows them. The whole
+    sweep (26 candidates, a minute on two cores) is the slow test below."""
+    cv = _bench(CV_BENCH)
+    if not cv.CORPUS.is_dir():
+        pytest.skip(f"the NAB subset is not at {cv.CORPUS} (../shared is absent)")
+    record = cv.RECORD
+    best = cv.GRID[record["best"]]
+    assert replace(DriftSettings(), **best) == DriftSettings(), "the defaults are the sweep's pick"
+    picks = sorted({record["best"], *(k for pair in record["chosen"].values() for k in pair)})
+    result = cv.cross_validate([cv.GRID[k] for k in picks], stress_check=False)
+    assert result["fixed"].normalised >= NAB_FLOOR, result["folds"]
+    assert result["fixed"].normalised == pytest.approx(record["fixed"], abs=0.01)
+    assert result["own"].normalised == pytest.approx(record["own"], abs=0.01)
+    assert result["high"].normalised == pytest.approx(record["high"], abs=0.01)
+    assert result["table"][picks.index(record["best"])]["all"].normalised >= IN_SAMPLE_FLOOR
+
+
+@pytest.mark.slow
+def test_the_whole_sweep_gives_the_record() -> None:
+    cv = _bench(CV_BENCH)
+    result = cv.cross_validate(cv.GRID, stress_check=False)
+    assert result["best"] == cv.RECORD["best"]
+    for category, fold in result["folds"].items():
+        assert (fold["candidate"], fold["candidate@high"]) == cv.RECORD["chosen"][category]
+    assert result["fixed"].normalised == pytest.approx(cv.RECORD["fixed"], abs=0.01)
+
+
+# -- young, sparse and irregular series ------------------------------------------------------------
+def test_the_warm_up_follows_the_sampling_not_a_row_count() -> None:
+    """The bins are set on a day of data (at least ``learn_least`` points, at most ``learn``),
+    and scoring starts ``settle`` points later: 450 points a minute apart, 339 five minutes
+    apart, 250 an hour apart."""
+    rng = np.random.default_rng(1)
+    for step, first in ((60.0, 450), (300.0, 339), (3600.0, 250)):
+        times = START + step * np.arange(1200)
+        values = 50 + 8 * np.sin(2 * math.pi * times / 86_400) + rng.uniform(-1, 1, 1200)
+        found = scores(values, times=times)
+        assert int(np.flatnonzero(found > 0)[0]) == first, step
+
+
+def test_a_shift_early_in_a_short_hourly_series_is_found() -> None:
+    """1,500 hourly points (the length of NAB's shortest files), a new level at row 300: the
+    score is high within a few points of it, and nowhere before (NAB's probation ends at
+    225 rows there; a fixed 450-row warm-up found nothing)."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        times = START + 3600.0 * np.arange(1500)
+        values = 50 + 8 * np.sin(2 * math.pi * times / 86_400) + rng.normal(0, 1, 1500)
+        values[300:] += 20
+        found = scores(values, times=times)
+        high = DriftSettings().high
+        assert found[300:304].max() >= high, seed
+        assert found[:300].max() < high, seed
+
+
+def test_gaps_and_uneven_spacing_are_no_anomaly_and_a_shift_among_them_is() -> None:
+    """Points 1 to 9 minutes apart, a quarter of them missing, and six gaps of 2 to 30 hours:
+    nothing is detected from the spacing; a new level is still found where it starts."""
+    for seed in range(3):
+        rng = np.random.default_rng(100 + seed)
+        times = START + np.cumsum(rng.uniform(60, 540, 6000))
+        for _ in range(6):
+            times[int(rng.integers(500, 6000)) :] += rng.uniform(2, 30) * 3600
+        values = 50 + 8 * np.sin(2 * math.pi * times / 86_400) + rng.uniform(-1, 1, 6000)
+        keep = rng.random(6000) >= 0.25
+        values, times = values[keep], times[keep]
+        high = DriftSettings().high
+        assert scores(values, times=times).max() < high, seed
+        values[3000:] += 25
+        found = scores(values, times=times)
+        assert found[3000:3004].max() >= high and found[:3000].max() < high, seed
+
+
+def test_the_daily_channel_waits_for_two_days_of_data() -> None:
+    """A steady series a minute apart, for 36 hours: nothing is detected. Were the hour-of-day
+    channel counted from its first day, every hour it reaches for the first time after the
+    bins are set would be new (it is, with ``season_span`` 0)."""
+    found_early = 0
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        times = START + 60.0 * np.arange(36 * 60)
+        values = 100 + rng.uniform(-1, 1, len(times))
+        assert scores(values, times=times).max() < DriftSettings().high, seed
+        early = scores(values, DriftSettings(season_span=0), times=times)
+        found_early += int((early >= DriftSettings().high).sum())
+    assert found_early > 0, "the test would not see a daily channel counted too soon"
+
+
+def test_the_daily_share_gate_turns_the_channel_off_without_a_daily_shape() -> None:
+    """With ``season_share``, the hour-of-day channel counts only while the parts of the day
+    explain that share of the values' variance: on with a daily wave, off on plain noise."""
+    settings = DriftSettings(season_share=0.2)
+    rng = np.random.default_rng(9)
+    times = START + 300.0 * np.arange(2000)
+    wave = 50 + 8 * np.sin(2 * math.pi * times / 86_400) + rng.uniform(-1, 1, 2000)
+    noise = 50 + rng.uniform(-8, 8, 2000)
+    for values, daily in ((wave, True), (noise, False)):
+        detector = Detector(settings)
+        for v, t in zip(values, times, strict=True):
+            detector.update(float(v), float(t))
+        assert detector._seasonal(2, float(times[-1])) is daily
 
 
 # -- describe_change: what it reads around a detection --------------------------------------------

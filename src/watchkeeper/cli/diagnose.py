@@ -219,7 +219,8 @@ def series(
     before it only) and write timestamp,anomaly_score rows.
 
     Timestamps are ISO 8601 (UTC unless they say otherwise) or epoch seconds; the detector
-    learns the hour of day from them. It scores nothing before row 450 (it is learning).
+    learns the hour of day from them (after two days of data). It scores nothing while it is
+    learning: its first day of rows (at least 200, at most 400), and 50 more.
     """
     from watchkeeper.analysis.drift import scores
 

@@ -16,7 +16,8 @@ counts only when slower (faster after a fix is good news); a check's own series 
 
 The detectors start from the store (the newest results' latency, a series' newest samples),
 fed through the same steps as live checks, so an anomaly open before a restart is open after
-it. The detector scores nothing before its warm-up (450 checks: under 4 hours at 30 s).
+it. The detector scores nothing before its warm-up: its first day of checks (at least 200,
+at most 400), and 50 more (450 checks: under 4 hours at 30 s; 250 checks hourly).
 """
 
 from __future__ import annotations
