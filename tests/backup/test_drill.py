@@ -12,7 +12,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from pathlib import Path
 import psycopg
 import pymysql
 import pytest
+from tests.helpers.drills import pg_sessions
 from tests.helpers.redis_server import PrivateRedis
 
 from watchkeeper.backup import ledger
@@ -105,23 +105,6 @@ def dumps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]
     yield found
     for name in (source, empty, other):
         _pg("postgres", f"drop database if exists {name} with (force)")
-
-
-@pytest.fixture(autouse=True)
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's drill ledger in a folder of its own."""
-    monkeypatch.setenv("WATCHKEEPER_STATE", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """Where drills make their scratch folders: one the postgres user can enter (pytest's
-    tmp_path lies below folders only root may enter; as root, clusters run as postgres)."""
-    folder = Path(tempfile.mkdtemp(prefix="wk-drilltest-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 WORKDIR: list[Path] = []
@@ -601,7 +584,7 @@ async def test_a_drill_past_its_limit_is_stopped_and_removed(tmp_path: Path) -> 
     assert not record.ok
     assert record.failures[0] == "the drill took longer than its timeout (3s)"
     assert _left_behind(record, tmp_path) == []
-    assert not _sessions_of(token)
+    assert not pg_sessions(token)
 
 
 async def test_a_cancelled_drill_removes_its_scratch_target(tmp_path: Path, workdir: Path) -> None:
@@ -622,16 +605,6 @@ async def test_a_cancelled_drill_removes_its_scratch_target(tmp_path: Path, work
         await task
     assert _scratch_folders(workdir) == []
     assert os.listdir(ledger.folder()) == []
-
-
-def _sessions_of(token: str) -> list[int]:
-    """Backends of the machine's PostgreSQL running a query that holds ``token``."""
-    with psycopg.connect(PG, autocommit=True) as c:
-        rows = c.execute(
-            "select pid from pg_stat_activity where query like %s and pid != pg_backend_pid()",
-            (f"%{token}%",),
-        ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _cluster_running(folder: Path, token: str) -> bool:
@@ -690,7 +663,7 @@ async def test_the_sweep_removes_what_a_killed_drill_left(
     child = _start(KILLED_DRILL, str(slow), into, str(workdir), state=state)
     try:
         for _ in range(600):
-            if _sessions_of(token) or _cluster_running(workdir, token):
+            if pg_sessions(token) or _cluster_running(workdir, token):
                 break
             await asyncio.sleep(0.05)
         else:
@@ -709,7 +682,7 @@ async def test_the_sweep_removes_what_a_killed_drill_left(
     assert not any(ledger.tools.alive(pid, started) for pid, started in entry.processes)
     assert _scratch_folders(workdir) == []
     assert not [n for n in _scratch_databases() if entry.id in n]
-    assert not _sessions_of(token)
+    assert not pg_sessions(token)
 
 
 async def test_the_sweep_never_drops_a_database_it_did_not_create(state: Path) -> None:

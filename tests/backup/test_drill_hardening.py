@@ -12,7 +12,6 @@ import json
 import os
 import pwd
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,23 +51,6 @@ class File:
     def at(cls, path: Path) -> File:
         stat = path.stat()
         return cls(str(path), path.name, stat.st_size, stat.st_mtime)
-
-
-@pytest.fixture(autouse=True)
-def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test's drill ledger in a folder of its own."""
-    monkeypatch.setenv("WATCHKEEPER_STATE", str(tmp_path / "state"))
-    return tmp_path / "state"
-
-
-@pytest.fixture
-def workdir() -> Iterator[Path]:
-    """Scratch folders in a folder other accounts may enter (pytest's tmp_path lies below
-    folders only root may enter; as root, redis-server runs as the redis account)."""
-    folder = Path(tempfile.mkdtemp(prefix="wk-drilltest-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _crafted(folder: Path, sql: str, name: str = "crafted.sql") -> Path:

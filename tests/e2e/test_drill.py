@@ -17,6 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from tests.helpers.cli import Running, wk
+from tests.helpers.drills import pg_sessions
 from tests.helpers.receivers import HookReceiver
 
 PG = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -170,7 +171,11 @@ async def test_a_failing_drill_in_wk_up_notifies_its_route(
             assert alert["reason"].startswith("restore failed: pg_restore exited with 1")
             page = await running.request("GET", "/monitors/shop%20drill")
             assert page[0] == 200 and "Restore drills" in page[1]
-            listed = await running.get("/api/v1/drills")
+            for _ in range(100):  # the notification may go out before the writer's batch
+                listed = await running.get("/api/v1/drills")
+                if listed["backups"][0]["status"] != "never drilled":
+                    break
+                await asyncio.sleep(0.1)
             assert [(b["backup"], b["status"]) for b in listed["backups"]] == [("shop", "failing")]
             mine = await running.get("/api/v1/drills/shop")
             assert mine["drill"] == "shop drill" and not mine["drills"][0]["ok"]
@@ -182,15 +187,6 @@ async def test_a_failing_drill_in_wk_up_notifies_its_route(
 
 
 KILLED = "select pg_sleep(120) as {token};\n--\n-- PostgreSQL database dump complete\n--\n"
-
-
-def _sessions(token: str) -> list[int]:
-    with psycopg.connect(PG, autocommit=True) as c:
-        rows = c.execute(
-            "select pid from pg_stat_activity where query like %s and pid != pg_backend_pid()",
-            (f"%{token}%",),
-        ).fetchall()
-    return [r[0] for r in rows]
 
 
 def _scratch(drill_id: str) -> list[str]:
@@ -225,7 +221,7 @@ monitors:
     await first.start()
     try:
         for _ in range(600):
-            if _sessions(token):
+            if pg_sessions(token):
                 break
             await asyncio.sleep(0.05)
         else:
@@ -235,7 +231,7 @@ monitors:
     ledger = tmp_path / "state" / "drills"
     (entry_file,) = list(ledger.iterdir())
     entry = json.loads(entry_file.read_text())
-    assert _scratch(entry["id"]) and _sessions(token)  # left behind by the kill
+    assert _scratch(entry["id"]) and pg_sessions(token)  # left behind by the kill
 
     (backups / "slow.sql").unlink()  # the next drill finds no backup: quick, nothing made
     second = Running("-c", str(config), cwd=tmp_path, env=env)
@@ -247,7 +243,7 @@ monitors:
             await asyncio.sleep(0.1)
         assert not _scratch(entry["id"])
         assert not entry_file.exists()
-        assert not _sessions(token)
+        assert not pg_sessions(token)
         for pid, _ in entry["processes"]:
             assert not _alive(pid)
     finally:
