@@ -317,6 +317,42 @@ reports = sa.Table(
     sa.Index(None, "monitor_id", "ts"),
 )
 
+# -- cluster: nodes sharing one PostgreSQL store, monitor leases, the alert leader ---------
+cluster_nodes = sa.Table(
+    "cluster_nodes",
+    metadata,
+    sa.Column("node", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("protocol", sa.Integer, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("heartbeat_at", sa.Double, nullable=False),
+    sa.Column("leaving", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+"""One row per ``wk up`` node: its heartbeat in the server's clock (``heartbeat_at``)."""
+
+cluster_leases = sa.Table(
+    "cluster_leases",
+    metadata,
+    sa.Column("monitor", sa.Text, primary_key=True),
+    sa.Column("node", sa.Text, nullable=True),
+    sa.Column("token", BigId, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.Double, nullable=False, server_default="0"),
+    sa.Index(None, "node"),
+)
+"""Which node checks each monitor, until when (server clock), and the fencing token that
+grows at every change of hands."""
+
+cluster_leader = sa.Table(
+    "cluster_leader",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("node", sa.Text, nullable=True),
+    sa.Column("token", BigId, nullable=False, server_default="0"),
+    sa.Column("expires_at", sa.Double, nullable=False, server_default="0"),
+)
+"""One row: the node that sends notifications, until when, and its fencing token."""
+
 # -- series: the rollups of every check's numeric observations (the raw ones ride with results) --
 SAMPLE_STATISTICS = ("count", "min", "max", "mean", "last")
 

@@ -1,0 +1,307 @@
+"""Several ``wk up`` nodes on one PostgreSQL store share the monitors through leases, and
+one of them at a time is the alert leader — all of it in PostgreSQL, no home-made consensus.
+
+Every node, every ``beat`` seconds, in one short transaction (``Membership.sync``):
+
+1. **heartbeat**: its row in ``cluster_nodes`` gets the server's clock (nodes' own clocks
+   may differ: every time here is PostgreSQL's ``clock_timestamp()``);
+2. **its share**: the live nodes (a heartbeat within ``ttl``) sorted by id; with ``M``
+   monitors and ``N`` nodes the ``i``-th takes ``M // N`` and one more while ``i < M % N``;
+3. **renew** the leases it holds (``expires_at`` = now + ``ttl``), and **release** those past
+   its share (the highest-ranked first: the same ones every time), so a node that joins
+   gets its part within one beat of the others;
+4. **claim** free leases up to its share: never held, expired, or held by a node that left
+   or fell silent — ``FOR UPDATE SKIP LOCKED``, so two nodes never wait on or take the same
+   row; each change of hands adds one to the lease's **fencing token**, which a node shows
+   when it writes (a node that lost a lease while paused cannot write as its holder).
+
+A node checks exactly the monitors it holds; in steady state every monitor has one holder.
+A node that dies stops renewing: its leases expire after ``ttl`` and the others claim them
+at their next beat (the move takes at most ``ttl + beat``). A node that loses its store
+connection cannot renew either: it must stop checking at its leases' expiry, which it knows
+in its own clock from the moment of its last successful sync (``Owned.valid_until``).
+
+The **alert leader** is a lease row too (``cluster_leader``), not a session advisory lock, so
+it works through PgBouncer's transaction pooling: whoever holds it sends notifications, and
+its token fences the outbox.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+PROTOCOL = 1
+"""The cluster protocol of this version: nodes of another protocol are refused (a rolling
+upgrade across a protocol change stops the old nodes first)."""
+
+NOW = "extract(epoch from clock_timestamp())"
+"""The server's clock, in epoch seconds: the only clock leases are read against."""
+
+
+class ClusterError(Exception):
+    """A node cannot join (another protocol, a store that is not PostgreSQL)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One ``wk up`` process in the cluster."""
+
+    id: str
+    name: str
+    pid: int
+
+    @classmethod
+    def new(cls, name: str, pid: int) -> Node:
+        return cls(id=f"{name}-{uuid.uuid4().hex[:12]}", name=name, pid=pid)
+
+
+@dataclass(slots=True)
+class Owned:
+    """What a sync left this node with."""
+
+    monitors: dict[str, int] = field(default_factory=dict)
+    """Monitor name → its lease's fencing token."""
+    leader: int | None = None
+    """The leader lease's token while this node is the alert leader, else None."""
+    nodes: int = 0
+    """Live nodes counted in this sync."""
+    valid_until: float = 0.0
+    """In this process's monotonic clock: when the leases run out if no sync succeeds."""
+
+
+def share(monitors: int, nodes: Sequence[str], me: str) -> int:
+    """How many of ``monitors`` the node ``me`` holds among the live ``nodes``."""
+    ordered = sorted(nodes)
+    if me not in ordered:
+        return 0
+    index = ordered.index(me)
+    base, extra = divmod(monitors, len(ordered))
+    return base + (1 if index < extra else 0)
+
+
+class Membership:
+    """One node's part in the cluster, on a PostgreSQL connection per call."""
+
+    def __init__(self, node: Node, *, ttl: float = 10.0) -> None:
+        self.node = node
+        self.ttl = ttl
+
+    def join(self, connection: sa.Connection) -> None:
+        """Register the node (refused when a live node speaks another protocol)."""
+        _require_postgres(connection)
+        other = connection.execute(
+            sa.text(
+                f"select node, protocol from cluster_nodes where protocol != :p "
+                f"and not leaving and heartbeat_at > {NOW} - :ttl"
+            ),
+            {"p": PROTOCOL, "ttl": self.ttl},
+        ).first()
+        if other is not None:
+            raise ClusterError(
+                f"node {other[0]} runs cluster protocol {other[1]}, this one {PROTOCOL}: "
+                "stop the nodes of the other version first"
+            )
+        connection.execute(
+            sa.text(
+                "insert into cluster_nodes (node, name, pid, protocol, started_at, "
+                f"heartbeat_at, leaving) values (:node, :name, :pid, :p, {NOW}, {NOW}, false) "
+                f"on conflict (node) do update set heartbeat_at = {NOW}, leaving = false"
+            ),
+            {"node": self.node.id, "name": self.node.name, "pid": self.node.pid, "p": PROTOCOL},
+        )
+
+    def sync(self, connection: sa.Connection, monitors: Iterable[str]) -> Owned:
+        """One beat (see the module's text), in the caller's transaction."""
+        started = time.monotonic()
+        me = self.node.id
+        wanted = sorted(set(monitors))
+        connection.execute(
+            sa.text(f"update cluster_nodes set heartbeat_at = {NOW} where node = :me"),
+            {"me": me},
+        )
+        live = [
+            row[0]
+            for row in connection.execute(
+                sa.text(
+                    f"select node from cluster_nodes where not leaving "
+                    f"and heartbeat_at > {NOW} - :ttl order by node"
+                ),
+                {"ttl": self.ttl},
+            )
+        ]
+        if me not in live:  # its heartbeat above is in the same transaction: a clock oddity
+            live.append(me)
+        target = share(len(wanted), live, me)
+        if wanted:
+            connection.execute(
+                sa.text(
+                    "insert into cluster_leases (monitor, node, token, expires_at) "
+                    "select m, null, 0, 0 from unnest(cast(:names as text[])) as m "
+                    "on conflict (monitor) do nothing"
+                ),
+                {"names": wanted},
+            )
+        held: dict[str, int] = dict(
+            connection.execute(
+                sa.text(
+                    f"update cluster_leases set expires_at = {NOW} + :ttl "
+                    "where node = :me and monitor = any(cast(:names as text[])) "
+                    "returning monitor, token"
+                ),
+                {"me": me, "ttl": self.ttl, "names": wanted},
+            ).all()
+        )
+        if len(held) > target:  # give back the highest-ranked past the share
+            extra = sorted(held)[target:]
+            connection.execute(
+                sa.text(
+                    "update cluster_leases set node = null, expires_at = 0 "
+                    "where node = :me and monitor = any(cast(:names as text[]))"
+                ),
+                {"me": me, "names": extra},
+            )
+            for name in extra:
+                del held[name]
+        if len(held) < target:
+            claimed = connection.execute(
+                sa.text(
+                    f"""
+                    with free as (
+                        select monitor from cluster_leases
+                        where monitor = any(cast(:names as text[]))
+                          and (node is null or expires_at < {NOW}
+                               or node not in (select unnest(cast(:live as text[]))))
+                        order by monitor
+                        limit :room
+                        for update skip locked
+                    )
+                    update cluster_leases l
+                    set node = :me, token = l.token + 1, expires_at = {NOW} + :ttl
+                    from free where l.monitor = free.monitor
+                    returning l.monitor, l.token
+                    """
+                ),
+                {
+                    "names": wanted,
+                    "live": live,
+                    "room": target - len(held),
+                    "me": me,
+                    "ttl": self.ttl,
+                },
+            ).all()
+            held.update({str(name): int(token) for name, token in claimed})
+        leader = self._lead(connection)
+        return Owned(
+            monitors={str(k): int(v) for k, v in held.items()},
+            leader=leader,
+            nodes=len(live),
+            valid_until=started + self.ttl,
+        )
+
+    def _lead(self, connection: sa.Connection) -> int | None:
+        """Take or keep the leader lease; its token while this node leads."""
+        connection.execute(
+            sa.text(
+                "insert into cluster_leader (id, node, token, expires_at) values (1, null, 0, 0) "
+                "on conflict (id) do nothing"
+            )
+        )
+        row = connection.execute(
+            sa.text(
+                f"""
+                update cluster_leader
+                set token = case when node = :me then token else token + 1 end,
+                    node = :me, expires_at = {NOW} + :ttl
+                where id = 1 and (node = :me or node is null or expires_at < {NOW})
+                returning token
+                """
+            ),
+            {"me": self.node.id, "ttl": self.ttl},
+        ).first()
+        return None if row is None else int(row[0])
+
+    def leave(self, connection: sa.Connection) -> None:
+        """Hand everything back at once (a clean stop): the others need not wait ``ttl``."""
+        me = self.node.id
+        connection.execute(
+            sa.text("update cluster_leases set node = null, expires_at = 0 where node = :me"),
+            {"me": me},
+        )
+        connection.execute(
+            sa.text("update cluster_leader set expires_at = 0 where node = :me"), {"me": me}
+        )
+        connection.execute(
+            sa.text("update cluster_nodes set leaving = true where node = :me"), {"me": me}
+        )
+
+
+def holds(connection: sa.Connection, monitor: str, node: str, token: int) -> bool:
+    """Fencing: does ``node`` still hold ``monitor``'s lease with ``token``? (Ask it in the
+    transaction that writes a result: a node that lost the lease while paused gets False.)"""
+    row = connection.execute(
+        sa.text(
+            f"select 1 from cluster_leases where monitor = :m and node = :n and token = :t "
+            f"and expires_at > {NOW}"
+        ),
+        {"m": monitor, "n": node, "t": token},
+    ).first()
+    return row is not None
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """A node as ``wk nodes`` and the dashboard show it."""
+
+    node: str
+    name: str
+    pid: int
+    protocol: int
+    started_at: float
+    heartbeat_ago: float
+    leases: int
+    leader: bool
+    live: bool
+
+
+def nodes(connection: sa.Connection, ttl: float = 10.0) -> list[NodeView]:
+    """Every node on record with its leases and how long ago it last beat (server clock)."""
+    rows = connection.execute(
+        sa.text(
+            f"""
+            select n.node, n.name, n.pid, n.protocol, n.started_at,
+                   {NOW} - n.heartbeat_at as ago,
+                   (select count(*) from cluster_leases l
+                    where l.node = n.node and l.expires_at > {NOW}) as leases,
+                   exists (select 1 from cluster_leader c
+                           where c.node = n.node and c.expires_at > {NOW}) as leader,
+                   n.leaving
+            from cluster_nodes n order by n.name, n.node
+            """
+        )
+    ).all()
+    return [
+        NodeView(
+            node=r[0],
+            name=r[1],
+            pid=int(r[2]),
+            protocol=int(r[3]),
+            started_at=float(r[4]),
+            heartbeat_ago=float(r[5]),
+            leases=int(r[6]),
+            leader=bool(r[7]),
+            live=not r[8] and float(r[5]) < ttl,
+        )
+        for r in rows
+    ]
+
+
+def _require_postgres(connection: sa.Connection) -> None:
+    if connection.dialect.name != "postgresql":
+        raise ClusterError(
+            "several nodes share a PostgreSQL store: storage: postgresql://... in the config"
+        )
