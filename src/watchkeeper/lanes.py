@@ -20,6 +20,7 @@ waits for another lane's threads, so one subsystem's blocking work cannot starve
                        they need, and the file watch of ``wk up --watch``
     backups        2   backup monitors and drills: listing folders, reading file heads,
                        the drill's verification queries on a MariaDB scratch database
+    cluster        1   a node's sync with the store: heartbeat, leases, the leader lease
 
 A call that hangs (a hung NFS mount under a disk sample, a MySQL server trickling bytes past
 every read timeout) is abandoned by its caller's deadline but keeps its thread. ``run_one``
@@ -161,3 +162,4 @@ PASSWORDS = Lane("passwords", 2, nice=10)
 DIAGNOSIS = Lane("diagnosis", 2)
 RELOAD = Lane("reload", 1)
 BACKUPS = Lane("backups", 2)
+CLUSTER = Lane("cluster", 1)

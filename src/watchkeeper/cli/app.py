@@ -94,6 +94,10 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.audit:audit",
         "Audit sites: Observatory grade, TLS, exposure and delivery, each problem with its fix.",
     ),
+    "nodes": Entry(
+        "watchkeeper.cli.nodes:nodes",
+        "Show the nodes of a cluster on one PostgreSQL store: leases, leader, last heartbeat.",
+    ),
     "drill": Entry(
         "watchkeeper.cli.drill:drill",
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "

@@ -11,6 +11,7 @@ from watchkeeper.config.loader import (
     resolve_storage,
 )
 from watchkeeper.config.models import (
+    ClusterConfig,
     Config,
     Defaults,
     EngineConfig,
@@ -27,6 +28,7 @@ from watchkeeper.config.models import (
 
 __all__ = [
     "DEFAULT_FILE",
+    "ClusterConfig",
     "Config",
     "Defaults",
     "EngineConfig",

@@ -14,6 +14,7 @@ from watchkeeper.config.interpolate import InterpolationError, interpolate, reda
 from watchkeeper.config.maintenance import load_maintenance
 from watchkeeper.config.messages import closest, unknown, unknown_key
 from watchkeeper.config.models import (
+    ClusterConfig,
     Config,
     Defaults,
     EngineConfig,
@@ -45,6 +46,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "maintenance": None,
     "status_pages": None,
     "slos": None,
+    "cluster": ClusterConfig,
 }
 _SLO_KEYS = ("monitor", "objective", "window", "latency")
 _MAX_CONFIG = 32 * 1024 * 1024
@@ -213,6 +215,7 @@ class _Loader(Reporter):
             maintenance=tuple(maintenance),
             status_pages=tuple(pages),
             files=(os.path.abspath(self.filename), *sorted(self.files)),
+            cluster=sections["cluster"] or ClusterConfig(),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:

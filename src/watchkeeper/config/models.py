@@ -277,6 +277,25 @@ class EngineConfig(_Strict):
         return value
 
 
+class ClusterConfig(_Strict):
+    """Several ``wk up`` nodes on one PostgreSQL store (``cluster: {enabled: true}``): the
+    monitors are shared out through leases in the store, each checked by one node."""
+
+    enabled: bool = False
+    name: str | None = Field(None, min_length=1, max_length=100)
+    """This node's name (shown by ``wk nodes``); default: the machine's host name."""
+    beat: Duration = Field(3.0, ge=0.2, le=60.0)
+    """Seconds between two syncs with the store (heartbeat, renew, rebalance)."""
+    ttl: Duration = Field(10.0, ge=1.0, le=600.0)
+    """How long a lease lasts without renewal: a dead node's monitors move after this."""
+
+    @model_validator(mode="after")
+    def _beats_within_ttl(self) -> ClusterConfig:
+        if self.beat * 2 > self.ttl:
+            raise ValueError("ttl must be at least two beats (a lease must survive one lost)")
+        return self
+
+
 class RetentionConfig(_Strict):
     """How long each resolution of history is kept."""
 
@@ -524,6 +543,7 @@ class Config:
     files: tuple[str, ...] = ()
     """What it was read from: the file itself, then each ``${file:...}`` it read (absolute
     paths; what ``wk up --watch`` looks at)."""
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)

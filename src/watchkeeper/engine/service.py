@@ -27,6 +27,7 @@ from watchkeeper.engine.drills import sweep as sweep_drills
 from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.scheduler import Scheduler
+from watchkeeper.engine.sharing import Sharing
 from watchkeeper.engine.slos import Slos
 from watchkeeper.lanes import STORE_UPKEEP
 from watchkeeper.model import Result, State, StoredState, Transition
@@ -81,6 +82,11 @@ class Engine:
         self.drills = DrillHistory(store)
         self._resources.shared("drill.history", lambda: self.drills)
         self._drills_last: dict[str, float] = {}
+        self.sharing: Sharing | None = None
+        if config.cluster.enabled:
+            self.sharing = Sharing(
+                config.cluster, store, self.monitors, self.stored_status, self.status
+            )
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
@@ -94,8 +100,11 @@ class Engine:
         await self.writer.start()
         await self.alerting.start()
         self.heartbeats.start()
+        if self.sharing is not None:
+            await self.sharing.join()
         self.scheduler = Scheduler(
-            self.monitors.values(),
+            # a node of a cluster checks the monitors it holds leases on: none until it syncs
+            [] if self.sharing is not None else self.monitors.values(),
             self._handle,
             resources=self._resources,
             concurrency=self.config.engine.concurrency,
@@ -106,7 +115,7 @@ class Engine:
         now = time.time()
         for monitor in self.monitors.values():
             self._judge_when_late(monitor)
-            if monitor.kind == "drill" and not monitor.paused:
+            if monitor.kind == "drill" and not monitor.paused and self.sharing is None:
                 # a weekly drill is due a week after the last one, restarts or not
                 wait = first_due(monitor.interval, self._drills_last.get(monitor.name), now)
                 if wait is not None:
@@ -115,6 +124,10 @@ class Engine:
             asyncio.create_task(self.scheduler.run(), name="scheduler"),
             asyncio.create_task(self._upkeep(), name="store-upkeep"),
         ]
+        if self.sharing is not None:
+            self._tasks.append(
+                asyncio.create_task(self.sharing.run(self.scheduler), name="cluster")
+            )
         if any(m.kind == "drill" for m in self.monitors.values()):
             self._tasks.append(
                 asyncio.create_task(sweep_drills(list(self.monitors.values())), name="drills")
@@ -319,7 +332,7 @@ class Engine:
             )
         elif current.state is State.PAUSED:  # resumed: its state is found afresh
             self.status[monitor.name] = MonitorStatus(monitor.name, since=time.time())
-        if self.scheduler is not None:
+        if self.scheduler is not None and (self.sharing is None or self.sharing.owns(monitor.name)):
             self.scheduler.add(monitor, at=at)
 
     def _remove(self, name: str) -> None:

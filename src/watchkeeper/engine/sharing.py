@@ -1,0 +1,123 @@
+"""This node's part of a cluster (``cluster: {enabled: true}``): every ``beat`` it syncs with
+the store (``cluster.leases``) and schedules exactly the monitors it holds — new ones with
+the state the store has for them (another node checked them until now), lost ones stopped.
+A node whose store does not answer stops checking when its leases run out (in its own
+clock, from its last successful sync): by then another node has them.
+
+The store work runs on the ``cluster`` lane (one thread), so neither the writer's nor the
+web's threads wait for it, nor it for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
+from watchkeeper import lanes
+from watchkeeper.cluster.leases import Membership, Node, Owned
+from watchkeeper.config import ClusterConfig, Monitor
+from watchkeeper.model import StoredState
+from watchkeeper.state import MonitorStatus
+
+if TYPE_CHECKING:
+    from watchkeeper.engine.scheduler import Scheduler
+    from watchkeeper.store import Store
+
+log = logging.getLogger("watchkeeper.engine")
+
+Restore = Callable[[Monitor, dict[str, StoredState]], MonitorStatus]
+"""The engine's ``stored_status``: a monitor's state and streaks as the store has them
+(blocking: it runs on the cluster lane)."""
+
+
+class Sharing:
+    def __init__(
+        self,
+        config: ClusterConfig,
+        store: Store,
+        monitors: Mapping[str, Monitor],
+        restore: Restore,
+        statuses: dict[str, MonitorStatus],
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.monitors = monitors
+        """The engine's monitors (live: a reload changes them)."""
+        self.restore = restore
+        self.statuses = statuses
+        """The engine's live states: a monitor taken over gets the store's."""
+        self.node = Node.new(config.name or socket.gethostname(), os.getpid())
+        self.membership = Membership(self.node, ttl=config.ttl)
+        self.held: dict[str, int] = {}
+        """Monitor → fencing token, of those this node checks now."""
+        self.leader: int | None = None
+        self.valid_until = 0.0
+        self.syncs = 0
+        self.failures = 0
+
+    def owns(self, name: str) -> bool:
+        return name in self.held
+
+    async def join(self) -> None:
+        await lanes.CLUSTER.run(self._join)
+
+    def _join(self) -> None:
+        with self.store.transaction() as connection:
+            self.membership.join(connection)
+
+    async def run(self, scheduler: Scheduler) -> None:
+        """Sync every ``beat`` until cancelled; on the way out, hand everything back."""
+        try:
+            while True:
+                await self.once(scheduler)
+                await asyncio.sleep(self.config.beat)
+        finally:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(lanes.CLUSTER.run(self._leave), 5.0)
+
+    async def once(self, scheduler: Scheduler) -> None:
+        names = sorted(self.monitors)
+        try:
+            owned, taken = await lanes.CLUSTER.run(self._sync, names)
+        except Exception as exc:  # the store is away: keep going until the leases run out
+            self.failures += 1
+            if self.held and time.monotonic() >= self.valid_until:
+                log.warning("cluster: no sync since the leases ran out: checking nothing (%s)", exc)
+                for name in list(self.held):
+                    scheduler.remove(name)
+                self.held = {}
+                self.leader = None
+            return
+        self.syncs += 1
+        self.valid_until = owned.valid_until
+        self.leader = owned.leader
+        for name in [n for n in self.held if n not in owned.monitors]:
+            scheduler.remove(name)
+        for name in owned.monitors:
+            monitor = self.monitors.get(name)
+            if name not in self.held and monitor is not None:
+                if name in taken:
+                    self.statuses[name] = taken[name]
+                scheduler.add(monitor)
+        self.held = dict(owned.monitors)
+
+    def _sync(self, names: list[str]) -> tuple[Owned, dict[str, MonitorStatus]]:
+        """The beat, and the stored state of each monitor it gave this node (blocking)."""
+        with self.store.transaction() as connection:
+            owned = self.membership.sync(connection, names)
+        new = [n for n in owned.monitors if n not in self.held and n in self.monitors]
+        if not new:
+            return owned, {}
+        stored = self.store.states()
+        taken = {n: self.restore(self.monitors[n], stored) for n in new if n in stored}
+        return owned, taken
+
+    def _leave(self) -> None:
+        with self.store.transaction() as connection:
+            self.membership.leave(connection)

@@ -1,0 +1,120 @@
+"""Three real ``wk up`` nodes on one PostgreSQL store (a throw-away database on the machine's
+server): each monitor checked by exactly one node per slot in steady state, the monitors of a
+node killed with ``kill -9`` taken over within its leases' time, and ``wk nodes`` telling it."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from aiohttp import web
+from tests.helpers.cli import Running, wk
+from tests.helpers.servers import WebServer
+
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+MONITORS = 30
+TTL = 3.0
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    name = f"wk_nodes_{secrets.token_hex(4)}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")
+
+
+@pytest.fixture
+async def target() -> AsyncIterator[WebServer]:
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/{name}", ok)
+    async with WebServer(app) as server:
+        yield server
+
+
+def _config(folder: Path, database: str, target: WebServer, node: str) -> Path:
+    monitors = "\n".join(
+        f'  - {{name: m{i:02d}, http: "{target.url(f"/m{i:02d}")}", interval: 1s, timeout: 1s}}'
+        for i in range(MONITORS)
+    )
+    path = folder / f"{node}.yaml"
+    path.write_text(
+        f"""storage: postgresql://postgres@127.0.0.1:5432/{database}
+engine: {{startup_spread: 0.5s}}
+cluster: {{enabled: true, name: {node}, beat: 0.5s, ttl: {TTL:g}s}}
+monitors:
+{monitors}
+"""
+    )
+    return path
+
+
+def _per_monitor(database: str, since: float, until: float) -> dict[str, int]:
+    """Results stored per monitor with ``since <= started_at < until``."""
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}") as c:
+        rows = c.execute(
+            "select m.name, count(*) from results r join monitors m on m.id = r.monitor_id "
+            "where r.ts >= %s and r.ts < %s group by m.name",
+            (since, until),
+        ).fetchall()
+    return {str(name): int(count) for name, count in rows}
+
+
+def _server_now(database: str) -> float:
+    with psycopg.connect(f"host=127.0.0.1 user=postgres dbname={database}") as c:
+        row = c.execute("select extract(epoch from clock_timestamp())").fetchone()
+    assert row is not None
+    return float(row[0])
+
+
+async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
+    tmp_path: Path, database: str, target: WebServer
+) -> None:
+    nodes = [
+        Running("-c", str(_config(tmp_path, database, target, name)), cwd=tmp_path)
+        for name in ("a", "b", "c")
+    ]
+    for node in nodes:
+        await node.start()
+    try:
+        config = str(tmp_path / "a.yaml")
+        for _ in range(100):  # until every node holds its share
+            listed = await wk("nodes", "-c", config, "--json")
+            leases = sorted(n["leases"] for n in listed.json()) if listed.code == 0 else []
+            if leases == [10, 10, 10]:
+                break
+            await asyncio.sleep(0.2)
+        assert leases == [10, 10, 10], listed.stdout
+        await asyncio.sleep(2.0)
+        start = await asyncio.to_thread(_server_now, database)
+        await asyncio.sleep(6.0)
+        end = await asyncio.to_thread(_server_now, database)
+        counts = await asyncio.to_thread(_per_monitor, database, start, end - 1.0)
+        # one check a second, by one node: about 5 each; two nodes would make about 10
+        assert len(counts) == MONITORS
+        assert max(counts.values()) <= 6 and min(counts.values()) >= 3, counts
+
+        victim = nodes.pop(1)
+        await victim.kill()  # SIGKILL: it hands nothing back
+        await asyncio.sleep(TTL + 3.0)  # its leases run out; the others claim at a beat
+        after = await asyncio.to_thread(_server_now, database)
+        late = await asyncio.to_thread(_per_monitor, database, after - 2.0, after)
+        assert len(late) == MONITORS, f"not taken over: {set(range(MONITORS)) - set(late)}"
+        listed = await wk("nodes", "-c", config, "--json")
+        live = sorted(n["leases"] for n in listed.json() if n["live"])
+        assert live == [15, 15]
+        assert sum(n["leader"] for n in listed.json()) == 1
+    finally:
+        for node in nodes:
+            await node.stop()
