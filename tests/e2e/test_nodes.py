@@ -118,3 +118,95 @@ async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
     finally:
         for node in nodes:
             await node.stop()
+
+
+async def test_the_leader_alone_notifies_and_a_new_one_takes_over(
+    tmp_path: Path, database: str
+) -> None:
+    """Two nodes, each checking half of the monitors: a monitor that goes down is notified
+    once (by the leader, whichever node checks it); the leader killed, the other notifies."""
+    from tests.helpers.receivers import HookReceiver
+
+    failing: set[str] = set()
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=500 if request.match_info["name"] in failing else 200)
+
+    app = web.Application()
+    app.router.add_get("/{name}", answer)
+    async with WebServer(app) as site, HookReceiver() as hook:
+        monitors = "\n".join(
+            f'  - {{name: m{i:02d}, http: "{site.url(f"/m{i:02d}")}", interval: 1s, '
+            "timeout: 1s, confirm: 1, notify: [hook]}"
+            for i in range(10)
+        )
+        paths = []
+        for node in ("a", "b"):
+            path = tmp_path / f"{node}.yaml"
+            path.write_text(
+                f"""storage: postgresql://postgres@127.0.0.1:5432/{database}
+engine: {{startup_spread: 0.5s}}
+cluster: {{enabled: true, name: {node}, beat: 0.5s, ttl: {TTL:g}s}}
+notify:
+  - {{name: hook, webhook: "{hook.url()}", group_wait: 0.5s}}
+monitors:
+{monitors}
+"""
+            )
+            paths.append(path)
+        nodes = [Running("-c", str(p), cwd=tmp_path) for p in paths]
+        for node in nodes:
+            await node.start()
+        try:
+            for _ in range(100):
+                listed = await wk("nodes", "-c", str(paths[0]), "--json")
+                if sorted(n["leases"] for n in listed.json()) == [5, 5]:
+                    break
+                await asyncio.sleep(0.2)
+            firing = _firing_counter(hook)
+            failing.update({"m01", "m06"})  # one on each node, whichever they are
+            await hook.wait(lambda _: firing() >= {"m01": 1, "m06": 1}.keys(), timeout=20)
+            await asyncio.sleep(3.0)  # a second sender would have sent by now
+            assert firing.counts == {"m01": 1, "m06": 1}
+            leader = next(n["name"] for n in listed.json() if n["leader"])
+            sent = {name: await _delivered(node) for name, node in zip("ab", nodes, strict=True)}
+            other = "b" if leader == "a" else "a"
+            assert sent[leader] >= 1 and sent[other] == 0, sent  # the leader sent them all
+
+            victim = nodes.pop(0 if leader == "a" else 1)
+            await victim.kill()
+            await asyncio.sleep(TTL + 1.5)
+            failing.add("m03")
+            await hook.wait(lambda _: "m03" in firing(), timeout=20)
+            await asyncio.sleep(3.0)
+            assert firing.counts["m03"] == 1
+        finally:
+            for node in nodes:
+                await node.stop()
+
+
+async def _delivered(node: Running) -> int:
+    """Notifications this node delivered to the hook (its /metrics)."""
+    status, text = await node.request("GET", "/metrics")
+    assert status == 200
+    for line in str(text).splitlines():
+        if line.startswith("watchkeeper_notifications_total{") and 'outcome="delivered"' in line:
+            return int(float(line.rsplit(" ", 1)[1]))
+    return 0
+
+
+class _firing_counter:
+    """Firing alerts per monitor among the hook's requests."""
+
+    def __init__(self, hook: object) -> None:
+        self.hook = hook
+        self.counts: dict[str, int] = {}
+
+    def __call__(self) -> set[str]:
+        counts: dict[str, int] = {}
+        for request in self.hook.requests:  # type: ignore[attr-defined]
+            for alert in request.json().get("alerts", []):
+                if alert.get("event") == "firing" and alert.get("state") == "down":
+                    counts[alert["monitor"]] = counts.get(alert["monitor"], 0) + 1
+        self.counts = counts
+        return set(counts)

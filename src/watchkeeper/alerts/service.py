@@ -64,10 +64,14 @@ class Alerting:
         backoff: Backoff = DEFAULT_BACKOFF,
         clock: Callable[[], float] = time.time,
         notifiers: dict[str, Notifier] | None = None,
+        leads: Callable[[], bool] = lambda: True,
     ) -> None:
         self.config = config
         self.store = store
         self._status_of = status_of
+        self._leads = leads
+        """Plan and deliver only while this is true: in a cluster, on the alert leader only
+        (every node records its own monitors' changes; one sends the notifications)."""
         self._tick = tick
         self._timers_every = timers_every
         self._clock = clock
@@ -195,8 +199,9 @@ class Alerting:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         try:
-            await self.plan_once()
-            await self.deliverer.step()
+            if self._leads():
+                await self.plan_once()
+                await self.deliverer.step()
         except Exception:
             log.exception("the last alerting step failed; the outbox keeps what is left")
         await self.deliverer.drain(grace)
@@ -387,6 +392,9 @@ class Alerting:
         of a core)."""
         while True:
             looked = time.monotonic()
+            if not self._leads():
+                await asyncio.sleep(self._tick)
+                continue
             if self._dirty or self.deliverer.busy or looked - self._last_look >= QUIET_POLL:
                 self._dirty = False  # cleared first: a write while we look sets it again
                 self._last_look = looked
@@ -572,6 +580,8 @@ class Alerting:
     async def _timer_loop(self) -> None:
         while True:
             await asyncio.sleep(self._timers_every)
+            if not self._leads():
+                continue
             try:
                 await self.refresh_mutes()
                 await ALERTS.run(self._reminders_and_escalations)

@@ -89,9 +89,15 @@ class Engine:
             )
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
-        self.alerting = Alerting(config, store, self.status.get, **(alerting or {}))
+        self.alerting = Alerting(
+            config, store, self.status.get, **(alerting or {}), leads=self._leads
+        )
         self.alerting.set_monitors(self.monitors.values())
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _leads(self) -> bool:
+        """Does this process send the notifications (alone, or the cluster's leader)?"""
+        return self.sharing is None or self.sharing.leader is not None
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:

@@ -84,7 +84,7 @@ class Sharing:
     async def once(self, scheduler: Scheduler) -> None:
         names = sorted(self.monitors)
         try:
-            owned, taken = await lanes.CLUSTER.run(self._sync, names)
+            owned, taken, others = await lanes.CLUSTER.run(self._sync, names)
         except Exception as exc:  # the store is away: keep going until the leases run out
             self.failures += 1
             if self.held and time.monotonic() >= self.valid_until:
@@ -106,17 +106,27 @@ class Sharing:
                     self.statuses[name] = taken[name]
                 scheduler.add(monitor)
         self.held = dict(owned.monitors)
+        # the others' monitors as the store has them: what the dashboard of this node and
+        # its alerting (a parent down, when it leads) read
+        for name, stored in others.items():
+            if name not in self.held and name in self.monitors:
+                current = self.statuses.get(name)
+                if current is None or current.state != stored.state:
+                    self.statuses[name] = MonitorStatus(
+                        name, stored.state, since=stored.since, reason=stored.reason
+                    )
 
-    def _sync(self, names: list[str]) -> tuple[Owned, dict[str, MonitorStatus]]:
-        """The beat, and the stored state of each monitor it gave this node (blocking)."""
+    def _sync(
+        self, names: list[str]
+    ) -> tuple[Owned, dict[str, MonitorStatus], dict[str, StoredState]]:
+        """The beat; the stored state (with streaks) of each monitor it gave this node; and
+        every monitor's stored state (blocking)."""
         with self.store.transaction() as connection:
             owned = self.membership.sync(connection, names)
-        new = [n for n in owned.monitors if n not in self.held and n in self.monitors]
-        if not new:
-            return owned, {}
         stored = self.store.states()
+        new = [n for n in owned.monitors if n not in self.held and n in self.monitors]
         taken = {n: self.restore(self.monitors[n], stored) for n in new if n in stored}
-        return owned, taken
+        return owned, taken, stored
 
     def _leave(self) -> None:
         with self.store.transaction() as connection:
