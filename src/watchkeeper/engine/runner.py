@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
+from math import isfinite
 from typing import Any
 
 from watchkeeper.checks import Attempt, Resources
@@ -196,16 +197,22 @@ def numeric_facts(facts: dict[str, Any]) -> dict[str, float]:
     mappings (``disk./.used_pct``, ``metric.up.value``). Booleans count as 0/1; text, lists
     and bytes are not series."""
     out: dict[str, float] = {}
+    finite = True  # the usual case: no second pass to drop NaN and infinities
     for key, value in facts.items():
-        if type(value) is float or type(value) is int:
+        kind = type(value)
+        if kind is float or kind is int:
             if key not in _NOT_SERIES:
-                out[key] = float(value)
-        elif type(value) is bool:
+                number = out[key] = float(value)
+                finite = finite and isfinite(number)
+        elif kind is bool:
             out[key] = 1.0 if value else 0.0
-        elif isinstance(value, dict):
+        elif kind is dict or isinstance(value, dict):
             for inner, item in value.items():
                 if isinstance(item, int | float) and isinstance(inner, str):
-                    out[f"{key}.{inner}"] = float(item)
+                    number = out[f"{key}.{inner}"] = float(item)
+                    finite = finite and isfinite(number)
         if len(out) >= MAX_METRICS:
             break
-    return {k: v for k, v in out.items() if v == v and abs(v) != float("inf")}
+    if finite:
+        return out
+    return {k: v for k, v in out.items() if isfinite(v)}

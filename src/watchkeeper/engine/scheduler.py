@@ -253,8 +253,7 @@ class Scheduler:
         self._busy += 1
         self._host_busy[host] = self._host_busy.get(host, 0) + 1
         task = self._loop.create_task(self._run(entry, due, host))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.add(task)  # ``_run`` takes it out as it ends (no done callback per check)
 
     def _release(self, host: str) -> None:
         """A check finished: give its slot to the next waiting check, hosts taking turns."""
@@ -300,6 +299,7 @@ class Scheduler:
             except Exception:
                 log.exception("handling the result of %s failed", monitor.name)
         finally:
+            self._tasks.discard(asyncio.current_task())
             entry.running = False
             if not entry.removed and not self._stopping:
                 self._reschedule(entry, due, confirming)

@@ -11,6 +11,7 @@ store in the background.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import random
 import time
@@ -40,6 +41,13 @@ RELOAD_STARTS = 100
 """Checks per second a reload starts for the monitors it adds or changes, at most."""
 _BACKLOG = 5000
 """Results waiting for the store beyond which rollups wait: they would seal buckets early."""
+
+
+@functools.lru_cache(maxsize=256)
+def _flap_policy(transitions: int, window: float) -> FlapPolicy:
+    """One policy per distinct setting, not one per check: monitors share a handful."""
+    return FlapPolicy(transitions, window)
+
 
 TransitionListener = Callable[[Monitor, Transition, MonitorStatus], None]
 ResultListener = Callable[[Monitor, Result], None]
@@ -211,8 +219,8 @@ class Engine:
             result,
             confirm=monitor.confirm,
             recover=monitor.recover,
-            flapping=FlapPolicy(flapping.transitions, flapping.window) if flapping else None,
-            cause=self._cause(monitor),
+            flapping=_flap_policy(flapping.transitions, flapping.window) if flapping else None,
+            cause=self._cause(monitor) if monitor.depends_on else None,
         )
         self.status[monitor.name] = updated
         self._judge_when_late(monitor)

@@ -47,14 +47,16 @@ def evaluate(
     value = _resolve(expectation, observation)
     literal = expectation.literal
     op = expectation.op
-    wanted = f"expected {op} {_hide(literal.text, secrets)}"
     if isinstance(value, _Absent):
         if op in _NEGATIVE:
             return None
+        wanted = f"expected {op} {_hide(literal.text, secrets)}"
         return _hide(f"{subject.text} {value.why}, {wanted}", secrets)
     verdict = _compare(op, value, literal, set_semantics=isinstance(value, frozenset))
     if verdict is True:
         return None
+    # the failure line is written only for a failure: most checks pass, every check evaluates
+    wanted = f"expected {op} {_hide(literal.text, secrets)}"
     observed = _show(value, literal, secrets)
     if isinstance(verdict, str):
         return _hide(f"{subject.text} {observed} ({verdict}), {wanted}", secrets)
