@@ -381,6 +381,8 @@ class Engine:
             await asyncio.sleep(self._rollup_every)
             if self.writer is not None and self.writer.queue_depth > _BACKLOG:
                 continue  # catching up after a store outage: roll up once it is written
+            if not self._leads():
+                continue  # in a cluster the leader keeps the shared store: one at a time
             try:
                 await STORE_UPKEEP.run(self.store.rollup, time.time(), grace=self.rollup_grace)
                 await STORE_UPKEEP.run(self.store.compact, time.time(), grace=self.rollup_grace)
