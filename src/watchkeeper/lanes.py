@@ -66,6 +66,8 @@ class Lane:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._pending = 0
+        self.calls = 0
+        """Calls handed to the lane since it was made (a test can tell where work went)."""
         self._running_keys: set[Hashable] = set()
 
     @property
@@ -124,6 +126,7 @@ class Lane:
 
         with self._lock:
             self._pending += 1
+            self.calls += 1
             self._start_threads()
         self._queue.put(work)
         return await future

@@ -16,6 +16,7 @@ from watchkeeper.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     ConfigOption,
+    OutputOption,
     console,
     errors,
     fail,
@@ -52,10 +53,7 @@ def audit(
     output_format: Annotated[Format, typer.Option("--format", help="How to print.")] = (
         Format.text
     ),
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the report here."),
-    ] = None,
+    output: OutputOption = None,
     fail_under: Annotated[
         str | None,
         typer.Option(

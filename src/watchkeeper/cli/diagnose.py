@@ -24,6 +24,7 @@ from watchkeeper.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     ConfigOption,
+    OutputOption,
     console,
     errors,
     fail,
@@ -80,10 +81,7 @@ def diagnose(
     output_format: Annotated[Format, typer.Option("--format", help="How to print.")] = (
         Format.text
     ),
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write the report here."),
-    ] = None,
+    output: OutputOption = None,
 ) -> None:
     """Why is it getting slower? Drift, latency phases, Postgres/Redis/host advisors.
 

@@ -27,6 +27,7 @@ from watchkeeper.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     ConfigOption,
+    OutputOption,
     console,
     errors,
     fail,
@@ -60,10 +61,7 @@ def drill(
     output_format: Annotated[Format, typer.Option("--format", help="How to print.")] = (
         Format.text
     ),
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="Write it here."),
-    ] = None,
+    output: OutputOption = None,
     file: Annotated[
         Path | None,
         typer.Option("--file", metavar="PATH", help="Drill this backup, not the newest."),
