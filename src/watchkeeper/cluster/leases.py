@@ -253,6 +253,18 @@ def holds(connection: sa.Connection, monitor: str, node: str, token: int) -> boo
     return row is not None
 
 
+def held_tokens(connection: sa.Connection, node: str) -> dict[str, int]:
+    """Monitor → token of every lease ``node`` holds now (server clock): the fence a result
+    writer checks in its own transaction."""
+    rows = connection.execute(
+        sa.text(
+            f"select monitor, token from cluster_leases where node = :n and expires_at > {NOW}"
+        ),
+        {"n": node},
+    ).all()
+    return {str(m): int(t) for m, t in rows}
+
+
 @dataclass(frozen=True, slots=True)
 class NodeView:
     """A node as ``wk nodes`` and the dashboard show it."""

@@ -103,6 +103,12 @@ class Engine:
         self.alerting.set_monitors(self.monitors.values())
         self._tasks: list[asyncio.Task[None]] = []
 
+    def _fence(self) -> tuple[str, Mapping[str, int]] | None:
+        """This node and the lease tokens it checks under (a cluster's result fence)."""
+        if self.sharing is None:
+            return None
+        return self.sharing.node.id, dict(self.sharing.held)
+
     def _leads(self) -> bool:
         """Does this process send the notifications (alone, or the cluster's leader)?"""
         return self.sharing is None or self.sharing.leader is not None
@@ -110,7 +116,9 @@ class Engine:
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:
         await STORE_UPKEEP.run(self._restore)
-        self.writer = StoreWriter(self.store)
+        self.writer = StoreWriter(
+            self.store, fence=self._fence if self.sharing is not None else None
+        )
         await self.writer.start()
         await self.alerting.start()
         self.heartbeats.start()

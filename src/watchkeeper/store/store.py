@@ -8,7 +8,7 @@ between threads: each call takes its own pooled connection. Database failures su
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -101,15 +101,43 @@ class Store:
         self._ids.update(ids)
         return ids
 
-    def write(self, results: Sequence[Result], transitions: Sequence[Transition] = ()) -> None:
-        """Store results and transitions in one transaction.
+    def write(
+        self,
+        results: Sequence[Result],
+        transitions: Sequence[Transition] = (),
+        *,
+        fence: tuple[str, Mapping[str, int]] | None = None,
+    ) -> int:
+        """Store results and transitions in one transaction; returns how many results the
+        ``fence`` kept out.
 
         Unknown monitors are registered (kind from the result). Each transition is appended
         to the state changes and becomes its monitor's current state (the last one wins).
+        ``fence``: (this node, its lease tokens): in a cluster, only the results and state
+        changes of monitors whose lease this node still holds with that token are written,
+        checked in the same transaction (a node that lost a lease while paused cannot write
+        as its holder).
         """
         if not results and not transitions:
-            return
+            return 0
         with self._failures("write"), self._writing.begin() as connection:
+            fenced = 0
+            if fence is not None:
+                from watchkeeper.cluster.leases import held_tokens
+
+                held = held_tokens(connection, fence[0])
+                tokens = fence[1]
+
+                def ours(name: str) -> bool:
+                    token = tokens.get(name)
+                    return token is not None and held.get(name) == token
+
+                kept = [r for r in results if ours(r.monitor)]
+                fenced = len(results) - len(kept)
+                results = kept
+                transitions = [t for t in transitions if ours(t.monitor)]
+                if not results and not transitions:
+                    return fenced
             ids, new = self._resolve(connection, results, transitions)
             ingest.insert_results(connection, [result_row(r, ids[r.monitor]) for r in results])
             detailed = [r for r in results if r.detail is not None]
@@ -125,6 +153,7 @@ class Store:
                 )
             ingest.record_transitions(connection, transitions, ids)
         self._ids.update(new)
+        return fenced
 
     def results(
         self,

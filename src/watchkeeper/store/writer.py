@@ -19,7 +19,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from watchkeeper.errors import StoreError
 from watchkeeper.lanes import STORE_WRITER
@@ -45,10 +45,16 @@ class StoreWriter:
         batch_size: int = 5000,
         flush_interval: float = 0.2,
         max_queue: int = 200_000,
+        fence: Callable[[], tuple[str, Mapping[str, int]] | None] | None = None,
     ) -> None:
         if batch_size < 1 or max_queue < 1 or flush_interval < 0:
             raise ValueError("batch_size and max_queue must be >= 1, flush_interval >= 0")
         self._store = store
+        self._fence = fence
+        """In a cluster: this node and its lease tokens now (results of monitors it no
+        longer holds are not written)."""
+        self.fenced = 0
+        """Results kept out by the fence (their monitor had moved to another node)."""
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_queue = max(max_queue, batch_size)
@@ -232,7 +238,10 @@ class StoreWriter:
         while True:
             started = time.perf_counter()
             try:
-                await STORE_WRITER.run(self._store.write, results, transitions)
+                fence = self._fence() if self._fence is not None else None
+                self.fenced += await STORE_WRITER.run(
+                    self._store.write, results, transitions, fence=fence
+                )
             except TransientStoreError as exc:
                 log.warning(
                     "writing %d results failed, retrying in %.2fs: %s", len(batch), delay, exc
