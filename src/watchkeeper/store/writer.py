@@ -238,10 +238,12 @@ class StoreWriter:
         while True:
             started = time.perf_counter()
             try:
-                fence = self._fence() if self._fence is not None else None
-                self.fenced += await STORE_WRITER.run(
-                    self._store.write, results, transitions, fence=fence
-                )
+                if self._fence is None:
+                    await STORE_WRITER.run(self._store.write, results, transitions)
+                else:
+                    self.fenced += await STORE_WRITER.run(
+                        self._store.write, results, transitions, fence=self._fence()
+                    )
             except TransientStoreError as exc:
                 log.warning(
                     "writing %d results failed, retrying in %.2fs: %s", len(batch), delay, exc
