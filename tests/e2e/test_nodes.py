@@ -210,3 +210,65 @@ class _firing_counter:
                     counts[alert["monitor"]] = counts.get(alert["monitor"], 0) + 1
         self.counts = counts
         return set(counts)
+
+
+async def test_killing_the_leader_in_a_storm_loses_no_notification(
+    tmp_path: Path, database: str
+) -> None:
+    """Ten monitors fail at once, and the alert leader is killed as they do: the other node
+    takes the lead and notifies every one of them (at least once; at most the one resend
+    the at-least-once window allows)."""
+    from tests.helpers.receivers import HookReceiver
+
+    failing: set[str] = set()
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(status=500 if request.match_info["name"] in failing else 200)
+
+    app = web.Application()
+    app.router.add_get("/{name}", answer)
+    names = [f"m{i:02d}" for i in range(10)]
+    async with WebServer(app) as site, HookReceiver() as hook:
+        monitors = "\n".join(
+            f'  - {{name: {name}, http: "{site.url("/" + name)}", interval: 1s, '
+            "timeout: 1s, confirm: 1, notify: [hook]}"
+            for name in names
+        )
+        paths = []
+        for node in ("a", "b"):
+            path = tmp_path / f"{node}.yaml"
+            path.write_text(
+                f"""storage: postgresql://postgres@127.0.0.1:5432/{database}
+engine: {{startup_spread: 0.5s}}
+cluster: {{enabled: true, name: {node}, beat: 0.5s, ttl: {TTL:g}s}}
+notify:
+  - {{name: hook, webhook: "{hook.url()}", group_wait: 1s}}
+monitors:
+{monitors}
+"""
+            )
+            paths.append(path)
+        nodes = [Running("-c", str(p), cwd=tmp_path) for p in paths]
+        for node in nodes:
+            await node.start()
+        try:
+            for _ in range(100):
+                listed = await wk("nodes", "-c", str(paths[0]), "--json")
+                if sorted(n["leases"] for n in listed.json()) == [5, 5]:
+                    break
+                await asyncio.sleep(0.2)
+            leader = next(n["name"] for n in listed.json() if n["leader"])
+            failing.update(names)
+            await asyncio.sleep(1.2)  # failures seen, notifications grouping (group_wait 1s)
+            victim = nodes.pop(0 if leader == "a" else 1)
+            await victim.kill()
+            firing = _firing_counter(hook)
+            await hook.wait(lambda _: firing() >= set(names), timeout=40)
+            await asyncio.sleep(3.0)
+            firing()
+            print(f"storm notifications per monitor: {sorted(firing.counts.values())}")
+            assert set(firing.counts) == set(names)
+            assert max(firing.counts.values()) <= 2, firing.counts
+        finally:
+            for node in nodes:
+                await node.stop()
