@@ -62,3 +62,18 @@ def test_only_the_holders_results_are_written(store: Store) -> None:
     assert moved not in store.states()
     assert store.write([_result(moved, 101.0)], fence=(b.node.id, owned_b.monitors)) == 0
     assert [r.started_at for r in store.results(moved, 0)] == [101.0]
+
+
+async def test_wk_nodes_on_a_store_without_a_cluster_says_so_in_one_line(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from tests.helpers.cli import wk
+
+    folder = Path(str(tmp_path))
+    config = folder / "watchkeeper.yaml"
+    config.write_text("storage: sqlite:///wk.db\nmonitors: []\n")
+    Store.open(f"sqlite:///{folder / 'wk.db'}").close()
+    done = await wk("nodes", "-c", str(config))
+    assert done.code == 2
+    assert done.stderr.strip().endswith("storage: postgresql://... in the config")
+    assert "Traceback" not in done.stderr

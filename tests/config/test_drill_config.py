@@ -129,3 +129,15 @@ def test_a_url_the_drivers_cannot_read_is_refused_without_quoting_its_password(u
         f'      drill: {{compare: source, source: "{url.replace("ftp", "postgresql")}"}}\n'
     )
     assert len(source) == 1 and password not in source[0]
+
+
+def test_cluster_settings_are_checked() -> None:
+    config = parse_config(
+        "cluster: {enabled: true, name: a, beat: 2s, ttl: 8s}\n", "wk.yaml", env={}
+    )
+    assert config.cluster.enabled and config.cluster.name == "a" and config.cluster.ttl == 8.0
+    assert not parse_config("monitors: []\n", "wk.yaml", env={}).cluster.enabled
+    (found,) = _problems("cluster: {enabled: true, beat: 5s, ttl: 8s}\n")
+    assert "ttl must be at least two beats" in found
+    (found,) = _problems("cluster: {enabld: true}\n")
+    assert "enabled" in found

@@ -282,6 +282,7 @@ class NodeView:
 
 def nodes(connection: sa.Connection, ttl: float = 10.0) -> list[NodeView]:
     """Every node on record with its leases and how long ago it last beat (server clock)."""
+    _require_postgres(connection)
     rows = connection.execute(
         sa.text(
             f"""
