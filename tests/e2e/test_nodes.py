@@ -5,9 +5,12 @@ node killed with ``kill -9`` taken over within its leases' time, and ``wk nodes`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -120,11 +123,28 @@ async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
             await node.stop()
 
 
-async def test_the_leader_alone_notifies_and_a_new_one_takes_over(
-    tmp_path: Path, database: str
-) -> None:
-    """Two nodes, each checking half of the monitors: a monitor that goes down is notified
-    once (by the leader, whichever node checks it); the leader killed, the other notifies."""
+@dataclass
+class _Pair:
+    """Two nodes on the test's database, checking ten monitors of a site the test can make
+    fail (``failing``), notifying one hook; ``listed`` is ``wk nodes --json`` once each
+    holds five."""
+
+    nodes: list[Running]
+    hook: Any
+    failing: set[str]
+    listed: list[dict[str, Any]]
+
+    @property
+    def leader(self) -> str:
+        return next(str(n["name"]) for n in self.listed if n["leader"])
+
+    async def kill_leader(self) -> None:
+        victim = self.nodes.pop(0 if self.leader == "a" else 1)
+        await victim.kill()
+
+
+@contextlib.asynccontextmanager
+async def _pair(tmp_path: Path, database: str, group_wait: str) -> AsyncIterator[_Pair]:
     from tests.helpers.receivers import HookReceiver
 
     failing: set[str] = set()
@@ -148,7 +168,7 @@ async def test_the_leader_alone_notifies_and_a_new_one_takes_over(
 engine: {{startup_spread: 0.5s}}
 cluster: {{enabled: true, name: {node}, beat: 0.5s, ttl: {TTL:g}s}}
 notify:
-  - {{name: hook, webhook: "{hook.url()}", group_wait: 0.5s}}
+  - {{name: hook, webhook: "{hook.url()}", group_wait: {group_wait}}}
 monitors:
 {monitors}
 """
@@ -159,30 +179,60 @@ monitors:
             await node.start()
         try:
             for _ in range(100):
-                listed = await wk("nodes", "-c", str(paths[0]), "--json")
-                if sorted(n["leases"] for n in listed.json()) == [5, 5]:
+                listed = (await wk("nodes", "-c", str(paths[0]), "--json")).json()
+                if sorted(n["leases"] for n in listed) == [5, 5]:
                     break
                 await asyncio.sleep(0.2)
-            firing = _firing_counter(hook)
-            failing.update({"m01", "m06"})  # one on each node, whichever they are
-            await hook.wait(lambda _: firing() >= {"m01": 1, "m06": 1}.keys(), timeout=20)
-            await asyncio.sleep(3.0)  # a second sender would have sent by now
-            assert firing.counts == {"m01": 1, "m06": 1}
-            leader = next(n["name"] for n in listed.json() if n["leader"])
-            sent = {name: await _delivered(node) for name, node in zip("ab", nodes, strict=True)}
-            other = "b" if leader == "a" else "a"
-            assert sent[leader] >= 1 and sent[other] == 0, sent  # the leader sent them all
-
-            victim = nodes.pop(0 if leader == "a" else 1)
-            await victim.kill()
-            await asyncio.sleep(TTL + 1.5)
-            failing.add("m03")
-            await hook.wait(lambda _: "m03" in firing(), timeout=20)
-            await asyncio.sleep(3.0)
-            assert firing.counts["m03"] == 1
+            yield _Pair(nodes, hook, failing, listed)
         finally:
             for node in nodes:
                 await node.stop()
+
+
+async def test_the_leader_alone_notifies_and_a_new_one_takes_over(
+    tmp_path: Path, database: str
+) -> None:
+    """Two nodes, each checking half of the monitors: a monitor that goes down is notified
+    once (by the leader, whichever node checks it); the leader killed, the other notifies."""
+    async with _pair(tmp_path, database, "0.5s") as pair:
+        firing = _firing_counter(pair.hook)
+        pair.failing.update({"m01", "m06"})  # one on each node, whichever they are
+        await pair.hook.wait(lambda _: firing() >= {"m01", "m06"}, timeout=20)
+        await asyncio.sleep(3.0)  # a second sender would have sent by now
+        firing()
+        assert firing.counts == {"m01": 1, "m06": 1}
+        leader = pair.leader
+        sent = {name: await _delivered(node) for name, node in zip("ab", pair.nodes, strict=True)}
+        other = "b" if leader == "a" else "a"
+        assert sent[leader] >= 1 and sent[other] == 0, sent  # the leader sent them all
+
+        await pair.kill_leader()
+        await asyncio.sleep(TTL + 1.5)
+        pair.failing.add("m03")
+        await pair.hook.wait(lambda _: "m03" in firing(), timeout=20)
+        await asyncio.sleep(3.0)
+        firing()
+        assert firing.counts["m03"] == 1
+
+
+async def test_killing_the_leader_in_a_storm_loses_no_notification(
+    tmp_path: Path, database: str
+) -> None:
+    """Ten monitors fail at once, and the alert leader is killed as they do: the other node
+    takes the lead and notifies every one of them (at least once; at most the one resend
+    the at-least-once window allows)."""
+    names = [f"m{i:02d}" for i in range(10)]
+    async with _pair(tmp_path, database, "1s") as pair:
+        pair.failing.update(names)
+        await asyncio.sleep(1.2)  # failures seen, notifications grouping (group_wait 1s)
+        await pair.kill_leader()
+        firing = _firing_counter(pair.hook)
+        await pair.hook.wait(lambda _: firing() >= set(names), timeout=40)
+        await asyncio.sleep(3.0)
+        firing()
+        print(f"storm notifications per monitor: {sorted(firing.counts.values())}")
+        assert set(firing.counts) == set(names)
+        assert max(firing.counts.values()) <= 2, firing.counts
 
 
 async def _delivered(node: Running) -> int:
@@ -210,65 +260,3 @@ class _firing_counter:
                     counts[alert["monitor"]] = counts.get(alert["monitor"], 0) + 1
         self.counts = counts
         return set(counts)
-
-
-async def test_killing_the_leader_in_a_storm_loses_no_notification(
-    tmp_path: Path, database: str
-) -> None:
-    """Ten monitors fail at once, and the alert leader is killed as they do: the other node
-    takes the lead and notifies every one of them (at least once; at most the one resend
-    the at-least-once window allows)."""
-    from tests.helpers.receivers import HookReceiver
-
-    failing: set[str] = set()
-
-    async def answer(request: web.Request) -> web.Response:
-        return web.Response(status=500 if request.match_info["name"] in failing else 200)
-
-    app = web.Application()
-    app.router.add_get("/{name}", answer)
-    names = [f"m{i:02d}" for i in range(10)]
-    async with WebServer(app) as site, HookReceiver() as hook:
-        monitors = "\n".join(
-            f'  - {{name: {name}, http: "{site.url("/" + name)}", interval: 1s, '
-            "timeout: 1s, confirm: 1, notify: [hook]}"
-            for name in names
-        )
-        paths = []
-        for node in ("a", "b"):
-            path = tmp_path / f"{node}.yaml"
-            path.write_text(
-                f"""storage: postgresql://postgres@127.0.0.1:5432/{database}
-engine: {{startup_spread: 0.5s}}
-cluster: {{enabled: true, name: {node}, beat: 0.5s, ttl: {TTL:g}s}}
-notify:
-  - {{name: hook, webhook: "{hook.url()}", group_wait: 1s}}
-monitors:
-{monitors}
-"""
-            )
-            paths.append(path)
-        nodes = [Running("-c", str(p), cwd=tmp_path) for p in paths]
-        for node in nodes:
-            await node.start()
-        try:
-            for _ in range(100):
-                listed = await wk("nodes", "-c", str(paths[0]), "--json")
-                if sorted(n["leases"] for n in listed.json()) == [5, 5]:
-                    break
-                await asyncio.sleep(0.2)
-            leader = next(n["name"] for n in listed.json() if n["leader"])
-            failing.update(names)
-            await asyncio.sleep(1.2)  # failures seen, notifications grouping (group_wait 1s)
-            victim = nodes.pop(0 if leader == "a" else 1)
-            await victim.kill()
-            firing = _firing_counter(hook)
-            await hook.wait(lambda _: firing() >= set(names), timeout=40)
-            await asyncio.sleep(3.0)
-            firing()
-            print(f"storm notifications per monitor: {sorted(firing.counts.values())}")
-            assert set(firing.counts) == set(names)
-            assert max(firing.counts.values()) <= 2, firing.counts
-        finally:
-            for node in nodes:
-                await node.stop()
