@@ -153,5 +153,8 @@ async def _unzstd_head(path: str, limit: float) -> bytes:
     finally:
         with contextlib.suppress(ProcessLookupError):
             process.kill()
-        await process.wait()
+        # drain to the end of its output (closing the pipe) and reap it, bounded: a wait
+        # alone left the pipe open, and once hung the loop past the test's timeout
+        with contextlib.suppress(TimeoutError, ProcessLookupError):
+            await asyncio.wait_for(process.communicate(), 5.0)
     return b"".join(chunks)
