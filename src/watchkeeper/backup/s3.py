@@ -110,7 +110,7 @@ class Page:
 
 
 class _Refused(Exception):
-    pass
+    """The storage answered with an error document (its one line is the message)."""
 
 
 def parse_page(body: bytes) -> Page:

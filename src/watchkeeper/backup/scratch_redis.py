@@ -136,7 +136,7 @@ class RedisServer(Scratch):
                 if await self.client.ping():
                     return None
             except (BusyLoadingError, ConnectionError, TimeoutError, OSError):
-                pass
+                pass  # still loading the snapshot, or its socket not there yet: ask again
             except RedisError as exc:
                 return str(exc)
             await asyncio.sleep(0.05)
