@@ -13,6 +13,16 @@ from typing import Any
 PHASE_NAMES = ("dns", "connect", "tls", "ttfb", "transfer", "total")
 
 
+LOCATION_MARK = "#"
+"""Between a monitor's name and a location in the store's name of that location's series
+(``api#eu-west``): no monitor name holds it."""
+
+
+def series_name(monitor: str, location: str | None) -> str:
+    """The store's name for a monitor's checks from one location (``local``: its own)."""
+    return monitor if location is None else f"{monitor}{LOCATION_MARK}{location}"
+
+
 class State(StrEnum):
     """A monitor's state; only the state machine changes it."""
 
@@ -90,6 +100,9 @@ class Result:
     ``metric.up.value``): stored as series beside the result."""
     detail: dict[str, Any] | None = None
     """The Observation's ``detail`` (a JSON-able report), stored in ``reports``."""
+    location: str | None = None
+    """Where it was checked from: None for the nodes themselves (``local``), else an
+    agent's location (``eu-west``); stored as the monitor's series of that location."""
 
     @property
     def latency(self) -> float | None:

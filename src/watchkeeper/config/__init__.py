@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from watchkeeper.config.loader import (
     DEFAULT_FILE,
+    load_agent_monitors,
     load_api_maintenance,
     load_api_monitor,
     load_config,
@@ -11,6 +12,7 @@ from watchkeeper.config.loader import (
     resolve_storage,
 )
 from watchkeeper.config.models import (
+    LOCAL,
     ClusterConfig,
     Config,
     Defaults,
@@ -28,6 +30,7 @@ from watchkeeper.config.models import (
 
 __all__ = [
     "DEFAULT_FILE",
+    "LOCAL",
     "ClusterConfig",
     "Config",
     "Defaults",
@@ -40,6 +43,7 @@ __all__ = [
     "StatusComponent",
     "StatusPage",
     "is_loopback",
+    "load_agent_monitors",
     "load_api_maintenance",
     "load_api_monitor",
     "load_config",

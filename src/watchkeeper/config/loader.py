@@ -14,6 +14,7 @@ from watchkeeper.config.interpolate import InterpolationError, interpolate, reda
 from watchkeeper.config.maintenance import load_maintenance
 from watchkeeper.config.messages import closest, unknown, unknown_key
 from watchkeeper.config.models import (
+    LOCAL,
     ClusterConfig,
     Config,
     Defaults,
@@ -35,6 +36,9 @@ from watchkeeper.redact import mask_url
 from watchkeeper.units import format_duration
 
 DEFAULT_FILE = "watchkeeper.yaml"
+LOCAL_ONLY = frozenset({"heartbeat", "slo", "backup", "drill", "host"})
+"""Kinds that look at what only the nodes have (their pings, store, files, machine): never
+checked from an agent's location."""
 _SECTIONS: dict[str, type[BaseModel] | None] = {
     "storage": None,
     "server": ServerConfig,
@@ -99,6 +103,24 @@ def load_api_monitor(spec: Any, config: Config, others: Iterable[Monitor]) -> Mo
     if loader.problems or monitor is None:
         raise ConfigError.collect(loader.problems or [ConfigError("not a monitor", file="api")])
     return monitor
+
+
+def load_agent_monitors(entries: Any) -> list[Monitor]:
+    """The monitors an agent is sent (``/api/v1/agent/assignment``): ``monitors:`` entries
+    as the server loaded them, secrets already substituted, so nothing is interpolated
+    again. Raises ConfigError (file ``assignment``) with every problem."""
+    loader = _Loader("assignment", {})
+    loader.raw = {"monitors": entries}
+    if not isinstance(entries, list):
+        raise ConfigError("the assignment's monitors are not a list", file="assignment")
+    monitors: list[Monitor] = []
+    for index, item in enumerate(entries):
+        monitor = loader.load_monitor(item, ("monitors", index), Defaults())
+        if monitor is not None:
+            monitors.append(monitor)
+    if loader.problems:
+        raise ConfigError.collect(loader.problems)
+    return monitors
 
 
 def load_api_maintenance(spec: Any, monitors: Iterable[str]) -> MaintenanceWindow:
@@ -427,6 +449,23 @@ class _Loader(Reporter):
             )
         if expectations is None:
             return None
+        locations = fields.locations or defaults.locations
+        if locations != (LOCAL,) and kind in LOCAL_ONLY:
+            self.problem(
+                f"a {kind} monitor is checked where Watchkeeper runs: locations can only be "
+                "[local]",
+                (*path, "locations") if fields.locations else path,
+                who,
+            )
+            return None
+        quorum = fields.quorum or defaults.quorum or len(locations) // 2 + 1
+        if quorum > len(locations):
+            self.problem(
+                f"quorum {quorum} is more than its {len(locations)} location(s)",
+                (*path, "quorum") if fields.quorum else path,
+                who,
+            )
+            return None
         return Monitor(
             name=fields.name,
             kind=kind,
@@ -457,6 +496,9 @@ class _Loader(Reporter):
             escalate=_inherit(fields.escalate, defaults.escalate),
             flapping=_inherit(fields.flapping, defaults.flapping),
             anomaly=_anomaly(fields.anomaly if fields.anomaly is not None else defaults.anomaly),
+            locations=locations,
+            quorum=quorum if len(locations) > 1 else 1,
+            spec=item if locations != (LOCAL,) else None,
         )
 
     def compile_expectations(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -77,6 +78,44 @@ def anomaly_value(value: object) -> object:
     return tuple(names)
 
 
+LOCAL = "local"
+"""The location of the nodes themselves (``wk up``); every other location is an agent's."""
+LOCATION_RULE = "1-40 lower-case letters, digits and - (like eu-west)"
+_LOCATION_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+
+def location_problem(location: str) -> str | None:
+    """Why ``location`` cannot name a location, or None."""
+    if (
+        not 1 <= len(location) <= 40
+        or not set(location) <= _LOCATION_CHARS
+        or location.startswith("-")
+    ):
+        return f"location '{location[:60]}' is not valid: use {LOCATION_RULE}"
+    return None
+
+
+def locations_value(value: object) -> object:
+    """``locations: eu-west`` or a list; each checked, none twice."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, list | tuple):
+        seen: list[str] = []
+        for item in value:
+            if not isinstance(item, str):
+                raise ValueError("locations are names like eu-west")
+            problem = location_problem(item)
+            if problem is not None:
+                raise ValueError(problem)
+            if item in seen:
+                raise ValueError(f"location '{item}' is listed twice")
+            seen.append(item)
+        if not seen:
+            raise ValueError("locations needs at least one location (local: the nodes)")
+        return tuple(seen)
+    return value
+
+
 class Defaults(_Strict):
     """Values every monitor inherits unless it sets its own."""
 
@@ -93,11 +132,20 @@ class Defaults(_Strict):
     escalate: Escalation | None = None
     flapping: Flapping | Literal[False] = Flapping()
     anomaly: bool | tuple[str, ...] = False
+    locations: tuple[str, ...] = (LOCAL,)
+    """Where each monitor is checked from: ``local`` (the nodes) and agents' locations."""
+    quorum: int | None = Field(None, ge=1, le=50)
+    """Failing locations that make a monitor down (fewer: degraded); None: a majority."""
 
     @field_validator("anomaly", mode="before")
     @classmethod
     def _anomaly(cls, value: object) -> object:
         return anomaly_value(value)
+
+    @field_validator("locations", mode="before")
+    @classmethod
+    def _locations(cls, value: object) -> object:
+        return locations_value(value)
 
 
 class MonitorFields(_Strict):
@@ -126,11 +174,18 @@ class MonitorFields(_Strict):
     anomaly: bool | tuple[str, ...] | None = None
     """Watch the latency for anomalies (``anomaly: on``), or the series named
     (``anomaly: [latency, pg.connections]``): one degrades the monitor."""
+    locations: tuple[str, ...] | None = None
+    quorum: int | None = Field(None, ge=1, le=50)
 
     @field_validator("anomaly", mode="before")
     @classmethod
     def _anomaly(cls, value: object) -> object:
         return anomaly_value(value)
+
+    @field_validator("locations", mode="before")
+    @classmethod
+    def _locations(cls, value: object) -> object:
+        return locations_value(value)
 
     @field_validator("expect", "warn", "tags", "depends_on", "notify", mode="before")
     @classmethod
@@ -515,6 +570,22 @@ class Monitor:
     anomaly: tuple[str, ...] = ()
     """The series online drift detection watches (``("latency",)`` for ``anomaly: on``): an
     anomaly makes the monitor degraded."""
+    locations: tuple[str, ...] = (LOCAL,)
+    """Where it is checked from: ``local`` (the nodes) and agents' locations."""
+    quorum: int = 1
+    """Locations failing at once that make it down; fewer make it degraded."""
+    spec: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
+    """Its ``monitors:`` entry as loaded (secrets substituted): what an agent is sent."""
+
+    @property
+    def remote(self) -> tuple[str, ...]:
+        """The agents' locations it is checked from (not ``local``)."""
+        return tuple(loc for loc in self.locations if loc != LOCAL)
+
+    @property
+    def checked_here(self) -> bool:
+        """Do the nodes themselves check it?"""
+        return LOCAL in self.locations
 
     @property
     def heartbeat_uuid(self) -> str | None:

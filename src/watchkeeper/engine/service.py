@@ -27,6 +27,7 @@ from watchkeeper.engine.drills import DrillHistory, first_due
 from watchkeeper.engine.drills import sweep as sweep_drills
 from watchkeeper.engine.heartbeats import Heartbeats
 from watchkeeper.engine.ledger import Ledger
+from watchkeeper.engine.quorum import Quorum
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.engine.sharing import Sharing
 from watchkeeper.engine.slos import Slos
@@ -87,6 +88,7 @@ class Engine:
         self.heartbeats = Heartbeats(store, self._resources)
         self.slos = Slos(store, self._resources)
         self.anomalies = Anomalies()
+        self.quorum = Quorum()
         self.drills = DrillHistory(store)
         self._resources.shared("drill.history", lambda: self.drills)
         self._drills_last: dict[str, float] = {}
@@ -95,6 +97,7 @@ class Engine:
             self.sharing = Sharing(
                 config.cluster, store, self.monitors, self.stored_status, self.status
             )
+            self.sharing.take = self._take_handed
         self.writer: StoreWriter | None = None
         self.scheduler: Scheduler | None = None
         self.alerting = Alerting(
@@ -126,7 +129,7 @@ class Engine:
             await self.sharing.join()
         self.scheduler = Scheduler(
             # a node of a cluster checks the monitors it holds leases on: none until it syncs
-            [] if self.sharing is not None else self.monitors.values(),
+            [] if self.sharing is not None else _checked_here(self.monitors.values()),
             self._handle,
             resources=self._resources,
             concurrency=self.config.engine.concurrency,
@@ -218,8 +221,54 @@ class Engine:
             self.writer.offer(result)
             self._answer_waiters(monitor.name, result)
             return False
-        if monitor.anomaly:
+        if monitor.anomaly and result.location is None:
             self.anomalies.judge(monitor, result)
+        assert self.writer is not None
+        self.writer.offer(result)
+        if len(monitor.locations) > 1:
+            verdict = self.quorum.offer(monitor, result, time.time())
+            if verdict is None:  # too old to speak for now (an agent's buffer): kept only
+                return False
+            self._answer_waiters(monitor.name, result)
+            result = verdict
+        return self._advance(monitor, result)
+
+    def take_remote(self, results: Iterable[Result]) -> int:
+        """An agent's Results (``location`` set, times already in this clock): stored, and
+        judged with the other locations'. Returns how many were taken (a monitor no longer
+        watched, or not from that location, is left out)."""
+        taken = 0
+        for result in results:
+            monitor = self.monitors.get(result.monitor)
+            if monitor is None or result.location not in monitor.locations:
+                continue
+            taken += 1
+            if self.sharing is not None and not self.sharing.owns(monitor.name):
+                assert self.writer is not None
+                self.writer.offer(result)  # its holder judges it (``Sharing`` hands it on)
+                self.sharing.hand_on(result)
+                continue
+            self._take(monitor, result)
+        return taken
+
+    def _take_handed(self, results: list[Result]) -> None:
+        """Agents' results another node took for monitors this one holds (already
+        stored): judged here."""
+        for result in results:
+            monitor = self.monitors.get(result.monitor)
+            if monitor is not None and result.location in monitor.locations:
+                verdict = self.quorum.offer(monitor, result, time.time())
+                if verdict is not None:
+                    self._advance(monitor, verdict)
+
+    def _take(self, monitor: Monitor, result: Result) -> None:
+        assert self.writer is not None
+        self.writer.offer(result)
+        verdict = self.quorum.offer(monitor, result, time.time())
+        if verdict is not None:
+            self._advance(monitor, verdict)
+
+    def _advance(self, monitor: Monitor, result: Result) -> bool:
         current = self.status.get(monitor.name) or MonitorStatus(monitor.name)
         flapping = monitor.flapping
         updated, transition = advance(
@@ -232,8 +281,6 @@ class Engine:
         )
         self.status[monitor.name] = updated
         self._judge_when_late(monitor)
-        assert self.writer is not None
-        self.writer.offer(result)
         self.ledger.record(result)
         self.slos.record(result)
         self._answer_waiters(monitor.name, result)
@@ -354,8 +401,14 @@ class Engine:
             )
         elif current.state is State.PAUSED:  # resumed: its state is found afresh
             self.status[monitor.name] = MonitorStatus(monitor.name, since=time.time())
-        if self.scheduler is not None and (self.sharing is None or self.sharing.owns(monitor.name)):
+        if (
+            self.scheduler is not None
+            and monitor.checked_here
+            and (self.sharing is None or self.sharing.owns(monitor.name))
+        ):
             self.scheduler.add(monitor, at=at)
+        elif self.scheduler is not None:
+            self.scheduler.remove(monitor.name)  # now checked by agents only
 
     def _remove(self, name: str) -> None:
         self.monitors.pop(name, None)
@@ -364,6 +417,7 @@ class Engine:
         self.heartbeats.forget(name)
         self.slos.forget(name)
         self.anomalies.forget(name)
+        self.quorum.forget(name)
         if self.scheduler is not None:
             self.scheduler.remove(name)
 
@@ -405,3 +459,8 @@ class Engine:
                     )
             except Exception:
                 log.exception("store upkeep failed; will retry")
+
+
+def _checked_here(monitors: Iterable[Monitor]) -> list[Monitor]:
+    """The monitors the nodes check themselves (not those only agents check)."""
+    return [m for m in monitors if m.checked_here]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -21,15 +22,22 @@ from typing import TYPE_CHECKING
 
 from watchkeeper import lanes
 from watchkeeper.cluster.leases import Membership, Node, Owned
+from watchkeeper.cluster.wire import decode, encode
 from watchkeeper.config import ClusterConfig, Monitor
-from watchkeeper.model import StoredState
+from watchkeeper.model import Result, StoredState
 from watchkeeper.state import MonitorStatus
+from watchkeeper.store import agents
 
 if TYPE_CHECKING:
     from watchkeeper.engine.scheduler import Scheduler
     from watchkeeper.store import Store
 
 log = logging.getLogger("watchkeeper.engine")
+
+_OUTBOX = 50_000
+"""Agents' results waiting to be handed on, at most (beyond: stored, not judged)."""
+_INBOX_KEEP = 600.0
+"""Seconds a result handed on waits for a holder before the leader drops it."""
 
 Restore = Callable[[Monitor, dict[str, StoredState]], MonitorStatus]
 """The engine's ``stored_status``: a monitor's state and streaks as the store has them
@@ -56,6 +64,11 @@ class Sharing:
         self.membership = Membership(self.node, ttl=config.ttl)
         self.held: dict[str, int] = {}
         """Monitor → fencing token, of those this node checks now."""
+        self.outbox: list[Result] = []
+        """Agents' results this node took for monitors another node holds: posted to the
+        store's inbox at the next beat."""
+        self.take: Callable[[list[Result]], None] = lambda results: None
+        """Where the agents' results other nodes left for this node's monitors go."""
         self.leader: int | None = None
         self.valid_until = 0.0
         self.syncs = 0
@@ -63,6 +76,11 @@ class Sharing:
 
     def owns(self, name: str) -> bool:
         return name in self.held
+
+    def hand_on(self, result: Result) -> None:
+        """An agent's result for a monitor another node holds: that node judges it."""
+        if len(self.outbox) < _OUTBOX:
+            self.outbox.append(result)
 
     async def join(self) -> None:
         await lanes.CLUSTER.run(self._join)
@@ -83,8 +101,9 @@ class Sharing:
 
     async def once(self, scheduler: Scheduler) -> None:
         names = sorted(self.monitors)
+        outbox, self.outbox = self.outbox, []
         try:
-            owned, taken, others = await lanes.CLUSTER.run(self._sync, names)
+            owned, taken, others, inbox = await lanes.CLUSTER.run(self._sync, names, outbox)
         except Exception as exc:  # the store is away: keep going until the leases run out
             self.failures += 1
             if self.held and time.monotonic() >= self.valid_until:
@@ -104,8 +123,11 @@ class Sharing:
             if name not in self.held and monitor is not None:
                 if name in taken:
                     self.statuses[name] = taken[name]
-                scheduler.add(monitor)
+                if monitor.checked_here:
+                    scheduler.add(monitor)
         self.held = dict(owned.monitors)
+        if inbox:
+            self.take(inbox)
         # the others' monitors as the store has them: what the dashboard of this node and
         # its alerting (a parent down, when it leads) read
         for name, stored in others.items():
@@ -117,17 +139,38 @@ class Sharing:
                     )
 
     def _sync(
-        self, names: list[str]
-    ) -> tuple[Owned, dict[str, MonitorStatus], dict[str, StoredState]]:
-        """The beat; the stored state (with streaks) of each monitor it gave this node; and
-        every monitor's stored state (blocking)."""
+        self, names: list[str], outbox: list[Result]
+    ) -> tuple[Owned, dict[str, MonitorStatus], dict[str, StoredState], list[Result]]:
+        """The beat; the stored state (with streaks) of each monitor it gave this node;
+        every monitor's stored state; the agents' results left for this node (blocking)."""
+        now = time.time()
         with self.store.transaction() as connection:
             owned = self.membership.sync(connection, names)
+            agents.post(connection, [(r.monitor, _letter(r)) for r in outbox], now)
+            letters = agents.collect(connection, self.node.id)
+            if self.leader is not None:
+                agents.expire(connection, now - _INBOX_KEEP)
         stored = self.store.states()
         new = [n for n in owned.monitors if n not in self.held and n in self.monitors]
         taken = {n: self.restore(self.monitors[n], stored) for n in new if n in stored}
-        return owned, taken, stored
+        inbox: list[Result] = []
+        for name, body in letters:
+            monitor = self.monitors.get(name)
+            if monitor is not None:
+                with contextlib.suppress(ValueError):
+                    inbox.append(_opened(body, monitor.kind))
+        return owned, taken, stored, inbox
 
     def _leave(self) -> None:
         with self.store.transaction() as connection:
             self.membership.leave(connection)
+
+
+def _letter(result: Result) -> str:
+    """An agent's result (its time already in the server's clock) for the inbox."""
+    return json.dumps({**encode(result), "location": result.location})
+
+
+def _opened(body: str, kind: str) -> Result:
+    item = json.loads(body)
+    return decode(item, kind, str(item.get("location")), 0.0)

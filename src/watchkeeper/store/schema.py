@@ -353,6 +353,41 @@ cluster_leader = sa.Table(
 )
 """One row: the node that sends notifications, until when, and its fencing token."""
 
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("location", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
+    sa.Column("token_id", sa.Integer, nullable=True),
+    sa.Column("version", sa.Text, nullable=True),
+    sa.Column("address", sa.Text, nullable=True),
+    sa.Column("node", sa.Text, nullable=True),
+    sa.Column("started_at", sa.Double, nullable=True),
+    sa.Column("first_seen", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+    sa.Column("clock_offset", sa.Double, nullable=True),
+    sa.Column("checks", BigId, nullable=False, server_default="0"),
+    sa.Column("pushed", BigId, nullable=False, server_default="0"),
+    sa.Column("buffered", BigId, nullable=False, server_default="0"),
+    sa.Column("dropped", BigId, nullable=False, server_default="0"),
+    sa.Column("refused", BigId, nullable=False, server_default="0"),
+)
+"""One row per agent (``wk agent``): its location, when a node last heard from it (server
+clock), its clock's offset, and the counts it reports (checks made, results waiting in its
+disk buffer, dropped from a full one)."""
+
+cluster_inbox = sa.Table(
+    "cluster_inbox",
+    metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("monitor", sa.Text, nullable=False),
+    sa.Column("received_at", sa.Double, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index(None, "monitor"),
+)
+"""Agents' results that reached a node not holding their monitor: the holder takes them at
+its next beat and judges them with its other locations'."""
+
 # -- series: the rollups of every check's numeric observations (the raw ones ride with results) --
 SAMPLE_STATISTICS = ("count", "min", "max", "mean", "last")
 

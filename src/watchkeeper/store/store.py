@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from watchkeeper.errors import StoreError
-from watchkeeper.model import Result, StoredState, Transition
+from watchkeeper.model import Result, StoredState, Transition, series_name
 from watchkeeper.store import database, events, ingest, migrate, queries
 from watchkeeper.store.codec import result_row
 
@@ -132,14 +132,21 @@ class Store:
                     token = tokens.get(name)
                     return token is not None and held.get(name) == token
 
-                kept = [r for r in results if ours(r.monitor)]
+                # an agent's results are its location's own: no lease covers them
+                kept = [r for r in results if r.location is not None or ours(r.monitor)]
                 fenced = len(results) - len(kept)
                 results = kept
                 transitions = [t for t in transitions if ours(t.monitor)]
                 if not results and not transitions:
                     return fenced
             ids, new = self._resolve(connection, results, transitions)
-            ingest.insert_results(connection, [result_row(r, ids[r.monitor]) for r in results])
+            ingest.insert_results(
+                connection,
+                [
+                    result_row(r, ids[r.monitor if r.location is None else _series(r)])
+                    for r in results
+                ],
+            )
             detailed = [r for r in results if r.detail is not None]
             if detailed:
                 from watchkeeper.store import reports
@@ -147,7 +154,7 @@ class Store:
                 reports.insert(
                     connection,
                     [
-                        (ids[r.monitor], r.started_at, reports.encode(r.detail or {}))
+                        (ids[_series(r)], r.started_at, reports.encode(r.detail or {}))
                         for r in detailed
                     ],
                 )
@@ -339,8 +346,9 @@ class Store:
         ids = self._ids.snapshot()
         unknown: dict[str, str] = {}
         for result in results:
-            if result.monitor not in ids and result.monitor not in unknown:
-                unknown[result.monitor] = result.kind
+            name = result.monitor if result.location is None else _series(result)
+            if name not in ids and name not in unknown:
+                unknown[name] = result.kind
         for transition in transitions:
             if transition.monitor not in ids:
                 unknown.setdefault(transition.monitor, "")
@@ -439,3 +447,8 @@ def _close_on_return(dbapi_connection: object, _record: object) -> None:
     """Pool ``checkin`` hook of a closed store: the connection goes back closed."""
     if dbapi_connection is not None:
         dbapi_connection.close()  # type: ignore[attr-defined]
+
+
+def _series(result: Result) -> str:
+    """The store's name of a Result's series: its monitor's, or its location's."""
+    return series_name(result.monitor, result.location)
