@@ -146,6 +146,7 @@ class Result:
             "error": self.error,
             "status": self.status,
             "started_at": self.started_at,
+            "location": self.location or "local",
         }
 
 

@@ -8,10 +8,11 @@ stored, so a copy of the store gives nobody a way in.
 from __future__ import annotations
 
 from watchkeeper.auth.limits import Limiter
-from watchkeeper.auth.service import ROLES, SCOPES, Auth, AuthError, Principal
+from watchkeeper.auth.service import AGENT_SCOPE, ROLES, SCOPES, Auth, AuthError, Principal
 from watchkeeper.auth.throttle import LoginThrottle, Verdict
 
 __all__ = [
+    "AGENT_SCOPE",
     "ROLES",
     "SCOPES",
     "Auth",

@@ -20,12 +20,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from watchkeeper.auth.passwords import hash_password, needs_rehash, verify_password, weakness
+from watchkeeper.config.models import LOCAL, location_problem
 from watchkeeper.errors import StoreError, WatchkeeperError
 from watchkeeper.store import Store
 from watchkeeper.store import people as db
 
 ROLES = ("admin", "viewer")
 SCOPES = ("read", "write")
+AGENT_SCOPE = "agent:"
+"""An agent's token: ``agent:<location>``. It may read its location's assignment and push
+results, nothing else."""
 SESSION_PREFIX = "wks_"
 TOKEN_PREFIX = "wkt_"
 STALE_FOR = 3600.0
@@ -54,6 +58,11 @@ class Principal:
     @property
     def can_write(self) -> bool:
         return self.scope == "write"
+
+    @property
+    def agent_location(self) -> str | None:
+        """For an agent's token (scope ``agent:<location>``): its location; else None."""
+        return self.scope[len(AGENT_SCOPE) :] if self.scope.startswith(AGENT_SCOPE) else None
 
 
 def digest(token: str) -> str:
@@ -200,7 +209,11 @@ class Auth:
     # -- API tokens --------------------------------------------------------------------------
     def create_token(self, name: str, scope: str, by: str | None = None) -> tuple[int, str]:
         """A new API token: its id and the token itself (shown once, stored hashed)."""
-        if scope not in SCOPES:
+        if scope.startswith(AGENT_SCOPE):
+            problem = location_problem(scope[len(AGENT_SCOPE) :])
+            if problem is not None or scope == AGENT_SCOPE + LOCAL:
+                raise AuthError(problem or "an agent's location cannot be 'local' (the nodes)")
+        elif scope not in SCOPES:
             raise AuthError(f"unknown scope '{scope}': use {' or '.join(SCOPES)}")
         if not name or len(name) > 200:
             raise AuthError("a token needs a name of 1-200 characters")

@@ -17,9 +17,10 @@ from typing import Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from watchkeeper.auth import ROLES, SCOPES, Auth, AuthError
+from watchkeeper.auth import AGENT_SCOPE, ROLES, SCOPES, Auth, AuthError
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
-from watchkeeper.config import DEFAULT_FILE
+from watchkeeper.config import DEFAULT_FILE, LOCAL
+from watchkeeper.config.models import location_problem
 from watchkeeper.units import format_duration
 
 user_app = typer.Typer(help="People who may log in to the dashboard.", no_args_is_help=True)
@@ -134,8 +135,20 @@ def list_users(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False)
 @token_app.command("create")
 def create_token(
     scope: Annotated[
-        str, typer.Option("--scope", "-s", metavar="read|write", help="read or write")
+        str,
+        typer.Option(
+            "--scope",
+            "-s",
+            metavar="read|write|agent",
+            help="read, write, or agent (a probe's: with --location)",
+        ),
     ] = "read",
+    location: Annotated[
+        str | None,
+        typer.Option(
+            "--location", "-l", metavar="LOCATION", help="The agent's location, e.g. eu-west."
+        ),
+    ] = None,
     name: Annotated[
         str | None,
         typer.Option("--name", "-n", metavar="NAME", help="What it is for, e.g. prometheus."),
@@ -144,8 +157,17 @@ def create_token(
     as_json: JsonOption = False,
 ) -> None:
     """Create an API token; it is printed once (only its hash is kept)."""
-    if scope not in SCOPES:
-        fail(f"--scope: unknown scope '{scope}': use {' or '.join(SCOPES)}")
+    if scope == "agent":
+        if location is None:
+            fail("--scope agent needs --location, e.g. --location eu-west")
+        problem = location_problem(location) if location != LOCAL else "'local' is the nodes"
+        if problem is not None:
+            fail(f"--location: {problem}")
+        scope = f"{AGENT_SCOPE}{location}"
+    elif location is not None:
+        fail("--location is for --scope agent")
+    elif scope not in SCOPES:
+        fail(f"--scope: unknown scope '{scope}': use read, write or agent")
     label = name or f"{scope}-{time.strftime('%Y%m%d-%H%M%S')}"
     token_id, token = _with_auth(
         config, lambda auth: auth.create_token(label, scope, by=getpass.getuser())

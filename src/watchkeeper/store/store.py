@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
 from watchkeeper.errors import StoreError
 from watchkeeper.model import Result, StoredState, Transition, series_name
+from watchkeeper.store import agents as agent_rows
 from watchkeeper.store import database, events, ingest, migrate, queries
 from watchkeeper.store.codec import result_row
 
@@ -212,6 +213,16 @@ class Store:
         """The newest result of each monitor that has one."""
         with self._reading() as connection:
             return queries.latest_results(connection)
+
+    def agent_heard(self, **heard: Any) -> None:
+        """An agent pushed: remember it (``store.agents.heard``)."""
+        with self._failures("write"), self._writing.begin() as connection:
+            agent_rows.heard(connection, **heard)
+
+    def agents(self) -> list[agent_rows.Agent]:
+        """Every agent heard from, by location and name."""
+        with self._reading() as connection:
+            return agent_rows.agents(connection)
 
     def states(self) -> dict[str, StoredState]:
         """The current state of every monitor that ever had a transition."""

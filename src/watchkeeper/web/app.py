@@ -25,7 +25,7 @@ from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
-from watchkeeper.web.api import alerting, audits, drills, monitors, pings, system
+from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
@@ -89,6 +89,7 @@ def create_app(
         alerting.router,
         audits.router,
         drills.router,
+        agents.router,
         account.router,
         public.router,
         overview.router,

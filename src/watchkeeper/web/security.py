@@ -36,6 +36,9 @@ PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico"})
 PAGES_UNDER_API = frozenset({"/api/docs"})
 """Pages whose address is under ``/api/``: an anonymous visitor goes to the login, and errors
 are pages, as for every other page."""
+AGENT_PATHS = "/api/v1/agent/"
+"""All an agent's token may reach (its assignment, its pushes)."""
+_AGENT_ONLY = "an agent's token may only read its assignment and push results (/api/v1/agent/)"
 ANY_HOST_PATHS = ("/healthz", "/ping/")
 """Answered whatever Host a request names, even before anybody exists."""
 
@@ -99,6 +102,18 @@ class Gate:
                 return
             principal = await self._principal(scope)
             scope.setdefault("state", {})["principal"] = principal
+            if (
+                principal is not None
+                and principal.agent_location is not None
+                and not path.startswith(AGENT_PATHS)
+            ):
+                await _answer(
+                    send,
+                    403,
+                    json.dumps({"detail": _AGENT_ONLY}),
+                    [(b"content-type", b"application/json")],
+                )
+                return
             if principal is not None or is_public(path):
                 await self.app(scope, receive, send)
                 return
@@ -223,6 +238,20 @@ def require_read(request: Request) -> Principal:
     principal = principal_of(request)
     if principal is None:
         raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+    if principal.agent_location is not None:
+        raise HTTPException(403, _AGENT_ONLY)
+    return principal
+
+
+def require_agent(request: Request) -> Principal:
+    """An agent's token (scope ``agent:<location>``)."""
+    principal = principal_of(request)
+    if principal is None:
+        raise HTTPException(401, "authentication required", {"WWW-Authenticate": "Bearer"})
+    if principal.agent_location is None:
+        raise HTTPException(
+            403, "this needs an agent's token: wk token create --scope agent --location L"
+        )
     return principal
 
 

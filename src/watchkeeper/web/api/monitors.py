@@ -26,6 +26,7 @@ from watchkeeper.lanes import DIAGNOSIS
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store.pings import UuidTaken
 from watchkeeper.store.series import pick
+from watchkeeper.web.api.agents import locations_json
 from watchkeeper.web.api.shapes import (
     UPTIME_WINDOWS,
     monitor_json,
@@ -133,13 +134,17 @@ async def list_monitors(
 async def get_monitor(request: Request, name: str) -> dict[str, Any]:
     web = web_of(request)
     monitor = _monitor(web, name)
-    return monitor_json(
+    now = time.time()
+    data = monitor_json(
         monitor,
         _status(web, monitor),
         source=source_of(web, name),
         ledger=web.engine.ledger,
-        now=time.time(),
+        now=now,
     )
+    if len(monitor.locations) > 1:
+        data["locations"] = locations_json(web, monitor, now)
+    return data
 
 
 @router.post("/monitors", status_code=201)

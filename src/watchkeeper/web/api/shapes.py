@@ -55,6 +55,8 @@ def monitor_json(
         "runbook": monitor.runbook,
         "severity": monitor.severity,
         "anomaly": list(monitor.anomaly),
+        "locations_checked": list(monitor.locations),
+        "quorum": monitor.quorum,
         "source": source,
         "last": result_json(last) if last else None,
     }

@@ -1,0 +1,334 @@
+"""The agents' side of the API (protocol in ``cluster.wire``): an agent's token reads its
+location's assignment and pushes results; people read ``/api/v1/agents``.
+
+Everything an agent sends is hostile until checked: the body is capped before and after
+gzip, each result is checked and capped (``wire.decode``), results of monitors not assigned
+to the token's location are refused, and each location may push only so many results a
+second (twice what its assignment makes, plus room for a buffer emptied after an outage):
+beyond it, 429 with Retry-After, and the agent keeps the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import zlib
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+
+from watchkeeper.auth import Principal
+from watchkeeper.cluster.wire import MAX_BODY, MAX_RESULTS, PROTOCOL, WireError, decode
+from watchkeeper.config import Monitor
+from watchkeeper.model import Result
+from watchkeeper.store import agents as db
+from watchkeeper.units import format_duration
+from watchkeeper.web.context import Web, web_of
+from watchkeeper.web.security import Reader, require_agent
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+AgentToken = Annotated[Principal, Depends(require_agent)]
+
+PUSH_EVERY = 5.0
+"""Seconds between an agent's pushes (it is told so with its assignment)."""
+SILENT_AFTER = 30.0
+"""An agent not heard from for this long is silent: its location is unavailable."""
+_SENT = (
+    "name",
+    "interval",
+    "timeout",
+    "retry_interval",
+    "confirm",
+    "recover",
+    "expect",
+    "warn",
+    "locations",
+    "quorum",
+)
+"""What of a monitor's entry an agent is sent besides its kind's settings (not its routes,
+runbook or dependencies: an agent only checks)."""
+
+
+@dataclass
+class _Bucket:
+    level: float
+    at: float
+
+
+@dataclass
+class _Limits:
+    """Results per second each location may push (a token bucket per location)."""
+
+    buckets: dict[str, _Bucket] = field(default_factory=dict)
+
+    def take(self, location: str, count: int, rate: float, burst: float, now: float) -> float:
+        """0 when ``count`` results may be taken now, else seconds to wait."""
+        bucket = self.buckets.setdefault(location, _Bucket(burst, now))
+        bucket.level = min(burst, bucket.level + (now - bucket.at) * rate)
+        bucket.at = now
+        if count <= bucket.level:
+            bucket.level -= count
+            return 0.0
+        return (count - bucket.level) / rate
+
+
+def _limits(request: Request) -> _Limits:
+    state = request.app.state
+    found = getattr(state, "agent_limits", None)
+    if found is None:
+        found = state.agent_limits = _Limits()
+    return found
+
+
+def assigned(web: Web, location: str) -> list[Monitor]:
+    """The monitors checked from ``location``, by name."""
+    return sorted(
+        (m for m in web.engine.monitors.values() if location in m.locations and not m.paused),
+        key=lambda m: m.name,
+    )
+
+
+def entry(monitor: Monitor) -> dict[str, Any]:
+    """What an agent is sent of one monitor: its kind's settings and expectations as the
+    config has them (secrets substituted), its timings as the server resolved them."""
+    spec = monitor.spec or {}
+    sent = {key: spec[key] for key in _SENT if key in spec}
+    sent[monitor.kind] = spec.get(monitor.kind)
+    sent.update(
+        name=monitor.name,
+        interval=_duration(monitor.interval),
+        timeout=_duration(monitor.timeout),
+        retry_interval=_duration(monitor.retry_interval),
+        confirm=monitor.confirm,
+        recover=monitor.recover,
+        locations=list(monitor.locations),
+        quorum=monitor.quorum,
+    )
+    return sent
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.6g}s"
+
+
+def _version(entries: list[dict[str, Any]]) -> str:
+    text = json.dumps(entries, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def _protocol(request: Request) -> None:
+    sent = request.headers.get("x-watchkeeper-protocol")
+    if sent is not None and sent != str(PROTOCOL):
+        raise HTTPException(
+            409,
+            f"this node speaks agent protocol {PROTOCOL}, the agent {sent[:20]}: "
+            "run the same Watchkeeper version on both",
+        )
+
+
+def _agent_name(request: Request) -> str:
+    name = request.headers.get("x-watchkeeper-agent", "agent")[:100]
+    return "".join(c for c in name if c.isprintable()) or "agent"
+
+
+@router.get("/agent/assignment")
+async def assignment(request: Request, who: AgentToken) -> dict[str, Any]:
+    """The monitors of this agent's location, as monitors: entries (secrets substituted)."""
+    _protocol(request)
+    web = web_of(request)
+    location = str(who.agent_location)
+    entries = [entry(m) for m in assigned(web, location)]
+    return {
+        "protocol": PROTOCOL,
+        "location": location,
+        "server_time": time.time(),
+        "version": _version(entries),
+        "push_every": PUSH_EVERY,
+        "monitors": entries,
+    }
+
+
+async def _body(request: Request) -> bytes:
+    """The request's body, at most MAX_BODY bytes read and (gzip) MAX_BODY decoded."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
+        raise HTTPException(413, f"a push is at most {MAX_BODY // (1024 * 1024)} MiB")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, f"a push is at most {MAX_BODY // (1024 * 1024)} MiB")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").lower()
+    if encoding == "gzip":
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            body = inflate.decompress(body, MAX_BODY + 1)
+        except zlib.error:
+            raise HTTPException(400, "the body is not valid gzip") from None
+        if len(body) > MAX_BODY or inflate.unconsumed_tail:
+            raise HTTPException(413, f"a push is at most {MAX_BODY // (1024 * 1024)} MiB")
+    elif encoding != "identity":
+        raise HTTPException(415, "send the body plain or gzip")
+    return body
+
+
+@router.post("/agent/results")
+async def push(request: Request, who: AgentToken) -> JSONResponse:
+    """An agent's batch of results (and its health): stored and judged with the other
+    locations'."""
+    _protocol(request)
+    web = web_of(request)
+    location = str(who.agent_location)
+    body = await _body(request)
+    try:
+        data = json.loads(body) if len(body) < 65536 else await web.run(json.loads, body)
+    except ValueError:
+        raise HTTPException(400, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise HTTPException(400, "a push is a JSON object")
+    if data.get("protocol", PROTOCOL) != PROTOCOL:
+        raise HTTPException(409, f"this node speaks agent protocol {PROTOCOL}")
+    items = data.get("results") or []
+    if not isinstance(items, list) or len(items) > MAX_RESULTS:
+        raise HTTPException(413 if isinstance(items, list) else 400, "too many results")
+    sent_at = data.get("sent_at")
+    now = time.time()
+    offset = (
+        now - float(sent_at)
+        if isinstance(sent_at, int | float) and not isinstance(sent_at, bool)
+        else 0.0
+    )
+    monitors = {m.name: m for m in assigned(web, location)}
+    if items:
+        rate = max(10.0, 2.0 * sum(1.0 / m.interval for m in monitors.values()))
+        wait = _limits(request).take(location, len(items), rate, rate * 600 + MAX_RESULTS, now)
+        if wait > 0:
+            return JSONResponse(
+                {"detail": f"too many results from {location}: retry in {wait:.0f} s"},
+                status_code=429,
+                headers={"Retry-After": str(max(1, round(wait)))},
+            )
+    results: list[Result] = []
+    refused: list[dict[str, str]] = []
+    for item in items:
+        name = item.get("monitor") if isinstance(item, dict) else None
+        monitor = monitors.get(name) if isinstance(name, str) else None
+        if monitor is None:
+            refused.append({"monitor": str(name)[:200], "reason": f"not checked from {location}"})
+            continue
+        try:
+            result = decode(item, monitor.kind, location, offset)
+        except WireError as exc:
+            refused.append({"monitor": monitor.name, "reason": str(exc)})
+            continue
+        if result.started_at > now + 1.0:  # a clock jump in the agent: not in the future
+            result.started_at = now
+        results.append(result)
+    accepted = web.engine.take_remote(results) if results else 0
+    reported = data.get("agent")
+    agent: dict[str, Any] = reported if isinstance(reported, dict) else {}
+    counts = {
+        key: int(value)
+        for key in db.COUNTS
+        if isinstance(value := agent.get(key), int) and not isinstance(value, bool)
+    }
+    started = agent.get("started_at")
+    version = agent.get("version")
+    client = request.client
+    sharing = web.engine.sharing
+    await web.run(
+        web.engine.store.agent_heard,
+        location=location,
+        name=_agent_name(request),
+        token_id=None,
+        now=now,
+        version=str(version)[:40] if isinstance(version, str) else None,
+        address=client.host if client else None,
+        node=sharing.node.id if sharing is not None else None,
+        started_at=float(started) if isinstance(started, int | float) else None,
+        clock_offset=offset,
+        counts=counts,
+        refused=len(refused),
+    )
+    entries = [entry(m) for m in monitors.values()]
+    return JSONResponse(
+        {
+            "accepted": accepted,
+            "refused": refused[:100],
+            "server_time": now,
+            "version": _version(entries),
+        }
+    )
+
+
+@router.get("/agents")
+async def list_agents(request: Request, _: Reader) -> dict[str, Any]:
+    """Every agent the nodes heard from, and each location's availability."""
+    web = web_of(request)
+    found = await web.run(web.engine.store.agents)
+    now = time.time()
+    rows = [agent_json(agent, now) for agent in found]
+    wanted = sorted({loc for m in web.engine.monitors.values() for loc in m.remote})
+    return {
+        "agents": rows,
+        "locations": [
+            {
+                "location": loc,
+                "available": any(r["location"] == loc and r["state"] == "up" for r in rows),
+                "agents": [r["name"] for r in rows if r["location"] == loc],
+                "monitors": sum(1 for m in web.engine.monitors.values() if loc in m.locations),
+            }
+            for loc in sorted({*wanted, *(r["location"] for r in rows)})
+        ],
+    }
+
+
+def agent_json(agent: db.Agent, now: float) -> dict[str, Any]:
+    silent = now - agent.last_seen
+    return {
+        "location": agent.location,
+        "name": agent.name,
+        "state": "up" if silent <= SILENT_AFTER else "silent",
+        "last_seen": agent.last_seen,
+        "silent_for": format_duration(max(0.0, silent)) if silent > SILENT_AFTER else None,
+        "version": agent.version,
+        "address": agent.address,
+        "node": agent.node,
+        "started_at": agent.started_at,
+        "clock_offset_s": None if agent.clock_offset is None else round(agent.clock_offset, 3),
+        "checks": agent.checks,
+        "pushed": agent.pushed,
+        "buffered": agent.buffered,
+        "dropped": agent.dropped,
+        "refused": agent.refused,
+    }
+
+
+def locations_json(web: Web, monitor: Monitor, now: float) -> list[dict[str, Any]]:
+    """Each location's newest check of a monitor checked from several."""
+    seen = {s.location: s for s in web.engine.quorum.seen(monitor, now)}
+    out: list[dict[str, Any]] = []
+    for location in monitor.locations:
+        item = seen.get(location)
+        if item is None:
+            out.append({"location": location, "available": False, "last": None})
+            continue
+        result = item.result
+        out.append(
+            {
+                "location": location,
+                "available": item.available,
+                "ok": result.ok,
+                "health": str(result.health),
+                "at": result.started_at,
+                "latency_ms": None if result.latency is None else round(result.latency * 1e3, 3),
+                "reason": result.reason,
+            }
+        )
+    return out
