@@ -187,7 +187,8 @@ monitors:
         bomb = gzip.compress(b"[" + b" " * (8 * 1024 * 1024) + b"]")
         status, _ = await _call(
             node, eu, "POST", "/api/v1/agent/results",
-            data=io.BytesIO(bomb), headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+            data=io.BytesIO(bomb),
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
         )  # fmt: skip
         assert status == 413
         status, _ = await _call(
