@@ -149,6 +149,12 @@ monitors:
         where = {loc["location"]: loc for loc in found["locations"]}
         assert where["eu-west"]["available"] and not where["eu-west"]["ok"]
         assert abs(where["eu-west"]["at"] - time.time()) < 60  # not an hour ago
+        status, metrics = await node.request("GET", "/metrics")
+        assert status == 200
+        assert 'watchkeeper_location_check_success{location="eu-west",monitor="api"} 0.0' in (
+            metrics
+        )
+        assert 'watchkeeper_location_available{location="us-east",monitor="api"} 1.0' in metrics
 
         # the location's results are kept as its own series, and the agents are listed
         agents = await node.get("/api/v1/agents")
@@ -216,9 +222,7 @@ async def test_an_agent_token_needs_a_location(tmp_path: Path) -> None:
     (tmp_path / "watchkeeper.yaml").write_text(f"storage: sqlite:///{tmp_path}/wk.db\n")
     made = await wk("token", "create", "--scope", "agent", cwd=tmp_path)
     assert made.code == 2 and "--location" in made.stderr
-    made = await wk(
-        "token", "create", "--scope", "agent", "--location", "local", cwd=tmp_path
-    )
+    made = await wk("token", "create", "--scope", "agent", "--location", "local", cwd=tmp_path)
     assert made.code == 2 and "local" in made.stderr
     made = await wk("token", "create", "--scope", "agent", "--location", "EU West", cwd=tmp_path)
     assert made.code == 2 and "not valid" in made.stderr

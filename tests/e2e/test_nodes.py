@@ -94,7 +94,7 @@ async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
         config = str(tmp_path / "a.yaml")
         for _ in range(100):  # until every node holds its share
             listed = await wk("nodes", "-c", config, "--json")
-            leases = sorted(n["leases"] for n in listed.json()) if listed.code == 0 else []
+            leases = sorted(n["leases"] for n in listed.json()["nodes"]) if listed.code == 0 else []
             if leases == [10, 10, 10]:
                 break
             await asyncio.sleep(0.2)
@@ -115,9 +115,9 @@ async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
         late = await asyncio.to_thread(_per_monitor, database, after - 2.0, after)
         assert len(late) == MONITORS, f"not taken over: {set(range(MONITORS)) - set(late)}"
         listed = await wk("nodes", "-c", config, "--json")
-        live = sorted(n["leases"] for n in listed.json() if n["live"])
+        live = sorted(n["leases"] for n in listed.json()["nodes"] if n["live"])
         assert live == [15, 15]
-        assert sum(n["leader"] for n in listed.json()) == 1
+        assert sum(n["leader"] for n in listed.json()["nodes"]) == 1
     finally:
         for node in nodes:
             await node.stop()
@@ -179,7 +179,7 @@ monitors:
             await node.start()
         try:
             for _ in range(100):
-                listed = (await wk("nodes", "-c", str(paths[0]), "--json")).json()
+                listed = (await wk("nodes", "-c", str(paths[0]), "--json")).json()["nodes"]
                 if sorted(n["leases"] for n in listed) == [5, 5]:
                     break
                 await asyncio.sleep(0.2)

@@ -4,7 +4,8 @@ which one is the alert leader, and how long ago each last beat (the server's clo
 from __future__ import annotations
 
 import json
-from typing import Annotated
+import time
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -19,6 +20,7 @@ from watchkeeper.cli.common import (
     load,
     open_store,
 )
+from watchkeeper.cluster.agents import agent_json
 from watchkeeper.config import DEFAULT_FILE
 
 
@@ -26,7 +28,8 @@ def nodes(
     config: ConfigOption = DEFAULT_FILE,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Show the nodes of a cluster on one PostgreSQL store: leases, leader, last heartbeat.
+    """Show the nodes of a cluster on one PostgreSQL store (leases, leader, last heartbeat)
+    and the agents of every location (last heard, clock offset, buffered and dropped).
 
     Exit 1 when a node that still holds leases has stopped beating (its monitors are not
     checked until they move), else 0."""
@@ -35,47 +38,79 @@ def nodes(
 
     loaded = load(config)
     store = open_store(loaded, existing=True)
+    found: list[Any] = []
+    problem: str | None = None
     try:
-        with store.read() as connection:
-            found = read_nodes(connection, ttl=loaded.cluster.ttl)
-    except ClusterError as exc:
-        fail(f"{loaded.path}: {exc}")
-    except Exception as exc:  # an older store (no cluster tables) or SQLite
-        fail(f"{loaded.path}: no cluster in this store ({type(exc).__name__})")
+        try:
+            with store.read() as connection:
+                found = read_nodes(connection, ttl=loaded.cluster.ttl)
+        except ClusterError as exc:
+            problem = str(exc)
+        except Exception as exc:  # an older store (no cluster tables)
+            problem = f"no cluster in this store ({type(exc).__name__})"
+        try:
+            agents = store.agents()
+        except Exception:  # an older store: no agents' table yet
+            agents = []
     finally:
         store.close()
+    if problem is not None and not agents:
+        fail(f"{loaded.path}: {problem}")
+    now = time.time()
     if as_json:
         print(
             json.dumps(
-                [
-                    {
-                        "node": n.node,
-                        "name": n.name,
-                        "pid": n.pid,
-                        "protocol": n.protocol,
-                        "started_at": n.started_at,
-                        "heartbeat_ago_s": round(n.heartbeat_ago, 3),
-                        "leases": n.leases,
-                        "leader": n.leader,
-                        "live": n.live,
-                    }
-                    for n in found
-                ],
+                {
+                    "nodes": [
+                        {
+                            "node": n.node,
+                            "name": n.name,
+                            "pid": n.pid,
+                            "protocol": n.protocol,
+                            "started_at": n.started_at,
+                            "heartbeat_ago_s": round(n.heartbeat_ago, 3),
+                            "leases": n.leases,
+                            "leader": n.leader,
+                            "live": n.live,
+                        }
+                        for n in found
+                    ],
+                    "agents": [agent_json(a, now) for a in agents],
+                },
                 indent=2,
             )
         )
     else:
-        grid = Table(show_edge=False)
-        for column in ("node", "pid", "state", "leases", "leader", "last beat"):
-            grid.add_column(column, justify="right" if column in ("pid", "leases") else "left")
-        for n in found:
-            grid.add_row(
-                Text(n.node),
-                str(n.pid),
-                Text("live" if n.live else "gone", style="green" if n.live else "dim"),
-                str(n.leases),
-                "yes" if n.leader else "",
-                f"{n.heartbeat_ago:.1f}s ago",
-            )
-        console.print(grid if found else "No node has joined (cluster: {enabled: true}).")
+        if problem is None:
+            grid = Table(show_edge=False)
+            for column in ("node", "pid", "state", "leases", "leader", "last beat"):
+                grid.add_column(column, justify="right" if column in ("pid", "leases") else "left")
+            for n in found:
+                grid.add_row(
+                    Text(n.node),
+                    str(n.pid),
+                    Text("live" if n.live else "gone", style="green" if n.live else "dim"),
+                    str(n.leases),
+                    "yes" if n.leader else "",
+                    f"{n.heartbeat_ago:.1f}s ago",
+                )
+            console.print(grid if found else "No node has joined (cluster: {enabled: true}).")
+        if agents:
+            table = Table(show_edge=False)
+            for column in ("location", "agent", "state", "last heard", "clock", "buffered",
+                           "dropped", "version"):  # fmt: skip
+                table.add_column(column)
+            for a in agents:
+                row = agent_json(a, now)
+                table.add_row(
+                    Text(a.location),
+                    Text(a.name),
+                    Text(row["state"], style="green" if row["state"] == "up" else "red"),
+                    f"{max(0.0, now - a.last_seen):.1f}s ago",
+                    "" if a.clock_offset is None else f"{-a.clock_offset:+.1f}s",
+                    str(a.buffered),
+                    str(a.dropped),
+                    Text(a.version or ""),
+                )
+            console.print(table)
     raise typer.Exit(EXIT_OK if all(n.live for n in found if n.leases) else EXIT_FAILED)

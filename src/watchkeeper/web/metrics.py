@@ -159,6 +159,40 @@ class _Collector:
                 expiry.add_metric([name], seen.cert_expires_at)
                 expires_in.add_metric([name], round(seen.cert_expires_at - now, 3))
         yield from (up, state, since, duration, checks, expiry, expires_in)
+        yield from self._locations(engine, now)
+
+    def _locations(self, engine: Engine, now: float) -> Iterator[Metric]:
+        """Each location's newest check of the monitors checked from several places."""
+        success = GaugeMetricFamily(
+            "watchkeeper_location_check_success",
+            "1 if the newest check from this location passed, else 0",
+            labels=["monitor", "location"],
+        )
+        seconds = GaugeMetricFamily(
+            "watchkeeper_location_check_duration_seconds",
+            "The newest check's total time, from this location",
+            labels=["monitor", "location"],
+        )
+        available = GaugeMetricFamily(
+            "watchkeeper_location_available",
+            "1 if this location's newest check is recent enough to count (its agent speaks)",
+            labels=["monitor", "location"],
+        )
+        for monitor in list(engine.monitors.values()):
+            if len(monitor.locations) < 2:
+                continue
+            seen = {s.location: s for s in engine.quorum.seen(monitor, now)}
+            for location in monitor.locations:
+                item = seen.get(location)
+                available.add_metric(
+                    [monitor.name, location], 1.0 if item and item.available else 0.0
+                )
+                if item is None:
+                    continue
+                success.add_metric([monitor.name, location], 1.0 if item.result.ok else 0.0)
+                if item.result.latency is not None:
+                    seconds.add_metric([monitor.name, location], item.result.latency)
+        yield from (success, seconds, available)
 
     def _own(self, engine: Engine) -> Iterator[Metric]:
         info = GaugeMetricFamily(

@@ -21,11 +21,11 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from watchkeeper.auth import Principal
+from watchkeeper.cluster.agents import agent_json
 from watchkeeper.cluster.wire import MAX_BODY, MAX_RESULTS, PROTOCOL, WireError, decode
 from watchkeeper.config import Monitor
 from watchkeeper.model import Result
 from watchkeeper.store import agents as db
-from watchkeeper.units import format_duration
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.security import Reader, require_agent
 
@@ -34,8 +34,6 @@ AgentToken = Annotated[Principal, Depends(require_agent)]
 
 PUSH_EVERY = 5.0
 """Seconds between an agent's pushes (it is told so with its assignment)."""
-SILENT_AFTER = 30.0
-"""An agent not heard from for this long is silent: its location is unavailable."""
 _SENT = (
     "name",
     "interval",
@@ -286,27 +284,6 @@ async def list_agents(request: Request, _: Reader) -> dict[str, Any]:
             }
             for loc in sorted({*wanted, *(r["location"] for r in rows)})
         ],
-    }
-
-
-def agent_json(agent: db.Agent, now: float) -> dict[str, Any]:
-    silent = now - agent.last_seen
-    return {
-        "location": agent.location,
-        "name": agent.name,
-        "state": "up" if silent <= SILENT_AFTER else "silent",
-        "last_seen": agent.last_seen,
-        "silent_for": format_duration(max(0.0, silent)) if silent > SILENT_AFTER else None,
-        "version": agent.version,
-        "address": agent.address,
-        "node": agent.node,
-        "started_at": agent.started_at,
-        "clock_offset_s": None if agent.clock_offset is None else round(agent.clock_offset, 3),
-        "checks": agent.checks,
-        "pushed": agent.pushed,
-        "buffered": agent.buffered,
-        "dropped": agent.dropped,
-        "refused": agent.refused,
     }
 
 
