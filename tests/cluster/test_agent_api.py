@@ -155,6 +155,9 @@ monitors:
             metrics
         )
         assert 'watchkeeper_location_available{location="us-east",monitor="api"} 1.0' in metrics
+        status, page = await node.request("GET", "/monitors/api")
+        assert status == 200 and 'id="locations"' in page
+        assert "down when 2 of 3 fail at once" in page and "eu-west" in page
 
         # the location's results are kept as its own series, and the agents are listed
         agents = await node.get("/api/v1/agents")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ import psycopg
 import pytest
 from aiohttp import web
 from tests.helpers.cli import Running, wk
+from tests.helpers.postgres import throwaway_database
 from tests.helpers.servers import WebServer
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -25,14 +25,8 @@ TTL = 3.0
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    name = f"wk_nodes_{secrets.token_hex(4)}"
-    with psycopg.connect(ADMIN, autocommit=True) as admin:
-        admin.execute(f"create database {name}")
-    try:
+    with throwaway_database("wk_nodes") as name:
         yield name
-    finally:
-        with psycopg.connect(ADMIN, autocommit=True) as admin:
-            admin.execute(f"drop database if exists {name} with (force)")
 
 
 @pytest.fixture

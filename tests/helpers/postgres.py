@@ -7,9 +7,12 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.helpers.ports import free_port as _free_port
@@ -103,3 +106,22 @@ class PrivatePostgres:
             timeout=60,
         )
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+MACHINE = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+"""The machine's own PostgreSQL, as its superuser."""
+
+
+@contextmanager
+def throwaway_database(prefix: str) -> Iterator[str]:
+    """A new database on the machine's PostgreSQL (its name), dropped afterwards."""
+    import psycopg
+
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    with psycopg.connect(MACHINE, autocommit=True) as admin:
+        admin.execute(f"create database {name}")
+    try:
+        yield name
+    finally:
+        with psycopg.connect(MACHINE, autocommit=True) as admin:
+            admin.execute(f"drop database if exists {name} with (force)")

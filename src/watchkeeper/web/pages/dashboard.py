@@ -24,6 +24,7 @@ from watchkeeper.redact import redact
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store import alerts as db
 from watchkeeper.units import parse_duration
+from watchkeeper.web.api.agents import locations_json
 from watchkeeper.web.api.monitors import source_of
 from watchkeeper.web.api.shapes import RowId, window_json
 from watchkeeper.web.context import web_of
@@ -123,6 +124,7 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         drills=drills,
         drill_name=drill_name,
         backups=backups if monitor.kind == "backup" else None,
+        locations=locations_json(web, monitor, now) if len(monitor.locations) > 1 else None,
         now=now,
     )
 
