@@ -341,6 +341,7 @@ class Agent:
     async def _push(self, results: list[dict[str, Any]]) -> PushAnswer:
         answer = await self.client.push(results, self._agent_block())
         self.pushes += 1
+        log.debug("pushed %d result(s), %d accepted", len(results), answer.accepted)
         self._connected()
         assert self.assignment is not None
         if answer.version is not None and answer.version != self.assignment.version:
@@ -369,7 +370,16 @@ class Agent:
         """Move the results made since the last push to the disk buffer."""
         if self.pending and self.buffer is not None:
             results, self.pending = self.pending, []
-            await self.buffer.append(results)
+            try:
+                await self.buffer.append(results)
+            except OSError as exc:  # a full disk: what could not be kept is lost, counted
+                self.buffer.counters.dropped += len(results)
+                log.error(
+                    "buffer %s: cannot write (%s): %s dropped",
+                    self.buffer.folder,
+                    exc.strerror or exc,
+                    plural(len(results), "result"),
+                )
 
     # -- states ------------------------------------------------------------------------------
     def _connected(self) -> None:
