@@ -40,6 +40,8 @@ class StandInNode:
         """Every push body it accepted, decoded, in the order they came."""
         self.headers: list[dict[str, str]] = []
         """The headers of every request."""
+        self.other_tokens: set[str] = set()
+        """Tokens it knows that are not agent tokens (a 403)."""
         self.fetches = 0
         self.results_status: int | None = None
         """Answer pushes with this status (and an error) instead of taking them."""
@@ -88,6 +90,8 @@ class StandInNode:
     # -- the protocol ------------------------------------------------------------------------
     def _refusal(self, request: web.Request) -> web.Response | None:
         self.headers.append(dict(request.headers))
+        if request.headers.get("Authorization") in {f"Bearer {t}" for t in self.other_tokens}:
+            return _error(403, "not an agent token")
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return _error(401, "unknown token")
         if request.headers.get("X-Watchkeeper-Protocol") != str(self.protocol):

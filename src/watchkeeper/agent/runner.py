@@ -119,6 +119,7 @@ class Agent:
         self.pending: list[dict[str, Any]] = []
         """Results made since the last push (wire shape), oldest first."""
         self.pushes = 0
+        self._was_connected = False
         self._entries: dict[str, str] = {}  # monitor name → its entry as canonical JSON
         self._stopping = asyncio.Event()
         self._backoff = Backoff(settings.backoff_first, settings.backoff_limit)
@@ -287,8 +288,8 @@ class Agent:
             self._lost(exc)
             await self._spill()
             return
-        except Rejected as exc:  # the health beat itself (a node that cannot parse us)
-            log.warning("%s", exc)
+        except Rejected as exc:  # the health beat itself: nothing to drop, nothing to retry
+            log.debug("health beat: %s", exc)
         if self._refetch and not self._stopping.is_set():
             await self._fetch()
 
@@ -388,7 +389,7 @@ class Agent:
         if self.link is Link.CONNECTED:
             return
         waiting = self.buffer.buffered if self.buffer is not None else 0
-        if self.link in (Link.AWAY, Link.UNAUTHORIZED):
+        if self.link in (Link.AWAY, Link.UNAUTHORIZED) and self._was_connected:
             gone = time.time() - self._away_since
             log.info(
                 "connected to %s again after %s%s",
@@ -399,6 +400,7 @@ class Agent:
         else:
             log.info("connected to %s as %s", self.client.server, self.settings.name)
         self.link = Link.CONNECTED
+        self._was_connected = True
         self._last_reason = ""
 
     def _lost(self, exc: AgentError) -> None:
@@ -438,6 +440,9 @@ class Agent:
                 async with asyncio.timeout(self.settings.final_push):
                     answer = await self.client.push(results, self._agent_block())
                 self.buffer.counters.pushed += answer.accepted
+            except Rejected as exc:
+                log.warning("%s: dropping %s", exc, plural(len(results), "result"))
+                self.buffer.counters.dropped += len(results)
             except (AgentError, TimeoutError) as exc:
                 log.info(
                     "last push failed (%s): results kept on disk", str(exc) or "no answer in time"
