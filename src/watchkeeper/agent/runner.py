@@ -187,7 +187,7 @@ class Agent:
         while not self._stopping.is_set():
             if await self._fetch():
                 return True
-            await self._sleep(self._backoff.next())
+            await self._sleep(self._retry_at - asyncio.get_running_loop().time())  # backoff
         return False
 
     async def _fetch(self) -> bool:
