@@ -98,6 +98,10 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.nodes:nodes",
         "Show the nodes of a cluster on one PostgreSQL store: leases, leader, last heartbeat.",
     ),
+    "agent": Entry(
+        "watchkeeper.cli.agent:agent",
+        "Check the monitors a node assigns to this location and push the results to it.",
+    ),
     "drill": Entry(
         "watchkeeper.cli.drill:drill",
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "
