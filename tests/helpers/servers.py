@@ -87,26 +87,29 @@ class RawServer:
 class WebServer:
     """An aiohttp application served on a free port, over TLS when given a context."""
 
-    def __init__(self, app: web.Application, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, app: web.Application, *, ssl_context: ssl.SSLContext | None = None, host: str = HOST
+    ) -> None:
         self._app = app
         self._ssl = ssl_context
+        self.host = host
         self._runner: web.AppRunner | None = None
         self.port = 0
 
     @property
     def address(self) -> str:
-        return f"{HOST}:{self.port}"
+        return f"{self.host}:{self.port}"
 
-    def url(self, path: str = "/", *, host: str = HOST) -> str:
+    def url(self, path: str = "/", *, host: str | None = None) -> str:
         scheme = "https" if self._ssl else "http"
-        return f"{scheme}://{host}:{self.port}{path}"
+        return f"{scheme}://{host or self.host}:{self.port}{path}"
 
     async def __aenter__(self) -> WebServer:
         self._runner = web.AppRunner(self._app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            sock.bind((HOST, 0))
+            sock.bind((self.host, 0))
             self.port = sock.getsockname()[1]
             await web.SockSite(self._runner, sock, ssl_context=self._ssl).start()
         except BaseException:

@@ -365,7 +365,13 @@ class Agent:
             "buffered": self.buffer.buffered,
             "dropped": counters.dropped,
             "buffer_bytes": self.buffer.size,
+            "lag_p99_s": self._lag(),
         }
+
+    def _lag(self) -> float | None:
+        """The scheduler's lag p99 so far (how late checks start), in seconds."""
+        stats = self.scheduler.stats if self.scheduler is not None else None
+        return round(stats.lag_seconds(99), 4) if stats and stats.lag.get_total_count() else None
 
     async def _spill(self) -> None:
         """Move the results made since the last push to the disk buffer."""
@@ -451,9 +457,10 @@ class Agent:
         await self._spill()
         await self.buffer.close()
         log.info(
-            "stopped: %s made, %s pushed, %s on disk, %s dropped",
+            "stopped: %s made, %s pushed, %s on disk, %s dropped; lag p99 %s s",
             self.buffer.counters.checks,
             self.buffer.counters.pushed,
             self.buffer.buffered,
             self.buffer.counters.dropped,
+            self._lag(),
         )

@@ -26,6 +26,7 @@ def agent_json(agent: Agent, now: float) -> dict[str, Any]:
         "node": agent.node,
         "started_at": agent.started_at,
         "clock_offset_s": None if agent.clock_offset is None else round(agent.clock_offset, 3),
+        "lag_p99_s": agent.lag_p99,
         "checks": agent.checks,
         "pushed": agent.pushed,
         "buffered": agent.buffered,

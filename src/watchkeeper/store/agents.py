@@ -33,6 +33,7 @@ class Agent:
     first_seen: float
     last_seen: float
     clock_offset: float | None
+    lag_p99: float | None
     checks: int
     pushed: int
     buffered: int
@@ -52,6 +53,7 @@ def heard(
     node: str | None,
     started_at: float | None,
     clock_offset: float | None,
+    lag_p99: float | None = None,
     counts: dict[str, int],
     refused: int,
 ) -> None:
@@ -67,6 +69,7 @@ def heard(
         "first_seen": now,
         "last_seen": now,
         "clock_offset": clock_offset,
+        "lag_p99": lag_p99,
         "refused": refused,
         **{key: int(counts.get(key, 0)) for key in COUNTS},
     }
@@ -96,6 +99,7 @@ def agents(connection: sa.Connection) -> list[Agent]:
             first_seen=float(row.first_seen),
             last_seen=float(row.last_seen),
             clock_offset=row.clock_offset,
+            lag_p99=row.lag_p99,
             checks=int(row.checks),
             pushed=int(row.pushed),
             buffered=int(row.buffered),

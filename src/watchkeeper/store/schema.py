@@ -366,6 +366,7 @@ agents = sa.Table(
     sa.Column("first_seen", sa.Double, nullable=False),
     sa.Column("last_seen", sa.Double, nullable=False),
     sa.Column("clock_offset", sa.Double, nullable=True),
+    sa.Column("lag_p99", sa.Double, nullable=True),
     sa.Column("checks", BigId, nullable=False, server_default="0"),
     sa.Column("pushed", BigId, nullable=False, server_default="0"),
     sa.Column("buffered", BigId, nullable=False, server_default="0"),

@@ -251,6 +251,7 @@ async def push(request: Request, who: AgentToken) -> JSONResponse:
         node=sharing.node.id if sharing is not None else None,
         started_at=float(started) if isinstance(started, int | float) else None,
         clock_offset=offset,
+        lag_p99=lag if isinstance(lag := agent.get("lag_p99_s"), int | float) else None,
         counts=counts,
         refused=len(refused),
     )

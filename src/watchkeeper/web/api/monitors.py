@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, Response
 
 from watchkeeper.auth import Principal
-from watchkeeper.config import Monitor, load_api_monitor
+from watchkeeper.config import LOCAL, Monitor, load_api_monitor
 from watchkeeper.engine import defined
 from watchkeeper.engine.defined import Broken
 from watchkeeper.engine.heartbeats import Claim
 from watchkeeper.errors import ConfigError, StoreError
 from watchkeeper.lanes import DIAGNOSIS
+from watchkeeper.model import series_name
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store.pings import UuidTaken
 from watchkeeper.store.series import pick
@@ -284,11 +286,16 @@ async def monitor_results(
     order: Literal["asc", "desc"] = Query(
         "asc", description="asc: oldest first from since; desc: newest first back to since"
     ),
+    location: str | None = Query(
+        None, description="One location's checks (eu-west); default: the nodes' own (local)"
+    ),
 ) -> dict[str, Any]:
     """Raw results in ``[since, until)``, at most ``limit``; ``truncated`` says there were
     more (ask again from the last one's ``at``, or with ``order=desc``)."""
     web = web_of(request)
-    _monitor(web, name)
+    monitor = _monitor(web, name)
+    if location is not None and location not in monitor.locations:
+        raise HTTPException(404, f"{name} is not checked from '{location[:60]}'")
     try:
         start = parse_time(since)
         end = parse_time(until) if until else None
@@ -296,7 +303,7 @@ async def monitor_results(
         raise HTTPException(422, str(exc)) from None
     results = await web.run(
         web.engine.store.results,
-        name,
+        series_name(name, None if location in (None, LOCAL) else location),
         start,
         end,
         limit + 1,
@@ -308,7 +315,7 @@ async def monitor_results(
         "since": start,
         "until": end,
         "order": order,
-        "items": [result_json(r) for r in results[:limit]],
+        "items": [result_json(replace(r, location=location)) for r in results[:limit]],
         "limit": limit,
         "truncated": len(results) > limit,
     }

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("first_seen", sa.Double, nullable=False),
         sa.Column("last_seen", sa.Double, nullable=False),
         sa.Column("clock_offset", sa.Double, nullable=True),
+        sa.Column("lag_p99", sa.Double, nullable=True),
         sa.Column("checks", _BIG, nullable=False, server_default="0"),
         sa.Column("pushed", _BIG, nullable=False, server_default="0"),
         sa.Column("buffered", _BIG, nullable=False, server_default="0"),
