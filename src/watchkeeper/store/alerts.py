@@ -186,6 +186,22 @@ def open_incident(connection: sa.Connection, monitor_id: int) -> Incident | None
     return None if row is None else _incident(row)
 
 
+def open_incidents(connection: sa.Connection, monitor_ids: Iterable[int]) -> dict[int, Incident]:
+    """``open_incident`` for many monitors in a few queries: monitor id → its newest open
+    incident (monitors without one are left out)."""
+    wanted = sorted(set(monitor_ids))
+    found: dict[int, Incident] = {}
+    for start in range(0, len(wanted), 500):
+        rows = connection.execute(
+            _incident_query()
+            .where(_I.c.monitor_id.in_(wanted[start : start + 500]), _I.c.closed_at.is_(None))
+            .order_by(_I.c.id)
+        )
+        for row in rows:
+            found[int(row.monitor_id)] = _incident(row)  # the newest one wins
+    return found
+
+
 def incident(connection: sa.Connection, incident_id: int) -> Incident | None:
     row = connection.execute(_incident_query().where(_I.c.id == incident_id)).first()
     return None if row is None else _incident(row)
@@ -292,6 +308,38 @@ def record_transition(connection: sa.Connection, transition: Transition, monitor
             index_elements=["monitor_id"],
             set_={"state": row["to_state"], "since": row["at"], "reason": row["reason"]},
         )
+    )
+
+
+def record_transitions(
+    connection: sa.Connection, transitions: Sequence[tuple[Transition, int]]
+) -> None:
+    """``record_transition`` for many (transition, monitor id) pairs, in order, in two
+    statements: the state changes appended, each monitor's last one its current state."""
+    if not transitions:
+        return
+    rows = [transition_row(transition, monitor_id) for transition, monitor_id in transitions]
+    connection.execute(schema.state_changes.insert(), rows)
+    latest = {
+        row["monitor_id"]: {
+            "monitor_id": row["monitor_id"],
+            "state": row["to_state"],
+            "since": row["at"],
+            "reason": row["reason"],
+        }
+        for row in rows
+    }
+    statement = dialect_insert(connection, schema.monitor_state)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["monitor_id"],
+            set_={
+                "state": statement.excluded.state,
+                "since": statement.excluded.since,
+                "reason": statement.excluded.reason,
+            },
+        ),
+        list(latest.values()),
     )
 
 
