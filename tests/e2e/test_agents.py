@@ -141,6 +141,7 @@ monitors:
     return path
 
 
+@pytest.mark.timeout(240)
 async def test_one_place_that_cannot_reach_the_target_degrades_and_all_failing_is_down(
     tmp_path: Path, places: tuple[Namespace, Namespace]
 ) -> None:
@@ -210,6 +211,7 @@ async def _first(items: list[Any]) -> Any:
     return items[0] if items else None
 
 
+@pytest.mark.timeout(CUT + 240)
 async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_alert(
     tmp_path: Path, places: tuple[Namespace, Namespace]
 ) -> None:

@@ -250,7 +250,8 @@ class Agent:
                 "assignment %s: %s",
                 assignment.version[:12],
                 "; ".join(
-                    f"{what} {', '.join(names)}"
+                    f"{what} {', '.join(names[:5])}"
+                    + (f" and {len(names) - 5} more" if len(names) > 5 else "")
                     for what, names in (("added", added), ("changed", changed),
                                         ("removed", removed))
                     if names
@@ -369,9 +370,13 @@ class Agent:
         }
 
     def _lag(self) -> float | None:
-        """The scheduler's lag p99 so far (how late checks start), in seconds."""
+        """The scheduler's lag p99 (how late checks start) over the last whole minute, else
+        so far, in seconds."""
         stats = self.scheduler.stats if self.scheduler is not None else None
-        return round(stats.lag_seconds(99), 4) if stats and stats.lag.get_total_count() else None
+        if stats is None or not stats.lag.get_total_count():
+            return None
+        recent = stats.last_minute_lag(99)
+        return round(recent if recent is not None else stats.lag_seconds(99), 4)
 
     async def _spill(self) -> None:
         """Move the results made since the last push to the disk buffer."""

@@ -71,9 +71,31 @@ class SchedulerStats:
     skipped: int = 0
     queued: int = 0  # checks that waited for a free slot before starting
     lag: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
+    """How late each check started, since the start."""
+    minute: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
+    """The same, over the minute under way."""
+    last_minute: HdrHistogram | None = None
+    """The same, over the last whole minute (steady state, without the start-up's)."""
+    minute_began: float = 0.0
+
+    def record_lag(self, lag: float, now: float) -> None:
+        micros = max(1, int(lag * 1e6))
+        self.lag.record_value(micros)
+        if now - self.minute_began >= 60.0:
+            if self.minute_began:
+                self.last_minute = self.minute
+                self.minute = HdrHistogram(1, 3_600_000_000, 3)
+            self.minute_began = now
+        self.minute.record_value(micros)
 
     def lag_seconds(self, percentile: float) -> float:
         return float(self.lag.get_value_at_percentile(percentile)) / 1e6
+
+    def last_minute_lag(self, percentile: float) -> float | None:
+        """Lag over the last whole minute; None before one has passed."""
+        if self.last_minute is None:
+            return None
+        return float(self.last_minute.get_value_at_percentile(percentile)) / 1e6
 
 
 class Scheduler:
@@ -287,8 +309,7 @@ class Scheduler:
                 entry.started = self._loop.time()
                 if entry.wake <= entry.started:  # this run is the one owed
                     entry.wake = math.inf
-                lag = entry.started - due
-                self.stats.lag.record_value(max(1, int(lag * 1e6)))
+                self.stats.record_lag(entry.started - due, entry.started)
                 self.stats.started += 1
                 result = await run_check(monitor, self.resources, self.secrets)
             finally:

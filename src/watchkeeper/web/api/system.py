@@ -44,6 +44,11 @@ async def health(request: Request) -> dict[str, Any]:
         "checks": scheduler.stats.completed if scheduler else 0,
         "in_flight": scheduler.in_flight if scheduler else 0,
         "lag_p99_ms": round(scheduler.stats.lag_seconds(99) * 1000, 3) if scheduler else None,
+        "lag_p99_ms_last_minute": (
+            round(lag * 1000, 3)
+            if scheduler and (lag := scheduler.stats.last_minute_lag(99)) is not None
+            else None
+        ),
         "writer_queue": writer.queue_depth if writer else 0,
         "written": writer.written if writer else 0,
         "outbox": engine.alerting.deliverer.unfinished,
