@@ -113,7 +113,7 @@ async def scheduled(monitors: int, interval: float, seconds: float) -> tuple[Hdr
     scheduler.stop()
     await dispatching
     await scheduler.drain(5.0)
-    return scheduler.stats.lag, answer
+    return scheduler.stats.lag_total, answer
 
 
 async def measure(monitors: int, interval: float, seconds: float) -> None:

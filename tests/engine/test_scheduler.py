@@ -550,6 +550,32 @@ async def test_lag_is_recorded_for_every_start_queueing_included(fake: FakeCheck
 
     stats = scheduler.stats
     assert stats.started == 5
-    assert stats.lag.get_total_count() == stats.started
+    assert stats.lag_total.get_total_count() == stats.started
     assert stats.queued == 4
     assert stats.lag_seconds(100) >= 0.4 - EPSILON  # the fifth waited for four 100 ms checks
+
+
+def test_lag_kept_raw_and_folded_once_a_minute_keeps_its_percentiles() -> None:
+    from watchkeeper.engine.scheduler import SchedulerStats
+
+    stats = SchedulerStats()
+    rng = random.Random(3)
+    first = [rng.expovariate(1 / 0.002) for _ in range(20_000)]  # a start-up: ~2 ms
+    second = [rng.expovariate(1 / 0.0002) for _ in range(20_000)]  # steady: ~0.2 ms
+    for i, lag in enumerate(first):
+        stats.record_lag(lag, 100.0 + i * 0.002)
+    assert stats.last_minute_lag(99) is None  # no whole minute yet
+    for i, lag in enumerate(second):
+        stats.record_lag(lag, 161.0 + i * 0.002)
+    stats.record_lag(0.0001, 230.0)  # the second minute closes
+
+    def exact(values: list[float], q: float) -> float:
+        ordered = sorted(values)
+        return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+    recent = stats.last_minute_lag(99)
+    assert recent is not None and recent == pytest.approx(exact(second, 99), rel=0.02)
+    everything = [*first, *second, 0.0001]
+    assert stats.lag_seconds(99) == pytest.approx(exact(everything, 99), rel=0.02)
+    assert stats.lag_seconds(50) == pytest.approx(exact(everything, 50), rel=0.02)
+    assert stats.lag_total.get_total_count() == len(everything)

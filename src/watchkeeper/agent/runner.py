@@ -373,7 +373,7 @@ class Agent:
         """The scheduler's lag p99 (how late checks start) over the last whole minute, else
         so far, in seconds."""
         stats = self.scheduler.stats if self.scheduler is not None else None
-        if stats is None or not stats.lag.get_total_count():
+        if stats is None or not stats.started:
             return None
         recent = stats.last_minute_lag(99)
         return round(recent if recent is not None else stats.lag_seconds(99), 4)

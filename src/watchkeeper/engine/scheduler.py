@@ -28,9 +28,11 @@ import math
 import random
 import time
 import zlib
+from array import array
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 from hdrh.histogram import HdrHistogram
 
 from watchkeeper import checks
@@ -64,32 +66,63 @@ class _Entry:
     wake: float = math.inf  # a run is owed at or after this moment (run_at), until one starts
 
 
+def _histogram() -> HdrHistogram:
+    return HdrHistogram(1, 3_600_000_000, 3)
+
+
+def _fold(histogram: HdrHistogram, micros: array[int]) -> None:
+    """Add lags (µs) to ``histogram``: rounded to its three significant digits, then one
+    record per distinct value (a record costs microseconds; a check cannot pay that)."""
+    if not micros:
+        return
+    values = np.maximum(np.frombuffer(micros, dtype=np.int64), 1)
+    scale = 10.0 ** np.maximum(np.floor(np.log10(values)) - 2, 0)
+    rounded = (np.rint(values / scale) * scale).astype(np.int64)
+    distinct, counts = np.unique(rounded, return_counts=True)
+    for value, count in zip(distinct.tolist(), counts.tolist(), strict=True):
+        histogram.record_value(min(value, 3_600_000_000), count)
+
+
+_FOLD_AT = 500_000
+"""Lags kept raw at most (4 MB) before they are folded, even within a minute."""
+
+
 @dataclass(slots=True)
 class SchedulerStats:
     started: int = 0
     completed: int = 0
     skipped: int = 0
     queued: int = 0  # checks that waited for a free slot before starting
-    lag: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
-    """How late each check started, since the start."""
-    minute: HdrHistogram = field(default_factory=lambda: HdrHistogram(1, 3_600_000_000, 3))
-    """The same, over the minute under way."""
+    lag: HdrHistogram = field(default_factory=_histogram)
+    """How late checks started, since the start, up to the last whole minute."""
     last_minute: HdrHistogram | None = None
     """The same, over the last whole minute (steady state, without the start-up's)."""
     minute_began: float = 0.0
+    raw: array[int] = field(default_factory=lambda: array("q"))
+    """The minute under way's lags in µs, as they came (folded once a minute)."""
 
     def record_lag(self, lag: float, now: float) -> None:
-        micros = max(1, int(lag * 1e6))
-        self.lag.record_value(micros)
-        if now - self.minute_began >= 60.0:
+        """One check started ``lag`` seconds after it was due."""
+        if now - self.minute_began >= 60.0 or len(self.raw) >= _FOLD_AT:
             if self.minute_began:
-                self.last_minute = self.minute
-                self.minute = HdrHistogram(1, 3_600_000_000, 3)
+                minute = _histogram()
+                _fold(minute, self.raw)
+                self.lag.add(minute)
+                self.last_minute = minute
+                self.raw = array("q")
             self.minute_began = now
-        self.minute.record_value(micros)
+        self.raw.append(int(lag * 1e6))
+
+    @property
+    def lag_total(self) -> HdrHistogram:
+        """Every check's lag so far."""
+        total = _histogram()
+        total.add(self.lag)
+        _fold(total, self.raw)
+        return total
 
     def lag_seconds(self, percentile: float) -> float:
-        return float(self.lag.get_value_at_percentile(percentile)) / 1e6
+        return float(self.lag_total.get_value_at_percentile(percentile)) / 1e6
 
     def last_minute_lag(self, percentile: float) -> float | None:
         """Lag over the last whole minute; None before one has passed."""

@@ -214,7 +214,7 @@ class _Collector:
                 "How late checks start against their slot (since start)",
                 "summary",
             )
-            histogram = scheduler.stats.lag
+            histogram = scheduler.stats.lag_total
             for quantile in (0.5, 0.9, 0.99):
                 lag.add_sample(
                     "watchkeeper_scheduler_lag_seconds",
