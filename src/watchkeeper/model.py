@@ -146,8 +146,7 @@ class Result:
             "error": self.error,
             "status": self.status,
             "started_at": self.started_at,
-            "location": self.location or "local",
-        }
+        } | ({"location": self.location} if self.location is not None else {})
 
 
 @dataclass(frozen=True, slots=True)

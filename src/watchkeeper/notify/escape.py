@@ -21,6 +21,7 @@ _URL_CHARS = frozenset(
 )
 _WORD = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 _ZERO_WIDTH_SPACE = "\u200b"
+_NO_BREAK_SPACE = "\u00a0"
 
 
 def escape_markdown(text: str) -> str:
@@ -28,11 +29,16 @@ def escape_markdown(text: str) -> str:
     out: list[str] = []
     start = 0
     length = len(text)
+    line_start = True
     while start < length:
-        if text[start].isspace():
-            out.append(text[start])
+        char = text[start]
+        if char.isspace():
+            # indentation would make a code block: a no-break space is not indentation
+            out.append(_NO_BREAK_SPACE if line_start and char in " \t" else char)
+            line_start = (line_start and char in " \t") or char == "\n"
             start += 1
             continue
+        line_start = False
         end = start
         while end < length and not text[end].isspace():
             end += 1
