@@ -43,6 +43,9 @@ def evaluate(
     expectation: Expectation, observation: Observation, secrets: Collection[str] = ()
 ) -> str | None:
     """None when the expectation holds, else the failure line (with ``secrets`` masked)."""
+    passes = expectation.passes
+    if passes is not None and passes(observation):
+        return None
     subject = expectation.subject
     value = _resolve(expectation, observation)
     literal = expectation.literal

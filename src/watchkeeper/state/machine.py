@@ -30,7 +30,7 @@ class FlapPolicy:
     window: float = 600.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MonitorStatus:
     """Live state of one monitor plus the streak counters that drive it."""
 
