@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -20,7 +20,7 @@ from watchkeeper.cli.common import (
     load,
     open_store,
 )
-from watchkeeper.cluster.agents import agent_json
+from watchkeeper.cluster.agents import agent_json, overview
 from watchkeeper.config import DEFAULT_FILE
 
 
@@ -33,57 +33,22 @@ def nodes(
 
     Exit 1 when a node that still holds leases has stopped beating (its monitors are not
     checked until they move), else 0."""
-    from watchkeeper.cluster.leases import ClusterError
-    from watchkeeper.cluster.leases import nodes as read_nodes
-
     loaded = load(config)
     store = open_store(loaded, existing=True)
-    found: list[Any] = []
-    problem: str | None = None
     try:
-        try:
-            with store.read() as connection:
-                found = read_nodes(connection, ttl=loaded.cluster.ttl)
-        except ClusterError as exc:
-            problem = str(exc)
-        except Exception as exc:  # an older store (no cluster tables)
-            problem = f"no cluster in this store ({type(exc).__name__})"
-        try:
-            agents = store.agents()
-        except Exception:  # an older store: no agents' table yet
-            agents = []
+        seen = overview(store, loaded.cluster.ttl)
     finally:
         store.close()
+    found, agents, problem = seen.nodes or [], seen.agents, seen.problem
     if problem is not None and not agents:
         fail(f"{loaded.path}: {problem}")
     now = time.time()
     if as_json:
-        print(
-            json.dumps(
-                {
-                    "nodes": [
-                        {
-                            "node": n.node,
-                            "name": n.name,
-                            "pid": n.pid,
-                            "protocol": n.protocol,
-                            "started_at": n.started_at,
-                            "heartbeat_ago_s": round(n.heartbeat_ago, 3),
-                            "leases": n.leases,
-                            "leader": n.leader,
-                            "live": n.live,
-                        }
-                        for n in found
-                    ],
-                    "agents": [agent_json(a, now) for a in agents],
-                },
-                indent=2,
-            )
-        )
+        print(json.dumps(seen.as_json(now), indent=2))
     else:
         if problem is None:
             grid = Table(show_edge=False)
-            for column in ("node", "pid", "state", "leases", "leader", "last beat"):
+            for column in ("node", "pid", "state", "leases", "leader", "last beat", "lag p99"):
                 grid.add_column(column, justify="right" if column in ("pid", "leases") else "left")
             for n in found:
                 grid.add_row(
@@ -93,6 +58,7 @@ def nodes(
                     str(n.leases),
                     "yes" if n.leader else "",
                     f"{n.heartbeat_ago:.1f}s ago",
+                    "" if n.lag_p99 is None else f"{n.lag_p99 * 1000:.0f}ms",
                 )
             console.print(grid if found else "No node has joined (cluster: {enabled: true}).")
         if agents:

@@ -3,8 +3,11 @@ report of themselves."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+from watchkeeper.cluster.leases import ClusterError, NodeView, nodes
+from watchkeeper.store import Store
 from watchkeeper.store.agents import Agent
 from watchkeeper.units import format_duration
 
@@ -33,3 +36,53 @@ def agent_json(agent: Agent, now: float) -> dict[str, Any]:
         "dropped": agent.dropped,
         "refused": agent.refused,
     }
+
+
+def node_json(node: NodeView) -> dict[str, Any]:
+    """A node as ``wk nodes --json`` and ``/api/v1/nodes`` show it."""
+    return {
+        "node": node.node,
+        "name": node.name,
+        "pid": node.pid,
+        "protocol": node.protocol,
+        "started_at": node.started_at,
+        "heartbeat_ago_s": round(node.heartbeat_ago, 3),
+        "leases": node.leases,
+        "leader": node.leader,
+        "live": node.live,
+        "lag_p99_s": node.lag_p99,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """The nodes (None: the store is not a cluster's, and why) and the agents."""
+
+    nodes: list[NodeView] | None
+    agents: list[Agent]
+    problem: str | None = None
+
+    def as_json(self, now: float) -> dict[str, Any]:
+        return {
+            "nodes": [node_json(n) for n in self.nodes or []],
+            "agents": [agent_json(a, now) for a in self.agents],
+        }
+
+
+def overview(store: Store, ttl: float) -> Overview:
+    """Read the nodes and agents from ``store`` (blocking). A store that is not PostgreSQL
+    has no nodes, only agents."""
+    found: list[NodeView] | None = None
+    problem: str | None = None
+    try:
+        with store.read() as connection:
+            found = nodes(connection, ttl=ttl)
+    except ClusterError as exc:
+        problem = str(exc)
+    except Exception as exc:  # an older store (no cluster tables)
+        problem = f"no cluster in this store ({type(exc).__name__})"
+    try:
+        agents = store.agents()
+    except Exception:  # an older store: no agents' table yet
+        agents = []
+    return Overview(found, agents, problem)

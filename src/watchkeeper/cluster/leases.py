@@ -90,6 +90,8 @@ class Membership:
     def __init__(self, node: Node, *, ttl: float = 10.0) -> None:
         self.node = node
         self.ttl = ttl
+        self.lag: float | None = None
+        """This node's scheduling lag p99 (seconds) to publish at the next beat."""
 
     def join(self, connection: sa.Connection) -> None:
         """Register the node (refused when a live node speaks another protocol)."""
@@ -121,8 +123,10 @@ class Membership:
         me = self.node.id
         wanted = sorted(set(monitors))
         connection.execute(
-            sa.text(f"update cluster_nodes set heartbeat_at = {NOW} where node = :me"),
-            {"me": me},
+            sa.text(
+                f"update cluster_nodes set heartbeat_at = {NOW}, lag_p99 = :lag where node = :me"
+            ),
+            {"me": me, "lag": self.lag},
         )
         live = [
             row[0]
@@ -278,6 +282,8 @@ class NodeView:
     leases: int
     leader: bool
     live: bool
+    lag_p99: float | None = None
+    """Its checks' scheduling lag (p99, seconds) over its last whole minute."""
 
 
 def nodes(connection: sa.Connection, ttl: float = 10.0) -> list[NodeView]:
@@ -292,7 +298,7 @@ def nodes(connection: sa.Connection, ttl: float = 10.0) -> list[NodeView]:
                     where l.node = n.node and l.expires_at > {NOW}) as leases,
                    exists (select 1 from cluster_leader c
                            where c.node = n.node and c.expires_at > {NOW}) as leader,
-                   n.leaving
+                   n.leaving, n.lag_p99
             from cluster_nodes n order by n.name, n.node
             """
         )
@@ -308,6 +314,7 @@ def nodes(connection: sa.Connection, ttl: float = 10.0) -> list[NodeView]:
             leases=int(r[6]),
             leader=bool(r[7]),
             live=not r[8] and float(r[5]) < ttl,
+            lag_p99=None if r[9] is None else float(r[9]),
         )
         for r in rows
     ]

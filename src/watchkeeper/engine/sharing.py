@@ -102,6 +102,7 @@ class Sharing:
     async def once(self, scheduler: Scheduler) -> None:
         names = sorted(self.monitors)
         outbox, self.outbox = self.outbox, []
+        self.membership.lag = scheduler.stats.last_minute_lag(99)
         try:
             owned, taken, others, inbox = await lanes.CLUSTER.run(self._sync, names, outbox)
         except Exception as exc:  # the store is away: keep going until the leases run out

@@ -21,7 +21,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from watchkeeper.auth import Principal
-from watchkeeper.cluster.agents import agent_json
+from watchkeeper.cluster.agents import agent_json, overview
 from watchkeeper.cluster.wire import MAX_BODY, MAX_RESULTS, PROTOCOL, WireError, decode
 from watchkeeper.config import Monitor
 from watchkeeper.model import Result
@@ -264,6 +264,15 @@ async def push(request: Request, who: AgentToken) -> JSONResponse:
             "version": _version(entries),
         }
     )
+
+
+@router.get("/nodes")
+async def list_nodes(request: Request, _: Reader) -> dict[str, Any]:
+    """The nodes sharing this store (leases, leader, last beat, lag) and the agents, as
+    ``wk nodes --json`` prints them."""
+    web = web_of(request)
+    seen = await web.run(overview, web.engine.store, web.config.cluster.ttl)
+    return seen.as_json(time.time())
 
 
 @router.get("/agents")

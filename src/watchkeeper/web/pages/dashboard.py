@@ -17,6 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.alerts import actions
+from watchkeeper.cluster.agents import agent_json, overview
 from watchkeeper.config import Monitor
 from watchkeeper.engine import defined
 from watchkeeper.errors import ConfigError
@@ -243,6 +244,35 @@ async def ack_form(request: Request, incident_id: RowId, user: Writer) -> Respon
         raise HTTPException(404, str(exc)) from None
     text = "It was acknowledged already." if already else "Acknowledged: reminders stop."
     return _back(f"/incidents/{incident_id}", text, "ok")
+
+
+@router.get("/nodes")
+async def nodes_page(request: Request, user: Reader) -> Response:
+    """The cluster's nodes and the agents of every location."""
+    web = web_of(request)
+    seen = await web.run(overview, web.engine.store, web.config.cluster.ttl)
+    now = time.time()
+    engine = web.engine
+    wanted = sorted({loc for m in engine.monitors.values() for loc in m.remote})
+    agents = [agent_json(a, now) for a in seen.agents]
+    return pages.render(
+        "nodes.html",
+        section="nodes",
+        user=user,
+        nodes=seen.nodes,
+        problem=seen.problem,
+        agents=agents,
+        locations=[
+            {
+                "location": loc,
+                "available": any(a["location"] == loc and a["state"] == "up" for a in agents),
+                "monitors": sum(1 for m in engine.monitors.values() if loc in m.locations),
+            }
+            for loc in wanted
+        ],
+        open_incidents=troubled(web),
+        now=now,
+    )
 
 
 @router.get("/silences")
