@@ -189,7 +189,9 @@ def judge(
 
 MAX_METRICS = 200
 """Numeric observations kept per result (a scrape may name many series)."""
-_NOT_SERIES = frozenset({"status"})  # stored with the result itself
+_NOT_SERIES = frozenset({"status", "headers"})
+"""Facts that are never series: the status is stored with the result itself, and a
+response's headers are text (looking through them costs every http check)."""
 
 
 def numeric_facts(facts: dict[str, Any]) -> dict[str, float]:
@@ -206,7 +208,7 @@ def numeric_facts(facts: dict[str, Any]) -> dict[str, float]:
                 finite = finite and isfinite(number)
         elif kind is bool:
             out[key] = 1.0 if value else 0.0
-        elif kind is dict or isinstance(value, dict):
+        elif (kind is dict or isinstance(value, dict)) and key not in _NOT_SERIES:
             for inner, item in value.items():
                 if isinstance(item, int | float) and isinstance(inner, str):
                     number = out[f"{key}.{inner}"] = float(item)
