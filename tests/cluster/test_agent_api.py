@@ -15,19 +15,13 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 from tests.helpers.cli import Running, wk
-from tests.helpers.servers import WebServer
+from tests.helpers.servers import WebServer, ok_site
 
 
 @pytest.fixture
 async def target() -> AsyncIterator[WebServer]:
-    async def ok(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", ok)
-    async with WebServer(app) as server:
+    async with ok_site() as server:
         yield server
 
 

@@ -13,22 +13,16 @@ from typing import Any
 import aiohttp
 import psycopg
 import pytest
-from aiohttp import web
 from tests.helpers.cli import Running, wk
 from tests.helpers.postgres import throwaway_database
-from tests.helpers.servers import WebServer
+from tests.helpers.servers import WebServer, ok_site
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 async def target() -> AsyncIterator[WebServer]:
-    async def ok(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", ok)
-    async with WebServer(app) as server:
+    async with ok_site() as server:
         yield server
 
 

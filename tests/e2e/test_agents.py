@@ -18,17 +18,16 @@ import asyncio
 import contextlib
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from tests.helpers.cli import WK, Running, wk
 from tests.helpers.forward import Forward
 from tests.helpers.netns import Namespace
 from tests.helpers.receivers import HookReceiver
-from tests.helpers.servers import WebServer
+from tests.helpers.servers import WebServer, ok_site
 
 CUT = float(os.environ.get("WK_AGENT_CUT", "120"))
 """Seconds the agent is cut off from its node (the issue asks for two minutes)."""
@@ -116,17 +115,6 @@ async def _agents_up(node: Running, locations: set[str]) -> bool:
     return {a["location"] for a in listed["agents"] if a["state"] == "up"} >= locations
 
 
-@contextlib.asynccontextmanager
-async def _target(host: str) -> AsyncIterator[WebServer]:
-    async def ok(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", ok)
-    async with WebServer(app, host=host) as server:
-        yield server
-
-
 def _config(folder: Path, target: WebServer, hook: HookReceiver, locations: str) -> Path:
     path = folder / "watchkeeper.yaml"
     path.write_text(
@@ -148,7 +136,7 @@ async def test_one_place_that_cannot_reach_the_target_degrades_and_all_failing_i
     eu, us = places
     # the target listens on eu-west's pair: this machine and eu-west reach it, us-east has
     # no route there
-    async with _target(eu.host) as target, HookReceiver() as hook:
+    async with ok_site(eu.host) as target, HookReceiver() as hook:
         _config(tmp_path, target, hook, "[local, eu-west, us-east]")
         node = await Running("-c", "watchkeeper.yaml", cwd=tmp_path).start()
         forwards = [await Forward(ns.host, "127.0.0.1", node.port).start() for ns in (eu, us)]
@@ -216,7 +204,7 @@ async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_a
     tmp_path: Path, places: tuple[Namespace, Namespace]
 ) -> None:
     eu, _ = places
-    async with _target(eu.host) as target, HookReceiver() as hook:
+    async with ok_site(eu.host) as target, HookReceiver() as hook:
         _config(tmp_path, target, hook, "[local, eu-west]")
         node = await Running("-c", "watchkeeper.yaml", cwd=tmp_path).start()
         forward = await Forward(eu.host, "127.0.0.1", node.port).start()

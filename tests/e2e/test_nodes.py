@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 from tests.helpers.cli import Running, wk
 from tests.helpers.postgres import throwaway_database
-from tests.helpers.servers import WebServer
+from tests.helpers.servers import WebServer, ok_site
 
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 MONITORS = 30
@@ -31,12 +31,7 @@ def database() -> Iterator[str]:
 
 @pytest.fixture
 async def target() -> AsyncIterator[WebServer]:
-    async def ok(_: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/{name}", ok)
-    async with WebServer(app) as server:
+    async with ok_site() as server:
         yield server
 
 

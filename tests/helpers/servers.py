@@ -149,3 +149,14 @@ class RefusingPort:
 
     def __exit__(self, *exc_info: object) -> None:
         self._sock.close()
+
+
+def ok_site(host: str = HOST) -> WebServer:
+    """A site answering 200 "ok" on every path (use it as ``async with ok_site() as site``)."""
+
+    async def ok(_: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", ok)
+    return WebServer(app, host=host)

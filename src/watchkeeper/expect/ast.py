@@ -90,7 +90,7 @@ class Expectation:
         return self.text
 
 
-_PHASES = {
+PHASE_ROOTS = {
     "latency": "total",
     "total": "total",
     "dns": "dns",
@@ -108,7 +108,7 @@ def _shortcut(subject: Subject, op: Op, literal: Literal) -> Callable[[Any], boo
     if subject.path:
         return None
     bound = literal.value
-    phase = _PHASES.get(subject.root)
+    phase = PHASE_ROOTS.get(subject.root)
     if phase is not None and literal.kind in _NUMBERS and op in (Op.LT, Op.LE, Op.GT, Op.GE):
         if type(bound) not in (int, float):
             return None

@@ -10,22 +10,13 @@ import re
 from collections.abc import Collection
 from typing import Any
 
-from watchkeeper.expect.ast import ORDERING, Expectation, Literal, LiteralKind, Op
+from watchkeeper.expect.ast import ORDERING, PHASE_ROOTS, Expectation, Literal, LiteralKind, Op
 from watchkeeper.expect.regex import compile_regex
 from watchkeeper.model import Observation
 from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url, redact
 from watchkeeper.units import format_duration, format_size, plural
 
-_PHASE_ROOTS = {
-    "latency": "total",
-    "total": "total",
-    "dns": "dns",
-    "connect": "connect",
-    "tls": "tls",
-    "ttfb": "ttfb",
-    "transfer": "transfer",
-}
 _NEGATIVE = frozenset({Op.NE, Op.NOT_IN, Op.NOT_CONTAINS, Op.NOT_MATCHES})
 _MISSING = object()
 
@@ -75,8 +66,8 @@ def _hide(text: str, secrets: Collection[str]) -> str:
 def _resolve(expectation: Expectation, observation: Observation) -> Any:
     subject = expectation.subject
     root, path = subject.root, subject.path
-    if not path and root in _PHASE_ROOTS:
-        seconds = observation.phases.get(_PHASE_ROOTS[root])
+    if not path and root in PHASE_ROOTS:
+        seconds = observation.phases.get(PHASE_ROOTS[root])
         return _Absent("not measured") if seconds is None else _Duration(seconds)
     if root == "body" and not path:
         text = _body_text(observation)
