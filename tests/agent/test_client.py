@@ -132,7 +132,7 @@ async def test_an_answer_slower_than_the_timeout_means_the_node_is_away() -> Non
 
 
 async def test_an_oversized_answer_is_not_read() -> None:
-    async with StandInNode(MONITORS) as node, client(node.url, max_answer=10_000) as agent:
+    async with StandInNode(MONITORS) as node, client(node.url, max_assignment=10_000) as agent:
         node.answer_padding = 20_000
         with pytest.raises(Away, match="too large"):
             await agent.assignment()

@@ -210,8 +210,11 @@ monitors:
         eu_id = next(t["id"] for t in listed.json() if t["scope"] == "agent:eu-west")
         revoked = await wk("token", "revoke", str(eu_id), "-c", str(node.config), env=node.env)
         assert revoked.code == 0, revoked.stderr
-        await asyncio.sleep(6)  # tokens are cached for a few seconds by the node
-        status, _ = await _call(node, eu, "GET", "/api/v1/agent/assignment")
+        for _ in range(30):  # a node caches a token's lookup for 10 s
+            status, _ = await _call(node, eu, "GET", "/api/v1/agent/assignment")
+            if status == 401:
+                break
+            await asyncio.sleep(1)
         assert status == 401
     finally:
         await node.stop()

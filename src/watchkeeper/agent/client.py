@@ -35,6 +35,9 @@ from watchkeeper.printable import one_line
 ASSIGNMENT_PATH = "/api/v1/agent/assignment"
 RESULTS_PATH = "/api/v1/agent/results"
 MAX_ANSWER = 1024 * 1024
+_PARSE_INLINE = 256 * 1024
+MAX_ASSIGNMENT = 256 * 1024 * 1024
+"""Bytes of an assignment, decoded (about 200 bytes a monitor: a million monitors fit)."""
 """Bytes of one answer read at most."""
 CONNECT_TIMEOUT = 5.0
 TOTAL_TIMEOUT = 15.0
@@ -118,6 +121,7 @@ class AgentClient:
         connect_timeout: float = CONNECT_TIMEOUT,
         total_timeout: float = TOTAL_TIMEOUT,
         max_answer: int = MAX_ANSWER,
+        max_assignment: int = MAX_ASSIGNMENT,
     ) -> None:
         self.server = check_server(server)
         self._headers = {
@@ -133,6 +137,7 @@ class AgentClient:
             total=total_timeout, connect=connect_timeout, sock_connect=connect_timeout
         )
         self._max_answer = max_answer
+        self._max_assignment = max_assignment
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> AgentClient:
@@ -158,7 +163,7 @@ class AgentClient:
 
     # -- the two calls -----------------------------------------------------------------------
     async def assignment(self) -> Assignment:
-        status, body = await self._request("GET", ASSIGNMENT_PATH)
+        status, body = await self._request("GET", ASSIGNMENT_PATH, limit=self._max_assignment)
         if status != 200:
             raise _error(status, body, "fetching the assignment")
         return _assignment(body)
@@ -183,12 +188,15 @@ class AgentClient:
             raise _error(status, answer, "pushing results")
         return _push_answer(answer, len(results))
 
-    async def _request(self, method: str, path: str, **kwargs: Any) -> tuple[int, Any]:
-        """(status, parsed JSON body or None); Away for anything that is not an answer."""
+    async def _request(
+        self, method: str, path: str, *, limit: int | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        """(status, parsed JSON body or None); Away for anything that is not an answer
+        (nor for an answer over ``limit`` bytes, default ``max_answer``)."""
         session = self._open()
         try:
             async with session.request(method, self.server + path, **kwargs) as response:
-                data = await self._read(response)
+                data = await self._read(response, limit or self._max_answer)
                 status = response.status
         except AgentError:
             raise
@@ -201,21 +209,24 @@ class AgentClient:
         except (aiohttp.ClientError, OSError) as exc:
             raise Away(one_line(f"{type(exc).__name__}: {exc}")) from None
         try:
-            parsed = json.loads(data) if data else None
+            if len(data) > _PARSE_INLINE:  # a big assignment: parsed off the event loop
+                parsed = await asyncio.to_thread(json.loads, data)
+            else:
+                parsed = json.loads(data) if data else None
         except ValueError:
             parsed = None
         return status, parsed
 
-    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+    async def _read(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
         length = response.content_length
-        if length is not None and length > self._max_answer:
-            raise Away(f"answer too large ({length} bytes, at most {self._max_answer})")
+        if length is not None and length > limit and not response.headers.get("Content-Encoding"):
+            raise Away(f"answer too large ({length} bytes, at most {limit})")
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_chunked(64 * 1024):
             size += len(chunk)
-            if size > self._max_answer:
-                raise Away(f"answer too large (over {self._max_answer} bytes)")
+            if size > limit:
+                raise Away(f"answer too large (over {limit} bytes)")
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -168,7 +168,7 @@ class Agent:
                 [], self._on_result, resources=self._resources,
                 concurrency=self.settings.concurrency,
             )  # fmt: skip
-            self._apply(self.assignment, first=True)
+            await self._apply(self.assignment, first=True)
             checking = asyncio.create_task(self.scheduler.run(), name="agent-checks")
             try:
                 await self._loop(loop)
@@ -205,23 +205,21 @@ class Agent:
                 f"the token is for location {assignment.location!r}, not {expected!r} (--location)"
             )
         if self.assignment is not None and self.scheduler is not None:
-            self._apply(assignment)
+            await self._apply(assignment)
         self.assignment = assignment
         self._connected()
         return True
 
-    def _apply(self, assignment: Assignment, *, first: bool = False) -> None:
+    async def _apply(self, assignment: Assignment, *, first: bool = False) -> None:
         """Run the assignment's monitors: new ones added, changed ones replaced, removed ones
-        stopped. A broken assignment is logged and the monitors running go on."""
+        stopped. A broken assignment is logged and the monitors running go on. Reading it
+        runs on a thread: tens of thousands of monitors take seconds to validate."""
         assert self.scheduler is not None
         try:
-            monitors = load_agent_monitors(assignment.monitors)
+            monitors, entries = await asyncio.to_thread(_read_assignment, assignment)
         except ConfigError as exc:
             log.error("assignment %s not applied: %s", assignment.version[:12], exc)
             return
-        entries = {  # every entry is a mapping with a name: load_agent_monitors saw to it
-            str(entry["name"]): json.dumps(entry, sort_keys=True) for entry in assignment.monitors
-        }
         added: list[str] = []
         changed: list[str] = []
         for monitor in monitors:
@@ -469,3 +467,12 @@ class Agent:
             self.buffer.counters.dropped,
             self._lag(),
         )
+
+
+def _read_assignment(assignment: Assignment) -> tuple[list[Monitor], dict[str, str]]:
+    """The assignment's monitors, and each one's entry as text (to see which changed)."""
+    monitors = load_agent_monitors(assignment.monitors)
+    entries = {  # every entry is a mapping with a name: load_agent_monitors saw to it
+        str(entry["name"]): json.dumps(entry, sort_keys=True) for entry in assignment.monitors
+    }
+    return monitors, entries

@@ -89,6 +89,9 @@ class Engine:
         self.slos = Slos(store, self._resources)
         self.anomalies = Anomalies()
         self.quorum = Quorum()
+        self.generation = 0
+        """Grows whenever a monitor is added, replaced or removed (what agents are sent is
+        built again only then)."""
         self.drills = DrillHistory(store)
         self._resources.shared("drill.history", lambda: self.drills)
         self._drills_last: dict[str, float] = {}
@@ -383,12 +386,14 @@ class Engine:
             self._put(monitor, statuses.get(monitor.name), at=at)
         for monitor in renewed:
             self.monitors[monitor.name] = monitor
+            self.generation += 1
             if self.scheduler is not None:
                 self.scheduler.renew(monitor)
         self.alerting.set_monitors(self.monitors.values())
 
     def _put(self, monitor: Monitor, status: MonitorStatus | None, at: float | None) -> None:
         self.monitors[monitor.name] = monitor
+        self.generation += 1
         self.anomalies.forget(monitor.name, keep=monitor.anomaly)  # new series start afresh
         if monitor.kind == "slo":  # counts from now; a restart reads the history
             self.slos.add(monitor, time.time(), history=False)
@@ -412,6 +417,7 @@ class Engine:
 
     def _remove(self, name: str) -> None:
         self.monitors.pop(name, None)
+        self.generation += 1
         self.status.pop(name, None)
         self.ledger.forget(name)
         self.heartbeats.forget(name)

@@ -10,6 +10,8 @@ beyond it, 429 with Retry-After, and the agent keeps the batch.
 
 from __future__ import annotations
 
+import asyncio
+import gzip
 import hashlib
 import json
 import time
@@ -18,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from watchkeeper.auth import Principal
 from watchkeeper.cluster.agents import agent_json, overview
@@ -73,20 +75,79 @@ class _Limits:
         return (count - bucket.level) / rate
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """What one location's agents are sent, built once per change of the monitors: at
+    thousands of monitors, building it for every push would hold up the event loop."""
+
+    generation: int
+    monitors: dict[str, Monitor]
+    version: str
+    rate: float
+    """Results per second its monitors make (a push may bring twice that, sustained)."""
+    body: bytes
+    gzipped: bytes
+
+
+def _build(location: str, monitors: list[Monitor], generation: int) -> Assignment:
+    """The assignment of ``location`` (blocking: JSON and gzip of every monitor's entry)."""
+    mine = sorted((m for m in monitors if location in m.locations and not m.paused),
+                  key=lambda m: m.name)  # fmt: skip
+    entries = [entry(m) for m in mine]
+    version = _version(entries)
+    document = {
+        "protocol": PROTOCOL,
+        "location": location,
+        "version": version,
+        "push_every": PUSH_EVERY,
+        "monitors": entries,
+    }
+    body = json.dumps(document, default=str, separators=(",", ":")).encode()
+    return Assignment(
+        generation=generation,
+        monitors={m.name: m for m in mine},
+        version=version,
+        rate=sum(1.0 / m.interval for m in mine),
+        body=body,
+        gzipped=gzip.compress(body, 6),
+    )
+
+
+@dataclass
+class _Assignments:
+    built: dict[str, Assignment] = field(default_factory=dict)
+    building: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+
+async def current(request: Request, location: str) -> Assignment:
+    """The assignment of ``location`` for the monitors watched now."""
+    web = web_of(request)
+    state = request.app.state
+    cache: _Assignments | None = getattr(state, "agent_assignments", None)
+    if cache is None:
+        cache = state.agent_assignments = _Assignments()
+    generation = web.engine.generation
+    found = cache.built.get(location)
+    if found is not None and found.generation == generation:
+        return found
+    lock = cache.building.setdefault(location, asyncio.Lock())
+    async with lock:
+        found = cache.built.get(location)
+        if found is None or found.generation != generation:
+            monitors = list(web.engine.monitors.values())  # a snapshot, on the loop
+            found = await web.run(_build, location, monitors, generation)
+            if len(cache.built) > 1000:  # locations come from tokens: bounded anyway
+                cache.built.clear()
+            cache.built[location] = found
+    return found
+
+
 def _limits(request: Request) -> _Limits:
     state = request.app.state
     found = getattr(state, "agent_limits", None)
     if found is None:
         found = state.agent_limits = _Limits()
     return found
-
-
-def assigned(web: Web, location: str) -> list[Monitor]:
-    """The monitors checked from ``location``, by name."""
-    return sorted(
-        (m for m in web.engine.monitors.values() if location in m.locations and not m.paused),
-        key=lambda m: m.name,
-    )
 
 
 def entry(monitor: Monitor) -> dict[str, Any]:
@@ -133,20 +194,17 @@ def _agent_name(request: Request) -> str:
 
 
 @router.get("/agent/assignment")
-async def assignment(request: Request, who: AgentToken) -> dict[str, Any]:
-    """The monitors of this agent's location, as monitors: entries (secrets substituted)."""
+async def assignment(request: Request, who: AgentToken) -> Response:
+    """The monitors of this agent's location, as monitors: entries (secrets substituted);
+    gzip-compressed when the agent accepts it. The node's clock is in the
+    ``X-Watchkeeper-Server-Time`` header."""
     _protocol(request)
-    web = web_of(request)
-    location = str(who.agent_location)
-    entries = [entry(m) for m in assigned(web, location)]
-    return {
-        "protocol": PROTOCOL,
-        "location": location,
-        "server_time": time.time(),
-        "version": _version(entries),
-        "push_every": PUSH_EVERY,
-        "monitors": entries,
-    }
+    built = await current(request, str(who.agent_location))
+    headers = {"X-Watchkeeper-Server-Time": f"{time.time():.6f}", "Vary": "Accept-Encoding"}
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(built.gzipped, media_type="application/json", headers=headers)
+    return Response(built.body, media_type="application/json", headers=headers)
 
 
 async def _body(request: Request) -> bytes:
@@ -202,9 +260,10 @@ async def push(request: Request, who: AgentToken) -> JSONResponse:
         if isinstance(sent_at, int | float) and not isinstance(sent_at, bool)
         else 0.0
     )
-    monitors = {m.name: m for m in assigned(web, location)}
+    built = await current(request, location)
+    monitors = built.monitors
     if items:
-        rate = max(10.0, 2.0 * sum(1.0 / m.interval for m in monitors.values()))
+        rate = max(10.0, 2.0 * built.rate)
         wait = _limits(request).take(location, len(items), rate, rate * 600 + MAX_RESULTS, now)
         if wait > 0:
             return JSONResponse(
@@ -255,13 +314,12 @@ async def push(request: Request, who: AgentToken) -> JSONResponse:
         counts=counts,
         refused=len(refused),
     )
-    entries = [entry(m) for m in monitors.values()]
     return JSONResponse(
         {
             "accepted": accepted,
             "refused": refused[:100],
             "server_time": now,
-            "version": _version(entries),
+            "version": built.version,
         }
     )
 
