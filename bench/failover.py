@@ -6,7 +6,8 @@ throw-away database on the machine's PostgreSQL, 127.0.0.1:5432, trust auth):
 
     python bench/failover.py [--kills 10] [--nodes 3] [--monitors 60] [--group 10]
                              [--beat 1] [--ttl 5] [--kill-after 0] [--confirm 1]
-                             [--group-wait 1] [--wait 60] [--json FILE]
+                             [--group-wait 1] [--route-timeout 10] [--wait 60]
+                             [--json FILE]
 
 ``WK_BENCH_KEEP=1`` keeps the nodes' configs and logs (their folder is printed).
 
@@ -28,6 +29,10 @@ rounds, each:
      incident); the same for ``resolved`` once the group recovers; ``resent`` counts
      deliveries that repeat an Idempotency-Key (a receiver that honours it drops them), and
      ``stray`` firing items of monitors outside the group (false alarms of the move);
+     ``notif_s`` is from the kill until the group's last monitor was first notified
+     (negative: everything went out before the kill). Counted at the end of the run, over
+     every delivery: a notification the dead leader had claimed goes out again only once
+     its outbox lease runs out (the route's ``timeout`` + 10 s after the claim);
 4. the group recovers, a node is started in the dead one's place, and the next round waits
    until every node holds its share again.
 
@@ -112,19 +117,37 @@ class Site:
         return f"http://127.0.0.1:{self.port}{path}"
 
 
-def items_since(deliveries: list[Delivery], since: float, event: str) -> list[tuple[Any, ...]]:
-    """(monitor, incident, idempotency key, received at) of every alert item with ``event``
-    (``firing`` of a ``down`` state, or ``resolved``) among deliveries after ``since``."""
+@dataclass(frozen=True)
+class Item:
+    """One alert item of one delivery."""
+
+    monitor: str
+    incident: Any
+    key: str
+    """The delivery's Idempotency-Key (the same on every resend of a notification)."""
+    changed_at: float
+    """When the monitor changed state (the item's ``at``, the checking node's clock)."""
+    received_at: float
+
+
+def items_of(deliveries: list[Delivery], event: str) -> list[Item]:
+    """Every alert item with ``event`` (``firing`` of a ``down`` state, or ``resolved``)."""
     found = []
     for delivery in deliveries:
-        if delivery.at < since:
-            continue
         for alert in delivery.body.get("alerts") or []:
             if alert.get("event") != event:
                 continue
             if event == "firing" and alert.get("state") != "down":
                 continue
-            found.append((alert.get("monitor"), alert.get("incident"), delivery.key, delivery.at))
+            found.append(
+                Item(
+                    str(alert.get("monitor")),
+                    alert.get("incident"),
+                    delivery.key,
+                    float(alert.get("at") or 0.0),
+                    delivery.at,
+                )
+            )
     return found
 
 
@@ -134,32 +157,39 @@ class Tally:
     received: int = 0
     lost: int = 0
     duplicated: int = 0
+    """Items beyond one per (monitor, incident)."""
     resent: int = 0
     """Of the duplicates, those repeating an Idempotency-Key already delivered."""
     stray: int = 0
+    """Items of monitors outside the group (false alarms)."""
     last_s: float | None = None
-    """From ``since`` until the last expected monitor's first item arrived."""
+    """From the reference time until the last monitor of the group got its first item."""
 
 
-def tally(items: list[tuple[Any, ...]], group: list[str], since: float) -> Tally:
-    """What arrived of ``group``'s items; ``last_s`` counted from ``since``."""
+def tally(
+    items: list[Item], group: list[str], window: tuple[float, float], reference: float
+) -> Tally:
+    """The items about state changes within ``window`` (whenever they arrived: a resend may
+    come long after), against one per monitor of ``group``."""
     wanted = set(group)
-    mine = [item for item in items if item[0] in wanted]
-    per: dict[tuple[Any, Any], int] = {}
+    inside = [i for i in items if window[0] <= i.changed_at < window[1]]
+    mine = [i for i in inside if i.monitor in wanted]
+    per: dict[tuple[str, Any], int] = {}
+    keys: dict[tuple[str, Any, str], int] = {}
     first: dict[str, float] = {}
-    keys: dict[tuple[Any, Any, str], int] = {}
-    for monitor, incident, key, at in mine:
-        per[(monitor, incident)] = per.get((monitor, incident), 0) + 1
-        keys[(monitor, incident, key)] = keys.get((monitor, incident, key), 0) + 1
-        first.setdefault(monitor, at)
+    for item in sorted(mine, key=lambda i: i.received_at):
+        per[(item.monitor, item.incident)] = per.get((item.monitor, item.incident), 0) + 1
+        key = (item.monitor, item.incident, item.key)
+        keys[key] = keys.get(key, 0) + 1
+        first.setdefault(item.monitor, item.received_at)
     return Tally(
         expected=len(group),
         received=len(first),
         lost=len(wanted - set(first)),
         duplicated=sum(count - 1 for count in per.values()),
         resent=sum(count - 1 for count in keys.values()),
-        stray=len([item for item in items if item[0] not in wanted]),
-        last_s=(max(first.values()) - since) if len(first) == len(wanted) else None,
+        stray=len(inside) - len(mine),
+        last_s=(max(first.values()) - reference) if len(first) == len(wanted) else None,
     )
 
 
@@ -228,7 +258,8 @@ def write_config(folder: Path, database: str, site: Site, name: str, args: Any) 
 engine: {{startup_spread: 0.5s}}
 cluster: {{enabled: true, name: {name}, beat: {args.beat:g}s, ttl: {args.ttl:g}s}}
 notify:
-  - {{name: hook, webhook: "{site.url("/hook")}", group_wait: {args.group_wait:g}s}}
+  - {{name: hook, webhook: "{site.url("/hook")}", group_wait: {args.group_wait:g}s,
+     timeout: {args.route_timeout:g}s}}
 monitors:
 {monitors}
 """
@@ -311,8 +342,12 @@ class Round:
     unchecked: int
     """Of the victim's monitors, those with no result after the kill within ``--wait``."""
     election_s: float | None
-    down: Tally
-    resolved: Tally
+    group: list[str]
+    failed_at: float
+    killed_at: float
+    recovered_at: float
+    down: Tally = field(default_factory=Tally)
+    resolved: Tally = field(default_factory=Tally)
 
 
 async def wait_until(predicate: Any, within: float) -> bool:
@@ -360,25 +395,17 @@ async def one_round(
     elected_at = await election
     gaps = sorted(ts - killed_at for ts in firsts.values())
 
-    def down_items() -> list[tuple[Any, ...]]:
-        return items_since(site.deliveries, since, "firing")
+    def notified(event: str, since: float) -> set[str]:
+        found = items_of(site.deliveries, event)
+        return {i.monitor for i in found if i.changed_at >= since - EARLY}
 
-    def all_down() -> bool:
-        return set(group) <= {item[0] for item in down_items()}
-
-    await wait_until(all_down, max(0.0, killed + args.wait - time.monotonic()))
-    await asyncio.sleep(args.settle)
-    down = tally(down_items(), group, killed_at)
-
+    await wait_until(
+        lambda: set(group) <= notified("firing", since),
+        max(0.0, killed + args.wait - time.monotonic()),
+    )
     recovered = time.time()
     site.failing.difference_update(group)
-
-    def up_items() -> list[tuple[Any, ...]]:
-        return items_since(site.deliveries, recovered, "resolved")
-
-    await wait_until(lambda: set(group) <= {item[0] for item in up_items()}, args.wait)
-    await asyncio.sleep(args.settle)
-    resolved = tally(up_items(), group, recovered)
+    await wait_until(lambda: set(group) <= notified("resolved", recovered), args.wait)
 
     del nodes[victim.name]
     return Round(
@@ -390,9 +417,27 @@ async def one_round(
         takeover_median_s=statistics.median(gaps) if gaps else None,
         unchecked=len(held) - len(firsts),
         election_s=None if elected_at is None else elected_at - killed_at,
-        down=down,
-        resolved=resolved,
+        group=group,
+        failed_at=since,
+        killed_at=killed_at,
+        recovered_at=recovered,
     )
+
+
+def account(rounds: list[Round], deliveries: list[Delivery]) -> None:
+    """Each round's notifications, from every delivery of the run: a round's are those about
+    changes from its failures' start (its down ones) or its recovery (its resolved ones) to
+    the next round's start. A change's time is its check's start, which may come a check's
+    timeout before the target switched: hence ``EARLY``."""
+    firing, resolved = items_of(deliveries, "firing"), items_of(deliveries, "resolved")
+    for index, r in enumerate(rounds):
+        end = rounds[index + 1].failed_at - EARLY if index + 1 < len(rounds) else float("inf")
+        r.down = tally(firing, r.group, (r.failed_at - EARLY, end), r.killed_at)
+        r.resolved = tally(resolved, r.group, (r.recovered_at - EARLY, end), r.recovered_at)
+
+
+EARLY = 2.0
+"""Seconds a state change's time may precede the switch of the target that caused it."""
 
 
 # -- report ---------------------------------------------------------------------------------
@@ -497,7 +542,6 @@ async def run(args: Any, site: Site) -> list[Round]:
             f"ttl {args.ttl:g} s, groups of {args.group}, kill {args.kill_after:g} s after "
             f"the failures start, confirm {args.confirm}, group_wait {args.group_wait:g} s"
         )
-        print(HEADER)
         groups = args.monitors // args.group
         for number in range(1, args.kills + 1):
             # every ``groups``-th monitor: spread over the nodes' lease ranges
@@ -505,10 +549,22 @@ async def run(args: Any, site: Site) -> list[Round]:
             group = [f"m{offset + groups * i:03d}" for i in range(args.group)]
             result = await one_round(number, group, nodes, site, database, config, args)
             rounds.append(result)
-            print_round(result)
+            print(
+                f"round {number}: killed {result.victim}, takeover {_s(result.takeover_s)} s, "
+                f"election {_s(result.election_s)} s",
+                file=sys.stderr,
+                flush=True,
+            )
             nodes[result.victim] = await start_node(folder, result.victim, number)
             await balanced(config, args.nodes, args.monitors)
             await asyncio.sleep(args.settle)
+        # a notification the dead leader claimed goes out again once its outbox lease runs
+        # out (the route's timeout + 10 s after the claim): wait for the last copies
+        await asyncio.sleep(args.route_timeout + 12.0)
+        account(rounds, site.deliveries)
+        print(HEADER)
+        for result in rounds:
+            print_round(result)
     finally:
         for node in nodes.values():
             if node.process.returncode is None:
@@ -542,10 +598,12 @@ def main() -> None:
                         help="seconds from the failures' start to the kill")  # fmt: skip
     parser.add_argument("--confirm", type=int, default=1)
     parser.add_argument("--group-wait", type=float, default=1.0)
+    parser.add_argument("--route-timeout", type=float, default=10.0,
+                        help="the webhook's timeout (its outbox lease: this + 10 s)")  # fmt: skip
     parser.add_argument("--wait", type=float, default=60.0,
                         help="longest wait for a takeover or the notifications")  # fmt: skip
     parser.add_argument("--settle", type=float, default=5.0,
-                        help="seconds to wait for late duplicates and between rounds")  # fmt: skip
+                        help="seconds every monitor runs up between rounds")  # fmt: skip
     parser.add_argument(
         "--json", type=Path, help="also write the rounds, summary and every delivery here"
     )
