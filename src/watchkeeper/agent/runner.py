@@ -78,6 +78,7 @@ class AgentSettings:
     """The buffer's folder; None: ``./wk-agent-<location>``."""
     buffer_size: int = 64 * 1000 * 1000
     concurrency: int = 100
+    per_host: int = 100
     ca: Path | None = None
     push_every: float | None = None
     """None: the assignment's."""
@@ -167,6 +168,7 @@ class Agent:
             self.scheduler = Scheduler(
                 [], self._on_result, resources=self._resources,
                 concurrency=self.settings.concurrency,
+                per_host=self.settings.per_host,
             )  # fmt: skip
             await self._apply(self.assignment, first=True)
             checking = asyncio.create_task(self.scheduler.run(), name="agent-checks")

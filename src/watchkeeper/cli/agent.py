@@ -63,6 +63,10 @@ def agent(
     concurrency: Annotated[
         int, typer.Option("--concurrency", metavar="N", help="Checks running at once, at most.")
     ] = 100,
+    per_host: Annotated[
+        int,
+        typer.Option("--per-host", metavar="N", help="Checks of one host at once, at most."),
+    ] = 100,
     ca: Annotated[
         Path | None,
         typer.Option("--ca", metavar="FILE", help="Trust this CA (PEM) for an https node."),
@@ -79,8 +83,9 @@ def agent(
 ) -> None:
     """Check the monitors a node assigns to this location and push the results to it."""
     settings = _settings(
-        server, token, location, name, buffer, buffer_size, concurrency, ca, push_every
-    )
+        server, token, location, name, buffer, buffer_size, concurrency, ca, push_every,
+        per_host,
+    )  # fmt: skip
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(message)s",
@@ -111,6 +116,7 @@ def _settings(
     concurrency: int,
     ca: Path | None,
     push_every: str | None,
+    per_host: int = 100,
 ) -> AgentSettings:
     """The options checked, or one line and exit 2."""
     from watchkeeper.agent.client import check_server, trust
@@ -139,6 +145,8 @@ def _settings(
         fail(f"--push-every {push_every}: between 100ms and 1h")
     if concurrency < 1:
         fail(f"--concurrency {concurrency}: at least 1")
+    if per_host < 1:
+        fail(f"--per-host {per_host}: at least 1")
     if location is not None and not location.strip():
         fail("--location cannot be empty")
     agent_name = name or socket.gethostname()
@@ -152,6 +160,7 @@ def _settings(
         buffer=buffer,
         buffer_size=size,
         concurrency=concurrency,
+        per_host=per_host,
         ca=ca,
         push_every=every,
     )

@@ -144,7 +144,7 @@ async def _serve(
         extra_monitors=tuple(defined.monitors),
         broken_monitors=tuple(defined.broken),
     )
-    engine.listeners.append(_print_transition)
+    engine.listeners.append(_TransitionPrinter())
     if verbose:
         engine.result_listeners.append(_print_result)
     run_files = None if demo else RunFiles(config.path)
@@ -329,7 +329,34 @@ _STYLE = {
 }
 
 
-def _print_transition(monitor: Monitor, transition: Transition, status: MonitorStatus) -> None:
+class _TransitionPrinter:
+    """Print state changes as they come, but not a first sighting that is up (nothing to
+    tell) and at most ``PER_SECOND`` a second: at tens of thousands of monitors a storm of
+    lines would hold up the event loop. What is left out is counted in one line."""
+
+    PER_SECOND = 20
+
+    def __init__(self) -> None:
+        self.second = 0
+        self.shown = 0
+        self.held = 0
+
+    def __call__(self, monitor: Monitor, transition: Transition, status: MonitorStatus) -> None:
+        if transition.from_state is State.UNKNOWN and transition.to_state is State.UP:
+            return
+        second = int(time.monotonic())
+        if second != self.second:
+            if self.held:
+                console.print(f"… and {self.held:,} more state changes (wk status shows them)")
+            self.second, self.shown, self.held = second, 0, 0
+        if self.shown >= self.PER_SECOND:
+            self.held += 1
+            return
+        self.shown += 1
+        _print_transition(monitor, transition)
+
+
+def _print_transition(monitor: Monitor, transition: Transition) -> None:
     stamp = time.strftime("%H:%M:%S", time.localtime(transition.at))
     line = Text(f"{stamp}  ")
     line.append(
