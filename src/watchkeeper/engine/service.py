@@ -98,7 +98,7 @@ class Engine:
         self.sharing: Sharing | None = None
         if config.cluster.enabled:
             self.sharing = Sharing(
-                config.cluster, store, self.monitors, self.stored_status, self.status
+                config.cluster, store, self.monitors, self.stored_statuses, self.status
             )
             self.sharing.take = self._take_handed
         self.writer: StoreWriter | None = None
@@ -187,8 +187,7 @@ class Engine:
         """Register monitors and bring back each one's state and streaks from the store."""
         self.store.ensure_monitors((m.name, m.kind, m.target) for m in self.monitors.values())
         stored = self.store.states()
-        for monitor in self.monitors.values():
-            self.status[monitor.name] = self.stored_status(monitor, stored)
+        self.status.update(self.stored_statuses(list(self.monitors.values()), stored))
         self.heartbeats.load(self.monitors.values())
         self.slos.load(self.monitors.values(), time.time())
         try:
@@ -203,6 +202,34 @@ class Engine:
             self.ledger.seed(self.store, self.monitors, time.time())
         except Exception:  # the pages lose history, the checks lose nothing
             log.exception("loading uptime history for the dashboard failed")
+
+    def stored_statuses(
+        self, monitors: list[Monitor], stored: dict[str, StoredState]
+    ) -> dict[str, MonitorStatus]:
+        """``stored_status`` of many monitors, their newest results read at once (blocking):
+        at start-up, and when a node takes over thousands of monitors."""
+        now = time.time()
+        wanted = {
+            m.name: max(m.confirm, m.recover) for m in monitors if not m.paused and m.name in stored
+        }
+        horizon = max(
+            (max(m.confirm, m.recover) * m.interval for m in monitors if m.name in wanted),
+            default=0.0,
+        )
+        recent = self.store.recent_results(wanted, now - 2 * horizon - 600) if wanted else {}
+        out: dict[str, MonitorStatus] = {}
+        for monitor in monitors:
+            saved = stored.get(monitor.name)
+            if monitor.paused:
+                out[monitor.name] = MonitorStatus(monitor.name, State.PAUSED, since=now)
+            elif saved is None:
+                out[monitor.name] = MonitorStatus(monitor.name, since=now)
+            else:
+                found = recent.get(monitor.name, [])
+                out[monitor.name] = restore(
+                    monitor.name, saved.state, saved.since, saved.reason, found
+                )
+        return out
 
     def stored_status(self, monitor: Monitor, stored: dict[str, StoredState]) -> MonitorStatus:
         """A monitor's status as the store left it (``stored``: ``Store.states()``), with its

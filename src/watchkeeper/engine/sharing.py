@@ -39,9 +39,9 @@ _OUTBOX = 50_000
 _INBOX_KEEP = 600.0
 """Seconds a result handed on waits for a holder before the leader drops it."""
 
-Restore = Callable[[Monitor, dict[str, StoredState]], MonitorStatus]
-"""The engine's ``stored_status``: a monitor's state and streaks as the store has them
-(blocking: it runs on the cluster lane)."""
+Restore = Callable[[list[Monitor], dict[str, StoredState]], dict[str, MonitorStatus]]
+"""The engine's ``stored_statuses``: monitors' states and streaks as the store has them,
+read at once (blocking: it runs on the cluster lane)."""
 
 
 class Sharing:
@@ -153,7 +153,7 @@ class Sharing:
                 agents.expire(connection, now - _INBOX_KEEP)
         stored = self.store.states()
         new = [n for n in owned.monitors if n not in self.held and n in self.monitors]
-        taken = {n: self.restore(self.monitors[n], stored) for n in new if n in stored}
+        taken = self.restore([self.monitors[n] for n in new if n in stored], stored)
         inbox: list[Result] = []
         for name, body in letters:
             monitor = self.monitors.get(name)

@@ -6,6 +6,8 @@ keep the order they were written in.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import sqlalchemy as sa
 
 from watchkeeper.model import Result, State, StoredState, Transition
@@ -64,6 +66,32 @@ def last_results(connection: sa.Connection, monitor: str, n: int) -> list[Result
     monitor_id, kind = found
     checks = raw.read(connection, [monitor_id], texts=True, limit=n, newest=True)
     return checks.results(monitor, kind)
+
+
+def recent_results(
+    connection: sa.Connection, wanted: Mapping[str, int], since: float
+) -> dict[str, list[Result]]:
+    """For each monitor named in ``wanted``, its newest ``wanted[name]`` results from
+    ``since`` on, oldest first: one read for them all (a node taking over thousands of
+    monitors would otherwise ask once per monitor)."""
+    rows = connection.execute(
+        sa.select(schema.monitors.c.id, schema.monitors.c.name, schema.monitors.c.kind).where(
+            schema.monitors.c.name.in_(list(wanted))
+        )
+    ).all()
+    if not rows:
+        return {}
+    named = {int(r[0]): (str(r[1]), str(r[2])) for r in rows}
+    checks = raw.read(connection, list(named), since, texts=True)
+    positions: dict[int, list[int]] = {}
+    for index, monitor_id in enumerate(checks.monitor_id):
+        positions.setdefault(monitor_id, []).append(index)
+    out: dict[str, list[Result]] = {}
+    for monitor_id, found in positions.items():
+        name, kind = named[monitor_id]
+        keep = wanted[name]
+        out[name] = checks.take(found[-keep:] if keep > 0 else []).results(name, kind)
+    return out
 
 
 PhaseRows = dict[str, list[float | None]]

@@ -187,6 +187,12 @@ class Store:
                 newest_first=newest_first,
             )
 
+    def recent_results(self, wanted: Mapping[str, int], since: float) -> dict[str, list[Result]]:
+        """Each named monitor's newest ``wanted[name]`` results from ``since`` on, oldest
+        first, in one read."""
+        with self._reading() as connection:
+            return queries.recent_results(connection, wanted, since)
+
     def last_results(self, monitor: str, n: int) -> list[Result]:
         """The newest ``n`` results of ``monitor``, oldest first."""
         with self._reading() as connection:
