@@ -7,19 +7,22 @@ Every node, every ``beat`` seconds, in one short transaction (``Membership.sync`
    may differ: every time here is PostgreSQL's ``clock_timestamp()``);
 2. **its share**: the live nodes (a heartbeat within ``ttl``) sorted by id; with ``M``
    monitors and ``N`` nodes the ``i``-th takes ``M // N`` and one more while ``i < M % N``;
-3. **renew** the leases it holds (``expires_at`` = now + ``ttl``), and **release** those past
-   its share (the highest-ranked first: the same ones every time), so a node that joins
-   gets its part within one beat of the others;
-4. **claim** free leases up to its share: never held, expired, or held by a node that left
-   or fell silent — ``FOR UPDATE SKIP LOCKED``, so two nodes never wait on or take the same
-   row; each change of hands adds one to the lease's **fencing token**, which a node shows
-   when it writes (a node that lost a lease while paused cannot write as its holder).
+3. its leases are valid as long as its heartbeat is: the heartbeat renews them all in one
+   row (protocol 2; renewing each lease's row every beat made PostgreSQL the bottleneck at
+   tens of thousands of monitors). It **releases** those past its share (the
+   highest-ranked first: the same ones every time) and those no longer in its config, so a
+   node that joins gets its part within one beat of the others;
+4. **claim** free leases up to its share: never held, handed back, or held by a node that
+   left or fell silent — ``FOR UPDATE SKIP LOCKED``, so two nodes never wait on or take the
+   same row; each change of hands adds one to the lease's **fencing token**, which a node
+   shows when it writes (a node that lost a lease while paused cannot write as its holder).
 
 A node checks exactly the monitors it holds; in steady state every monitor has one holder.
-A node that dies stops renewing: its leases expire after ``ttl`` and the others claim them
-at their next beat (the move takes at most ``ttl + beat``). A node that loses its store
-connection cannot renew either: it must stop checking at its leases' expiry, which it knows
-in its own clock from the moment of its last successful sync (``Owned.valid_until``).
+A node that dies stops beating: after ``ttl`` it is not live, and the others claim its
+leases at their next beat (the move takes at most ``ttl + beat``). A node that loses its
+store connection cannot beat either: it must stop checking when its heartbeat runs out,
+which it knows in its own clock from the moment of its last successful sync
+(``Owned.valid_until``).
 
 The **alert leader** is a lease row too (``cluster_leader``), not a session advisory lock, so
 it works through PgBouncer's transaction pooling: whoever holds it sends notifications, and
@@ -35,9 +38,10 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-PROTOCOL = 1
+PROTOCOL = 2
 """The cluster protocol of this version: nodes of another protocol are refused (a rolling
-upgrade across a protocol change stops the old nodes first)."""
+upgrade across a protocol change stops the old nodes first). 2: a lease lives as long as
+its holder's heartbeat (1 renewed every lease's row at every beat)."""
 
 NOW = "extract(epoch from clock_timestamp())"
 """The server's clock, in epoch seconds: the only clock leases are read against."""
@@ -92,6 +96,8 @@ class Membership:
         self.ttl = ttl
         self.lag: float | None = None
         """This node's scheduling lag p99 (seconds) to publish at the next beat."""
+        self._registered: frozenset[str] | None = None
+        """The monitors whose lease rows exist (written when the set changes)."""
 
     def join(self, connection: sa.Connection) -> None:
         """Register the node (refused when a live node speaks another protocol)."""
@@ -111,11 +117,23 @@ class Membership:
         connection.execute(
             sa.text(
                 "insert into cluster_nodes (node, name, pid, protocol, started_at, "
-                f"heartbeat_at, leaving) values (:node, :name, :pid, :p, {NOW}, {NOW}, false) "
+                "heartbeat_at, leaving, ttl) "
+                f"values (:node, :name, :pid, :p, {NOW}, {NOW}, false, :ttl) "
                 f"on conflict (node) do update set heartbeat_at = {NOW}, leaving = false"
             ),
-            {"node": self.node.id, "name": self.node.name, "pid": self.node.pid, "p": PROTOCOL},
+            {
+                "node": self.node.id,
+                "name": self.node.name,
+                "pid": self.node.pid,
+                "p": PROTOCOL,
+                "ttl": self.ttl,
+            },
         )
+        self._registered = None
+
+    def unsure(self) -> None:
+        """A sync failed (maybe at its commit): write the lease rows again at the next."""
+        self._registered = None
 
     def sync(self, connection: sa.Connection, monitors: Iterable[str]) -> Owned:
         """One beat (see the module's text), in the caller's transaction."""
@@ -141,7 +159,8 @@ class Membership:
         if me not in live:  # its heartbeat above is in the same transaction: a clock oddity
             live.append(me)
         target = share(len(wanted), live, me)
-        if wanted:
+        names = frozenset(wanted)
+        if wanted and names != self._registered:
             connection.execute(
                 sa.text(
                     "insert into cluster_leases (monitor, node, token, expires_at) "
@@ -150,16 +169,24 @@ class Membership:
                 ),
                 {"names": wanted},
             )
-        held: dict[str, int] = dict(
+        held: dict[str, int] = {
+            str(m): int(t)
+            for m, t in connection.execute(
+                sa.text("select monitor, token from cluster_leases where node = :me"),
+                {"me": me},
+            ).all()
+        }
+        gone = [name for name in held if name not in names]
+        if gone:  # no longer in this node's config: another node's may have it
             connection.execute(
                 sa.text(
-                    f"update cluster_leases set expires_at = {NOW} + :ttl "
-                    "where node = :me and monitor = any(cast(:names as text[])) "
-                    "returning monitor, token"
+                    "update cluster_leases set node = null, expires_at = 0 "
+                    "where node = :me and monitor = any(cast(:names as text[]))"
                 ),
-                {"me": me, "ttl": self.ttl, "names": wanted},
-            ).all()
-        )
+                {"me": me, "names": gone},
+            )
+            for name in gone:
+                del held[name]
         if len(held) > target:  # give back the highest-ranked past the share
             extra = sorted(held)[target:]
             connection.execute(
@@ -174,32 +201,27 @@ class Membership:
         if len(held) < target:
             claimed = connection.execute(
                 sa.text(
-                    f"""
+                    """
                     with free as (
                         select monitor from cluster_leases
                         where monitor = any(cast(:names as text[]))
-                          and (node is null or expires_at < {NOW}
+                          and (node is null
                                or node not in (select unnest(cast(:live as text[]))))
                         order by monitor
                         limit :room
                         for update skip locked
                     )
                     update cluster_leases l
-                    set node = :me, token = l.token + 1, expires_at = {NOW} + :ttl
+                    set node = :me, token = l.token + 1, expires_at = 0
                     from free where l.monitor = free.monitor
                     returning l.monitor, l.token
                     """
                 ),
-                {
-                    "names": wanted,
-                    "live": live,
-                    "room": target - len(held),
-                    "me": me,
-                    "ttl": self.ttl,
-                },
+                {"names": wanted, "live": live, "room": target - len(held), "me": me},
             ).all()
             held.update({str(name): int(token) for name, token in claimed})
         leader = self._lead(connection)
+        self._registered = names
         return Owned(
             monitors={str(k): int(v) for k, v in held.items()},
             leader=leader,
@@ -244,13 +266,20 @@ class Membership:
         )
 
 
+_BEATING = (
+    "exists (select 1 from cluster_nodes c where c.node = :n and not c.leaving "
+    f"and c.heartbeat_at > {NOW} - coalesce(c.ttl, 10))"
+)
+"""The node ``:n`` is live (its heartbeat within its ttl): its leases hold."""
+
+
 def holds(connection: sa.Connection, monitor: str, node: str, token: int) -> bool:
     """Fencing: does ``node`` still hold ``monitor``'s lease with ``token``? (Ask it in the
     transaction that writes a result: a node that lost the lease while paused gets False.)"""
     row = connection.execute(
         sa.text(
-            f"select 1 from cluster_leases where monitor = :m and node = :n and token = :t "
-            f"and expires_at > {NOW}"
+            "select 1 from cluster_leases where monitor = :m and node = :n and token = :t "
+            f"and {_BEATING}"
         ),
         {"m": monitor, "n": node, "t": token},
     ).first()
@@ -261,9 +290,7 @@ def held_tokens(connection: sa.Connection, node: str) -> dict[str, int]:
     """Monitor → token of every lease ``node`` holds now (server clock): the fence a result
     writer checks in its own transaction."""
     rows = connection.execute(
-        sa.text(
-            f"select monitor, token from cluster_leases where node = :n and expires_at > {NOW}"
-        ),
+        sa.text(f"select monitor, token from cluster_leases where node = :n and {_BEATING}"),
         {"n": node},
     ).all()
     return {str(m): int(t) for m, t in rows}
@@ -295,13 +322,15 @@ def nodes(connection: sa.Connection, ttl: float = 10.0) -> list[NodeView]:
             select n.node, n.name, n.pid, n.protocol, n.started_at,
                    {NOW} - n.heartbeat_at as ago,
                    (select count(*) from cluster_leases l
-                    where l.node = n.node and l.expires_at > {NOW}) as leases,
+                    where l.node = n.node and not n.leaving
+                      and n.heartbeat_at > {NOW} - coalesce(n.ttl, :ttl)) as leases,
                    exists (select 1 from cluster_leader c
                            where c.node = n.node and c.expires_at > {NOW}) as leader,
                    n.leaving, n.lag_p99
             from cluster_nodes n order by n.name, n.node
             """
-        )
+        ),
+        {"ttl": ttl},
     ).all()
     return [
         NodeView(

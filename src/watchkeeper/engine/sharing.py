@@ -103,10 +103,18 @@ class Sharing:
         names = sorted(self.monitors)
         outbox, self.outbox = self.outbox, []
         self.membership.lag = scheduler.stats.last_minute_lag(99)
+        # a sync that outlasts this node's leases (a store that hangs, not one that says no)
+        # counts as failed once they run out: the others take the monitors meanwhile
+        left = self.valid_until - time.monotonic() if self.held else None
         try:
-            owned, taken, others, inbox = await lanes.CLUSTER.run(self._sync, names, outbox)
+            syncing = lanes.CLUSTER.run(self._sync, names, outbox)
+            if left is None:
+                owned, taken, others, inbox = await syncing
+            else:
+                owned, taken, others, inbox = await asyncio.wait_for(syncing, max(0.1, left))
         except Exception as exc:  # the store is away: keep going until the leases run out
             self.failures += 1
+            self.membership.unsure()
             if self.held and time.monotonic() >= self.valid_until:
                 log.warning("cluster: no sync since the leases ran out: checking nothing (%s)", exc)
                 for name in list(self.held):

@@ -329,6 +329,7 @@ cluster_nodes = sa.Table(
     sa.Column("heartbeat_at", sa.Double, nullable=False),
     sa.Column("leaving", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("lag_p99", sa.Double, nullable=True),
+    sa.Column("ttl", sa.Double, nullable=True),
 )
 """One row per ``wk up`` node: its heartbeat in the server's clock (``heartbeat_at``)."""
 

@@ -52,10 +52,12 @@ def upgrade() -> None:
     op.create_index("ix_cluster_inbox_monitor", "cluster_inbox", ["monitor"])
     with op.batch_alter_table("cluster_nodes") as table:
         table.add_column(sa.Column("lag_p99", sa.Double, nullable=True))
+        table.add_column(sa.Column("ttl", sa.Double, nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("cluster_nodes") as table:
+        table.drop_column("ttl")
         table.drop_column("lag_p99")
     op.drop_table("cluster_inbox")
     op.drop_table("agents")
