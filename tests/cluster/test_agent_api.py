@@ -160,7 +160,7 @@ monitors:
         assert by_location["eu-west"]["buffered"] == 7 and by_location["eu-west"]["dropped"] == 3
         assert abs(by_location["eu-west"]["clock_offset_s"] - 3600) < 60
         status, page = await node.request("GET", "/nodes")
-        assert status == 200 and "probe-1" in page and "several nodes share" in page
+        assert status == 200 and "probe-1" in page and "single node" in page
         listed = await node.get("/api/v1/nodes")
         assert listed["nodes"] == [] and listed["agents"][0]["name"] == "probe-1"
         assert {loc["location"]: loc["available"] for loc in agents["locations"]} == {
