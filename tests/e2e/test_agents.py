@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,8 +28,12 @@ from tests.helpers.netns import Namespace
 from tests.helpers.receivers import HookReceiver
 from tests.helpers.servers import WebServer, ok_site
 
-CUT = float(os.environ.get("WK_AGENT_CUT", "120"))
-"""Seconds the agent is cut off from its node (the issue asks for two minutes)."""
+CUTS = [
+    pytest.param(40.0, id="40s"),  # past the 30 s after which an agent is called silent
+    pytest.param(120.0, id="2min", marks=pytest.mark.slow),  # the issue's two minutes
+]
+"""Seconds the agent is cut off from its node: two minutes in the slow run (pytest -m slow;
+run for the closing note), 40 s in the default one, which must stay under ten minutes."""
 
 
 @pytest.fixture
@@ -199,9 +202,10 @@ async def _first(items: list[Any]) -> Any:
     return items[0] if items else None
 
 
-@pytest.mark.timeout(CUT + 240)
+@pytest.mark.timeout(400)
+@pytest.mark.parametrize("cut", CUTS)
 async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_alert(
-    tmp_path: Path, places: tuple[Namespace, Namespace]
+    tmp_path: Path, places: tuple[Namespace, Namespace], cut: float
 ) -> None:
     eu, _ = places
     async with ok_site(eu.host) as target, HookReceiver() as hook:
@@ -223,13 +227,13 @@ async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_a
             await asyncio.sleep(3)
             cut_at = time.time()
             forward.cut()
-            await asyncio.sleep(CUT)
+            await asyncio.sleep(cut)
             # meanwhile: the location is unavailable, the monitor still up, nobody told
             found = await node.get("/api/v1/monitors/api")
             assert found["state"] == "up" and found["since"] == since, found
             where = {loc["location"]: loc for loc in found["locations"]}
             assert not where["eu-west"]["available"]
-            if CUT > 35:  # silent after 30 s without a word
+            if cut > 35:  # silent after 30 s without a word
                 listed = await node.get("/api/v1/agents")
                 assert [a["state"] for a in listed["agents"]] == ["silent"]
             mended_at = time.time()
@@ -241,7 +245,7 @@ async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_a
                     f"&until={mended_at - 1:.3f}&limit=5000"
                 )
                 items: list[dict[str, Any]] = page["items"]
-                return items if len(items) >= 0.8 * (CUT - 2) else []
+                return items if len(items) >= 0.8 * (cut - 2) else []
 
             items = await _wait(delivered, 60)
             assert items, "the agent's buffered results did not arrive"

@@ -96,7 +96,7 @@ COMMANDS: dict[str, Entry] = {
     ),
     "nodes": Entry(
         "watchkeeper.cli.nodes:nodes",
-        "Show the nodes of a cluster on one PostgreSQL store: leases, leader, last heartbeat.",
+        "Show the nodes sharing a PostgreSQL store, and the agents of every location.",
     ),
     "agent": Entry(
         "watchkeeper.cli.agent:agent",

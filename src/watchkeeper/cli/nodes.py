@@ -28,8 +28,10 @@ def nodes(
     config: ConfigOption = DEFAULT_FILE,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
-    """Show the nodes of a cluster on one PostgreSQL store (leases, leader, last heartbeat)
-    and the agents of every location (last heard, clock offset, buffered and dropped).
+    """Show the nodes sharing a PostgreSQL store, and the agents of every location.
+
+    Nodes: leases, leader, last heartbeat, lag. Agents: last heard, clock offset, lag,
+    buffered and dropped results.
 
     Exit 1 when a node that still holds leases has stopped beating (its monitors are not
     checked until they move), else 0."""

@@ -32,6 +32,13 @@ from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.security import Reader, require_agent
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
+_REFUSALS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "Not a push: not JSON, or not an object"},
+    409: {"description": "The agent speaks another protocol"},
+    413: {"description": "Over 4 MiB (before or after gzip), or over 5,000 results"},
+    415: {"description": "Neither plain nor gzip"},
+    429: {"description": "More results than the location may push now (Retry-After)"},
+}
 AgentToken = Annotated[Principal, Depends(require_agent)]
 
 PUSH_EVERY = 5.0
@@ -193,7 +200,7 @@ def _agent_name(request: Request) -> str:
     return "".join(c for c in name if c.isprintable()) or "agent"
 
 
-@router.get("/agent/assignment")
+@router.get("/agent/assignment", responses={409: _REFUSALS[409]})
 async def assignment(request: Request, who: AgentToken) -> Response:
     """The monitors of this agent's location, as monitors: entries (secrets substituted);
     gzip-compressed when the agent accepts it. The node's clock is in the
@@ -234,7 +241,7 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-@router.post("/agent/results")
+@router.post("/agent/results", responses=_REFUSALS)
 async def push(request: Request, who: AgentToken) -> JSONResponse:
     """An agent's batch of results (and its health): stored and judged with the other
     locations'."""
