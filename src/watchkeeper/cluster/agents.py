@@ -3,10 +3,12 @@ report of themselves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from watchkeeper.cluster.leases import ClusterError, NodeView, nodes
+from watchkeeper.config import Monitor
 from watchkeeper.store import Store
 from watchkeeper.store.agents import Agent
 from watchkeeper.units import format_duration
@@ -86,3 +88,22 @@ def overview(store: Store, ttl: float) -> Overview:
     except Exception:  # an older store: no agents' table yet
         agents = []
     return Overview(found, agents, problem)
+
+
+def locations_view(
+    monitors: Iterable[Monitor], agents: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each agents' location the monitors ask for or an agent reports from: available (an
+    agent there is up), its agents, and how many monitors are checked from it. ``agents``
+    are ``agent_json`` rows."""
+    monitors = list(monitors)
+    wanted = {loc for m in monitors for loc in m.remote}
+    return [
+        {
+            "location": loc,
+            "available": any(a["location"] == loc and a["state"] == "up" for a in agents),
+            "agents": [a["name"] for a in agents if a["location"] == loc],
+            "monitors": sum(1 for m in monitors if loc in m.locations),
+        }
+        for loc in sorted({*wanted, *(a["location"] for a in agents)})
+    ]

@@ -176,27 +176,20 @@ class Membership:
                 {"me": me},
             ).all()
         }
+        # give back what is no longer in this node's config (another node's may have it),
+        # then the highest-ranked past the share
         gone = [name for name in held if name not in names]
-        if gone:  # no longer in this node's config: another node's may have it
+        kept = sorted(name for name in held if name in names)
+        released = gone + kept[target:]
+        if released:
             connection.execute(
                 sa.text(
                     "update cluster_leases set node = null, expires_at = 0 "
                     "where node = :me and monitor = any(cast(:names as text[]))"
                 ),
-                {"me": me, "names": gone},
+                {"me": me, "names": released},
             )
-            for name in gone:
-                del held[name]
-        if len(held) > target:  # give back the highest-ranked past the share
-            extra = sorted(held)[target:]
-            connection.execute(
-                sa.text(
-                    "update cluster_leases set node = null, expires_at = 0 "
-                    "where node = :me and monitor = any(cast(:names as text[]))"
-                ),
-                {"me": me, "names": extra},
-            )
-            for name in extra:
+            for name in released:
                 del held[name]
         if len(held) < target:
             claimed = connection.execute(

@@ -238,9 +238,7 @@ class Reloader:
         added = [m for m in prepared.put if m.name not in current]
         resumed = [m for m in prepared.put if m.name in paused and not m.paused]
         if added or resumed:
-            stored = store.states()
-            for monitor in [*added, *resumed]:
-                prepared.statuses[monitor.name] = engine.stored_status(monitor, stored)
+            prepared.statuses.update(engine.stored_statuses([*added, *resumed], store.states()))
         now = time.time()
         prepared.notes = [
             *_notes(old, defined, current, broken),

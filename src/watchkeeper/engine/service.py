@@ -206,8 +206,9 @@ class Engine:
     def stored_statuses(
         self, monitors: list[Monitor], stored: dict[str, StoredState]
     ) -> dict[str, MonitorStatus]:
-        """``stored_status`` of many monitors, their newest results read at once (blocking):
-        at start-up, and when a node takes over thousands of monitors."""
+        """Monitors' statuses as the store left them (``stored``: ``Store.states()``), with
+        their streaks from their newest results, read at once for all (blocking); paused or
+        never seen: from now. At start-up, a reload, and when a node takes over monitors."""
         now = time.time()
         wanted = {
             m.name: max(m.confirm, m.recover) for m in monitors if not m.paused and m.name in stored
@@ -230,17 +231,6 @@ class Engine:
                     monitor.name, saved.state, saved.since, saved.reason, found
                 )
         return out
-
-    def stored_status(self, monitor: Monitor, stored: dict[str, StoredState]) -> MonitorStatus:
-        """A monitor's status as the store left it (``stored``: ``Store.states()``), with its
-        streaks from its newest results; paused or never seen: from now. Blocking."""
-        saved = stored.get(monitor.name)
-        if monitor.paused:
-            return MonitorStatus(monitor.name, State.PAUSED, since=time.time())
-        if saved is None:
-            return MonitorStatus(monitor.name, since=time.time())
-        recent = self.store.last_results(monitor.name, max(monitor.confirm, monitor.recover))
-        return restore(monitor.name, saved.state, saved.since, saved.reason, recent)
 
     # -- results -----------------------------------------------------------------------------
     async def _handle(self, monitor: Monitor, result: Result) -> bool:

@@ -23,7 +23,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 
 from watchkeeper.auth import Principal
-from watchkeeper.cluster.agents import agent_json, overview
+from watchkeeper.cluster.agents import agent_json, locations_view, overview
 from watchkeeper.cluster.wire import MAX_BODY, MAX_RESULTS, PROTOCOL, WireError, decode
 from watchkeeper.config import Monitor
 from watchkeeper.model import Result
@@ -347,19 +347,7 @@ async def list_agents(request: Request, _: Reader) -> dict[str, Any]:
     found = await web.run(web.engine.store.agents)
     now = time.time()
     rows = [agent_json(agent, now) for agent in found]
-    wanted = sorted({loc for m in web.engine.monitors.values() for loc in m.remote})
-    return {
-        "agents": rows,
-        "locations": [
-            {
-                "location": loc,
-                "available": any(r["location"] == loc and r["state"] == "up" for r in rows),
-                "agents": [r["name"] for r in rows if r["location"] == loc],
-                "monitors": sum(1 for m in web.engine.monitors.values() if loc in m.locations),
-            }
-            for loc in sorted({*wanted, *(r["location"] for r in rows)})
-        ],
-    }
+    return {"agents": rows, "locations": locations_view(web.engine.monitors.values(), rows)}
 
 
 def locations_json(web: Web, monitor: Monitor, now: float) -> list[dict[str, Any]]:

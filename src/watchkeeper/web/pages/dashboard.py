@@ -17,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.alerts import actions
-from watchkeeper.cluster.agents import agent_json, overview
+from watchkeeper.cluster.agents import agent_json, locations_view, overview
 from watchkeeper.config import Monitor
 from watchkeeper.engine import defined
 from watchkeeper.errors import ConfigError
@@ -253,7 +253,6 @@ async def nodes_page(request: Request, user: Reader) -> Response:
     seen = await web.run(overview, web.engine.store, web.config.cluster.ttl)
     now = time.time()
     engine = web.engine
-    wanted = sorted({loc for m in engine.monitors.values() for loc in m.remote})
     agents = [agent_json(a, now) for a in seen.agents]
     return pages.render(
         "nodes.html",
@@ -262,14 +261,7 @@ async def nodes_page(request: Request, user: Reader) -> Response:
         nodes=seen.nodes,
         problem=seen.problem,
         agents=agents,
-        locations=[
-            {
-                "location": loc,
-                "available": any(a["location"] == loc and a["state"] == "up" for a in agents),
-                "monitors": sum(1 for m in engine.monitors.values() if loc in m.locations),
-            }
-            for loc in wanted
-        ],
+        locations=locations_view(engine.monitors.values(), agents),
         open_incidents=troubled(web),
         now=now,
     )
