@@ -27,6 +27,7 @@ from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
 from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, system
 from watchkeeper.web.context import Web
+from watchkeeper.web.ingest import SentryIngest
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
 from watchkeeper.web.pages import audits as audit_pages
@@ -132,11 +133,10 @@ def create_app(
     # outermost: nothing runs before the gate has said who is asking
     app.add_middleware(Gate, auth=web.auth, needs_setup=web.needs_setup, headers=SECURITY_HEADERS)
     # ahead of all of it: pings are public, plain, and many (see PingFastPath)
-    app.add_middleware(
-        pings.PingFastPath,
-        engine=engine,
-        headers=[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
-    )
+    plain_headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    app.add_middleware(pings.PingFastPath, engine=engine, headers=plain_headers)
+    # Sentry SDKs authenticate with their DSN key: no login, no CSRF, no cookie (see ingest)
+    app.add_middleware(SentryIngest, tracker=engine.errors, headers=plain_headers)
     return app
 
 
