@@ -46,7 +46,8 @@ class RateLimit:
     def __str__(self) -> str:
         from watchkeeper.units import format_duration
 
-        return f"{self.count}/{format_duration(self.per)}"
+        per = format_duration(self.per)
+        return f"{self.count}/{per[1:] if per in ('1s', '1m', '1h', '1d') else per}"
 
 
 def parse_rate_limit(text: str) -> RateLimit:

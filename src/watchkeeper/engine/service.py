@@ -30,8 +30,8 @@ from watchkeeper.engine.ledger import Ledger
 from watchkeeper.engine.quorum import Quorum
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.engine.sharing import Sharing
-from watchkeeper.errortrack.service import ErrorTracker
 from watchkeeper.engine.slos import Slos
+from watchkeeper.errortrack.service import ErrorTracker
 from watchkeeper.lanes import STORE_UPKEEP
 from watchkeeper.model import Result, State, StoredState, Transition
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore

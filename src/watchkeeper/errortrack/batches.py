@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from watchkeeper.errortrack import grouping, normalize
-from watchkeeper.store.issue_batches import KEEP_EVENTS, GroupWrite, ReleaseWrite, StoredEvent
+from watchkeeper.store.issue_batches import GroupWrite, ReleaseWrite, StoredEvent
+
+KEPT_PER_BATCH = 5
+"""Events of one issue kept from one batch (the newest): a flood of one bug keeps a sample
+across time, not a hundred copies of one fraction of a second (and trimming an event for
+keeping costs more than counting it)."""
 
 
 @dataclass(slots=True)
@@ -67,7 +72,7 @@ def prepare(batch: list[Received], salt: bytes) -> Prepared:
                 first_seen=at,
                 last_seen=at,
             )
-            kept[key] = deque(maxlen=KEEP_EVENTS)
+            kept[key] = deque(maxlen=KEPT_PER_BATCH)
         group.count += 1
         group.first_seen = min(group.first_seen, at)
         group.last_seen = max(group.last_seen, at)

@@ -7,15 +7,28 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from watchkeeper.config import Config
+from watchkeeper.config.messages import describe, unknown
 from watchkeeper.config.projects import (
     ProjectConfig,
     ProjectFields,
     project_from_fields,
 )
+from watchkeeper.errors import WatchkeeperError
 from watchkeeper.errortrack import keys
 from watchkeeper.store import Store
-from watchkeeper.store.projects import API, CONFIG, StoredProject
+from watchkeeper.store.projects import API, CONFIG, ProjectTaken, StoredProject
+
+
+class ProjectError(WatchkeeperError):
+    """A project that cannot be made as asked: one line saying why; ``taken`` when its
+    name is."""
+
+    def __init__(self, message: str, *, taken: bool = False) -> None:
+        super().__init__(message)
+        self.taken = taken
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +106,33 @@ def register_config(store: Store, config: Config) -> list[StoredProject]:
     if wanted:
         store.ensure_error_projects(wanted, time.time(), keys.new_key)
     return store.error_projects()
+
+
+def create(
+    store: Store,
+    config: Config,
+    spec: Mapping[str, object],
+    by: str | None = None,
+) -> StoredProject:
+    """Make a project at run time (``wk project add``, ``POST /api/v1/projects``) from
+    ``spec`` (``name``, and optionally ``rate_limit``, ``origins``, ``notify``), with a new
+    key. Blocking. ProjectError: the spec does not validate, a route it names is not in the
+    config, or the name is taken (by the config or the store)."""
+    if "key" in spec:
+        raise ProjectError("a project made here gets a new key: give keys in the config")
+    try:
+        fields = ProjectFields.model_validate(dict(spec))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise ProjectError(describe(error, ProjectFields, (), spec)) from None
+    routes = sorted(route.name for route in config.routes)
+    for route in fields.notify:
+        if route not in routes:
+            raise ProjectError(unknown("notify route", route, routes))
+    if any(project.name == fields.name for project in config.projects):
+        raise ProjectError(f"project '{fields.name}' is defined in the config", taken=True)
+    settings = project_from_fields(fields).settings_json()
+    try:
+        return store.add_error_project(fields.name, keys.new_key(), settings, time.time(), by)
+    except ProjectTaken as exc:
+        raise ProjectError(str(exc), taken=True) from None

@@ -27,6 +27,8 @@ _P = schema.error_projects
 MAX_USERS = 10_000
 """Distinct users counted per issue; past this the count stays (shown as at least)."""
 STATUSES = ("unresolved", "resolved", "ignored")
+MAX_EVENTS_SHOWN = 100
+"""Events one read returns at most (an issue keeps about that many)."""
 PRUNE_BATCH = 20_000
 """Rows of each kind one ``prune`` deletes at most."""
 _CHUNK = 500

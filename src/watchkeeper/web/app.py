@@ -25,7 +25,7 @@ from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
-from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, system
+from watchkeeper.web.api import agents, alerting, audits, drills, errors, monitors, pings, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.ingest import SentryIngest
 from watchkeeper.web.metrics import Metrics
@@ -91,6 +91,7 @@ def create_app(
         audits.router,
         drills.router,
         agents.router,
+        errors.router,
         account.router,
         public.router,
         overview.router,
