@@ -138,10 +138,12 @@ async def test_a_resolved_issue_reopens_when_a_newer_release_raises_it(tmp_path:
             await old.get("/divide")
             await old.flush()
             (issue,) = await _issues(site)
-            async with site.client(site.token("write")) as client:
-                async with client.post(f"/api/v1/errors/issues/{issue.id}/resolve") as answer:
-                    assert answer.status == 200, await answer.text()
-                    assert (await answer.json())["status"] == "resolved"
+            async with (
+                site.client(site.token("write")) as client,
+                client.post(f"/api/v1/errors/issues/{issue.id}/resolve") as answer,
+            ):
+                assert answer.status == 200, await answer.text()
+                assert (await answer.json())["status"] == "resolved"
             await old.get("/divide")  # a server still on the old release: still resolved
             await old.flush()
             (still,) = await _issues(site)

@@ -114,6 +114,13 @@ class ProjectFields(_Strict):
             raise ValueError(problem)
         return value
 
+    @field_validator("key", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError("write the key in quotes: YAML reads a key of digits as a number")
+        return value
+
     @field_validator("key")
     @classmethod
     def _key(cls, value: str | None) -> str | None:
