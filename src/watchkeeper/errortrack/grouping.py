@@ -77,7 +77,7 @@ _PARAMETERS = re2.compile(
     r"[0-9a-fA-F]{12}\b)"
     r"|(?P<ip>\b\d{1,3}(?:\.\d{1,3}){3}\b|(?:\b[0-9a-fA-F]{1,4})?(?::[0-9a-fA-F]{0,4}){2,7}\b)"
     r"|(?P<hex>\b0[xX][0-9a-fA-F]+\b|\b[0-9a-fA-F]{8,}\b)"
-    r"|(?P<int>\b\d+(?:\.\d+)?\b)"
+    r"|(?P<int>\b\d+(?:\.\d+)?)"
 )
 _VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
 
@@ -169,8 +169,12 @@ def parameterise(message: str) -> str:
 
 def _placeholder(match: Any) -> str:
     kind = match.lastgroup
-    if kind == "hex" and not any(c.isdigit() for c in match.group(0)):
-        return str(match.group(0))  # 'deadbeef' and 'cafebabe' are words too
+    if kind == "hex":
+        found = str(match.group(0))
+        if not any(c.isdigit() for c in found):
+            return found  # 'deadbeef' and 'cafebabe' are words too
+        if found.isdigit():
+            return "<int>"
     return f"<{kind}>"
 
 

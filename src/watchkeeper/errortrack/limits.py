@@ -89,7 +89,7 @@ class ProjectRates:
     """
 
     def __init__(self, buckets: TokenBuckets | None = None) -> None:
-        self._buckets = buckets or TokenBuckets(most_keys=20_000)
+        self._buckets = buckets if buckets is not None else TokenBuckets(most_keys=20_000)
 
     def take_event(self, project_id: int, burst: int, per_second: float) -> float:
         return self._buckets.take(f"e{project_id}", burst, per_second)
