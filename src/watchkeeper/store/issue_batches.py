@@ -144,12 +144,12 @@ def write_batch(
         return Written([], [], [], 0)
     rows = _existing(connection, groups)
     created_ids: set[int] = set()
-    for group in groups:
-        if (group.project_id, group.fingerprint) not in rows:
-            made = _create(connection, group, now)
-            if made is not None:
-                created_ids.add(made)
-    if created_ids:  # and those another node made meanwhile
+    missing = [g for g in groups if (g.project_id, g.fingerprint) not in rows]
+    for group in missing:
+        made = _create(connection, group, now)
+        if made is not None:
+            created_ids.add(made)
+    if missing:  # those made here, and those another node made meanwhile
         rows = _existing(connection, groups)
     first_seen = _release_times(connection, groups, rows)
     updates: list[dict[str, Any]] = []

@@ -126,8 +126,10 @@ def add_project(
         created_at=now,
         created_by=by,
     )
-    done = connection.execute(statement.on_conflict_do_nothing(index_elements=["name"]))
-    if not done.rowcount:
+    done = connection.execute(
+        statement.on_conflict_do_nothing(index_elements=["name"]).returning(_P.c.id)
+    ).first()
+    if done is None:
         raise ProjectTaken(f"a project named '{name}' exists already")
     made = project(connection, name=name)
     assert made is not None
