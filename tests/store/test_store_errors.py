@@ -9,7 +9,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from watchkeeper.store import Store, issue_batches, issues
+from watchkeeper.store import Store, issue_batches, issue_counts, issues
 from watchkeeper.store.issue_batches import GroupWrite, ReleaseWrite, ResolvedIssue, StoredEvent
 from watchkeeper.store.projects import ProjectTaken
 
@@ -208,8 +208,8 @@ def test_a_resolved_issue_reopens_when_the_rule_says_so(store: Store) -> None:
 
 def test_users_and_tag_values_are_capped(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(issues, "MAX_USERS", 5)
-    monkeypatch.setattr(issue_batches, "MAX_USERS", 5)
-    monkeypatch.setattr(issue_batches, "MAX_TAG_VALUES", 3)
+    monkeypatch.setattr(issue_counts, "MAX_USERS", 5)
+    monkeypatch.setattr(issue_counts, "MAX_TAG_VALUES", 3)
     shop = project(store)
     for n in range(4):
         users = {f"u{n}-{i}" for i in range(3)}

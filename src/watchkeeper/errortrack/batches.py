@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from watchkeeper.errortrack import grouping, normalize
+from watchkeeper.errortrack import grouping, keep, normalize
 from watchkeeper.store.issue_batches import GroupWrite, ReleaseWrite, StoredEvent
 
 KEPT_PER_BATCH = 5
@@ -116,7 +116,7 @@ def _count_release(
 def _stored(received: Received, salt: bytes) -> StoredEvent:
     payload = received.payload
     identity = normalize.user_identity(payload, received.client)
-    body = normalize.trim(
+    body = keep.trim(
         payload,
         event_id=received.event_id,
         received_at=received.received_at,

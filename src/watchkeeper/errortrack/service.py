@@ -22,15 +22,17 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from watchkeeper.config import Config
 from watchkeeper.errors import StoreError
 from watchkeeper.errortrack import batches, lifecycle
 from watchkeeper.errortrack import projects as registry
 from watchkeeper.errortrack.batches import Health, Received
+from watchkeeper.errortrack.duplicates import RecentIds
 from watchkeeper.errortrack.limits import LIMITS, Limits, ProjectRates
+from watchkeeper.errortrack.listeners import ErrorListener
 from watchkeeper.errortrack.projects import Project
 from watchkeeper.lanes import ERRORS, STORE_WRITER
 from watchkeeper.store import Store
@@ -41,7 +43,6 @@ from watchkeeper.store.issue_batches import (
     ResolvedIssue,
     Written,
 )
-from watchkeeper.store.issues import Issue, MinuteCount
 
 log = logging.getLogger("watchkeeper.errors")
 
@@ -53,40 +54,6 @@ RETRY_FIRST_DELAY = 0.05
 RETRY_MAX_DELAY = 5.0
 TALLY_EVERY = 5.0
 """Seconds between writes of counts alone (outcomes, sessions) when no events come."""
-
-
-class ErrorListener(Protocol):
-    """What hears of the tracker's batches (phase 2: alerts, pages). Called on the event
-    loop after each batch commits; must not block. A listener that raises is logged."""
-
-    def issue_created(self, issue: Issue, project: Project) -> None:
-        """A new issue: its first events were just stored."""
-
-    def issue_regressed(self, issue: Issue, project: Project) -> None:
-        """A resolved issue came back (see ``lifecycle``); it is unresolved again."""
-
-    def events_stored(self, counts: Sequence[MinuteCount]) -> None:
-        """Each minute a batch added events to, per issue: the minute's total so far."""
-
-
-class RecentIds:
-    """The newest ``most`` (project, event id) pairs taken in: duplicates are dropped."""
-
-    def __init__(self, most: int = 200_000) -> None:
-        self._most = most
-        self._order: deque[tuple[int, str]] = deque()
-        self._known: set[tuple[int, str]] = set()
-
-    def __contains__(self, key: tuple[int, str]) -> bool:
-        return key in self._known
-
-    def add(self, key: tuple[int, str]) -> None:
-        if key in self._known:
-            return
-        self._known.add(key)
-        self._order.append(key)
-        if len(self._order) > self._most:
-            self._known.discard(self._order.popleft())
 
 
 class ErrorTracker:
