@@ -75,7 +75,7 @@ def build(config: Config, stored: Iterable[StoredProject]) -> dict[int, Project]
                 key,
                 CONFIG,
                 settings,
-                key_is_secret=settings.key is not None and settings.key in config.secrets,
+                key_is_secret=settings.key is not None and settings.key_reference is not None,
                 created_at=row.created_at,
             )
         elif row.source == API and row.public_key and row.name not in configured:
