@@ -350,3 +350,26 @@ async def test_hostile_text_is_stored_clean(site: Site) -> None:
         "headers": {"User-Agent": "curl/8"},
     }
     assert issue.users == 1, "the address counts as a user, hashed"
+
+
+async def test_before_anybody_exists_an_sdk_on_another_host_is_still_heard(tmp_path: Path) -> None:
+    async with Site(CONFIG, tmp_path, users=False) as fresh:
+        headers = {**AUTH, "Host": "errors.example.com"}
+        status, answer, _ = await post(fresh, envelope(("event", event())), headers)
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(
+                f"{fresh.url}/api/v1/projects", headers={"Host": "errors.example.com"}
+            ) as other,
+        ):
+            assert other.status == 403, "everything else still wants this machine's name"
+
+    assert status == 200, answer
+
+
+def test_the_gate_lets_the_ingest_urls_pass_and_nothing_like_them() -> None:
+    from watchkeeper.web.security import is_public
+
+    assert is_public("/api/1/envelope/") and is_public("/api/42/store")
+    for path in ("/api/v1/envelope/", "/api/1/envelope/x", "/api/1/events/", "/api//store/"):
+        assert not is_public(path), path

@@ -19,7 +19,7 @@ Stages, each a module testable alone (Sentry Relay's shape):
     listeners   ``ErrorListener``: what hears of new and regressed issues and minute counts
 
 The store side is ``store.projects``, ``store.issues`` (reading, status, retention),
-``store.issue_batches`` and ``store.issue_counts`` (what a batch writes); the HTTP side ``web.ingest`` (the SDKs'
-URLs) and ``web.api.errors`` (the API). Phase 2 (alerts, pages) builds on
-``ErrorTracker.listeners`` (``ErrorListener``) and the store's reads.
+``store.issue_batches`` and ``store.issue_counts`` (what a batch writes); the HTTP side
+``web.ingest`` (the SDKs' URLs) and ``web.api.errors`` (the API). Phase 2 (alerts, pages)
+builds on ``ErrorTracker.listeners`` (``ErrorListener``) and the store's reads.
 """
