@@ -24,6 +24,9 @@ KEPT_PER_BATCH = 5
 """Events of one issue kept from one batch (the newest): a flood of one bug keeps a sample
 across time, not a hundred copies of one fraction of a second (and trimming an event for
 keeping costs more than counting it)."""
+KEPT_PER_MINUTE = 30
+"""Events of one issue kept within one minute, at most: under a sustained flood an issue's
+newest events are a sample of the last minutes, every event still counted."""
 
 
 @dataclass(slots=True)
@@ -50,7 +53,25 @@ def user_hash(identity: str, salt: bytes) -> str:
     return hmac.new(salt, identity.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
 
-def prepare(batch: list[Received], salt: bytes) -> Prepared:
+class KeptCounts:
+    """Events kept per issue in the current minute (``KEPT_PER_MINUTE``); used by one
+    thread (the tracker's lane). Forgets all at each new minute."""
+
+    def __init__(self) -> None:
+        self.minute = 0
+        self.counts: dict[tuple[int, str], int] = {}
+
+    def room(self, key: tuple[int, str], now: float) -> int:
+        minute = int(now // 60)
+        if minute != self.minute:
+            self.minute, self.counts = minute, {}
+        return max(0, KEPT_PER_MINUTE - self.counts.get(key, 0))
+
+    def take(self, key: tuple[int, str], count: int) -> None:
+        self.counts[key] = self.counts.get(key, 0) + count
+
+
+def prepare(batch: list[Received], salt: bytes, kept_counts: KeptCounts | None = None) -> Prepared:
     """Group ``batch`` (oldest first) by project and fingerprint."""
     groups: dict[tuple[int, str], GroupWrite] = {}
     kept: dict[tuple[int, str], deque[Received]] = {}
@@ -98,7 +119,12 @@ def prepare(batch: list[Received], salt: bytes) -> Prepared:
         group.type = grouping.exception_type(raised[-1]) if raised else None
         group.level = normalize.level(newest)
         group.platform = normalize.text(newest.get("platform"), 40)
-        group.events = [_stored(received, salt) for received in kept[key]]
+        chosen = list(kept[key])
+        if kept_counts is not None:
+            room = kept_counts.room(key, group.last_seen)
+            chosen = chosen[len(chosen) - room :] if room else []
+            kept_counts.take(key, len(chosen))
+        group.events = [_stored(received, salt) for received in chosen]
     return Prepared(list(groups.values()), list(releases.values()), len(batch))
 
 

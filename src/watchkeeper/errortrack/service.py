@@ -87,6 +87,7 @@ class ErrorTracker:
         self._outcomes: Counter[OutcomeKey] = Counter()
         self._health: dict[tuple[int, str], Health] = {}
         self._salt = b""
+        self._kept = batches.KeptCounts()
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._full = asyncio.Event()
@@ -298,7 +299,7 @@ class ErrorTracker:
         if stored:
             batch = [e for e in batch if (e.project_id, e.event_id) not in stored]
             self.counts["duplicates"] += len(stored)
-        return batches.prepare(batch, self._salt)
+        return batches.prepare(batch, self._salt, self._kept)
 
     async def _commit(
         self,

@@ -33,25 +33,30 @@ _CHUNK = 500
 def users(
     connection: sa.Connection, groups: Sequence[GroupWrite], rows: Mapping[tuple[int, str], Any]
 ) -> dict[int, int]:
-    """Record users not seen before; returns issue id → how many were new."""
-    added: dict[int, int] = {}
+    """Record users not seen before (all issues' in a few queries); returns issue id → how
+    many were new."""
+    rooms: dict[int, int] = {}
+    pairs: list[tuple[int, str]] = []
     for group in groups:
         row = rows[(group.project_id, group.fingerprint)]
         room = MAX_USERS - int(row["users"])
-        if not group.users or room <= 0:
-            continue
-        candidates = sorted(group.users)
-        known: set[str] = set()
-        for start in range(0, len(candidates), _CHUNK):
-            query = sa.select(_U.c.user_hash).where(
-                _U.c.issue_id == row["id"], _U.c.user_hash.in_(candidates[start : start + _CHUNK])
-            )
-            known.update(connection.scalars(query))
-        new = [user for user in candidates if user not in known][:room]
-        if new:
-            statement = dialect_insert(connection, _U).on_conflict_do_nothing()
-            connection.execute(statement, [{"issue_id": row["id"], "user_hash": u} for u in new])
-            added[int(row["id"])] = len(new)
+        if group.users and room > 0:
+            rooms[int(row["id"])] = room
+            pairs += [(int(row["id"]), user) for user in sorted(group.users)]
+    known: set[tuple[int, str]] = set()
+    for start in range(0, len(pairs), _CHUNK):
+        query = sa.select(_U.c.issue_id, _U.c.user_hash).where(
+            sa.tuple_(_U.c.issue_id, _U.c.user_hash).in_(pairs[start : start + _CHUNK])
+        )
+        known.update((int(r.issue_id), str(r.user_hash)) for r in connection.execute(query))
+    added: dict[int, int] = {}
+    new: list[dict[str, Any]] = []
+    for issue_id, user in pairs:
+        if (issue_id, user) not in known and added.get(issue_id, 0) < rooms[issue_id]:
+            added[issue_id] = added.get(issue_id, 0) + 1
+            new.append({"issue_id": issue_id, "user_hash": user})
+    if new:
+        connection.execute(dialect_insert(connection, _U).on_conflict_do_nothing(), new)
     return added
 
 

@@ -6,8 +6,9 @@
 
 An SDK authenticates with its DSN key (``errortrack.keys``), never a session or a token, so
 these paths need no login, no CSRF token and set no cookie. They take envelopes, not JSON,
-so they are not in the OpenAPI document. Served before FastAPI's routing, dependencies and
-middleware, which cost several times what taking an event does (as for the pings).
+so they are not in the OpenAPI document. Served before every layer of FastAPI (its
+telemetry check, error and body-limit middleware, routing, the gate): in-process, a Python
+SDK's event costs about 125 µs of CPU here and 390 µs as a FastAPI route behind the gate.
 
 CORS: a request with an ``Origin`` the project allows (its ``origins``; any by default) is
 answered with ``Access-Control-Allow-Origin`` set to that origin; a preflight learns the
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from watchkeeper.errortrack import ingest
 
@@ -54,18 +55,17 @@ def ingest_path(path: str) -> tuple[int, str] | None:
 
 
 class SentryIngest:
-    def __init__(
-        self, app: ASGIApp, tracker: ErrorTracker, headers: list[tuple[bytes, bytes]]
-    ) -> None:
-        self.app = app
+    """Answers the SDKs' URLs (``serve``); ``web.app.WatchkeeperApp`` hands it those
+    requests before any of FastAPI's layers."""
+
+    def __init__(self, tracker: ErrorTracker, headers: list[tuple[bytes, bytes]]) -> None:
         self.tracker = tracker
         self.headers = headers
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        found = ingest_path(scope["path"]) if scope["type"] == "http" else None
-        if found is None:
-            await self.app(scope, receive, send)
-            return
+    async def serve(
+        self, found: tuple[int, str], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """One request to an ingest URL (``found``: its project id and endpoint)."""
         project_id, endpoint = found
         wanted: dict[bytes, bytes] = {}
         for name, value in scope["headers"]:
