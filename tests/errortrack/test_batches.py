@@ -87,3 +87,30 @@ def test_sessions_count_into_release_health() -> None:
 
     (written,) = batches.health_writes(health)
     assert (written.sessions, written.crashed, written.errored, written.abnormal) == (21, 1, 5, 2)
+
+
+async def test_a_batch_that_cannot_be_grouped_is_dropped_and_the_tracker_goes_on(
+    tmp_path: Any, monkeypatch: Any, caplog: Any
+) -> None:
+    from tests.helpers.site import Site
+
+    async with Site("storage: sqlite:///wk.db\nprojects: [{name: shop}]\n", tmp_path) as site:
+        tracker = site.engine.errors
+        project = tracker.by_name("shop")
+        assert project is not None
+        real = batches.prepare
+
+        def broken(batch: list[Received], salt: bytes, kept: Any = None) -> Any:
+            if any(r.payload.get("message") == "boom" for r in batch):
+                raise RuntimeError("a bug")
+            return real(batch, salt, kept)
+
+        monkeypatch.setattr(batches, "prepare", broken)
+        assert tracker.offer([Received(project.id, "a" * 32, {"message": "boom"}, T0)])
+        await tracker.flush()
+        assert tracker.offer([Received(project.id, "b" * 32, {"message": "fine"}, T0)])
+        await tracker.flush()
+
+        assert tracker.counts["dropped"] == 1
+        assert [i.title for i in site.store.error_issues()[0]] == ["fine"]
+        assert "grouping 1 error events failed" in caplog.text

@@ -373,3 +373,23 @@ def test_the_gate_lets_the_ingest_urls_pass_and_nothing_like_them() -> None:
     assert is_public("/api/1/envelope/") and is_public("/api/42/store")
     for path in ("/api/v1/envelope/", "/api/1/envelope/x", "/api/1/events/", "/api//store/"):
         assert not is_public(path), path
+
+
+async def test_a_full_queue_is_answered_503_and_nothing_is_lost_of_what_was_taken(
+    site: Site,
+) -> None:
+    tracker = site.engine.errors
+    tracker._max_queue = 2  # the store is behind: the writer lingers, the queue fills
+    tracker._flush_interval = 60.0
+    tracker._batch_size = 1000
+
+    answers = [(await post(site, envelope(("event", event())), AUTH))[0] for _ in range(3)]
+    status, answer, headers = await post(site, envelope(("event", event())), AUTH)
+
+    assert answers == [200, 200, 503] and status == 503
+    assert (answer["detail"], headers["Retry-After"]) == (
+        "the error tracker is behind: try again shortly",
+        "10",
+    )
+    (issue,) = await issues(site)
+    assert issue.count == 2

@@ -281,7 +281,12 @@ class ErrorTracker:
     async def _write(self, batch: list[Received]) -> None:
         outcomes, self._outcomes = self._outcomes, Counter()
         health, self._health = self._health, {}
-        prepared = await ERRORS.run(self._prepare, batch)
+        try:
+            prepared = await ERRORS.run(self._prepare, batch)
+        except Exception:  # a bug on some input: the batch is lost, the tracker goes on
+            log.exception("grouping %d error events failed; they are dropped", len(batch))
+            self.counts["dropped"] += len(batch)
+            prepared = batches.Prepared([], [], 0)
         releases = _merge_releases([*prepared.releases, *batches.health_writes(health)])
         written = await self._commit(prepared.groups, releases, outcomes)
         if written is not None:
