@@ -39,6 +39,7 @@ from watchkeeper.errortrack.limits import (
 )
 
 if TYPE_CHECKING:
+    from watchkeeper.errortrack.projects import Project
     from watchkeeper.errortrack.service import ErrorTracker
 
 ENVELOPE = "envelope"
@@ -134,7 +135,7 @@ async def take(tracker: ErrorTracker, request: Request, read_body: BodyReader) -
                     project_in_dsn is not None and project_in_dsn != str(project.id)
                 ):
                     return refuse(403, "wrong key for this project")
-        return _items(tracker, project.id, request, header, items)
+        return _items(tracker, project, request, header, items)
     except EnvelopeError as exc:
         tracker.counts["refused"] += 1
         tracker.count_outcome(project.id, "error", "too_large" if exc.status == 413 else "invalid")
@@ -143,13 +144,12 @@ async def take(tracker: ErrorTracker, request: Request, read_body: BodyReader) -
 
 def _items(
     tracker: ErrorTracker,
-    project_id: int,
+    project: Project,
     request: Request,
     header: dict[str, Any],
     items: tuple[envelope.Item, ...],
 ) -> Answer:
-    project = tracker.known(project_id)
-    assert project is not None
+    project_id = project.id
     now = time.time()
     rate = project.settings.rate_limit
     refused: dict[str, float] = {}
