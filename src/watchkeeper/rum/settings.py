@@ -103,5 +103,8 @@ class RumConfig(BaseModel):
     def any_origin(self) -> bool:
         return ANY_ORIGIN in self.origins
 
+    def page_names(self) -> list[str]:
+        return [page.name for page in self.pages]
+
     def page_pairs(self) -> list[tuple[str, str]]:
         return [(page.name, page.pattern) for page in self.pages]
