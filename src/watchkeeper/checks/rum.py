@@ -99,10 +99,10 @@ async def probe(settings: RumSettings, attempt: Attempt) -> None:
     facts["rum.poor_pct"] = round(found.poor * 100, 2)
     if found.rating == "good":
         return
-    words = "poor" if found.rating == "poor" else "needs improvement"
+    words = "is poor" if found.rating == "poor" else "needs improvement"
     text = (
         f"{settings.metric} p75 {format_value(settings.metric, found.p75)} on {settings.page}"
-        f"{'' if settings.device == 'all' else f' ({settings.device})'} {words} over "
+        f"{'' if settings.device == 'all' else f' ({settings.device})'} {words} over the last "
         f"{format_duration(settings.window)} ({found.samples} page views, "
         f"{found.poor * 100:.0f}% poor)"
     )
@@ -127,4 +127,5 @@ CHECK = CheckKind(
     interval=60.0,
     timeout=30.0,
     confirm=1,
+    runtime=("watchkeeper.lanes", "watchkeeper.rum.vitals"),
 )
