@@ -107,7 +107,7 @@ async def test_rum_js_is_web_vitals_and_the_loader_cacheable_and_cookie_free(sit
         first_line = vendor.decode().splitlines()[0]
         assert first_line.encode() in script
         assert b"sourceMappingURL" not in script
-        assert b"webVitals.onINP(report)" in script
+        assert b"webVitals.onINP(report, every)" in script
         async with anonymous.get(site.url + "/rum.js", headers={"If-None-Match": etag}) as again:
             assert again.status == 304
 

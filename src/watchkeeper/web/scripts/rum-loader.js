@@ -10,7 +10,8 @@
    under the sample (Watchkeeper keeps or drops page views by the same rule). LCP, INP, CLS,
    FCP and TTFB are queued as web-vitals reports them and sent in batches, as text/plain JSON
    with navigator.sendBeacon (no preflight, survives the page closing), when the page is
-   hidden or left; fetch(..., {keepalive: true}) where sendBeacon is missing or refuses. No
+   hidden or left (and what web-vitals reports after that, at once); fetch(..., {keepalive:
+   true}) where sendBeacon is missing or refuses. No
    cookie is read or set; the page's address is sent as its path only (no query, no
    fragment). */
 var script = document.currentScript;
@@ -90,14 +91,27 @@ function trimmed(metric) {
   return {};
 }
 
-var queue = [];
+var queue = [], soon = false;
 
+/* Every change is reported (reportAllChanges) and the queue keeps the newest report of each
+   metric id: web-vitals' own final report when the page hides can come before it has looked
+   at the last interaction (an idle callback not yet run), and then never comes. Queued while
+   the page is visible; once it is hidden, sent at once (those listeners may run after ours).
+   A metric sent and changed later goes again under its id: Watchkeeper keeps the newer. */
 function report(metric) {
-  queue.push({
+  var entry = {
     id: metric.id, name: metric.name, value: metric.value, delta: metric.delta,
     rating: metric.rating, navigationType: metric.navigationType,
     page: pathOf(metric.navigationURL), device: device, attribution: trimmed(metric)
-  });
+  };
+  for (var i = 0; i < queue.length; i++) {
+    if (queue[i].id === entry.id) { queue.splice(i, 1); break; }
+  }
+  queue.push(entry);
+  if (document.visibilityState === "hidden" && !soon) {
+    soon = true;
+    Promise.resolve().then(function () { soon = false; flush(); });
+  }
 }
 
 function send(body) {
@@ -122,13 +136,14 @@ function flush() {
   }
 }
 
+var every = { reportAllChanges: true };
+webVitals.onTTFB(report, every);
+webVitals.onFCP(report, every);
+webVitals.onLCP(report, every);
+webVitals.onINP(report, every);
+webVitals.onCLS(report, every);
+
 addEventListener("visibilitychange", function () {
   if (document.visibilityState === "hidden") flush();
 }, true);
 addEventListener("pagehide", flush, true);
-
-webVitals.onTTFB(report);
-webVitals.onFCP(report);
-webVitals.onLCP(report);
-webVitals.onINP(report);
-webVitals.onCLS(report);
