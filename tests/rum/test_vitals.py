@@ -53,5 +53,6 @@ def test_the_thresholds_are_googles() -> None:
 def test_values_read_as_people_read_them() -> None:
     assert format_value("LCP", 2512.0) == "2.51 s"
     assert format_value("INP", 180.4) == "180 ms"
-    assert format_value("CLS", 0.123) == "0.123"
+    assert format_value("CLS", 0.123) == "0.12"
+    assert format_value("CLS", 0.004) == "0.004"
     assert format_value("CLS", 0.0) == "0"

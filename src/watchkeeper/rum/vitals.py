@@ -61,7 +61,12 @@ def rate(metric: str, value: float) -> Rating:
 def format_value(metric: str, value: float) -> str:
     """``2.51 s``, ``180 ms``, ``0.12``: a value as people read it."""
     if UNITS[metric] != "ms":
-        return f"{value:.3g}" if value else "0"
-    if value >= 1000:
+        return "0" if not value else (f"{value:.2f}" if value >= 0.01 else f"{value:.3f}")
+    return format_ms(value)
+
+
+def format_ms(value: float) -> str:
+    """Milliseconds: ``180 ms``, ``2.51 s``."""
+    if abs(value) >= 1000:
         return f"{value / 1000:.2f} s"
     return f"{value:.0f} ms"

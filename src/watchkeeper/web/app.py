@@ -28,7 +28,7 @@ from watchkeeper.store.database import StoreClosedError, StoreValueError, Transi
 from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, rum, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
-from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
+from watchkeeper.web.pages import account, api_docs, dashboard, overview, public, vitals
 from watchkeeper.web.pages import audits as audit_pages
 from watchkeeper.web.rum import RumFastPath
 from watchkeeper.web.security import Gate, is_api
@@ -97,6 +97,7 @@ def create_app(
         overview.router,
         dashboard.router,
         audit_pages.router,
+        vitals.router,
         api_docs.router,
     ):
         app.include_router(router)
