@@ -283,3 +283,20 @@ async def test_no_client_address_or_query_is_stored(site: Site) -> None:
     assert "img.hero" in text and "/product/7" in text  # what is kept is there
     assert "127.0.0.1" not in text
     assert "utm=" not in text and "sig=1" not in text
+
+
+async def test_a_reload_takes_new_origins_and_page_groups_and_keeps_what_was_counted(
+    site: Site,
+) -> None:
+    assert (await post(site, body(metric("before"))))[0] == 202
+    assert (await post(site, body(metric("x")), origin="https://new.test"))[0] == 403
+    changed = CONFIG.replace(f'origins: ["{SHOP}"]', 'origins: ["https://new.test"]').replace(
+        '{name: product, pattern: "/product/*"}', '{name: item, pattern: "/product/*"}'
+    )
+    (site.folder / "watchkeeper.yaml").write_text(changed)
+    outcome = await site.reloader.reload("test")
+    assert any("rum" in line for line in outcome.lines()), outcome.lines()
+    assert (await post(site, body(metric("after")), origin="https://new.test"))[0] == 202
+    assert (await post(site, body(metric("old")), origin=SHOP))[0] == 403
+    groups = {(i["page"], i["samples"]) for i in await summary(site, device="desktop")}
+    assert groups == {("product", 1), ("item", 1)}
