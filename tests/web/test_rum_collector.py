@@ -300,3 +300,14 @@ async def test_a_reload_takes_new_origins_and_page_groups_and_keeps_what_was_cou
     assert (await post(site, body(metric("old")), origin=SHOP))[0] == 403
     groups = {(i["page"], i["samples"]) for i in await summary(site, device="desktop")}
     assert groups == {("product", 1), ("item", 1)}
+
+
+async def test_metrics_count_beacons_by_outcome(site: Site) -> None:
+    await post(site, body(metric("a"), metric("b", value=-1.0)))
+    await post(site, body(metric("a")))
+    async with site.client(site.token()) as client, client.get("/metrics") as answer:
+        text = await answer.text()
+    assert 'watchkeeper_rum_beacons_total{outcome="accepted"} 1.0' in text
+    assert 'watchkeeper_rum_beacons_total{outcome="duplicate"} 1.0' in text
+    assert 'watchkeeper_rum_beacons_total{outcome="refused"} 1.0' in text
+    assert "watchkeeper_rum_limited_total 0.0" in text
