@@ -102,6 +102,7 @@ async def test_rum_js_is_web_vitals_and_the_loader_cacheable_and_cookie_free(sit
             assert "max-age=" in got.headers["Cache-Control"]
             assert got.headers["X-Content-Type-Options"] == "nosniff"
             assert "Set-Cookie" not in got.headers
+            assert got.headers["Content-Encoding"] == "gzip"  # aiohttp asks for it
             script = await got.read()
             etag = got.headers["ETag"]
         first_line = vendor.decode().splitlines()[0]
