@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from watchkeeper.checks.base import CheckKind, CheckSettings
 from watchkeeper.expect import Expectation
 from watchkeeper.notify.base import NotifierKind, NotifierSettings
+from watchkeeper.rum.settings import RumConfig
 from watchkeeper.units import Duration
 
 DEFAULT_PORT = 8844
@@ -615,6 +616,8 @@ class Config:
     """What it was read from: the file itself, then each ``${file:...}`` it read (absolute
     paths; what ``wk up --watch`` looks at)."""
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    rum: RumConfig | None = None
+    """Real-user monitoring (``/rum.js``, ``POST /rum``); None: off."""
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)

@@ -33,6 +33,7 @@ from watchkeeper.engine.sharing import Sharing
 from watchkeeper.engine.slos import Slos
 from watchkeeper.lanes import STORE_UPKEEP
 from watchkeeper.model import Result, State, StoredState, Transition
+from watchkeeper.rum.collector import Collector
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
 
@@ -94,6 +95,9 @@ class Engine:
         built again only then)."""
         self.drills = DrillHistory(store)
         self._resources.shared("drill.history", lambda: self.drills)
+        self.rum = Collector(config.rum, store)
+        """Real-user monitoring: the beacons ``/rum`` takes, summed and written."""
+        self._resources.shared("rum.vitals", lambda: self.rum)
         self._drills_last: dict[str, float] = {}
         self.sharing: Sharing | None = None
         if config.cluster.enabled:
@@ -128,6 +132,7 @@ class Engine:
         await self.writer.start()
         await self.alerting.start()
         self.heartbeats.start()
+        await self.rum.start()
         if self.sharing is not None:
             await self.sharing.join()
         self.scheduler = Scheduler(
@@ -175,6 +180,10 @@ class Engine:
             await asyncio.wait_for(self.heartbeats.stop(), flush_timeout)
         except TimeoutError:
             log.error("stopping with pings unwritten: the store did not answer")
+        try:
+            await asyncio.wait_for(self.rum.stop(), flush_timeout)
+        except TimeoutError:
+            log.error("stopping with RUM tallies unwritten: the store did not answer")
         try:
             await asyncio.wait_for(self.alerting.stop(), flush_timeout)
         except TimeoutError:
@@ -449,6 +458,7 @@ class Engine:
         settings (its monitors come through ``change_monitors``)."""
         self.config = config
         self.alerting.set_config(config)
+        self.rum.configure(config.rum)
         if self.scheduler is not None:
             self.scheduler.secrets = config.secrets
 

@@ -25,11 +25,12 @@ from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
-from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, system
+from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, rum, system
 from watchkeeper.web.context import Web
 from watchkeeper.web.metrics import Metrics
-from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
+from watchkeeper.web.pages import account, api_docs, dashboard, overview, public, vitals
 from watchkeeper.web.pages import audits as audit_pages
+from watchkeeper.web.rum import RumFastPath
 from watchkeeper.web.security import Gate, is_api
 
 log = logging.getLogger("watchkeeper.web")
@@ -90,11 +91,13 @@ def create_app(
         audits.router,
         drills.router,
         agents.router,
+        rum.router,
         account.router,
         public.router,
         overview.router,
         dashboard.router,
         audit_pages.router,
+        vitals.router,
         api_docs.router,
     ):
         app.include_router(router)
@@ -131,12 +134,10 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
     # outermost: nothing runs before the gate has said who is asking
     app.add_middleware(Gate, auth=web.auth, needs_setup=web.needs_setup, headers=SECURITY_HEADERS)
-    # ahead of all of it: pings are public, plain, and many (see PingFastPath)
-    app.add_middleware(
-        pings.PingFastPath,
-        engine=engine,
-        headers=[(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()],
-    )
+    # ahead of all of it: pings and beacons are public, plain, and many (see PingFastPath)
+    plain_headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    app.add_middleware(pings.PingFastPath, engine=engine, headers=plain_headers)
+    app.add_middleware(RumFastPath, engine=engine, headers=plain_headers)
     return app
 
 
