@@ -123,3 +123,15 @@ def test_the_readme_projects_example_validates(tmp_path: Path) -> None:
         "600/m",
         "${SHOP_SENTRY_KEY}",
     )
+
+
+def test_the_readme_rum_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "rum:" in block and "origins:" in block)
+    example = "notify:\n  - {name: ops, webhook: 'https://hooks.example.com/wk'}\n" + example
+
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env={})
+
+    assert config.rum is not None
+    assert [page.name for page in config.rum.pages] == ["home", "product", "checkout"]
+    assert [(m.name, m.kind) for m in config.monitors] == [("product-lcp", "rum")]

@@ -22,6 +22,9 @@ notify:
 monitors:
   - {{name: api, http: "{web.url("/health")}", tags: [core], notify: [ops]}}
   - {{name: db, tcp: "127.0.0.1:9", tags: [core]}}
+rum:
+  origins: ["*"]
+  pages: [{{name: product, pattern: "/product/*"}}]
 """
 
 

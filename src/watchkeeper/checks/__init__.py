@@ -27,6 +27,7 @@ KINDS: dict[str, str] = {
     "audit": "watchkeeper.checks.audit",
     "backup": "watchkeeper.checks.backup",
     "drill": "watchkeeper.checks.drill",
+    "rum": "watchkeeper.checks.rum",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")

@@ -66,6 +66,7 @@ def check(
             secrets=loaded.secrets,
             nameservers=loaded.engine.resolvers,
             heartbeats=known.heartbeats,
+            vitals=known.vitals,
         )
     )
     if as_json:

@@ -34,10 +34,12 @@ from watchkeeper.config.yamlsource import Path, line_of, load_with_lines
 from watchkeeper.errors import ConfigError, ExpectationError
 from watchkeeper.expect import PHASE_SUBJECTS, Expectation, compile_expectation
 from watchkeeper.redact import mask_url
+from watchkeeper.rum.pages import OTHER
+from watchkeeper.rum.settings import RumConfig
 from watchkeeper.units import format_duration
 
 DEFAULT_FILE = "watchkeeper.yaml"
-LOCAL_ONLY = frozenset({"heartbeat", "slo", "backup", "drill", "host"})
+LOCAL_ONLY = frozenset({"heartbeat", "slo", "backup", "drill", "host", "rum"})
 """Kinds that look at what only the nodes have (their pings, store, files, machine): never
 checked from an agent's location."""
 _SECTIONS: dict[str, type[BaseModel] | None] = {
@@ -53,6 +55,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "slos": None,
     "cluster": ClusterConfig,
     "projects": None,
+    "rum": None,
 }
 _SLO_KEYS = ("monitor", "objective", "window", "latency")
 _MAX_CONFIG = 32 * 1024 * 1024
@@ -221,6 +224,7 @@ class _Loader(Reporter):
             self.check_routes(defaults.escalate.to, names, ("defaults", "escalate", "to"))
         monitors = self.load_monitors(data.get("monitors"), defaults, routes)
         monitors += self.load_slos(data.get("slos"), defaults, routes, monitors)
+        rum = self.load_rum(data.get("rum"), monitors)
         maintenance = load_maintenance(self, data.get("maintenance"))
         self.check_windows(maintenance, {m.name for m in monitors})
         pages = self.load_status_pages(data.get("status_pages"), monitors)
@@ -243,6 +247,7 @@ class _Loader(Reporter):
             files=(os.path.abspath(self.filename), *sorted(self.files)),
             cluster=sections["cluster"] or ClusterConfig(),
             projects=tuple(projects),
+            rum=rum,
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:
@@ -368,6 +373,36 @@ class _Loader(Reporter):
                     monitor.name,
                 )
         return found
+
+    def load_rum(self, data: Any, monitors: list[Monitor]) -> RumConfig | None:
+        """The ``rum:`` section (None: real-user monitoring is off), and the check that each
+        ``rum`` monitor names one of its page groups."""
+        rum: RumConfig | None = None
+        if data is not None:
+            rum = self.validate(RumConfig, data, ("rum",))
+        where = {
+            str(item.get("name")): ("monitors", index, "rum", "page")
+            for index, item in enumerate(self.raw.get("monitors") or [])
+            if isinstance(item, dict) and isinstance(item.get("rum"), dict)
+        }
+        for monitor in monitors:
+            if monitor.kind != "rum":
+                continue
+            page = str(getattr(monitor.settings, "page", ""))
+            if data is None:
+                self.problem(
+                    "a rum monitor judges what /rum.js collects: add a rum: section "
+                    "(rum: {origins: [https://your.site]})",
+                    where.get(monitor.name, ()),
+                    monitor.name,
+                )
+            elif rum is not None and page != OTHER and page not in rum.page_names():
+                self.problem(
+                    unknown("page group", page, [*rum.page_names(), OTHER]),
+                    where.get(monitor.name, ()),
+                    monitor.name,
+                )
+        return rum
 
     def load_monitor(self, item: Any, path: Path, defaults: Defaults) -> Monitor | None:
         if not isinstance(item, dict):

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from watchkeeper.checks.base import CheckKind, CheckSettings
 from watchkeeper.expect import Expectation
 from watchkeeper.notify.base import NotifierKind, NotifierSettings
+from watchkeeper.rum.settings import RumConfig
 from watchkeeper.units import Duration
 
 if TYPE_CHECKING:
@@ -620,6 +621,8 @@ class Config:
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     projects: tuple[ProjectConfig, ...] = ()
     """Error-tracking projects of the config (``projects:``); more live in the store."""
+    rum: RumConfig | None = None
+    """Real-user monitoring (``/rum.js``, ``POST /rum``); None: off."""
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)

@@ -4,8 +4,10 @@ those defined through the API, the heartbeats judged on what their stored pings 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from watchkeeper import checks
 from watchkeeper.checks import Resources
@@ -29,6 +31,40 @@ class Known:
     """Stored API definitions ``wk up`` leaves out: name → why."""
     heartbeats: Registry = field(default_factory=lambda: Registry(unwatched=UNWATCHED))
     """The heartbeat monitors' state as their stored pings describe it."""
+    vitals: StoredVitals | None = None
+    """The ``rum`` monitors' windows as the store holds them (None: no store)."""
+
+
+@dataclass(slots=True)
+class StoredVitals:
+    """What the store holds of each ``rum`` monitor's window (read up front: ``wk check``
+    closes the store before it probes)."""
+
+    found: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, store: Store, monitors: Sequence[Monitor], now: float) -> StoredVitals:
+        """Each ``rum`` monitor's Summary of the window ending ``now``. Blocking."""
+        from watchkeeper.rum.analysis import summary_of
+
+        vitals = cls()
+        for monitor in monitors:
+            if monitor.kind != "rum":
+                continue
+            settings: Any = monitor.settings
+            device = None if settings.device == "all" else settings.device
+            tallies = store.rum_tallies(
+                now - settings.window,
+                now,
+                page=settings.page,
+                device=device,
+                metric=settings.metric,
+            )
+            vitals.found[monitor.name] = summary_of(settings.page, device, settings.metric, tallies)
+        return vitals
+
+    async def judge(self, monitor: str, settings: Any, now: float) -> Any | None:
+        return self.found.get(monitor)
 
 
 def known_monitors(config: Config, store: Store | None) -> Known:
@@ -40,6 +76,7 @@ def known_monitors(config: Config, store: Store | None) -> Known:
     defined = api_monitors(store, config)
     known = Known([*config.monitors, *defined.monitors], {b.name: b.reason for b in defined.broken})
     known.heartbeats.beats.update(stored_beats(store, known.monitors))
+    known.vitals = StoredVitals.read(store, known.monitors, time.time())
     return known
 
 
@@ -51,14 +88,17 @@ async def check_once(
     secrets: frozenset[str] = frozenset(),
     nameservers: tuple[str, ...] = (),
     heartbeats: Registry | None = None,
+    vitals: StoredVitals | None = None,
 ) -> list[Result]:
     """Probe each monitor once, concurrently within limits; Results in the monitors' order.
     ``heartbeats``: what the heartbeat monitors' stored pings say (none: each is passive
-    here, noted and not judged)."""
+    here, noted and not judged); ``vitals``: what the store holds for the ``rum`` monitors
+    (none: each is passive here)."""
     for monitor in monitors:
         checks.prepare(monitor.check)  # the drivers, before the probes' timeouts start
     resources = Resources(nameservers=nameservers)
     resources.shared("heartbeat.registry", lambda: heartbeats or Registry(unwatched=UNWATCHED))
+    resources.shared("rum.vitals", lambda: vitals)
     overall = asyncio.Semaphore(concurrency)
     hosts: dict[str, asyncio.Semaphore] = {}
 

@@ -34,6 +34,7 @@ from watchkeeper.engine.slos import Slos
 from watchkeeper.errortrack.service import ErrorTracker
 from watchkeeper.lanes import STORE_UPKEEP
 from watchkeeper.model import Result, State, StoredState, Transition
+from watchkeeper.rum.collector import Collector
 from watchkeeper.state import FlapPolicy, MonitorStatus, advance, restore
 from watchkeeper.store import Store, StoreWriter
 
@@ -97,6 +98,9 @@ class Engine:
         """Sentry-compatible error tracking: projects, ingest, issues (``errortrack``)."""
         self.drills = DrillHistory(store)
         self._resources.shared("drill.history", lambda: self.drills)
+        self.rum = Collector(config.rum, store)
+        """Real-user monitoring: the beacons ``/rum`` takes, summed and written."""
+        self._resources.shared("rum.vitals", lambda: self.rum)
         self._drills_last: dict[str, float] = {}
         self.sharing: Sharing | None = None
         if config.cluster.enabled:
@@ -132,6 +136,7 @@ class Engine:
         await self.alerting.start()
         await self.errors.start()
         self.heartbeats.start()
+        await self.rum.start()
         if self.sharing is not None:
             await self.sharing.join()
         self.scheduler = Scheduler(
@@ -180,6 +185,10 @@ class Engine:
         except TimeoutError:
             log.error("stopping with pings unwritten: the store did not answer")
         await self.errors.stop(flush_timeout)
+        try:
+            await asyncio.wait_for(self.rum.stop(), flush_timeout)
+        except TimeoutError:
+            log.error("stopping with RUM tallies unwritten: the store did not answer")
         try:
             await asyncio.wait_for(self.alerting.stop(), flush_timeout)
         except TimeoutError:
@@ -455,6 +464,7 @@ class Engine:
         self.config = config
         self.alerting.set_config(config)
         self.errors.set_config(config)
+        self.rum.configure(config.rum)
         if self.scheduler is not None:
             self.scheduler.secrets = config.secrets
 

@@ -11,7 +11,8 @@ chunks, and the older checks of a chunk that reaches past it (rewritten with the
 1-minute tier first packs what it still reads from them (``minute_packing.pack_before_prune``); its
 minutes go at the minute horizon (unread from then on, their packed hours deleted once whole).
 Heartbeat pings go at the raw horizon too, except each monitor's newest ``pings.RECENT``:
-see ``_prune_pings``.
+see ``_prune_pings``. Real-user monitoring's minute tallies and worst samples go at the raw
+horizon, its hourly tallies at the hour horizon.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import time
 
 import sqlalchemy as sa
 
-from watchkeeper.store import chunks, compaction, minute_packing, minutes, pings, schema
+from watchkeeper.store import chunks, compaction, minute_packing, minutes, pings, rum, schema
 from watchkeeper.store import raw as raw_results
 from watchkeeper.store.database import writing
 from watchkeeper.store.queries import monitor_ids
@@ -64,7 +65,10 @@ def prune(engine: sa.Engine, now: float, *, raw: float, minute: float, hour: flo
         gone = connection.execute(
             sa.delete(schema.reports).where(schema.reports.c.ts < now - hour)
         ).rowcount
-    return deleted + max(gone, 0)
+    # RUM keeps a few hundred tallies a minute whatever the traffic: one delete per table
+    with writing(engine).begin() as connection:
+        rum_gone = rum.prune(connection, raw_before=now - raw, hour_before=now - hour)
+    return deleted + max(gone, 0) + rum_gone
 
 
 def _prune_raw(

@@ -536,3 +536,52 @@ error_outcomes = sa.Table(
 """What became of what SDKs sent, per project, hour (epoch seconds // 3600), category
 (``error``, ``transaction``, ``session``, ``attachment``, ...) and outcome (``accepted``,
 ``rate_limited``, ``duplicate``, ``invalid``, ``too_large``, ``client_discarded``)."""
+
+# -- real-user monitoring: tallies of browsers' web-vitals beacons, and the worst samples -----
+
+
+def _rum_tally_table(name: str) -> sa.Table:
+    return sa.Table(
+        name,
+        metadata,
+        sa.Column("id", BigId, primary_key=True),
+        sa.Column("at", sa.Double, nullable=False),
+        sa.Column("page", sa.Text, nullable=False),
+        sa.Column("device", sa.Text, nullable=False),
+        sa.Column("metric", sa.Text, nullable=False),
+        sa.Column("samples", sa.Integer, nullable=False),
+        sa.Column("good", sa.Integer, nullable=False),
+        sa.Column("needs_improvement", sa.Integer, nullable=False),
+        sa.Column("poor", sa.Integer, nullable=False),
+        sa.Column("histogram", sa.Text, nullable=False),
+        sa.Index(None, "at"),
+        sa.Index(None, "page", "metric", "at"),
+    )
+
+
+rum_minutes = _rum_tally_table("rum_minutes")
+"""Each minute's beacons per (page group, device, metric): counts by rating and a histogram
+(``rum.histogram``). Additive: several rows of one key and minute (nodes of a cluster, a
+restart) sum up."""
+
+rum_hours = _rum_tally_table("rum_hours")
+"""The minutes rolled up into hours (kept for the hour retention)."""
+
+rum_samples = sa.Table(
+    "rum_samples",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("value", sa.Double, nullable=False),
+    sa.Column("page", sa.Text, nullable=False),
+    sa.Column("device", sa.Text, nullable=False),
+    sa.Column("metric", sa.Text, nullable=False),
+    sa.Column("rating", sa.Text, nullable=False),
+    sa.Column("path", sa.Text, nullable=False),
+    sa.Column("navigation", sa.Text, nullable=False),
+    sa.Column("attribution", sa.Text, nullable=True),
+    sa.Index(None, "at"),
+    sa.Index(None, "page", "metric", "at"),
+)
+"""The worst samples of each (page group, device, metric) and hour, with their attribution
+(web-vitals' metric id as the key: a sample is kept once). No client address is stored."""

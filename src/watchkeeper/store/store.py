@@ -22,12 +22,13 @@ from watchkeeper.store import database, events, ingest, migrate, queries
 from watchkeeper.store.codec import result_row
 
 if TYPE_CHECKING:
+    # the series, rollups and summaries work on numpy arrays: imported by the methods that
+    # use them, so reading states (``wk status``) does not pay for numpy
+    from watchkeeper.rum.rows import Sample as RumSample
+    from watchkeeper.rum.rows import Tally
     from watchkeeper.store import issue_batches
     from watchkeeper.store import issues as issue_rows
     from watchkeeper.store import projects as project_rows
-
-    # the series, rollups and summaries work on numpy arrays: imported by the methods that
-    # use them, so reading states (``wk status``) does not pay for numpy
     from watchkeeper.store import samples as sample_queries
     from watchkeeper.store.reports import Report
     from watchkeeper.store.series import Point
@@ -360,6 +361,46 @@ class Store:
             if done < issue_rows.PRUNE_BATCH:
                 return deleted
 
+    def rum_write(self, tallies: Sequence[Tally], samples: Sequence[RumSample]) -> None:
+        """Real-user monitoring: minute tallies and new worst samples, in one transaction."""
+        from watchkeeper.store import rum
+
+        with self._failures("write"), self._writing.begin() as connection:
+            rum.write(connection, tallies, samples)
+
+    def rum_tallies(
+        self,
+        since: float,
+        until: float,
+        *,
+        page: str | None = None,
+        device: str | None = None,
+        metric: str | None = None,
+    ) -> list[Tally]:
+        """The RUM tallies of ``[since, until)`` (see ``store.rum.tallies``)."""
+        from watchkeeper.store import rum
+
+        with self._reading() as connection:
+            return rum.tallies(connection, since, until, page=page, device=device, metric=metric)
+
+    def rum_worst(
+        self,
+        since: float,
+        until: float,
+        *,
+        page: str | None = None,
+        device: str | None = None,
+        metric: str | None = None,
+        limit: int = 20,
+    ) -> list[RumSample]:
+        """The worst RUM samples kept in ``[since, until)``, the worst first."""
+        from watchkeeper.store import rum
+
+        with self._reading() as connection:
+            return rum.worst(
+                connection, since, until, page=page, device=device, metric=metric, limit=limit
+            )
+
     def states(self) -> dict[str, StoredState]:
         """The current state of every monitor that ever had a transition."""
         with self._reading() as connection:
@@ -449,13 +490,14 @@ class Store:
         """Roll up the 1-minute and 1-hour buckets closed ``grace`` seconds (default
         ``rollups.GRACE``) before ``now`` (results may still arrive until then); returns rows
         written."""
-        from watchkeeper.store import minute_packing, rollups, sample_rollups
+        from watchkeeper.store import minute_packing, rollups, rum, sample_rollups
 
         grace = rollups.GRACE if grace is None else grace
         with self._failures("roll up"):
             engine = self._live_engine()
             written = rollups.roll_up(engine, now, grace)
             written += sample_rollups.roll_up(engine, now, grace)
+            written += rum.roll_up(engine, now, grace)
             return written + minute_packing.pack_dense(engine)
 
     def compact(self, now: float, *, grace: float | None = None) -> int:

@@ -26,12 +26,23 @@ from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
-from watchkeeper.web.api import agents, alerting, audits, drills, errors, monitors, pings, system
+from watchkeeper.web.api import (
+    agents,
+    alerting,
+    audits,
+    drills,
+    errors,
+    monitors,
+    pings,
+    rum,
+    system,
+)
 from watchkeeper.web.context import Web
 from watchkeeper.web.ingest import SentryIngest, ingest_path
 from watchkeeper.web.metrics import Metrics
-from watchkeeper.web.pages import account, api_docs, dashboard, overview, public
+from watchkeeper.web.pages import account, api_docs, dashboard, overview, public, vitals
 from watchkeeper.web.pages import audits as audit_pages
+from watchkeeper.web.rum import RumFastPath
 from watchkeeper.web.security import Gate, is_api
 
 log = logging.getLogger("watchkeeper.web")
@@ -93,11 +104,13 @@ def create_app(
         drills.router,
         agents.router,
         errors.router,
+        rum.router,
         account.router,
         public.router,
         overview.router,
         dashboard.router,
         audit_pages.router,
+        vitals.router,
         api_docs.router,
     ):
         app.include_router(router)
@@ -134,9 +147,10 @@ def create_app(
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
     # outermost: nothing runs before the gate has said who is asking
     app.add_middleware(Gate, auth=web.auth, needs_setup=web.needs_setup, headers=SECURITY_HEADERS)
-    # ahead of all of it: pings are public, plain, and many (see PingFastPath)
+    # ahead of all of it: pings and beacons are public, plain, and many (see PingFastPath)
     plain_headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
     app.add_middleware(pings.PingFastPath, engine=engine, headers=plain_headers)
+    app.add_middleware(RumFastPath, engine=engine, headers=plain_headers)
     # ahead of FastAPI itself: Sentry SDKs authenticate with their DSN key (no login, no
     # CSRF, no cookie) and send thousands of events a second (see web.ingest)
     app.sentry = SentryIngest(engine.errors, plain_headers)

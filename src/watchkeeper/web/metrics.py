@@ -21,7 +21,10 @@ Watchkeeper itself: ``watchkeeper_build_info``, ``watchkeeper_scheduler_lag_seco
 ``watchkeeper_checks_skipped_total``, ``watchkeeper_store_queue_depth``,
 ``watchkeeper_store_write_seconds`` (summary), ``watchkeeper_store_results_dropped_total``,
 ``watchkeeper_outbox_depth``, ``watchkeeper_notifications_total{route,outcome}``
-(delivered | retry | failed), ``watchkeeper_route_broken{route}``.
+(delivered | retry | failed), ``watchkeeper_route_broken{route}``; with real-user monitoring
+on, ``watchkeeper_rum_beacons_total{outcome}`` (accepted | duplicate | refused |
+sampled_out), ``watchkeeper_rum_limited_total`` (requests answered 429) and
+``watchkeeper_rum_tallies_dropped_total``.
 """
 
 from __future__ import annotations
@@ -278,6 +281,30 @@ class _Collector:
         for route in engine.config.routes:
             broken.add_metric([route.name], 1.0 if route.name in deliverer.broken else 0.0)
         yield broken
+        rum = engine.rum
+        if rum.enabled:
+            beacons = CounterMetricFamily(
+                "watchkeeper_rum_beacons",
+                "Real-user monitoring metric reports by outcome",
+                labels=["outcome"],
+            )
+            counted = {
+                "accepted": rum.accepted,
+                "duplicate": rum.duplicates,
+                "refused": rum.refused,
+                "sampled_out": rum.sampled_out,
+            }
+            for name, number in counted.items():
+                beacons.add_metric([name], float(number))
+            yield beacons
+            yield _counter(
+                "watchkeeper_rum_limited", "Beacon requests answered 429 (per address)", rum.limited
+            )
+            yield _counter(
+                "watchkeeper_rum_tallies_dropped",
+                "RUM tallies lost: refused by the store or held too long",
+                rum.dropped,
+            )
 
 
 def _le(edge: float) -> str:

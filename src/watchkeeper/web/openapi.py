@@ -41,6 +41,115 @@ _WHY = {
     "ping503": "The store did not take the ping: send it again",
     "504": "The check did not finish in time",
 }
+_BEACON_ANSWERS = {
+    "202": "Counted: how many metrics were accepted, duplicates, refused, sampled out",
+    "400": "Not a batch (bad JSON, no view id, too many metrics, no valid metric)",
+    "403": "The Origin is not in rum.origins",
+    "404": "Real-user monitoring is off (no rum: section)",
+    "405": "Only POST and OPTIONS",
+    "413": "The batch is over 64 KiB",
+    "415": "Not text/plain or application/json",
+    "429": "Past this address's limit (Retry-After)",
+}
+_BATCH = {
+    "type": "object",
+    "required": ["view", "metrics"],
+    "properties": {
+        "view": {"type": "string", "description": "the page view's random id (hex)"},
+        "metrics": {
+            "type": "array",
+            "maxItems": 50,
+            "items": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "string"},
+                    "name": {"enum": ["LCP", "INP", "CLS", "FCP", "TTFB"]},
+                    "value": {"type": "number"},
+                    "delta": {"type": "number"},
+                    "rating": {"type": "string"},
+                    "navigationType": {"type": "string"},
+                    "page": {"type": "string", "description": "the path: no query or fragment"},
+                    "device": {"enum": ["mobile", "tablet", "desktop"]},
+                    "attribution": {"type": "object"},
+                },
+            },
+        },
+    },
+}
+
+
+def _rum_paths() -> dict[str, Any]:
+    """``/rum.js`` and ``/rum``, served ahead of the framework (``web.rum``): public, no
+    cookie, no CSRF token."""
+    error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+    def answers(codes: list[str]) -> dict[str, Any]:
+        return {code: {"description": _BEACON_ANSWERS[code], "content": error} for code in codes}
+
+    counted = {
+        "type": "object",
+        "properties": {
+            name: {"type": "integer"}
+            for name in ("accepted", "duplicates", "refused", "sampled_out")
+        }
+        | {"why": {"type": "string"}},
+    }
+    return {
+        "/rum.js": {
+            "get": {
+                "tags": ["rum"],
+                "summary": "The real-user monitoring script",
+                "description": "Google's web-vitals (attribution build) and Watchkeeper's "
+                'loader in one script; add `<script src=".../rum.js" defer></script>` to a '
+                "page (`data-endpoint`, `data-sample` on the tag). Cacheable (ETag).",
+                "operationId": "rum_script",
+                "security": [],
+                "responses": {
+                    "200": {
+                        "description": "The script",
+                        "content": {"text/javascript": {"schema": {"type": "string"}}},
+                    },
+                    "304": {"description": "Not modified (If-None-Match)"},
+                    **answers(["404"]),
+                },
+            }
+        },
+        "/rum": {
+            "post": {
+                "tags": ["rum"],
+                "summary": "A batch of web-vitals beacons",
+                "description": "What /rum.js sends with navigator.sendBeacon: text/plain (or "
+                "application/json) JSON, at most 64 KiB and 50 metrics. Each metric is "
+                "checked on its own; a metric id seen before counts once.",
+                "operationId": "rum_beacons",
+                "security": [],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "text/plain": {"schema": {"type": "string"}},
+                        "application/json": {"schema": _BATCH},
+                    },
+                },
+                "responses": {
+                    "202": {
+                        "description": _BEACON_ANSWERS["202"],
+                        "content": {"application/json": {"schema": counted}},
+                    },
+                    **answers(["400", "403", "404", "413", "415", "429"]),
+                },
+            },
+            "options": {
+                "tags": ["rum"],
+                "summary": "CORS preflight for a configured origin",
+                "operationId": "rum_preflight",
+                "security": [],
+                "responses": {
+                    "204": {"description": "Allowed: POST with Content-Type"},
+                    **answers(["403", "404"]),
+                },
+            },
+        },
+    }
 
 
 def _errors_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
@@ -88,5 +197,6 @@ def build(app: FastAPI) -> dict[str, Any]:
                 continue
             for code in _errors_for(path, method, operation):
                 responses[code] = {"description": _WHY[code], "content": reference}
+    document["paths"].update(_rum_paths())
     app.openapi_schema = document
     return document

@@ -1,8 +1,9 @@
 """Who is asking, and may they: the gate in front of every route, and the checks for writes.
 
 Default deny: ``Gate`` (ASGI middleware) lets a request through anonymously only on a path
-in ``PUBLIC`` (status pages, badges, liveness, static files, login and first-run setup, and
-the Sentry SDKs' ingest URLs, whose DSN key is checked by ``web.ingest``).
+in ``PUBLIC`` (status pages, badges, liveness, static files, login and first-run setup,
+pings and real-user monitoring's beacons, and the Sentry SDKs' ingest URLs, whose DSN key is
+checked by ``web.ingest``).
 Everything else needs a session cookie or ``Authorization: Bearer <token>``; without one an
 API path answers 401 and a page redirects to the login (or, before anybody exists, to the
 first-run setup). So a route added later is protected without anyone remembering to.
@@ -34,7 +35,7 @@ from watchkeeper.web.ingest import ingest_path
 
 SESSION_COOKIE = "wk_session"
 PUBLIC_PREFIXES = ("/status", "/badge/", "/static/", "/ping/")
-PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico"})
+PUBLIC_PATHS = frozenset({"/healthz", "/login", "/setup", "/favicon.ico", "/rum", "/rum.js"})
 PAGES_UNDER_API = frozenset({"/api/docs"})
 """Pages whose address is under ``/api/``: an anonymous visitor goes to the login, and errors
 are pages, as for every other page."""
@@ -42,7 +43,8 @@ AGENT_PATHS = "/api/v1/agent/"
 """All an agent's token may reach (its assignment, its pushes)."""
 _AGENT_ONLY = "an agent's token may only read its assignment and push results (/api/v1/agent/)"
 ANY_HOST_PATHS = ("/healthz", "/ping/")
-"""Answered whatever Host a request names, even before anybody exists."""
+"""Answered whatever Host a request names, even before anybody exists (and ``/rum``,
+``/rum.js``: browsers' beacons, answered ahead of the gate by ``web.rum.RumFastPath``)."""
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
