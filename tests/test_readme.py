@@ -109,6 +109,22 @@ def test_the_quick_start_counts_the_demos_services_and_activates_the_venv(
     assert ". .venv/bin/activate" in quick_start.split("wk up --demo")[0]
 
 
+def test_the_readme_projects_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "projects:" in block)
+
+    config = parse_config(
+        example, str(tmp_path / "watchkeeper.yaml"), env={"SHOP_SENTRY_KEY": "a" * 32}
+    )
+
+    (shop,) = config.projects
+    assert (shop.name, str(shop.rate_limit), shop.key_reference) == (
+        "shop",
+        "600/m",
+        "${SHOP_SENTRY_KEY}",
+    )
+
+
 def test_the_readme_rum_example_validates(tmp_path: Path) -> None:
     blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
     example = next(block for block in blocks if "rum:" in block and "origins:" in block)

@@ -21,6 +21,8 @@ waits for another lane's threads, so one subsystem's blocking work cannot starve
     backups        2   backup monitors and drills: listing folders, reading file heads,
                        the drill's verification queries on a MariaDB scratch database
     cluster        1   a node's sync with the store: heartbeat, leases, the leader lease
+    errors         1   error tracking: grouping a batch of SDK events into issues, reading
+                       the projects (the batch is written on store-writer)
 
 A call that hangs (a hung NFS mount under a disk sample, a MySQL server trickling bytes past
 every read timeout) is abandoned by its caller's deadline but keeps its thread. ``run_one``
@@ -166,3 +168,4 @@ DIAGNOSIS = Lane("diagnosis", 2)
 RELOAD = Lane("reload", 1)
 BACKUPS = Lane("backups", 2)
 CLUSTER = Lane("cluster", 1)
+ERRORS = Lane("errors", 1)

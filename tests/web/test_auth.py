@@ -33,6 +33,7 @@ PUBLIC = {
 SAMPLE = {
     "name": "api",
     "incident_id": "1",
+    "issue_id": "1",
     "silence_id": "1",
     "window_id": "1",
     "kind": "status",

@@ -102,6 +102,14 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.agent:agent",
         "Check the monitors a node assigns to this location and push the results to it.",
     ),
+    "project": Entry(
+        "watchkeeper.cli.projects:project_app", "Error-tracking projects and their Sentry DSNs."
+    ),
+    "errors": Entry(
+        "watchkeeper.cli.issues:errors",
+        "List error issues, the most recently seen first: title, where, events, users, last "
+        "seen, status.",
+    ),
     "drill": Entry(
         "watchkeeper.cli.drill:drill",
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "

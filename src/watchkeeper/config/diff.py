@@ -40,6 +40,7 @@ LIVE_SETTINGS: tuple[tuple[str, Callable[[Config], object]], ...] = (
     ("retention", lambda c: c.retention),
     ("engine.flush_timeout", lambda c: c.engine.flush_timeout),
     ("server.public_url", lambda c: c.server.public_url),
+    ("projects", lambda c: c.projects),
     ("rum", lambda c: c.rum),
 )
 """Settings a reload applies (defaults show as the monitors they change)."""

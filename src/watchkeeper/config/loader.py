@@ -27,6 +27,7 @@ from watchkeeper.config.models import (
     ServerConfig,
     StatusPage,
 )
+from watchkeeper.config.projects import load_projects
 from watchkeeper.config.reporting import Reporter
 from watchkeeper.config.routes import load_routes
 from watchkeeper.config.yamlsource import Path, line_of, load_with_lines
@@ -53,6 +54,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "status_pages": None,
     "slos": None,
     "cluster": ClusterConfig,
+    "projects": None,
     "rum": None,
 }
 _SLO_KEYS = ("monitor", "objective", "window", "latency")
@@ -226,6 +228,8 @@ class _Loader(Reporter):
         maintenance = load_maintenance(self, data.get("maintenance"))
         self.check_windows(maintenance, {m.name for m in monitors})
         pages = self.load_status_pages(data.get("status_pages"), monitors)
+        raw = self.raw.get("projects") if isinstance(self.raw, dict) else None
+        projects = load_projects(self, data.get("projects"), raw, names)
         if self.problems:
             raise ConfigError.collect(self.problems)
         return Config(
@@ -242,6 +246,7 @@ class _Loader(Reporter):
             status_pages=tuple(pages),
             files=(os.path.abspath(self.filename), *sorted(self.files)),
             cluster=sections["cluster"] or ClusterConfig(),
+            projects=tuple(projects),
             rum=rum,
         )
 

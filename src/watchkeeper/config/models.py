@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -18,6 +18,9 @@ from watchkeeper.expect import Expectation
 from watchkeeper.notify.base import NotifierKind, NotifierSettings
 from watchkeeper.rum.settings import RumConfig
 from watchkeeper.units import Duration
+
+if TYPE_CHECKING:
+    from watchkeeper.config.projects import ProjectConfig
 
 DEFAULT_PORT = 8844
 
@@ -616,6 +619,8 @@ class Config:
     """What it was read from: the file itself, then each ``${file:...}`` it read (absolute
     paths; what ``wk up --watch`` looks at)."""
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
+    projects: tuple[ProjectConfig, ...] = ()
+    """Error-tracking projects of the config (``projects:``); more live in the store."""
     rum: RumConfig | None = None
     """Real-user monitoring (``/rum.js``, ``POST /rum``); None: off."""
 

@@ -31,6 +31,7 @@ from watchkeeper.engine.quorum import Quorum
 from watchkeeper.engine.scheduler import Scheduler
 from watchkeeper.engine.sharing import Sharing
 from watchkeeper.engine.slos import Slos
+from watchkeeper.errortrack.service import ErrorTracker
 from watchkeeper.lanes import STORE_UPKEEP
 from watchkeeper.model import Result, State, StoredState, Transition
 from watchkeeper.rum.collector import Collector
@@ -93,6 +94,8 @@ class Engine:
         self.generation = 0
         """Grows whenever a monitor is added, replaced or removed (what agents are sent is
         built again only then)."""
+        self.errors = ErrorTracker(store, config)
+        """Sentry-compatible error tracking: projects, ingest, issues (``errortrack``)."""
         self.drills = DrillHistory(store)
         self._resources.shared("drill.history", lambda: self.drills)
         self.rum = Collector(config.rum, store)
@@ -131,6 +134,7 @@ class Engine:
         )
         await self.writer.start()
         await self.alerting.start()
+        await self.errors.start()
         self.heartbeats.start()
         await self.rum.start()
         if self.sharing is not None:
@@ -180,6 +184,7 @@ class Engine:
             await asyncio.wait_for(self.heartbeats.stop(), flush_timeout)
         except TimeoutError:
             log.error("stopping with pings unwritten: the store did not answer")
+        await self.errors.stop(flush_timeout)
         try:
             await asyncio.wait_for(self.rum.stop(), flush_timeout)
         except TimeoutError:
@@ -458,6 +463,7 @@ class Engine:
         settings (its monitors come through ``change_monitors``)."""
         self.config = config
         self.alerting.set_config(config)
+        self.errors.set_config(config)
         self.rum.configure(config.rum)
         if self.scheduler is not None:
             self.scheduler.secrets = config.secrets
@@ -489,6 +495,14 @@ class Engine:
                         raw=retention.raw,
                         minute=retention.minute,
                         hour=retention.hour,
+                    )
+                    await STORE_UPKEEP.run(
+                        self.store.prune_errors,
+                        time.time(),
+                        events=retention.raw,
+                        minutes=retention.minute,
+                        issues=retention.minute,
+                        outcomes=retention.hour,
                     )
             except Exception:
                 log.exception("store upkeep failed; will retry")

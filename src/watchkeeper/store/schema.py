@@ -411,6 +411,132 @@ sample_1h = sa.Table(
     sa.Index(None, "monitor_id", "bucket"),
 )
 
+# -- error tracking: Sentry-compatible projects, issues, their newest events and counts --------
+error_projects = sa.Table(
+    "error_projects",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False, unique=True),
+    sa.Column("public_key", sa.Text, nullable=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("settings", sa.Text, nullable=True),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=True),
+)
+"""One row per project: its id is the DSN's project id. ``public_key`` is the key made for
+it (None when the config gives one: a secret is never stored); ``source`` is ``config`` or
+``api``; ``settings`` (JSON) are an API project's rate limit, origins and routes."""
+
+error_issues = sa.Table(
+    "error_issues",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("first_seen", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+    sa.Column("count", BigId, nullable=False, server_default="0"),
+    sa.Column("resolved_at", sa.Double, nullable=True),
+    sa.Column("regressed_at", sa.Double, nullable=True),
+    sa.Column("status_changed_at", sa.Double, nullable=True),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("users", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("times_regressed", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("fingerprint", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False, server_default="unresolved"),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("culprit", sa.Text, nullable=True),
+    sa.Column("type", sa.Text, nullable=True),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("platform", sa.Text, nullable=True),
+    sa.Column("first_release", sa.Text, nullable=True),
+    sa.Column("last_release", sa.Text, nullable=True),
+    sa.Column("resolution", sa.Text, nullable=True),
+    sa.Column("resolution_release", sa.Text, nullable=True),
+    sa.Column("status_by", sa.Text, nullable=True),
+    sa.UniqueConstraint("project_id", "fingerprint"),
+    sa.Index(None, "project_id", "last_seen"),
+    sa.Index(None, "last_seen"),
+)
+"""One row per issue (a group of events with one fingerprint hash in a project)."""
+
+error_events = sa.Table(
+    "error_events",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("issue_id", BigId, nullable=False),
+    sa.Column("received_at", sa.Double, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("project_id", sa.Integer, nullable=False),
+    sa.Column("event_id", sa.Text, nullable=False),
+    sa.Column("level", sa.Text, nullable=False),
+    sa.Column("release", sa.Text, nullable=True),
+    sa.Column("environment", sa.Text, nullable=True),
+    sa.Column("user_hash", sa.Text, nullable=True),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.UniqueConstraint("project_id", "event_id"),
+    sa.Index(None, "issue_id", "received_at"),
+    sa.Index(None, "received_at"),
+)
+"""The newest events of each issue, trimmed (``body``: JSON, see ``errortrack.normalize.trim``)."""
+
+error_issue_users = sa.Table(
+    "error_issue_users",
+    metadata,
+    sa.Column("issue_id", BigId, primary_key=True),
+    sa.Column("user_hash", sa.Text, primary_key=True),
+)
+"""The distinct users an issue happened to, as keyed hashes (never the identity itself)."""
+
+error_issue_tags = sa.Table(
+    "error_issue_tags",
+    metadata,
+    sa.Column("issue_id", BigId, primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),
+    sa.Column("count", BigId, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+)
+"""How many of an issue's events carried each value of each tag (releases and environments
+among them)."""
+
+error_minutes = sa.Table(
+    "error_minutes",
+    metadata,
+    sa.Column("issue_id", BigId, primary_key=True),
+    sa.Column("minute", sa.BigInteger, primary_key=True),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Index(None, "minute"),
+)
+"""Events of an issue per minute (``minute``: epoch seconds // 60), by receipt."""
+
+error_releases = sa.Table(
+    "error_releases",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Text, primary_key=True),
+    sa.Column("first_seen", sa.Double, nullable=False),
+    sa.Column("last_seen", sa.Double, nullable=False),
+    sa.Column("events", BigId, nullable=False, server_default="0"),
+    sa.Column("sessions", BigId, nullable=False, server_default="0"),
+    sa.Column("crashed", BigId, nullable=False, server_default="0"),
+    sa.Column("errored", BigId, nullable=False, server_default="0"),
+    sa.Column("abnormal", BigId, nullable=False, server_default="0"),
+)
+"""Each project's releases: first and last seen (their order, for regressions), events, and
+release health from sessions (crash-free = 1 - crashed / sessions)."""
+
+error_outcomes = sa.Table(
+    "error_outcomes",
+    metadata,
+    sa.Column("project_id", sa.Integer, primary_key=True),
+    sa.Column("hour", sa.BigInteger, primary_key=True),
+    sa.Column("category", sa.Text, primary_key=True),
+    sa.Column("outcome", sa.Text, primary_key=True),
+    sa.Column("quantity", BigId, nullable=False),
+)
+"""What became of what SDKs sent, per project, hour (epoch seconds // 3600), category
+(``error``, ``transaction``, ``session``, ``attachment``, ...) and outcome (``accepted``,
+``rate_limited``, ``duplicate``, ``invalid``, ``too_large``, ``client_discarded``)."""
+
 # -- real-user monitoring: tallies of browsers' web-vitals beacons, and the worst samples -----
 
 

@@ -8,7 +8,7 @@ between threads: each call takes its own pooled connection. Database failures su
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
     # use them, so reading states (``wk status``) does not pay for numpy
     from watchkeeper.rum.rows import Sample as RumSample
     from watchkeeper.rum.rows import Tally
+    from watchkeeper.store import issue_batches
+    from watchkeeper.store import issues as issue_rows
+    from watchkeeper.store import projects as project_rows
     from watchkeeper.store import samples as sample_queries
     from watchkeeper.store.reports import Report
     from watchkeeper.store.series import Point
@@ -231,6 +234,132 @@ class Store:
         """Every agent heard from, by location and name."""
         with self._reading() as connection:
             return agent_rows.agents(connection)
+
+    # -- error tracking (rows: ``store.projects``, ``store.issues``) ------------------------
+    def error_projects(self) -> list[project_rows.StoredProject]:
+        """Every error-tracking project registered, by id."""
+        from watchkeeper.store import projects as project_rows
+
+        with self._reading() as connection:
+            return project_rows.projects(connection)
+
+    def ensure_error_projects(
+        self, wanted: Mapping[str, bool], now: float, new_key: Callable[[], str]
+    ) -> dict[str, project_rows.StoredProject]:
+        """Register the config's projects (name → does the config give its key); see
+        ``store.projects.ensure_config_projects``."""
+        from watchkeeper.store import projects as project_rows
+
+        with self.transaction() as connection:
+            return project_rows.ensure_config_projects(connection, wanted, now, new_key)
+
+    def add_error_project(
+        self, name: str, key: str, settings: Mapping[str, Any], now: float, by: str | None = None
+    ) -> project_rows.StoredProject:
+        """A project made at run time (``ProjectTaken`` if its name is)."""
+        from watchkeeper.store import projects as project_rows
+
+        with self.transaction() as connection:
+            return project_rows.add_project(connection, name, key, settings, now, by)
+
+    def write_errors(
+        self,
+        groups: Sequence[issue_batches.GroupWrite],
+        releases: Sequence[issue_batches.ReleaseWrite],
+        outcomes: Mapping[issue_batches.OutcomeKey, int],
+        now: float,
+        reopens: issue_batches.Reopens,
+    ) -> issue_batches.Written:
+        """One batch of the error tracker, in one transaction (``issue_batches.write_batch``)."""
+        from watchkeeper.store import issue_batches
+
+        with self.transaction() as connection:
+            return issue_batches.write_batch(connection, groups, releases, outcomes, now, reopens)
+
+    def known_event_ids(self, project_id: int, event_ids: Iterable[str]) -> set[str]:
+        """Those of ``event_ids`` the project has stored already."""
+        from watchkeeper.store import issue_batches
+
+        with self._reading() as connection:
+            return issue_batches.known_event_ids(connection, project_id, event_ids)
+
+    def error_issues(
+        self,
+        *,
+        project_id: int | None = None,
+        status: str | None = None,
+        query: str | None = None,
+        sort: str = "last_seen",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[list[issue_rows.Issue], int]:
+        """Issues matching the filters, sorted (``store.issues.SORTS``), and how many match."""
+        from watchkeeper.store import issues as issue_rows
+
+        with self._reading() as connection:
+            return issue_rows.issues(
+                connection,
+                project_id=project_id,
+                status=status,
+                query=query,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+            )
+
+    def error_issue(self, issue_id: int) -> issue_rows.Issue | None:
+        from watchkeeper.store import issues as issue_rows
+
+        with self._reading() as connection:
+            return issue_rows.issue(connection, issue_id)
+
+    def set_issue_status(
+        self,
+        issue_id: int,
+        status: str,
+        now: float,
+        *,
+        in_release: str | None = None,
+        by: str | None = None,
+    ) -> issue_rows.Issue | None:
+        """Resolve (``in_release`` or plain), ignore or unresolve; None if no such issue."""
+        from watchkeeper.store import issues as issue_rows
+
+        with self.transaction() as connection:
+            return issue_rows.set_status(
+                connection, issue_id, status, now, in_release=in_release, by=by
+            )
+
+    def error_minute_counts(
+        self, issue_ids: Sequence[int] | None, since: float, until: float
+    ) -> list[issue_rows.MinuteCount]:
+        """Events per minute of the issues given (or all) in ``[since, until)``."""
+        from watchkeeper.store import issues as issue_rows
+
+        with self._reading() as connection:
+            return issue_rows.minute_counts(connection, issue_ids, since, until)
+
+    def prune_errors(
+        self, now: float, *, events: float, minutes: float, issues: float, outcomes: float
+    ) -> int:
+        """Delete error-tracking rows past their retention (seconds before ``now``): events,
+        minute counts, issues not seen since, outcomes and releases; in short transactions.
+        Returns rows deleted."""
+        from watchkeeper.store import issues as issue_rows
+
+        deleted = 0
+        while True:
+            with self.transaction() as connection:
+                done = issue_rows.prune(
+                    connection,
+                    events_before=now - events,
+                    minutes_before=now - minutes,
+                    issues_before=now - issues,
+                    outcomes_before=now - outcomes,
+                )
+            deleted += done
+            if done < issue_rows.PRUNE_BATCH:
+                return deleted
 
     def rum_write(self, tallies: Sequence[Tally], samples: Sequence[RumSample]) -> None:
         """Real-user monitoring: minute tallies and new worst samples, in one transaction."""

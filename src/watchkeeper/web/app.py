@@ -18,6 +18,7 @@ from fastapi.exceptions import HTTPException
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
+from starlette.types import Receive, Scope, Send
 
 from watchkeeper import __version__
 from watchkeeper.auth import Auth
@@ -25,8 +26,19 @@ from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
-from watchkeeper.web.api import agents, alerting, audits, drills, monitors, pings, rum, system
+from watchkeeper.web.api import (
+    agents,
+    alerting,
+    audits,
+    drills,
+    errors,
+    monitors,
+    pings,
+    rum,
+    system,
+)
 from watchkeeper.web.context import Web
+from watchkeeper.web.ingest import SentryIngest, ingest_path
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, api_docs, dashboard, overview, public, vitals
 from watchkeeper.web.pages import audits as audit_pages
@@ -68,7 +80,7 @@ def create_app(
         demo_login=demo_login,
         reloader=reloader,
     )
-    app = FastAPI(
+    app = WatchkeeperApp(
         title="Watchkeeper",
         version=__version__,
         description=(
@@ -91,6 +103,7 @@ def create_app(
         audits.router,
         drills.router,
         agents.router,
+        errors.router,
         rum.router,
         account.router,
         public.router,
@@ -138,7 +151,24 @@ def create_app(
     plain_headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
     app.add_middleware(pings.PingFastPath, engine=engine, headers=plain_headers)
     app.add_middleware(RumFastPath, engine=engine, headers=plain_headers)
+    # ahead of FastAPI itself: Sentry SDKs authenticate with their DSN key (no login, no
+    # CSRF, no cookie) and send thousands of events a second (see web.ingest)
+    app.sentry = SentryIngest(engine.errors, plain_headers)
     return app
+
+
+class WatchkeeperApp(FastAPI):
+    """FastAPI, with the Sentry SDKs' URLs answered before any of its layers."""
+
+    sentry: SentryIngest | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.sentry is not None and scope["type"] == "http":
+            found = ingest_path(scope["path"])
+            if found is not None:
+                await self.sentry.serve(found, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _error(request: Request, status: int, detail: Any, headers: Mapping[str, str]) -> Response:

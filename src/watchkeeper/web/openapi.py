@@ -33,8 +33,8 @@ _WHY = {
     "400": "The body is not valid JSON",
     "401": "No session or bearer token",
     "403": "The token or user may only read (or a session write lacks its CSRF token)",
-    "404": "No such monitor, incident, silence or window",
-    "409": "In conflict with what exists (a name taken, a config monitor, dependants)",
+    "404": "No such monitor, incident, silence, window, project or issue",
+    "409": "In conflict with what exists (a name taken, a config monitor or project, dependants)",
     "422": "The request does not validate; detail says why",
     "503": "The store does not answer",
     "ping404": "No heartbeat monitor has this UUID (or the action is not start, fail or 0-255)",
@@ -156,12 +156,12 @@ def _errors_for(path: str, method: str, operation: dict[str, Any]) -> list[str]:
     codes = ["401", "422", "503"]
     if method in ("post", "put", "delete", "patch"):
         codes.append("403")
-    if "{" in path:
+    if "{" in path or path == "/api/v1/errors/issues":  # an issue; a project named in ?project=
         codes.append("404")
     if "requestBody" in operation:
         codes.append("400")
     if method in ("post", "put", "delete") and path.startswith(
-        ("/api/v1/monitors", "/api/v1/maintenance")
+        ("/api/v1/monitors", "/api/v1/maintenance", "/api/v1/projects")
     ):
         codes.append("409")
     if path.endswith("/check"):

@@ -2,7 +2,8 @@
 
 Default deny: ``Gate`` (ASGI middleware) lets a request through anonymously only on a path
 in ``PUBLIC`` (status pages, badges, liveness, static files, login and first-run setup,
-pings and real-user monitoring's beacons).
+pings and real-user monitoring's beacons, and the Sentry SDKs' ingest URLs, whose DSN key is
+checked by ``web.ingest``).
 Everything else needs a session cookie or ``Authorization: Bearer <token>``; without one an
 API path answers 401 and a page redirects to the login (or, before anybody exists, to the
 first-run setup). So a route added later is protected without anyone remembering to.
@@ -30,6 +31,7 @@ from fastapi import Depends, HTTPException, Request
 from watchkeeper.auth import Auth, Principal
 from watchkeeper.errors import StoreError
 from watchkeeper.lanes import WEB
+from watchkeeper.web.ingest import ingest_path
 
 SESSION_COOKIE = "wk_session"
 PUBLIC_PREFIXES = ("/status", "/badge/", "/static/", "/ping/")
@@ -52,7 +54,14 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 def is_public(path: str) -> bool:
-    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES) or is_sentry_ingest(path)
+
+
+def is_sentry_ingest(path: str) -> bool:
+    """The SDKs' URLs (``/api/<id>/envelope/``, ``/store/``): a DSN key is their credential.
+    ``web.ingest`` serves them ahead of this gate; should a request reach it, it passes,
+    whatever its Host, and needs no CSRF token (it is no session's write)."""
+    return path.startswith("/api/") and ingest_path(path) is not None
 
 
 def is_api(path: str) -> bool:
@@ -92,6 +101,7 @@ class Gate:
             if (
                 not self.auth.users_known
                 and not path.startswith(ANY_HOST_PATHS)
+                and not is_sentry_ingest(path)
                 and not loopback_host(scope)
                 and await WEB.run(self.needs_setup)
             ):
