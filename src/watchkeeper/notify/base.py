@@ -67,9 +67,18 @@ class AlertItem:
     severity: str = "critical"
     tags: tuple[str, ...] = ()
     event: str = "firing"
-    """``firing``, ``resolved``, ``reminder`` or ``escalation``."""
+    """``firing``, ``resolved``, ``reminder`` or ``escalation``; for an error alert ``new``,
+    ``regression`` or ``spike``."""
     duration: float | None = None
     """For a resolution: how long the incident lasted."""
+    issue: int | None = None
+    """An error alert (``event`` ``new``, ``regression`` or ``spike``): the issue's id; the
+    fields below are set for those only (``monitor`` is then the project)."""
+    count: int | None = None
+    """The issue's events in all (a spike: in the minute)."""
+    users: int | None = None
+    release: str | None = None
+    environment: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
