@@ -81,8 +81,9 @@ class ErrorTracker:
         alerting looks at its outbox at once."""
         self.projects: dict[int, Project] = {}
         self.counts: Counter[str] = Counter()
-        """requests, events (taken in), duplicates, rate_limited (answers), refused,
-        stored (events kept), written (events counted into issues), dropped."""
+        """requests, events (taken in), duplicates, rate_limited (answers),
+        events_rate_limited, refused (requests), overflowed (events refused: the queue was
+        full), stored (events kept), written (events counted into issues), dropped."""
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_queue = max_queue
