@@ -40,6 +40,10 @@ class TransportError(Exception):
         self.permanent = permanent
 
 
+ERROR_FIELDS = ("issue", "count", "users", "release", "environment")
+"""The fields of an error alert only (left out of a monitor's alert's JSON)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertItem:
     """One monitor's part of a notification, as it was when the event happened."""
@@ -84,6 +88,9 @@ class AlertItem:
         data = asdict(self)
         for key in ("failures", "warnings", "affected", "tags"):
             data[key] = list(data[key])
+        if self.issue is None:  # a monitor's alert: the body it always had
+            for key in ERROR_FIELDS:
+                del data[key]
         return data
 
     @classmethod

@@ -17,13 +17,12 @@ The request:
      "sent_at": "2026-11-28T12:00:00+00:00",
      "alerts": [{"monitor", "state", "previous_state", "at", "since", "kind", "target",
                  "reason", "failures", "warnings", "error", "cause", "affected", "runbook",
-                 "url", "incident", "severity", "tags", "event", "duration",
-                 "issue", "count", "users", "release", "environment"}]}
+                 "url", "incident", "severity", "tags", "event", "duration"}]}
 
 An error alert (``event`` ``new``, ``regression`` or ``spike``) has one alert: ``monitor`` is
 the project, ``kind`` ``error``, ``target`` the top in-app frame, ``reason`` the issue's
 title (a spike: its rate), ``url`` the issue's page, and ``issue``, ``count``, ``users``,
-``release``, ``environment`` set (null for a monitor's alerts).
+``release``, ``environment`` added (a monitor's alerts have none of these five).
 
 A receiver verifies by recomputing the HMAC and comparing in constant time, and can drop a
 repeated Idempotency-Key: delivery is at least once.
