@@ -61,6 +61,7 @@ async def test_errors_that_jumped_with_the_latency_are_told_beside_it(
     assert evidence["culprit"] == "shop.db in connect"
     assert (evidence["before_per_min"], evidence["after_per_min"]) == (2, 40)
     assert evidence["link"] == f"/errors/{evidence['issue']}"
+    assert evidence["latency_onset"] and evidence["errors_onset"]
     assert "latency shifted as shop began failing: OperationalError" in lead["title"]
     assert "from 2 to 40 a minute" in lead["title"]
     assert lead["severity"] == "warning"

@@ -193,13 +193,14 @@ def beside_latency(
                     f"a minute at {_clock(rise.onset)}",
                     subject=monitor,
                     evidence={
-                        **_evidence(item),
+                        **{k: v for k, v in _evidence(item).items() if k != "onset"},
+                        "errors_onset": _iso(rise.onset),  # not "onset": told once, here
                         "monitor": monitor,
                         "latency_onset": onset_text,
                         "latency_before_p95_ms": finding.evidence.get("before_p95_ms"),
                         "latency_after_p95_ms": finding.evidence.get("after_p95_ms"),
                     },
-                    recommendation=f"The same moment: {_what(issue)} in {issue.project} "
+                    recommendation=f"Errors began then: {_what(issue)} in {issue.project} "
                     f"(/errors/{issue.id}). Fix the error or the release that brought it; the "
                     "latency moved with it.",
                     impact=finding.impact + rise.size,  # beside the shift, before it
