@@ -223,7 +223,7 @@ def page_view() -> dict[str, Any]:
     slow = 1.8 if mobile else 1.0
     ttfb = random.lognormvariate(5.4, 0.4) * slow  # ~220 ms
     fcp = ttfb + random.lognormvariate(6.6, 0.35) * slow  # + ~740 ms
-    lcp = fcp + (random.lognormvariate(7.1, 0.4) * slow if product else random.uniform(0, 200))
+    lcp = fcp + (random.lognormvariate(6.7, 0.4) * slow if product else random.uniform(0, 200))
     cls = random.choice((0.0, 0.0, 0.01, 0.03, 0.08, 0.14 if product else 0.02))
     inp = random.lognormvariate(4.6, 0.6) * (1.6 if page == "/checkout" else 1.0)
     view = uuid.uuid4().hex[:16]
