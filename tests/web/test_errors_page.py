@@ -220,7 +220,10 @@ async def test_the_errors_pages_list_filter_and_show_an_issue_as_text(
         await expect(crumbs).to_have_count(2)
         await expect(crumbs.nth(0)).to_contain_text(f"note={SCRIPT}")
         await expect(crumbs.nth(1)).to_contain_text(f"button{IMAGE}")
-        await expect(main).to_contain_text("u-7f3a")
+        # the user as counted: a keyed hash, never the id the SDK sent
+        user = page.locator("dt:text-is('User') + dd .mono")
+        await expect(user).to_have_text(re.compile(r"^[0-9a-f]{32}$"))
+        await expect(main).not_to_contain_text("u-7f3a")
         await expect(main).to_contain_text("GET https://shop.example.com/cart")
         await expect(main).not_to_contain_text("token=secret")
         await expect(page.locator(".tag-values")).to_contain_text(IMAGE)
@@ -235,6 +238,17 @@ async def test_the_errors_pages_list_filter_and_show_an_issue_as_text(
         assert page.errors == []  # type: ignore[attr-defined]
         await shot(page, "error-issue")
 
+        phone = await logged_in(
+            browser, site, viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True
+        )
+        await phone.goto(site.url + f"/errors/{ids['TypeError']}")
+        await expect(phone.locator("#issue-chart canvas")).to_have_count(1)
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+        await shot(phone, "error-issue-phone")
+        await phone.goto(site.url + "/errors")
+        await shot(phone, "errors-phone")
+        assert phone.errors == []  # type: ignore[attr-defined]
+
         # the buttons
         await page.click("#resolve")
         await expect(page.locator(".notice.ok")).to_have_text("Resolved.")
@@ -248,9 +262,9 @@ async def test_the_errors_pages_list_filter_and_show_an_issue_as_text(
         await expect(page.locator(".issue-head")).to_contain_text("resolved in shop@2.1")
         await page.click("#ignore")
         await expect(page.locator(".issue-head .pill")).to_have_text("ignored")
-        async with site.client(site.token("read")) as reader:
-            async with reader.get(f"/api/v1/errors/issues/{ids['TypeError']}") as answer:
-                stored = await answer.json()
+        path = f"/api/v1/errors/issues/{ids['TypeError']}"
+        async with site.client(site.token("read")) as reader, reader.get(path) as answer:
+            stored = await answer.json()
         assert (stored["status"], stored["status_by"]) == ("ignored", "alice")
 
 

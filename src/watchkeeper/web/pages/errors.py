@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
@@ -160,7 +160,7 @@ async def issue_page(
                 return None, [], {}, []
             return (
                 found,
-                db.events(connection, issue_id, EVENTS_SHOWN),
+                db.events(connection, issue_id, EVENTS_SHOWN, user_hash=True),
                 db.tag_values(connection, issue_id),
                 db.minute_counts(connection, [issue_id], now - span, now + 60),
             )
@@ -234,20 +234,33 @@ def _event_row(event: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _shown_file(frame: dict[str, Any]) -> str:
+    """Where a frame is, short: a URL's path (a browser's frames name whole URLs)."""
+    name = frame.get("filename") or frame.get("abs_path") or frame.get("module") or "?"
+    found = urlsplit(str(name))
+    if found.scheme in ("http", "https") and found.netloc:
+        return found.path or "/"
+    return str(name)
+
+
+def _frames(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Most recent call first, each with the name it is shown by."""
+    return [{**frame, "shown_file": _shown_file(frame)} for frame in reversed(found)]
+
+
 def _event_view(event: dict[str, Any]) -> dict[str, Any]:
     """The chosen event as the template shows it: the exception chain raised-last first,
     each stack most recent call first."""
     chain = []
     for value in reversed(event.get("exception") or []):
-        chain.append({**value, "frames": list(reversed(value.get("frames") or []))})
+        chain.append({**value, "frames": _frames(value.get("frames") or [])})
     lone = event.get("stacktrace")
-    user = event.get("user") or {}
     return {
         **event,
         "chain": chain,
-        "lone_frames": list(reversed(lone.get("frames") or [])) if lone else [],
+        "lone_frames": _frames(lone.get("frames") or []) if lone else [],
         "lone_omitted": lone.get("frames_omitted", 0) if lone else 0,
-        "user_id": user.get("id"),
+        "user_hash": event.get("user_hash"),
         "crumbs": list(reversed(event.get("breadcrumbs") or [])),
     }
 

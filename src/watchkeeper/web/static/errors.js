@@ -15,13 +15,13 @@
       series: [
         {},
         { label: "events", stroke: colour, fill: colour + "99", width: 1, paths: bars,
-          points: { show: false } }
+          points: { show: false }, value: function (u, v, s, i) { return i === null ? "–" : String(v || 0); } }
       ],
       axes: [{ stroke: axis, grid: { stroke: grid } },
              { stroke: axis, grid: { stroke: grid }, size: 48,
                values: function (u, vals) { return vals.map(function (v) { return Number.isInteger(v) ? v : ""; }); } }],
       scales: { x: { time: true }, y: { range: [0, Math.ceil(top * 1.15)] } }
-    }, [data.at, data.counts], holder);
+    }, [data.at, data.counts.map(function (n) { return n || null; })], holder);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
