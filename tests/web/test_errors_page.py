@@ -178,7 +178,9 @@ async def test_the_errors_pages_list_filter_and_show_an_issue_as_text(
         await expect(key_row.locator("td[data-label='Last 24 h']")).to_contain_text("2")
         await expect(key_row.locator("svg.spark-bars rect:not(.zero)")).to_have_count(1)
         await expect(key_row.locator("td[data-label=Release]")).to_have_text("api@2")
-        await expect(page.locator("table.issues")).to_contain_text("TypeError: cart.items")
+        await expect(page.locator("table.issues")).to_contain_text(f"undefined {SCRIPT}")
+        await expect(page.locator("table.issues")).to_contain_text(f"checkout{IMAGE}")
+        assert await page.locator("main img, main script").count() == 0
         await shot(page, "errors")
 
         await page.select_option("select[name=project]", "shop")
