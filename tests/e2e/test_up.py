@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,21 @@ async def test_the_demo_shows_checks_states_and_failures_within_a_minute(tmp_pat
         while not await _told_inbox(config, "shop-https"):
             assert asyncio.get_running_loop().time() < deadline, "the inbox never heard"
             await asyncio.sleep(0.5)
+        # the shop's simulated users: its errors reach the tracker, its pages' web vitals
+        # the collector, both through the public URLs an SDK and /rum.js use
+        issues = await running.get("/api/v1/errors/issues?project=shop")
+        deadline = asyncio.get_running_loop().time() + 20
+        while not issues["items"]:
+            assert asyncio.get_running_loop().time() < deadline, "no demo error arrived"
+            await asyncio.sleep(0.5)
+            issues = await running.get("/api/v1/errors/issues?project=shop")
+        assert issues["items"][0]["count"] >= 1
+        status, exposition = await running.request("GET", "/metrics")
+        assert status == 200
+        beacons = re.search(
+            r'watchkeeper_rum_beacons_total\{outcome="accepted"\} ([0-9.e+]+)', exposition
+        )
+        assert beacons is not None and float(beacons.group(1)) > 0
     finally:
         assert await running.stop() == 0
     assert "shop-https unknown → down" in running.stdout

@@ -9,9 +9,10 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Protocol
 
 from playwright.async_api import Browser, Page, async_playwright, expect
-from tests.helpers.site import ADMIN, ADMIN_PASSWORD, Site
+from tests.helpers.site import ADMIN, ADMIN_PASSWORD
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(
@@ -26,6 +27,12 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+class Served(Protocol):
+    """A Watchkeeper being served (``Site`` in the test's process, ``Running``'s wk up)."""
+
+    url: str
 
 
 @asynccontextmanager
@@ -43,7 +50,7 @@ async def shot(page: Page, name: str, full_page: bool = True) -> None:
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full_page)
 
 
-async def logged_in(browser: Browser, site: Site, **context: object) -> Page:
+async def logged_in(browser: Browser, site: Served, **context: object) -> Page:
     """A new page in a new context, logged in as the admin through the form, on the
     overview; ``page.errors`` collects the script errors it meets."""
     page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]

@@ -27,6 +27,8 @@ from watchkeeper.state import MonitorStatus
 from watchkeeper.units import format_duration, plural
 
 if TYPE_CHECKING:
+    from watchkeeper.demo.targets import DemoTargets
+    from watchkeeper.demo.traffic import DemoTraffic
     from watchkeeper.engine.defined import Defined
     from watchkeeper.engine.reload import Outcome, Reloader
     from watchkeeper.engine.service import Engine
@@ -101,7 +103,7 @@ async def _main(config: Config | None, listen: str | None, verbose: bool, watch:
             demo_yaml(demo_targets.http_port, demo_targets.https_port, demo_targets.smtp_port)
         )
     try:
-        await _serve(config, listen, verbose, demo=demo_targets is not None, watch=watch)
+        await _serve(config, listen, verbose, demo=demo_targets, watch=watch)
     finally:
         if demo_targets is not None:
             await demo_targets.stop()
@@ -123,7 +125,11 @@ def _demo_config(text: str) -> Config:
 
 
 async def _serve(
-    config: Config, listen: str | None, verbose: bool, demo: bool, watch: bool
+    config: Config,
+    listen: str | None,
+    verbose: bool,
+    demo: DemoTargets | None,
+    watch: bool,
 ) -> None:
     from watchkeeper.engine.reload import Reloader
     from watchkeeper.engine.runtime import tune_for_long_run
@@ -136,19 +142,21 @@ async def _serve(
     host, port = _split(listen or config.server.listen)
     await asyncio.to_thread(_refuse_public_bind, listen or config.server.listen, store, config)
     defined = await asyncio.to_thread(_api_monitors, store, config)
-    demo_login = await asyncio.to_thread(_demo_admin, store) if demo else None
+    demo_login = await asyncio.to_thread(_demo_admin, store) if demo is not None else None
     engine = Engine(
         config,
         store,
-        startup_spread=2.0 if demo else config.engine.startup_spread,
+        startup_spread=2.0 if demo is not None else config.engine.startup_spread,
         extra_monitors=tuple(defined.monitors),
         broken_monitors=tuple(defined.broken),
     )
     engine.listeners.append(_TransitionPrinter())
     if verbose:
         engine.result_listeners.append(_print_result)
-    run_files = None if demo else RunFiles(config.path)
-    reloader = None if demo else Reloader(engine, on_outcome=partial(_reloaded, run_files))
+    run_files = None if demo is not None else RunFiles(config.path)
+    reloader = (
+        None if demo is not None else Reloader(engine, on_outcome=partial(_reloaded, run_files))
+    )
     app = create_app(
         engine,
         loopback=is_loopback(host),
@@ -193,8 +201,18 @@ async def _serve(
         await engine.stop(grace=0.5)
         await asyncio.to_thread(store.close)
         fail(f"cannot listen on {host}:{port}: {exc}")
-    _banner(config, store.url, host, port, demo, demo_login, len(defined.monitors))
+    _banner(
+        config,
+        store.url,
+        host,
+        port,
+        demo is not None,
+        demo_login,
+        len(defined.monitors),
+        demo_site_port=demo.http_port if demo is not None else 0,
+    )
     tasks = [asyncio.create_task(_tick(engine))]
+    traffic = await _demo_traffic(engine, demo, host, port) if demo is not None else None
     if reloader is not None and run_files is not None:
         tasks += _reloading(engine, reloader, watch)
         await asyncio.to_thread(_announce, run_files)
@@ -208,6 +226,8 @@ async def _serve(
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if traffic is not None:
+            await traffic.stop()
         if run_files is not None:
             await asyncio.to_thread(run_files.withdraw)
         await server.stop()
@@ -221,6 +241,22 @@ async def _serve(
         await asyncio.to_thread(store.close)
         lost = f"; {unwritten} could not be written (the store did not answer)" if unwritten else ""
         console.print(f"stopped; {plural(written, 'result')} written this run{lost}.")
+
+
+async def _demo_traffic(
+    engine: Engine, demo: DemoTargets, host: str, port: int
+) -> DemoTraffic | None:
+    """The demo shop's simulated users: errors from its app, web vitals from its pages."""
+    from watchkeeper.demo.traffic import DemoTraffic
+
+    project = engine.errors.by_name("shop")
+    if project is None:  # pragma: no cover - the demo config has the project
+        return None
+    demo.watchkeeper_url = f"http://{host}:{port}"
+    site = f"http://127.0.0.1:{demo.http_port}"
+    traffic = DemoTraffic(demo.watchkeeper_url, project.id, site, demo.checkout_failures)
+    await traffic.start()
+    return traffic
 
 
 def _reloading(engine: Engine, reloader: Reloader, watch: bool) -> list[asyncio.Task[None]]:
@@ -290,6 +326,7 @@ def _banner(
     demo: bool,
     demo_login: tuple[str, str] | None = None,
     through_api: int = 0,
+    demo_site_port: int = 0,
 ) -> None:
     shown = f"[{host}]" if ":" in host else host
     store_url = store_url.removeprefix("sqlite:///")  # a SQLite store is a file: show its path
@@ -310,6 +347,10 @@ def _banner(
             f"demo: watching {plural(len(config.monitors), 'service')} started in this process.\n"
             f"  dashboard: http://{shown}:{port}/  (log in as {name}, password {password})\n"
             f"  status page: http://{shown}:{port}/status\n"
+            f"  the shop's errors (Sentry SDK events): http://{shown}:{port}/errors, "
+            f"wk errors -c {config.path}\n"
+            f"  its visitors' Core Web Vitals: http://{shown}:{port}/vitals "
+            f"(open the shop, http://127.0.0.1:{demo_site_port}/, to add yours)\n"
             f"  wk status -c {config.path}\n"
             f"  wk token create --scope read -c {config.path}   (then curl -H "
             f"'Authorization: Bearer …' http://{shown}:{port}/api/v1/monitors)\n"

@@ -52,6 +52,18 @@ monitors:
     interval: 10s
   - name: nightly-backup           # cron jobs ping it: wk heartbeat url nightly-backup
     heartbeat: {{period: 1d, grace: 1h}}
+  - name: product-lcp              # real users' Largest Contentful Paint (/rum.js beacons)
+    rum: {{page: product, metric: LCP, window: 5m, min_samples: 20}}
+  - name: checkout-inp             # how fast the checkout answers a click, in browsers
+    rum: {{page: checkout, metric: INP, window: 5m, min_samples: 10}}
+projects:                          # Sentry SDKs send errors here: wk errors, /errors
+  - {{name: shop, key: "{key}"}}
+rum:                               # web-vitals from the shop's pages: /vitals
+  origins: ["http://127.0.0.1:{http}"]
+  pages:
+    - {{name: home, pattern: "/"}}
+    - {{name: product, pattern: "/product/*"}}
+    - {{name: checkout, pattern: "/checkout"}}
 slos:                              # error budgets with the SRE Workbook's burn-rate alerts
   - {{name: shop-availability, monitor: shop-api, objective: 99.5%, window: 30d}}
   - {{name: search-latency, monitor: search, objective: 90%, latency: 1s, window: 7d}}
@@ -67,4 +79,6 @@ EXPLAINED = {
 
 
 def demo_yaml(http: int, https: int, smtp: int) -> str:
-    return DEMO_YAML.format(http=http, https=https, smtp=smtp)
+    from watchkeeper.demo.traffic import DEMO_KEY
+
+    return DEMO_YAML.format(http=http, https=https, smtp=smtp, key=DEMO_KEY)

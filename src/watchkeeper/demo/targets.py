@@ -6,7 +6,9 @@ webhook notifications and hands each to ``on_notification``."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
+import html
 import ipaddress
 import random
 import socket
@@ -30,6 +32,12 @@ class DemoTargets:
     https_port: int = 0
     smtp_port: int = 0
     on_notification: Callable[[dict[str, Any]], None] | None = None
+    watchkeeper_url: str = ""
+    """Where the demo's wk up listens (set once known): the shop's page loads /rum.js there."""
+    checkout_failures: asyncio.Queue[str] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=100)
+    )
+    """The checkout's failures, for the demo's error reporting (demo/traffic.py)."""
     _runners: list[web.AppRunner] = field(default_factory=list)
     _servers: list[asyncio.Server] = field(default_factory=list)
 
@@ -37,7 +45,9 @@ class DemoTargets:
         app = web.Application()
         app.router.add_get("/health", _health)
         app.router.add_get("/search", _search)
-        app.router.add_get("/checkout", _checkout)
+        app.router.add_get("/checkout", self._checkout)
+        app.router.add_get("/", self._shop)
+        app.router.add_get("/product/{id:[0-9]{1,6}}", self._shop)
         app.router.add_post("/inbox", self._inbox)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -58,6 +68,29 @@ class DemoTargets:
         if self.on_notification is not None and isinstance(document, dict):
             self.on_notification(document)
         return web.Response(text="ok")
+
+    async def _checkout(self, request: web.Request) -> web.Response:
+        if random.random() < 0.25:
+            with contextlib.suppress(asyncio.QueueFull):
+                self.checkout_failures.put_nowait("payment gateway timeout")
+            return web.json_response(
+                {"status": "error", "detail": "payment gateway timeout"}, status=503
+            )
+        await asyncio.sleep(random.uniform(0.01, 0.05))
+        return web.json_response({"status": "ok"})
+
+    async def _shop(self, request: web.Request) -> web.Response:
+        """A page of the demo shop that loads Watchkeeper's /rum.js: open it in a browser
+        and your own visit shows on the Web Vitals page."""
+        script = html.escape(self.watchkeeper_url + "/rum.js", quote=True)
+        links = "".join(f'<li><a href="/product/{n}">Product {n}</a></li>' for n in (17, 42, 108))
+        body = (
+            "<!doctype html><html><head><meta charset=utf-8><title>Demo shop</title>"
+            f'<script src="{script}" defer></script></head><body>'
+            f"<h1>Demo shop</h1><p>{html.escape(request.path)}</p><ul>{links}</ul>"
+            "</body></html>"
+        )
+        return web.Response(text=body, content_type="text/html")
 
     async def stop(self) -> None:
         for server in self._servers:
@@ -84,15 +117,6 @@ async def _search(request: web.Request) -> web.Response:
     delay = random.choice([0.08, 0.12, 0.2, 0.35, 0.7, 0.9])
     await asyncio.sleep(delay)
     return web.json_response({"hits": 42, "took_ms": int(delay * 1000)})
-
-
-async def _checkout(request: web.Request) -> web.Response:
-    if random.random() < 0.25:
-        return web.json_response(
-            {"status": "error", "detail": "payment gateway timeout"}, status=503
-        )
-    await asyncio.sleep(random.uniform(0.01, 0.05))
-    return web.json_response({"status": "ok"})
 
 
 async def _smtp_banner(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

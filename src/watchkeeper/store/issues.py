@@ -215,10 +215,13 @@ def issues(
     return [_issue(row) for row in rows], int(total or 0)
 
 
-def events(connection: sa.Connection, issue_id: int, limit: int = 20) -> list[dict[str, Any]]:
-    """An issue's newest events (their kept JSON), newest first."""
+def events(
+    connection: sa.Connection, issue_id: int, limit: int = 20, *, user_hash: bool = False
+) -> list[dict[str, Any]]:
+    """An issue's newest events (their kept JSON), newest first; with ``user_hash``, each
+    also carries the keyed hash its user is counted by (``user_hash``, None without one)."""
     rows = connection.execute(
-        sa.select(_E.c.body)
+        sa.select(_E.c.body, _E.c.user_hash)
         .where(_E.c.issue_id == issue_id)
         .order_by(_E.c.received_at.desc(), _E.c.id.desc())
         .limit(limit)
@@ -226,9 +229,12 @@ def events(connection: sa.Connection, issue_id: int, limit: int = 20) -> list[di
     found = []
     for row in rows:
         try:
-            found.append(json.loads(row.body))
+            body = json.loads(row.body)
         except ValueError:
             continue
+        if user_hash and isinstance(body, dict):
+            body["user_hash"] = row.user_hash
+        found.append(body)
     return found
 
 

@@ -42,6 +42,7 @@ from watchkeeper.web.ingest import SentryIngest, ingest_path
 from watchkeeper.web.metrics import Metrics
 from watchkeeper.web.pages import account, api_docs, dashboard, overview, public, vitals
 from watchkeeper.web.pages import audits as audit_pages
+from watchkeeper.web.pages import errors as error_pages
 from watchkeeper.web.rum import RumFastPath
 from watchkeeper.web.security import Gate, is_api
 
@@ -111,6 +112,7 @@ def create_app(
         dashboard.router,
         audit_pages.router,
         vitals.router,
+        error_pages.router,
         api_docs.router,
     ):
         app.include_router(router)
