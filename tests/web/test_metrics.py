@@ -22,6 +22,7 @@ from tests.helpers.web_app import ProbeTargetServer
 
 PROMTOOL = "/usr/bin/promtool"
 PROMETHEUS = "/usr/bin/prometheus"
+KEY = "0123456789abcdef0123456789abcdef"
 
 
 def config(web: ProbeTargetServer, https: ProbeTargetServer, ca_file: Path) -> str:
@@ -34,6 +35,8 @@ monitors:
   - name: secure
     http: {{url: "{https.url("/health", host="localhost")}", ca_file: "{ca_file}"}}
     expect: ["cert.expires_in > 1d"]
+projects:
+  - {{name: shop, key: "{KEY}", rate_limit: 2/m}}
 """
 
 
@@ -107,6 +110,34 @@ async def test_promtool_finds_nothing_wrong_with_the_exposition(site: Site) -> N
     out, err = await process.communicate(text.encode())
     assert process.returncode == 0, (out + err).decode()
     assert not (out + err).strip(), (out + err).decode()
+
+
+async def test_metrics_count_the_error_trackers_events_by_outcome(site: Site) -> None:
+    async def send(number: int) -> int:
+        event = {"event_id": f"{number:032x}", "message": "queue is full", "level": "error"}
+        async with (
+            aiohttp.ClientSession() as client,
+            client.post(f"{site.url}/api/1/store/?sentry_key={KEY}", json=event) as answer,
+        ):
+            return answer.status
+
+    assert [await send(n) for n in (1, 2, 3, 1)] == [200, 200, 429, 200]
+    await site.engine.errors.flush()
+    samples = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in (await scrape(site)).splitlines()
+        if line.startswith("watchkeeper_error_")
+    }
+
+    assert samples["watchkeeper_error_requests_total"] == 4
+    assert {
+        outcome: samples[f'watchkeeper_error_events_total{{outcome="{outcome}"}}']
+        for outcome in ("accepted", "duplicate", "rate_limited", "refused", "dropped")
+    } == {"accepted": 2, "duplicate": 1, "rate_limited": 1, "refused": 0, "dropped": 0}
+    assert samples["watchkeeper_error_requests_limited_total"] == 1
+    assert samples["watchkeeper_error_events_written_total"] == 2
+    assert samples["watchkeeper_error_queue_depth"] == 0
+    assert samples["watchkeeper_error_alerts_total"] == 0, "the project has no routes"
 
 
 @contextlib.asynccontextmanager

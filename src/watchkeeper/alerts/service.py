@@ -224,6 +224,11 @@ class Alerting:
     def queued(self) -> int:
         return self._queue.qsize()
 
+    def poke(self) -> None:
+        """Notifications were queued in the outbox by another part (error alerts): the
+        next tick delivers them (on the alert leader), without waiting for ``QUIET_POLL``."""
+        self._dirty = True
+
     # -- transitions → incidents and alert events ---------------------------------------------
     async def _persist_loop(self) -> None:
         while True:

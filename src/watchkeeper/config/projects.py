@@ -5,7 +5,7 @@
         key: ${SHOP_SENTRY_KEY}          # optional: the DSN's public key (else one is made)
         rate_limit: 600/m                # optional: events a burst, and per that time
         origins: [https://shop.example.com]   # optional: browsers allowed to send (any)
-        notify: [ops]                    # optional: routes for new issues and regressions
+        notify: [ops]                    # optional: routes for new issues, regressions, spikes
 
 A project's id (the last part of its DSN) is given by the store the first time ``wk up``
 sees its name, and kept. Projects can also be made at run time (``wk project add``, the

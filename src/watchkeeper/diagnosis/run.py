@@ -1,6 +1,7 @@
 """One diagnosis: the monitors' drift and phases from the store, and the advisors for the
-databases, caches and host asked for, all at once; Findings ranked, and the targets that
-could not be looked at (one line each).
+databases, caches and host asked for, all at once; the error tracker's issues whose events
+rose (``diagnosis.errors``), beside the latency shift they began with; Findings ranked, and
+the targets that could not be looked at (one line each).
 
 With a config and no explicit targets, the advisors look at what the config watches: every
 ``postgres`` and ``redis`` monitor's target, and the host when a ``host`` monitor exists.
@@ -24,7 +25,9 @@ from typing import Any, TypeVar
 from watchkeeper.advisors import targets
 from watchkeeper.advisors.errors import AdvisorError
 from watchkeeper.config import Config, Monitor
-from watchkeeper.diagnosis.monitors import Window, diagnose_monitor
+from watchkeeper.diagnosis import errors
+from watchkeeper.diagnosis.monitors import Window, bucket_width, diagnose_monitor
+from watchkeeper.errors import StoreError
 from watchkeeper.findings import Finding, ranked
 from watchkeeper.lanes import DIAGNOSIS
 from watchkeeper.redact import redact
@@ -144,8 +147,21 @@ async def diagnose(request: Request) -> Diagnosis:
             out.errors.append(f"{what}: internal error ({redact(text, request.secrets)})")
         else:
             out.findings.extend(_redacted(f, request.secrets) for f in answer)
+    if store is not None:
+        out.findings += await _errors(store, request.window, out.findings)
     out.findings = ranked(coincide(out.findings))
     return out
+
+
+async def _errors(store: Store, window: Window, findings: list[Finding]) -> list[Finding]:
+    """Error rises in the window (per project), and those beside a latency shift."""
+    try:
+        found = await _in_daemon_thread(errors.find, store, window)
+    except StoreError as exc:
+        log.warning("reading the error tracker's minute counts failed: %s", exc)
+        return []
+    width = bucket_width(window.since)
+    return errors.per_project(found) + errors.beside_latency(findings, found, width)
 
 
 TOGETHER = 600.0

@@ -114,6 +114,7 @@ class Engine:
             config, store, self.status.get, **(alerting or {}), leads=self._leads
         )
         self.alerting.set_monitors(self.monitors.values())
+        self.errors.on_alert = self.alerting.poke
         self._tasks: list[asyncio.Task[None]] = []
 
     def _fence(self) -> tuple[str, Mapping[str, int]] | None:
@@ -386,11 +387,13 @@ class Engine:
         in a thread)."""
         self._put(monitor, None, at=asyncio.get_running_loop().time())
         self.alerting.set_monitors(self.monitors.values())
+        self.errors.on_alert = self.alerting.poke
 
     def remove_monitor(self, name: str) -> None:
         """Stop watching a monitor (its results stay in the store)."""
         self._remove(name)
         self.alerting.set_monitors(self.monitors.values())
+        self.errors.on_alert = self.alerting.poke
 
     def change_monitors(
         self,
@@ -421,6 +424,7 @@ class Engine:
             if self.scheduler is not None:
                 self.scheduler.renew(monitor)
         self.alerting.set_monitors(self.monitors.values())
+        self.errors.on_alert = self.alerting.poke
 
     def _put(self, monitor: Monitor, status: MonitorStatus | None, at: float | None) -> None:
         self.monitors[monitor.name] = monitor

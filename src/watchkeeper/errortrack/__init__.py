@@ -17,6 +17,9 @@ Stages, each a module testable alone (Sentry Relay's shape):
     projects    the projects that take events (the config's and the store's)
     service     ``ErrorTracker``: the queue, the batched writer, the listeners
     listeners   ``ErrorListener``: what hears of new and regressed issues and minute counts
+    spikes      when an issue's events per minute are beyond its own baseline (pure)
+    alerts      new issues, regressions and spikes queued as notifications, in the batch's
+                own transaction
 
 The store side is ``store.projects``, ``store.issues`` (reading, status, retention),
 ``store.issue_batches`` and ``store.issue_counts`` (what a batch writes); the HTTP side

@@ -171,6 +171,7 @@ def _items(
             wait = tracker.rates.take_event(project_id, rate.count, rate.per_second)
             if wait > 0:
                 limited += 1
+                tracker.counts["events_rate_limited"] += 1
                 refused["event"] = max(refused.get("event", 0.0), wait)
                 tracker.count_outcome(project_id, "error", "rate_limited")
                 continue

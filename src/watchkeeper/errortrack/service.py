@@ -22,13 +22,14 @@ import logging
 import secrets
 import time
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from watchkeeper.config import Config
 from watchkeeper.errors import StoreError
 from watchkeeper.errortrack import batches, lifecycle
 from watchkeeper.errortrack import projects as registry
+from watchkeeper.errortrack.alerts import ErrorAlerts
 from watchkeeper.errortrack.batches import Health, Received
 from watchkeeper.errortrack.duplicates import RecentIds
 from watchkeeper.errortrack.limits import LIMITS, Limits, ProjectRates
@@ -73,10 +74,16 @@ class ErrorTracker:
         self.limits = limits
         self.rates = ProjectRates()
         self.listeners: list[ErrorListener] = []
+        self.alerts = ErrorAlerts(config, self.projects_get)
+        """New issues, regressions and spikes queued as notifications with their batch."""
+        self.on_alert: Callable[[], None] | None = None
+        """Called (on the event loop) after a batch queued notifications: ``wk up``'s
+        alerting looks at its outbox at once."""
         self.projects: dict[int, Project] = {}
         self.counts: Counter[str] = Counter()
-        """requests, events (taken in), duplicates, rate_limited (answers), refused,
-        stored (events kept), written (events counted into issues), dropped."""
+        """requests, events (taken in), duplicates, rate_limited (answers),
+        events_rate_limited, refused (requests), overflowed (events refused: the queue was
+        full), stored (events kept), written (events counted into issues), dropped."""
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_queue = max_queue
@@ -128,9 +135,13 @@ class ErrorTracker:
                 await self._task
             log.error("stopping without writing %d error events: the store did not answer", lost)
 
+    def projects_get(self, project_id: int) -> Project | None:
+        return self.projects.get(project_id)
+
     def set_config(self, config: Config) -> None:
         """A reloaded config: its projects are registered and taken in the background."""
         self.config = config
+        self.alerts.config = config
         if self._task is None:
             return
         if self._syncing is not None and not self._syncing.done():
@@ -313,10 +324,21 @@ class ErrorTracker:
         outcomes: Mapping[OutcomeKey, int],
     ) -> Written | None:
         delay = RETRY_FIRST_DELAY
+
+        def alerts(connection: Any, written: Written) -> int:
+            return self.alerts.write(connection, written, groups)
+
         while True:
             try:
+                queued = self.alerts.queued
                 written = await STORE_WRITER.run(
-                    self.store.write_errors, groups, releases, outcomes, time.time(), _reopens
+                    self.store.write_errors,
+                    groups,
+                    releases,
+                    outcomes,
+                    time.time(),
+                    _reopens,
+                    alerts,
                 )
             except TransientStoreError as exc:
                 log.warning("writing %d issues' events failed, retrying: %s", len(groups), exc)
@@ -329,6 +351,8 @@ class ErrorTracker:
                 return await self._isolate(groups, releases, outcomes, exc)
             self.counts["written"] += sum(group.count for group in groups)
             self.counts["stored"] += written.events_stored
+            if self.alerts.queued != queued and self.on_alert is not None:
+                self.on_alert()
             return written
 
     async def _isolate(

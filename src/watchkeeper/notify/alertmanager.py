@@ -4,7 +4,9 @@
       - {name: am, alertmanager: "http://127.0.0.1:9093", resend: 1m, labels: {team: web}}
 
 Each monitor is one alert, identified by its labels: ``alertname="WatchkeeperMonitor"``,
-``monitor``, ``severity``, ``kind`` and the route's static ``labels``. Firing alerts carry an
+``monitor``, ``severity``, ``kind`` and the route's static ``labels``; an error alert (a new
+issue, a regression, a spike) is ``alertname="WatchkeeperError"`` with ``project`` and
+``issue``, sent once (it ends by itself after four ``resend`` periods). Firing alerts carry an
 ``endsAt`` of four ``resend`` periods ahead and are re-sent every ``resend`` while they fire,
 as Prometheus does, so Alertmanager resolves them by itself if Watchkeeper goes away; a
 recovery is sent at once with ``endsAt`` set to when it recovered. Alertmanager then does its
@@ -27,6 +29,7 @@ from watchkeeper.redact import route_origin
 from watchkeeper.units import Duration
 
 ALERTNAME = "WatchkeeperMonitor"
+ERROR_ALERTNAME = "WatchkeeperError"
 
 
 class AlertmanagerSettings(NotifierSettings):
@@ -59,6 +62,9 @@ def _iso(at: float) -> str:
 def labels_of(item: AlertItem, extra: dict[str, str]) -> dict[str, str]:
     """The alert's identity: stable for the whole life of a monitor's problem."""
     labels = {**extra, "alertname": ALERTNAME, "monitor": item.monitor, "severity": item.severity}
+    if item.issue is not None:  # an error alert: one per issue (``monitor`` is its project)
+        labels.update(alertname=ERROR_ALERTNAME, project=item.monitor, issue=str(item.issue))
+        del labels["monitor"]
     if item.kind:
         labels["kind"] = item.kind
     return labels
@@ -69,7 +75,11 @@ def alert_of(
 ) -> dict[str, Any]:
     resolved = item.event == "resolved"
     annotations = {
-        "summary": f"{item.monitor} is {item.state}",
+        "summary": (
+            item.reason
+            if item.issue is not None and item.reason
+            else f"{item.monitor} is {item.state}"
+        ),
         "state": item.state,
         "description": item.reason or item.error or "",
     }

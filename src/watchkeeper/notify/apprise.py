@@ -46,6 +46,9 @@ _TYPES = {
     "reminder": "failure",
     "escalation": "failure",
     "test": "info",
+    "new": "failure",
+    "regression": "failure",
+    "spike": "warning",
 }
 
 

@@ -40,6 +40,10 @@ class TransportError(Exception):
         self.permanent = permanent
 
 
+ERROR_FIELDS = ("issue", "count", "users", "release", "environment")
+"""The fields of an error alert only (left out of a monitor's alert's JSON)."""
+
+
 @dataclass(frozen=True, slots=True)
 class AlertItem:
     """One monitor's part of a notification, as it was when the event happened."""
@@ -67,14 +71,26 @@ class AlertItem:
     severity: str = "critical"
     tags: tuple[str, ...] = ()
     event: str = "firing"
-    """``firing``, ``resolved``, ``reminder`` or ``escalation``."""
+    """``firing``, ``resolved``, ``reminder`` or ``escalation``; for an error alert ``new``,
+    ``regression`` or ``spike``."""
     duration: float | None = None
     """For a resolution: how long the incident lasted."""
+    issue: int | None = None
+    """An error alert (``event`` ``new``, ``regression`` or ``spike``): the issue's id; the
+    fields below are set for those only (``monitor`` is then the project)."""
+    count: int | None = None
+    """The issue's events in all (a spike: in the minute)."""
+    users: int | None = None
+    release: str | None = None
+    environment: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("failures", "warnings", "affected", "tags"):
             data[key] = list(data[key])
+        if self.issue is None:  # a monitor's alert: the body it always had
+            for key in ERROR_FIELDS:
+                del data[key]
         return data
 
     @classmethod

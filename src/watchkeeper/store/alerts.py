@@ -455,6 +455,44 @@ def add_notification(
     return int(key[0])
 
 
+def add_notification_once(
+    connection: sa.Connection,
+    route: str,
+    dedup_key: str,
+    event: str,
+    created_at: float,
+    message: dict[str, Any],
+) -> bool:
+    """Queue a notification unless one with ``dedup_key`` was queued already (by this
+    process before a restart, or by another node); True when it was queued now."""
+    statement = (
+        dialect_insert(connection, _N)
+        .values(
+            route=route,
+            dedup_key=dedup_key,
+            event=event,
+            created_at=created_at,
+            message=json.dumps(message),
+            status="pending",
+            next_attempt_at=created_at,
+        )
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+    )
+    return bool(connection.execute(statement).rowcount)
+
+
+def queued_since(connection: sa.Connection, dedup_keys: Sequence[str], since: float) -> bool:
+    """Was any notification of these keys queued at ``since`` or later?"""
+    if not dedup_keys:
+        return False
+    found = connection.scalar(
+        sa.select(_N.c.id)
+        .where(_N.c.dedup_key.in_(list(dedup_keys)), _N.c.created_at >= since)
+        .limit(1)
+    )
+    return found is not None
+
+
 def _outgoing(row: Any) -> Outgoing:
     return Outgoing(
         int(row.id),

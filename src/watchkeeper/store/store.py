@@ -269,12 +269,19 @@ class Store:
         outcomes: Mapping[issue_batches.OutcomeKey, int],
         now: float,
         reopens: issue_batches.Reopens,
+        then: Callable[[sa.Connection, issue_batches.Written], object] | None = None,
     ) -> issue_batches.Written:
-        """One batch of the error tracker, in one transaction (``issue_batches.write_batch``)."""
+        """One batch of the error tracker, in one transaction (``issue_batches.write_batch``);
+        ``then`` writes what follows from it (its alerts) in the same transaction."""
         from watchkeeper.store import issue_batches
 
         with self.transaction() as connection:
-            return issue_batches.write_batch(connection, groups, releases, outcomes, now, reopens)
+            written = issue_batches.write_batch(
+                connection, groups, releases, outcomes, now, reopens
+            )
+            if then is not None:
+                then(connection, written)
+            return written
 
     def known_event_ids(self, project_id: int, event_ids: Iterable[str]) -> set[str]:
         """Those of ``event_ids`` the project has stored already."""

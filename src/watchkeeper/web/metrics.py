@@ -25,6 +25,16 @@ Watchkeeper itself: ``watchkeeper_build_info``, ``watchkeeper_scheduler_lag_seco
 on, ``watchkeeper_rum_beacons_total{outcome}`` (accepted | duplicate | refused |
 sampled_out), ``watchkeeper_rum_limited_total`` (requests answered 429) and
 ``watchkeeper_rum_tallies_dropped_total``.
+
+Error tracking: ``watchkeeper_error_requests_total`` (SDK requests read),
+``watchkeeper_error_events_total{outcome}`` (accepted: queued for the store | duplicate: an
+event id seen already | rate_limited: over the project's limit | refused: the queue was full
+(503) | dropped: refused by the store or not groupable),
+``watchkeeper_error_requests_refused_total`` (malformed or too large),
+``watchkeeper_error_requests_limited_total`` (answered 429),
+``watchkeeper_error_events_written_total`` (counted into issues),
+``watchkeeper_error_queue_depth`` and ``watchkeeper_error_alerts_total`` (notifications
+queued for new issues, regressions and spikes).
 """
 
 from __future__ import annotations
@@ -100,6 +110,7 @@ class _Collector:
         engine = self.metrics.engine
         yield from self._monitors(engine)
         yield from self._own(engine)
+        yield from _errors(engine)
 
     def _monitors(self, engine: Engine) -> Iterator[Metric]:
         up = GaugeMetricFamily(
@@ -305,6 +316,45 @@ class _Collector:
                 "RUM tallies lost: refused by the store or held too long",
                 rum.dropped,
             )
+
+
+def _errors(engine: Engine) -> Iterator[Metric]:
+    tracker = engine.errors
+    counts = tracker.counts
+    yield _counter("watchkeeper_error_requests", "Requests of error SDKs read", counts["requests"])
+    events = CounterMetricFamily(
+        "watchkeeper_error_events", "Error events sent by SDKs, by outcome", labels=["outcome"]
+    )
+    for outcome, key in (
+        ("accepted", "events"),
+        ("duplicate", "duplicates"),
+        ("rate_limited", "events_rate_limited"),
+        ("refused", "overflowed"),
+        ("dropped", "dropped"),
+    ):
+        events.add_metric([outcome], float(counts[key]))
+    yield events
+    yield _counter(
+        "watchkeeper_error_requests_refused",
+        "SDK requests refused as malformed or too large",
+        counts["refused"],
+    )
+    yield _counter(
+        "watchkeeper_error_requests_limited",
+        "SDK requests answered 429 (every event over the project's rate limit)",
+        counts["rate_limited"],
+    )
+    yield _counter(
+        "watchkeeper_error_events_written", "Error events counted into issues", counts["written"]
+    )
+    yield _gauge(
+        "watchkeeper_error_queue_depth", "Error events waiting for the store", tracker.queue_depth
+    )
+    yield _counter(
+        "watchkeeper_error_alerts",
+        "Notifications queued for new issues, regressions and spikes",
+        tracker.alerts.queued,
+    )
 
 
 def _le(edge: float) -> str:
