@@ -181,3 +181,32 @@ def test_the_text_is_the_sdks_as_sent_for_the_notifier_to_escape(
         message = outbox.notifications(connection, limit=1)[0].message
     assert "\n" not in message["title"], "a title is one line: no header can be added"
     assert "[click](http://evil) @everyone" in json.dumps(message)
+
+
+def test_a_deploy_that_breaks_many_things_pages_once_past_the_hourly_cap(
+    store: Store, tmp_path: Path
+) -> None:
+    config = configured(tmp_path)
+    clock = Clock(T0)
+    errors = tracker_alerts(store, config, clock)
+    shop = project(store, "shop")
+    many = alerts.ISSUES_PER_HOUR + 5
+    broken = [group(shop, f"{n:032x}", title=f"KeyError: k{n}") for n in range(many)]
+
+    write(store, errors, broken[:3])
+    write(store, errors, broken[3:])  # past the cap: one summary, not one alert each
+    write(store, errors, [group(shop, "e" * 32, title="KeyError: later")])  # quiet now
+
+    told = Counter((route, event) for route, event, _ in sent(store))
+    assert told == {
+        ("hook", "new"): alerts.ISSUES_PER_HOUR,
+        ("other", "new"): alerts.ISSUES_PER_HOUR,
+        ("hook", "flood"): 1,
+        ("other", "flood"): 1,
+    }
+    summary = next(item for _, event, item in sent(store) if event == "flood")
+    assert summary["url"] == "https://wk.example.com/errors?project=shop"
+
+    clock.now = T0 + 3600  # a new hour: told one by one again
+    write(store, errors, [group(shop, "d" * 32, at=clock.now, title="KeyError: next hour")])
+    assert Counter(event for _, event, _ in sent(store))["new"] == 2 * alerts.ISSUES_PER_HOUR + 2

@@ -57,7 +57,7 @@ monitors:
   - name: checkout-inp             # how fast the checkout answers a click, in browsers
     rum: {{page: checkout, metric: INP, window: 5m, min_samples: 10}}
 projects:                          # Sentry SDKs send errors here: wk errors, /errors
-  - {{name: shop, key: "{key}"}}
+  - {{name: shop, key: "{key}", notify: [inbox]}}
 rum:                               # web-vitals from the shop's pages: /vitals
   origins: ["http://127.0.0.1:{http}"]
   pages:

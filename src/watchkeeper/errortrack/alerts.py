@@ -11,6 +11,12 @@ leader's), escaped for each destination by its notifier. Each notification's ded
 ``wk-error-<issue>-<kind>-<hour>-<route>``: one of a kind per issue and hour, whichever node
 wrote it first; and at most one spike per issue in any 60 minutes.
 
+A deploy that breaks many things at once must not page once per issue: a project tells at
+most ``ISSUES_PER_HOUR`` new issues and regressions in a clock hour; the first one past that
+sends one summary instead ("N more new issues in shop this hour", with the Errors page's
+link), and the rest of the hour is quiet (the Errors page and ``wk errors`` list them all).
+The count is this process's (a restart within the hour may tell up to that many again).
+
 The object is used by one thread at a time (the store writer's lane, inside the tracker's
 write); its caches only spare queries: the store decides.
 """
@@ -21,6 +27,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import sqlalchemy as sa
 
@@ -32,13 +39,17 @@ from watchkeeper.store import alerts as outbox
 from watchkeeper.store import issues as issue_rows
 from watchkeeper.store.issue_batches import GroupWrite, Written
 from watchkeeper.store.issues import Issue, MinuteCount
+from watchkeeper.units import plural
 
 NEW = "new"
 REGRESSION = "regression"
 SPIKE = "spike"
+FLOOD = "flood"
 SPIKE_EVERY = 3600.0
 """Seconds between two spike alerts of one issue, at least."""
-_LABELS = {NEW: "NEW ERROR", REGRESSION: "REGRESSION", SPIKE: "ERROR SPIKE"}
+ISSUES_PER_HOUR = 10
+"""New-issue and regression alerts of one project in a clock hour, at most (then a summary)."""
+_LABELS = {NEW: "NEW ERROR", REGRESSION: "REGRESSION", SPIKE: "ERROR SPIKE", FLOOD: "NEW ERRORS"}
 _TITLE_CHARS = 200
 
 
@@ -53,6 +64,44 @@ def issue_url(config: Config, issue_id: int) -> str:
         host = config.server.host
         base = f"http://{f'[{host}]' if ':' in host else host}:{config.server.port}"
     return f"{base}/errors/{issue_id}"
+
+
+def flood_message(
+    project: str, sample: Issue, route: str, key: str, url: str, now: float
+) -> Message:
+    """The one summary of an hour whose new issues went past ``ISSUES_PER_HOUR``."""
+    title = " ".join(sample.title.split())[:_TITLE_CHARS] or "(no title)"
+    headline = (
+        f"More new issues in {project}: {ISSUES_PER_HOUR} were told this hour, and more are "
+        "coming (a deploy?); the rest of this hour's are not sent one by one"
+    )
+    lines = [headline, f"  the latest: {title}", f"  all of them: {url}"]
+    item = AlertItem(
+        monitor=project,
+        state=FLOOD,
+        previous_state="",
+        at=now,
+        since=now,
+        kind="error",
+        target=sample.culprit or "",
+        reason=headline,
+        url=url,
+        severity="critical",
+        event=FLOOD,
+        issue=sample.id,
+        count=sample.count,
+        users=sample.users,
+        release=sample.last_release,
+    )
+    return Message(
+        route=route,
+        dedup_key=key,
+        event=FLOOD,
+        title=f"[{_LABELS[FLOOD]}] {project}: more than {ISSUES_PER_HOUR} this hour",
+        text="\n".join(lines),
+        items=(item,),
+        created_at=now,
+    )
 
 
 def _clock(at: float) -> str:
@@ -76,7 +125,7 @@ def message_for(
     title = " ".join(issue.title.split())[:_TITLE_CHARS] or "(no title)"
     project = issue.project
     where = f"  at {issue.culprit}" if issue.culprit else "  (no in-app frame)"
-    facts = [f"{issue.count} events", f"{issue.users} users"]
+    facts = [plural(issue.count, "event"), plural(issue.users, "user")]
     if issue.last_release:
         facts.append(f"release {issue.last_release}")
     if environment:
@@ -157,6 +206,8 @@ class ErrorAlerts:
         """Issue → when this process last queued a spike alert of it."""
         self.queued = 0
         """Notifications queued (a transaction rolled back after may have undone some)."""
+        self._told: dict[tuple[int, int], int] = {}
+        """(project, clock hour) → new issues and regressions told in it."""
 
     def routes(self, project_id: int) -> list[str]:
         """The project's routes that the config has (a reload may have removed one)."""
@@ -173,15 +224,27 @@ class ErrorAlerts:
         now = self._clock()
         where = environments(groups)
         queued = 0
+        hour = int(now // 3600)
+        if any(told_hour != hour for _, told_hour in self._told):
+            self._told = {k: v for k, v in self._told.items() if k[1] == hour}
+        past: dict[int, Issue] = {}
         for kind, found in ((NEW, written.created), (REGRESSION, written.regressed)):
             for issue in found:
-                queued += self._queue(
+                slot = (issue.project_id, hour)
+                if self._told.get(slot, 0) >= ISSUES_PER_HOUR:
+                    past[issue.project_id] = issue
+                    continue
+                told = self._queue(
                     connection,
                     kind,
                     issue,
                     now,
                     environment=where.get((issue.project_id, issue.fingerprint)),
                 )
+                if told:
+                    self._told[slot] = self._told.get(slot, 0) + 1
+        for project_id, sample in past.items():
+            queued += self._flood(connection, sample, project_id, hour, now)
         fresh = {issue.id for issue in (*written.created, *written.regressed)}
         queued += self._spikes(connection, written.minutes, fresh, where, now)
         self.queued += queued
@@ -214,6 +277,20 @@ class ErrorAlerts:
                 baseline=baseline,
             )
             if outbox.add_notification_once(connection, route, key, kind, now, message.to_json()):
+                queued += 1
+        return queued
+
+    def _flood(
+        self, connection: sa.Connection, sample: Issue, project_id: int, hour: int, now: float
+    ) -> int:
+        """The hour's one summary of the project's issues past the cap, per route."""
+        base = issue_url(self.config, 0).removesuffix("/errors/0")
+        url = f"{base}/errors?{urlencode({'project': sample.project})}"
+        queued = 0
+        for route in self.routes(project_id):
+            key = f"wk-error-flood-{project_id}-{hour}-{route}"
+            message = flood_message(sample.project, sample, route, key, url, now)
+            if outbox.add_notification_once(connection, route, key, FLOOD, now, message.to_json()):
                 queued += 1
         return queued
 

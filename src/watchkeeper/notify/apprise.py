@@ -49,6 +49,7 @@ _TYPES = {
     "new": "failure",
     "regression": "failure",
     "spike": "warning",
+    "flood": "failure",
 }
 
 

@@ -72,12 +72,12 @@ class AlertItem:
     tags: tuple[str, ...] = ()
     event: str = "firing"
     """``firing``, ``resolved``, ``reminder`` or ``escalation``; for an error alert ``new``,
-    ``regression`` or ``spike``."""
+    ``regression``, ``spike`` or ``flood`` (more new issues in an hour than are told)."""
     duration: float | None = None
     """For a resolution: how long the incident lasted."""
     issue: int | None = None
-    """An error alert (``event`` ``new``, ``regression`` or ``spike``): the issue's id; the
-    fields below are set for those only (``monitor`` is then the project)."""
+    """An error alert (``event`` ``new``, ``regression``, ``spike`` or ``flood``): the
+    issue's id; the fields below are set for those only (``monitor`` is then the project)."""
     count: int | None = None
     """The issue's events in all (a spike: in the minute)."""
     users: int | None = None

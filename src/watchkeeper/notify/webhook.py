@@ -19,9 +19,10 @@ The request:
                  "reason", "failures", "warnings", "error", "cause", "affected", "runbook",
                  "url", "incident", "severity", "tags", "event", "duration"}]}
 
-An error alert (``event`` ``new``, ``regression`` or ``spike``) has one alert: ``monitor`` is
-the project, ``kind`` ``error``, ``target`` the top in-app frame, ``reason`` the issue's
-title (a spike: its rate), ``url`` the issue's page, and ``issue``, ``count``, ``users``,
+An error alert (``event`` ``new``, ``regression``, ``spike`` or ``flood``: more new issues
+in an hour than are told one by one) has one alert: ``monitor`` is the project, ``kind``
+``error``, ``target`` the top in-app frame, ``reason`` the issue's title (a spike: its rate),
+``url`` the issue's page, and ``issue``, ``count``, ``users``,
 ``release``, ``environment`` added (a monitor's alerts have none of these five).
 
 A receiver verifies by recomputing the HMAC and comparing in constant time, and can drop a
