@@ -3,6 +3,8 @@ its minute, a steady rate and a lone busy minute are not rises."""
 
 from __future__ import annotations
 
+import random
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,9 +38,12 @@ def test_a_lone_busy_minute_is_a_rise_only_when_it_outweighs_the_minutes_after()
     assert [r.onset for r in rises(large, M, M + HOURS * 60)] == [M + 90 * 60]
 
 
-@given(st.integers(0, 2000), st.lists(st.floats(-0.5, 0.5), min_size=HOURS, max_size=HOURS))
-def test_a_steady_rate_never_rises(rate: int, wobble: list[float]) -> None:
-    counts = series([round(rate * (1 + w)) for w in wobble])
+@given(st.integers(0, 2000), st.integers(0, 2**32))
+def test_a_steady_rate_never_rises(rate: int, seed: int) -> None:
+    # the wobble of each minute drawn from a seeded generator: a list of HOURS floats drawn
+    # by hypothesis itself was slow enough to fail its health check on a loaded machine
+    wobble = random.Random(seed)
+    counts = series([round(rate * (1 + wobble.uniform(-0.5, 0.5))) for _ in range(HOURS)])
 
     assert rises(counts, M + 30 * 60, M + HOURS * 60) == []
 
