@@ -15,6 +15,7 @@ from watchkeeper.config.maintenance import load_maintenance
 from watchkeeper.config.messages import closest, unknown, unknown_key
 from watchkeeper.config.models import (
     LOCAL,
+    AgentsConfig,
     ClusterConfig,
     Config,
     Defaults,
@@ -51,6 +52,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "status_pages": None,
     "slos": None,
     "cluster": ClusterConfig,
+    "agents": AgentsConfig,
 }
 _SLO_KEYS = ("monitor", "objective", "window", "latency")
 _MAX_CONFIG = 32 * 1024 * 1024
@@ -238,6 +240,7 @@ class _Loader(Reporter):
             status_pages=tuple(pages),
             files=(os.path.abspath(self.filename), *sorted(self.files)),
             cluster=sections["cluster"] or ClusterConfig(),
+            agents=sections["agents"] or AgentsConfig(),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:
