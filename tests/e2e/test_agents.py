@@ -6,7 +6,9 @@ address outside this machine), reporting to a real ``wk up``:
   down, and the notification names the places;
 - an agent cut off from its node for two minutes keeps its results on disk and delivers
   them once it is back, with no false alert meanwhile (a silent location is unavailable,
-  not failing).
+  not failing). The default run cuts it off for 10 s, past the shorter times its node is
+  set to call it silent and its location unavailable (``agents:``); the slow run for the
+  issue's two minutes, past the default times.
 
 Each agent reaches the node through a forwarder on its namespace's pair, which the test
 can cut (an outage between the agent and the node, not between the agent and the target).
@@ -29,11 +31,14 @@ from tests.helpers.receivers import HookReceiver
 from tests.helpers.servers import WebServer, ok_site
 
 CUTS = [
-    pytest.param(40.0, id="40s"),  # past the 30 s after which an agent is called silent
-    pytest.param(120.0, id="2min", marks=pytest.mark.slow),  # the issue's two minutes
+    # silent after 5 s; a result speaks for its location 2 x 1 s + 1 s + 2 s = 5 s
+    pytest.param(10.0, "agents: {silent_after: 5s, slack: 2s}\n", id="10s"),
+    # the issue's two minutes, past the defaults' 30 s and 2 x 1 s + 1 s + 15 s = 18 s
+    pytest.param(120.0, "", id="2min", marks=pytest.mark.slow),
 ]
-"""Seconds the agent is cut off from its node: two minutes in the slow run (pytest -m slow;
-run for the closing note), 40 s in the default one, which must stay under ten minutes."""
+"""Seconds the agent is cut off from its node, and the node's ``agents:`` settings: two
+minutes on the defaults in the slow run (pytest -m slow; run for the closing note), 10 s on
+shorter times in the default one, which must stay under ten minutes."""
 
 
 @pytest.fixture
@@ -118,11 +123,13 @@ async def _agents_up(node: Running, locations: set[str]) -> bool:
     return {a["location"] for a in listed["agents"] if a["state"] == "up"} >= locations
 
 
-def _config(folder: Path, target: WebServer, hook: HookReceiver, locations: str) -> Path:
+def _config(
+    folder: Path, target: WebServer, hook: HookReceiver, locations: str, agents: str = ""
+) -> Path:
     path = folder / "watchkeeper.yaml"
     path.write_text(
         f"""storage: sqlite:///{folder}/wk.db
-notify:
+{agents}notify:
   - {{name: hook, webhook: "{hook.url()}", group_wait: 0s}}
 monitors:
   - {{name: api, http: "{target.url("/")}", interval: 1s, timeout: 1s, confirm: 2,
@@ -145,11 +152,12 @@ async def test_one_place_that_cannot_reach_the_target_degrades_and_all_failing_i
         forwards = [await Forward(ns.host, "127.0.0.1", node.port).start() for ns in (eu, us)]
         agents: list[Agent] = []
         try:
-            await _user(node)
-            for ns, forward, location in zip(
-                (eu, us), forwards, ("eu-west", "us-east"), strict=True
+            _, *tokens = await asyncio.gather(
+                _user(node), _token(node, "eu-west"), _token(node, "us-east")
+            )
+            for ns, forward, location, token in zip(
+                (eu, us), forwards, ("eu-west", "us-east"), tokens, strict=True
             ):
-                token = await _token(node, location)
                 agent = Agent(ns, location, token, forward.url, tmp_path / f"buffer-{location}")
                 agents.append(await agent.start())
             assert await _wait(lambda: _agents_up(node, {"eu-west", "us-east"}), 30)
@@ -191,7 +199,7 @@ async def test_one_place_that_cannot_reach_the_target_degrades_and_all_failing_i
             warned = [r for r in hook.requests if b"[DEGRADED]" in r.body]
             assert warned and "failing from us-east only" in str(warned[0].json())
         finally:
-            outputs = [await agent.stop() for agent in agents]
+            outputs = await asyncio.gather(*(agent.stop() for agent in agents))
             for forward in forwards:
                 await forward.close()
             await node.stop()
@@ -203,19 +211,18 @@ async def _first(items: list[Any]) -> Any:
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.parametrize("cut", CUTS)
+@pytest.mark.parametrize(("cut", "agents"), CUTS)
 async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_alert(
-    tmp_path: Path, places: tuple[Namespace, Namespace], cut: float
+    tmp_path: Path, places: tuple[Namespace, Namespace], cut: float, agents: str
 ) -> None:
     eu, _ = places
     async with ok_site(eu.host) as target, HookReceiver() as hook:
-        _config(tmp_path, target, hook, "[local, eu-west]")
+        _config(tmp_path, target, hook, "[local, eu-west]", agents)
         node = await Running("-c", "watchkeeper.yaml", cwd=tmp_path).start()
         forward = await Forward(eu.host, "127.0.0.1", node.port).start()
         agent: Agent | None = None
         try:
-            await _user(node)
-            token = await _token(node, "eu-west")
+            _, token = await asyncio.gather(_user(node), _token(node, "eu-west"))
             agent = await Agent(eu, "eu-west", token, forward.url, tmp_path / "buffer").start()
             assert await _wait(lambda: _agents_up(node, {"eu-west"}), 30)
 
@@ -233,9 +240,8 @@ async def test_an_agent_cut_off_for_minutes_delivers_its_results_and_raises_no_a
             assert found["state"] == "up" and found["since"] == since, found
             where = {loc["location"]: loc for loc in found["locations"]}
             assert not where["eu-west"]["available"]
-            if cut > 35:  # silent after 30 s without a word
-                listed = await node.get("/api/v1/agents")
-                assert [a["state"] for a in listed["agents"]] == ["silent"]
+            listed = await node.get("/api/v1/agents")  # silent: not a word for that long
+            assert [a["state"] for a in listed["agents"]] == ["silent"]
             mended_at = time.time()
             forward.mend()
 

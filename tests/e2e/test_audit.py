@@ -128,6 +128,9 @@ async def test_an_audit_monitor_stores_its_grade_and_the_security_page_shows_it(
         config = tmp_path / "watchkeeper.yaml"
         config.write_text(
             f"storage: sqlite:///{tmp_path / 'wk.db'}\n"
+            # its first run at once, not at random within the first minute (a daily
+            # monitor's first check is spread over engine.startup_spread, 60 s by default)
+            "engine: {startup_spread: 0s}\n"
             "monitors:\n"
             "  - name: shop-audit\n"
             f'    audit: {{url: "{site.url("/", https=True)}", min_grade: B, ca_file: '

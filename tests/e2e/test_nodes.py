@@ -77,8 +77,8 @@ async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
         Running("-c", str(_config(tmp_path, database, target, name)), cwd=tmp_path)
         for name in ("a", "b", "c")
     ]
-    for node in nodes:
-        await node.start()
+    await nodes[0].start()  # it makes the store; the others join it at once
+    await asyncio.gather(*(node.start() for node in nodes[1:]))
     try:
         config = str(tmp_path / "a.yaml")
         for _ in range(100):  # until every node holds its share
@@ -99,9 +99,16 @@ async def test_three_nodes_share_the_monitors_and_take_over_a_killed_ones(
 
         victim = nodes.pop(1)
         await victim.kill()  # SIGKILL: it hands nothing back
-        await asyncio.sleep(TTL + 3.0)  # its leases run out; the others claim at a beat
-        after = await asyncio.to_thread(_server_now, database)
-        late = await asyncio.to_thread(_per_monitor, database, after - 2.0, after)
+        # its leases run out (TTL); the others claim at a beat and check within a second:
+        # every monitor checked after its leases ran out, by TTL + 3 s after the kill
+        killed = await asyncio.to_thread(_server_now, database)
+        await asyncio.sleep(TTL)
+        while True:
+            after = await asyncio.to_thread(_server_now, database)
+            late = await asyncio.to_thread(_per_monitor, database, killed + TTL, after)
+            if len(late) == MONITORS or after >= killed + TTL + 3.0:
+                break
+            await asyncio.sleep(0.25)
         assert len(late) == MONITORS, f"not taken over: {set(range(MONITORS)) - set(late)}"
         listed = await wk("nodes", "-c", config, "--json")
         live = sorted(n["leases"] for n in listed.json()["nodes"] if n["live"])
@@ -164,7 +171,7 @@ monitors:
             )
             paths.append(path)
         nodes = [Running("-c", str(p), cwd=tmp_path) for p in paths]
-        for node in nodes:
+        for node in nodes:  # one at a time: the first makes the store
             await node.start()
         try:
             for _ in range(100):
@@ -196,7 +203,16 @@ async def test_the_leader_alone_notifies_and_a_new_one_takes_over(
         assert sent[leader] >= 1 and sent[other] == 0, sent  # the leader sent them all
 
         await pair.kill_leader()
-        await asyncio.sleep(TTL + 1.5)
+        (survivor,) = pair.nodes
+
+        async def taken_over() -> bool:  # the lead and every lease: after the dead's TTL
+            listed = (await survivor.get("/api/v1/nodes"))["nodes"]
+            return any(n["live"] and n["leader"] and n["leases"] == 10 for n in listed)
+
+        for _ in range(100):
+            if await taken_over():
+                break
+            await asyncio.sleep(0.2)
         pair.failing.add("m03")
         await pair.hook.wait(lambda _: "m03" in firing(), timeout=20)
         await asyncio.sleep(3.0)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from watchkeeper.config import parse_config
-from watchkeeper.engine.quorum import Quorum, window
+from watchkeeper.cluster.agents import SILENT_AFTER, agent_json
+from watchkeeper.config import AgentsConfig, parse_config
+from watchkeeper.engine.quorum import SLACK, Quorum, window
 from watchkeeper.errors import ConfigError
 from watchkeeper.model import Phases, Result, State
+from watchkeeper.store.agents import Agent
+from watchkeeper.units import format_duration
 
 
 def _monitor(locations: str = "[local, eu-west, us-east]", quorum: str = ""):  # type: ignore[no-untyped-def]
@@ -99,3 +102,35 @@ def test_a_late_result_is_kept_out_of_the_verdict() -> None:
     quorum.offer(monitor, _result("eu-west", True, now), now)
     older = quorum.offer(monitor, _result("eu-west", False, now - 5), now)
     assert older is None  # never replaces a newer one of its location
+
+
+def test_the_agents_settings_default_to_the_documented_times_and_move_the_window() -> None:
+    agents = parse_config("monitors: []\n", "wk.yaml", env={}).agents
+    assert agents == AgentsConfig() and (agents.silent_after, agents.slack) == (SILENT_AFTER, SLACK)
+    assert (SILENT_AFTER, SLACK) == (30.0, 15.0)  # what the README says
+    text = "agents: {silent_after: 5s, slack: 2s}\nmonitors: []\n"
+    config = parse_config(text, "wk.yaml", env={})
+    assert (config.agents.silent_after, config.agents.slack) == (5.0, 2.0)
+    monitor = _monitor()  # 60 s interval, 5 s timeout
+    assert window(monitor) == 125 + SLACK and window(monitor, 2.0) == 127.0
+    quorum, default = Quorum(2.0), Quorum()
+    now = 1_000_000.0
+    for board in (quorum, default):
+        board.offer(monitor, _result("eu-west", True, now), now)
+    later = now + 127.5  # past the short window, well inside the default one
+    assert {s.location: s.available for s in quorum.seen(monitor, later)} == {"eu-west": False}
+    assert {s.location: s.available for s in default.seen(monitor, later)} == {"eu-west": True}
+    for bad, said in (("slack: -1s", "slack"), ("silent_after: soon", "silent_after")):
+        with pytest.raises(ConfigError) as caught:
+            parse_config(f"agents: {{{bad}}}\n", "wk.yaml", env={})
+        lines = caught.value.lines()
+        assert len(lines) == 1 and said in lines[0] and "wk.yaml:1" in lines[0], lines
+
+
+def test_an_agent_is_silent_past_its_setting() -> None:
+    now = 1_000_000.0
+    agent = Agent("eu-west", "probe-1", None, None, None, None, now - 60, now - 8, None, None,
+                  0, 0, 0, 0, 0)  # fmt: skip
+    assert agent_json(agent, now)["state"] == "up"  # 8 s: within the default 30 s
+    quick = agent_json(agent, now, silent_after=5.0)
+    assert quick["state"] == "silent" and quick["silent_for"] == format_duration(8.0)

@@ -256,7 +256,7 @@ async def test_capacity_finds_the_limit_and_makes_a_plan(tmp_path: Path) -> None
         started = time.monotonic()
         done = await wk(
             "capacity", server.url("/"), "--slo", "p99<100ms,errors<1%", "--step", "2s",
-            "--sweep", "2s", "--start-rate", "40/s", "--loads", "1,2,3,4,6,8", "--expect", "10x",
+            "--sweep", "1s", "--start-rate", "40/s", "--loads", "1,2,3,4,6,8", "--expect", "10x",
             "--current-rps", "30/s", "--json", str(out), "--html", str(page),
             timeout=240,
         )  # fmt: skip

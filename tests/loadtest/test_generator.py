@@ -1,5 +1,5 @@
 """The generator against real local servers whose behaviour is known: a fixed service time
-with limited concurrency, and a server that stalls for a second every ten.
+with limited concurrency, and a server that stalls for half a second every five.
 
 The claims here are the model's (what is counted, from when, what grows with what); how close
 the percentiles come to the server's own and to theory is bench/loadgen_model.py's."""
@@ -57,9 +57,14 @@ class KnownServer(ThreadedServer):
         return WORKERS / (sum(self.held) / len(self.held))
 
 
+STALL, EVERY = 0.5, 5.0
+"""The stalling server's pause and its period (a tenth of the time, as 1 s every 10 s would
+be, at half the scale: the same fractions of arrivals wait, in half the run)."""
+
+
 class StallingServer(ThreadedServer):
-    """Answers in 2 ms, one at a time, except that it stalls for 1 s every 10 s (a GC pause,
-    a lock held too long): whatever arrives meanwhile waits for the stall to end."""
+    """Answers in 2 ms, one at a time, except that it stalls for ``STALL`` every ``EVERY`` (a
+    GC pause, a lock held too long): whatever arrives meanwhile waits for the stall to end."""
 
     def __init__(self) -> None:
         self.started = time.monotonic()
@@ -70,9 +75,9 @@ class StallingServer(ThreadedServer):
 
         async def answer(request: web.Request) -> web.Response:
             async with slot:
-                phase = (time.monotonic() - self.started) % 10
-                if phase < 1.0:
-                    await asyncio.sleep(1.0 - phase)
+                phase = (time.monotonic() - self.started) % EVERY
+                if phase < STALL:
+                    await asyncio.sleep(STALL - phase)
                 await asyncio.sleep(0.002)
             return web.Response(text="ok")
 
@@ -130,20 +135,23 @@ async def test_above_capacity_the_wait_grows_with_the_queue_as_theory_says(
 async def test_a_stall_shows_in_the_open_model_and_hides_in_the_closed_one() -> None:
     async with StallingServer() as server:
         target = from_url(server.url("/"))
-        server.started = time.monotonic() - 0.5  # the first stall comes at 9.5 s
-        open_run = await Generator(target, Settings(connections=20)).run_open(constant(250, 21))
-        closed_run = await Generator(target, Settings()).run_closed(10, 11)
-    # A 1 s stall every 10 s: a tenth of the arrivals come during one and wait for the rest
-    # of it and for the line ahead: with the server 60 % busy, from about 1 s for the first
-    # down to about 0.6 s for the last, so the open model's p99 is close to the full second
+        server.started = time.monotonic() - STALL / 2  # the first stall at 4.75 s, then 9.75
+        open_run = await Generator(target, Settings(connections=20)).run_open(
+            constant(250, 2 * EVERY + STALL)
+        )
+        closed_run = await Generator(target, Settings()).run_closed(10, EVERY + 1)
+    # A stall a tenth of the time: a tenth of the arrivals come during one and wait for the
+    # rest of it and for the line ahead: with the server 60 % busy, from about the whole
+    # stall for the first down to about 0.6 of it for the last, so the open model's p99 is
+    # close to the full stall
     open_p99 = open_run.latency.get_value_at_percentile(99) / 1e6
     open_max = open_run.latency.get_max_value() / 1e6
     closed_p99 = closed_run.latency.get_value_at_percentile(99) / 1e6
-    assert open_p99 >= 0.9, open_p99
-    assert open_max >= 1.0, open_max
+    assert open_p99 >= 0.9 * STALL, open_p99
+    assert open_max >= STALL, open_max
     # ten stuck requests among thousands: "fine", far below what the open model showed
     assert closed_p99 < open_p99 / 3, (closed_p99, open_p99)
-    closed = summarize(closed_run, Job(target, Settings(), users=10, seconds=11), 1)
+    closed = summarize(closed_run, Job(target, Settings(), users=10, seconds=EVERY + 1), 1)
     assert any("coordinated omission" in w for w in closed["warnings"])
 
 

@@ -6,6 +6,8 @@ import dataclasses
 import json
 import math
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +107,19 @@ def test_a_reader_never_creates_a_store(tmp_path: Path) -> None:
 def test_a_reader_opens_a_current_store(store_url: str) -> None:
     Store.open(store_url).close()
     Store.open(store_url, existing=True).close()
+
+
+def test_opening_a_store_at_the_head_revision_leaves_alembic_unimported(tmp_path: Path) -> None:
+    """Every ``wk`` command that writes, and ``wk up``, opens its store: Alembic (a quarter of
+    a second to import and run) only when there is a migration to make."""
+    url = f"sqlite:///{tmp_path / 'wk.db'}"
+    probe = (
+        "import sys\nfrom watchkeeper.store import Store\n"
+        f"Store.open({url!r}).close()\nprint('alembic' in sys.modules)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    again = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert (first.stdout, again.stdout) == ("True\n", "False\n"), first.stderr + again.stderr
 
 
 def test_a_reader_does_not_migrate_an_older_store(tmp_path: Path) -> None:

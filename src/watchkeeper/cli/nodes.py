@@ -46,7 +46,7 @@ def nodes(
         fail(f"{loaded.path}: {problem}")
     now = time.time()
     if as_json:
-        print(json.dumps(seen.as_json(now), indent=2))
+        print(json.dumps(seen.as_json(now, loaded.agents.silent_after), indent=2))
     else:
         if problem is None:
             grid = Table(show_edge=False)
@@ -69,7 +69,7 @@ def nodes(
                            "dropped", "version"):  # fmt: skip
                 table.add_column(column)
             for a in agents:
-                row = agent_json(a, now)
+                row = agent_json(a, now, loaded.agents.silent_after)
                 table.add_row(
                     Text(a.location),
                     Text(a.name),

@@ -14,18 +14,18 @@ from watchkeeper.store.agents import Agent
 from watchkeeper.units import format_duration
 
 SILENT_AFTER = 30.0
-"""An agent not heard from for this long is silent (its location's checks stop counting
-once they are older than the quorum's window)."""
+"""An agent not heard from for this long is silent (``agents: {silent_after}``; its
+location's checks stop counting once they are older than the quorum's window)."""
 
 
-def agent_json(agent: Agent, now: float) -> dict[str, Any]:
+def agent_json(agent: Agent, now: float, silent_after: float = SILENT_AFTER) -> dict[str, Any]:
     silent = now - agent.last_seen
     return {
         "location": agent.location,
         "name": agent.name,
-        "state": "up" if silent <= SILENT_AFTER else "silent",
+        "state": "up" if silent <= silent_after else "silent",
         "last_seen": agent.last_seen,
-        "silent_for": format_duration(max(0.0, silent)) if silent > SILENT_AFTER else None,
+        "silent_for": format_duration(max(0.0, silent)) if silent > silent_after else None,
         "version": agent.version,
         "address": agent.address,
         "node": agent.node,
@@ -64,10 +64,10 @@ class Overview:
     agents: list[Agent]
     problem: str | None = None
 
-    def as_json(self, now: float) -> dict[str, Any]:
+    def as_json(self, now: float, silent_after: float = SILENT_AFTER) -> dict[str, Any]:
         return {
             "nodes": [node_json(n) for n in self.nodes or []],
-            "agents": [agent_json(a, now) for a in self.agents],
+            "agents": [agent_json(a, now, silent_after) for a in self.agents],
         }
 
 

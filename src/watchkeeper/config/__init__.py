@@ -13,6 +13,7 @@ from watchkeeper.config.loader import (
 )
 from watchkeeper.config.models import (
     LOCAL,
+    AgentsConfig,
     ClusterConfig,
     Config,
     Defaults,
@@ -31,6 +32,7 @@ from watchkeeper.config.models import (
 __all__ = [
     "DEFAULT_FILE",
     "LOCAL",
+    "AgentsConfig",
     "ClusterConfig",
     "Config",
     "Defaults",

@@ -15,6 +15,7 @@ from watchkeeper.config.maintenance import load_maintenance
 from watchkeeper.config.messages import closest, unknown, unknown_key
 from watchkeeper.config.models import (
     LOCAL,
+    AgentsConfig,
     ClusterConfig,
     Config,
     Defaults,
@@ -56,6 +57,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "cluster": ClusterConfig,
     "projects": None,
     "rum": None,
+    "agents": AgentsConfig,
 }
 _SLO_KEYS = ("monitor", "objective", "window", "latency")
 _MAX_CONFIG = 32 * 1024 * 1024
@@ -248,6 +250,7 @@ class _Loader(Reporter):
             cluster=sections["cluster"] or ClusterConfig(),
             projects=tuple(projects),
             rum=rum,
+            agents=sections["agents"] or AgentsConfig(),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:

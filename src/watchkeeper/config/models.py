@@ -355,6 +355,18 @@ class ClusterConfig(_Strict):
         return self
 
 
+class AgentsConfig(_Strict):
+    """How the nodes judge the ``wk agent`` processes that report to them (``agents:``)."""
+
+    silent_after: Duration = Field(30.0, ge=1.0, le=86400.0)
+    """An agent not heard from for this long is silent: ``wk nodes``, ``/api/v1/agents`` and
+    the Nodes page say so, and its location is unavailable there."""
+    slack: Duration = Field(15.0, ge=0.0, le=3600.0)
+    """A location's newest result speaks for it for two intervals plus the timeout plus
+    this (room for an agent's batching and the push's way to the node); older, the location
+    is unavailable and counts neither as failing nor as well."""
+
+
 class RetentionConfig(_Strict):
     """How long each resolution of history is kept."""
 
@@ -623,6 +635,7 @@ class Config:
     """Error-tracking projects of the config (``projects:``); more live in the store."""
     rum: RumConfig | None = None
     """Real-user monitoring (``/rum.js``, ``POST /rum``); None: off."""
+    agents: AgentsConfig = field(default_factory=AgentsConfig)
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)

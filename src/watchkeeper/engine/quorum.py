@@ -19,14 +19,14 @@ from watchkeeper.config import LOCAL, Monitor
 from watchkeeper.model import Result
 
 WINDOW_INTERVALS = 2.0
-"""A location's Result counts for this many intervals (plus the timeout and ``SLACK``)."""
+"""A location's Result counts for this many intervals (plus the timeout and the slack)."""
 SLACK = 15.0
-"""Seconds for an agent's batching and the push's way to the node."""
+"""Seconds for an agent's batching and the push's way to the node (``agents: {slack}``)."""
 
 
-def window(monitor: Monitor) -> float:
+def window(monitor: Monitor, slack: float = SLACK) -> float:
     """How long a location's newest Result speaks for it."""
-    return WINDOW_INTERVALS * monitor.interval + monitor.timeout + SLACK
+    return WINDOW_INTERVALS * monitor.interval + monitor.timeout + slack
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,8 +41,10 @@ class Seen:
 class Quorum:
     """The boards of the monitors checked from more than one location."""
 
-    def __init__(self) -> None:
+    def __init__(self, slack: float = SLACK) -> None:
         self._boards: dict[str, dict[str, Result]] = {}
+        self.slack = slack
+        """Added to each monitor's window (``agents: {slack}``; a reload may change it)."""
 
     def forget(self, name: str) -> None:
         self._boards.pop(name, None)
@@ -50,7 +52,7 @@ class Quorum:
     def seen(self, monitor: Monitor, now: float) -> list[Seen]:
         """Each location's newest Result, in the monitor's order of locations."""
         board = self._boards.get(monitor.name, {})
-        horizon = now - window(monitor)
+        horizon = now - window(monitor, self.slack)
         return [
             Seen(location, board[location], board[location].started_at >= horizon)
             for location in monitor.locations
@@ -63,7 +65,7 @@ class Quorum:
         now (a buffered one arriving late) or older than what the board has."""
         location = result.location or LOCAL
         board = self._boards.setdefault(monitor.name, {})
-        horizon = now - window(monitor)
+        horizon = now - window(monitor, self.slack)
         if result.started_at < horizon:
             return None  # kept in the store, but it says nothing about now
         held = board.get(location)

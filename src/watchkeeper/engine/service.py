@@ -90,7 +90,7 @@ class Engine:
         self.heartbeats = Heartbeats(store, self._resources)
         self.slos = Slos(store, self._resources)
         self.anomalies = Anomalies()
-        self.quorum = Quorum()
+        self.quorum = Quorum(config.agents.slack)
         self.generation = 0
         """Grows whenever a monitor is added, replaced or removed (what agents are sent is
         built again only then)."""
@@ -466,6 +466,7 @@ class Engine:
         """Take a reloaded config's routes, maintenance, status pages, secrets and live
         settings (its monitors come through ``change_monitors``)."""
         self.config = config
+        self.quorum.slack = config.agents.slack
         self.alerting.set_config(config)
         self.errors.set_config(config)
         self.rum.configure(config.rum)

@@ -71,11 +71,11 @@ class Store:
         try:
             engine = database.create_engine(parsed)
             with database.writing(engine).connect() as connection:
-                _check_revision(connection)
+                current = _check_revision(connection)
                 if existing:
                     _check_current(connection, shown)
-                else:
-                    migrate.upgrade(connection)
+                elif current != migrate.head_revision():
+                    migrate.upgrade(connection)  # Alembic only when there is work for it
         except Exception as exc:
             if engine is not None:
                 engine.dispose()
@@ -615,14 +615,16 @@ class Store:
             raise StoreError(message) from exc
 
 
-def _check_revision(connection: sa.Connection) -> None:
-    """Refuse a store migrated by a newer Watchkeeper instead of failing obscurely."""
+def _check_revision(connection: sa.Connection) -> str | None:
+    """Refuse a store migrated by a newer Watchkeeper instead of failing obscurely; the
+    revision it is at."""
     current = migrate.current_revision(connection)
     connection.rollback()
     if current is not None and current not in migrate.known_revisions():
         raise StoreError(
             f"schema revision {current} is newer than this Watchkeeper knows; upgrade it"
         )
+    return current
 
 
 def _check_current(connection: sa.Connection, shown: str) -> None:

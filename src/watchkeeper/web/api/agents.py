@@ -337,7 +337,7 @@ async def list_nodes(request: Request, _: Reader) -> dict[str, Any]:
     ``wk nodes --json`` prints them."""
     web = web_of(request)
     seen = await web.run(overview, web.engine.store, web.config.cluster.ttl)
-    return seen.as_json(time.time())
+    return seen.as_json(time.time(), web.config.agents.silent_after)
 
 
 @router.get("/agents")
@@ -346,7 +346,7 @@ async def list_agents(request: Request, _: Reader) -> dict[str, Any]:
     web = web_of(request)
     found = await web.run(web.engine.store.agents)
     now = time.time()
-    rows = [agent_json(agent, now) for agent in found]
+    rows = [agent_json(agent, now, web.config.agents.silent_after) for agent in found]
     return {"agents": rows, "locations": locations_view(web.engine.monitors.values(), rows)}
 
 

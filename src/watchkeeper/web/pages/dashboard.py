@@ -253,7 +253,7 @@ async def nodes_page(request: Request, user: Reader) -> Response:
     seen = await web.run(overview, web.engine.store, web.config.cluster.ttl)
     now = time.time()
     engine = web.engine
-    agents = [agent_json(a, now) for a in seen.agents]
+    agents = [agent_json(a, now, web.config.agents.silent_after) for a in seen.agents]
     return pages.render(
         "nodes.html",
         section="nodes",
