@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from watchkeeper.rum.histogram import merge, quantile
 from watchkeeper.rum.rows import Tally
@@ -40,12 +40,7 @@ class Summary:
             "page": self.page,
             "device": self.device,
             "metric": self.metric,
-            "samples": self.samples,
-            "p75": self.p75,
-            "rating": None if self.rating is None else str(self.rating),
-            "good": round(self.good, 4),
-            "needs_improvement": round(self.needs_improvement, 4),
-            "poor": round(self.poor, 4),
+            **_judged(self.samples, self.p75, self.rating, self),
         }
 
 
@@ -62,15 +57,30 @@ class Point:
     poor: float
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "at": self.at,
-            "samples": self.samples,
-            "p75": self.p75,
-            "rating": None if self.rating is None else str(self.rating),
-            "good": round(self.good, 4),
-            "needs_improvement": round(self.needs_improvement, 4),
-            "poor": round(self.poor, 4),
-        }
+        return {"at": self.at, **_judged(self.samples, self.p75, self.rating, self)}
+
+
+class _Shares(Protocol):
+    @property
+    def good(self) -> float: ...
+    @property
+    def needs_improvement(self) -> float: ...
+    @property
+    def poor(self) -> float: ...
+
+
+def _judged(
+    samples: int, p75: float | None, rating: Rating | None, shares: _Shares
+) -> dict[str, Any]:
+    """The JSON fields a summary and a point of a series share."""
+    return {
+        "samples": samples,
+        "p75": p75,
+        "rating": None if rating is None else str(rating),
+        "good": round(shares.good, 4),
+        "needs_improvement": round(shares.needs_improvement, 4),
+        "poor": round(shares.poor, 4),
+    }
 
 
 @dataclass(slots=True)
