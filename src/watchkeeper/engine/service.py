@@ -78,7 +78,7 @@ class Engine:
             self.monitors.setdefault(monitor.name, monitor)
         self.definitions = ApiDefinitions(broken_monitors)
         self.ledger = Ledger()
-        self._waiters: dict[str, list[asyncio.Future[Result]]] = {}
+        self._waiters: dict[str, list[tuple[asyncio.Future[Result], float]]] = {}
         self.status: dict[str, MonitorStatus] = {}
         self.listeners: list[TransitionListener] = []
         self.result_listeners: list[ResultListener] = []
@@ -335,9 +335,25 @@ class Engine:
         return updated.confirming
 
     def _answer_waiters(self, name: str, result: Result) -> None:
-        for waiter in self._waiters.pop(name, ()):
-            if not waiter.done():
+        """Answer the ``check_now`` callers waiting for ``name`` with ``result``, those who
+        asked before the run started: a run already in flight when one asked (the first
+        scheduled run, say) saw the world before the caller's change, and the scheduler
+        runs the check again after it for them."""
+        waiters = self._waiters.get(name)
+        if not waiters:
+            return
+        kept = []
+        for waiter, asked in waiters:
+            if waiter.done():
+                continue
+            if result.started_at >= asked:
                 waiter.set_result(result)
+            else:
+                kept.append((waiter, asked))
+        if kept:
+            self._waiters[name] = kept
+        else:
+            del self._waiters[name]
 
     def _judge_when_late(self, monitor: Monitor) -> None:
         """Have a heartbeat monitor checked the moment it turns late (its due time plus its
@@ -367,18 +383,20 @@ class Engine:
         """Run a monitor's check now (through the scheduler, so its state follows) and return
         its Result; None if it is not scheduled (unknown or paused) or took over ``wait`` s."""
         waiter: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(name, []).append(waiter)
-        if not self.run_now(name):
-            self._waiters[name].remove(waiter)
-            return None
+        entry = (waiter, time.time())
+        self._waiters.setdefault(name, []).append(entry)
         try:
+            if not self.run_now(name):
+                return None
             return await asyncio.wait_for(waiter, wait)
         except TimeoutError:
             return None
         finally:
             waiters = self._waiters.get(name)
-            if waiters and waiter in waiters:
-                waiters.remove(waiter)
+            if waiters and entry in waiters:
+                waiters.remove(entry)
+                if not waiters:
+                    del self._waiters[name]
 
     # -- monitors changed at run time (through the API, or a reload of the config) -----------
     def put_monitor(self, monitor: Monitor) -> None:
