@@ -77,6 +77,32 @@ class Finding:
         return out
 
 
+def from_json(data: dict[str, Any]) -> Finding:
+    """A Finding back from ``Finding.as_json`` (a stored audit report's); unknown severities
+    read as info, evidence keeps numbers and short text only."""
+    try:
+        severity = Severity(str(data.get("severity")))
+    except ValueError:
+        severity = Severity.info
+    evidence: Evidence = {}
+    raw = data.get("evidence")
+    if isinstance(raw, dict):
+        for key, value in raw.items():
+            if value is None or isinstance(value, int | float | str):
+                evidence[str(key)] = value
+            else:
+                evidence[str(key)] = str(value)
+    return Finding(
+        source=str(data.get("source") or "unknown"),
+        severity=severity,
+        title=str(data.get("title") or ""),
+        subject=str(data.get("subject") or ""),
+        evidence=evidence,
+        recommendation=str(data.get("recommendation") or ""),
+        rule=str(data.get("rule") or ""),
+    )
+
+
 def ranked(findings: Iterable[Finding]) -> list[Finding]:
     """Most important first: by severity, then impact, then source and subject (stable)."""
     return sorted(findings, key=lambda f: (f.severity.rank, -f.impact, f.source, f.subject))

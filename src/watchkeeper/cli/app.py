@@ -90,6 +90,11 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.diagnose:diagnose_app",
         "Why is it getting slower? Drift, latency phases, Postgres/Redis/host advisors.",
     ),
+    "assess": Entry(
+        "watchkeeper.cli.assess:assess",
+        "Assess it all and rank what to do first: status, SLOs, diagnosis, audit, backups, "
+        "capacity and cost.",
+    ),
     "audit": Entry(
         "watchkeeper.cli.audit:audit",
         "Audit sites: Observatory grade, TLS, exposure and delivery, each problem with its fix.",
