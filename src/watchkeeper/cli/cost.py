@@ -74,11 +74,11 @@ def cost(
     """
     if ctx.invoked_subcommand is not None:
         return
+    seconds = _duration(lookback, "--lookback")
+    loaded = load(config)
     from watchkeeper.cost.catalog import CatalogError
     from watchkeeper.cost.report import analyse
 
-    seconds = _duration(lookback, "--lookback")
-    loaded = load(config)
     store = open_store(loaded, existing=True)
     now = time.time()
     try:

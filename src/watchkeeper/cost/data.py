@@ -68,8 +68,8 @@ def judge(
         source="cost",
         severity=Severity.warning,
         title=(
-            f"The {word} {found.monitor} has {price.memory_gib:g} GiB for a "
-            f"{format_size(found.working_set)} working set: {best.type} saves "
+            f"{found.monitor}: {price.memory_gib:g} GiB of memory for a "
+            f"{format_size(found.working_set)} {word} working set: {best.type} saves "
             f"${saving:,.2f}/month"
         ),
         subject=found.monitor,
@@ -96,7 +96,7 @@ def _maxmemory(found: Holding, evidence: dict[str, float | int | str | None]) ->
             source="cost",
             severity=Severity.info,
             title=(
-                f"The cache {found.monitor} may hold {format_size(most)} and uses "
+                f"{found.monitor}: the cache may hold {format_size(most)} and uses "
                 f"{format_size(found.working_set)}"
             ),
             subject=found.monitor,

@@ -70,7 +70,7 @@ def growth_lines(found: GrowthPlan) -> list[str]:
             mark = "  ← peak: more instances hold less" if peak else ""
             lines.append(
                 f"  {step['instances']:>6g} → {step['capacity_rps']:>10,.1f} "
-                f"(+{step['last_instance_adds_rps']:,.1f}){mark}"
+                f"({step['last_instance_adds_rps']:+,.1f}){mark}"
             )
     return lines
 
