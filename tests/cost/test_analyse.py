@@ -92,9 +92,11 @@ async def test_an_oversized_host_gets_the_cheapest_size_that_fits_and_its_saving
 
     def busy(share: float, rng: Random) -> dict[str, float]:
         at = now - 14 * DAY * (1 - share)
+        used = 30 + rng.uniform(0, 6)
         return {
             "cpu.used_pct": 4 + 26 * daily(at) + rng.uniform(0, 3),
-            "memory.used_pct": 30 + rng.uniform(0, 6),
+            "memory.used_pct": used,
+            "memory.available": 32 * GIB * (1 - used / 100),
             "net.in_bytes_per_s": 2e5 + rng.uniform(0, 1e4),
             "net.out_bytes_per_s": 4e5,
         }
@@ -120,6 +122,34 @@ async def test_an_oversized_host_gets_the_cheapest_size_that_fits_and_its_saving
     assert report.summary["monthly_saving"] == pytest.approx(saving)
     assert report.summary["monthly_spend"] == listed("aws", "m6i.2xlarge")
     assert evidence["days_of_data"] == pytest.approx(14, abs=0.1)
+
+
+async def test_a_machine_with_other_memory_than_its_type_is_noted_and_sized_by_its_own(
+    tmp_path: Path, store: Store
+) -> None:
+    config = config_of(tmp_path, "  - {name: odd, host: local, instance: aws/m6i.2xlarge}\n")
+    now = time.time()
+
+    def eight_gib(share: float, rng: Random) -> dict[str, float]:
+        used = 50 + rng.uniform(0, 10)
+        return {
+            "cpu.used_pct": 10 + rng.uniform(0, 5),
+            "memory.used_pct": used,
+            "memory.available": 8 * GIB * (1 - used / 100),
+        }
+
+    written = write_history(store, "odd", "host", until=now, days=4, values=eight_gib)
+
+    report = await analyse(config, store, lookback=4 * DAY, now=now)
+
+    noted = only(report, "instance-mismatch")
+    assert noted.severity is Severity.info
+    assert noted.evidence["memory_gib"] == pytest.approx(8, abs=0.01)
+    sized = only(report, "oversized")
+    cpu_p95 = float(np.percentile([w["cpu.used_pct"] for w in written], 95))
+    memory_p99 = float(np.percentile([w["memory.used_pct"] for w in written], 99))
+    wanted = cheapest_fit("aws", 8 * cpu_p95 / 100 / 0.65, 8 * memory_p99 / 100 / 0.8)
+    assert sized.evidence["suggested_type"] == f"aws/{wanted['type']}"
 
 
 async def test_an_idle_machine_saves_what_it_costs_unless_its_traffic_grows(

@@ -131,3 +131,13 @@ def test_without_a_trusted_fit_instances_add_up_in_a_line() -> None:
     assert not scaling.usl and scaling.peak_n is None
     assert [r.instances for r in found.rows] == [1, 1, 4, 38]  # ceil(50 m / 133)
     assert [r.monthly for r in found.rows] == [10.0, 10.0, 40.0, 380.0]
+
+
+def test_a_run_whose_every_step_held_gives_upper_bounds() -> None:
+    result = capacity_result(alpha=0.05, beta=0.0005)
+    result["first_failing_rps"] = None  # every step held up to the run's --max-rate
+
+    found = growth.plan(growth.scaling_of(result), 100.0, instance_cost=84.0)
+
+    assert found.as_json()["per_instance_is_lower_bound"] is True
+    assert growth.scaling_of(capacity_result(0.05, 0.0005)).lower_bound is False

@@ -44,6 +44,9 @@ class Scaling:
     beta: float = 0.0
     usl: bool = False
     """Are α and β from a trusted fit (False: linear)?"""
+    lower_bound: bool = False
+    """Every step held up to the run's cap: one instance holds more than ``per_replica``
+    says, so the counts are upper bounds."""
 
     def capacity(self, n: int) -> float:
         if n <= 0:
@@ -118,6 +121,7 @@ class GrowthPlan:
             "findings": [f.as_json() for f in self.findings],
             "current_rps": self.rate,
             "per_instance_rps": round(scaling.per_replica, 2),
+            "per_instance_is_lower_bound": scaling.lower_bound,
             "instance": self.instance,
             "instance_monthly_cost": self.instance_cost,
             "scaling": {
@@ -161,13 +165,14 @@ def scaling_of(result: dict[str, Any], *, linear: bool = False, shown: str = "")
     plan = result.get("plan") if isinstance(result.get("plan"), dict) else {}
     assert isinstance(plan, dict)
     per_replica = _number(plan.get("per_replica_rps_at_ceiling")) or sustainable * CEILING
+    capped = result.get("first_failing_rps") is None  # no step failed: the cap, not the limit
     fit = result.get("usl")
     if linear or not isinstance(fit, dict) or fit.get("trusted") is not True:
-        return Scaling(per_replica)
+        return Scaling(per_replica, lower_bound=capped)
     alpha, beta = _number(fit.get("alpha"), zero=True), _number(fit.get("beta"), zero=True)
     if alpha is None or beta is None or alpha > 1:
         raise GrowthError(f"{where}the USL fit has no usable alpha and beta")
-    return Scaling(per_replica, alpha, beta, usl=True)
+    return Scaling(per_replica, alpha, beta, usl=True, lower_bound=capped)
 
 
 def _number(value: object, *, zero: bool = False) -> float | None:

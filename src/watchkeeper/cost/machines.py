@@ -47,16 +47,18 @@ def judge(machine: Machine, usage: Usage, catalog: Catalog, lookback_days: float
     if current is None:
         return _without_size(machine, usage, evidence)
     memory_gib = (usage.memory_total / sizing.GIB) if usage.memory_total else current.memory_gib
+    noted = _mismatch(machine, current, memory_gib, evidence)
     need = sizing.machine_need(current, usage.cpu_p95, usage.memory_p99, memory_gib)
     best = sizing.cheapest(catalog, current, need)
     evidence |= {"needed_vcpu": round(need.vcpu, 2), "needed_memory_gib": round(need.memory_gib, 2)}
     if usage.cpu_p95 > sizing.HOT_CPU or usage.memory_p99 > sizing.HOT_MEMORY:
-        return Verdict([_hot(machine, current, best, usage, evidence)], 0.0)
+        return Verdict([_hot(machine, current, best, usage, evidence), *noted], 0.0)
     idle = usage.cpu_p95 < sizing.IDLE_CPU
     if idle and growth is not None and growth <= sizing.GROWTH:
-        return _idle(machine, current, best, evidence)
+        verdict = _idle(machine, current, best, evidence)
+        return Verdict([*verdict.findings, *noted], verdict.saving)
     if best is None or best.monthly_usd >= current.monthly_usd or best == current:
-        return Verdict([], 0.0)
+        return Verdict(noted, 0.0)
     new_cost = sizing.price_of(best, current, machine.monthly)
     saving = machine.monthly - new_cost
     evidence |= {
@@ -82,7 +84,41 @@ def judge(machine: Machine, usage: Usage, catalog: Catalog, lookback_days: float
         impact=saving,
         rule="oversized",
     )
-    return Verdict([finding], saving)
+    return Verdict([finding, *noted], saving)
+
+
+MISMATCH = 0.25
+"""A machine reporting a memory this far (as a share) from its type's is described wrongly."""
+
+
+def _mismatch(
+    machine: Machine, current: Price, memory_gib: float, evidence: Evidence
+) -> list[Finding]:
+    """An info finding when the machine's own memory is not its type's."""
+    if abs(memory_gib - current.memory_gib) <= MISMATCH * current.memory_gib:
+        return []
+    return [
+        Finding(
+            source="cost",
+            severity=Severity.info,
+            title=(
+                f"{machine.monitor} reports {memory_gib:.1f} GiB of memory; "
+                f"{current.label} has {current.memory_gib:g} GiB"
+            ),
+            subject=machine.monitor,
+            evidence={
+                "type": current.label,
+                "memory_gib": round(memory_gib, 2),
+                "type_memory_gib": current.memory_gib,
+                "monthly_cost": evidence.get("monthly_cost"),
+            },
+            recommendation=(
+                "Check its instance: in the config; the sizing goes by the memory the machine "
+                "reports."
+            ),
+            rule="instance-mismatch",
+        )
+    ]
 
 
 def _size(price: Price) -> str:

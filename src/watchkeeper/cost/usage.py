@@ -1,7 +1,8 @@
 """What a machine used over the look-back, from the series the store holds.
 
 - ``host`` monitors: ``cpu.used_pct`` (the 1-minute means), ``memory.used_pct`` (the
-  1-minute highs: used = total − available), ``net.in_bytes_per_s`` + ``net.out_bytes_per_s``.
+  1-minute highs: used = total − available) and the memory it has (``memory.available`` /
+  (1 − used share)), ``net.in_bytes_per_s`` + ``net.out_bytes_per_s``.
 - ``prometheus`` monitors of a node_exporter (the series ``checks.prometheus.MACHINE_SERIES``
   records): CPU used = 1 − idle cores (``node_cpu_seconds_total{mode="idle"}`` rate) / cores
   (its series count); memory used = 1 − ``MemAvailable`` / ``MemTotal``; network bytes
@@ -45,7 +46,7 @@ class Usage:
     memory_p99: float | None
     """Percent of its memory, 99th percentile of the buckets' highs."""
     memory_total: float | None = None
-    """Bytes, where the machine reports it (node_exporter)."""
+    """Bytes, where the machine reports it (node_exporter; a host's available memory)."""
     traffic_before: float | None = None
     """Mean network bytes per second, the older half of the data."""
     traffic_after: float | None = None
@@ -78,8 +79,9 @@ def read(store: Store, monitor: str, kind: str, since: float, until: float) -> U
 
     if kind == "host":
         cpu = [(p.at, p.mean) for p in series("cpu.used_pct")]
-        memory = [(p.at, p.max) for p in series("memory.used_pct")]
-        total = None
+        used = series("memory.used_pct")
+        memory = [(p.at, p.max) for p in used]
+        total = _host_memory(used, series("memory.available"))
         traffic = _summed([series(name) for name in ("net.in_bytes_per_s", "net.out_bytes_per_s")])
     else:
         cores = _median([p.last for p in series(f"{_IDLE}.count")])
@@ -121,6 +123,17 @@ def newest(store: Store, monitor: str, name: str, since: float) -> float | None:
 def span_days(store: Store, monitor: str, name: str, since: float, until: float) -> float:
     first = store.first_time(monitor, since, name)
     return 0.0 if first is None else max(0.0, (until - first) / 86400)
+
+
+def _host_memory(used: list[SamplePoint], available: list[SamplePoint]) -> float | None:
+    """The host's memory in bytes: available / (1 − used share), by bucket, the median."""
+    shares = {p.at: p.last for p in used}
+    totals = [
+        p.last / (1 - shares[p.at] / 100)
+        for p in available
+        if p.at in shares and 0 <= shares[p.at] < 99
+    ]
+    return _median(totals)
 
 
 def _percentile(values: list[float], q: float) -> float | None:

@@ -53,6 +53,13 @@ def growth_lines(found: GrowthPlan) -> list[str]:
     lines = [
         f"today {found.rate:,.1f} req/s; one instance is planned at "
         f"{scaling.per_replica:,.1f} req/s; {price}; scaling: {model}",
+    ]
+    if scaling.lower_bound:
+        lines.append(
+            "every step of the capacity run held up to its --max-rate: one instance holds "
+            "more, so these counts are upper bounds (raise --max-rate to find the limit)"
+        )
+    lines += [
         "",
         f"{'traffic':>8}  {'req/s':>10}  {'instances':>9}  {'holds req/s':>11}  {'per month':>12}",
     ]
