@@ -103,7 +103,7 @@ async def test_an_oversized_host_gets_the_cheapest_size_that_fits_and_its_saving
 
     written = write_history(store, "web", "host", until=now - 60, days=14, values=busy)
     await run_real_checks(store, config.monitors[0], 2)  # the newest samples: this machine's
-    store.rollup(now + 3600)
+    store.rollup(now - 10 * DAY)  # the first 4 days from the rollups, the rest from raw samples
 
     report = await analyse(config, store, now=time.time() + 1)
 

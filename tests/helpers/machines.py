@@ -14,8 +14,8 @@ from watchkeeper.model import Phases, Result
 from watchkeeper.store import Store
 
 DAY = 86400.0
-EVERY = 600.0
-"""Synthetic samples 10 minutes apart: 2,016 results a fortnight."""
+EVERY = 1200.0
+"""Synthetic samples 20 minutes apart: 1,008 results a fortnight."""
 
 Values = Callable[[float, random.Random], dict[str, float]]
 """Given the share of the history elapsed (0 to 1) and a generator, one result's metrics."""
@@ -35,8 +35,9 @@ def write_history(
     days: float,
     values: Values,
     seed: int = 7,
+    every: float = EVERY,
 ) -> list[dict[str, float]]:
-    """Results of ``monitor`` every ``EVERY`` seconds over ``days`` up to ``until``; returns
+    """Results of ``monitor`` every ``every`` seconds over ``days`` up to ``until``; returns
     what each carried (for a test to compute what it expects on its own)."""
     generator = random.Random(seed)
     start = until - days * DAY
@@ -60,7 +61,7 @@ def write_history(
         if len(batch) >= 1000:
             store.write(batch)
             batch = []
-        at += EVERY
+        at += every
     store.write(batch)
     return written
 

@@ -327,6 +327,8 @@ def update(
     """
     from watchkeeper.cost.catalog import CatalogError, install
 
+    if not os.path.isfile(config):
+        fail(f"no config at {config}: the catalog is installed beside it (give -c FILE)")
     try:
         installed = install(source, config)
     except CatalogError as exc:
