@@ -158,3 +158,15 @@ def test_a_cost_is_read_as_dollars_a_month(written: object, monthly: float) -> N
     )
 
     assert loaded.monitors[0].monthly_cost == pytest.approx(monthly)
+
+
+def test_a_mistake_inside_instance_names_the_keys_instance_takes() -> None:
+    text = "monitors:\n  - name: c\n    host: local\n    instance: {provider: aws, size: 3}\n"
+
+    with pytest.raises(ConfigError) as caught:
+        parse_config(text, "wk.yaml")
+
+    assert caught.value.lines() == [
+        "wk.yaml:4: monitor 'c': missing required key 'instance.type'",
+        "wk.yaml:4: monitor 'c': unknown key 'size'; valid keys: provider, type",
+    ]
