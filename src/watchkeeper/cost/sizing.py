@@ -10,7 +10,6 @@ working set + ``DATA_MEMORY_BASE`` GiB, and keeps its vCPUs (its CPU use is not 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from watchkeeper.cost.catalog import Catalog, Price
@@ -67,7 +66,3 @@ def price_of(candidate: Price, current: Price, paid: float) -> float:
     if current.monthly_usd <= 0:
         return candidate.monthly_usd
     return candidate.monthly_usd * paid / current.monthly_usd
-
-
-def smallest(prices: Iterable[Price]) -> Price | None:
-    return min(prices, key=lambda p: (p.monthly_usd, p.type), default=None)

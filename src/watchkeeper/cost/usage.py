@@ -120,11 +120,6 @@ def newest(store: Store, monitor: str, name: str, since: float) -> float | None:
     return found[0] if found else None
 
 
-def span_days(store: Store, monitor: str, name: str, since: float, until: float) -> float:
-    first = store.first_time(monitor, since, name)
-    return 0.0 if first is None else max(0.0, (until - first) / 86400)
-
-
 def _host_memory(used: list[SamplePoint], available: list[SamplePoint]) -> float | None:
     """The host's memory in bytes: available / (1 − used share), by bucket, the median."""
     shares = {p.at: p.last for p in used}
