@@ -135,3 +135,18 @@ def test_the_readme_rum_example_validates(tmp_path: Path) -> None:
     assert config.rum is not None
     assert [page.name for page in config.rum.pages] == ["home", "product", "checkout"]
     assert [(m.name, m.kind) for m in config.monitors] == [("product-lcp", "rum")]
+
+
+def test_the_readme_cost_example_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "instance:" in block)
+
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env={})
+
+    machines = {m.name: (m.instance, m.monthly_cost) for m in config.monitors}
+    assert machines == {
+        "web-1": (("aws", "m6i.2xlarge"), None),
+        "worker": (("hetzner", "ccx23"), None),
+        "old-batch": (None, 120.0),
+        "cache": (("aws", "r6i.xlarge"), None),
+    }

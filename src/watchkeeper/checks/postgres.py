@@ -7,7 +7,8 @@
 
 Phases: ``connect`` (TCP, TLS and authentication), ``ttfb`` (``SELECT 1``). Facts: ``pg.version``,
 ``pg.connections``, ``pg.max_connections``, ``pg.connections_used_pct``, ``pg.in_recovery``,
-``pg.replication_lag`` (on a replica: since the last replayed transaction), ``pg.value`` (the
+``pg.replication_lag`` (on a replica: since the last replayed transaction), ``pg.database_size``
+(bytes: what ``wk cost`` weighs the machine's memory against), ``pg.value`` (the
 first column of the first row of ``query``) and ``pg.rows``. The query runs in a read-only
 transaction with a statement timeout, so a probe can never change or lock anything.
 Connection errors are one line (refused, authentication failed, database does not exist).
@@ -60,7 +61,8 @@ select current_setting('server_version'),
        current_setting('max_connections')::int,
        pg_is_in_recovery(),
        case when pg_is_in_recovery()
-            then extract(epoch from now() - pg_last_xact_replay_timestamp()) end
+            then extract(epoch from now() - pg_last_xact_replay_timestamp()) end,
+       pg_database_size(current_database())
 """
 
 
@@ -86,12 +88,13 @@ async def probe(settings: PostgresSettings, attempt: Attempt) -> None:
         attempt.end("ttfb")
         row = await (await connection.execute(_FACTS)).fetchone()
         assert row is not None
-        version, used, most, recovering, lag = row
+        version, used, most, recovering, lag, size = row
         facts["pg.version"] = str(version)
         facts["pg.connections"] = int(used)
         facts["pg.max_connections"] = int(most)
         facts["pg.connections_used_pct"] = round(100.0 * int(used) / max(1, int(most)), 2)
         facts["pg.in_recovery"] = bool(recovering)
+        facts["pg.database_size"] = int(size)
         if lag is not None:
             facts["pg.replication_lag"] = max(0.0, float(lag))
         if settings.query:
@@ -160,6 +163,7 @@ CHECK = CheckKind(
         "pg.max_connections": ValueType.NUMBER,
         "pg.connections_used_pct": ValueType.NUMBER,
         "pg.in_recovery": ValueType.BOOL,
+        "pg.database_size": ValueType.SIZE,
         "pg.replication_lag": ValueType.DURATION,
         "pg.value": ValueType.ANY,
         "pg.rows": ValueType.NUMBER,

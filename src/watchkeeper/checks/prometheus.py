@@ -35,6 +35,17 @@ from watchkeeper.units import Size
 if TYPE_CHECKING:  # aiohttp and the parser come with the first scrape, not with a config
     import aiohttp
 
+MACHINE_SERIES = (
+    'node_cpu_seconds_total{mode="idle"}',
+    "node_memory_MemAvailable_bytes",
+    "node_memory_MemTotal_bytes",
+    'node_network_receive_bytes_total{device!="lo"}',
+    'node_network_transmit_bytes_total{device!="lo"}',
+)
+"""node_exporter's series a monitor with ``instance:`` or ``cost:`` records besides what it
+names (``wk cost`` sizes the machine from them): idle CPU seconds (its ``.rate`` is idle
+cores, its ``.count`` the cores), memory available and total, and network bytes."""
+
 _SELECTOR = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})?$")
 _MATCHER = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"\s*,?')
 

@@ -115,6 +115,10 @@ COMMANDS: dict[str, Entry] = {
         "List error issues, the most recently seen first: title, where, events, users, last "
         "seen, status.",
     ),
+    "cost": Entry(
+        "watchkeeper.cli.cost:cost_app",
+        "What do the machines cost, and what could they? Right-sizing, idle machines, growth.",
+    ),
     "drill": Entry(
         "watchkeeper.cli.drill:drill",
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "

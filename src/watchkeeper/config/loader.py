@@ -15,6 +15,7 @@ from watchkeeper.config.maintenance import load_maintenance
 from watchkeeper.config.messages import closest, unknown, unknown_key
 from watchkeeper.config.models import (
     LOCAL,
+    MACHINE_KINDS,
     AgentsConfig,
     ClusterConfig,
     Config,
@@ -501,6 +502,12 @@ class _Loader(Reporter):
                 who,
             )
             return None
+        instance = self.check_machine(fields, kind, path, who)
+        wants = frozenset(e.subject.key for e in (*expectations, *soft))
+        if kind == "prometheus" and (fields.instance or fields.cost is not None):
+            from watchkeeper.checks.prometheus import MACHINE_SERIES
+
+            wants |= {f"metric.{selector}" for selector in MACHINE_SERIES}
         quorum = fields.quorum or defaults.quorum or len(locations) // 2 + 1
         if quorum > len(locations):
             self.problem(
@@ -528,7 +535,7 @@ class _Loader(Reporter):
             description=fields.description,
             target=mask_url(redact(settings.target(), self.secrets)),
             line=line_of(self.lines, path),
-            wants=frozenset(e.subject.key for e in (*expectations, *soft)),
+            wants=wants,
             host_key=settings.host_key(),
             expect_texts=tuple(redact(e.text, self.secrets) for e in expectations),
             warnings=tuple(soft),
@@ -542,7 +549,59 @@ class _Loader(Reporter):
             locations=locations,
             quorum=quorum if len(locations) > 1 else 1,
             spec=item if locations != (LOCAL,) else None,
+            instance=instance,
+            monthly_cost=fields.cost,
         )
+
+    def check_machine(
+        self, fields: MonitorFields, kind: str, path: Path, who: str
+    ) -> tuple[str, str] | None:
+        """``instance:`` as the price catalog spells it (a problem when it lists no such
+        provider or type); None without one."""
+        if fields.instance is None and fields.cost is None:
+            return None
+        key = "instance" if fields.instance is not None else "cost"
+        if kind not in MACHINE_KINDS:
+            self.problem(
+                f"{key}: prices a machine; only {', '.join(MACHINE_KINDS)} monitors have one",
+                (*path, key),
+                who,
+            )
+            return None
+        if fields.instance is None:
+            return None
+        from watchkeeper.cost import catalog
+
+        where = None if self.filename in ("api", "assignment") else self.filename
+        try:
+            prices = catalog.current(where)
+        except catalog.CatalogError as exc:
+            self.problem(f"instance: the price catalog is unusable: {exc}", (*path, key), who)
+            return None
+        provider, type_ = fields.instance.provider, fields.instance.type
+        providers = prices.providers()
+        if provider.lower() not in providers:
+            close = closest(provider.lower(), providers)
+            hint = f"did you mean '{close}'?" if close else f"known: {', '.join(providers)}"
+            self.problem(
+                f"instance: provider '{provider}' is not in the price catalog ({hint})",
+                (*path, key),
+                who,
+            )
+            return None
+        found = prices.find(provider, type_)
+        if found is None:
+            types = [p.type for p in prices.of(provider)]
+            close = closest(type_, types)
+            hint = f" (did you mean '{close}'?)" if close else ""
+            self.problem(
+                f"instance: the price catalog of {provider.lower()} has no type '{type_}'"
+                f"{hint}; add it with wk cost catalog update FILE.csv",
+                (*path, key),
+                who,
+            )
+            return None
+        return found.provider, found.type
 
     def compile_expectations(
         self,

@@ -54,7 +54,9 @@ def describe(error: Any, model: type[BaseModel], extra_keys: tuple[str, ...], da
     kind = error["type"]
     field = _field_path(loc)
     if kind == "extra_forbidden":
-        candidates = list(_model_keys(model, loc[:-1])) + list(extra_keys)
+        # the kind keys are siblings of the monitor's own keys, not of a nested mapping's
+        nested = len(loc) > 1
+        candidates = list(_model_keys(model, loc[:-1])) + ([] if nested else list(extra_keys))
         return unknown_key(str(loc[-1]), candidates)
     if kind == "missing":
         return f"missing required key '{field}'"

@@ -152,6 +152,53 @@ class Defaults(_Strict):
         return locations_value(value)
 
 
+class Instance(_Strict):
+    """The machine a monitor watches, as its provider sells it: priced from the catalog."""
+
+    provider: str = Field(min_length=1, max_length=40)
+    type: str = Field(min_length=1, max_length=80)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: object) -> object:
+        """``instance: aws/m6i.large`` is ``{provider: aws, type: m6i.large}``."""
+        if isinstance(value, str):
+            provider, slash, type_ = value.partition("/")
+            if not slash or not provider.strip() or not type_.strip():
+                raise ValueError(f"'{value}' is not provider/type (e.g. aws/m6i.large)")
+            return {"provider": provider.strip(), "type": type_.strip()}
+        return value
+
+
+MACHINE_KINDS = ("host", "prometheus", "postgres", "redis", "mysql")
+"""Kinds whose monitors may say what their machine costs (``instance:``, ``cost:``)."""
+_PER = {"month": 1.0, "mo": 1.0, "year": 1 / 12, "yr": 1 / 12, "hour": 730.0, "h": 730.0}
+
+
+def monthly_cost(value: object) -> object:
+    """``cost: 84/month`` (or ``84``, ``$84/month``, ``1008/year``, ``0.115/hour``; 730 hours
+    a month) as US dollars a month."""
+    if isinstance(value, bool):
+        raise ValueError("a cost is an amount a month, e.g. 84/month")
+    if isinstance(value, int | float):
+        amount, per = float(value), 1.0
+    elif isinstance(value, str):
+        text = value.strip().lower().removeprefix("$").replace("usd", "").strip()
+        number, slash, unit = text.partition("/")
+        if slash and unit.strip() not in _PER:
+            raise ValueError(f"'{value}': per {unit.strip()}? write /month, /year or /hour")
+        try:
+            amount = float(number.strip().removesuffix("$"))
+        except ValueError:
+            raise ValueError(f"'{value}' is not an amount like 84/month") from None
+        per = _PER[unit.strip()] if slash else 1.0
+    else:
+        return value
+    if not amount >= 0 or amount == float("inf"):
+        raise ValueError(f"'{value}' is not an amount of zero or more")
+    return round(amount * per, 4)
+
+
 class MonitorFields(_Strict):
     """The keys a monitor may carry besides its kind key; None means "from defaults"."""
 
@@ -180,6 +227,12 @@ class MonitorFields(_Strict):
     (``anomaly: [latency, pg.connections]``): one degrades the monitor."""
     locations: tuple[str, ...] | None = None
     quorum: int | None = Field(None, ge=1, le=50)
+    instance: Instance | None = None
+    """The machine it watches (host, prometheus of a node_exporter, a database's machine):
+    ``wk cost`` prices it from the catalog and right-sizes it."""
+    cost: float | None = None
+    """What the machine costs, US dollars a month (``84/month``): instead of the catalog's
+    price, or beside ``instance`` (a discount)."""
 
     @field_validator("anomaly", mode="before")
     @classmethod
@@ -190,6 +243,11 @@ class MonitorFields(_Strict):
     @classmethod
     def _locations(cls, value: object) -> object:
         return locations_value(value)
+
+    @field_validator("cost", mode="before")
+    @classmethod
+    def _cost(cls, value: object) -> object:
+        return monthly_cost(value)
 
     @field_validator("expect", "warn", "tags", "depends_on", "notify", mode="before")
     @classmethod
@@ -590,6 +648,11 @@ class Monitor:
     """Where it is checked from: ``local`` (the nodes) and agents' locations."""
     quorum: int = 1
     """Locations failing at once that make it down; fewer make it degraded."""
+    instance: tuple[str, str] | None = None
+    """``(provider, type)`` of the machine it watches (``instance:``), as the catalog spells
+    them."""
+    monthly_cost: float | None = None
+    """What its machine costs, US dollars a month, as the config says (``cost:``)."""
     spec: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
     """Its ``monitors:`` entry as loaded (secrets substituted): what an agent is sent."""
 
