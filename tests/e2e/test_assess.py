@@ -34,6 +34,7 @@ def _config(web: str, gone: str) -> str:
           - {{name: gone, http: "{gone}", confirm: 1}}
           - {{name: db, postgres: "postgresql://postgres@127.0.0.1:5432/postgres"}}
           - {{name: cache, redis: "redis://127.0.0.1:6379"}}
+          - {{name: box, host: local, interval: 5s, cost: 84/month}}
           - name: site
             interval: 1h
             audit: {{url: "{web}", tls: false, exposure: false, delivery: false}}
@@ -123,6 +124,11 @@ async def test_assess_ranks_what_to_do_keeps_a_baseline_and_sees_the_fix(tmp_pat
         steps = capacity["result"]["steps"]
         assert steps and max(s["rate"] for s in steps) <= 30  # never faster than --max-rate
         assert "saved as the baseline" in done.stderr + done.stdout
+        # the bill: one machine priced, too little history to size it (and said so)
+        assert facts["cost"]["monthly_cost"] == 84.0
+        assert any(
+            i["finding"].get("rule") == "too-little-history" and i["area"] == "cost" for i in items
+        )
 
         # the fix: gone now points at a site that answers
         (tmp_path / "watchkeeper.yaml").write_text(_config(web, web))
