@@ -110,6 +110,14 @@ COMMANDS: dict[str, Entry] = {
         "List error issues, the most recently seen first: title, where, events, users, last "
         "seen, status.",
     ),
+    "activity": Entry(
+        "watchkeeper.cli.activity:activity",
+        "Show the activity log, newest first: who changed what, when and from where.",
+    ),
+    "evidence": Entry(
+        "watchkeeper.cli.evidence:evidence",
+        "Bundle compliance evidence for a period into one zip file with an index page.",
+    ),
     "drill": Entry(
         "watchkeeper.cli.drill:drill",
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "

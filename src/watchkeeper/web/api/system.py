@@ -103,6 +103,7 @@ async def reload(request: Request, _: Writer) -> JSONResponse:
     if reloader is None:
         return JSONResponse({"detail": "this server runs without a config file"}, 409)
     outcome = await reloader.reload("API")
+    request.state.activity_detail = {"trigger": "API", "lines": outcome.lines()[:10]}
     return JSONResponse(outcome.to_json(), 200 if outcome.ok else 422)
 
 
