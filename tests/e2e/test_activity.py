@@ -191,6 +191,17 @@ async def test_writes_logins_and_token_use_are_recorded_with_actor_and_address(
         cli_rows = [r for r in listed.json() if r["actor"] == me]
         assert [r["action"] for r in cli_rows] == ["silence.create"]
 
+        # reloads: SIGHUP (wk reload) by system, the API's by whoever asked
+        reloaded = await wk("reload", cwd=tmp_path)
+        assert reloaded.code == 0, reloaded.stderr
+        status, _ = await up.request("POST", "/api/v1/reload")
+        assert status == 200
+        reloads = await until(up, "&action=config.reload", lambda rows: len(rows) == 2)
+        assert [(r["actor"], r["detail"]["trigger"], r["outcome"]) for r in reloads] == [
+            (token_actor, "API", "ok"),
+            ("system", "SIGHUP", "ok"),
+        ]
+
         # no secret anywhere in the log: not the passwords, not the header, not the token
         assert up.token is not None
         raw = sqlite3.connect(tmp_path / "wk.db")
