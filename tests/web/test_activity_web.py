@@ -3,11 +3,13 @@ recorded as denied, and only admins and tokens may read the log (the page and th
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from fastapi.routing import APIRoute
+from playwright.async_api import Browser, expect
 from tests.helpers.site import ADMIN, VIEWER, VIEWER_PASSWORD, Site
 from tests.helpers.web_app import ProbeTargetServer
 
@@ -98,3 +100,41 @@ async def test_only_admins_and_tokens_read_the_log(site: Site) -> None:
             page = await answer.text()
     assert {(e["actor"], e["action"]) for e in logins} == {(VIEWER, "login"), (ADMIN, "login")}
     assert 'href="/activity"' in page and f"<td>{VIEWER}</td>" in page
+
+
+async def test_the_activity_page_in_chromium_lists_the_login_and_filters(
+    browser: Browser, site: Site
+) -> None:
+    from tests.helpers.browser import logged_in, shot
+    from tests.web.test_phone import PHONE, fits
+
+    page = await logged_in(browser, site)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security" in m.text else 0)
+    await page.click('nav.nav a[href="/activity"]')
+    await expect(page.locator("h1")).to_have_text("Activity")
+    rows = page.locator("#activity-table tbody tr")
+    await expect(rows.filter(has_text="login")).to_have_count(1)  # the login just made
+    await page.fill('input[name="action"]', "monitor")
+    await page.click('#activity-filters button[type="submit"]')
+    await expect(page).to_have_url(re.compile(r"action=monitor"))
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("Nothing recorded")
+    await shot(page, "activity")
+    assert not page.errors, page.errors  # type: ignore[attr-defined]
+    assert violations == []
+    phone = await logged_in(browser, site, **PHONE)
+    await phone.goto(site.url + "/activity")
+    await fits(phone, "activity")
+
+
+async def test_a_logout_is_recorded_with_its_session_user(site: Site) -> None:
+    admin, csrf = await site.login()
+    async with admin:
+        async with admin.post("/logout", data={"csrf": csrf}, allow_redirects=False) as answer:
+            assert answer.status == 303
+        async with admin.get("/api/v1/activity") as answer:
+            assert answer.status == 401  # the session is over
+
+    found = activity.read(site.store, action="logout")
+    assert [(e.actor, e.outcome, e.detail.get("request")) for e in found] == [(ADMIN, "ok", None)]
