@@ -50,3 +50,26 @@ async def test_the_engine_packs_results_past_the_grace_into_chunks(store: Store)
         await engine.stop()
 
     assert store.results("old", 0, limit=1000) == written
+
+
+async def test_the_engine_prunes_the_activity_log_past_its_retention(store: Store) -> None:
+    from watchkeeper import activity
+    from watchkeeper.store.activity import Entry
+
+    now = time.time()
+    activity.write(
+        store,
+        [
+            Entry(at=now - 3 * 86400, actor="ann", action="monitor.update"),
+            Entry(at=now - 3600, actor="ann", action="login"),
+        ],
+    )
+    config = parse_config("retention: {activity: 2d}\nmonitors: []\n", "wk.yaml", env={})
+    engine = Engine(config, store, rollup_every=0.05, prune_every=0.0)
+    await engine.start()
+    try:
+        await eventually(lambda: len(activity.read(store)) == 1, timeout=60, every=0.05)
+    finally:
+        await engine.stop()
+
+    assert [e.action for e in activity.read(store)] == ["login"]

@@ -30,6 +30,8 @@ SCOPES = ("read", "write")
 AGENT_SCOPE = "agent:"
 """An agent's token: ``agent:<location>``. It may read its location's assignment and push
 results, nothing else."""
+SESSION_TTL = 7 * 86400.0
+"""How long a session lasts (its cookie too)."""
 SESSION_PREFIX = "wks_"
 TOKEN_PREFIX = "wkt_"
 STALE_FOR = 3600.0
@@ -78,7 +80,7 @@ class Auth:
         self,
         store: Store,
         *,
-        session_ttl: float = 7 * 86400.0,
+        session_ttl: float = SESSION_TTL,
         cache_for: float = 10.0,
         clock: Callable[[], float] = time.time,
     ) -> None:

@@ -119,6 +119,14 @@ COMMANDS: dict[str, Entry] = {
         "watchkeeper.cli.cost:cost_app",
         "What do the machines cost, and what could they? Right-sizing, idle machines, growth.",
     ),
+    "activity": Entry(
+        "watchkeeper.cli.activity:activity",
+        "Show the activity log, newest first: who changed what, when and from where.",
+    ),
+    "evidence": Entry(
+        "watchkeeper.cli.evidence:evidence",
+        "Bundle compliance evidence for a period into one zip file with an index page.",
+    ),
     "drill": Entry(
         "watchkeeper.cli.drill:drill",
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from watchkeeper.activity import record_cli
 from watchkeeper.alerts import actions
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE, Config
@@ -138,7 +139,9 @@ def ack(
     store, _ = _one(load(config), incident_id)
     try:
         incident, already = actions.acknowledge(store, incident_id, who)
+        record_cli(store, "incident.ack", str(incident_id), detail={"by": who, "already": already})
     except actions.ActionError as exc:
+        record_cli(store, "incident.ack", str(incident_id), outcome="failed")
         fail(str(exc))
     finally:
         store.close()

@@ -16,6 +16,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from watchkeeper.activity import record_cli
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE, Config
 from watchkeeper.errors import StoreError
@@ -109,6 +110,7 @@ def add_project(
         registry.register_config(store, loaded)
         made = registry.create(store, loaded, spec, by=getpass.getuser())
         project = registry.build(loaded, [made])[made.id]
+        record_cli(store, "project.create", name, detail=spec)
     except (ProjectError, StoreError) as exc:
         fail(f"project '{name}': {exc}")
     finally:

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from watchkeeper.activity import record_cli
 from watchkeeper.alerts import actions
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE
@@ -53,6 +54,18 @@ def add(
             lasting=span,
             reason=reason,
             by=by or getpass.getuser(),
+        )
+        record_cli(
+            store,
+            "silence.create",
+            monitor or tag,
+            detail={
+                "id": silence.id,
+                "monitor": monitor,
+                "tag": tag,
+                "for": lasting,
+                "reason": reason,
+            },
         )
     except actions.ActionError as exc:
         fail(str(exc))
@@ -123,6 +136,7 @@ def expire(
     try:
         with store.transaction() as connection:
             ended = db.expire_silence(connection, silence_id, time.time())
+        record_cli(store, "silence.expire", str(silence_id), outcome="ok" if ended else "failed")
     finally:
         store.close()
     if not ended:

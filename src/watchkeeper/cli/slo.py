@@ -9,11 +9,10 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from watchkeeper.analysis.slo import SPANS, Minutes, assess, describe, span_name
-from watchkeeper.checks.slo import SloSettings, Tracked
+from watchkeeper.analysis.slo import SPANS, span_name
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, load, open_store
 from watchkeeper.config import DEFAULT_FILE
-from watchkeeper.engine.slos import seed
+from watchkeeper.engine.slos import slo_rows
 
 
 def slo(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> None:
@@ -24,35 +23,9 @@ def slo(config: ConfigOption = DEFAULT_FILE, as_json: JsonOption = False) -> Non
     loaded = load(config)
     slos = [m for m in loaded.monitors if m.kind == "slo"]
     now = time.time()
-    rows: list[dict[str, Any]] = []
     store = open_store(loaded, existing=True)
     try:
-        for monitor in slos:
-            settings = monitor.settings
-            assert isinstance(settings, SloSettings)
-            tracked = Tracked(settings, Minutes(settings.window))
-            seed(store, tracked, now)
-            found = assess(tracked.minutes, settings.objective, settings.window, now)
-            rows.append(
-                {
-                    "slo": monitor.name,
-                    "monitor": settings.monitor,
-                    "objective_pct": round(settings.objective * 100, 6),
-                    "window": span_name(int(settings.window)),
-                    "latency_ms": None
-                    if settings.latency is None
-                    else round(settings.latency * 1000, 3),
-                    "events": found.total,
-                    "sli_pct": None if found.sli is None else round(found.sli * 100, 4),
-                    "budget_remaining_pct": None
-                    if found.budget_remaining is None
-                    else round(found.budget_remaining * 100, 2),
-                    "burn": {span_name(s): round(found.burn[s], 3) for s in SPANS},
-                    "alert": found.severity,
-                    "reason": describe(found),
-                    "exhausted_in_s": found.exhausted_in(),
-                }
-            )
+        rows = slo_rows(store, slos, now)
     finally:
         store.close()
     paging = any(row["alert"] == "page" for row in rows)

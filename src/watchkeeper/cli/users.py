@@ -12,11 +12,12 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.table import Table
 
+from watchkeeper.activity import record_cli
 from watchkeeper.auth import AGENT_SCOPE, ROLES, SCOPES, Auth, AuthError
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
 from watchkeeper.config import DEFAULT_FILE, LOCAL
@@ -33,11 +34,22 @@ PasswordStdin = Annotated[
 T = TypeVar("T")
 
 
-def _with_auth(config: str, action: Callable[[Auth], T]) -> T:
+def _with_auth(
+    config: str,
+    action: Callable[[Auth], T],
+    activity: tuple[str, str, dict[str, Any]] | None = None,
+) -> T:
+    """Run ``action``; a write names its ``activity`` (verb, subject, detail) for the log."""
     store = open_store(load(config))  # writes: creates and migrates the store if needed
     try:
-        return action(Auth(store))
+        done = action(Auth(store))
+        if activity is not None:
+            record_cli(store, activity[0], activity[1], detail=activity[2])
+        return done
     except AuthError as exc:
+        if activity is not None:
+            verb, subject, detail = activity
+            record_cli(store, verb, subject, detail={**detail, "error": str(exc)}, outcome="failed")
         fail(str(exc))
     finally:
         store.close()
@@ -76,7 +88,11 @@ def add_user(
     if role not in ROLES:
         fail(f"--role: unknown role '{role}': use {' or '.join(ROLES)}")
     password = _password(password_stdin)
-    _with_auth(config, lambda auth: auth.add_user(name, password, role))
+    _with_auth(
+        config,
+        lambda auth: auth.add_user(name, password, role),
+        ("user.create", name, {"role": role}),
+    )
     console.print(f"added {role} '{name}'", markup=False)
 
 
@@ -88,7 +104,7 @@ def set_password(
 ) -> None:
     """Set a user's password (their sessions end)."""
     password = _password(password_stdin)
-    _with_auth(config, lambda auth: auth.set_password(name, password))
+    _with_auth(config, lambda auth: auth.set_password(name, password), ("user.password", name, {}))
     console.print(f"password of '{name}' changed; their sessions ended", markup=False)
 
 
@@ -98,7 +114,7 @@ def remove_user(
     config: ConfigOption = DEFAULT_FILE,
 ) -> None:
     """Remove a user (the last admin cannot be removed)."""
-    _with_auth(config, lambda auth: auth.remove_user(name))
+    _with_auth(config, lambda auth: auth.remove_user(name), ("user.delete", name, {}))
     console.print(f"removed '{name}'", markup=False)
 
 
@@ -170,7 +186,9 @@ def create_token(
         fail(f"--scope: unknown scope '{scope}': use read, write or agent")
     label = name or f"{scope}-{time.strftime('%Y%m%d-%H%M%S')}"
     token_id, token = _with_auth(
-        config, lambda auth: auth.create_token(label, scope, by=getpass.getuser())
+        config,
+        lambda auth: auth.create_token(label, scope, by=getpass.getuser()),
+        ("token.create", label, {"scope": scope}),
     )
     if as_json:
         print(json.dumps({"id": token_id, "name": label, "scope": scope, "token": token}))
@@ -222,5 +240,7 @@ def revoke_token(
     config: ConfigOption = DEFAULT_FILE,
 ) -> None:
     """Revoke a token (a running wk up stops accepting it within 10 seconds)."""
-    _with_auth(config, lambda auth: auth.revoke_token(token_id))
+    _with_auth(
+        config, lambda auth: auth.revoke_token(token_id), ("token.revoke", str(token_id), {})
+    )
     console.print(f"token #{token_id} revoked", markup=False)

@@ -431,6 +431,8 @@ class RetentionConfig(_Strict):
     raw: Duration = 14 * 86400.0
     minute: Duration = 90 * 86400.0
     hour: Duration = 3 * 365 * 86400.0
+    activity: Duration = Field(400 * 86400.0, ge=86400.0)
+    """The activity log (who changed what): at least a day."""
 
     @model_validator(mode="after")
     def _coarser_lives_longer(self) -> RetentionConfig:

@@ -166,6 +166,14 @@ class Reloader:
         """Reload the file now (after any reload under way) and say what it did."""
         async with self._lock:
             outcome = await self._reload(trigger)
+            if trigger != "API":  # the API's reload is recorded with who asked for it
+                await self.engine.activity.record(
+                    "system",
+                    "config.reload",
+                    os.path.basename(outcome.path),
+                    outcome="ok" if outcome.ok else "failed",
+                    detail=_activity_detail(outcome),
+                )
             if self._on_outcome is not None:
                 await self._on_outcome(outcome)
         return outcome
@@ -304,6 +312,11 @@ class Reloader:
         engine.ledger.take(prepared.ledger)
         engine.definitions.broken.clear()
         engine.definitions.broken.update({b.name: b for b in prepared.defined.broken})
+
+
+def _activity_detail(outcome: Outcome) -> dict[str, Any]:
+    """What the activity log keeps of a reload: its trigger and the first lines it said."""
+    return {"trigger": outcome.trigger, "lines": outcome.lines()[:10]}
 
 
 def _notes(

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from watchkeeper import activity
+from watchkeeper.activity import ActivityLog
 from watchkeeper.alerts.service import Alerting
 from watchkeeper.checks import Resources
 from watchkeeper.config import Config, Monitor
@@ -100,6 +102,8 @@ class Engine:
         self._resources.shared("drill.history", lambda: self.drills)
         self.rum = Collector(config.rum, store)
         """Real-user monitoring: the beacons ``/rum`` takes, summed and written."""
+        self.activity = ActivityLog(store, secrets=lambda: self.config.secrets)
+        """Who changed what: the web's writes, logins, token use, reloads (``activity``)."""
         self._resources.shared("rum.vitals", lambda: self.rum)
         self._drills_last: dict[str, float] = {}
         self.sharing: Sharing | None = None
@@ -186,6 +190,10 @@ class Engine:
         except TimeoutError:
             log.error("stopping with pings unwritten: the store did not answer")
         await self.errors.stop(flush_timeout)
+        try:
+            await asyncio.wait_for(self.activity.aclose(), flush_timeout)
+        except TimeoutError:
+            log.error("stopping with failed logins unrecorded: the store did not answer")
         try:
             await asyncio.wait_for(self.rum.stop(), flush_timeout)
         except TimeoutError:
@@ -526,6 +534,9 @@ class Engine:
                         minutes=retention.minute,
                         issues=retention.minute,
                         outcomes=retention.hour,
+                    )
+                    await STORE_UPKEEP.run(
+                        activity.prune, self.store, time.time() - retention.activity
                     )
             except Exception:
                 log.exception("store upkeep failed; will retry")

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
-from watchkeeper.analysis.slo import Minutes
+from watchkeeper.analysis.slo import SPANS, Minutes, assess, describe, span_name
 from watchkeeper.checks import Resources
 from watchkeeper.checks.slo import SloSettings, Tracked, Tracker
 from watchkeeper.config import Monitor
@@ -72,3 +73,36 @@ class Slos:
     def record(self, result: Result) -> None:
         if result.monitor in self.tracker.by_target:
             self.tracker.record(result.monitor, result.started_at, result.ok, result.latency)
+
+
+def slo_rows(store: Store, monitors: Iterable[Monitor], now: float) -> list[dict[str, Any]]:
+    """Each SLO monitor's error budget and burn rates now, from the store (``wk slo``'s
+    rows; ``wk evidence`` keeps them too)."""
+    rows: list[dict[str, Any]] = []
+    for monitor in monitors:
+        settings = monitor.settings
+        assert isinstance(settings, SloSettings)
+        tracked = Tracked(settings, Minutes(settings.window))
+        seed(store, tracked, now)
+        found = assess(tracked.minutes, settings.objective, settings.window, now)
+        rows.append(
+            {
+                "slo": monitor.name,
+                "monitor": settings.monitor,
+                "objective_pct": round(settings.objective * 100, 6),
+                "window": span_name(int(settings.window)),
+                "latency_ms": None
+                if settings.latency is None
+                else round(settings.latency * 1000, 3),
+                "events": found.total,
+                "sli_pct": None if found.sli is None else round(found.sli * 100, 4),
+                "budget_remaining_pct": None
+                if found.budget_remaining is None
+                else round(found.budget_remaining * 100, 2),
+                "burn": {span_name(s): round(found.burn[s], 3) for s in SPANS},
+                "alert": found.severity,
+                "reason": describe(found),
+                "exhausted_in_s": found.exhausted_in(),
+            }
+        )
+    return rows

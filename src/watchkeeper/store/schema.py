@@ -585,3 +585,26 @@ rum_samples = sa.Table(
 )
 """The worst samples of each (page group, device, metric) and hour, with their attribution
 (web-vitals' metric id as the key: a sample is kept once). No client address is stored."""
+
+# -- the activity log: who changed what, when, from where (the audit trail) --------------------
+activity = sa.Table(
+    "activity",
+    metadata,
+    sa.Column("id", BigId, primary_key=True),
+    sa.Column("at", sa.Double, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("subject", sa.Text, nullable=True),
+    sa.Column("address", sa.Text, nullable=True),
+    sa.Column("outcome", sa.Text, nullable=False),
+    sa.Column("detail", sa.Text, nullable=True),
+    sa.Index(None, "at"),
+    sa.Index(None, "actor", "at"),
+    sa.Index(None, "action", "at"),
+)
+"""One row per thing someone (a user, a token, ``cli:<unix user>``, ``system``) did:
+``action`` is a dotted verb (``monitor.update``, ``login.failed``), ``outcome`` ``ok``,
+``denied`` or ``failed``, ``detail`` small JSON with secrets masked. ``count`` > 1 only on
+an aggregate: failed logins are one row per client address and minute (see
+``watchkeeper.activity``)."""

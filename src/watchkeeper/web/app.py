@@ -21,11 +21,13 @@ from starlette.middleware.gzip import GZipMiddleware
 from starlette.types import Receive, Scope, Send
 
 from watchkeeper import __version__
-from watchkeeper.auth import Auth
+from watchkeeper.auth import Auth, Principal
 from watchkeeper.engine.reload import Reloader
 from watchkeeper.engine.service import Engine
 from watchkeeper.errors import StoreError
 from watchkeeper.store.database import StoreClosedError, StoreValueError, TransientStoreError
+from watchkeeper.web.activity import Recorder, client_address
+from watchkeeper.web.api import activity as activity_api
 from watchkeeper.web.api import (
     agents,
     alerting,
@@ -40,7 +42,7 @@ from watchkeeper.web.api import (
 from watchkeeper.web.context import Web
 from watchkeeper.web.ingest import SentryIngest, ingest_path
 from watchkeeper.web.metrics import Metrics
-from watchkeeper.web.pages import account, api_docs, dashboard, overview, public, vitals
+from watchkeeper.web.pages import account, activity, api_docs, dashboard, overview, public, vitals
 from watchkeeper.web.pages import audits as audit_pages
 from watchkeeper.web.pages import errors as error_pages
 from watchkeeper.web.rum import RumFastPath
@@ -106,6 +108,7 @@ def create_app(
         agents.router,
         errors.router,
         rum.router,
+        activity_api.router,
         account.router,
         public.router,
         overview.router,
@@ -113,6 +116,7 @@ def create_app(
         audit_pages.router,
         vitals.router,
         error_pages.router,
+        activity.router,
         api_docs.router,
     ):
         app.include_router(router)
@@ -147,8 +151,20 @@ def create_app(
 
     # big pages (the overview of a thousand monitors is over a megabyte) travel compressed
     app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
+    # inside the gate (it knows who asks): every write goes to the activity log
+    app.add_middleware(Recorder, activity=lambda: engine.activity)
+
+    async def token_used(principal: Principal, scope: Scope) -> None:
+        await engine.activity.token_used(principal.name, client_address(scope))
+
     # outermost: nothing runs before the gate has said who is asking
-    app.add_middleware(Gate, auth=web.auth, needs_setup=web.needs_setup, headers=SECURITY_HEADERS)
+    app.add_middleware(
+        Gate,
+        auth=web.auth,
+        needs_setup=web.needs_setup,
+        headers=SECURITY_HEADERS,
+        token_used=token_used,
+    )
     # ahead of all of it: pings and beacons are public, plain, and many (see PingFastPath)
     plain_headers = [(k.lower().encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
     app.add_middleware(pings.PingFastPath, engine=engine, headers=plain_headers)

@@ -78,9 +78,13 @@ class Gate:
         auth: Auth,
         needs_setup: Callable[[], bool],
         headers: Mapping[str, str] | None = None,
+        token_used: Callable[[Principal, Scope], Awaitable[None]] | None = None,
     ) -> None:
         self.app = app
         self.auth = auth
+        self.token_used = token_used
+        """Told of every request a token authenticates (the activity log keeps the first
+        of each hour)."""
         self.needs_setup = needs_setup
         self.headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
 
@@ -158,7 +162,10 @@ class Gate:
         authorization = headers.get(b"authorization", b"").decode("latin-1")
         if authorization[:7].lower() == "bearer ":
             token = authorization[7:].strip()
-            return self.auth.cached(token) or await WEB.run(self.auth.token, token)
+            found = self.auth.cached(token) or await WEB.run(self.auth.token, token)
+            if found is not None and self.token_used is not None:
+                await self.token_used(found, scope)
+            return found
         session = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
         if session:
             return self.auth.cached(session) or await WEB.run(self.auth.session, session)

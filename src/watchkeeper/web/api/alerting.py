@@ -14,6 +14,7 @@ from watchkeeper.errors import ConfigError
 from watchkeeper.redact import redact
 from watchkeeper.store import alerts as db
 from watchkeeper.units import parse_duration
+from watchkeeper.web.activity import records
 from watchkeeper.web.api.shapes import (
     RowId,
     incident_json,
@@ -85,6 +86,7 @@ class AckRequest(BaseModel):
 
 
 @router.post("/incidents/{incident_id}/ack", tags=["incidents"])
+@records("incident.ack")
 async def ack_incident(
     request: Request,
     incident_id: RowId,
@@ -135,6 +137,7 @@ async def list_silences(
 
 
 @router.post("/silences", tags=["silences"], status_code=201)
+@records("silence.create")
 async def create_silence(request: Request, body: SilenceRequest, who: Writer) -> dict[str, Any]:
     """Hold a monitor's (or a tag's) notifications from now for ``duration``; checks go on."""
     web = web_of(request)
@@ -160,6 +163,7 @@ async def create_silence(request: Request, body: SilenceRequest, who: Writer) ->
 
 
 @router.delete("/silences/{silence_id}", tags=["silences"], status_code=204)
+@records("silence.expire")
 async def expire_silence(request: Request, silence_id: RowId, _: Writer) -> Response:
     """End a silence now."""
     web = web_of(request)
@@ -201,6 +205,7 @@ async def list_maintenance(
 
 
 @router.post("/maintenance", tags=["maintenance"], status_code=201)
+@records("maintenance.create")
 async def create_maintenance(
     request: Request,
     spec: Annotated[dict[str, Any], Body(examples=[WINDOW_EXAMPLE])],
@@ -229,6 +234,7 @@ async def create_maintenance(
 
 
 @router.delete("/maintenance/{window_id}", tags=["maintenance"], status_code=204)
+@records("maintenance.delete")
 async def delete_maintenance(request: Request, window_id: RowId, _: Writer) -> Response:
     """Remove a window defined through the API (the config's are edited in the file)."""
     web = web_of(request)

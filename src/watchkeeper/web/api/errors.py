@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from watchkeeper.errortrack import projects as registry
 from watchkeeper.errortrack.projects import Project, ProjectError
 from watchkeeper.store import issues as db
+from watchkeeper.web.activity import records
 from watchkeeper.web.api.shapes import RowId
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.security import Reader, Writer, require_read
@@ -79,6 +80,7 @@ class ProjectRequest(BaseModel):
 
 
 @router.post("/projects", tags=["errors"], status_code=201)
+@records("project.create")
 async def create_project(request: Request, body: ProjectRequest, who: Writer) -> dict[str, Any]:
     """Make a project with a new key; answers it with its DSN."""
     web = web_of(request)
@@ -200,6 +202,7 @@ async def _set_status(
 
 
 @router.post("/errors/issues/{issue_id}/resolve", tags=["errors"])
+@records("issue.resolve")
 async def resolve_issue(
     request: Request, issue_id: RowId, who: Writer, body: ResolveRequest | None = None
 ) -> dict[str, Any]:
@@ -209,12 +212,14 @@ async def resolve_issue(
 
 
 @router.post("/errors/issues/{issue_id}/ignore", tags=["errors"])
+@records("issue.ignore")
 async def ignore_issue(request: Request, issue_id: RowId, who: Writer) -> dict[str, Any]:
     """Ignore an issue: its events are still counted, it never reopens by itself."""
     return await _set_status(request, issue_id, "ignored", who)
 
 
 @router.post("/errors/issues/{issue_id}/unresolve", tags=["errors"])
+@records("issue.unresolve")
 async def unresolve_issue(request: Request, issue_id: RowId, who: Writer) -> dict[str, Any]:
     """Make an issue unresolved again."""
     return await _set_status(request, issue_id, "unresolved", who)

@@ -28,6 +28,7 @@ from watchkeeper.model import series_name
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store.pings import UuidTaken
 from watchkeeper.store.series import pick
+from watchkeeper.web.activity import records
 from watchkeeper.web.api.agents import locations_json
 from watchkeeper.web.api.shapes import (
     UPTIME_WINDOWS,
@@ -150,6 +151,7 @@ async def get_monitor(request: Request, name: str) -> dict[str, Any]:
 
 
 @router.post("/monitors", status_code=201)
+@records("monitor.create")
 async def create_monitor(
     request: Request,
     response: Response,
@@ -172,6 +174,7 @@ async def create_monitor(
 
 
 @router.put("/monitors/{name}")
+@records("monitor.update")
 async def replace_monitor(
     request: Request,
     response: Response,
@@ -195,6 +198,7 @@ async def replace_monitor(
 
 
 @router.delete("/monitors/{name}", status_code=204)
+@records("monitor.delete")
 async def delete_monitor(request: Request, name: str, who: Writer) -> Response:
     """Stop watching a monitor defined through the API, or remove a broken stored
     definition; its history stays in the store."""
@@ -263,6 +267,7 @@ async def _define(web: Web, spec: dict[str, Any], who: Principal) -> Monitor:
 
 
 @router.post("/monitors/{name}/check")
+@records("monitor.check")
 async def check_now(request: Request, name: str, _: Writer) -> dict[str, Any]:
     """Run the monitor's check now and answer with its result (its state follows it)."""
     web = web_of(request)

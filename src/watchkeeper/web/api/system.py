@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from watchkeeper import __version__
+from watchkeeper.web.activity import records
 from watchkeeper.web.context import web_of
 from watchkeeper.web.openapi import build as openapi_document
 from watchkeeper.web.security import Writer, require_read
@@ -93,6 +94,7 @@ async def states(
 
 
 @router.post("/api/v1/reload", tags=["health"])
+@records("config.reload")
 async def reload(request: Request, _: Writer) -> JSONResponse:
     """Reload the config file, as ``SIGHUP`` and ``wk reload`` do, and say what changed
     (``ok``, ``changes``, ``notes``, ``lines``). 422 with ``errors`` (one file:line line
@@ -101,6 +103,7 @@ async def reload(request: Request, _: Writer) -> JSONResponse:
     if reloader is None:
         return JSONResponse({"detail": "this server runs without a config file"}, 409)
     outcome = await reloader.reload("API")
+    request.state.activity_detail = {"trigger": "API", "lines": outcome.lines()[:10]}
     return JSONResponse(outcome.to_json(), 200 if outcome.ok else 422)
 
 

@@ -32,6 +32,7 @@ from watchkeeper.auth.limits import address_key
 from watchkeeper.errors import StoreError
 from watchkeeper.lanes import PASSWORDS
 from watchkeeper.units import format_duration
+from watchkeeper.web.activity import records
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.pages.dashboard import _local
 from watchkeeper.web.pages.render import Pages
@@ -126,7 +127,10 @@ async def login(request: Request) -> Response:
             next_path=next_path,
         )
     address = address_key(request.client.host) if request.client else "unknown"
+    client = request.client.host if request.client else None
+    activity = web.engine.activity
     if not name or not password:
+        activity.login_failed(client, name, "empty")
         return _login_page(
             request,
             web,
@@ -137,6 +141,7 @@ async def login(request: Request) -> Response:
         )
     verdict = web.throttle.attempt(name, address, request.cookies.get(DEVICE_COOKIE))
     if verdict.refused_for is not None:
+        activity.login_failed(client, name, "throttled")
         wait = verdict.refused_for
         return _too_many(
             request,
@@ -151,6 +156,7 @@ async def login(request: Request) -> Response:
     # both hashing threads busy: a stranger is told so at once, the owner waits its turn
     hashing = await web.hashing.take(OWNER_PATIENCE) if verdict.owner else web.hashing.try_take()
     if not hashing:
+        activity.login_failed(client, name, "busy")
         web.throttle.forgive(name, address)
         return _too_many(
             request, web, 1.0, "Many logins at once: try again in a second.", name, next_path
@@ -163,6 +169,7 @@ async def login(request: Request) -> Response:
     finally:
         web.hashing.give()
     if user is None:
+        activity.login_failed(client, name, "wrong")
         return _login_page(
             request,
             web,
@@ -173,6 +180,7 @@ async def login(request: Request) -> Response:
         )
     device = web.throttle.succeeded(name, address)
     token = await web.run(web.auth.start_session, user)
+    await activity.record(user.name, "login", user.name, address=client, detail={"role": user.role})
     response = RedirectResponse(next_path, status_code=303)
     _set_session(response, request, web, token)
     _cookie(response, request, web, DEVICE_COOKIE, device, "strict", 180 * 86400, "/login")
@@ -207,6 +215,7 @@ def _cookie(
 
 
 @router.post("/logout")
+@records("logout")
 async def logout(request: Request) -> Response:
     """Ends the session on the server, with or without the form's CSRF token: the worst a
     forged logout can do is log someone out, and a logout that silently left the session
@@ -281,7 +290,12 @@ async def setup(request: Request) -> Response:
         return _setup_page(request, web, error=str(exc), name=name, status_code=422)
     user = await PASSWORDS.run(web.auth.check_password, name, password)
     assert user is not None
+    client = request.client.host if request.client else None
+    await web.engine.activity.record(
+        name, "user.create", name, address=client, detail={"role": "admin", "via": "setup"}
+    )
     token = await web.run(web.auth.start_session, user)
+    await web.engine.activity.record(name, "login", name, address=client, detail={"role": "admin"})
     response = RedirectResponse("/", status_code=303)
     _set_session(response, request, web, token)
     return response

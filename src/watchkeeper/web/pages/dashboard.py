@@ -25,6 +25,7 @@ from watchkeeper.redact import redact
 from watchkeeper.state import MonitorStatus
 from watchkeeper.store import alerts as db
 from watchkeeper.units import parse_duration
+from watchkeeper.web.activity import records
 from watchkeeper.web.api.agents import locations_json
 from watchkeeper.web.api.monitors import source_of
 from watchkeeper.web.api.shapes import RowId, window_json
@@ -40,6 +41,7 @@ PAGE_SIZE = 50
 
 
 @router.post("/definitions/{name}/delete")
+@records("monitor.delete")
 async def delete_definition_form(request: Request, name: str, user: Writer) -> Response:
     """Remove a broken stored definition (a monitor defined through the API that is not
     watched), as ``DELETE /api/v1/monitors/{name}`` does."""
@@ -236,6 +238,7 @@ async def incident_page(request: Request, incident_id: RowId, user: Reader) -> R
 
 
 @router.post("/incidents/{incident_id}/ack")
+@records("incident.ack")
 async def ack_form(request: Request, incident_id: RowId, user: Writer) -> Response:
     web = web_of(request)
     try:
@@ -296,6 +299,7 @@ async def silences_page(request: Request, user: Reader) -> Response:
 
 
 @router.post("/silences")
+@records("silence.create")
 async def silence_form(request: Request, user: Writer) -> Response:
     web = web_of(request)
     form = await request.form()
@@ -322,6 +326,7 @@ async def silence_form(request: Request, user: Writer) -> Response:
 
 
 @router.post("/silences/{silence_id}/expire")
+@records("silence.expire")
 async def expire_form(request: Request, silence_id: RowId, user: Writer) -> Response:
     web = web_of(request)
     try:
@@ -333,6 +338,7 @@ async def expire_form(request: Request, silence_id: RowId, user: Writer) -> Resp
 
 
 @router.post("/maintenance")
+@records("maintenance.create")
 async def maintenance_form(request: Request, user: Writer) -> Response:
     web = web_of(request)
     form = await request.form()
@@ -367,6 +373,7 @@ async def maintenance_form(request: Request, user: Writer) -> Response:
 
 
 @router.post("/maintenance/{window_id}/delete")
+@records("maintenance.delete")
 async def delete_window_form(request: Request, window_id: RowId, user: Writer) -> Response:
     web = web_of(request)
 

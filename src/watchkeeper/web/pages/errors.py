@@ -19,6 +19,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from watchkeeper.store import issues as db
+from watchkeeper.web.activity import records
 from watchkeeper.web.api.shapes import RowId
 from watchkeeper.web.context import Web, web_of
 from watchkeeper.web.pages.overview import troubled
@@ -294,6 +295,7 @@ async def _set(
 
 
 @router.post("/errors/{issue_id}/resolve")
+@records("issue.resolve")
 async def resolve_form(
     request: Request,
     issue_id: RowId,
@@ -308,11 +310,13 @@ async def resolve_form(
 
 
 @router.post("/errors/{issue_id}/ignore")
+@records("issue.ignore")
 async def ignore_form(request: Request, issue_id: RowId, user: Writer) -> Response:
     return await _set(web_of(request), issue_id, "ignored", user)
 
 
 @router.post("/errors/{issue_id}/unresolve")
+@records("issue.unresolve")
 async def unresolve_form(request: Request, issue_id: RowId, user: Writer) -> Response:
     return await _set(web_of(request), issue_id, "unresolved", user)
 
