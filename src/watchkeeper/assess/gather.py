@@ -23,6 +23,10 @@ UPTIME_WARNING = 0.999
 """Uptime over the look-back below this is a warning ("three nines")."""
 UPTIME_CRITICAL = 0.99
 """... and below this critical (7 h 18 min down in a month)."""
+UPTIME_MIN_WATCHED = 3600.0
+UPTIME_MIN_CHECKS = 20
+"""Uptime is judged once a monitor has been watched this long, with this many checks: two
+failures of six in the first minute are a start-up, not a record."""
 BACKED_UP_KINDS = frozenset({"postgres", "mysql", "redis"})
 """Kinds that hold data a team would want restored: one without any backup monitor is a
 warning."""
@@ -118,7 +122,12 @@ def status(
                 ),
                 link,
             )
-        elif uptime is not None and summary.checks and uptime < UPTIME_WARNING:
+        elif (
+            uptime is not None
+            and watched >= UPTIME_MIN_WATCHED
+            and summary.checks >= UPTIME_MIN_CHECKS
+            and uptime < UPTIME_WARNING
+        ):
             # (a monitor down now says so above, its uptime in the evidence)
             section.add(
                 Finding(
