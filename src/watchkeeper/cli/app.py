@@ -95,6 +95,11 @@ COMMANDS: dict[str, Entry] = {
         "Assess it all and rank what to do first: status, SLOs, diagnosis, audit, backups, "
         "capacity and cost.",
     ),
+    "profile": Entry(
+        "watchkeeper.cli.profile:profile",
+        "Profile a Python process with py-spy: a flame graph, a speedscope file, the top "
+        "functions.",
+    ),
     "audit": Entry(
         "watchkeeper.cli.audit:audit",
         "Audit sites: Observatory grade, TLS, exposure and delivery, each problem with its fix.",

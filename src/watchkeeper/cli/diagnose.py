@@ -36,7 +36,7 @@ from watchkeeper.units import format_duration, parse_duration, plural
 
 if TYPE_CHECKING:
     from watchkeeper.config import Config
-    from watchkeeper.diagnosis import Diagnosis
+    from watchkeeper.diagnosis import Diagnosis, Request
 
 diagnose_app = typer.Typer(invoke_without_command=True)
 
@@ -78,6 +78,18 @@ def diagnose(
         bool,
         typer.Option("--analyze", help="EXPLAIN ANALYZE suspect queries (runs them; rolled back)."),
     ] = False,
+    profile: Annotated[
+        int | None,
+        typer.Option(
+            "--profile",
+            metavar="PID",
+            help="Also sample this Python process with py-spy: its hottest functions.",
+        ),
+    ] = None,
+    profile_duration: Annotated[
+        str,
+        typer.Option("--profile-duration", metavar="DURATION", help="How long to sample it."),
+    ] = "10s",
     output_format: Annotated[Format, typer.Option("--format", help="How to print.")] = (
         Format.text
     ),
@@ -92,18 +104,13 @@ def diagnose(
     advisors for the config's postgres, redis and host monitors. --postgres, --redis and
     --host name the advisors' targets instead (and work without a config). Exit 0 when
     nothing is worth a warning, 1 when something is, 2 on bad input or a target that could
-    not be looked at.
+    not be looked at. --profile PID samples a Python process with py-spy at the same time
+    and adds its hottest functions (wk profile writes the flame graph).
     """
     if ctx.invoked_subcommand is not None:
         return
-    from watchkeeper.diagnosis import (
-        Request,
-        Target,
-        Window,
-        diagnosable,
-        diagnose,
-        targets_of,
-    )
+    sampling = _duration(profile_duration, "--profile-duration") if profile is not None else 0
+    from watchkeeper.diagnosis import Request, Target, Window, diagnosable, targets_of
 
     window = Window(
         now=time.time(),
@@ -113,11 +120,12 @@ def diagnose(
     from watchkeeper.advisors import targets as shown
 
     targets = [Target("postgres", dsn, shown.postgres(dsn).label) for dsn in postgres or ()]
+    explicit_profile = profile is not None
     targets += [Target("redis", url, shown.redis(url).label) for url in redis or ()]
     if host:
         targets.append(Target("host", "", "this machine"))
     loaded: Config | None = None
-    explicit = bool(targets)
+    explicit = bool(targets) or explicit_profile
     if os.path.exists(config) or not explicit or monitor:
         loaded = load(config)
     store = None
@@ -134,19 +142,16 @@ def diagnose(
         if not monitor and not explicit:
             targets += targets_of(loaded, chosen)
         store = open_store(loaded, existing=True)
+    request = Request(
+        window=window,
+        store=store,
+        monitors=names,
+        targets=targets,
+        analyze=analyze,
+        secrets=secrets,
+    )
     try:
-        found = asyncio.run(
-            diagnose(
-                Request(
-                    window=window,
-                    store=store,
-                    monitors=names,
-                    targets=targets,
-                    analyze=analyze,
-                    secrets=secrets,
-                )
-            )
-        )
+        found = asyncio.run(_diagnose_and_profile(request, profile, sampling))
     finally:
         if store is not None:
             store.close()
@@ -157,6 +162,34 @@ def diagnose(
         raise typer.Exit(EXIT_USAGE)
     serious = any(f.severity is not Severity.info for f in found.findings)
     raise typer.Exit(EXIT_FAILED if serious else EXIT_OK)
+
+
+async def _diagnose_and_profile(request: Request, pid: int | None, seconds: float) -> Diagnosis:
+    """The diagnosis, and the profile of ``pid`` sampled meanwhile (its finding ranked in)."""
+    from watchkeeper.diagnosis import diagnose
+
+    if pid is None:
+        return await diagnose(request)
+    from watchkeeper.findings import ranked
+    from watchkeeper.profile.findings import finding
+    from watchkeeper.profile.spy import ProfileError, record
+    from watchkeeper.profile.spy import Request as Sampling
+
+    found, sampled = await asyncio.gather(
+        diagnose(request),
+        record(Sampling(pid=pid, duration=seconds)),
+        return_exceptions=True,
+    )
+    if isinstance(found, BaseException):
+        raise found
+    if isinstance(sampled, ProfileError):
+        found.errors.append(f"profile of process {pid}: {sampled}")
+    elif isinstance(sampled, BaseException):
+        raise sampled
+    else:
+        found.findings = ranked([*found.findings, finding(sampled, f"process {pid}", seconds)])
+        found.looked_at.append(f"profile of process {pid}")
+    return found
 
 
 def _duration(text: str, option: str) -> float:
