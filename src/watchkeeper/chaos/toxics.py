@@ -25,6 +25,7 @@ from watchkeeper.chaos.errors import BadInput
 STREAMS = ("upstream", "downstream")
 HOUR_MS = 3_600_000
 NAME_LIMIT = 200
+IDLE = 0.05  # seconds: the bandwidth toxic's pacing catches up on oversleeping up to this
 
 
 class Chunk(NamedTuple):
@@ -139,7 +140,10 @@ class Bandwidth(Effect):
             if self.removed:
                 await emit(Chunk(chunk.arrival, data[offset:]))
                 return
-            self._clock = max(self._clock, _now()) + len(piece) / per_second
+            now = _now()
+            if now - self._clock > IDLE:  # idle a while: no credit for the quiet time
+                self._clock = now
+            self._clock += len(piece) / per_second
             await self.pause(self._clock - _now())
             await emit(Chunk(chunk.arrival, piece))
 
