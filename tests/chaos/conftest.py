@@ -11,16 +11,27 @@ import asyncio
 import contextlib
 import statistics
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import pytest
+import uvloop
 from toxiproxy.api import APIConsumer
 from toxiproxy.server import Toxiproxy
 
 from watchkeeper.chaos.api import ChaosServer
 
 READ_TIMEOUT = 10.0
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """The toxics' effects are measured on asyncio's own loop and on uvloop (what
+    ``wk chaos proxy`` runs on); the rest of the package runs on asyncio's."""
+    if item.path.name == "test_toxics.py":
+        return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+    return {"asyncio": asyncio.new_event_loop}
 
 
 class EchoServer:

@@ -1,6 +1,7 @@
 """Each toxic, added and removed with the real ``toxiproxy-python`` client, does to real traffic
 (an echo server the test runs, the machine's Redis) what it says, measured against the same
-traffic without it in the same test."""
+traffic without it in the same test. Each runs on asyncio's own loop and on uvloop (what
+``wk chaos proxy`` runs on)."""
 
 from __future__ import annotations
 
