@@ -4,8 +4,9 @@ to the same server in the same run.
     python bench/chaos_proxy.py [--rounds 5] [--pings 2000] [--megabytes 200]
 
 ``wk chaos proxy`` runs in its own process pinned to core 0 (one core, uvloop); the server (an
-echo for ping-pong, a sink for the bulk stream) and this client share core 1. Each round
-measures both paths, alternating:
+echo for ping-pong, a sink for the bulk stream) and this client share core 1. A bare uvloop
+forwarder (30 lines, no toxics, no flow control) on core 0 too gives the floor: what any
+proxy process costs here. Each round measures the three paths in turn:
 
 - latency: a 64-byte ping-pong on one connection, ``--pings`` times: p50 and p99 round trip;
 - throughput: ``--megabytes`` sent on one connection to the sink, until it acknowledges the
@@ -28,6 +29,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any, ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _support import pin
@@ -63,6 +65,55 @@ class _Serve(asyncio.Protocol):
             self.transport.write(f"{self.count}\n".encode())
         self.transport.close()
         return True
+
+
+class _Relay(asyncio.Protocol):
+    """The floor: a bare uvloop forwarder (no toxics, no flow control, no API), to tell the
+    cost of a process hop from the cost of the fault proxy's code."""
+
+    dialling: ClassVar[set[asyncio.Task[None]]] = set()
+
+    def __init__(self, upstream: int) -> None:
+        self.upstream = upstream  # 0 for the side that dialled the upstream
+        self.peer: _Relay | None = None
+        self.transport: Any = None
+        self.early: list[bytes] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        if self.upstream:
+            task = asyncio.ensure_future(self._dial())
+            self.dialling.add(task)
+            task.add_done_callback(self.dialling.discard)
+
+    async def _dial(self) -> None:
+        loop = asyncio.get_running_loop()
+        _, other = await loop.create_connection(lambda: _Relay(0), "127.0.0.1", self.upstream)
+        other.peer, self.peer = self, other
+        for data in self.early:
+            other.transport.write(data)
+
+    def data_received(self, data: bytes) -> None:
+        if self.peer is None:
+            self.early.append(data)
+        else:
+            self.peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        if self.peer is not None:
+            self.peer.transport.write_eof()
+        return True
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.peer is not None:
+            self.peer.transport.close()
+
+
+async def _bare(upstream: int) -> None:
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: _Relay(upstream), "127.0.0.1", 0)
+    print(server.sockets[0].getsockname()[1], flush=True)
+    await asyncio.Event().wait()
 
 
 async def _server() -> None:
@@ -132,12 +183,13 @@ def main() -> None:
     parser.add_argument("--pings", type=int, default=2000)
     parser.add_argument("--megabytes", type=int, default=200)
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--bare", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        pin(1)
+    if args.serve or args.bare:
         import uvloop
 
-        uvloop.run(_server())
+        pin(0 if args.bare else 1)
+        uvloop.run(_bare(args.bare) if args.bare else _server())
         return
 
     pin(1)
@@ -149,9 +201,16 @@ def main() -> None:
         stdout=subprocess.PIPE,
         text=True,
     )
+    processes = [proxy, server]
     try:
         assert server.stdout is not None and proxy.stdout is not None
         target = int(server.stdout.readline())
+        bare = subprocess.Popen(
+            [sys.executable, __file__, "--bare", str(target)], stdout=subprocess.PIPE, text=True
+        )
+        processes.append(bare)
+        assert bare.stdout is not None
+        floor = int(bare.stdout.readline())
         if hasattr(os, "sched_setaffinity"):
             os.sched_setaffinity(proxy.pid, {0})
         found = re.search(r"http://\S+", proxy.stdout.readline())
@@ -159,48 +218,57 @@ def main() -> None:
         body = {"name": "bench", "upstream": f"127.0.0.1:{target}"}
         created = _api(found.group(0), "/proxies", body)
         through = int(str(created["listen"]).rpartition(":")[2])
-        _run(args, target, through)
+        _run(args, {"direct": target, "bare": floor, "proxied": through})
     finally:
-        for process in (proxy, server):
+        for process in processes:
             process.terminate()
             process.wait(10)
 
 
-def _run(args: argparse.Namespace, direct: int, proxied: int) -> None:
-    for port in (direct, proxied):  # warm up both paths
+def _run(args: argparse.Namespace, ports: dict[str, int]) -> None:
+    for port in ports.values():  # warm up every path
         _pings(port, 200)
-    p50: dict[str, list[float]] = {"direct": [], "proxied": []}
-    p99: dict[str, list[float]] = {"direct": [], "proxied": []}
-    rate: dict[str, list[float]] = {"direct": [], "proxied": []}
+    p50: dict[str, list[float]] = {side: [] for side in ports}
+    p99: dict[str, list[float]] = {side: [] for side in ports}
+    rate: dict[str, list[float]] = {side: [] for side in ports}
     for number in range(1, args.rounds + 1):
-        for side, port in (("direct", direct), ("proxied", proxied)):
+        for side, port in ports.items():
             rounds = _pings(port, args.pings)
             p50[side].append(_percentile(rounds, 0.50) * 1e6)
             p99[side].append(_percentile(rounds, 0.99) * 1e6)
             rate[side].append(_bulk(port, args.megabytes))
         print(
-            f"round {number}: p50 {p50['direct'][-1]:6.0f} / {p50['proxied'][-1]:6.0f} µs  "
-            f"p99 {p99['direct'][-1]:6.0f} / {p99['proxied'][-1]:6.0f} µs  "
-            f"throughput {rate['direct'][-1]:7.0f} / {rate['proxied'][-1]:7.0f} MB/s "
-            "(direct / proxied)",
+            f"round {number}: p50 "
+            + " / ".join(f"{p50[side][-1]:.0f}" for side in ports)
+            + " µs  p99 "
+            + " / ".join(f"{p99[side][-1]:.0f}" for side in ports)
+            + " µs  throughput "
+            + " / ".join(f"{rate[side][-1]:.0f}" for side in ports)
+            + " MB/s  (direct / bare forwarder / wk chaos proxy)",
             flush=True,
         )
     median = statistics.median
     print()
-    print(f"{'':24}{'direct':>10}{'proxied':>10}{'ratio':>8}")
+    print(
+        f"{'':24}{'direct':>10}{'bare fwd':>10}{'proxy':>10}{'proxy/direct':>14}{'proxy/bare':>12}"
+    )
     for label, figures in (
         ("round trip p50 (µs)", p50),
         ("round trip p99 (µs)", p99),
         ("throughput (MB/s)", rate),
     ):
-        direct_value, proxied_value = median(figures["direct"]), median(figures["proxied"])
+        direct, bare, proxied = (median(figures[side]) for side in ("direct", "bare", "proxied"))
         print(
-            f"{label:24}{direct_value:10.0f}{proxied_value:10.0f}"
-            f"{proxied_value / direct_value:8.2f}"
+            f"{label:24}{direct:10.0f}{bare:10.0f}{proxied:10.0f}"
+            f"{proxied / direct:14.2f}{proxied / bare:12.2f}"
         )
     added = median(p50["proxied"]) - median(p50["direct"])
-    print(f"\nadded p50 latency: {added:.0f} µs per round trip (two proxy passes)")
-    print(f"rounds: {args.rounds}, {args.pings} pings and {args.megabytes} MB per side and round")
+    floor = median(p50["bare"]) - median(p50["direct"])
+    print(
+        f"\nadded p50 latency: {added:.0f} µs per round trip (two proxy passes); "
+        f"a bare forwarder in the same place adds {floor:.0f} µs"
+    )
+    print(f"rounds: {args.rounds}, {args.pings} pings and {args.megabytes} MB per path and round")
 
 
 if __name__ == "__main__":
