@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -14,6 +15,16 @@ import aiohttp
 import redis.asyncio as aioredis
 from tests.helpers.cli import wk
 from tests.helpers.ports import free_port
+
+
+async def _pings(connection: aioredis.Redis) -> float:
+    """The median of three PINGs' round trips, in seconds."""
+    rounds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        assert await connection.ping()
+        rounds.append(time.perf_counter() - started)
+    return statistics.median(rounds)
 
 
 async def test_the_proxy_starts_from_a_config_file_and_passes_a_redis_ping(
@@ -40,9 +51,7 @@ async def test_the_proxy_starts_from_a_config_file_and_passes_a_redis_ping(
 
         connection = aioredis.Redis(port=listen, socket_timeout=10)
         try:
-            started = time.perf_counter()
-            assert await connection.ping()
-            baseline = time.perf_counter() - started
+            baseline = await _pings(connection)
             async with (
                 aiohttp.ClientSession() as session,
                 session.post(
@@ -51,9 +60,7 @@ async def test_the_proxy_starts_from_a_config_file_and_passes_a_redis_ping(
                 ) as response,
             ):
                 assert response.status == 200
-            started = time.perf_counter()
-            assert await connection.ping()
-            slowed = time.perf_counter() - started
+            slowed = await _pings(connection)
         finally:
             await connection.aclose()
         assert 0.180 <= slowed - baseline <= 0.220, (baseline, slowed)

@@ -1,6 +1,7 @@
 """Every proxied connection holds a bounded amount of data: when the far side stops reading,
 the proxy stops reading from the near side (and the sender's writes stall), with or without a
-toxic on the way. A connection whose upstream refuses is closed."""
+toxic on the way. A connection whose upstream refuses is closed; an upstream host name
+resolves."""
 
 from __future__ import annotations
 
@@ -91,3 +92,22 @@ async def test_a_connection_whose_upstream_refuses_is_closed(chaos: ChaosServer)
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
+
+
+async def test_an_upstream_named_by_host_name_resolves(chaos: ChaosServer) -> None:
+    async def echo(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(await reader.read(100))
+        writer.close()
+
+    server = await asyncio.start_server(echo, "127.0.0.1", 0)
+    try:
+        upstream = f"localhost:{server.sockets[0].getsockname()[1]}"
+        proxy = await chaos.proxies.create({"name": "named", "upstream": upstream})
+        reader, writer = await asyncio.open_connection("127.0.0.1", port_of(proxy.listen))
+        writer.write(b"hello")
+        assert await asyncio.wait_for(reader.read(), READ_TIMEOUT) == b"hello"
+        writer.close()
+        await writer.wait_closed()
+    finally:
+        server.close()
+        await server.wait_closed()

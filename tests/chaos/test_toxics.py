@@ -6,6 +6,7 @@ traffic without it in the same test. Each runs on asyncio's own loop and on uvlo
 from __future__ import annotations
 
 import asyncio
+import statistics
 import time
 from typing import Any
 
@@ -74,12 +75,12 @@ async def test_latency_jitter_spreads_the_delay_around_it(
 async def test_bandwidth_holds_a_stream_to_its_rate(client: Toxiproxy, echo: EchoServer) -> None:
     proxy = await _proxy(client, echo.port)
     port = port_of(proxy.listen)
-    size = 250_000
+    size = 500_000
     baseline = await _bulk(port, size)
-    await _add(proxy, "bandwidth", rate=500)  # KB/s: 250 kB take 0.5 s
+    await _add(proxy, "bandwidth", rate=500)  # KB/s: 500 kB take 1 s
     limited = await _bulk(port, size)
 
-    assert 0.45 <= limited - baseline <= 0.55, (baseline, limited)
+    assert 0.9 <= limited - baseline <= 1.1, (baseline, limited)
 
 
 async def test_slow_close_holds_the_end_of_the_stream(client: Toxiproxy, echo: EchoServer) -> None:
@@ -249,18 +250,24 @@ async def test_deleting_a_proxy_closes_its_connections_and_its_port(
         await Peer.open(port)
 
 
+async def _redis_pings(connection: aioredis.Redis) -> float:
+    """The median of three PINGs' round trips, in seconds."""
+    rounds = []
+    for _ in range(3):
+        started = time.perf_counter()
+        assert await connection.ping()
+        rounds.append(time.perf_counter() - started)
+    return statistics.median(rounds)
+
+
 async def test_a_redis_ping_goes_through_and_takes_the_latency_added(client: Toxiproxy) -> None:
     proxy = await _proxy(client, 6379, name="redis")
     connection = aioredis.Redis(port=port_of(proxy.listen), socket_timeout=READ_TIMEOUT)
     try:
         assert await connection.ping()
-        started = time.perf_counter()
-        await connection.ping()
-        baseline = time.perf_counter() - started
+        baseline = await _redis_pings(connection)
         await _add(proxy, "latency", latency=100)
-        started = time.perf_counter()
-        assert await connection.ping()
-        slowed = time.perf_counter() - started
+        slowed = await _redis_pings(connection)
     finally:
         await connection.aclose()
 

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from watchkeeper.chaos.errors import BadInput, Conflict, NotFound
 from watchkeeper.chaos.proxy import LOOPBACK, Proxy, check_name
 from watchkeeper.chaos.toxics import Toxic, parse_toxic
+from watchkeeper.checks._resolver import NameResolver
 
 MAX_PROXIES = 200
 MAX_TOXICS = 32  # per proxy
@@ -23,6 +24,7 @@ class Proxies:
         self.max_toxics = max_toxics
         self._proxies: dict[str, Proxy] = {}
         self._lock = asyncio.Lock()
+        self._resolver = NameResolver()  # upstream host names, shared by every proxy
 
     def all(self) -> list[Proxy]:
         return list(self._proxies.values())
@@ -45,7 +47,11 @@ class Proxies:
         if len(self._proxies) >= self.max_proxies:
             raise Conflict(f"too many proxies (at most {self.max_proxies})")
         proxy = Proxy(
-            name, str(fields["listen"]), str(fields["upstream"]), enabled=bool(fields["enabled"])
+            name,
+            str(fields["listen"]),
+            str(fields["upstream"]),
+            enabled=bool(fields["enabled"]),
+            resolver=self._resolver,
         )
         if proxy.enabled:
             await proxy.start()
@@ -118,6 +124,7 @@ class Proxies:
             for proxy in self._proxies.values():
                 await proxy.stop()
             self._proxies.clear()
+            await self._resolver.close()
 
     def add_toxic(self, name: str, body: object) -> Toxic:
         proxy = self.get(name)

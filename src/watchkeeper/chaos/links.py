@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import ipaddress
 import random
 import socket
 import struct
@@ -222,11 +223,9 @@ class Connection:
         self._opening.add_done_callback(self._opened)
 
     async def _open(self) -> None:
-        host, port = self.proxy.upstream_address
-        loop = asyncio.get_running_loop()
         upstream = Side(self)
         async with asyncio.timeout(CONNECT_TIMEOUT):
-            await loop.create_connection(lambda: upstream, host, port)
+            await self._dial(upstream)
         if self.closed:
             upstream.transport.close()
             return
@@ -241,6 +240,25 @@ class Connection:
                 link.received(data)
             link.early = []
         self.client.resume("connecting")
+
+    async def _dial(self, upstream: Side) -> None:
+        """Connect to the upstream; a host name resolves through c-ares on the loop (no
+        thread waits on a DNS server that never answers), its addresses tried in turn."""
+        host, port = self.proxy.upstream_address
+        loop = asyncio.get_running_loop()
+        resolver = self.proxy.resolver
+        if resolver is None or _is_address(host):
+            await loop.create_connection(lambda: upstream, host, port)
+            return
+        failure: OSError | None = None
+        for _, address in await resolver.resolve(host, port):
+            try:
+                await loop.create_connection(lambda: upstream, address[0], port)
+            except OSError as exc:
+                failure = exc
+            else:
+                return
+        raise failure or OSError(f"cannot connect to {host}")
 
     def _opened(self, task: asyncio.Task[None]) -> None:
         self._opening = None
@@ -275,6 +293,14 @@ class Connection:
             else:
                 side.transport.close()
         self.proxy.forget(self)
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _linger_zero(transport: Any) -> None:

@@ -8,6 +8,7 @@ import asyncio
 from watchkeeper.chaos.errors import BadInput, ListenFailed
 from watchkeeper.chaos.links import Connection
 from watchkeeper.chaos.toxics import NAME_LIMIT, Toxic
+from watchkeeper.checks._resolver import NameResolver
 
 MAX_CONNECTIONS = 1024  # per proxy; more are refused (closed at once)
 LOOPBACK = "127.0.0.1"
@@ -35,13 +36,22 @@ def _join(host: str, port: int) -> str:
 class Proxy:
     """One listening address passed on to one upstream, with its toxics."""
 
-    def __init__(self, name: str, listen: str, upstream: str, *, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        name: str,
+        listen: str,
+        upstream: str,
+        *,
+        enabled: bool = True,
+        resolver: NameResolver | None = None,
+    ) -> None:
         self.name = name
         self.listen = listen
         self.listen_address = split_address(listen, "listen", default_host=LOOPBACK)
         self.upstream = upstream
         self.upstream_address = split_address(upstream, "upstream")
         self.enabled = enabled
+        self.resolver = resolver
         self.toxics: dict[str, Toxic] = {}
         self.connections: set[Connection] = set()
         self._server: asyncio.Server | None = None

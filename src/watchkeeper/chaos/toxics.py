@@ -25,7 +25,7 @@ from watchkeeper.chaos.errors import BadInput
 STREAMS = ("upstream", "downstream")
 HOUR_MS = 3_600_000
 NAME_LIMIT = 200
-IDLE = 0.05  # seconds: the bandwidth toxic's pacing catches up on oversleeping up to this
+IDLE = 0.1  # seconds: the bandwidth toxic's pacing catches up on oversleeping up to this
 
 
 class Chunk(NamedTuple):
@@ -135,14 +135,14 @@ class Bandwidth(Effect):
         per_second = self.attributes["rate"] * 1000
         step = max(1, per_second // 100)
         data = chunk.data
+        now = _now()
+        if now - self._clock > IDLE:  # the link was idle: no credit for the quiet time
+            self._clock = now
         for offset in range(0, len(data), step):
             piece = data[offset : offset + step]
             if self.removed:
                 await emit(Chunk(chunk.arrival, data[offset:]))
                 return
-            now = _now()
-            if now - self._clock > IDLE:  # idle a while: no credit for the quiet time
-                self._clock = now
             self._clock += len(piece) / per_second
             await self.pause(self._clock - _now())
             await emit(Chunk(chunk.arrival, piece))
