@@ -216,3 +216,18 @@ async def test_caps_bound_what_a_client_can_make_it_hold(echo: EchoServer) -> No
         assert status == 400 and "bad request body" in answer["error"]
     finally:
         await server.stop()
+
+
+async def test_a_listen_address_in_use_is_toxiproxys_500_and_nothing_is_kept(
+    chaos: ChaosServer, echo: EchoServer
+) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    upstream = f"127.0.0.1:{echo.port}"
+    first = {"name": "first", "listen": listen, "upstream": upstream}
+    assert (await _request(chaos, "POST", "/proxies", first))[0] == 201
+
+    second = {"name": "second", "listen": listen, "upstream": upstream}
+    status, answer = await _request(chaos, "POST", "/proxies", second)
+
+    assert status == 500 and answer["error"].startswith(f"listen tcp {listen}: "), answer
+    assert (await _request(chaos, "GET", "/proxies/second"))[0] == 404
