@@ -81,3 +81,10 @@ async def test_a_bad_config_file_is_refused_with_its_reason(tmp_path: Path) -> N
 
     assert result.code == 2
     assert "not host:port" in result.stderr
+
+
+async def test_the_api_stays_on_loopback_unless_told_otherwise() -> None:
+    result = await wk("chaos", "proxy", "--listen", f"0.0.0.0:{free_port()}")
+
+    assert result.code == 2
+    assert "refusing to listen on 0.0.0.0" in result.stderr and "--remote" in result.stderr

@@ -10,6 +10,7 @@ Drive it with any Toxiproxy client or curl; it runs until interrupted.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import signal
 from pathlib import Path
@@ -40,6 +41,13 @@ def proxy(
             "--config", "-c", metavar="FILE", help="Proxies to create at start (a JSON array)."
         ),
     ] = None,
+    remote: Annotated[
+        bool,
+        typer.Option(
+            "--remote",
+            help="Allow --listen on an address other machines reach (the API has no login).",
+        ),
+    ] = False,
 ) -> None:
     """Run TCP proxies with a Toxiproxy-compatible HTTP API until interrupted."""
     from watchkeeper.chaos.errors import BadInput
@@ -49,6 +57,11 @@ def proxy(
         host, port = split_address(listen, "--listen", default_host="127.0.0.1")
     except BadInput as exc:
         fail(exc.message)
+    if not remote and not _loopback(host):
+        fail(
+            f"refusing to listen on {listen}: the API has no login, and whoever reaches it can "
+            "open proxies to anything this machine reaches. Add --remote if you mean it."
+        )
     entries: object = []
     if config is not None:
         try:
@@ -68,6 +81,13 @@ def proxy(
         asyncio.run(_serve(host, port, entries, config))
     else:
         uvloop.run(_serve(host, port, entries, config))
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 async def _serve(host: str, port: int, entries: object, config: Path | None) -> None:
