@@ -137,6 +137,10 @@ COMMANDS: dict[str, Entry] = {
         "Restore a backup into a scratch target, verify it and remove it (or show the drills "
         "on record).",
     ),
+    "chaos": Entry(
+        "watchkeeper.cli.chaos:chaos_app",
+        "Fault injection: TCP proxies that add latency, resets and other faults.",
+    ),
 }
 
 
