@@ -38,7 +38,7 @@ async def agreement(sites: list[Site]) -> None:
     print(f"{'site':34} {'wk':>9} {'Observatory':>12}  differences")
     for site in sites:
         with tempfile.TemporaryDirectory() as directory:
-            ours, theirs = await compare(site, Path(directory))
+            ours, theirs = await compare(site, Path(directory), Scanner(Path(directory)))
         if "error" in theirs or not isinstance(ours, Scorecard):
             same = not isinstance(ours, Scorecard) and "error" in theirs
             scores += same

@@ -119,3 +119,101 @@ for await (const chunk of process.stdin) chunks.push(chunk);
 const input = JSON.parse(Buffer.concat(chunks).toString("utf8"));
 """
 """Module prologue: ``input`` is the payload."""
+
+
+SERVE = """
+import tls from "node:tls";
+import readline from "node:readline";
+
+// NODE_EXTRA_CA_CERTS, per scan: the CAs a request names are added to the default trust of
+// every TLS context made while it is scanned (as Node adds the variable's at start-up)
+let extra = [];
+const original = tls.createSecureContext;
+tls.createSecureContext = function (options) {
+  const context = original.call(this, options);
+  for (const pem of extra) context.context.addCACert(pem);
+  return context;
+};
+const { scan } = await import("PKG/scanner/index.js");
+const { hsts } = await import("PKG/analyzer/hsts.js");
+const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+for await (const line of lines) {
+  const ask = JSON.parse(line);
+  extra = ask.cas;
+  const preload = hsts();
+  preload.clear();
+  for (const [host, entry] of Object.entries(ask.preload)) preload.set(host, entry);
+  let answer;
+  try {
+    const result = await scan(ask.host);
+    const tests = Object.fromEntries(
+      Object.entries(result.tests).map(([key, test]) => {
+        const { scoreDescription, ...rest } = test;
+        return [key, rest];
+      })
+    );
+    answer = { scan: result.scan, tests };
+  } catch (e) {
+    answer = { error: e instanceof Error ? e.message : String(e) };
+  }
+  process.stdout.write(JSON.stringify(answer) + "\\n");
+}
+"""
+"""A scanner kept running: the scanner's ``scan`` as ``src/scan.js`` calls it (the same JSON,
+``scoreDescription`` left out), one host per line of standard input, with that request's CAs
+and HSTS preload list. Loading the scanner took most of a scan's time."""
+
+
+class ScanServer:
+    """One Node process scanning host after host (one per xdist worker: ``scan_server``)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.scanner = Scanner(directory)
+        source = SERVE.replace("PKG", (self.scanner.root / "package" / "src").as_uri())
+        env = {key: value for key, value in os.environ.items() if not key.startswith("NODE_")}
+        self.process = subprocess.Popen(
+            [self.scanner.node, "--input-type=module", "-e", source],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=self.scanner.root,
+            env=env,
+        )
+
+    def scan(
+        self, host: str, *, ca_file: Path | None, preload: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """As ``Scanner.scan``, in the running process."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        ask = {
+            "host": host,
+            "cas": [] if ca_file is None else _pems(ca_file.read_text()),
+            "preload": preload or {},
+        }
+        self.process.stdin.write(json.dumps(ask) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            err = self.process.stderr.read() if self.process.stderr else ""
+            pytest.fail(f"the scanner stopped (exit {self.process.poll()}): {err[-1500:]}")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def _pems(text: str) -> list[str]:
+    """Each certificate of a PEM bundle."""
+    end = "-----END CERTIFICATE-----"
+    return [part.strip() + "\n" + end + "\n" for part in text.split(end) if part.strip()]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from tests.audit.observatory.sites import SITES, Site
 from tests.helpers.nginx import Nginx
-from tests.helpers.observatory import Scanner, preload_entry
+from tests.helpers.observatory import Scanner, ScanServer, preload_entry
 
 from watchkeeper.audit._http import Fetcher
 from watchkeeper.audit.observatory import (
@@ -109,16 +109,31 @@ def differences(ours: dict[str, Any], theirs: dict[str, Any]) -> list[str]:
     return found
 
 
-async def compare(site: Site, directory: Path) -> tuple[Scorecard | ScanError, dict[str, Any]]:
+@pytest.fixture(scope="session")
+def scan_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScanServer]:
+    """One scanner process per worker: loading it took most of each case's time."""
+    server = ScanServer(tmp_path_factory.mktemp("observatory"))
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+async def compare(
+    site: Site, directory: Path, scanner: Scanner | ScanServer
+) -> tuple[Scorecard | ScanError, dict[str, Any]]:
     """Grade ``site`` both ways: (wk's scorecard or error, the scanner's JSON)."""
-    scanner = Scanner(directory)
     with serve(site, directory) as (main, cas):
         entries = {main.address: preload_entry()} if site.preloaded else {}
-        scanner.preload(entries)
         context, bundle = trust(cas, directory)
-        theirs = await asyncio.to_thread(
-            scanner.scan, main.address, ca_file=bundle if site.trusted else None
-        )
+        ca_file = bundle if site.trusted else None
+        if isinstance(scanner, ScanServer):
+            theirs = await asyncio.to_thread(
+                scanner.scan, main.address, ca_file=ca_file, preload=entries
+            )
+        else:
+            scanner.preload(entries)
+            theirs = await asyncio.to_thread(scanner.scan, main.address, ca_file=ca_file)
         ours = await grade_site(
             main.address, context if site.trusted else True, HstsPreload.from_mapping(entries)
         )
@@ -126,8 +141,10 @@ async def compare(site: Site, directory: Path) -> tuple[Scorecard | ScanError, d
 
 
 @pytest.mark.parametrize("site", SITES, ids=[site.id for site in SITES])
-async def test_wk_grades_the_site_as_the_observatory_does(site: Site, tmp_path: Path) -> None:
-    ours, theirs = await compare(site, tmp_path)
+async def test_wk_grades_the_site_as_the_observatory_does(
+    site: Site, tmp_path: Path, scan_server: ScanServer
+) -> None:
+    ours, theirs = await compare(site, tmp_path, scan_server)
     if "error" in theirs:
         assert isinstance(ours, ScanError), f"the scanner refused ({theirs['error']}), wk graded"
         assert str(ours) == theirs["error"]
