@@ -64,11 +64,9 @@ async def test_assess_ranks_what_to_do_keeps_a_baseline_and_sees_the_fix(tmp_pat
         (site.root / "index.html").write_text("<!doctype html><title>shop</title><h1>shop</h1>")
         web = site.url("/")
         (tmp_path / "watchkeeper.yaml").write_text(_config(web, closed))
-        never = await wk("assess", "--compare", cwd=tmp_path)
-        assert never.code == 2 and "no store" in never.stderr, never.stderr
         await _watch_until(tmp_path, {"web": "up", "gone": "down", "site": "up", "db": "up"})
 
-        nothing = await wk("assess", "--compare", "--no-advisors", cwd=tmp_path)
+        nothing = await wk("assess", "--compare", cwd=tmp_path)
         assert nothing.code == 2
         assert nothing.stderr.strip().splitlines() == [
             "--compare: no baseline saved yet (run wk assess --save-baseline first)"
@@ -79,7 +77,7 @@ async def test_assess_ranks_what_to_do_keeps_a_baseline_and_sees_the_fix(tmp_pat
             "--target",
             web,
             "--max-rate",
-            "30/s",
+            "20/s",
             "--save-baseline",
             "--format",
             "json",
@@ -118,11 +116,11 @@ async def test_assess_ranks_what_to_do_keeps_a_baseline_and_sees_the_fix(tmp_pat
         looked = facts["diagnose"]["looked_at"]
         assert "postgres db" in looked and "redis cache" in looked
         capacity = facts["capacity"]
-        assert capacity["max_rate_rps"] == 30
+        assert capacity["max_rate_rps"] == 20
         assert capacity["sustainable_rps"] is not None
-        assert 0 < capacity["sustainable_rps"] <= 30
+        assert 0 < capacity["sustainable_rps"] <= 20
         steps = capacity["result"]["steps"]
-        assert steps and max(s["rate"] for s in steps) <= 30  # never faster than --max-rate
+        assert steps and max(s["rate"] for s in steps) <= 20  # never faster than --max-rate
         assert "saved as the baseline" in done.stderr + done.stdout
         # the bill: one machine priced, too little history to size it (and said so)
         assert facts["cost"]["monthly_cost"] == 84.0

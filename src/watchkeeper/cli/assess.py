@@ -114,6 +114,9 @@ def assess(
     loaded = load(config)
     store = open_store(loaded, existing=True)
     try:
+        kept = store.get_note(saved.KEY) if compare else None
+        if compare and kept is None:  # said before the parts run, not after
+            fail("--compare: no baseline saved yet (run wk assess --save-baseline first)")
         defined = api_monitors(store, loaded)
         monitors = [*loaded.monitors, *defined.monitors]
         report = asyncio.run(
@@ -133,10 +136,7 @@ def assess(
         report.config = os.path.abspath(config)
         data = report.as_json()
         comparison = None
-        if compare:
-            kept = store.get_note(saved.KEY)
-            if kept is None:
-                fail("--compare: no baseline saved yet (run wk assess --save-baseline first)")
+        if kept is not None:
             comparison = saved.compare(data, json.loads(kept))
         if save_baseline:
             store.set_note(saved.KEY, saved.encode(data))
