@@ -9,7 +9,8 @@ How testssl's sections map to the scan's results:
     cipherlist_3DES_IDEA                      3des
     cipherlist_AVERAGE (CBC)                  cbc
     cipherlist_STRONG (AEAD, TLS 1.3 too)     aead, or TLS 1.3 offered
-    PFS (TLS 1.3 suites too)                  forward_secrecy, or TLS 1.3 offered
+    -e: ECDHE/DHE/TLS 1.3 suites, by -f's     forward_secrecy, or TLS 1.3 offered
+        rule (with_forward_secrecy)
     -e: suites with static RSA/DH key ex.     no_forward_secrecy
 
 The local OpenSSL (Debian's 3.0) has no SSLv2/SSLv3, RC4, DES, 3DES, IDEA or EXPORT suites;
@@ -26,7 +27,12 @@ from pathlib import Path
 
 import pytest
 from tests.helpers.nginx import Nginx
-from tests.helpers.testssl import offered, run_testssl, without_forward_secrecy
+from tests.helpers.testssl import (
+    offered,
+    run_testssl,
+    with_forward_secrecy,
+    without_forward_secrecy,
+)
 
 from watchkeeper.audit.tls import Support, TlsReport, findings, scan
 
@@ -95,7 +101,10 @@ def comparison(report: TlsReport, oracle: dict[str, str]) -> dict[str, tuple[boo
         offered(oracle["cipherlist_STRONG"]),
         report.offers("aead") or tls13,
     )
-    pairs["forward secrecy"] = (offered(oracle["PFS"]), report.offers("forward_secrecy") or tls13)
+    pairs["forward secrecy"] = (
+        bool(with_forward_secrecy(oracle)),
+        report.offers("forward_secrecy") or tls13,
+    )
     pairs["no forward secrecy"] = (
         bool(without_forward_secrecy(oracle)),
         report.offers("no_forward_secrecy"),

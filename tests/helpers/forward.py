@@ -30,12 +30,27 @@ class Forward:
         if self.cut_off:
             writer.transport.abort()
             return
+        # held from the start, so a cut while the upstream connect is under way drops it too
+        self._open.add(writer)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.to)
         except OSError:
             writer.transport.abort()
+            self._open.discard(writer)
             return
-        self._open.update((writer, up_writer))
+        except BaseException:
+            # cancelled mid-connect (the test's loop closing): without the abort the accepted
+            # connection's transport outlives the loop, and its ResourceWarning lands in
+            # whatever test the worker runs next
+            writer.transport.abort()
+            self._open.discard(writer)
+            raise
+        self._open.add(up_writer)
+        if self.cut_off:  # cut while connecting
+            up_writer.transport.abort()
+            writer.transport.abort()
+            self._open.difference_update((writer, up_writer))
+            return
 
         async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
             with contextlib.suppress(OSError, asyncio.CancelledError):
