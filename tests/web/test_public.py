@@ -118,7 +118,9 @@ async def test_badges_are_svg_for_public_monitors_and_404_for_the_rest(site: Sit
         async with anyone.get("/badge/www/uptime.svg?window=7d") as answer:
             label, value = _texts(await answer.text())
         assert label == "www 7d"
-        assert 75.0 <= float(value.rstrip("%")) < 100.0, "yesterday's 30 failed checks count"
+        # 90 of yesterday's 120 checks passed; the test's own few checks of www (a handful, one
+        # of which may time out on a loaded machine) move it a little either way from 75 %
+        assert 65.0 <= float(value.rstrip("%")) < 100.0, "yesterday's 30 failed checks count"
         async with anyone.get("/badge/www/latency.svg") as answer:
             label, value = _texts(await answer.text())
         assert label == "www" and value.endswith("ms") and float(value[:-2]) > 0
