@@ -7,7 +7,6 @@ import json
 import os
 import time
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +20,7 @@ from watchkeeper.cli.common import (
     fail,
     load,
     open_store,
+    write_text,
 )
 from watchkeeper.config import DEFAULT_FILE
 from watchkeeper.units import format_duration, parse_duration
@@ -154,19 +154,10 @@ def assess(
     else:
         text = render.text(report, comparison)
     if output is not None:
-        _write(output, text)
+        write_text(output, text)
         console.print(f"{render.headline(report)}: written to {output}")
     elif text:
         print(text, end="")
     if save_baseline:
         console.print("saved as the baseline (wk assess --compare shows what changes)")
     raise typer.Exit(EXIT_FAILED if report.to_act_on() else EXIT_OK)
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        fail(f"{path}: cannot write ({exc.strerror})")

@@ -99,5 +99,18 @@ def open_store(config: Config, *, existing: bool = False) -> Store:
         fail(f"{config.path}: {exc}")
 
 
+def write_text(path: Path, text: str) -> None:
+    """Write a report whole or not at all (a temporary file beside it, then renamed), or
+    fail in one line."""
+    import os
+
+    temporary = path.with_name(f".{path.name}.tmp")
+    try:
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        fail(f"{path}: cannot write ({exc.strerror})")
+
+
 def stdout_is_terminal() -> bool:
     return sys.stdout.isatty()

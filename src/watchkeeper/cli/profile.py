@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 from enum import StrEnum
@@ -14,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from watchkeeper.cli.common import EXIT_FAILED, EXIT_OK, console, fail
+from watchkeeper.cli.common import EXIT_FAILED, EXIT_OK, console, fail, write_text
 from watchkeeper.units import parse_duration
 
 
@@ -110,8 +109,8 @@ async def _run(request: object, label: str, folder: Path, output_format: Format)
     title = f"wk profile {subject}"
     svg_path = folder / f"profile-{label}.svg"
     json_path = folder / f"profile-{label}.speedscope.json"
-    _write(svg_path, flame.svg(found, title))
-    _write(json_path, json.dumps(speedscope.document(found, title), separators=(",", ":")))
+    write_text(svg_path, flame.svg(found, title))
+    write_text(json_path, json.dumps(speedscope.document(found, title), separators=(",", ":")))
     result = finding(found, subject, min(took, request.duration))
     total = max(found.samples, 1)
     if output_format is Format.json:
@@ -145,12 +144,3 @@ async def _run(request: object, label: str, folder: Path, output_format: Format)
             render.print_text(console, [result], [], [subject], title="wk profile")
         console.print(f"flame graph: {svg_path}\nspeedscope:  {json_path}", markup=False)
     return EXIT_FAILED if result.severity is Severity.warning else EXIT_OK
-
-
-def _write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    except OSError as exc:
-        fail(f"{path}: cannot write ({exc.strerror})")
