@@ -139,7 +139,8 @@ COMMANDS: dict[str, Entry] = {
     ),
     "chaos": Entry(
         "watchkeeper.cli.chaos:chaos_app",
-        "Fault injection: TCP proxies that add latency, resets and other faults.",
+        "Fault injection and chaos experiments: TCP proxies that add latency, resets and "
+        "other faults, and experiments that check the monitors' steady state holds under them.",
     ),
 }
 

@@ -10,6 +10,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 
 from watchkeeper import checks
+from watchkeeper.config.experiments import load_experiments
 from watchkeeper.config.interpolate import InterpolationError, interpolate, redact
 from watchkeeper.config.maintenance import load_maintenance
 from watchkeeper.config.messages import closest, unknown, unknown_key
@@ -59,6 +60,7 @@ _SECTIONS: dict[str, type[BaseModel] | None] = {
     "projects": None,
     "rum": None,
     "agents": AgentsConfig,
+    "experiments": None,
 }
 _SLO_KEYS = ("monitor", "objective", "window", "latency")
 _MAX_CONFIG = 32 * 1024 * 1024
@@ -233,6 +235,7 @@ class _Loader(Reporter):
         pages = self.load_status_pages(data.get("status_pages"), monitors)
         raw = self.raw.get("projects") if isinstance(self.raw, dict) else None
         projects = load_projects(self, data.get("projects"), raw, names)
+        experiments = load_experiments(self, data.get("experiments"), monitors)
         if self.problems:
             raise ConfigError.collect(self.problems)
         return Config(
@@ -252,6 +255,7 @@ class _Loader(Reporter):
             projects=tuple(projects),
             rum=rum,
             agents=sections["agents"] or AgentsConfig(),
+            experiments=tuple(experiments),
         )
 
     def interpolate(self, value: Any, path: Path) -> Any:

@@ -20,6 +20,7 @@ from watchkeeper.rum.settings import RumConfig
 from watchkeeper.units import Duration
 
 if TYPE_CHECKING:
+    from watchkeeper.chaos.plan import Experiment
     from watchkeeper.config.projects import ProjectConfig
 
 DEFAULT_PORT = 8844
@@ -701,6 +702,8 @@ class Config:
     rum: RumConfig | None = None
     """Real-user monitoring (``/rum.js``, ``POST /rum``); None: off."""
     agents: AgentsConfig = field(default_factory=AgentsConfig)
+    experiments: tuple[Experiment, ...] = ()
+    """Chaos experiments (``experiments:``), run by ``wk chaos run NAME``."""
 
     def route(self, name: str) -> Route | None:
         return next((r for r in self.routes if r.name == name), None)
