@@ -204,7 +204,7 @@ class Experiment(_Strict):
     proxies: tuple[ProxySpec, ...] = Field((), max_length=50)
     processes: tuple[ProcessSpec, ...] = Field((), max_length=20)
     steady_state: SteadyState
-    method: tuple[Step, ...] = Field(min_length=1, max_length=MAX_STEPS)
+    method: tuple[Step, ...] = Field(max_length=MAX_STEPS)
     fail_fast: tuple[FailFast, ...] = ()
     interval: Duration | None = Field(None, gt=0, le=3600)
     """Check the hypothesis' monitors this often during the experiment (default: their own
@@ -227,19 +227,10 @@ class Experiment(_Strict):
     def _references(self) -> Experiment:
         if not self.steady_state.watched:
             raise ValueError("steady_state names no monitor, SLO or expectation to judge")
-        processes = {p.name for p in self.processes}
-        if len(processes) != len(self.processes):
+        if len({p.name for p in self.processes}) != len(self.processes):
             raise ValueError("two processes share a name")
         if len({p.name for p in self.proxies}) != len(self.proxies):
             raise ValueError("two proxies share a name")
-        for index, step in enumerate(self.method):
-            target = step.stop or step.pause
-            if target is not None and target not in processes:
-                known = ", ".join(sorted(processes)) or "none are declared"
-                raise ValueError(
-                    f"method[{index}]: {step.action} '{target}' is not one of the experiment's "
-                    f"processes ({known}): only a process it started can be stopped"
-                )
         return self
 
     @property

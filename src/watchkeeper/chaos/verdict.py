@@ -34,6 +34,8 @@ def summary(record: Record) -> dict[str, Any]:
     first = applied[0].started if applied else None
     last_end = max((s.ended or record.ended or 0.0 for s in applied), default=None)
     windows = [(s.started, s.ended or record.ended or s.started) for s in applied]
+    origin = first if first is not None else record.started
+    """Times are from the first fault; with none, from the start of the run."""
 
     def during(at: float) -> bool:
         return any(start <= at <= end for start, end in windows)
@@ -81,7 +83,7 @@ def summary(record: Record) -> dict[str, Any]:
             "phases": phases,
             "changes": [
                 {
-                    "at": _rel(c.at, first),
+                    "at": _rel(c.at, origin),
                     "from": c.before,
                     "to": c.after,
                     "reason": c.reason,
@@ -161,7 +163,7 @@ def summary(record: Record) -> dict[str, Any]:
             "event": t.event,
             "title": t.title,
             "monitors": t.monitors,
-            "at": _rel(t.at, first) if not t.after_run else None,
+            "at": _rel(t.at, origin) if not t.after_run else None,
             "after_run": t.after_run,
             "dry_run": not record.send,
         }

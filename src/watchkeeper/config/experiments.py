@@ -82,6 +82,18 @@ def check_references(
             )
             continue
         compile_extra(reporter, texts, monitor, (*where, "steady_state", "expect", name))
+    if not experiment.method:
+        reporter.problem("method: needs at least one step (a toxic, stop or pause)", where)
+    processes = sorted(p.name for p in experiment.processes)
+    for index, step in enumerate(experiment.method):
+        target = step.stop or step.pause
+        if target is not None and target not in processes:
+            known = ", ".join(processes) or "none are declared"
+            reporter.problem(
+                f"method[{index}]: {step.action} '{target}' is not one of the experiment's "
+                f"processes ({known}): only a process it started can be stopped",
+                (*where, "method", index, step.action),
+            )
     for index, breaker in enumerate(experiment.fail_fast):
         if breaker.monitor not in monitors:
             reporter.problem(
