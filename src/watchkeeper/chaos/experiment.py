@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from watchkeeper.alerts.incidents import routes_for, severity_of
 from watchkeeper.chaos.client import ToxiproxyClient
 from watchkeeper.chaos.errors import ChaosError
 from watchkeeper.chaos.journal import Journal, process_started, roll_back
@@ -120,6 +121,8 @@ class Record:
     send: bool = False
     intervals: dict[str, float] = field(default_factory=dict)
     confirm: dict[str, int] = field(default_factory=dict)
+    routes: dict[str, dict[str, float]] = field(default_factory=dict)
+    """Each monitor's routes at its severity when down, with their grouping waits."""
 
 
 # -- the dry-run notifier --------------------------------------------------------------------
@@ -313,6 +316,10 @@ class Run:
             out.append(monitor)
             self.record.intervals[monitor.name] = monitor.interval
             self.record.confirm[monitor.name] = monitor.confirm
+            named = routes_for(monitor, self.config.routes, severity_of(monitor, "down"))
+            self.record.routes[monitor.name] = {
+                r.name: r.group_wait for r in self.config.routes if r.name in named
+            }
         return out
 
     def _judged(self, monitor: Monitor, extras: Sequence[Any]) -> Monitor:

@@ -5,10 +5,12 @@ shape (times in seconds from the first fault, ``null`` where nothing happened)."
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from watchkeeper.chaos.experiment import Record, StepRun
 from watchkeeper.findings import Finding, Severity
+from watchkeeper.units import plural
 
 NOT_UP = frozenset({"down", "degraded", "flapping"})
 
@@ -75,6 +77,11 @@ def summary(record: Record) -> dict[str, Any]:
             back = next((c for c in changes if c.at >= detected.at and c.after == "up"), None)
             if back is not None:
                 recovered = round(max(0.0, back.at - last_end), 3)
+        down_for = 0.0
+        for index, change in enumerate(changes):
+            if change.after in NOT_UP and first is not None and change.at >= first:
+                ends = changes[index + 1].at if index + 1 < len(changes) else record.ended
+                down_for += (ends or change.at) - change.at
         final = changes[-1].after if changes else ("up" if seen and seen[-1].ok else "unknown")
         monitors[name] = {
             "hypothesis": name in watched,
@@ -95,6 +102,8 @@ def summary(record: Record) -> dict[str, Any]:
             else None,
             "detected_after": _rel(detected.at, step.started) if detected and step else None,
             "recovered_after": recovered,
+            "not_up_for": round(down_for, 3),
+            "routes": record.routes.get(name, {}),
             "state_at_end": final,
         }
     deviations: list[str] = []
@@ -123,7 +132,7 @@ def summary(record: Record) -> dict[str, Any]:
                 "first_at": _rel(min(times), first),
             }
         )
-        deviations.append(f"{monitor}: {failure} ({len(times)} checks)")
+        deviations.append(f"{monitor}: {failure} ({plural(len(times), 'check')})")
     breakers = []
     for breaker in experiment.fail_fast:
         inside = [s for s in record.seen if s.monitor == breaker.monitor and during(s.started)]
@@ -169,6 +178,22 @@ def summary(record: Record) -> dict[str, Any]:
         }
         for t in record.told
     ]
+    quiet = []
+    if not told:
+        for name, seen in monitors.items():
+            if seen["not_up_for"] <= 0:
+                continue
+            waits = seen["routes"]
+            if not waits:
+                quiet.append(f"{name} notifies no route")
+            elif seen["not_up_for"] >= min(waits.values()):
+                quiet.append(f"{name} was not up for {seen['not_up_for']:.1f} s: held by a mute")
+            else:
+                shown = ", ".join(f"{r}: {w:g} s" for r, w in waits.items())
+                quiet.append(
+                    f"{name} was not up for {seen['not_up_for']:.1f} s, and recovered before "
+                    f"the grouping wait of its routes ({shown}) ended"
+                )
     held = (
         record.error is None
         and not record.interrupted
@@ -202,8 +227,9 @@ def summary(record: Record) -> dict[str, Any]:
         "expectations": expectations,
         "fail_fast": breakers,
         "notifications": told,
+        "quiet": quiet,
         "rollback": record.rollback,
-        "findings": [f.as_json() for f in findings(record, deviations, breakers, monitors)],
+        "findings": [f.as_json() for f in findings(record, deviations, breakers, monitors, quiet)],
     }
 
 
@@ -216,6 +242,7 @@ def findings(
     deviations: list[str],
     breakers: list[dict[str, Any]],
     monitors: dict[str, Any],
+    quiet: Sequence[str] = (),
 ) -> list[Finding]:
     experiment = record.experiment
     faults = "; ".join(s.step.describe() for s in record.steps if s.applied) or "no fault"
@@ -258,6 +285,21 @@ def findings(
                     "for a while after failures; close the breaker again on success."
                 ),
                 rule="breaker-not-fast" if not breaker["fails_fast"] else "breaker-no-recovery",
+            )
+        )
+    if deviations and quiet:
+        found.append(
+            Finding(
+                source="chaos",
+                severity=Severity.warning,
+                title="The steady state broke and no one would have been told",
+                subject=experiment.name,
+                evidence={"why": "; ".join(quiet)},
+                recommendation=(
+                    "If an outage this long matters, shorten the routes' group_wait (or the "
+                    "monitor's interval and confirm) so that it is announced."
+                ),
+                rule="outage-not-announced",
             )
         )
     for name, seen in monitors.items():

@@ -91,6 +91,8 @@ def lines(found: dict[str, Any]) -> list[str]:
             out.append(f"  {dry} {told['route']} {when}: {told['title']}")
     elif found["steady_state_before"]:
         out.append("  no notification would have gone out")
+        for why in found["quiet"]:
+            out.append(f"    ({why})")
     for line in found["rollback"]:
         out.append(f"  rollback: {line}")
     return out
@@ -129,6 +131,7 @@ def markdown(found: dict[str, Any]) -> str:
             out.append(f"- {_md(t['route'])} ({when}, {t['event']}): {_md(t['title'])}")
     else:
         out.append("- none")
+        out += [f"  - {_md(why)}" for why in found["quiet"]]
     return "\n".join(out) + "\n"
 
 
