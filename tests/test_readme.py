@@ -150,3 +150,14 @@ def test_the_readme_cost_example_validates(tmp_path: Path) -> None:
         "old-batch": (None, 120.0),
         "cache": (("aws", "r6i.xlarge"), None),
     }
+
+
+def test_the_readme_chaos_experiment_validates(tmp_path: Path) -> None:
+    blocks = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    example = next(block for block in blocks if "experiments:" in block)
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"))
+    [experiment] = config.experiments
+    assert experiment.steady_state.monitors == ("api",)
+    assert experiment.method[0].toxic is not None
+    assert experiment.method[0].toxic.attributes == {"latency": 1500}
+    assert experiment.fail_fast[0].latency == 0.6
