@@ -83,3 +83,16 @@ def test_a_notification_after_the_run_is_reported_as_such() -> None:
     ]  # fmt: skip
     assert found["quiet"] == []
     assert "outage-not-announced" not in [f["rule"] for f in found["findings"]]
+
+
+def test_what_a_target_said_is_escaped_in_every_format() -> None:
+    from watchkeeper.report import chaos as shown
+
+    record = _record(told=False)
+    record.changes[1] = Change("api", T0 + 14.9, "up", "down", "<script>alert(1)</script>|x")
+    found = summary(record)
+    page = shown.html_report(found)
+    assert "<script>alert(1)" not in page and "&lt;script&gt;alert(1)" in page
+    text = shown.markdown(found)
+    assert "<script>" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;\\|x" in text
+    assert "<script>alert(1)</script>|x" in "\n".join(shown.lines(found))  # a terminal's text

@@ -142,7 +142,7 @@ def html_report(found: dict[str, Any]) -> str:
             tile(
                 "steady state",
                 "held" if found["held"] else "did not hold",
-                "good" if found["held"] else "bad",
+                "pass" if found["held"] else "fail",
             ),
             tile("faults", str(len(found["steps"]))),
             tile("notifications", str(len(found["notifications"]))),
@@ -197,10 +197,21 @@ def html_report(found: dict[str, Any]) -> str:
         ]
         for t in found["notifications"]
     ]
+    quiet = "".join(f"<li>{e(why)}</li>" for why in found["quiet"])
     body.append(
         "<h2>Notifications</h2>"
-        + (table(["route", "event", "title", "when"], told) if told else "<p>none</p>")
+        + (
+            table(["route", "event", "title", "when"], told)
+            if told
+            else f"<p>none</p><ul>{quiet}</ul>"
+        )
     )
+    if found["findings"]:
+        items = "".join(
+            f"<li><b>{e(f['severity'])}</b>: {e(f['title'])}. {e(f['recommendation'])}</li>"
+            for f in found["findings"]
+        )
+        body.append(f"<h2>Findings</h2><ul>{items}</ul>")
     return page(
         f"Chaos experiment {found['experiment']}",
         "".join(body),
