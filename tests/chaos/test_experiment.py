@@ -41,6 +41,7 @@ def _config(tmp_path: Path, app_port: int, hook: HookReceiver, **extra: Any) -> 
                 "notify": ["ops"],
             }
         ],
+        "slos": [{"name": "api-slo", "monitor": "api", "objective": "99%"}],
         **extra,
     }
     path = tmp_path / "watchkeeper.yaml"
@@ -66,7 +67,11 @@ def _experiment(
                 "env": {"MODE": mode},
             }
         ],
-        "steady_state": {"monitors": ["api"], "expect": {"api": ["latency < 600ms"]}},
+        "steady_state": {
+            "monitors": ["api"],
+            "slos": ["api-slo"],
+            "expect": {"api": ["latency < 600ms"]},
+        },
         "method": [
             {
                 "toxic": {"proxy": "redis", "type": "latency", "attributes": {"latency": 1500}},
@@ -74,6 +79,7 @@ def _experiment(
             }
         ],
         "fail_fast": [{"monitor": "api", "latency": "600ms", "recover_within": "5s"}],
+        "interval": "1s",  # the SLO's too (30 s of its own)
         "after": "3s",
     }
     experiment.update(extra)
@@ -111,6 +117,10 @@ async def test_latency_breaks_the_steady_state_of_an_app_that_waits_for_redis(
         assert 0 < api["first_failure_after"] <= api["detected_after"] < 4.0
         assert api["recovered_after"] is not None and api["state_at_end"] == "up"
         assert any(d.startswith("api went down") for d in found["deviations"])
+        # the SLO burns: 1 % budget, and a share of the checks failing
+        assert any(
+            d.startswith("api-slo: slo.burn_5m < 14.4 failed") for d in found["deviations"]
+        ), found["deviations"]
         breaker = found["fail_fast"][0]
         assert breaker["fails_fast"] is False and breaker["latency_max_ms"] > 600
         # the dry run: the DOWN would have gone to ops, and nothing reached the webhook
@@ -147,6 +157,7 @@ async def test_a_timeout_and_fallback_hold_the_steady_state_from_the_configs_exp
         assert found["held"] is True, found["deviations"]
         during = found["monitors"]["api"]["phases"]["during"]
         assert during["checks"] >= 3 and during["failed"] == 0
+        assert found["monitors"]["api-slo"]["phases"]["during"]["checks"] >= 3
         breaker = found["fail_fast"][0]
         assert breaker["ok"] and breaker["latency_max_ms"] < 600
         # the fallback answered within its budget while Redis was 1.5 s late

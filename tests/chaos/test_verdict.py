@@ -41,7 +41,9 @@ def _record(*, told: bool) -> Record:
         Change("api", T0 + 14.9, "up", "down", "timeout"),  # the 2nd failed check's end
         Change("api", T0 + 32.05, "down", "up", None),
     ]
-    record.broken.append(Broken("api", T0 + 11, "latency 310ms, expected < 300ms"))
+    record.broken.append(
+        Broken("api", T0 + 11, "latency 310ms, expected < 300ms", "latency < 300ms")
+    )
     if told:
         record.told.append(Told("ops", "firing", "[DOWN] api", ["api"], T0 + 44.9, True))
     return record
@@ -61,7 +63,7 @@ def test_times_are_from_the_fault_and_the_hypothesis_is_judged() -> None:
     assert api["not_up_for"] == 17.15
     assert found["deviations"] == [
         "api went down at +4.9 s: timeout",
-        "api: latency 310ms, expected < 300ms (1 check)",
+        "api: latency < 300ms failed on 1 check (first: latency 310ms, expected < 300ms)",
     ]
     breaker = found["fail_fast"][0]
     assert breaker["fails_fast"] is False and breaker["latency_max_ms"] == 900.0

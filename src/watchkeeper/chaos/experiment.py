@@ -40,6 +40,9 @@ from watchkeeper.state import MonitorStatus
 
 log = logging.getLogger("watchkeeper.chaos")
 
+SLO_BURNING = "slo.burn_5m < 14.4"
+"""An SLO of the hypothesis does not burn: its 5-minute burn rate stays under the page-level
+factor of the SRE Workbook's fast-burn alert."""
 SETTLE = 2.0
 """Seconds past the longest check the steady-state wait allows, beyond three checks."""
 
@@ -76,6 +79,8 @@ class Broken:
     monitor: str
     at: float
     failure: str
+    expectation: str = ""
+    """The expectation as written (what failures are grouped by)."""
 
 
 @dataclass
@@ -300,7 +305,11 @@ class Run:
             if monitor.kind == "slo":
                 wanted.append(str(getattr(monitor.settings, "monitor", "")))
         interval = self.experiment.interval
-        extras = self.experiment.steady_state.expect
+        extras = dict(self.experiment.steady_state.expect)
+        for slo in self.experiment.steady_state.slos:
+            # an SLO monitor pages only after 5 minutes of history (its noise rule), longer
+            # than most experiments: one is judged on its 5-minute burn rate instead
+            extras[slo] = (*extras.get(slo, ()), SLO_BURNING)
         out: list[Monitor] = []
         for monitor in chosen.values():
             if interval is not None:
@@ -342,7 +351,7 @@ class Run:
             for expectation in extras:
                 failure = evaluate(expectation, observation, secrets)
                 if failure is not None:
-                    record.broken.append(Broken(name, now, failure))
+                    record.broken.append(Broken(name, now, failure, expectation.text))
 
         return dataclasses.replace(monitor, check=dataclasses.replace(monitor.check, probe=judged))
 

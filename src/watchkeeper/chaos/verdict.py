@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from watchkeeper.chaos.experiment import Record, StepRun
+from watchkeeper.chaos.experiment import Broken, Record, StepRun
 from watchkeeper.findings import Finding, Severity
 from watchkeeper.units import plural
 
@@ -118,21 +118,26 @@ def summary(record: Record) -> dict[str, Any]:
             deviations.append(
                 f"{change.monitor} went {change.after} at +{change.at - first:.1f} s{reason}"
             )
-    broken: dict[tuple[str, str], list[float]] = {}
+    broken: dict[tuple[str, str], list[Broken]] = {}
     for item in record.broken:
         if first is not None and item.at >= first:
-            broken.setdefault((item.monitor, item.failure.split(" (")[0]), []).append(item.at)
+            key = (item.monitor, item.expectation or item.failure)
+            broken.setdefault(key, []).append(item)
     expectations = []
-    for (monitor, failure), times in broken.items():
+    for (monitor, expectation), items in broken.items():
+        worst = items[0].failure
         expectations.append(
             {
                 "monitor": monitor,
-                "failure": failure,
-                "count": len(times),
-                "first_at": _rel(min(times), first),
+                "expectation": expectation,
+                "failure": worst,
+                "count": len(items),
+                "first_at": _rel(min(i.at for i in items), first),
             }
         )
-        deviations.append(f"{monitor}: {failure} ({plural(len(times), 'check')})")
+        deviations.append(
+            f"{monitor}: {expectation} failed on {plural(len(items), 'check')} (first: {worst})"
+        )
     breakers = []
     for breaker in experiment.fail_fast:
         inside = [s for s in record.seen if s.monitor == breaker.monitor and during(s.started)]
