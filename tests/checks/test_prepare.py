@@ -53,7 +53,8 @@ def _imports(node: ast.AST) -> list[str]:
 
 
 def deferred_imports(module: str, seen: set[str] | None = None) -> set[str]:
-    """Modules imported inside functions of ``module`` and of the checks helpers it uses."""
+    """Modules imported inside functions of ``module`` and of the checks helpers it uses
+    (``watchkeeper.resolver`` among them: the fault proxy shares it)."""
     seen = set() if seen is None else seen
     seen.add(module)
     tree = ast.parse(_source(module).read_text())
@@ -66,7 +67,8 @@ def deferred_imports(module: str, seen: set[str] | None = None) -> set[str]:
     for node in ast.walk(tree):
         used.update(_imports(node))
     for helper in sorted(used | deferred):
-        if helper.startswith("watchkeeper.checks.") and helper not in seen:
+        shared = helper.startswith("watchkeeper.checks.") or helper == "watchkeeper.resolver"
+        if shared and helper not in seen:
             deferred |= deferred_imports(helper, seen)
     return deferred
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from watchkeeper.chaos.errors import BadInput, Conflict, NotFound
 from watchkeeper.chaos.proxy import LOOPBACK, Proxy, check_name
 from watchkeeper.chaos.toxics import Toxic, parse_toxic
-from watchkeeper.checks._resolver import NameResolver
+from watchkeeper.resolver import NameResolver
 
 MAX_PROXIES = 200
 MAX_TOXICS = 32  # per proxy

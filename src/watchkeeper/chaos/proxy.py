@@ -8,7 +8,7 @@ import asyncio
 from watchkeeper.chaos.errors import BadInput, ListenFailed
 from watchkeeper.chaos.links import Connection
 from watchkeeper.chaos.toxics import NAME_LIMIT, Toxic
-from watchkeeper.checks._resolver import NameResolver
+from watchkeeper.resolver import NameResolver
 
 MAX_CONNECTIONS = 1024  # per proxy; more are refused (closed at once)
 LOOPBACK = "127.0.0.1"

@@ -24,8 +24,8 @@ current_attempt: contextvars.ContextVar[Attempt | None] = contextvars.ContextVar
 
 
 class _TimedResolver(AbstractResolver):
-    """aiohttp's resolver hook, answered by the engine's c-ares resolver (see ``_resolver``)
-    with the ``dns`` phase timed."""
+    """aiohttp's resolver hook, answered by the engine's c-ares resolver (see
+    ``watchkeeper.resolver``) with the ``dns`` phase timed."""
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from watchkeeper.checks._address import is_ip
-from watchkeeper.checks._resolver import Address, NameResolver, ResolveError
 from watchkeeper.checks.base import Attempt, Resources
+from watchkeeper.resolver import Address, NameResolver, ResolveError
 
 if TYPE_CHECKING:
     import asyncio
@@ -51,7 +51,8 @@ _VERIFY_REASONS = {
 }
 
 RUNTIME = ("asyncio", "aiodns", "pycares", "cryptography.x509", "cryptography.x509.oid")
-"""What these helpers (and ``_resolver``) import on first use: for ``CheckKind.runtime``."""
+"""What these helpers (and ``watchkeeper.resolver``) import on first use: for
+``CheckKind.runtime``."""
 
 TLS_SUBJECTS = (
     "cert.expires_in",
@@ -103,7 +104,7 @@ def describe_ssl_error(exc: BaseException) -> str:
 
 
 def name_resolver(resources: Resources) -> NameResolver:
-    """The engine run's one resolver (see ``_resolver``)."""
+    """The engine run's one resolver (see ``watchkeeper.resolver``)."""
     return resources.shared("dns.names", lambda: NameResolver(resources.nameservers))
 
 

@@ -23,9 +23,9 @@ from watchkeeper.checks._net import (
     readable_ca_file,
     tls_facts,
 )
-from watchkeeper.checks._resolver import ResolveError
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.resolver import ResolveError
 from watchkeeper.units import Size
 
 

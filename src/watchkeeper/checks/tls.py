@@ -32,9 +32,9 @@ from watchkeeper.checks._net import (
     open_stream,
     readable_ca_file,
 )
-from watchkeeper.checks._resolver import ResolveError
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
+from watchkeeper.resolver import ResolveError
 from watchkeeper.units import format_duration
 
 
