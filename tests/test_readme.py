@@ -161,3 +161,20 @@ def test_the_readme_chaos_experiment_validates(tmp_path: Path) -> None:
     assert experiment.method[0].toxic is not None
     assert experiment.method[0].toxic.attributes == {"latency": 1500}
     assert experiment.fail_fast[0].latency == 0.6
+
+
+def test_every_kind_has_a_row_in_the_readme_kind_table() -> None:
+    from watchkeeper import checks
+
+    text = README.read_text()
+    table = text[text.index("## Check kinds") :].split("\n## ", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = {k for row in rows for k in re.findall(r"`([a-z0-9_]+)`", row.split("|")[1])}
+    assert set(checks.WRITTEN) <= documented, set(checks.WRITTEN) - documented
+    for kind in documented:  # and every fact the table names exists
+        check = checks.get(kind)
+        row = next(r for r in rows if f"`{kind}`" in r.split("|")[1])
+        for fact in re.findall(r"`([a-z_0-9]+\.[a-z_0-9]+)`", row.split("|")[3]):
+            assert fact in check.subjects or any(
+                s.endswith(".*") and fact.startswith(s[:-1]) for s in check.subjects
+            ), (kind, fact)
