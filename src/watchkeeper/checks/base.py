@@ -57,10 +57,15 @@ class Resources:
     Created lazily by the first check that needs them and closed once at shutdown.
     """
 
-    def __init__(self, nameservers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, nameservers: tuple[str, ...] = (), settings: dict[str, Any] | None = None
+    ) -> None:
         self._items: dict[str, Any] = {}
         self.nameservers = nameservers
         """DNS servers (``ip[:port]``) for resolving targets; empty means the system's."""
+        self.settings: dict[str, Any] = settings or {}
+        """Engine settings a kind's shared things are made with (``browser``: the pool's
+        options)."""
 
     def shared(self, key: str, factory: Callable[[], T]) -> T:
         if key not in self._items:

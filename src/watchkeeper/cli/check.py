@@ -65,6 +65,7 @@ def check(
             per_host=loaded.engine.per_host,
             secrets=loaded.secrets,
             nameservers=loaded.engine.resolvers,
+            settings={"browser": loaded.engine.browser},
             heartbeats=known.heartbeats,
             vitals=known.vitals,
         )

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from watchkeeper.checks._browser_pool import BrowserOptions
 from watchkeeper.checks.base import CheckKind, CheckSettings
 from watchkeeper.expect import Expectation
 from watchkeeper.notify.base import NotifierKind, NotifierSettings
@@ -378,6 +379,8 @@ class EngineConfig(_Strict):
     """At start, each monitor's first check comes at random within this (or its interval,
     if shorter): soon, but not every check at once. Checks a reload starts are spread over
     at most this too."""
+    browser: BrowserOptions = BrowserOptions()
+    """The Chromium pool of the ``browser`` monitors."""
 
     @field_validator("resolvers")
     @classmethod

@@ -87,6 +87,7 @@ async def check_once(
     per_host: int = 20,
     secrets: frozenset[str] = frozenset(),
     nameservers: tuple[str, ...] = (),
+    settings: dict[str, Any] | None = None,
     heartbeats: Registry | None = None,
     vitals: StoredVitals | None = None,
 ) -> list[Result]:
@@ -96,7 +97,7 @@ async def check_once(
     (none: each is passive here)."""
     for monitor in monitors:
         checks.prepare(monitor.check)  # the drivers, before the probes' timeouts start
-    resources = Resources(nameservers=nameservers)
+    resources = Resources(nameservers=nameservers, settings=settings)
     resources.shared("heartbeat.registry", lambda: heartbeats or Registry(unwatched=UNWATCHED))
     resources.shared("rum.vitals", lambda: vitals)
     overall = asyncio.Semaphore(concurrency)

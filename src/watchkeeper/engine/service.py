@@ -88,7 +88,9 @@ class Engine:
         self._rollup_every = rollup_every
         self._prune_every = prune_every
         self._startup_spread = startup_spread
-        self._resources = Resources(nameservers=config.engine.resolvers)
+        self._resources = Resources(
+            nameservers=config.engine.resolvers, settings={"browser": config.engine.browser}
+        )
         self.heartbeats = Heartbeats(store, self._resources)
         self.slos = Slos(store, self._resources)
         self.anomalies = Anomalies()

@@ -80,9 +80,11 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         drills = None
         if drill_name is not None:
             drills = [r.body for r in engine.store.reports(drill_name, DRILLS_SHOWN)]
-        if monitor.kind == "backup":
+        if monitor.kind in ("backup", "browser"):
             newest = engine.store.reports(name, 1)
             backups.update(newest[0].body if newest else {})
+            if newest:
+                backups["ran_at"] = newest[0].at
         return results, found, engine.store.sample_names(name, now - 86400)[:300], drills
 
     backups: dict[str, Any] = {}
@@ -127,6 +129,7 @@ async def monitor_page(request: Request, name: str, user: Reader) -> Response:
         drills=drills,
         drill_name=drill_name,
         backups=backups if monitor.kind == "backup" else None,
+        journey=backups if monitor.kind == "browser" else None,
         locations=locations_json(web, monitor, now) if len(monitor.locations) > 1 else None,
         now=now,
     )
