@@ -255,7 +255,7 @@ class Journey:
             facts["page.title"] = _text(title, 500)
         facts["console.errors"] = self.console_errors
         facts["requests.failed"] = self.failed_count
-        facts["requests.total"] = self.requests
+        facts["requests.count"] = self.requests
         facts["steps.completed"] = sum(1 for s in self.steps if s["ok"])
         for step in self.steps:
             if "seconds" in step:

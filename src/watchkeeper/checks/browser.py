@@ -23,7 +23,7 @@ Playwright's (CSS, ``text=...``, ``role=...``). Each step may have ``name`` and 
 
 Facts: ``status`` (the last page load's HTTP status), ``page.url``, ``page.title``,
 ``console.errors`` (console errors and uncaught exceptions), ``requests.failed`` (requests
-that failed or got a 4xx/5xx), ``requests.total``, ``steps.completed``, ``step.<name>`` (each
+that failed or got a 4xx/5xx), ``requests.count``, ``steps.completed``, ``step.<name>`` (each
 step's seconds; unnamed steps are ``1-goto``, ``2-fill``, ...), ``browser.queued`` (seconds
 waited for a free browser), and the lab Web Vitals of the slowest page of the journey:
 ``vitals.lcp``, ``vitals.fcp``, ``vitals.ttfb`` (durations), ``vitals.cls`` (a score), with
@@ -221,7 +221,7 @@ SUBJECTS: dict[str, ValueType] = {
     "page.title": ValueType.TEXT,
     "console.errors": ValueType.NUMBER,
     "requests.failed": ValueType.NUMBER,
-    "requests.total": ValueType.NUMBER,
+    "requests.count": ValueType.NUMBER,
     "steps.completed": ValueType.NUMBER,
     "step.*": ValueType.DURATION,
     "browser.queued": ValueType.DURATION,

@@ -85,6 +85,7 @@ _SIZE_WORDS = ("bytes", "memory", "rss", ".used", ".free", ".total", "available"
 _TIME_WORDS = (
     "lag", "expires_in", "full_in", "lifetime", "duration", "due_in", "_ago", "time",
     "backup.age", "drill.rto", "drill.rpo", "drill.seconds",
+    "step.", "vitals.lcp", "vitals.fcp", "vitals.ttfb", "browser.queued",
 )  # fmt: skip
 
 
