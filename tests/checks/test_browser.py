@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil
 import pytest
+from tests.helpers.browser import chromium
 from tests.helpers.cli import wk
 from tests.helpers.journey_site import EMAIL, PASSWORD, JourneySite
 
@@ -103,6 +104,51 @@ async def test_a_failed_step_is_named_with_a_screenshot_of_where_it_stopped(
     assert "wrong-secret" not in json.dumps(detail) + json.dumps(result.to_json())
     # the 401 of the form post is a failed request
     assert result.metrics["requests.failed"] >= 1
+
+
+async def test_what_the_journey_typed_is_never_kept_wherever_the_page_repeats_it(
+    site: JourneySite, resources: Resources
+) -> None:
+    monitor = _monitor(
+        f"""
+        monitors:
+          - name: leaky
+            browser:
+              steps:
+                - goto: {site.url}/leaky
+                - fill: {{selector: "#password", value: "${{SECRET}}"}}
+                - click: "#go"
+                - {{wait_for: "#never-there", timeout: 2s}}
+            timeout: 30s
+        """,
+        SECRET="s3cr3t-typed-value",
+    )
+    result = await _run(resources, monitor)
+    detail = result.detail or {}
+    # the page logged it, put it in its title and in a URL that 404s: all masked
+    assert any("debug: password is ***" in line for line in detail["console"]), detail
+    assert any("/nowhere?pw=***" in line for line in detail["failed_requests"]), detail
+    kept = json.dumps(detail) + json.dumps(result.to_json())
+    assert "s3cr3t-typed-value" not in kept and "s3cr3t" not in kept
+    # the screenshot covers the field it typed into (Playwright's mask: magenta), as
+    # Chromium decodes the JPEG and reads the pixel at the field's centre
+    async with chromium() as browser:
+        page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        await page.goto(f"{site.url}/leaky")
+        box = await page.locator("#password").bounding_box()
+        assert box is not None
+        pixel = await page.evaluate(
+            """async ([src, x, y]) => {
+                const img = new Image(); img.src = src; await img.decode();
+                const canvas = document.createElement('canvas');
+                canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+                const context = canvas.getContext('2d'); context.drawImage(img, 0, 0);
+                return Array.from(context.getImageData(x, y, 1, 1).data);
+            }""",
+            [detail["screenshot"], box["x"] + box["width"] / 2, box["y"] + box["height"] / 2],
+        )
+    red, green, blue, _ = pixel
+    assert red > 200 and green < 60 and blue > 200, pixel
 
 
 async def test_console_errors_and_failed_requests_are_counted_and_capped(

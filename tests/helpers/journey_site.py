@@ -42,6 +42,15 @@ SHIFTY = """<!doctype html><html><head><title>Shifty</title></head><body style="
   ad.textContent = 'An ad'; document.body.insertBefore(ad, document.body.firstChild);
 }, 300);</script></body></html>"""
 
+LEAKY = """<!doctype html><html><head><title>Leaky</title></head><body>
+<input id="password" type="password"><button id="go">Go</button>
+<script>document.getElementById('go').onclick = () => {
+  const typed = document.getElementById('password').value;
+  console.error('debug: password is ' + typed);
+  document.title = 'Hello ' + typed;
+  fetch('/nowhere?pw=' + encodeURIComponent(typed));
+};</script></body></html>"""
+
 NEVER = """<!doctype html><html><head><title>Never</title></head><body><p>Loading...</p>
 <img src="/hang.png"></body></html>"""
 
@@ -67,6 +76,7 @@ class JourneySite:
         app.router.add_get("/shifty", self._page(SHIFTY))
         app.router.add_get("/late/{delay}", self._late)
         app.router.add_get("/never", self._page(NEVER))
+        app.router.add_get("/leaky", self._page(LEAKY))
         app.router.add_get("/hang.png", self._hang)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()

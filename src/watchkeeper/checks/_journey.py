@@ -19,6 +19,7 @@ from watchkeeper.checks._browser_pool import BrowserOptions, BrowserPool, Browse
 from watchkeeper.checks.base import Attempt
 from watchkeeper.checks.browser import BrowserSettings, Step
 from watchkeeper.printable import visible
+from watchkeeper.redact import mask_url
 from watchkeeper.rum.vitals import MAXIMUM, rate
 
 if TYPE_CHECKING:
@@ -79,6 +80,21 @@ class Journey:
         self.pages: dict[float, dict[str, Any]] = {}
         self.steps: list[dict[str, Any]] = []
         self.first_ttfb: float | None = None
+        self.hidden = sorted(
+            {s.fill.value for s in settings.journey if s.fill is not None and s.fill.value},
+            key=len,
+            reverse=True,
+        )
+        """What the journey types in: never kept, wherever a page repeats it (its console,
+        a URL it navigates to, its title)."""
+
+    def keep(self, value: object, limit: int = TEXT) -> str:
+        """A text of the page's, fit to keep: URLs' secrets and typed values masked, made
+        printable, cut."""
+        text = mask_url(str(value))
+        for secret in self.hidden:
+            text = text.replace(secret, "***")
+        return _text(text, limit)
 
     # -- what the page does ------------------------------------------------------------------
     def watch(self, page: Page) -> None:
@@ -95,14 +111,14 @@ class Journey:
         if message.type == "error" and not _favicon(message):
             self.console_errors += 1
             if len(self.console) < KEPT:
-                self.console.append(_text(message.text))
+                self.console.append(self.keep(message.text))
 
     def _page_error(self, error: Any) -> None:
         self.console_errors += 1
         if len(self.console) < KEPT:
             name = getattr(error, "name", "") or "Error"
             message = getattr(error, "message", "") or str(error)
-            self.console.append(_text(f"uncaught {name}: {message}"))
+            self.console.append(self.keep(f"uncaught {name}: {message}"))
 
     def _fails(self, request: Any) -> bool:
         """Count a request once, however many ways it failed (a 404, then aborted)."""
@@ -114,14 +130,14 @@ class Journey:
 
     def _request_failed(self, request: Any) -> None:
         if self._fails(request) and len(self.failed) < KEPT:
-            self.failed.append(_text(f"{request.method} {request.url}: {request.failure}"))
+            self.failed.append(self.keep(f"{request.method} {request.url}: {request.failure}"))
 
     def _response(self, response: Response) -> None:
         request = response.request
         if request.is_navigation_request() and request.frame.parent_frame is None:
             self.status = response.status
         if response.status >= 400 and self._fails(request) and len(self.failed) < KEPT:
-            self.failed.append(_text(f"{request.method} {response.url}: {response.status}"))
+            self.failed.append(self.keep(f"{request.method} {response.url}: {response.status}"))
 
     async def read_vitals(self, page: Page) -> None:
         try:
@@ -137,7 +153,7 @@ class Journey:
         if not isinstance(origin, int | float) or not math.isfinite(origin):
             return
         self.pages[float(origin)] = {
-            "url": _text(url, 500),
+            "url": self.keep(url, 500),
             "lcp": _bounded(lcp, "LCP"),
             "fcp": _bounded(fcp, "FCP"),
             "ttfb": _bounded(ttfb, "TTFB"),
@@ -175,10 +191,11 @@ class Journey:
                     f"step {index} ({step.describe()}): timeout after {budget:.1f}s" + self.waited()
                 )
             except StepFailed as exc:
-                record["error"] = exc.args[0]
-                return f"step {index} ({step.describe()}): {exc.args[0]}"
+                said = self.keep(exc.args[0])
+                record["error"] = said
+                return f"step {index} ({step.describe()}): {said}"
             except PlaywrightError as exc:
-                said = _playwright_line(exc)
+                said = self.keep(_playwright_line(exc))
                 record["error"] = said
                 return f"step {index} ({step.describe()}): {said}"
             finally:
@@ -234,9 +251,7 @@ class Journey:
                 except Exception as exc:
                     if not _is_timeout(exc):
                         raise
-                    raise StepFailed(
-                        f"url is {_text(page.url, 200)}, expected {wanted.url}"
-                    ) from None
+                    raise StepFailed(f"url is {page.url[:200]}, expected {wanted.url}") from None
             if wanted.title is not None:
                 await expect(page).to_have_title(wanted.title, timeout=ms)
             if wanted.selector is not None:
@@ -250,9 +265,9 @@ class Journey:
         if self.status is not None:
             facts["status"] = self.status
         if page_url is not None:
-            facts["page.url"] = _text(page_url, 2000)
+            facts["page.url"] = self.keep(page_url, 2000)
         if title is not None:
-            facts["page.title"] = _text(title, 500)
+            facts["page.title"] = self.keep(title, 500)
         facts["console.errors"] = self.console_errors
         facts["requests.failed"] = self.failed_count
         facts["requests.count"] = self.requests
@@ -324,12 +339,17 @@ def _bounded(value: object, metric: str) -> float | None:
     return round(number, 4)
 
 
-async def _screenshot(page: Page) -> str | None:
+async def _screenshot(page: Page, filled: list[str]) -> str | None:
+    """The page as a JPEG data URL, the fields the journey typed into covered."""
+    masks = [page.locator(selector) for selector in filled]
     sizes: tuple[tuple[int, Literal["css", "device"]], ...] = ((60, "device"), (35, "css"))
     for quality, scale in sizes:
         try:
             shot = await asyncio.wait_for(
-                page.screenshot(type="jpeg", quality=quality, scale=scale, timeout=3000), 4.0
+                page.screenshot(
+                    type="jpeg", quality=quality, scale=scale, timeout=3000, mask=masks
+                ),
+                4.0,
             )
         except Exception:
             return None
@@ -378,7 +398,8 @@ async def run_journey(settings: BrowserSettings, attempt: Attempt) -> None:
                 title = None
             shot = None
             if failed is not None and settings.screenshot:
-                shot = await _screenshot(page)
+                filled = [s.fill.selector for s in settings.journey if s.fill is not None]
+                shot = await _screenshot(page, filled)
             journey.facts(page.url, title)
             attempt.observation.detail = journey.detail(failed, shot)
             if failed is not None:
