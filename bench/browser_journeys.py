@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 from tests.helpers.journey_site import EMAIL, PASSWORD, JourneySite  # noqa: E402
 
 from watchkeeper.checks import Resources  # noqa: E402
-from watchkeeper.checks._browser_pool import BrowserOptions, BrowserPool  # noqa: E402
+from watchkeeper.checks._browser_options import BrowserOptions  # noqa: E402
+from watchkeeper.checks._browser_pool import BrowserPool  # noqa: E402
 from watchkeeper.config import parse_config  # noqa: E402
 from watchkeeper.engine import run_check  # noqa: E402
 

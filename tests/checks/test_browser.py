@@ -21,7 +21,8 @@ from tests.helpers.cli import wk
 from tests.helpers.journey_site import EMAIL, PASSWORD, JourneySite
 
 from watchkeeper.checks import Resources
-from watchkeeper.checks._browser_pool import BrowserOptions, BrowserPool
+from watchkeeper.checks._browser_options import BrowserOptions
+from watchkeeper.checks._browser_pool import BrowserPool
 from watchkeeper.config import Monitor, parse_config
 from watchkeeper.engine import run_check
 from watchkeeper.model import Result

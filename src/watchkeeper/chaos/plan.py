@@ -31,9 +31,10 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from watchkeeper.chaos.errors import BadInput
-from watchkeeper.chaos.proxy import check_name, split_address
-from watchkeeper.chaos.toxics import parse_toxic
 from watchkeeper.units import Duration
+
+# the proxy's own address and toxic rules are imported where they check (loading a config
+# must not import asyncio: ``wk validate`` stays a plain, quick program)
 
 DEFAULT_API = "http://127.0.0.1:8474"
 MAX_STEPS = 50
@@ -55,6 +56,8 @@ class ProxySpec(_Strict):
 
     @model_validator(mode="after")
     def _addresses(self) -> ProxySpec:
+        from watchkeeper.chaos.proxy import check_name, split_address
+
         try:
             check_name(self.name)
             split_address(self.listen, "listen")
@@ -89,6 +92,8 @@ class ProcessSpec(_Strict):
     @field_validator("ready")
     @classmethod
     def _ready(cls, value: str | None) -> str | None:
+        from watchkeeper.chaos.proxy import split_address
+
         if value is not None:
             try:
                 split_address(value, "ready")
@@ -109,6 +114,8 @@ class ToxicSpec(_Strict):
 
     @model_validator(mode="after")
     def _known(self) -> ToxicSpec:
+        from watchkeeper.chaos.toxics import parse_toxic
+
         try:
             parse_toxic(self.body())
         except BadInput as exc:

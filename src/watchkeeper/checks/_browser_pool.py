@@ -27,9 +27,8 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import psutil
-from pydantic import BaseModel, ConfigDict, Field
 
-from watchkeeper.units import Size
+from watchkeeper.checks._browser_options import BrowserOptions
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright
@@ -56,23 +55,6 @@ ARGS = (
     "--mute-audio",
     "--metrics-recording-only",
 )
-
-
-class BrowserOptions(BaseModel):
-    """``engine: {browser: {...}}``: the pool the ``browser`` monitors share."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    executable: str | None = None
-    """Chromium's path; default: $WATCHKEEPER_CHROMIUM, then /usr/bin/chromium and kin."""
-    concurrency: int = Field(2, ge=1, le=64)
-    """Journeys (each in a browser of its own) at once."""
-    restart_after: int = Field(50, ge=1, le=100_000)
-    """Journeys a browser runs before it is started afresh."""
-    memory: Size = Field(1024**3, ge=64 * 1024**2)
-    """A browser whose processes hold more (RSS) is started afresh after its journey."""
-    sandbox: bool | None = None
-    """Chromium's sandbox; default: on, except as root (where Chromium refuses it)."""
 
 
 class BrowserUnavailable(Exception):

@@ -15,7 +15,8 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from watchkeeper.checks._browser_pool import BrowserOptions, BrowserPool, BrowserUnavailable
+from watchkeeper.checks._browser_options import BrowserOptions
+from watchkeeper.checks._browser_pool import BrowserPool, BrowserUnavailable
 from watchkeeper.checks.base import Attempt
 from watchkeeper.checks.browser import BrowserSettings, Step
 from watchkeeper.printable import visible

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from watchkeeper.checks._browser_pool import BrowserOptions
+from watchkeeper.checks._browser_options import BrowserOptions
 from watchkeeper.checks.base import CheckKind, CheckSettings
 from watchkeeper.expect import Expectation
 from watchkeeper.notify.base import NotifierKind, NotifierSettings
