@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -18,13 +17,14 @@ from tests.helpers.ports import free_port
 
 
 async def _pings(connection: aioredis.Redis) -> float:
-    """The median of three PINGs' round trips, in seconds."""
+    """The fastest of five PINGs' round trips, in seconds: what the path adds, without the
+    stalls a loaded machine adds to some round trips (those only ever add)."""
     rounds = []
-    for _ in range(3):
+    for _ in range(5):
         started = time.perf_counter()
         assert await connection.ping()
         rounds.append(time.perf_counter() - started)
-    return statistics.median(rounds)
+    return min(rounds)
 
 
 async def test_the_proxy_starts_from_a_config_file_and_passes_a_redis_ping(
