@@ -28,6 +28,7 @@ KINDS: dict[str, str] = {
     "backup": "watchkeeper.checks.backup",
     "drill": "watchkeeper.checks.drill",
     "rum": "watchkeeper.checks.rum",
+    "mqtt": "watchkeeper.checks.mqtt",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")

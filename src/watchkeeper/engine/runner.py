@@ -93,10 +93,11 @@ async def run_check(
     except asyncio.CancelledError:
         if not deadline.expired():
             raise
-        phase = attempt.phase
+        phase, waiting_for = attempt.phase, attempt.waiting_for
         if phase is not None:
             attempt.end(phase)
-        waiting = f" in {phase} (waiting for {_WAITING_FOR.get(phase, phase)})" if phase else ""
+        waiting_for = waiting_for or _WAITING_FOR.get(phase or "", phase)
+        waiting = f" in {phase} (waiting for {waiting_for})" if phase else ""
         attempt.observation.error = f"timeout after {format_duration(monitor.timeout)}{waiting}"
     except Exception as exc:  # a bug in a check: never let it stop the engine
         log.exception("check %s (%s) raised", monitor.name, monitor.kind)
