@@ -29,6 +29,7 @@ KINDS: dict[str, str] = {
     "drill": "watchkeeper.checks.drill",
     "rum": "watchkeeper.checks.rum",
     "mqtt": "watchkeeper.checks.mqtt",
+    "amqp": "watchkeeper.checks.amqp",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
