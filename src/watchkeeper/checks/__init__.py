@@ -30,6 +30,7 @@ KINDS: dict[str, str] = {
     "rum": "watchkeeper.checks.rum",
     "mqtt": "watchkeeper.checks.mqtt",
     "amqp": "watchkeeper.checks.amqp",
+    "snmp": "watchkeeper.checks.snmp",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
