@@ -229,11 +229,11 @@ async def _round_trip(
                 raise MqttError(f"the broker refused the subscription to '{topic}'")
             attempt.waiting_for = "the published message to come back"
             header = 0x30 | (qos << 1)
+            sent = time.perf_counter()
             writer.write(
                 _packet(header, _text(topic) + (struct.pack("!H", 2) if qos else b"") + payload)
             )
             await writer.drain()
-            sent = time.perf_counter()
             published = True
         elif kind == _PUBLISH:
             message_qos = (flags >> 1) & 3
