@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aio_pika
 import pytest
+from tests.helpers.certs import CertificateSet
 from tests.helpers.ports import free_port
 from tests.helpers.servers import RawServer
 
@@ -147,3 +148,19 @@ def test_bad_settings_are_refused_when_the_config_loads(
     for bad in ("{url: 'http://broker'}", "{url: 'amqp://broker', queues: ['']}"):
         with pytest.raises(ConfigError):
             monitors(f"monitors: [{{name: r, amqp: {bad}}}]")
+
+
+async def test_amqps_checks_the_certificate(
+    check: Check, tls_server: RawServer, certificates: CertificateSet
+) -> None:
+    url = f"amqps://guest:guest@localhost:{tls_server.port}/"
+    untrusted = await check(f"monitors: [{{name: r, amqp: '{url}', timeout: 5s}}]")
+    assert untrusted.error is not None and untrusted.error.startswith("TLS: "), untrusted.error
+    # with the test CA the handshake passes; the peer then says nothing (no AMQP)
+    trusted = await check(f"""
+        monitors:
+          - {{name: r, amqp: {{url: "{url}", ca_file: "{certificates.ca_file}"}}, timeout: 1s}}
+        """)
+    assert trusted.error == (
+        "timeout after 1s in connect (waiting for the TCP connection and the AMQP handshake)"
+    )
