@@ -22,6 +22,7 @@ def test_numeric_facts_become_series_and_nothing_else() -> None:
         "pg.in_recovery": False,
         "disk./": {"used_pct": 41.5, "free": 10_000, "mount": "/"},
         "metric.up": {"count": 1, "value": 1.0},
+        "amqp.queue": {"jobs": {"messages": 3, "consumers": 1, "vhost": "/"}},
         "dns.answers": ["192.0.2.1"],
         "body": b"123",
         "bad": float("nan"),
@@ -33,6 +34,8 @@ def test_numeric_facts_become_series_and_nothing_else() -> None:
         "disk./.free": 10_000.0,
         "metric.up.count": 1.0,
         "metric.up.value": 1.0,
+        "amqp.queue.jobs.messages": 3.0,
+        "amqp.queue.jobs.consumers": 1.0,
     }
 
 

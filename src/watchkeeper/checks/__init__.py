@@ -29,6 +29,9 @@ KINDS: dict[str, str] = {
     "drill": "watchkeeper.checks.drill",
     "rum": "watchkeeper.checks.rum",
     "browser": "watchkeeper.checks.browser",
+    "mqtt": "watchkeeper.checks.mqtt",
+    "amqp": "watchkeeper.checks.amqp",
+    "snmp": "watchkeeper.checks.snmp",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")

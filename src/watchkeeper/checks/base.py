@@ -99,10 +99,14 @@ class Attempt:
     """The monitor's name (for passive kinds that keep state per monitor)."""
     observation: Observation = field(default_factory=lambda: Observation(started_at=time.time()))
     phase: str | None = None
+    waiting_for: str | None = None
+    """What the phase in progress waits for, when the phase's name alone would mislead (an
+    MQTT CONNACK in ``ttfb``): a timeout says so."""
     _phase_started: float = 0.0
 
-    def begin(self, phase: str) -> None:
+    def begin(self, phase: str, waiting_for: str | None = None) -> None:
         self.phase = phase
+        self.waiting_for = waiting_for
         self._phase_started = time.perf_counter()
 
     def end(self, phase: str) -> float:
@@ -110,6 +114,7 @@ class Attempt:
         phases = self.observation.phases
         setattr(phases, phase, (getattr(phases, phase) or 0.0) + elapsed)
         self.phase = None
+        self.waiting_for = None
         return elapsed
 
     def fail(self, reason: str) -> None:

@@ -93,10 +93,11 @@ async def run_check(
     except asyncio.CancelledError:
         if not deadline.expired():
             raise
-        phase = attempt.phase
+        phase, waiting_for = attempt.phase, attempt.waiting_for
         if phase is not None:
             attempt.end(phase)
-        waiting = f" in {phase} (waiting for {_WAITING_FOR.get(phase, phase)})" if phase else ""
+        waiting_for = waiting_for or _WAITING_FOR.get(phase or "", phase)
+        waiting = f" in {phase} (waiting for {waiting_for})" if phase else ""
         attempt.observation.error = f"timeout after {format_duration(monitor.timeout)}{waiting}"
     except Exception as exc:  # a bug in a check: never let it stop the engine
         log.exception("check %s (%s) raised", monitor.name, monitor.kind)
@@ -195,9 +196,9 @@ response's headers are text (looking through them costs every http check)."""
 
 
 def numeric_facts(facts: dict[str, Any]) -> dict[str, float]:
-    """The numbers among a check's facts, by subject: ``pg.connections``, and one level into
-    mappings (``disk./.used_pct``, ``metric.up.value``). Booleans count as 0/1; text, lists
-    and bytes are not series."""
+    """The numbers among a check's facts, by subject: ``pg.connections``, and up to two levels
+    into mappings (``disk./.used_pct``, ``metric.up.value``, ``amqp.queue.jobs.messages``).
+    Booleans count as 0/1; text, lists and bytes are not series."""
     out: dict[str, float] = {}
     finite = True  # the usual case: no second pass to drop NaN and infinities
     for key, value in facts.items():
@@ -210,9 +211,16 @@ def numeric_facts(facts: dict[str, Any]) -> dict[str, float]:
             out[key] = 1.0 if value else 0.0
         elif (kind is dict or isinstance(value, dict)) and key not in _NOT_SERIES:
             for inner, item in value.items():
-                if isinstance(item, int | float) and isinstance(inner, str):
+                if not isinstance(inner, str):
+                    continue
+                if isinstance(item, int | float):
                     number = out[f"{key}.{inner}"] = float(item)
                     finite = finite and isfinite(number)
+                elif isinstance(item, dict):  # amqp.queue.<name>.messages
+                    for leaf, number in item.items():
+                        if isinstance(number, int | float) and isinstance(leaf, str):
+                            out[f"{key}.{inner}.{leaf}"] = float(number)
+                            finite = finite and isfinite(float(number))
         if len(out) >= MAX_METRICS:
             break
     if finite:
