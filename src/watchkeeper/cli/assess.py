@@ -6,7 +6,6 @@ import asyncio
 import json
 import os
 import time
-from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -15,6 +14,7 @@ from watchkeeper.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     ConfigOption,
+    Format,
     OutputOption,
     console,
     fail,
@@ -24,13 +24,6 @@ from watchkeeper.cli.common import (
 )
 from watchkeeper.config import DEFAULT_FILE
 from watchkeeper.units import format_duration, parse_duration
-
-
-class Format(StrEnum):
-    text = "text"
-    md = "md"
-    html = "html"
-    json = "json"
 
 
 def assess(

@@ -20,7 +20,6 @@ import ipaddress
 import json
 import os
 import signal
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,6 +29,7 @@ from watchkeeper.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     ConfigOption,
+    Format,
     OutputOption,
     console,
     errors,
@@ -48,13 +48,6 @@ chaos_app = typer.Typer(
 DEFAULT_LISTEN = "127.0.0.1:8474"
 EXIT_INTERRUPTED = 130
 JOURNAL = ".watchkeeper-chaos.json"
-
-
-class Format(StrEnum):
-    text = "text"
-    md = "md"
-    html = "html"
-    json = "json"
 
 
 CONFIG_LIMIT = 1024 * 1024

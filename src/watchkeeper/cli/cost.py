@@ -11,7 +11,6 @@ import html
 import json
 import os
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +21,7 @@ from watchkeeper.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     ConfigOption,
+    Format,
     JsonOption,
     OutputOption,
     console,
@@ -41,13 +41,6 @@ if TYPE_CHECKING:
 cost_app = typer.Typer(invoke_without_command=True)
 catalog_app = typer.Typer(invoke_without_command=True)
 cost_app.add_typer(catalog_app, name="catalog")
-
-
-class Format(StrEnum):
-    text = "text"
-    md = "md"
-    html = "html"
-    json = "json"
 
 
 @cost_app.callback()

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -24,6 +23,7 @@ from watchkeeper.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
     ConfigOption,
+    Format,
     OutputOption,
     console,
     errors,
@@ -39,13 +39,6 @@ if TYPE_CHECKING:
     from watchkeeper.diagnosis import Diagnosis, Request
 
 diagnose_app = typer.Typer(invoke_without_command=True)
-
-
-class Format(StrEnum):
-    text = "text"
-    md = "md"
-    html = "html"
-    json = "json"
 
 
 @diagnose_app.callback()

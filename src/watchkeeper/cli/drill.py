@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +26,7 @@ from watchkeeper.cli.common import (
     EXIT_FAILED,
     EXIT_OK,
     ConfigOption,
+    Format,
     OutputOption,
     console,
     errors,
@@ -37,13 +37,6 @@ from watchkeeper.config import DEFAULT_FILE, Config, Monitor
 
 if TYPE_CHECKING:
     from watchkeeper.store import Store
-
-
-class Format(StrEnum):
-    text = "text"
-    md = "md"
-    html = "html"
-    json = "json"
 
 
 HISTORY_DEFAULT = 20
