@@ -78,3 +78,23 @@ async def test_a_change_of_the_config_or_a_file_it_reads_asks_for_one_reload(
     secret.unlink()
     await watch.polled(10)
     assert watch.asked == 3, "a file gone is a change too"
+
+
+async def test_a_change_made_before_the_first_poll_is_a_change(tmp_path: Path) -> None:
+    """``wk up`` reads its files before it answers; the watch task polls first later (on a
+    loaded machine, after a client saw the server up and rewrote the config): a change in
+    between is still a change, against the files as the config was read."""
+    from watchkeeper.engine.filewatch import snapshot
+
+    path = tmp_path / "watchkeeper.yaml"
+    path.write_text("monitors: []\n")
+    read = snapshot([str(path)])  # as wk up read it
+    path.write_text("monitors: [] # changed\n")  # before the watch task runs at all
+    watch = Watch([path])
+    task = asyncio.create_task(watch_files(watch.paths, watch.changed, every=0.02, start=read))
+    try:
+        await watch.polled(3)
+        assert watch.asked == 1
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

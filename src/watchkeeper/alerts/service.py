@@ -52,6 +52,10 @@ QUIET_POLL = 5.0
 process queued; this process's own writes are picked up at the next tick)."""
 
 
+class PlannedElsewhere(Exception):
+    """Some events of a plan were settled by another planner before it was committed."""
+
+
 class Alerting:
     def __init__(
         self,
@@ -449,7 +453,13 @@ class Alerting:
         groups = [(group, self._message(group, now)) for group in decided.groups]
         fresh_holds = [(e, why) for e, why in decided.held if e.id not in self._held_noted]
         if groups or decided.dropped or fresh_holds:
-            await ALERTS.run(self._commit, now, groups, decided.dropped, fresh_holds)
+            try:
+                await ALERTS.run(self._commit, now, groups, decided.dropped, fresh_holds)
+            except PlannedElsewhere:
+                # another planner settled some of these events since we read them: what it
+                # wrote stands, ours is rolled back, and the next tick plans what is left
+                log.info("alert events planned by another node meanwhile; planning again")
+                return Plan()
             self._held_noted.update(e.id for e, _ in fresh_holds)
             self.notifications += sum(1 for group, _ in groups if group.events)
         return decided
@@ -523,7 +533,17 @@ class Alerting:
         dropped: Sequence[tuple[db.AlertEvent, str]],
         held: Sequence[tuple[db.AlertEvent, str]],
     ) -> None:
+        settled = [
+            *(e.id for group, _ in groups for e in group.events),
+            *(e.id for group, _ in groups for e, _ in group.folded),
+            *(e.id for e, _ in dropped),
+        ]
         with self.store.transaction() as connection:
+            # the plan was made from a read outside this transaction: if another planner (a
+            # node that lost the lead while it planned, or the new leader) settled one of its
+            # events since, committing it would announce them twice
+            if not db.still_pending(connection, settled):
+                raise PlannedElsewhere
             for group, (key, message) in groups:
                 # everything in it folded into a parent's announcement already sent: nothing
                 # to say (an empty message once reached a receiver when children were planned

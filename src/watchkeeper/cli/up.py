@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from watchkeeper.demo.targets import DemoTargets
     from watchkeeper.demo.traffic import DemoTraffic
     from watchkeeper.engine.defined import Defined
+    from watchkeeper.engine.filewatch import Seen
     from watchkeeper.engine.reload import Outcome, Reloader
     from watchkeeper.engine.service import Engine
     from watchkeeper.store import Store
@@ -193,6 +194,12 @@ async def _serve(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal)
     loop.add_signal_handler(signal.SIGHUP, on_hangup)  # asked before we serve: served after
+    watched: dict[str, Seen] | None = None
+    if watch:  # the files as read, before anyone can see the server up and change them
+        from watchkeeper.engine.filewatch import snapshot
+        from watchkeeper.lanes import RELOAD
+
+        watched = await RELOAD.run(snapshot, list(config.files or (config.path,)))
     await engine.start()  # states are restored before the API can be asked about them
     tune_for_long_run()
     try:
@@ -214,7 +221,7 @@ async def _serve(
     tasks = [asyncio.create_task(_tick(engine))]
     traffic = await _demo_traffic(engine, demo, host, port) if demo is not None else None
     if reloader is not None and run_files is not None:
-        tasks += _reloading(engine, reloader, watch)
+        tasks += _reloading(engine, reloader, watched)
         await asyncio.to_thread(_announce, run_files)
     try:
         await stop.wait()
@@ -259,16 +266,19 @@ async def _demo_traffic(
     return traffic
 
 
-def _reloading(engine: Engine, reloader: Reloader, watch: bool) -> list[asyncio.Task[None]]:
-    """Serve reloads (SIGHUP, wk reload, the API), and with ``watch`` ask for one whenever
-    the config's files change."""
+def _reloading(
+    engine: Engine, reloader: Reloader, watched: dict[str, Seen] | None
+) -> list[asyncio.Task[None]]:
+    """Serve reloads (SIGHUP, wk reload, the API), and with ``watched`` (``--watch``: the
+    config's files as they were at the start) ask for one whenever they change."""
     from watchkeeper.engine.filewatch import watch_files
 
     tasks = [asyncio.create_task(reloader.serve(), name="reload")]
-    if watch:
+    if watched is not None:
         files = watch_files(
             lambda: engine.config.files or (engine.config.path,),
             partial(reloader.request, "file changed"),
+            start=watched,
         )
         tasks.append(asyncio.create_task(files, name="config-watch"))
     return tasks

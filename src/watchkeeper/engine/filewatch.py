@@ -71,11 +71,17 @@ async def watch_files(
     changed: Callable[[], None],
     *,
     every: float = POLL_EVERY,
+    start: Snapshot | None = None,
 ) -> None:
     """Poll ``files()`` (asked again at every poll: a reload may change them) and call
     ``changed()`` once their contents differ from what they were at the start (or at the
-    last call) and then held still for a poll. Runs until cancelled."""
-    seen = await RELOAD.run(snapshot, list(files()))
+    last call) and then held still for a poll. Runs until cancelled.
+
+    ``start``: the files as they were when the running config was read (taken before the
+    server answers): a change made after that but before this task's first poll is a
+    change too. Without it the first poll is the start, and a file rewritten while ``wk
+    up`` was still starting (a slow store, a loaded machine) was never reloaded."""
+    seen = dict(start) if start is not None else await RELOAD.run(snapshot, list(files()))
     baseline = contents(seen)
     pending: dict[str, str | None] | None = None
     while True:

@@ -131,7 +131,7 @@ class Engine:
 
     def _leads(self) -> bool:
         """Does this process send the notifications (alone, or the cluster's leader)?"""
-        return self.sharing is None or self.sharing.leader is not None
+        return self.sharing is None or self.sharing.leads()
 
     # -- life cycle --------------------------------------------------------------------------
     async def start(self) -> None:

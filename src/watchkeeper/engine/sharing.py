@@ -74,6 +74,14 @@ class Sharing:
         self.syncs = 0
         self.failures = 0
 
+    def leads(self) -> bool:
+        """Is this node the alert leader now? It won the leader lease at its last sync, and
+        that lease has not run out in this process's clock: a sync that lags (a process
+        starved of CPU, a slow store) must not leave it planning and sending beside the node
+        that took the lead once the lease ran out. ``valid_until`` is counted from before
+        the sync began, so it ends before the lease does in the store's clock."""
+        return self.leader is not None and time.monotonic() < self.valid_until
+
     def owns(self, name: str) -> bool:
         return name in self.held
 

@@ -400,6 +400,25 @@ def incident_routes(connection: sa.Connection, incident_id: int) -> dict[str, se
     return found
 
 
+def still_pending(connection: sa.Connection, ids: Iterable[int]) -> bool:
+    """Lock the alert events ``ids`` (in id order: two planners never deadlock on them) and
+    tell whether every one is still pending. False when another planner settled one since it
+    was read (a deposed alert leader and the new one planning the same events): the caller
+    rolls back rather than announce them a second time. On PostgreSQL a planner that finds
+    them locked waits for the other's commit and then sees them settled; SQLite runs one
+    writer at a time."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return True
+    found = connection.execute(
+        sa.select(_A.c.id)
+        .where(_A.c.id.in_(wanted), _A.c.status == "pending")
+        .order_by(_A.c.id)
+        .with_for_update()
+    ).all()
+    return len(found) == len(wanted)
+
+
 def mark_events(
     connection: sa.Connection, ids: Sequence[int], status: str, notification_id: int | None = None
 ) -> None:
