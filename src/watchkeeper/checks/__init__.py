@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
     "mqtt": "watchkeeper.checks.mqtt",
     "amqp": "watchkeeper.checks.amqp",
     "snmp": "watchkeeper.checks.snmp",
+    "icmp": "watchkeeper.checks.icmp",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")

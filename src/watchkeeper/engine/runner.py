@@ -109,7 +109,8 @@ async def run_check(
         deadline.cancel()
     if attempt.phase is not None:  # the probe failed inside a phase: count its time
         attempt.end(attempt.phase)
-    attempt.observation.phases.total = time.perf_counter() - started
+    if attempt.observation.phases.total is None:  # a ping says its own: the mean round trip
+        attempt.observation.phases.total = time.perf_counter() - started
     try:
         body = attempt.observation.facts.get("body")
         if isinstance(body, bytes | str) and len(body) > JUDGE_INLINE:
