@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "amqp": "watchkeeper.checks.amqp",
     "snmp": "watchkeeper.checks.snmp",
     "icmp": "watchkeeper.checks.icmp",
+    "websocket": "watchkeeper.checks.websocket",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")

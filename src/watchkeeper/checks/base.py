@@ -101,7 +101,7 @@ class Attempt:
     phase: str | None = None
     waiting_for: str | None = None
     """What the phase in progress waits for, when the phase's name alone would mislead (an
-    MQTT CONNACK in ``ttfb``): a timeout says so."""
+    MQTT CONNACK in ``ttfb``, a WebSocket's reply in ``transfer``): a timeout says so."""
     _phase_started: float = 0.0
 
     def begin(self, phase: str, waiting_for: str | None = None) -> None:
