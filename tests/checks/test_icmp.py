@@ -34,7 +34,13 @@ def namespace() -> Iterator[Namespace]:
 
 
 def sysctl(namespace: Namespace, setting: str) -> None:
-    subprocess.run(namespace.command("sysctl", "-q", "-w", setting), check=True, timeout=10)
+    """``name=value`` set inside ``namespace`` only (``/proc/sys/net`` is per namespace;
+    written directly: procps's sysctl is not on every Debian machine)."""
+    name, value = setting.split("=", 1)
+    path = "/proc/sys/" + name.replace(".", "/")
+    subprocess.run(
+        namespace.command("sh", "-c", f'echo "{value}" > {path}'), check=True, timeout=10
+    )
 
 
 def wk_check_inside(namespace: Namespace, config: str, *, user: str | None = None) -> dict:
