@@ -34,6 +34,7 @@ KINDS: dict[str, str] = {
     "snmp": "watchkeeper.checks.snmp",
     "icmp": "watchkeeper.checks.icmp",
     "websocket": "watchkeeper.checks.websocket",
+    "grpc": "watchkeeper.checks.grpc",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
