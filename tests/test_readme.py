@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from watchkeeper.config import parse_config
 from watchkeeper.demo.config import demo_yaml
 
@@ -178,3 +180,21 @@ def test_every_kind_has_a_row_in_the_readme_kind_table() -> None:
             assert fact in check.subjects or any(
                 s.endswith(".*") and fact.startswith(s[:-1]) for s in check.subjects
             ), (kind, fact)
+
+
+@pytest.mark.parametrize(
+    ("heading", "kind"),
+    [("### icmp (ping)", "icmp"), ("### websocket", "websocket"), ("### grpc", "grpc")],
+)
+def test_the_readme_examples_of_the_network_kinds_validate(
+    tmp_path: Path, heading: str, kind: str
+) -> None:
+    section = README.read_text().split(f"\n{heading}\n", 1)[1].split("\n#", 1)[0]
+    (example,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL)
+    ca_file = tmp_path / "ca.pem"
+    ca_file.write_text("")  # only its existence is checked when the config loads
+    example = example.replace("/etc/watchkeeper/internal-ca.pem", str(ca_file))
+
+    config = parse_config(example, str(tmp_path / "watchkeeper.yaml"), env={"WS_TOKEN": "t"})
+
+    assert [m.kind for m in config.monitors] == [kind, kind]
