@@ -11,17 +11,19 @@ one drops to ``nobody`` to see the refusal a user without either permission gets
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from tests.helpers.netns import Namespace
 
-from watchkeeper.checks.icmp import checksum
+from watchkeeper.checks.icmp import Pinger, checksum
 
 
 @pytest.fixture
@@ -228,3 +230,21 @@ def test_the_checksum_is_rfc_1071s():
     # RFC 1071's worked example (section 3): the sum of 0001 f203 f4f5 f6f7 is ddf2
     assert checksum(bytes.fromhex("0001f203f4f5f6f7")) == ~0xDDF2 & 0xFFFF
     assert checksum(b"\x45") == ~0x4500 & 0xFFFF  # an odd length is padded with a zero
+
+
+async def test_the_pings_never_run_past_the_deadline_the_probe_gives_them():
+    # the probe's deadline is its timeout less what DNS took: past it nothing more is sent
+    # and no reply is awaited
+    pinger = Pinger(socket.AF_INET, ("127.0.0.1", 0))
+    try:
+        await pinger.run(3, 0.01, 56, 60.0, deadline=time.perf_counter())
+    finally:
+        pinger.close()
+    assert (pinger.sent_at, pinger.rtts) == ({}, {})
+
+    pinger = Pinger(socket.AF_INET, ("127.0.0.1", 0))
+    try:
+        await pinger.run(3, 0.01, 56, 60.0, deadline=time.perf_counter() + 60)
+    finally:
+        pinger.close()
+    assert sorted(pinger.rtts) == [0, 1, 2]

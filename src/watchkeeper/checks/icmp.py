@@ -170,7 +170,12 @@ class Pinger:
             if self._all_in is not None and len(self.rtts) == len(self.sent_at):
                 self._all_in.set()
 
-    async def run(self, count: int, interval: float, size: int, wait: float) -> None:
+    async def run(
+        self, count: int, interval: float, size: int, wait: float, deadline: float
+    ) -> None:
+        """Send ``count`` requests ``interval`` apart and wait up to ``wait`` for the last
+        reply, never past ``deadline`` (``time.perf_counter``: a slow DNS answer took some
+        of the timeout)."""
         import asyncio
 
         loop = asyncio.get_running_loop()
@@ -182,7 +187,8 @@ class Pinger:
             for seq in range(count):
                 if seq:
                     await asyncio.sleep(max(0.0, first + seq * interval - loop.time()))
-                self._all_in.clear()
+                if time.perf_counter() >= deadline:
+                    break
                 packet = self.packet(seq, size)
                 sent = time.perf_counter()
                 try:
@@ -194,7 +200,7 @@ class Pinger:
             if self.sent_at and len(self.rtts) < len(self.sent_at):
                 self._all_in.clear()
                 last = max(self.sent_at.values())
-                left = wait - (time.perf_counter() - last)
+                left = min(last + wait, deadline) - time.perf_counter()
                 if left > 0:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self._all_in.wait(), left)
@@ -205,6 +211,7 @@ class Pinger:
 async def probe(settings: IcmpSettings, attempt: Attempt) -> None:
     span = (settings.count - 1) * settings.interval + settings.wait
     budget = attempt.timeout - min(0.05, attempt.timeout / 10)
+    deadline = time.perf_counter() + budget
     if span > budget:
         attempt.fail(
             f"{settings.count} pings {format_duration(settings.interval)} apart and a "
@@ -225,7 +232,7 @@ async def probe(settings: IcmpSettings, attempt: Attempt) -> None:
         attempt.fail(exc.strerror if denied and exc.strerror else describe_os_error(exc))
         return
     try:
-        await pinger.run(settings.count, settings.interval, settings.size, settings.wait)
+        await pinger.run(settings.count, settings.interval, settings.size, settings.wait, deadline)
     finally:
         pinger.close()
     facts = attempt.observation.facts
