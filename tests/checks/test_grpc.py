@@ -21,7 +21,9 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 @asynccontextmanager
 async def grpc_server(
-    statuses: dict[str, int] | None, certificate: IssuedCertificate | None = None
+    statuses: dict[str, int] | None,
+    certificate: IssuedCertificate | None = None,
+    host: str = "127.0.0.1",
 ) -> AsyncIterator[int]:
     """A grpcio server on a free port with the health service reporting ``statuses`` (None:
     no health service at all); yields its port."""
@@ -32,12 +34,12 @@ async def grpc_server(
         for service, status in statuses.items():
             await servicer.set(service, status)
     if certificate is None:
-        port = server.add_insecure_port("127.0.0.1:0")
+        port = server.add_insecure_port(f"{host}:0")
     else:
         credentials = grpc.ssl_server_credentials(
             [(certificate.key_file.read_bytes(), certificate.cert_file.read_bytes())]
         )
-        port = server.add_secure_port("127.0.0.1:0", credentials)
+        port = server.add_secure_port(f"{host}:0", credentials)
     await server.start()
     try:
         yield port
@@ -48,9 +50,11 @@ async def grpc_server(
 @pytest.fixture
 def serve_grpc(servers: AsyncExitStack) -> Callable[..., Awaitable[int]]:
     async def start(
-        statuses: dict[str, int] | None, certificate: IssuedCertificate | None = None
+        statuses: dict[str, int] | None,
+        certificate: IssuedCertificate | None = None,
+        host: str = "127.0.0.1",
     ) -> int:
-        return await servers.enter_async_context(grpc_server(statuses, certificate))
+        return await servers.enter_async_context(grpc_server(statuses, certificate, host))
 
     return start
 
@@ -66,6 +70,17 @@ async def test_a_serving_server_passes(check, serve_grpc):
     assert result.ok, result.reason
     assert result.phases.connect is not None and result.phases.ttfb is not None
     assert result.phases.tls is None and result.phases.dns is None
+
+
+async def test_it_reaches_a_server_over_ipv6(check, serve_grpc):
+    port = await serve_grpc({"": SERVING}, host="[::1]")
+    result = await check(f"""
+        monitors:
+          - name: api6
+            grpc: "[::1]:{port}"
+            timeout: 5s
+        """)
+    assert result.ok, result.reason
 
 
 async def test_a_named_service_that_is_not_serving_fails_the_default_expectation(check, serve_grpc):
