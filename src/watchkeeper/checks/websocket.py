@@ -121,13 +121,15 @@ class _Failed(Exception):
 
 async def probe(settings: WebsocketSettings, attempt: Attempt) -> None:
     from websockets.client import ClientProtocol
+    from websockets.exceptions import InvalidURI
+    from websockets.protocol import State
     from websockets.typing import Subprotocol
     from websockets.uri import parse_uri
 
     try:
         uri = parse_uri(settings.url)
-    except ValueError as exc:
-        attempt.fail(f"bad URL ({exc})")
+    except (InvalidURI, ValueError) as exc:
+        attempt.fail(f"bad URL ({_first_line(exc)})")
         return
     try:
         reader, writer = await open_stream(uri.host, uri.port, attempt)
@@ -163,8 +165,9 @@ async def probe(settings: WebsocketSettings, attempt: Attempt) -> None:
             wants_reply = settings.send is not None or attempt.wanted("websocket.reply")
         if wants_reply:
             await _exchange(protocol, settings, reader, writer, attempt, early)
-        protocol.send_close(1000)
-        _flush(protocol, writer)
+        if protocol.state is State.OPEN:
+            protocol.send_close(1000)
+            _flush(protocol, writer)
     except _Failed as failed:
         attempt.fail(str(failed))
     except OSError as exc:
