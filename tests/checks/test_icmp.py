@@ -24,6 +24,7 @@ import pytest
 from tests.helpers.netns import Namespace
 
 from watchkeeper.checks.icmp import Pinger, checksum
+from watchkeeper.errors import ConfigError
 
 
 @pytest.fixture
@@ -141,19 +142,22 @@ async def test_a_host_that_never_replies_is_full_loss_within_the_timeout(check, 
     assert result.latency is not None and result.latency < 2
 
 
-async def test_pings_that_cannot_fit_in_the_timeout_are_refused_before_any_is_sent(check):
-    result = await check("""
+def test_pings_that_cannot_fit_in_the_timeout_are_a_config_error(monitors):
+    with pytest.raises(ConfigError) as raised:
+        monitors("""
+            monitors:
+              - name: too-many
+                icmp: {host: 127.0.0.1, count: 10, interval: 1s}
+                timeout: 3s
+            """)
+    assert str(raised.value).splitlines() == [
+        "test.yaml:4: monitor 'too-many': 10 pings 1s apart and a 1s wait take 10s,"
+        " more than the timeout 3s"
+    ]
+    monitors("""
         monitors:
-          - name: too-many
-            icmp: {host: 127.0.0.1, count: 10, interval: 1s}
-            timeout: 3s
+          - {name: fits, icmp: {host: 127.0.0.1, count: 10, interval: 200ms}, timeout: 3s}
         """)
-    assert not result.ok
-    assert result.error == (
-        "10 pings 1s apart and a 1s wait for the last reply take longer than the timeout (3s):"
-        " fewer pings, a shorter interval or wait, or a longer timeout"
-    )
-    assert result.metrics == {}
 
 
 def test_it_uses_unprivileged_datagram_sockets_where_the_kernel_allows_them(namespace):

@@ -50,6 +50,11 @@ class CheckSettings(BaseModel):
         """A short description of what is probed, for tables and logs."""
         return ""
 
+    def timeout_problem(self, timeout: float) -> str | None:
+        """Why these settings cannot be probed within ``timeout`` seconds (the monitor's), or
+        None: the config loader reports it at the kind's key (a ping's schedule)."""
+        return None
+
 
 class Resources:
     """Things shared by the checks of one engine run (an HTTP session, DNS resolvers).

@@ -8,8 +8,8 @@
 Unprivileged ICMP datagram sockets are used where the kernel allows them (the process's group
 is inside ``net.ipv4.ping_group_range``), raw sockets otherwise (root or CAP_NET_RAW). The
 ``count`` pings go ``interval`` apart; each reply may take ``wait``; the whole must fit in the
-monitor's timeout. No reply is a loss, not an error: the default expectation is
-``icmp.loss_pct < 100``.
+monitor's timeout (the config is refused when it does not). No reply is a loss, not an error:
+the default expectation is ``icmp.loss_pct < 100``.
 
 Phases: ``dns`` (for a name). Facts: ``icmp.sent``, ``icmp.received``, ``icmp.loss_pct``,
 ``icmp.rtt_min``, ``icmp.rtt_avg``, ``icmp.rtt_max`` (durations, when any reply came),
@@ -74,6 +74,21 @@ class IcmpSettings(CheckSettings):
 
     def target(self) -> str:
         return self.host
+
+    def timeout_problem(self, timeout: float) -> str | None:
+        span = (self.count - 1) * self.interval + self.wait
+        if span <= _budget(timeout):
+            return None
+        return (
+            f"{self.count} pings {format_duration(self.interval)} apart and a "
+            f"{format_duration(self.wait)} wait take {format_duration(span)}, more than the "
+            f"timeout {format_duration(timeout)}"
+        )
+
+
+def _budget(timeout: float) -> float:
+    """The part of a monitor's timeout the pings may use (the rest: leaving in time)."""
+    return timeout - min(0.05, timeout / 10)
 
 
 def checksum(data: bytes) -> int:
@@ -209,16 +224,10 @@ class Pinger:
 
 
 async def probe(settings: IcmpSettings, attempt: Attempt) -> None:
-    span = (settings.count - 1) * settings.interval + settings.wait
-    budget = attempt.timeout - min(0.05, attempt.timeout / 10)
-    deadline = time.perf_counter() + budget
-    if span > budget:
-        attempt.fail(
-            f"{settings.count} pings {format_duration(settings.interval)} apart and a "
-            f"{format_duration(settings.wait)} wait for the last reply take longer than the "
-            f"timeout ({format_duration(attempt.timeout)}): fewer pings, a shorter interval "
-            "or wait, or a longer timeout"
-        )
+    deadline = time.perf_counter() + _budget(attempt.timeout)
+    problem = settings.timeout_problem(attempt.timeout)  # the config loader said so too
+    if problem is not None:
+        attempt.fail(problem)
         return
     try:
         family, address = (await resolve(settings.host, 0, attempt))[0]

@@ -495,6 +495,8 @@ class _Loader(Reporter):
                 (*path, "timeout" if fields.timeout else "interval"),
                 who,
             )
+        elif (problem := settings.timeout_problem(timeout)) is not None:
+            self.problem(problem, (*path, kind), who)
         if expectations is None:
             return None
         locations = fields.locations or defaults.locations
