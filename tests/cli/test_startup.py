@@ -37,7 +37,10 @@ SERVER = {"fastapi", "uvicorn", "starlette"}
 """The web layer: only ``wk up`` serves."""
 ANALYSIS = {"numpy", "scipy"}
 MIGRATIONS = {"alembic", "mako"}
-DRIVERS = {"aiohttp", "dns", "redis", "psycopg", "pymysql", "cryptography", "prometheus_client"}
+DRIVERS = {
+    *("aiohttp", "dns", "redis", "psycopg", "pymysql", "cryptography", "prometheus_client"),
+    *("websockets", "grpc", "grpc_health", "google"),  # google: protobuf, under gRPC's stubs
+}
 """What the probes talk with: a config names them, loading it must not import them."""
 
 # one monitor of each kind whose settings need no driver to validate, and each HTTP route kind
@@ -54,6 +57,9 @@ monitors:
   - {name: cache, redis: "redis://127.0.0.1:6379"}
   - {name: scrape, prometheus: "http://127.0.0.1:9/metrics", expect: ["metric.up.value == 1"]}
   - {name: cron, heartbeat: {period: 1d, grace: 1h}}
+  - {name: ping, icmp: {host: 127.0.0.1, count: 2}, expect: ["icmp.loss_pct < 50"]}
+  - {name: socket, websocket: {url: "wss://127.0.0.1:9/", send: hi}}
+  - {name: health, grpc: {address: "127.0.0.1:9", tls: true, service: api}}
 """
 
 
