@@ -154,6 +154,44 @@ async def open_stream(
     raise last or OSError(errno.EHOSTUNREACH, "no address to connect to")
 
 
+async def connect_or_fail(
+    host: str, port: int, attempt: Attempt, shown: str, limit: int = 64 * 1024
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter] | None:
+    """``open_stream``, or None with the failure recorded in one line (``shown`` is the
+    address as the monitor wrote it, named unless the name did not resolve)."""
+    try:
+        return await open_stream(host, port, attempt, limit)
+    except OSError as exc:
+        where = "" if isinstance(exc, ResolveError) else f" ({shown})"
+        attempt.fail(describe_os_error(exc) + where)
+        return None
+
+
+async def start_tls_or_fail(
+    writer: asyncio.StreamWriter,
+    attempt: Attempt,
+    host: str,
+    *,
+    verify: bool,
+    ca_file: str | None,
+) -> ssl.SSLObject | None:
+    """Upgrade a probe's connection to TLS in the ``tls`` phase and record the ``tls.*``
+    facts; None with the failure recorded in one line when the handshake fails."""
+    context = client_context(attempt.resources, verify=verify, ca_file=ca_file)
+    attempt.begin("tls")
+    try:
+        await writer.start_tls(context, server_hostname=host)
+    except (ssl.SSLError, OSError) as exc:
+        attempt.fail(
+            describe_ssl_error(exc) if isinstance(exc, ssl.SSLError) else describe_os_error(exc)
+        )
+        return None
+    attempt.end("tls")
+    ssl_object: ssl.SSLObject | None = writer.get_extra_info("ssl_object")
+    attempt.observation.facts.update(tls_facts(ssl_object))
+    return ssl_object
+
+
 async def close_stream(writer: asyncio.StreamWriter, grace: float = 1.0) -> None:
     """Close a probe's connection: gracefully (TLS close_notify, up to ``grace`` seconds) when
     the probe finished, at once when it is being cancelled, so a timeout is never overrun."""

@@ -30,17 +30,13 @@ from watchkeeper.checks._net import (
     RUNTIME,
     TLS_SUBJECTS,
     cert_facts,
-    client_context,
     close_stream,
-    describe_os_error,
-    describe_ssl_error,
-    open_stream,
+    connect_or_fail,
     readable_ca_file,
-    tls_facts,
+    start_tls_or_fail,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.resolver import ResolveError
 
 if TYPE_CHECKING:
     import grpc
@@ -87,33 +83,20 @@ class GrpcSettings(CheckSettings):
 
 async def probe(settings: GrpcSettings, attempt: Attempt) -> None:
     host, port = split_address(settings.address)
-    try:
-        _, writer = await open_stream(host, port, attempt)
-    except OSError as exc:
-        where = "" if isinstance(exc, ResolveError) else f" ({settings.address})"
-        attempt.fail(describe_os_error(exc) + where)
+    opened = await connect_or_fail(host, port, attempt, settings.address)
+    if opened is None:
         return
+    _, writer = opened
     peer = writer.get_extra_info("peername")
     leaf: bytes | None = None
     try:
         if settings.tls:
-            context = client_context(
-                attempt.resources, verify=settings.verify_tls, ca_file=settings.ca_file
+            ssl_object = await start_tls_or_fail(
+                writer, attempt, host, verify=settings.verify_tls, ca_file=settings.ca_file
             )
-            attempt.begin("tls")
-            try:
-                await writer.start_tls(context, server_hostname=host)
-            except (ssl.SSLError, OSError) as exc:
-                attempt.fail(
-                    describe_ssl_error(exc)
-                    if isinstance(exc, ssl.SSLError)
-                    else describe_os_error(exc)
-                )
+            if ssl_object is None:
                 return
-            attempt.end("tls")
-            ssl_object = writer.get_extra_info("ssl_object")
-            attempt.observation.facts.update(tls_facts(ssl_object))
-            leaf = ssl_object.getpeercert(binary_form=True) if ssl_object else None
+            leaf = ssl_object.getpeercert(binary_form=True)
     finally:
         await close_stream(writer)
     # gRPC connects to the address just reached (not resolving the name again)

@@ -33,17 +33,15 @@ from pydantic import field_validator, model_validator
 from watchkeeper.checks._net import (
     RUNTIME,
     TLS_SUBJECTS,
-    client_context,
     close_stream,
+    connect_or_fail,
     describe_os_error,
     describe_ssl_error,
-    open_stream,
     readable_ca_file,
-    tls_facts,
+    start_tls_or_fail,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.resolver import ResolveError
 from watchkeeper.units import Size
 
 if TYPE_CHECKING:
@@ -153,30 +151,18 @@ class MqttError(Exception):
 
 async def probe(settings: MqttSettings, attempt: Attempt) -> None:
     host, port = settings.endpoint()
-    try:
-        reader, writer = await open_stream(host, port, attempt)
-    except OSError as exc:
-        where = "" if isinstance(exc, ResolveError) else f" ({host}:{port})"
-        attempt.fail(describe_os_error(exc) + where)
+    opened = await connect_or_fail(host, port, attempt, f"{host}:{port}")
+    if opened is None:
         return
+    reader, writer = opened
     facts = attempt.observation.facts
     try:
         if settings.tls:
-            context = client_context(
-                attempt.resources, verify=settings.verify, ca_file=settings.ca_file
+            upgraded = await start_tls_or_fail(
+                writer, attempt, host, verify=settings.verify, ca_file=settings.ca_file
             )
-            attempt.begin("tls")
-            try:
-                await writer.start_tls(context, server_hostname=host)
-            except (ssl.SSLError, OSError) as exc:
-                attempt.fail(
-                    describe_ssl_error(exc)
-                    if isinstance(exc, ssl.SSLError)
-                    else describe_os_error(exc)
-                )
+            if upgraded is None:
                 return
-            attempt.end("tls")
-            facts.update(tls_facts(writer.get_extra_info("ssl_object")))
         attempt.begin("ttfb", "the CONNACK")
         writer.write(_connect_packet(settings))
         await writer.drain()

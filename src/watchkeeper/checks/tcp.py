@@ -7,25 +7,20 @@
 
 from __future__ import annotations
 
-import ssl
-
 from pydantic import field_validator
 
 from watchkeeper.checks._address import split_address
 from watchkeeper.checks._net import (
     RUNTIME,
     TLS_SUBJECTS,
-    client_context,
     close_stream,
+    connect_or_fail,
     describe_os_error,
-    describe_ssl_error,
-    open_stream,
     readable_ca_file,
-    tls_facts,
+    start_tls_or_fail,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.resolver import ResolveError
 from watchkeeper.units import Size
 
 
@@ -66,29 +61,17 @@ class TcpSettings(CheckSettings):
 
 async def probe(settings: TcpSettings, attempt: Attempt) -> None:
     host, port = split_address(settings.address)
-    try:
-        reader, writer = await open_stream(host, port, attempt)
-    except OSError as exc:
-        where = "" if isinstance(exc, ResolveError) else f" ({settings.address})"
-        attempt.fail(describe_os_error(exc) + where)
+    opened = await connect_or_fail(host, port, attempt, settings.address)
+    if opened is None:
         return
+    reader, writer = opened
     try:
         if settings.tls:
-            context = client_context(
-                attempt.resources, verify=settings.verify_tls, ca_file=settings.ca_file
+            upgraded = await start_tls_or_fail(
+                writer, attempt, host, verify=settings.verify_tls, ca_file=settings.ca_file
             )
-            attempt.begin("tls")
-            try:
-                await writer.start_tls(context, server_hostname=host)
-            except (ssl.SSLError, OSError) as exc:
-                attempt.fail(
-                    describe_ssl_error(exc)
-                    if isinstance(exc, ssl.SSLError)
-                    else describe_os_error(exc)
-                )
+            if upgraded is None:
                 return
-            attempt.end("tls")
-            attempt.observation.facts.update(tls_facts(writer.get_extra_info("ssl_object")))
         wants_banner = settings.read_banner
         if wants_banner is None:
             wants_banner = settings.send is not None or attempt.wanted("tcp.banner")

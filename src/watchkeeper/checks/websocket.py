@@ -25,7 +25,6 @@ check.
 
 from __future__ import annotations
 
-import ssl
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -34,17 +33,14 @@ from pydantic import Field, field_validator
 from watchkeeper.checks._net import (
     RUNTIME,
     TLS_SUBJECTS,
-    client_context,
     close_stream,
+    connect_or_fail,
     describe_os_error,
-    describe_ssl_error,
-    open_stream,
     readable_ca_file,
-    tls_facts,
+    start_tls_or_fail,
 )
 from watchkeeper.checks.base import Attempt, CheckKind, CheckSettings
 from watchkeeper.expect import ValueType
-from watchkeeper.resolver import ResolveError
 from watchkeeper.units import Size, format_size
 
 if TYPE_CHECKING:
@@ -131,29 +127,17 @@ async def probe(settings: WebsocketSettings, attempt: Attempt) -> None:
     except (InvalidURI, ValueError) as exc:
         attempt.fail(f"bad URL ({_first_line(exc)})")
         return
-    try:
-        reader, writer = await open_stream(uri.host, uri.port, attempt)
-    except OSError as exc:
-        where = "" if isinstance(exc, ResolveError) else f" ({uri.host}:{uri.port})"
-        attempt.fail(describe_os_error(exc) + where)
+    opened = await connect_or_fail(uri.host, uri.port, attempt, f"{uri.host}:{uri.port}")
+    if opened is None:
         return
+    reader, writer = opened
     try:
         if uri.secure:
-            context = client_context(
-                attempt.resources, verify=settings.verify_tls, ca_file=settings.ca_file
+            upgraded = await start_tls_or_fail(
+                writer, attempt, uri.host, verify=settings.verify_tls, ca_file=settings.ca_file
             )
-            attempt.begin("tls")
-            try:
-                await writer.start_tls(context, server_hostname=uri.host)
-            except (ssl.SSLError, OSError) as exc:
-                attempt.fail(
-                    describe_ssl_error(exc)
-                    if isinstance(exc, ssl.SSLError)
-                    else describe_os_error(exc)
-                )
+            if upgraded is None:
                 return
-            attempt.end("tls")
-            attempt.observation.facts.update(tls_facts(writer.get_extra_info("ssl_object")))
         protocol = ClientProtocol(
             uri,
             subprotocols=[Subprotocol(p) for p in settings.subprotocols] or None,
