@@ -7,9 +7,11 @@ detected and comes back; Ctrl-C and ``kill -9`` both end with every fault rolled
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,29 @@ def _experiment(
     }
     experiment.update(extra)
     return experiment
+
+
+def _long_plan(tmp_path: Path, chaos: ChaosServer, app_port: int, proxy_port: int) -> Path:
+    """An experiment whose fault lasts ten minutes: it is still on when the test acts."""
+    experiment = _experiment(chaos, app_port, proxy_port, "plain")
+    experiment["method"][0]["duration"] = "10m"
+    plan = tmp_path / "experiment.yaml"
+    plan.write_text(yaml.safe_dump(experiment))
+    return plan
+
+
+@contextlib.asynccontextmanager
+async def _started(*args: str, output: int) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``wk chaos run ARGS`` in the background, killed if the test leaves it running."""
+    process = await asyncio.create_subprocess_exec(
+        *WK, "chaos", "run", *args, stdout=output, stderr=output
+    )
+    try:
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
 
 def _port_open(port: int) -> bool:
@@ -203,23 +228,13 @@ async def test_ctrl_c_rolls_every_fault_back(tmp_path: Path, chaos: ChaosServer)
     app_port, proxy_port = free_port(), free_port()
     async with HookReceiver() as hook:
         config = _config(tmp_path, app_port, hook)
-        experiment = _experiment(chaos, app_port, proxy_port, "plain")
-        experiment["method"][0]["duration"] = "10m"
-        plan = tmp_path / "experiment.yaml"
-        plan.write_text(yaml.safe_dump(experiment))
-        process = await asyncio.create_subprocess_exec(
-            *WK, "chaos", "run", str(plan), "-c", str(config), "--format", "json",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        )  # fmt: skip
-        try:
+        plan = _long_plan(tmp_path, chaos, app_port, proxy_port)
+        args = (str(plan), "-c", str(config), "--format", "json")
+        async with _started(*args, output=asyncio.subprocess.PIPE) as process:
             await _until(lambda: _toxics_now(chaos) != [])
             assert _port_open(app_port)
             process.send_signal(signal.SIGINT)
             out, err = await asyncio.wait_for(process.communicate(), 60)
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
         assert process.returncode == 130, err.decode()
         found = json.loads(out)
         assert found["interrupted"] is True and found["held"] is False
@@ -247,25 +262,16 @@ async def test_a_killed_run_is_rolled_back_from_its_journal(
     app_port, proxy_port = free_port(), free_port()
     async with HookReceiver() as hook:
         config = _config(tmp_path, app_port, hook)
-        experiment = _experiment(chaos, app_port, proxy_port, "plain")
-        experiment["method"][0]["duration"] = "10m"
-        plan = tmp_path / "experiment.yaml"
-        plan.write_text(yaml.safe_dump(experiment))
-        process = await asyncio.create_subprocess_exec(
-            *WK, "chaos", "run", str(plan), "-c", str(config),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
+        plan = _long_plan(tmp_path, chaos, app_port, proxy_port)
+        async with _started(
+            str(plan), "-c", str(config), output=asyncio.subprocess.DEVNULL
+        ) as process:
             await _until(lambda: _toxics_now(chaos) != [])
             # while it runs, a second run is refused: one experiment per journal
             second = await wk("chaos", "run", str(plan), "-c", str(config))
             assert second.code == 2 and "is running (pid" in second.stderr, second.stderr
             process.kill()  # SIGKILL: no finally runs
             await process.wait()
-        finally:
-            if process.returncode is None:
-                process.kill()
-                await process.wait()
         journal = json.loads((tmp_path / ".watchkeeper-chaos.json").read_text())
         app_pid = next(f["pid"] for f in journal["faults"] if f["kind"] == "process")
         assert _toxics_now(chaos) != [] and psutil.pid_exists(app_pid)  # left behind
