@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.helpers.stores import fresh_sqlite
 
 from watchkeeper import activity
 from watchkeeper.activity import (
@@ -22,7 +23,9 @@ from watchkeeper.store import Store
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    url = f"sqlite:///{tmp_path / 'wk.db'}"
+    fresh_sqlite(url)  # a migrated copy
+    opened = Store.open(url)
     yield opened
     opened.close()
 

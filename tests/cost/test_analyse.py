@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from tests.helpers.machines import DAY, daily, run_real_checks, write_history
 from tests.helpers.node_exporter import NodeExporter
+from tests.helpers.stores import fresh_sqlite
 
 from watchkeeper.config import Config, parse_config
 from watchkeeper.cost import analyse, catalog
@@ -50,7 +51,9 @@ def listed(provider: str, type_: str) -> float:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'wk.db'}")
+    url = f"sqlite:///{tmp_path / 'wk.db'}"
+    fresh_sqlite(url)  # a migrated copy
+    opened = Store.open(url)
     try:
         yield opened
     finally:

@@ -103,7 +103,7 @@ async def test_writes_logins_and_token_use_are_recorded_with_actor_and_address(
 ) -> None:
     (tmp_path / "watchkeeper.yaml").write_text(config(free_port()))
     await add_user(tmp_path, "ann", "admin")
-    up = await Running(cwd=tmp_path).start()
+    up = await Running(cwd=tmp_path, cli_token=True).start()  # its token.create is checked
     me = f"cli:{getpass.getuser()}"
     try:
         jar = aiohttp.CookieJar(unsafe=True)

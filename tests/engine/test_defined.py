@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 import sqlalchemy as sa
+from tests.helpers.stores import fresh_sqlite
 from tests.store.conftest import (  # noqa: F401 (fixtures)
     postgres_database,
     postgres_url,
@@ -28,6 +29,7 @@ FRESH = "0c1d2e3f-4a5b-4c6d-8e7f-8091a2b3c4d5"
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:  # noqa: F811
+    fresh_sqlite(store_url)  # a migrated copy
     opened = Store.open(store_url)
     try:
         yield opened

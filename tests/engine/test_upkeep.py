@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 from tests.helpers.alerting import eventually
+from tests.helpers.stores import fresh_sqlite
 from tests.store.conftest import (  # noqa: F401 (fixtures)
     postgres_database,
     postgres_url,
@@ -23,6 +24,7 @@ from watchkeeper.store import Store
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:  # noqa: F811
+    fresh_sqlite(store_url)  # a migrated copy
     opened = Store.open(store_url)
     try:
         yield opened

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from tests.helpers.stores import fresh_sqlite
 from tests.store.conftest import (  # noqa: F401 (fixtures)
     postgres_database,
     postgres_url,
@@ -31,6 +32,7 @@ T0 = 1_700_000_040.0  # the start of a minute
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:  # noqa: F811
+    fresh_sqlite(store_url)  # a migrated copy
     opened = Store.open(store_url)
     try:
         yield opened

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,12 +48,19 @@ async def wk(
 class Running:
     """``wk up`` in the background; ``url`` is its base URL once ``start`` returns.
 
-    Once it answers, a write token is made with ``wk token create`` (as a user would) and
-    ``get``/``post`` send it: every route but the public ones needs one.
+    Once it answers, a write token is made and ``get``/``post`` send it: every route but the
+    public ones needs one. It is made in this process by the code of ``wk token create``
+    (``issue_token``: the same store write and activity entry), which saves a second ``wk``
+    process per test; ``cli_token=True`` runs ``wk token create`` itself, for a test about
+    what the command leaves behind.
     """
 
     def __init__(
-        self, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+        self,
+        *args: str,
+        cwd: Path | None = None,
+        env: dict[str, str] | None = None,
+        cli_token: bool = False,
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -63,6 +71,7 @@ class Running:
         self.stdout = ""
         self.stderr = ""
         self.token: str | None = None
+        self.cli_token = cli_token
 
     @property
     def config(self) -> Path:
@@ -81,11 +90,29 @@ class Running:
         return {"Authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def _make_token(self) -> None:
-        made = await wk(
-            "token", "create", "--scope", "write", "--json", "-c", str(self.config), env=self.env
-        )
-        assert made.code == 0, made.stderr
-        self.token = made.json()["token"]
+        if self.cli_token:
+            made = await wk(
+                "token",
+                "create",
+                "--scope",
+                "write",
+                "--json",
+                "-c",
+                str(self.config),
+                env=self.env,
+            )
+            assert made.code == 0, made.stderr
+            self.token = made.json()["token"]
+            return
+        from watchkeeper.cli.users import issue_token
+        from watchkeeper.config import load_config
+
+        def make() -> str:
+            config = load_config(self.config, env=self.env)
+            label = f"write-{time.strftime('%Y%m%d-%H%M%S')}"  # the name wk token create gives
+            return issue_token(config, label, "write")[1]
+
+        self.token = await asyncio.to_thread(make)
 
     async def start(self, timeout: float = 30) -> Running:
         self.process = await asyncio.create_subprocess_exec(

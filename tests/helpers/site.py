@@ -10,14 +10,18 @@ aiohttp session with that bearer token, ``login(name, password)`` one with a ses
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import aiohttp
+from tests.helpers.stores import fresh_sqlite
 
+import watchkeeper.auth.service as auth_service
 from watchkeeper.auth import Auth
+from watchkeeper.auth.passwords import hash_password
 from watchkeeper.config import Config, parse_config
 from watchkeeper.engine.defined import api_monitors
 from watchkeeper.engine.reload import Reloader
@@ -30,6 +34,26 @@ from watchkeeper.web.server import WebServer
 ADMIN, ADMIN_PASSWORD = "alice", "correct horse battery"
 ENV = {"HOOK_SECRET": "hunter2-secret"}
 VIEWER, VIEWER_PASSWORD = "victor", "viewer password 1"
+
+_HASHES: dict[str, str] = {}
+
+
+@contextmanager
+def _hashing_once() -> Iterator[None]:
+    """``Auth.add_user`` as it is, but each password hashed once per worker (argon2id is a
+    quarter of a second of CPU; a real hash of the same password verifies the same way)."""
+
+    def cached(password: str) -> str:
+        if password not in _HASHES:
+            _HASHES[password] = hash_password(password)
+        return _HASHES[password]
+
+    original = auth_service.hash_password
+    auth_service.hash_password = cached
+    try:
+        yield
+    finally:
+        auth_service.hash_password = original
 
 
 class Site:
@@ -68,13 +92,15 @@ class Site:
         path = self.folder / "watchkeeper.yaml"
         path.write_text(self.text)
         self.config = parse_config(self.text, str(path), env=ENV)
+        fresh_sqlite(self.config.storage)  # a migrated copy: nothing for Store.open to do
         self.store = Store.open(self.config.storage)
         self.auth = Auth(self.store)
         if self.seed is not None:
             self.seed(self.store)
         if self.with_users and not self.auth.has_users():
-            self.auth.add_user(ADMIN, ADMIN_PASSWORD, "admin")
-            self.auth.add_user(VIEWER, VIEWER_PASSWORD, "viewer")
+            with _hashing_once():
+                self.auth.add_user(ADMIN, ADMIN_PASSWORD, "admin")
+                self.auth.add_user(VIEWER, VIEWER_PASSWORD, "viewer")
         defined = api_monitors(self.store, self.config)
         assert self.broken_allowed or not defined.lines(), defined.lines()
         self.engine = Engine(

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import sqlalchemy as sa
+from tests.helpers.stores import fresh_sqlite
 
 from watchkeeper.model import Phases, Result
 from watchkeeper.store import Store
@@ -73,6 +74,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
+    """The store opened; on SQLite a copy of one migrated once per worker (migrating is
+    tested in test_store_migrations.py, whose own ``store`` fixture migrates)."""
+    fresh_sqlite(store_url)
     opened = Store.open(store_url)
     try:
         yield opened

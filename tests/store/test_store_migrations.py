@@ -8,6 +8,7 @@ import math
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,16 @@ from watchkeeper.model import Phases, Result, State, Transition
 from watchkeeper.store import Store, codec, migrate, minutes, schema
 
 T0 = 1_700_000_000.0
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    """Opened on an empty database: migrated here, not copied from a template."""
+    opened = Store.open(store_url)
+    try:
+        yield opened
+    finally:
+        opened.close()
 
 
 def test_the_migrated_schema_matches_the_metadata(store: Store, peek: sa.Engine) -> None:

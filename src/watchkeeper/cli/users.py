@@ -20,7 +20,7 @@ from rich.table import Table
 from watchkeeper.activity import record_cli
 from watchkeeper.auth import AGENT_SCOPE, ROLES, SCOPES, Auth, AuthError
 from watchkeeper.cli.common import ConfigOption, JsonOption, console, fail, load, open_store
-from watchkeeper.config import DEFAULT_FILE, LOCAL
+from watchkeeper.config import DEFAULT_FILE, LOCAL, Config
 from watchkeeper.config.models import location_problem
 from watchkeeper.units import format_duration
 
@@ -40,7 +40,15 @@ def _with_auth(
     activity: tuple[str, str, dict[str, Any]] | None = None,
 ) -> T:
     """Run ``action``; a write names its ``activity`` (verb, subject, detail) for the log."""
-    store = open_store(load(config))  # writes: creates and migrates the store if needed
+    return _with_store_auth(load(config), action, activity)
+
+
+def _with_store_auth(
+    config: Config,
+    action: Callable[[Auth], T],
+    activity: tuple[str, str, dict[str, Any]] | None = None,
+) -> T:
+    store = open_store(config)  # writes: creates and migrates the store if needed
     try:
         done = action(Auth(store))
         if activity is not None:
@@ -185,11 +193,7 @@ def create_token(
     elif scope not in SCOPES:
         fail(f"--scope: unknown scope '{scope}': use read, write or agent")
     label = name or f"{scope}-{time.strftime('%Y%m%d-%H%M%S')}"
-    token_id, token = _with_auth(
-        config,
-        lambda auth: auth.create_token(label, scope, by=getpass.getuser()),
-        ("token.create", label, {"scope": scope}),
-    )
+    token_id, token = issue_token(load(config), label, scope)
     if as_json:
         print(json.dumps({"id": token_id, "name": label, "scope": scope, "token": token}))
         return
@@ -198,6 +202,17 @@ def create_token(
     )
     print(token)
     console.print(f"use it as: Authorization: Bearer {token[:12]}…", markup=False)
+
+
+def issue_token(config: Config, label: str, scope: str) -> tuple[int, str]:
+    """Make a token of a valid ``scope`` in the config's store and log it as this Unix
+    user's; (id, token). What ``wk token create`` does once it has checked its options (the
+    tests' helpers call it in-process rather than start a second ``wk``)."""
+    return _with_store_auth(
+        config,
+        lambda auth: auth.create_token(label, scope, by=getpass.getuser()),
+        ("token.create", label, {"scope": scope}),
+    )
 
 
 @token_app.command("list")
