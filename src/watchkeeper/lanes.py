@@ -12,7 +12,8 @@ waits for another lane's threads, so one subsystem's blocking work cannot starve
     notify        16   Apprise deliveries (sync HTTP/SMTP; one at a time per route)
     heartbeats     1   pings, written in batches
     checks        32   the sync probes (MySQL, host sampling; one at a time per monitor),
-                       making an SNMP engine (its MIB tables)
+                       making an SNMP engine (its MIB tables), finding, measuring and
+                       killing the browser journeys' Chromium processes
     judging        2   expectations on a large body (a megabyte of JSON or text)
     web            4   the dashboard's and the API's store reads and writes
     passwords      2   argon2 (CPU and 64 MiB each; run below normal priority)

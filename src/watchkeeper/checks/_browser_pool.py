@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from watchkeeper.checks._browser_options import BrowserOptions
+from watchkeeper.lanes import CHECKS
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright
@@ -200,12 +201,12 @@ class BrowserPool:
             ) from None
         slot.runs = 0
         self.launched += 1
-        slot.pid = await asyncio.to_thread(_find_pid, slot.marker)
+        slot.pid = await CHECKS.run(_find_pid, slot.marker)
 
     async def _fits(self, slot: Slot) -> bool:
         if slot.pid is None:
             return True
-        used = await asyncio.to_thread(tree_rss, slot.pid)
+        used = await CHECKS.run(tree_rss, slot.pid)
         if used > self.options.memory:
             log.info(
                 "browser %d holds %d MiB (over %d MiB): starting it afresh",
@@ -221,13 +222,13 @@ class BrowserPool:
         pid, slot.pid = slot.pid, None
         slot.restarts += 1
         if kill_first and pid is not None:
-            await asyncio.to_thread(_kill_tree, pid)
+            await CHECKS.run(_kill_tree, pid)
             pid = None
         if browser is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(browser.close(), CLOSE_TIMEOUT)
         if pid is not None:
-            await asyncio.to_thread(_kill_tree, pid)
+            await CHECKS.run(_kill_tree, pid)
 
     def memory(self) -> dict[int, int]:
         """RSS of each running browser's process tree, by slot. Blocking."""
