@@ -32,6 +32,7 @@ KINDS: dict[str, str] = {
     "mqtt": "watchkeeper.checks.mqtt",
     "amqp": "watchkeeper.checks.amqp",
     "snmp": "watchkeeper.checks.snmp",
+    "smtp": "watchkeeper.checks.smtp",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
