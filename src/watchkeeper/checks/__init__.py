@@ -33,6 +33,7 @@ KINDS: dict[str, str] = {
     "amqp": "watchkeeper.checks.amqp",
     "snmp": "watchkeeper.checks.snmp",
     "smtp": "watchkeeper.checks.smtp",
+    "imap": "watchkeeper.checks.imap",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
