@@ -267,19 +267,9 @@ async def _converse(session: _Session, host: str) -> None:
     authenticated = kind == b"PREAUTH"
     attempt.begin("transfer", "the CAPABILITY reply")
     capabilities = _announced(text) or await session.capabilities()
-    seen = set(capabilities)
-    facts["imap.capabilities"] = frozenset(seen)
+    facts["imap.capabilities"] = frozenset(capabilities)
     if mode in ("starttls", "auto") and not authenticated and "STARTTLS" in capabilities:
-        status, said, _ = await session.command("STARTTLS", waiting_for="the STARTTLS reply")
-        if status != "OK":
-            raise MailError(f"STARTTLS refused: {status} {shown(said)}".rstrip())
-        attempt.end("transfer")
-        await start_tls(writer, host, settings, attempt)
-        facts["imap.tls"] = True
-        attempt.begin("transfer", "the CAPABILITY reply")
-        capabilities = await session.capabilities()  # those before TLS are void (RFC 3501)
-        seen |= capabilities
-        facts["imap.capabilities"] = frozenset(seen)
+        capabilities = await _starttls(session, host)
     elif (mode == "starttls" or settings.require_tls) and not facts["imap.tls"]:
         raise MailError(
             "the server greets with PREAUTH: the session cannot be encrypted"
@@ -287,29 +277,45 @@ async def _converse(session: _Session, host: str) -> None:
             else "the server does not offer STARTTLS"
         )
     if settings.username is not None and settings.password is not None and not authenticated:
-        if not facts["imap.tls"] and not settings.allow_plaintext:
-            raise MailError(
-                "the server offers no STARTTLS: the password is not sent in plain text "
-                "(allow_plaintext: true sends it)"
-            )
-        if "LOGINDISABLED" in capabilities:
-            raise MailError("the server does not allow LOGIN here (LOGINDISABLED)")
-        status, said, _ = await session.command(
-            "LOGIN",
-            astring(settings.username),
-            astring(settings.password),
-            waiting_for="the LOGIN reply",
-        )
-        facts["imap.login"] = status == "OK"
-        if status != "OK":
-            raise MailError(f"login failed: {status} {shown(said)}".rstrip())
-        seen |= _announced(said)
-        facts["imap.capabilities"] = frozenset(seen)
+        await _login(session, capabilities, settings.username, settings.password)
     if settings.mailbox is not None:
         await _count(session, settings.mailbox)
     writer.write(b"wk0 LOGOUT\r\n")  # polite; its reply is not waited for
     await writer.drain()
     attempt.end("transfer")
+
+
+async def _starttls(session: _Session, host: str) -> set[str]:
+    """Upgrade the session; the capabilities after it (those before TLS are void, RFC 3501)."""
+    attempt, facts = session.attempt, session.attempt.observation.facts
+    status, said, _ = await session.command("STARTTLS", waiting_for="the STARTTLS reply")
+    if status != "OK":
+        raise MailError(f"STARTTLS refused: {status} {shown(said)}".rstrip())
+    attempt.end("transfer")
+    await start_tls(session.writer, host, session.settings, attempt)
+    facts["imap.tls"] = True
+    attempt.begin("transfer", "the CAPABILITY reply")
+    capabilities = await session.capabilities()
+    facts["imap.capabilities"] = facts["imap.capabilities"] | frozenset(capabilities)
+    return capabilities
+
+
+async def _login(session: _Session, capabilities: set[str], username: str, password: str) -> None:
+    facts = session.attempt.observation.facts
+    if not facts["imap.tls"] and not session.settings.allow_plaintext:
+        raise MailError(
+            "the server offers no STARTTLS: the password is not sent in plain text "
+            "(allow_plaintext: true sends it)"
+        )
+    if "LOGINDISABLED" in capabilities:
+        raise MailError("the server does not allow LOGIN here (LOGINDISABLED)")
+    status, said, _ = await session.command(
+        "LOGIN", astring(username), astring(password), waiting_for="the LOGIN reply"
+    )
+    facts["imap.login"] = status == "OK"
+    if status != "OK":
+        raise MailError(f"login failed: {status} {shown(said)}".rstrip())
+    facts["imap.capabilities"] = facts["imap.capabilities"] | frozenset(_announced(said))
 
 
 async def _count(session: _Session, mailbox: str) -> None:

@@ -154,51 +154,8 @@ async def probe(settings: SmtpSettings, attempt: Attempt) -> None:
         where = "" if isinstance(exc, ResolveError) else f" ({host}:{port})"
         attempt.fail(describe_os_error(exc) + where)
         return
-    facts = attempt.observation.facts
-    session = _Session(reader, writer, settings, attempt)
-    mode = settings.tls_mode()
     try:
-        if mode == "implicit":
-            await start_tls(writer, host, settings, attempt)
-        attempt.begin("ttfb", "the banner")
-        code, lines = await session.reply("the banner")
-        attempt.end("ttfb")
-        facts["smtp.code"] = code
-        facts["smtp.banner"] = shown(" ".join(lines))
-        facts["smtp.tls"] = mode == "implicit"
-        if code != 220:  # refused (554) or busy (421): the expectation on smtp.code says so
-            return
-        attempt.begin("transfer", "the EHLO reply")
-        offered = await session.ehlo()
-        facts["smtp.extensions"] = frozenset(offered)
-        if mode in ("starttls", "auto"):
-            if "STARTTLS" in offered:
-                code, lines = await session.command(b"STARTTLS", "the STARTTLS reply")
-                if code != 220:
-                    raise MailError(f"STARTTLS refused: {code} {shown(' '.join(lines))}".rstrip())
-                attempt.end("transfer")
-                await start_tls(writer, host, settings, attempt)
-                facts["smtp.tls"] = True
-                attempt.begin("transfer", "the EHLO reply")
-                # what it offers now may differ (AUTH); STARTTLS was offered too
-                offered = await session.ehlo()
-                facts["smtp.extensions"] = facts["smtp.extensions"] | frozenset(offered)
-            elif mode == "starttls" or settings.require_tls:
-                raise MailError("the server does not offer STARTTLS")
-        facts["smtp.auth_mechanisms"] = frozenset(offered.get("AUTH", ()))
-        if settings.username is not None and settings.password is not None:
-            if not facts["smtp.tls"] and not settings.allow_plaintext:
-                raise MailError(
-                    "the server offers no STARTTLS: the password is not sent in plain text "
-                    "(allow_plaintext: true sends it)"
-                )
-            mechanisms = set(offered.get("AUTH", ()))
-            facts["smtp.auth"] = await session.login(
-                mechanisms, settings.username, settings.password
-            )
-        writer.write(b"QUIT\r\n")  # polite; its reply is not waited for
-        await writer.drain()
-        attempt.end("transfer")
+        await _converse(_Session(reader, writer, settings, attempt), host)
     except MailError as exc:
         attempt.fail(str(exc))
     except ssl.SSLError as exc:
@@ -208,6 +165,57 @@ async def probe(settings: SmtpSettings, attempt: Attempt) -> None:
         attempt.fail(describe_os_error(exc) + waiting)
     finally:
         await close_stream(writer)
+
+
+async def _converse(session: _Session, host: str) -> None:
+    settings, attempt, writer = session.settings, session.attempt, session.writer
+    facts = attempt.observation.facts
+    mode = settings.tls_mode()
+    if mode == "implicit":
+        await start_tls(writer, host, settings, attempt)
+    attempt.begin("ttfb", "the banner")
+    code, lines = await session.reply("the banner")
+    attempt.end("ttfb")
+    facts["smtp.code"] = code
+    facts["smtp.banner"] = shown(" ".join(lines))
+    facts["smtp.tls"] = mode == "implicit"
+    if code != 220:  # refused (554) or busy (421): the expectation on smtp.code says so
+        return
+    attempt.begin("transfer", "the EHLO reply")
+    offered = await session.ehlo()
+    facts["smtp.extensions"] = frozenset(offered)
+    if mode in ("starttls", "auto"):
+        if "STARTTLS" in offered:
+            offered = await _starttls(session, host)
+        elif mode == "starttls" or settings.require_tls:
+            raise MailError("the server does not offer STARTTLS")
+    facts["smtp.auth_mechanisms"] = frozenset(offered.get("AUTH", ()))
+    if settings.username is not None and settings.password is not None:
+        if not facts["smtp.tls"] and not settings.allow_plaintext:
+            raise MailError(
+                "the server offers no STARTTLS: the password is not sent in plain text "
+                "(allow_plaintext: true sends it)"
+            )
+        mechanisms = set(offered.get("AUTH", ()))
+        facts["smtp.auth"] = await session.login(mechanisms, settings.username, settings.password)
+    writer.write(b"QUIT\r\n")  # polite; its reply is not waited for
+    await writer.drain()
+    attempt.end("transfer")
+
+
+async def _starttls(session: _Session, host: str) -> dict[str, list[str]]:
+    """Upgrade the session; what EHLO offers after it (AUTH may appear only now)."""
+    attempt, facts = session.attempt, session.attempt.observation.facts
+    code, lines = await session.command(b"STARTTLS", "the STARTTLS reply")
+    if code != 220:
+        raise MailError(f"STARTTLS refused: {code} {shown(' '.join(lines))}".rstrip())
+    attempt.end("transfer")
+    await start_tls(session.writer, host, session.settings, attempt)
+    facts["smtp.tls"] = True
+    attempt.begin("transfer", "the EHLO reply")
+    offered = await session.ehlo()
+    facts["smtp.extensions"] = facts["smtp.extensions"] | frozenset(offered)  # STARTTLS too
+    return offered
 
 
 CHECK = CheckKind(
