@@ -280,6 +280,38 @@ async def test_a_server_silent_after_the_greeting_times_out_naming_the_command(
     assert result.error == "timeout after 1s in transfer (waiting for the CAPABILITY reply)"
 
 
+async def test_a_preauth_greeting_skips_the_login(
+    check: Check, serve_raw: Callable[..., Awaitable[RawServer]]
+) -> None:
+    commands: list[bytes] = []
+
+    async def preauth(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"* PREAUTH [CAPABILITY IMAP4rev1] logged in already\r\n")
+        await writer.drain()
+        while line := await reader.readline():
+            commands.append(line.split(b" ")[1])
+            if line.split(b" ")[1] == b"STATUS":
+                tag = line.split(b" ")[0]
+                writer.write(b"* STATUS {5}\r\nINBOX (MESSAGES 7 UNSEEN 4)\r\n")
+                writer.write(tag + b" OK done\r\n")
+                await writer.drain()
+
+    server = await serve_raw(preauth)
+    result = await check(f"""
+        monitors:
+          - name: m
+            imap: {{address: "{server.address}", username: u, password: p, mailbox: INBOX,
+                    allow_plaintext: true}}
+            expect: ["imap.greeting == 'PREAUTH'", "imap.messages == 7", "imap.unseen == 4"]
+        """)
+    assert result.ok, result.reason
+    assert b"LOGIN" not in commands and commands[0] == b"STATUS"
+    required = await check(f"""
+        monitors: [{{name: m, imap: {{address: "{server.address}", require_tls: true}}}}]
+        """)
+    assert required.error == "the server greets with PREAUTH: the session cannot be encrypted"
+
+
 async def test_require_tls_without_starttls_on_offer(
     check: Check, serve_raw: Callable[..., Awaitable[RawServer]]
 ) -> None:

@@ -198,6 +198,15 @@ async def test_a_server_that_accepts_and_never_sends_a_banner_times_out_in_ttfb(
     assert result.error == "timeout after 1s in ttfb (waiting for the banner)"
 
 
+async def test_an_smtps_port_that_never_shakes_hands_times_out_in_tls(
+    check: Check, hanging_server: RawServer
+) -> None:
+    result = await check(f"""
+        monitors: [{{name: mx, smtp: "smtps://{hanging_server.address}", timeout: 1s}}]
+        """)
+    assert result.error == "timeout after 1s in tls (waiting for the TLS handshake)"
+
+
 async def test_a_server_silent_after_the_banner_times_out_naming_the_command(
     check: Check, serve_raw: Callable[..., Awaitable[RawServer]]
 ) -> None:
