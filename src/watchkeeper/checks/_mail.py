@@ -71,7 +71,7 @@ class MailSettings(CheckSettings):
         if self.tls == "none" and self.require_tls:
             raise ValueError("tls: none contradicts require_tls: true")
         if self.tls in ("starttls", "none") and self._scheme() == self.secure_scheme:
-            raise ValueError(f"a {self.secure_scheme}:// address is implicit TLS, not {self.tls}")
+            raise ValueError(f"an {self.secure_scheme}:// address is implicit TLS, not {self.tls}")
         if mode == "none" and self.username is not None and not self.allow_plaintext:
             raise ValueError(
                 "a password is not sent without TLS: set tls, or allow_plaintext: true"
@@ -91,7 +91,7 @@ class MailSettings(CheckSettings):
             return split_address(self.address, default_port=self.plain_port)
         if scheme not in (self.plain_scheme, self.secure_scheme):
             raise ValueError(
-                f"'{self.address}' is not host:port or a {self.plain_scheme}:// or "
+                f"'{self.address}' is not host:port or an {self.plain_scheme}:// or "
                 f"{self.secure_scheme}:// URL"
             )
         parts = urlsplit(self.address)
