@@ -35,6 +35,8 @@ KINDS: dict[str, str] = {
     "icmp": "watchkeeper.checks.icmp",
     "websocket": "watchkeeper.checks.websocket",
     "grpc": "watchkeeper.checks.grpc",
+    "smtp": "watchkeeper.checks.smtp",
+    "imap": "watchkeeper.checks.imap",
 }
 
 WRITTEN = tuple(kind for kind in KINDS if kind != "drill")
