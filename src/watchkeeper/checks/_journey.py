@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from watchkeeper.checks._browser_options import BrowserOptions
 from watchkeeper.checks._browser_pool import BrowserPool, BrowserUnavailable
+from watchkeeper.checks._browser_steps import BrowserSettings, Step
 from watchkeeper.checks.base import Attempt
-from watchkeeper.checks.browser import BrowserSettings, Step
 from watchkeeper.printable import visible
 from watchkeeper.redact import mask_url
 from watchkeeper.rum.vitals import MAXIMUM, rate
