@@ -20,6 +20,8 @@ from pydantic import field_validator, model_validator
 from watchkeeper.checks._address import split_address
 from watchkeeper.checks._net import (
     client_context,
+    close_stream,
+    connect_or_fail,
     describe_os_error,
     describe_ssl_error,
     readable_ca_file,
@@ -31,6 +33,9 @@ from watchkeeper.units import Size
 
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Awaitable, Callable
+
+    Converse = Callable[[asyncio.StreamReader, asyncio.StreamWriter, str], Awaitable[None]]
 
 TlsMode = Literal["starttls", "implicit", "none"]
 
@@ -165,3 +170,24 @@ async def start_tls(
         raise MailError(describe_os_error(exc) + " during the TLS handshake") from None
     attempt.end("tls")
     attempt.observation.facts.update(tls_facts(writer.get_extra_info("ssl_object")))
+
+
+async def run_session(settings: MailSettings, attempt: Attempt, converse: Converse) -> None:
+    """Connect, hold the kind's conversation (``converse(reader, writer, host)``) and turn
+    what went wrong into one line: the part both mail kinds share."""
+    host, port = settings.endpoint()
+    opened = await connect_or_fail(host, port, attempt, f"{host}:{port}", limit=settings.max_line)
+    if opened is None:
+        return
+    reader, writer = opened
+    try:
+        await converse(reader, writer, host)
+    except MailError as exc:
+        attempt.fail(str(exc))
+    except ssl.SSLError as exc:
+        attempt.fail(describe_ssl_error(exc))
+    except OSError as exc:
+        waiting = f" while waiting for {attempt.waiting_for}" if attempt.waiting_for else ""
+        attempt.fail(describe_os_error(exc) + waiting)
+    finally:
+        await close_stream(writer)

@@ -25,23 +25,24 @@ from __future__ import annotations
 
 import base64
 import re
-import ssl
 from typing import TYPE_CHECKING
 
 from pydantic import model_validator
 
-from watchkeeper.checks._mail import MailError, MailSettings, read_line, shown, start_tls
+from watchkeeper.checks._mail import (
+    MailError,
+    MailSettings,
+    read_line,
+    run_session,
+    shown,
+    start_tls,
+)
 from watchkeeper.checks._net import (
     RUNTIME,
     TLS_SUBJECTS,
-    close_stream,
-    describe_os_error,
-    describe_ssl_error,
-    open_stream,
 )
 from watchkeeper.checks.base import Attempt, CheckKind
 from watchkeeper.expect import ValueType
-from watchkeeper.resolver import ResolveError
 from watchkeeper.units import Size
 
 if TYPE_CHECKING:
@@ -225,24 +226,12 @@ def mailbox_name(name: str) -> str:
 
 
 async def probe(settings: ImapSettings, attempt: Attempt) -> None:
-    host, port = settings.endpoint()
-    try:
-        reader, writer = await open_stream(host, port, attempt, limit=settings.max_line)
-    except OSError as exc:
-        where = "" if isinstance(exc, ResolveError) else f" ({host}:{port})"
-        attempt.fail(describe_os_error(exc) + where)
-        return
-    try:
+    async def converse(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str
+    ) -> None:
         await _converse(_Session(reader, writer, settings, attempt), host)
-    except MailError as exc:
-        attempt.fail(str(exc))
-    except ssl.SSLError as exc:
-        attempt.fail(describe_ssl_error(exc))
-    except OSError as exc:
-        waiting = f" while waiting for {attempt.waiting_for}" if attempt.waiting_for else ""
-        attempt.fail(describe_os_error(exc) + waiting)
-    finally:
-        await close_stream(writer)
+
+    await run_session(settings, attempt, converse)
 
 
 async def _converse(session: _Session, host: str) -> None:
