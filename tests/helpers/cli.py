@@ -114,7 +114,9 @@ class Running:
 
         self.token = await asyncio.to_thread(make)
 
-    async def start(self, timeout: float = 30) -> Running:
+    async def start(self, timeout: float = 60) -> Running:
+        """Start ``wk up`` and wait until it answers ``/healthz`` (a minute: a loaded 2-core
+        machine has been seen to take over 30 s to start one beside the rest of the suite)."""
         self.process = await asyncio.create_subprocess_exec(
             *WK,
             "up",
