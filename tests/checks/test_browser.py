@@ -22,7 +22,7 @@ from tests.helpers.journey_site import EMAIL, PASSWORD, JourneySite
 
 from watchkeeper.checks import Resources
 from watchkeeper.checks._browser_options import BrowserOptions
-from watchkeeper.checks._browser_pool import BrowserPool
+from watchkeeper.checks._browser_pool import BrowserPool, pool_for
 from watchkeeper.config import Monitor, parse_config
 from watchkeeper.engine import run_check
 from watchkeeper.model import Result
@@ -350,3 +350,36 @@ async def test_bad_steps_are_one_line_at_their_place(tmp_path: Any, step: str, s
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, done.stderr
     assert f"{config}:6" in lines[0] and said in lines[0], lines[0]
+
+
+async def test_scheduling_a_journey_starts_its_browser_before_the_first_run(
+    site: JourneySite,
+) -> None:
+    """The first journey does not pay for starting Chromium: the scheduler warms the pool
+    as soon as a browser monitor is scheduled, long before its first run is due."""
+    from watchkeeper.engine.scheduler import Scheduler
+
+    resources = Resources(settings={"browser": BrowserOptions(concurrency=2)})
+    monitor = _monitor(f"monitors:\n  - {{name: j, browser: '{site.url}/login', interval: 1h}}\n")
+    ran: list[Result] = []
+
+    async def on_result(_: Monitor, result: Result) -> bool:
+        ran.append(result)
+        return True
+
+    scheduler = Scheduler([], on_result, resources=resources, startup_spread=3600)
+    try:
+        scheduler.add(monitor, at=asyncio.get_running_loop().time() + 3600)
+        pool = pool_for(resources)
+        for _ in range(600):
+            if pool.launched:
+                break
+            await asyncio.sleep(0.1)
+        assert pool.launched == 1 and ran == []  # started, and no journey ran
+        assert [slot.alive for slot in pool._all].count(True) == 1
+        result = await run_check(monitor, resources)
+        assert result.ok and pool.launched == 1  # the journey used the warm browser
+    finally:
+        scheduler.stop()
+        await scheduler.drain(1.0)
+        await resources.aclose()

@@ -34,6 +34,8 @@ from watchkeeper.lanes import CHECKS
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Playwright
 
+    from watchkeeper.checks.base import Resources
+
 log = logging.getLogger("watchkeeper.checks.browser")
 
 CANDIDATES = (
@@ -102,13 +104,28 @@ class BrowserPool:
     def __init__(self, options: BrowserOptions | None = None) -> None:
         self.options = options or BrowserOptions()
         self._all = [Slot(number) for number in range(self.options.concurrency)]
-        self._slots: asyncio.Queue[Slot] = asyncio.Queue()
+        # last in, first out: the browser used last (or warmed) is the next one handed out,
+        # so a warm browser is reused and the others stay unstarted until needed
+        self._slots: asyncio.LifoQueue[Slot] = asyncio.LifoQueue()
         for slot in self._all:
             self._slots.put_nowait(slot)
         self._playwright: Playwright | None = None
         self._starting = asyncio.Lock()
         self.launched = 0
         """Browsers started so far (restarts included): for tests and /metrics."""
+
+    async def warm(self) -> None:
+        """Start the first browser now, so that no journey waits for it (when a free slot
+        has none running yet)."""
+        try:
+            slot = self._slots.get_nowait()
+        except asyncio.QueueEmpty:
+            return  # every slot is in use: a journey has started one already
+        try:
+            if slot.browser is None:
+                await self._ready(slot)
+        finally:
+            self._slots.put_nowait(slot)
 
     # -- using it --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -241,6 +258,14 @@ class BrowserPool:
         if playwright is not None:
             with contextlib.suppress(Exception):
                 await playwright.stop()
+
+
+def pool_for(resources: Resources) -> BrowserPool:
+    """The engine run's pool, made with the engine's ``browser`` options."""
+    options = resources.settings.get("browser")
+    if not isinstance(options, BrowserOptions):
+        options = BrowserOptions()
+    return resources.shared("browser.pool", lambda: BrowserPool(options))
 
 
 def _find_pid(marker: str) -> int | None:

@@ -15,8 +15,7 @@ import math
 import time
 from typing import TYPE_CHECKING, Any, Literal
 
-from watchkeeper.checks._browser_options import BrowserOptions
-from watchkeeper.checks._browser_pool import BrowserPool, BrowserUnavailable
+from watchkeeper.checks._browser_pool import BrowserUnavailable, pool_for
 from watchkeeper.checks._browser_steps import BrowserSettings, Step
 from watchkeeper.checks.base import Attempt
 from watchkeeper.printable import visible
@@ -58,13 +57,6 @@ VITALS_SCRIPT = """
 
 def _text(value: object, limit: int = TEXT) -> str:
     return visible(str(value))[:limit]
-
-
-def _pool(attempt: Attempt) -> BrowserPool:
-    options = attempt.resources.settings.get("browser")
-    if not isinstance(options, BrowserOptions):
-        options = BrowserOptions()
-    return attempt.resources.shared("browser.pool", lambda: BrowserPool(options))
 
 
 class Journey:
@@ -365,7 +357,7 @@ async def run_journey(settings: BrowserSettings, attempt: Attempt) -> None:
     reserve = min(2.0, attempt.timeout * 0.2)
     deadline = started + attempt.timeout - reserve  # time left for the screenshot and cleanup
     journey = Journey(settings, attempt)
-    pool = _pool(attempt)
+    pool = pool_for(attempt.resources)
     options: dict[str, Any] = {
         "viewport": settings.viewport.model_dump(),
         "ignore_https_errors": not settings.verify_tls,

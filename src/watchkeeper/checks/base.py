@@ -155,6 +155,10 @@ class CheckKind(Generic[S]):
     confirm: int | None = None
     """``confirm``/``recover`` for this kind when the monitor sets none (a heartbeat's
     failure ping is news at once; the engine's default of 2 is for probes that can blip)."""
+    warm: Callable[[Resources], Awaitable[None]] | None = None
+    """What to start before the first probe, in the background, when a monitor of this kind
+    is scheduled (a browser: starting one would otherwise count against the first journey's
+    timeout). A failure is left for that probe to report."""
     runtime: tuple[str, ...] = ()
     """The modules its probe imports on first use (the drivers: aiohttp, psycopg...), which
     ``checks.prepare`` imports before the engine probes: loading a config must not pay for

@@ -35,10 +35,17 @@ page) keeps a screenshot of where it stopped.
 from __future__ import annotations
 
 from watchkeeper.checks._browser_steps import BrowserSettings, Step
-from watchkeeper.checks.base import Attempt, CheckKind
+from watchkeeper.checks.base import Attempt, CheckKind, Resources
 from watchkeeper.expect import ValueType
 
 __all__ = ["CHECK", "BrowserSettings", "Step"]
+
+
+async def warm(resources: Resources) -> None:
+    """Start the pool's first browser while the first journey is still to come."""
+    from watchkeeper.checks._browser_pool import pool_for
+
+    await pool_for(resources).warm()
 
 
 async def probe(settings: BrowserSettings, attempt: Attempt) -> None:
@@ -73,6 +80,7 @@ CHECK = CheckKind(
     settings=BrowserSettings,
     subjects=SUBJECTS,
     probe=probe,
+    warm=warm,
     default_expect=(),
     interval=300.0,
     timeout=60.0,

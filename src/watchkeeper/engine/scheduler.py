@@ -163,6 +163,8 @@ class Scheduler:
         self._wake = asyncio.Event()
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._warmed: set[str] = set()
+        self._warming: set[asyncio.Task[None]] = set()
         self._loop = asyncio.get_running_loop()
         for monitor in monitors:
             self.add(monitor)
@@ -178,6 +180,7 @@ class Scheduler:
         if monitor.paused:
             return
         checks.prepare(monitor.check)  # its drivers, now rather than inside its first probe
+        self._warm(monitor)
         entry = _Entry(monitor)
         if previous is not None and previous.running:
             entry.running = True  # held until the previous run ends (see ``_run``)
@@ -194,6 +197,23 @@ class Scheduler:
         entry.phase = (share * monitor.interval - time.time() + now) % monitor.interval
         self._entries[monitor.name] = entry
         self._push(first, entry)
+
+    def _warm(self, monitor: Monitor) -> None:
+        """Start what the kind needs before its first probe (once per kind), meanwhile."""
+        warm = monitor.check.warm
+        if warm is None or monitor.check.name in self._warmed:
+            return
+        self._warmed.add(monitor.check.name)
+
+        async def warming() -> None:
+            try:
+                await warm(self.resources)
+            except Exception as exc:  # the first probe meets it again and says so
+                log.info("warming up %s checks failed: %s", monitor.check.name, exc)
+
+        task = asyncio.create_task(warming(), name=f"warm-{monitor.check.name}")
+        self._warming.add(task)
+        task.add_done_callback(self._warming.discard)
 
     def renew(self, monitor: Monitor) -> None:
         """Take a definition equal to the scheduled one in all that runs (only where it is
@@ -408,6 +428,10 @@ class Scheduler:
 
     async def drain(self, grace: float) -> None:
         """Let in-flight checks finish for up to ``grace`` seconds, then cancel the rest."""
+        for task in list(self._warming):
+            task.cancel()
+        if self._warming:
+            await asyncio.gather(*self._warming, return_exceptions=True)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
