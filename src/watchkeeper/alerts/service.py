@@ -88,7 +88,7 @@ class Alerting:
             notifiers
             if notifiers is not None
             else {
-                route.name: self._notifier(route, config.server.public_url)
+                route.name: self.notifier_for(route, config.server.public_url)
                 for route in config.routes
             }
         )
@@ -138,7 +138,7 @@ class Alerting:
             return old is not None and new is not None and same_route(old, new)
 
         fresh = {  # made first: a notifier that cannot be made changes nothing
-            name: self._notifier(route, dashboard)
+            name: self.notifier_for(route, dashboard)
             for name, route in routes.items()
             if links_moved or not kept(name) or name not in self.notifiers
         }
@@ -163,7 +163,8 @@ class Alerting:
             task.add_done_callback(self._retiring.discard)
 
     @staticmethod
-    def _notifier(route: Route, dashboard: str | None) -> Notifier:
+    def notifier_for(route: Route, dashboard: str | None) -> Notifier:
+        """The notifier a route is delivered through (also what an experiment sends with)."""
         return route.notifier.create(
             route.settings, RouteInfo(route.name, route.timeout, dashboard)
         )

@@ -276,11 +276,7 @@ class Run:
         pid = managed.pid
         if pid is None:
             return
-        self.journal.data["faults"] = [
-            f
-            for f in self.journal.data["faults"]
-            if not (f.get("kind") == "process" and f.get("name") == managed.spec.name)
-        ]
+        self.journal.drop_process(managed.spec.name)
         self.journal.add(
             {
                 "kind": "process",
@@ -379,7 +375,7 @@ class Run:
                 from watchkeeper.alerts.service import Alerting
 
                 notifiers[route.name] = Recording(
-                    Alerting._notifier(route, config.server.public_url), dry
+                    Alerting.notifier_for(route, config.server.public_url), dry
                 )
             else:
                 notifiers[route.name] = dry
@@ -527,11 +523,7 @@ class Run:
             if managed.running:
                 await managed.stop()
                 lines.append(f"stopped process {managed.spec.name}")
-            self.journal.data["faults"] = [
-                f
-                for f in self.journal.data.get("faults", [])
-                if not (f.get("kind") == "process" and f.get("name") == managed.spec.name)
-            ]
+            self.journal.drop_process(managed.spec.name)
         try:
             remaining = dict(self.journal.data) if self.journal.data else None
             if remaining is not None:

@@ -110,6 +110,15 @@ class Journal:
             faults.remove(fault)
             self._write()
 
+    def drop_process(self, name: str) -> None:
+        """Forget the process ``name`` (restarted, or stopped by the run itself); written with
+        the journal's next change."""
+        self.data["faults"] = [
+            f
+            for f in self.data.get("faults", [])
+            if not (f.get("kind") == "process" and f.get("name") == name)
+        ]
+
     def finish(self) -> None:
         """Everything is rolled back: the journal goes."""
         self.data = {}
@@ -171,5 +180,5 @@ def _end_process(fault: dict[str, Any]) -> str:
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
     except psutil.Error:
-        pass
+        pass  # it ended between the signal and the wait: stopped all the same
     return f"stopped process {name} (pid {pid}) the experiment had started"
